@@ -1,0 +1,69 @@
+# qmtl-research — run `make` (or `make help`) for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_SYS ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed
+STRATEGY   ?=
+WORLD      ?=
+WORKERS    ?= 2
+N_FUNDS    ?=
+
+# project-local caches (keras, matplotlib, jupyter, ipython)
+export QMTL_RESEARCH_HOME := $(CURDIR)
+export KERAS_BACKEND      := jax
+export KERAS_HOME         := $(CURDIR)/.cache/keras
+export MPLCONFIGDIR       := $(CURDIR)/.cache/matplotlib
+export JUPYTER_RUNTIME_DIR:= $(CURDIR)/.cache/jupyter/runtime
+export JUPYTER_DATA_DIR   := $(CURDIR)/.cache/jupyter/data
+export IPYTHONDIR         := $(CURDIR)/.cache/ipython
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export JAX_PLATFORMS      := cpu
+
+.PHONY: help setup lab data report report-all test test-fast bench clean lock
+
+help: ## list the targets
+	@echo "qmtl-research"
+	@echo
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-14s %s\n", $$1, $$2}'
+	@echo
+	@echo "  e.g. make report STRATEGY=demo      (PDF under reports/demo/<world>/<version>/)"
+
+setup: $(STAMP) ## create .venv from requirements.lock (idempotent; no-op when up to date)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name qmtl-research --display-name "Python (qmtl-research)" >/dev/null
+	@touch $(STAMP)
+	@echo "environment ready: $(VENV)"
+
+lock: ## re-pin requirements.lock from the current .venv
+	$(PY) -m pip freeze --exclude-editable | grep -v '^qmtl-research' > requirements.lock.new && mv requirements.lock.new requirements.lock
+
+lab: setup ## JupyterLab with the qmtl-research kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+data: setup ## materialise the offline real universe and the synthetic default under data/
+	$(VENV)/bin/qmtl-research data build $(if $(N_FUNDS),--n-funds $(N_FUNDS),)
+
+report: setup ## make report STRATEGY=demo [WORLD=w]: run notebooks, store the run, render the PDF
+	@if [ -z "$(STRATEGY)$(WORLD)" ]; then echo "usage: make report STRATEGY=<name> [WORLD=<world>]   (try STRATEGY=demo)"; $(VENV)/bin/qmtl-research report list; exit 2; fi
+	$(VENV)/bin/qmtl-research report run $(if $(STRATEGY),--strategy $(STRATEGY),) $(if $(WORLD),--world $(WORLD),)
+
+report-all: setup ## every shipped strategy in parallel (WORKERS=2)
+	$(VENV)/bin/qmtl-research report all --workers $(WORKERS)
+
+test: setup ## pytest for the package + nbval over the committed notebooks
+	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env notebooks
+
+bench: setup ## benchmarks (timings and memory; figures for the notes)
+	$(PY) -m benchmarks.run $(BENCH)
+
+clean: ## remove caches and build leftovers (keeps .venv, data/ and reports/)
+	rm -rf .cache .pytest_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

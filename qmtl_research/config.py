@@ -1,0 +1,159 @@
+"""params/ loading: pydantic models for strategies, worlds and model cards.
+
+Layout::
+
+    params/strategies/<strategy>.yaml   what to run (universe, notebooks, seed)
+    params/worlds/<world>.yaml          where it is judged (QMTL world policy + stage)
+    params/model_cards/<card>.yaml      what the model is (QMTL model card + MRM fields)
+
+Everything is loaded with ``yaml.SafeLoader`` and validated; problems are
+reported with ``file:line`` and the field path (see :mod:`qmtl_research.yamlio`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qmtl_research.errors import ConfigError
+from qmtl_research.paths import params_dir
+from qmtl_research.yamlio import load_model
+
+Stage = Literal["backtest", "paper", "live"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UniverseConfig(_Strict):
+    """Which fund / asset universe a strategy studies."""
+
+    source: Literal["synthetic", "real", "file", "audit_demo", "qmtl_runs"] = "synthetic"
+    n_funds: int | None = Field(None, ge=1, description="synthetic: number of funds")
+    seed: int = 20230831
+    returns_path: str | None = None
+    funds_path: str | None = None
+    benchmarks_path: str | None = None
+    runs_path: str | None = Field(None, description="qmtl_runs: QMTL run export (JSON)")
+
+
+class NotebookStep(_Strict):
+    """One papermill step: ``notebooks/<notebook>.ipynb`` with parameters."""
+
+    notebook: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class StrategyConfig(_Strict):
+    strategy_id: str
+    title: str
+    description: str = ""
+    model_card: str
+    worlds: list[str] = Field(min_length=1, description="first one is the default world")
+    universe: UniverseConfig = Field(default_factory=UniverseConfig)
+    notebooks: list[NotebookStep] = Field(min_length=1)
+    seed: int = 42
+    stage: Stage = "backtest"
+    synthetic: bool = Field(False, description="data is synthetic: the report says so on every page")
+    portfolio: dict[str, Any] | None = Field(
+        None, description="portfolio strategies: weights/positions, validated by qmtl_research.audit")
+
+    @property
+    def default_world(self) -> str:
+        return self.worlds[0]
+
+
+class WorldConfig(_Strict):
+    """A world: where strategies are judged. ``policy`` is a QMTL world policy
+    (inline mapping) or ``policy_file`` a path to one, relative to params/."""
+
+    world_id: str
+    title: str = ""
+    description: str = ""
+    policy_version: str = "1"
+    risk_tier: Literal["low", "medium", "high"] = "medium"
+    client_critical: bool = False
+    policy: dict[str, Any] | None = None
+    policy_file: str | None = None
+
+    def policy_path(self) -> Path | None:
+        return (params_dir() / self.policy_file).resolve() if self.policy_file else None
+
+
+class ModelCard(_Strict):
+    """QMTL model card (strategy_id, model_card_version, objective, data_overview,
+    key_assumptions, key_limitations) plus the MRM sketch's fields."""
+
+    strategy_id: str
+    model_card_version: str
+    objective: str
+    data_overview: list[str] = Field(default_factory=list)
+    key_assumptions: list[str] = Field(default_factory=list)
+    key_limitations: list[str] = Field(default_factory=list)
+    # MRM sketch (section 3.1) extras — optional so QMTL cards load unchanged
+    title: str | None = None
+    target_market: str | None = None
+    asset_class: str | None = None
+    hypothesis: str | None = None
+    data_sources: list[str] = Field(default_factory=list)
+    data_frequency: str | None = None
+    preprocessing: list[str] = Field(default_factory=list)
+    model_structure: list[str] = Field(default_factory=list)
+    model_type: str | None = None
+    risk_tier: Literal["low", "medium", "high"] | None = None
+    owner: str | None = None
+    validator: str | None = None
+    lifecycle_stage: str | None = None
+
+
+def _available(kind: str) -> list[str]:
+    folder = params_dir() / kind
+    return sorted(p.stem for p in folder.glob("*.y*ml")) if folder.is_dir() else []
+
+
+def _find(kind: str, name: str, label: str) -> Path:
+    for ext in (".yaml", ".yml"):
+        path = params_dir() / kind / f"{name}{ext}"
+        if path.is_file():
+            return path
+    avail = ", ".join(_available(kind)) or "(none)"
+    raise ConfigError(f"unknown {label} '{name}'", where=str(params_dir() / kind),
+                      fix=f"use one of: {avail}")
+
+
+def list_strategies() -> list[str]:
+    return _available("strategies")
+
+
+def list_worlds() -> list[str]:
+    return _available("worlds")
+
+
+def load_strategy(name: str) -> StrategyConfig:
+    path = _find("strategies", name, "strategy")
+    cfg = load_model(StrategyConfig, path, f"strategy file {path.name}")
+    if cfg.strategy_id != name:
+        raise ConfigError(f"strategy_id '{cfg.strategy_id}' does not match the file name '{name}'",
+                          where=str(path), fix="make them equal")
+    return cfg
+
+
+def load_world(name: str) -> WorldConfig:
+    path = _find("worlds", name, "world")
+    cfg = load_model(WorldConfig, path, f"world file {path.name}")
+    if (cfg.policy is None) == (cfg.policy_file is None):
+        raise ConfigError("a world needs exactly one of 'policy' (inline) or 'policy_file'",
+                          where=str(path), fix="keep one of the two keys")
+    return cfg
+
+
+def load_model_card(name_or_path: str | Path) -> ModelCard:
+    p = Path(name_or_path)
+    path = p if p.suffix in (".yaml", ".yml") and p.is_file() else _find("model_cards", str(name_or_path), "model card")
+    return load_model(ModelCard, path, f"model card {path.name}")
+
+
+def strategies_of_world(world: str) -> list[str]:
+    return [s for s in list_strategies() if world in load_strategy(s).worlds]

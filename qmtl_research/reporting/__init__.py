@@ -1,0 +1,1 @@
+"""Reporting: run context for notebooks, papermill runner, renderer, versions."""

@@ -1,0 +1,243 @@
+"""EvaluationStore: the one way the package reads and writes the store."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import pandas as pd
+from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from qmtl_research.errors import StoreError
+from qmtl_research.store.codec import decode, encode, to_jsonable
+from qmtl_research.store.db import ensure_schema, make_engine
+from qmtl_research.store.tables import evaluation_runs, events, reports, run_history, run_results
+
+RUN_STATUSES = ("created", "running", "evaluated", "failed")
+CHANGE_TYPES = ("override", "ex_post_failure", "extended_validation")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """Identity of an EvaluationRun: (world_id, strategy_id, run_id)."""
+
+    world_id: str
+    strategy_id: str
+    run_id: str
+
+    def where(self, table):
+        return and_(table.c.world_id == self.world_id, table.c.strategy_id == self.strategy_id,
+                    table.c.run_id == self.run_id)
+
+    def __str__(self) -> str:
+        return f"{self.world_id}/{self.strategy_id}/{self.run_id}"
+
+
+def new_run_id(strategy_id: str, now: dt.datetime | None = None) -> str:
+    """``<strategy>-<UTC yyyymmddTHHMMSS>-<6 hex>``: sortable and collision-free."""
+    now = now or utcnow()
+    return f"{strategy_id}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+class EvaluationStore:
+    """Append-only store of evaluation runs and everything hanging off them.
+
+    Use :meth:`open` (``QMTL_STORE_URL`` or the default SQLite file)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        ensure_schema(engine)
+
+    @classmethod
+    def open(cls, url: str | None = None) -> "EvaluationStore":
+        return cls(make_engine(url))
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    # ------------------------------------------------------------------ runs
+    def create_run(self, key: RunKey, *, stage: str | None = None, risk_tier: str | None = None,
+                   model_card_version: str | None = None, policy_version: str | None = None,
+                   params: dict | None = None, data_fingerprint: str | None = None) -> RunKey:
+        row = dict(world_id=key.world_id, strategy_id=key.strategy_id, run_id=key.run_id,
+                   status="created", stage=stage, risk_tier=risk_tier,
+                   model_card_version=model_card_version, policy_version=policy_version,
+                   params=to_jsonable(params or {}), data_fingerprint=data_fingerprint,
+                   created_at=utcnow())
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(evaluation_runs).values(**row))
+        except IntegrityError:
+            raise StoreError(f"run {key} already exists", fix="use a new run_id (runs are never overwritten)") from None
+        self.emit_event("evaluation_run_created", key, {"stage": stage, "model_card_version": model_card_version},
+                        idempotency_key=f"evaluation_run_created:{key}")
+        return key
+
+    def get_run(self, key: RunKey) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(evaluation_runs).where(key.where(evaluation_runs))).mappings().first()
+        if row is None:
+            raise StoreError(f"no run {key} in the store", where=self.url,
+                             fix="list runs with `qmtl-research runs list`")
+        return dict(row)
+
+    def list_runs(self, world_id: str | None = None, strategy_id: str | None = None,
+                  status: str | None = None) -> list[dict[str, Any]]:
+        q = select(evaluation_runs)
+        if world_id:
+            q = q.where(evaluation_runs.c.world_id == world_id)
+        if strategy_id:
+            q = q.where(evaluation_runs.c.strategy_id == strategy_id)
+        if status:
+            q = q.where(evaluation_runs.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q.order_by(evaluation_runs.c.created_at)).mappings()]
+
+    def _set_status(self, key: RunKey, allowed_from: Iterable[str], **values) -> None:
+        with self.engine.begin() as conn:
+            current = conn.execute(select(evaluation_runs.c.status).where(key.where(evaluation_runs))).scalar()
+            if current is None:
+                raise StoreError(f"no run {key} in the store", where=self.url)
+            if current not in allowed_from:
+                raise StoreError(f"run {key} is '{current}' and cannot become '{values.get('status')}'",
+                                 fix="evaluated runs are immutable: append history or re-evaluate under a new run_id")
+            conn.execute(update(evaluation_runs).where(key.where(evaluation_runs)).values(**values))
+
+    def start_run(self, key: RunKey) -> None:
+        self._set_status(key, ("created",), status="running")
+
+    def fail_run(self, key: RunKey, error: str) -> None:
+        self._set_status(key, ("created", "running"), status="failed", error=error)
+
+    def evaluate_run(self, key: RunKey, *, metrics: dict, validation: dict, summary: dict,
+                     policy_version: str | None = None, ruleset_hash: str | None = None) -> None:
+        """Store the verdict; the run is frozen afterwards."""
+        values = dict(status="evaluated", metrics=to_jsonable(metrics), validation=to_jsonable(validation),
+                      summary=to_jsonable(summary), evaluated_at=utcnow())
+        if policy_version is not None:
+            values["policy_version"] = policy_version
+        if ruleset_hash is not None:
+            values["ruleset_hash"] = ruleset_hash
+        self._set_status(key, ("created", "running"), **values)
+
+    # --------------------------------------------------------------- results
+    def put_result(self, key: RunKey, section: str, name: str, value: Any) -> None:
+        """Record a named result (DataFrame, Series or JSON-able value); write-once."""
+        status = self.get_run(key)["status"]
+        if status in ("evaluated", "failed"):
+            raise StoreError(f"run {key} is {status}; its results are frozen",
+                             fix="record results before the validation step evaluates the run")
+        kind, payload = encode(value)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(run_results).values(
+                    world_id=key.world_id, strategy_id=key.strategy_id, run_id=key.run_id,
+                    section=section, name=name, kind=kind, payload=payload, created_at=utcnow()))
+        except IntegrityError:
+            raise StoreError(f"result {section}/{name} already recorded for run {key}",
+                             fix="results are write-once; use another name or a new run") from None
+
+    def get_results(self, key: RunKey, section: str | None = None) -> dict[tuple[str, str], Any]:
+        q = select(run_results).where(key.where(run_results))
+        if section:
+            q = q.where(run_results.c.section == section)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(run_results.c.id)).mappings().all()
+        return {(r["section"], r["name"]): decode(r["kind"], r["payload"]) for r in rows}
+
+    def get_result(self, key: RunKey, section: str, name: str, default: Any = KeyError) -> Any:
+        res = self.get_results(key, section).get((section, name), default)
+        if res is KeyError:
+            raise StoreError(f"no result {section}/{name} for run {key}",
+                             fix="run the notebook that records it (see the strategy's notebooks list)")
+        return res
+
+    # --------------------------------------------------------------- history
+    def append_history(self, key: RunKey, change_type: str, payload: dict, actor: str | None = None,
+                       idempotency_key: str | None = None) -> int:
+        """Append a revision (override | ex_post_failure | extended_validation); returns its number."""
+        if change_type not in CHANGE_TYPES:
+            raise StoreError(f"unknown change_type '{change_type}'", fix=f"use one of {', '.join(CHANGE_TYPES)}")
+        self.get_run(key)
+        with self.engine.begin() as conn:
+            last = conn.execute(select(func.max(run_history.c.revision)).where(key.where(run_history))).scalar()
+            revision = (last or 0) + 1
+            conn.execute(insert(run_history).values(
+                world_id=key.world_id, strategy_id=key.strategy_id, run_id=key.run_id, revision=revision,
+                change_type=change_type, actor=actor, payload=to_jsonable(payload), created_at=utcnow()))
+        self.emit_event("evaluation_run_updated", key, {"change_type": change_type, "revision": revision, **to_jsonable(payload)},
+                        idempotency_key=idempotency_key or f"evaluation_run_updated:{key}:{revision}")
+        return revision
+
+    def history(self, key: RunKey) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(run_history).where(key.where(run_history))
+                                .order_by(run_history.c.revision)).mappings().all()
+        return [dict(r) for r in rows]
+
+    # ---------------------------------------------------------------- events
+    def emit_event(self, event_type: str, key: RunKey | None, payload: dict, *, idempotency_key: str) -> bool:
+        """Append an event; returns False (and writes nothing) when the key was seen before."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(events).values(
+                    event_type=event_type, idempotency_key=idempotency_key,
+                    world_id=key.world_id if key else None, strategy_id=key.strategy_id if key else None,
+                    run_id=key.run_id if key else None, payload=to_jsonable(payload), created_at=utcnow()))
+            return True
+        except IntegrityError:
+            return False
+
+    def events(self, event_type: str | None = None, world_id: str | None = None,
+               strategy_id: str | None = None, since: dt.datetime | None = None) -> list[dict[str, Any]]:
+        q = select(events)
+        if event_type:
+            q = q.where(events.c.event_type == event_type)
+        if world_id:
+            q = q.where(events.c.world_id == world_id)
+        if strategy_id:
+            q = q.where(events.c.strategy_id == strategy_id)
+        if since:
+            q = q.where(events.c.created_at >= since)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q.order_by(events.c.id)).mappings()]
+
+    def export_events_jsonl(self, **filters) -> Iterator[str]:
+        for ev in self.events(**filters):
+            yield json.dumps(to_jsonable(ev), sort_keys=True, ensure_ascii=False)
+
+    # --------------------------------------------------------------- reports
+    def register_report(self, *, strategy_id: str, world_id: str, version: str, run_id: str, path: str,
+                        files: dict[str, str], manifest: dict) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(reports).values(
+                    strategy_id=strategy_id, world_id=world_id, version=version, run_id=run_id, path=path,
+                    files=files, manifest=to_jsonable(manifest), created_at=utcnow()))
+        except IntegrityError:
+            raise StoreError(f"report {strategy_id}/{world_id}/{version} is already registered",
+                             fix="versions are never overwritten; render a new version") from None
+
+    def list_reports(self, strategy_id: str | None = None, world_id: str | None = None) -> list[dict[str, Any]]:
+        q = select(reports)
+        if strategy_id:
+            q = q.where(reports.c.strategy_id == strategy_id)
+        if world_id:
+            q = q.where(reports.c.world_id == world_id)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q.order_by(reports.c.id)).mappings()]
+
+    def results_frame(self, key: RunKey) -> pd.DataFrame:
+        """Index of what a run recorded: section, name, kind."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(run_results.c.section, run_results.c.name, run_results.c.kind)
+                                .where(key.where(run_results)).order_by(run_results.c.id)).all()
+        return pd.DataFrame(rows, columns=["section", "name", "kind"])
