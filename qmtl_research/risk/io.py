@@ -1,0 +1,78 @@
+"""Reading return files for the CLI: CSV or Parquet, a date column and one or
+more columns of per-period simple returns (fractions)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from qmtl_research.errors import InputError
+
+DATE_COLUMNS = ("date", "Date", "DATE", "datetime", "timestamp")
+
+
+def read_returns(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Returns table from ``path`` (``.csv`` or ``.parquet``).
+
+    The first column named ``date`` (or ``Date``/``datetime``/``timestamp``)
+    becomes the DatetimeIndex; other columns are returns. Refused, with the
+    file and line (CSV line numbers count the header as line 1): missing or
+    empty file, no date column, unparsable or duplicate dates, non-numeric
+    values, NaN/empty cells, unknown ``columns``.
+    """
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise InputError("returns file not found", where=where, fix="check the path")
+    if path.stat().st_size == 0:
+        raise InputError("returns file is empty", where=where, fix="provide a date column and return columns")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        elif suffix in (".parquet", ".pq"):
+            raw = pd.read_parquet(path)
+            if isinstance(raw.index, pd.DatetimeIndex):
+                raw = raw.reset_index()
+        else:
+            raise InputError(f"unsupported file type {suffix!r}", where=where, fix="use .csv or .parquet")
+    except InputError:
+        raise
+    except Exception as exc:  # parser errors carry their own message
+        raise InputError(f"cannot read the returns file: {exc}", where=where) from None
+    if raw.shape[0] == 0:
+        raise InputError("returns file has no rows", where=where, fix="add dated return rows")
+    date_col = next((c for c in raw.columns if str(c) in DATE_COLUMNS), None)
+    if date_col is None:
+        raise InputError(f"no date column (looked for {', '.join(DATE_COLUMNS)})", where=where,
+                         fix="name the first column 'date'")
+    line = (lambda i: f"{where}:{i + 2}") if suffix == ".csv" else (lambda i: f"{where} row {i}")
+    dates = pd.to_datetime(raw[date_col].astype(str) if suffix == ".csv" else raw[date_col], errors="coerce")
+    if dates.isna().any():
+        i = int(np.argmax(dates.isna().to_numpy()))
+        raise InputError(f"unparsable date {raw[date_col].iloc[i]!r}", where=line(i), fix="use ISO dates YYYY-MM-DD")
+    if dates.duplicated().any():
+        i = int(np.argmax(dates.duplicated().to_numpy()))
+        raise InputError(f"duplicate date {dates.iloc[i].date()}", where=line(i), fix="one row per date")
+    value_cols = [c for c in raw.columns if c != date_col]
+    if columns:
+        unknown = [c for c in columns if c not in value_cols]
+        if unknown:
+            raise InputError(f"unknown column(s) {', '.join(unknown)}", where=where,
+                             fix=f"use one of: {', '.join(map(str, value_cols))}")
+        value_cols = list(columns)
+    if not value_cols:
+        raise InputError("no return columns next to the date column", where=where)
+    out = {}
+    for c in value_cols:
+        col = raw[c]
+        vals = pd.to_numeric(col.replace("", np.nan) if suffix == ".csv" else col, errors="coerce")
+        bad = vals.isna() | ~np.isfinite(vals.to_numpy(dtype=float, na_value=np.nan))
+        if bad.any():
+            i = int(np.argmax(bad.to_numpy()))
+            raise InputError(f"column {c!r}: missing or non-numeric return {col.iloc[i]!r}", where=line(i),
+                             fix="every date needs a numeric return (fractions, 0.01 = 1 %)")
+        out[str(c)] = vals.to_numpy(dtype=float)
+    frame = pd.DataFrame(out, index=pd.DatetimeIndex(dates.to_numpy(), name="date"))
+    return frame.sort_index()

@@ -1,0 +1,275 @@
+"""Value at Risk and Conditional VaR (Expected Shortfall) of a return series.
+
+Sign convention everywhere: returns are simple (or log) returns as fractions
+over one period (0.01 = +1 %); **VaR and CVaR are losses reported as positive
+numbers** (VaR 0.03 = "at this confidence the one-period loss does not exceed
+3 %"). Confidence ``c`` is a fraction in (0, 1); the tail probability is
+``alpha = 1 - c``. Nothing is annualised: the horizon is the sampling period of
+the input (daily returns -> 1-day VaR).
+
+Historical conventions (``convention=``):
+
+``"seed"`` (default) - exactly the audit-layer seed (Go ``Engine.VaR``)::
+
+    sorted = sort(returns)                      # ascending
+    idx    = int((1 - c) * n)                   # truncation, floating point as in Go
+    VaR    = -sorted[idx]
+    CVaR   = -mean(sorted[0 .. idx])            # the idx + 1 worst returns
+
+``"basel"`` - the k-th worst return with ``k = ceil(alpha * n)`` (e.g. 3rd worst
+of 250 at 99 %); CVaR = mean loss of those k worst.
+
+``"lower" | "higher" | "nearest" | "midpoint" | "linear" | "inverted_cdf" |
+"averaged_inverted_cdf" | "closest_observation" | "interpolated_inverted_cdf" |
+"hazen" | "weibull" | "median_unbiased" | "normal_unbiased"`` - VaR is
+``-numpy.quantile(returns, alpha, method=convention)``; CVaR is the mean loss
+of all returns at or below that quantile (never empty: the minimum qualifies).
+
+Parametric: ``normal`` (mean, sample std with ddof=1) and Student-t (location,
+scale, degrees of freedom by maximum likelihood ``scipy.stats.t.fit`` or by the
+method of moments) with closed-form Expected Shortfall.
+
+Filtered historical simulation (FHS): returns are standardised by an EWMA
+(RiskMetrics, lambda 0.94) or GARCH(1,1) (``arch``) conditional volatility,
+re-scaled by the one-step-ahead volatility forecast, and the historical
+estimator above is applied to the re-scaled scenarios.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Iterable, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from qmtl_research.errors import InputError
+from qmtl_research.risk._checks import check_confidence, check_returns
+
+NUMPY_METHODS = ("lower", "higher", "nearest", "midpoint", "linear", "inverted_cdf",
+                 "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf",
+                 "hazen", "weibull", "median_unbiased", "normal_unbiased")
+CONVENTIONS = ("seed", "basel") + NUMPY_METHODS
+METHODS = ("historical", "normal", "t", "fhs_ewma", "fhs_garch")
+DofMethod = Literal["mle", "moments"]
+
+
+@dataclass(frozen=True)
+class VaRResult:
+    """One VaR/CVaR figure: losses as positive fractions of value."""
+
+    confidence: float
+    var: float
+    cvar: float
+    method: str = "historical"
+    convention: str = "seed"
+    n: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------- historical
+def _historical_sorted(sorted_r: np.ndarray, c: float, convention: str) -> tuple[float, float]:
+    n = sorted_r.size
+    if convention == "seed":
+        idx = int((1.0 - c) * n)
+        return float(-sorted_r[idx]), float(-sorted_r[: idx + 1].mean())
+    if convention == "basel":
+        k = max(1, math.ceil((1.0 - c) * n - 1e-12))
+        return float(-sorted_r[k - 1]), float(-sorted_r[:k].mean())
+    if convention in NUMPY_METHODS:
+        q = float(np.quantile(sorted_r, 1.0 - c, method=convention))
+        tail = sorted_r[sorted_r <= q]
+        if tail.size == 0:          # interpolating methods can fall below the minimum
+            tail = sorted_r[:1]
+        return -q, float(-tail.mean())
+    raise InputError(f"unknown VaR convention {convention!r}", where="convention",
+                     fix=f"use one of: {', '.join(CONVENTIONS)}")
+
+
+def historical_var(returns, confidence: float = 0.95, convention: str = "seed") -> VaRResult:
+    """Historical-simulation VaR and CVaR.
+
+    Parameters
+    ----------
+    returns : array-like of float, shape (n,)
+        Per-period returns as fractions; NaN/inf refused.
+    confidence : float in (0, 1)
+    convention : str
+        Quantile convention, see the module docstring (default ``"seed"``).
+
+    Returns
+    -------
+    VaRResult
+        ``var`` and ``cvar`` as positive loss fractions for one period.
+    """
+    c = check_confidence(confidence)
+    r = np.sort(check_returns(returns))
+    var, cvar = _historical_sorted(r, c, convention)
+    return VaRResult(c, var, cvar, "historical", convention, r.size)
+
+
+# --------------------------------------------------------------- parametric
+def normal_var_es(mu: float, sigma: float, confidence: float) -> tuple[float, float]:
+    """Closed-form normal VaR and ES (positive losses).
+
+    ``VaR = -mu + sigma * z_c`` and ``ES = -mu + sigma * phi(z_c) / (1 - c)``
+    with ``z_c = Phi^-1(c)``."""
+    c = check_confidence(confidence)
+    z = stats.norm.ppf(c)
+    return float(-mu + sigma * z), float(-mu + sigma * stats.norm.pdf(z) / (1.0 - c))
+
+
+def t_var_es(loc: float, scale: float, dof: float, confidence: float) -> tuple[float, float]:
+    """Closed-form Student-t VaR and ES (positive losses) for ``loc + scale * T_dof``.
+
+    ``VaR = -loc + scale * q`` with ``q = t_dof^-1(c)`` and
+    ``ES = -loc + scale * f_dof(q) / (1 - c) * (dof + q^2) / (dof - 1)``
+    (finite for ``dof > 1``)."""
+    c = check_confidence(confidence)
+    if not dof > 1:
+        raise InputError(f"Student-t degrees of freedom {dof} <= 1: the expected shortfall is infinite",
+                         where="dof", fix="use dof > 1 (estimated dof this low means the data is unusable)")
+    q = stats.t.ppf(c, dof)
+    es = stats.t.pdf(q, dof) / (1.0 - c) * (dof + q * q) / (dof - 1.0)
+    return float(-loc + scale * q), float(-loc + scale * es)
+
+
+def moments_dof(excess_kurtosis: float, max_dof: float = 200.0) -> float:
+    """Degrees of freedom from excess kurtosis by the method of moments.
+
+    A Student-t has excess kurtosis ``6 / (dof - 4)``, so ``dof = 4 + 6 / k``.
+    Clipped to ``[4.05, max_dof]``: ``k <= 0`` (thin tails) gives ``max_dof``
+    (close to normal), a huge ``k`` gives 4.05 (the moment-matched minimum)."""
+    if not np.isfinite(excess_kurtosis) or excess_kurtosis <= 6.0 / (max_dof - 4.0):
+        return float(max_dof)
+    return float(min(max(4.0 + 6.0 / excess_kurtosis, 4.05), max_dof))
+
+
+def fit_t(returns, dof_method: DofMethod = "mle") -> tuple[float, float, float]:
+    """Fit a location-scale Student-t: returns ``(loc, scale, dof)``.
+
+    ``"mle"``: ``scipy.stats.t.fit`` (maximum likelihood of all three).
+    ``"moments"``: dof from sample excess kurtosis (:func:`moments_dof`),
+    loc = sample mean, scale chosen so the variance equals the sample variance
+    (ddof=1): ``scale = std * sqrt((dof - 2) / dof)``."""
+    r = check_returns(returns, min_samples=3)
+    if dof_method == "mle":
+        dof, loc, scale = stats.t.fit(r)
+        return float(loc), float(scale), float(dof)
+    if dof_method == "moments":
+        dof = moments_dof(stats.kurtosis(r, fisher=True, bias=False))
+        return float(r.mean()), float(r.std(ddof=1) * math.sqrt((dof - 2.0) / dof)), dof
+    raise InputError(f"unknown dof method {dof_method!r}", where="dof_method", fix="use 'mle' or 'moments'")
+
+
+def parametric_var(returns, confidence: float = 0.95, dist: str = "normal", *,
+                   dof: float | None = None, dof_method: DofMethod = "mle") -> VaRResult:
+    """Parametric VaR/CVaR under a normal or Student-t fit of ``returns``.
+
+    Parameters
+    ----------
+    returns : array-like, shape (n,)
+        Per-period returns (fractions).
+    dist : {"normal", "t"}
+    dof : float, optional
+        Fix the t degrees of freedom (loc/scale then by moments); else estimated
+        with ``dof_method``.
+    """
+    c = check_confidence(confidence)
+    r = check_returns(returns, min_samples=3)
+    if dist == "normal":
+        var, es = normal_var_es(r.mean(), r.std(ddof=1), c)
+    elif dist == "t":
+        if dof is not None:
+            loc, scale = r.mean(), r.std(ddof=1) * math.sqrt((dof - 2.0) / dof) if dof > 2 else r.std(ddof=1)
+        else:
+            loc, scale, dof = fit_t(r, dof_method)
+        var, es = t_var_es(loc, scale, dof, c)
+    else:
+        raise InputError(f"unknown distribution {dist!r}", where="dist", fix="use 'normal' or 't'")
+    return VaRResult(c, var, es, dist, "closed_form", r.size)
+
+
+# ---------------------------------------------------- filtered historical sim
+def ewma_volatility(returns, lam: float = 0.94, init_window: int = 30) -> tuple[np.ndarray, float]:
+    """RiskMetrics EWMA volatility.
+
+    ``sigma2[t] = lam * sigma2[t-1] + (1 - lam) * r[t-1]**2`` (zero mean), started at
+    the mean square of the first ``min(init_window, n)`` returns. Returns the
+    in-sample conditional volatilities ``sigma[t]`` (forecast of period t made
+    at t-1) and the one-step-ahead forecast ``sigma[n]``."""
+    r = check_returns(returns)
+    if not 0.0 < lam < 1.0:
+        raise InputError(f"EWMA lambda {lam} outside (0, 1)", where="lam")
+    s2 = np.empty(r.size + 1)
+    s2[0] = np.mean(r[: min(init_window, r.size)] ** 2)
+    for t in range(1, r.size + 1):
+        s2[t] = lam * s2[t - 1] + (1.0 - lam) * r[t - 1] ** 2
+    s2 = np.maximum(s2, 1e-24)
+    return np.sqrt(s2[:-1]), float(math.sqrt(s2[-1]))
+
+
+def garch_filter(returns) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """GARCH(1,1) with constant mean and normal errors, fitted by ``arch``.
+
+    Returns are scaled by 100 for the optimiser and scaled back. Returns
+    ``(std_resid, cond_vol, mu, sigma_next)`` as fractions."""
+    from arch import arch_model
+
+    r = check_returns(returns, min_samples=30)
+    res = arch_model(100.0 * r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal",
+                     rescale=False).fit(disp="off")
+    sigma_next = math.sqrt(float(res.forecast(horizon=1, reindex=False).variance.values[-1, 0])) / 100.0
+    return (np.asarray(res.std_resid), np.asarray(res.conditional_volatility) / 100.0,
+            float(res.params["mu"]) / 100.0, sigma_next)
+
+
+def fhs_scenarios(returns, vol_model: str = "ewma", lam: float = 0.94) -> np.ndarray:
+    """Filtered historical scenarios for the next period: standardised residuals
+    re-scaled by the one-step-ahead volatility forecast (``mu + sigma_next * z``)."""
+    r = check_returns(returns)
+    if vol_model == "ewma":
+        sigma, nxt = ewma_volatility(r, lam)
+        return r / sigma * nxt
+    if vol_model == "garch":
+        z, _, mu, nxt = garch_filter(r)
+        return mu + nxt * z
+    raise InputError(f"unknown volatility model {vol_model!r}", where="vol_model", fix="use 'ewma' or 'garch'")
+
+
+def filtered_historical_var(returns, confidence: float = 0.95, vol_model: str = "ewma", *,
+                            lam: float = 0.94, convention: str = "seed") -> VaRResult:
+    """FHS VaR/CVaR: :func:`historical_var` on :func:`fhs_scenarios`."""
+    c = check_confidence(confidence)
+    sc = np.sort(fhs_scenarios(returns, vol_model, lam))
+    var, cvar = _historical_sorted(sc, c, convention)
+    return VaRResult(c, var, cvar, f"fhs_{vol_model}", convention, sc.size)
+
+
+# ---------------------------------------------------------------- dispatch
+def value_at_risk(returns, confidence: float = 0.95, method: str = "historical", *,
+                  convention: str = "seed", dof_method: DofMethod = "mle", lam: float = 0.94) -> VaRResult:
+    """VaR/CVaR by ``method`` in :data:`METHODS` (historical, normal, t, fhs_ewma, fhs_garch)."""
+    if method == "historical":
+        return historical_var(returns, confidence, convention)
+    if method in ("normal", "t"):
+        return parametric_var(returns, confidence, method, dof_method=dof_method)
+    if method in ("fhs_ewma", "fhs_garch"):
+        return filtered_historical_var(returns, confidence, method[4:], lam=lam, convention=convention)
+    raise InputError(f"unknown VaR method {method!r}", where="method", fix=f"use one of: {', '.join(METHODS)}")
+
+
+def var_table(returns, confidences: Iterable[float] = (0.95, 0.99),
+              methods: Iterable[str] = ("historical", "normal", "t", "fhs_ewma", "fhs_garch"),
+              **kwargs) -> pd.DataFrame:
+    """VaR and CVaR for every method x confidence: columns
+    ``method, confidence, VaR, CVaR, n`` (positive loss fractions, one period)."""
+    rows = []
+    for m in methods:
+        for c in confidences:
+            res = value_at_risk(returns, c, m, **kwargs)
+            rows.append({"method": m, "confidence": res.confidence, "VaR": res.var, "CVaR": res.cvar, "n": res.n})
+    return pd.DataFrame(rows)
