@@ -1,0 +1,136 @@
+"""Grade labels: the regulatory grade of each fund at each annual settlement date.
+
+For a fund with settlement month/day (m, d) the settlement date of year Y is
+``Y-m-d`` (day clipped to the month's length). Its grading window is the 156
+weekly returns whose week ends on or before the settlement date (the last one
+is the week-end on or before it). The label is the grade (Table 1) of the
+annualised std (``ddof=1``, x sqrt(52), percent) of those returns.
+
+Settlements whose window is not fully observed (fund younger than 156 weeks,
+gaps, or a settlement after the panel's last week) get no label; they are
+listed in the exclusion frame with the reason instead of vanishing silently.
+"""
+from __future__ import annotations
+
+import calendar
+
+import numpy as np
+import pandas as pd
+
+from qmtl_research.data.panel import FundPanel
+from qmtl_research.errors import InputError
+from qmtl_research.rating.grades import GradeTable
+from qmtl_research.rating.measures import annualised_std_pct
+
+WINDOW_WEEKS = 156
+
+LABEL_COLUMNS = ["fund_id", "fund_type", "settlement_date", "settlement_year", "week_end",
+                 "std_pct", "grade", "disclosed_grade"]
+EXCLUSION_COLUMNS = ["fund_id", "settlement_date", "reason"]
+
+
+def settlement_date(year: int, month: int, day: int) -> pd.Timestamp:
+    """Settlement date of ``year`` for a fund settling on month/day (day clipped to month end)."""
+    last = calendar.monthrange(year, month)[1]
+    return pd.Timestamp(year=year, month=month, day=min(day, last))
+
+
+def _settlement_of(panel: FundPanel, fund_id: str) -> tuple[int, int]:
+    meta = panel.metadata
+    try:
+        m, d = meta.at[fund_id, "settlement_month"], meta.at[fund_id, "settlement_day"]
+    except KeyError:
+        raise InputError(f"fund {fund_id} has no metadata row", where=f"FundPanel.metadata[{fund_id}]",
+                         fix="add the fund to the metadata (settlement_month/settlement_day)") from None
+    if pd.isna(m) or pd.isna(d) or not (1 <= int(m) <= 12) or not (1 <= int(d) <= 31):
+        raise InputError(f"fund {fund_id} has an invalid settlement date month={m} day={d}",
+                         where=f"FundPanel.metadata[{fund_id}].settlement_month/day",
+                         fix="set settlement_month in 1..12 and settlement_day in 1..31")
+    return int(m), int(d)
+
+
+def settlement_dates(panel: FundPanel, fund_id: str) -> list[pd.Timestamp]:
+    """The fund's settlement dates falling inside the panel's date range."""
+    m, d = _settlement_of(panel, fund_id)
+    first, last = panel.dates[0], panel.dates[-1]
+    out = [settlement_date(y, m, d) for y in range(first.year, last.year + 1)]
+    return [s for s in out if first <= s <= last]
+
+
+def next_settlement(panel: FundPanel, fund_id: str, as_of: pd.Timestamp) -> pd.Timestamp:
+    """First settlement date strictly after ``as_of``."""
+    m, d = _settlement_of(panel, fund_id)
+    s = settlement_date(as_of.year, m, d)
+    return s if s > as_of else settlement_date(as_of.year + 1, m, d)
+
+
+def week_position(dates: pd.DatetimeIndex, when: pd.Timestamp) -> int:
+    """Position of the last week-end on or before ``when`` (-1 if none)."""
+    return int(dates.searchsorted(when, side="right")) - 1
+
+
+def make_labels(panel: FundPanel, grade_table: GradeTable, window: int = WINDOW_WEEKS
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Grade labels for every fund and settlement date with ``window`` weeks of history.
+
+    Returns
+    -------
+    labels : DataFrame with columns ``LABEL_COLUMNS`` (``week_end`` = last week of the
+        grading window, ``std_pct`` = annualised std in percent, ``grade`` int,
+        ``disclosed_grade`` the fund's disclosed grade from the metadata, nullable).
+    exclusions : DataFrame ``fund_id, settlement_date, reason`` for settlements without
+        a full window.
+    """
+    rets = panel.returns.to_numpy(dtype=float)
+    dates = panel.dates
+    rows, excl = [], []
+    for j, fund in enumerate(panel.fund_ids):
+        col = rets[:, j]
+        for s in settlement_dates(panel, fund):
+            p = week_position(dates, s)
+            if p + 1 < window:
+                excl.append((fund, s, f"only {p + 1} weeks of data before the settlement date, "
+                                      f"{window} needed"))
+                continue
+            w = col[p - window + 1:p + 1]
+            n_obs = int(np.isfinite(w).sum())
+            if n_obs < window:
+                excl.append((fund, s, f"only {n_obs} of the {window} weeks before the settlement "
+                                      f"date are observed (fund younger than {window} weeks)"))
+                continue
+            std = annualised_std_pct(w)
+            rows.append((fund, s, p, std))
+    exclusions = pd.DataFrame(excl, columns=EXCLUSION_COLUMNS)
+    if not rows:
+        return pd.DataFrame(columns=LABEL_COLUMNS), exclusions
+    meta = panel.metadata
+    labels = pd.DataFrame(rows, columns=["fund_id", "settlement_date", "_pos", "std_pct"])
+    labels["week_end"] = dates[labels["_pos"].to_numpy(dtype=int)]
+    labels["grade"] = grade_table.grade_of(labels["std_pct"].to_numpy()).astype(int)
+    labels["settlement_year"] = labels["settlement_date"].dt.year
+    labels["fund_type"] = meta.loc[labels["fund_id"], "fund_type"].to_numpy()
+    disclosed = (meta.loc[labels["fund_id"], "disclosed_grade"].to_numpy()
+                 if "disclosed_grade" in meta.columns else [pd.NA] * len(labels))
+    labels["disclosed_grade"] = pd.array(disclosed, dtype="Int64")
+    labels = labels.drop(columns="_pos")[LABEL_COLUMNS].reset_index(drop=True)
+    return labels, exclusions
+
+
+def compare_disclosed(labels: pd.DataFrame) -> pd.DataFrame:
+    """Compare each fund's disclosed grade with its computed grade at its latest settlement.
+
+    Returns one row per fund with a disclosed grade: ``fund_id, settlement_date,
+    computed_grade, disclosed_grade, difference`` (computed - disclosed; positive =
+    the computed grade is safer than the disclosed one).
+    """
+    have = labels.dropna(subset=["disclosed_grade"])
+    if have.empty:
+        return pd.DataFrame(columns=["fund_id", "settlement_date", "computed_grade",
+                                     "disclosed_grade", "difference"])
+    latest = have.sort_values("settlement_date").groupby("fund_id", sort=True).tail(1)
+    out = pd.DataFrame({"fund_id": latest["fund_id"].to_numpy(),
+                        "settlement_date": latest["settlement_date"].to_numpy(),
+                        "computed_grade": latest["grade"].to_numpy(dtype=int),
+                        "disclosed_grade": latest["disclosed_grade"].to_numpy(dtype=int)})
+    out["difference"] = out["computed_grade"] - out["disclosed_grade"]
+    return out.sort_values("fund_id").reset_index(drop=True)

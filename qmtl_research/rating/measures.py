@@ -1,0 +1,98 @@
+"""Stage-2 risk indicators as pure functions of weekly simple returns.
+
+Conventions (shared by every function here):
+
+* inputs are 1-D arrays of **weekly simple returns as fractions** (0.01 = +1 %),
+  without NaN (callers cut the window first);
+* annualisation uses 52 weeks per year: means x 52, standard deviations x sqrt(52);
+* standard deviations use ``ddof=1`` (sample std);
+* the risk-free rate is a **weekly** rate as a fraction, 0 unless configured;
+* quantities quoted "in percent" are multiplied by 100 (25.0 = 25 %);
+* VaR is a **positive loss** (a 2 % weekly loss at the 97.5 % level -> 2.0).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+PERIODS_PER_YEAR = 52
+
+
+def _arr(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+def annualised_std_pct(returns, periods: int = PERIODS_PER_YEAR) -> float:
+    """Annualised standard deviation of weekly returns, in percent.
+
+    ``std(returns, ddof=1) * sqrt(periods) * 100``. This is the quantity the
+    regulatory grade table (Table 1) is applied to.
+    """
+    r = _arr(returns)
+    return float(np.std(r, ddof=1) * np.sqrt(periods) * 100.0)
+
+
+def sharpe_ratio(returns, risk_free: float = 0.0, periods: int = PERIODS_PER_YEAR) -> float:
+    """Annualised Sharpe ratio (unitless).
+
+    ``mean(r - rf) / std(r - rf, ddof=1) * sqrt(periods)`` with ``rf`` the weekly
+    risk-free rate (fraction). NaN when the excess returns have zero std.
+    """
+    ex = _arr(returns) - risk_free
+    sd = np.std(ex, ddof=1)
+    return float(np.mean(ex) / sd * np.sqrt(periods)) if sd > 0 else float("nan")
+
+
+def tracking_error_pct(returns, benchmark, periods: int = PERIODS_PER_YEAR) -> float:
+    """Annualised tracking error against the benchmark, in percent.
+
+    ``std(r - b, ddof=1) * sqrt(periods) * 100``.
+    """
+    active = _arr(returns) - _arr(benchmark)
+    return float(np.std(active, ddof=1) * np.sqrt(periods) * 100.0)
+
+
+def information_ratio(returns, benchmark, periods: int = PERIODS_PER_YEAR) -> float:
+    """Annualised information ratio (unitless): annualised mean active return over
+    annualised tracking error, ``mean(r - b) * periods / (std(r - b, ddof=1) * sqrt(periods))``.
+    Positive when the fund beats its benchmark. NaN when the active returns have zero std.
+    """
+    active = _arr(returns) - _arr(benchmark)
+    sd = np.std(active, ddof=1)
+    return float(np.mean(active) / sd * np.sqrt(periods)) if sd > 0 else float("nan")
+
+
+def historical_var_pct(returns, confidence: float = 0.975) -> float:
+    """Historical Value-at-Risk of one week's return, in percent, as a positive loss.
+
+    ``-quantile(r, 1 - confidence) * 100`` with numpy's default (linear
+    interpolation) quantile. Negative when even the lower quantile is a gain.
+    """
+    return float(-np.quantile(_arr(returns), 1.0 - confidence) * 100.0)
+
+
+def beta(returns, benchmark) -> float:
+    """Beta of the fund to its benchmark (unitless): ``cov(r, b) / var(b)``, both with
+    ``ddof=1``. NaN when the benchmark has zero variance."""
+    r, b = _arr(returns), _arr(benchmark)
+    vb = np.var(b, ddof=1)
+    return float(np.cov(r, b, ddof=1)[0, 1] / vb) if vb > 0 else float("nan")
+
+
+def blended_std_pct(known_std_pct, forecast_std_pct, horizon_weeks: int, window: int = 156):
+    """Blend the known part of the grading window with the stage-1 forecast, in percent.
+
+    At the prediction date ``window - h`` of the ``window`` weekly returns that
+    decide the grade are known (their annualised std is ``s``) and ``h`` are
+    not (the stage-1 forecast of their annualised std is ``f``). Weighting the
+    two parts by their number of weeks on the **variance** scale::
+
+        blended = sqrt(((window - h) * s**2 + h * f**2) / window)
+
+    (``s``, ``f`` and the result are annualised std in percent). This is the
+    std the full window would have if the known and forecast weeks shared one
+    mean. Works element-wise on arrays.
+    """
+    h = np.asarray(horizon_weeks, dtype=float)
+    s, f = _arr(known_std_pct), _arr(forecast_std_pct)
+    out = np.sqrt(((window - h) * s ** 2 + h * f ** 2) / window)
+    return float(out) if out.ndim == 0 else out

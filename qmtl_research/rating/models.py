@@ -1,0 +1,172 @@
+"""Stage-2 classifiers: the tuned SVC and the two challengers, all scikit-learn estimators.
+
+* :class:`GradeSVC` - ``GridSearchCV(Pipeline(StandardScaler, SVC(kernel)))`` over ``C``
+  (and ``gamma`` except for the linear kernel). Scaling and tuning only ever see the
+  rows passed to ``fit``: used inside an outer split, no test row informs them.
+* :class:`RegulatoryRuleClassifier` - no learning: Table 1 applied to the blended std.
+* :class:`PersistenceClassifier` - no learning: today's grade (trailing 156 weeks).
+
+All take a DataFrame of stage-2 samples (:mod:`qmtl_research.rating.features`) as ``X``
+and integer grades as ``y``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from qmtl_research.errors import ConfigError, InputError
+from qmtl_research.rating.grades import GradeTable
+
+KERNELS = {"RBF": "rbf", "Sigmoid": "sigmoid", "Linear": "linear", "Poly": "poly"}
+DEFAULT_GRID = {"C": [1.0, 10.0, 100.0], "gamma": ["scale", 1.0]}
+
+
+def _select(X, features: Sequence[str] | None) -> np.ndarray:
+    if isinstance(X, pd.DataFrame):
+        cols = list(features) if features else list(X.columns)
+        missing = [c for c in cols if c not in X.columns]
+        if missing:
+            raise InputError(f"feature columns {missing} are missing from X", where="GradeSVC.fit/predict",
+                             fix="pass the stage-2 samples frame (build_rating_dataset)")
+        return X[cols].to_numpy(dtype=float)
+    return np.asarray(X, dtype=float)
+
+
+def _check_grades(y) -> np.ndarray:
+    y = np.asarray(y).astype(int)
+    classes = np.unique(y)
+    if len(classes) < 2:
+        only = ", ".join(map(str, classes)) or "none"
+        raise InputError(
+            f"the training data holds a single grade ({only}); a classifier cannot learn grade "
+            f"boundaries from one class",
+            where=f"training set of {len(y)} samples",
+            fix="use more funds (n_funds), more settlement years, a shorter horizon, or the "
+                "'kfold' split so that the training folds contain at least two grades")
+    return y
+
+
+class GradeSVC(ClassifierMixin, BaseEstimator):
+    """SVC grade classifier with scaling and nested grid search.
+
+    Parameters
+    ----------
+    kernel : {"rbf", "sigmoid", "linear", "poly"}
+    features : sequence of str, optional
+        Columns of ``X`` to use (all when None / when ``X`` is an array).
+    param_grid : dict, optional
+        Values of ``C`` and ``gamma`` to try (``gamma`` ignored for the linear kernel);
+        default :data:`DEFAULT_GRID`.
+    inner_folds : int
+        Folds of the inner (tuning) cross-validation, shuffled with ``random_state``.
+    probability : bool
+        After tuning, refit the best pipeline with ``SVC(probability=True)`` (Platt
+        scaling, seeded) so that ``predict_proba`` is available.
+    random_state : int
+        Seed of the inner folds and of the SVC.
+    n_jobs : int
+        Workers for the grid search.
+    """
+
+    def __init__(self, kernel: str = "rbf", features: Sequence[str] | None = None,
+                 param_grid: dict | None = None, inner_folds: int = 3, probability: bool = False,
+                 random_state: int = 0, n_jobs: int = 1):
+        self.kernel = kernel
+        self.features = features
+        self.param_grid = param_grid
+        self.inner_folds = inner_folds
+        self.probability = probability
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _grid(self) -> dict:
+        grid = dict(self.param_grid or DEFAULT_GRID)
+        unknown = set(grid) - {"C", "gamma", "degree", "coef0"}
+        if unknown:
+            raise ConfigError(f"unknown SVC grid parameters {sorted(unknown)}", where="param_grid",
+                              fix="use C, gamma, degree, coef0")
+        if self.kernel == "linear":
+            grid.pop("gamma", None)
+        if self.kernel not in ("poly",):
+            grid.pop("degree", None)
+        if self.kernel not in ("poly", "sigmoid"):
+            grid.pop("coef0", None)
+        return {f"svc__{k}": list(v) for k, v in grid.items()}
+
+    def fit(self, X, y):
+        if self.kernel not in KERNELS.values():
+            raise ConfigError(f"unknown SVC kernel {self.kernel!r}", where="kernel",
+                              fix=f"use one of {sorted(KERNELS.values())}")
+        Xa = _select(X, self.features)
+        y = _check_grades(y)
+        n_inner = min(self.inner_folds, len(y))
+        if n_inner < 2:
+            raise InputError(f"{len(y)} training samples are too few for inner cross-validation",
+                             where="GradeSVC.fit", fix="use more samples")
+        pipe = Pipeline([("scale", StandardScaler()),
+                         ("svc", SVC(kernel=self.kernel, random_state=self.random_state))])
+        self.search_ = GridSearchCV(pipe, self._grid(), scoring="accuracy", refit=True,
+                                    cv=KFold(n_inner, shuffle=True, random_state=self.random_state),
+                                    n_jobs=self.n_jobs, error_score="raise")
+        self.search_.fit(Xa, y)
+        self.best_params_ = {k.removeprefix("svc__"): v for k, v in self.search_.best_params_.items()}
+        model = self.search_.best_estimator_
+        if self.probability:
+            model = clone(model).set_params(svc__probability=True).fit(Xa, y)
+        self.model_ = model
+        self.classes_ = model.classes_
+        self.n_features_in_ = Xa.shape[1]
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        return self.model_.predict(_select(X, self.features))
+
+    def predict_proba(self, X) -> np.ndarray:
+        if not self.probability:
+            raise ConfigError("predict_proba needs GradeSVC(probability=True)", where="GradeSVC")
+        return self.model_.predict_proba(_select(X, self.features))
+
+
+class _ColumnGrade(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        y = np.asarray(y).astype(int)
+        self.classes_ = np.unique(y)
+        return self
+
+    def _column(self, X, name: str) -> np.ndarray:
+        if not isinstance(X, pd.DataFrame) or name not in X.columns:
+            raise InputError(f"{type(self).__name__} needs a DataFrame with column {name!r}",
+                             where=f"{type(self).__name__}.predict",
+                             fix="pass the stage-2 samples frame (build_rating_dataset)")
+        return X[name].to_numpy(dtype=float)
+
+
+class RegulatoryRuleClassifier(_ColumnGrade):
+    """Challenger without learning: the grade table applied to ``feature`` (the blended std)."""
+
+    def __init__(self, grade_table: GradeTable | None = None, feature: str = "blended_std_pct"):
+        self.grade_table = grade_table
+        self.feature = feature
+
+    def predict(self, X) -> np.ndarray:
+        if self.grade_table is None:
+            raise ConfigError("RegulatoryRuleClassifier needs a grade_table", where="grade_table")
+        return self.grade_table.grade_of(self._column(X, self.feature)).astype(int)
+
+
+class PersistenceClassifier(_ColumnGrade):
+    """Challenger without learning: predicts today's grade (``persistence_grade``: the
+    grade of the trailing 156 weeks at the prediction date) for the next settlement."""
+
+    def __init__(self, feature: str = "persistence_grade"):
+        self.feature = feature
+
+    def predict(self, X) -> np.ndarray:
+        return self._column(X, self.feature).astype(int)

@@ -1,0 +1,63 @@
+"""Stage-2 settings (``params/rating/settings.yaml``), validated with pydantic."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qmtl_research.paths import params_dir
+from qmtl_research.rating.grades import GradeTable, load_grade_table
+from qmtl_research.rating.models import KERNELS
+from qmtl_research.yamlio import load_model
+
+
+class RatingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grade_table: str = "rating/grade_table.yaml"
+    window_weeks: int = Field(156, ge=10)
+    horizon_weeks: int = Field(4, ge=1)
+    horizons: list[int] = Field(default_factory=lambda: [4, 13, 52], min_length=1)
+    stage1_model: str = "GARCH"
+    kernels: list[str] = Field(default_factory=lambda: list(KERNELS), min_length=1)
+    param_grid: dict[str, list[float | str]] = Field(
+        default_factory=lambda: {"C": [1.0, 10.0, 100.0], "gamma": ["scale", 1.0]})
+    inner_folds: int = Field(3, ge=2)
+    outer_folds: int = Field(4, ge=2)
+    split: Literal["walk-forward", "kfold"] = "walk-forward"
+    screen_threshold: float = Field(0.1, ge=0, lt=1)
+    risk_free_weekly: float = 0.0
+    missing_benchmark: Literal["exclude", "error"] = "exclude"
+
+    @field_validator("kernels")
+    @classmethod
+    def _kernels(cls, v: list[str]) -> list[str]:
+        bad = [k for k in v if k not in KERNELS]
+        if bad:
+            raise ValueError(f"unknown kernels {bad}; use {list(KERNELS)}")
+        return v
+
+    @field_validator("param_grid")
+    @classmethod
+    def _grid(cls, v: dict) -> dict:
+        bad = set(v) - {"C", "gamma", "degree", "coef0"}
+        if bad:
+            raise ValueError(f"unknown grid parameters {sorted(bad)}; use C, gamma, degree, coef0")
+        for name, values in v.items():
+            if not values:
+                raise ValueError(f"grid parameter {name} has no values")
+            for x in values:
+                if isinstance(x, str) and not (name == "gamma" and x in ("scale", "auto")):
+                    raise ValueError(f"grid value {x!r} of {name} is not a number"
+                                     + (" (gamma also accepts 'scale' or 'auto')" if name == "gamma" else ""))
+        return v
+
+    def load_grade_table(self) -> GradeTable:
+        return load_grade_table(params_dir() / self.grade_table)
+
+
+def load_rating_settings(path: str | Path | None = None) -> RatingSettings:
+    """Load ``params/rating/settings.yaml`` (or ``path``); errors name file:line and field."""
+    return load_model(RatingSettings, Path(path) if path else params_dir() / "rating" / "settings.yaml",
+                      "rating settings")
