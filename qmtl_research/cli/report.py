@@ -1,0 +1,67 @@
+"""`qmtl-research report ...`: run strategies into versioned Validation Reports."""
+from __future__ import annotations
+
+import typer
+
+from qmtl_research.config import list_strategies, list_worlds, load_strategy
+
+report_app = typer.Typer(no_args_is_help=True, help="Execute notebooks, store the run, render the versioned report.")
+
+
+@report_app.command("run")
+def run_cmd(
+    strategy: str = typer.Option(None, "--strategy", "-s", help="params/strategies/<name>.yaml"),
+    world: str = typer.Option(None, "--world", "-w", help="params/worlds/<name>.yaml (default: the strategy's first world)"),
+    engine: str = typer.Option("auto", help="auto | quarto | pandoc"),
+    store_url: str = typer.Option(None, envvar="QMTL_STORE_URL", help="SQLAlchemy URL of the Evaluation Store"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no per-cell progress bars"),
+):
+    """Run one strategy (STRATEGY) or every strategy of a world (WORLD only) into reports."""
+    from qmtl_research.reporting.runner import run_report, strategies_for
+    from qmtl_research.reporting.world_summary import world_summary
+
+    if strategy is None and world is None:
+        raise typer.BadParameter("give --strategy (and optionally --world), or --world alone")
+    targets = [strategy] if strategy else strategies_for(world)
+    results = []
+    for name in targets:
+        res = run_report(name, world, store_url=store_url, engine=engine, progress=not quiet, echo=typer.echo)
+        results.append(res)
+        typer.secho(f"{res.strategy_id}/{res.world_id} {res.version}: {res.status} -> {res.pdf}", fg=typer.colors.GREEN)
+    if strategy is None:
+        path = world_summary(world, store_url=store_url, engine=engine)
+        typer.secho(f"world summary -> {path}", fg=typer.colors.GREEN)
+
+
+@report_app.command("all")
+def all_cmd(
+    workers: int = typer.Option(2, min=1, help="parallel processes"),
+    world: str = typer.Option(None, help="only the strategies of this world"),
+    scheduler: str = typer.Option("processes", help="processes | dask"),
+    dask_address: str = typer.Option(None, help="dask scheduler address (default: a LocalCluster)"),
+    engine: str = typer.Option("auto", help="auto | quarto | pandoc"),
+    store_url: str = typer.Option(None, envvar="QMTL_STORE_URL"),
+):
+    """Every shipped strategy (each in its own process), with a progress display."""
+    from qmtl_research.reporting.batch import run_many
+
+    names = [s for s in list_strategies() if world is None or world in load_strategy(s).worlds]
+    outcomes = run_many(names, workers=workers, scheduler=scheduler, dask_address=dask_address,
+                        engine=engine, store_url=store_url, world=world)
+    failed = [o for o in outcomes if o["returncode"] != 0]
+    for o in outcomes:
+        colour = typer.colors.GREEN if o["returncode"] == 0 else typer.colors.RED
+        typer.secho(f"{o['strategy']:>18}: exit {o['returncode']} in {o['seconds']:.1f} s  {o['last_line']}", fg=colour)
+    if failed:
+        raise typer.Exit(1)
+
+
+@report_app.command("list")
+def list_cmd():
+    """Strategies and worlds that can be reported."""
+    typer.echo("strategies: " + ", ".join(list_strategies()))
+    typer.echo("worlds:     " + ", ".join(list_worlds()))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(report_app, name="report")

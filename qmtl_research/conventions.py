@@ -1,0 +1,28 @@
+"""The conventions every number in this project follows (printed in reports' appendix).
+
+One home: measures refer to these names in their docstrings, and the report's
+appendix prints this table, so a reader knows units, annualisation and signs.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+WEEKS_PER_YEAR = 52
+TRADING_DAYS_PER_YEAR = 252
+
+CONVENTIONS: list[tuple[str, str]] = [
+    ("returns", "Simple returns as fractions (0.01 = +1 %); weekly series end on Friday (W-FRI)."),
+    ("annualised std (fund grades, stage 1)", "Sample std (ddof = 1) of weekly simple returns x sqrt(52), in percent."),
+    ("1-month volatility (stage-1 target)", "Annualised std of the last 4 weekly returns, in percent; forecasts made at t use data up to t-1."),
+    ("grade table", "Grade 1 above 25 %; grade k when std <= its upper bound (25, 15, 10, 5, 0.5 % for grades 2..6)."),
+    ("Sharpe ratio (validation metrics)", "Mean / std (ddof = 1) of periodic returns x sqrt(periods per year: 252 daily, 52 weekly); risk-free 0 unless stated."),
+    ("max drawdown", "Largest peak-to-trough fall of the compounded equity curve, a POSITIVE fraction (0.25 = -25 %)."),
+    ("VaR / CVaR", "Losses as POSITIVE fractions of value; historical default: idx = int((1 - c) n) of ascending returns, CVaR = mean of the idx + 1 worst."),
+    ("Basel traffic light", "250-day window, 99 % VaR: green 0-4, yellow 5-9, red >= 10 exceptions."),
+    ("error metrics", "MSE in squared percentage points, RMSE in percentage points of annualised std."),
+    ("accuracy", "Share of fund-settlements whose predicted grade equals the label (0..1)."),
+]
+
+
+def conventions_table() -> pd.DataFrame:
+    return pd.DataFrame(CONVENTIONS, columns=["quantity", "convention"]).set_index("quantity")
