@@ -1,0 +1,353 @@
+"""QMTL metric blocks computed from a return series.
+
+Conventions (one for the whole project, printed by :data:`SHARPE_CONVENTION`):
+
+* returns are **simple** per-period returns as fractions (0.01 = +1 %);
+* Sharpe ratio = mean(r) / std(r, ddof=1) x sqrt(periods_per_year), risk-free
+  rate 0 (annualised). Sortino uses the same annualisation with target 0;
+* drawdowns, VaR and ES are **positive loss fractions** (0.2 = a 20 % loss);
+  VaR/ES are per period (not annualised), historical (empirical quantile);
+* PSR/DSR are probabilities in [0, 1] computed on the per-period Sharpe ratio
+  with the skewness and (non-excess) kurtosis of the sample (biased moments),
+  following Bailey & Lopez de Prado (2012, 2014).
+
+The v1 core paths (12) and the v1.5 paths are listed in :data:`CORE_PATHS` and
+:data:`V15_PATHS`. ``risk.*`` and ``sample.n_trades_*`` exist only when trade /
+liquidity data is given; otherwise they are absent (missing), never guessed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.model_selection import KFold
+
+SHARPE_CONVENTION = ("Sharpe = mean(r) / std(r, ddof=1) x sqrt(periods_per_year), risk-free 0, "
+                     "simple per-period returns; drawdown/VaR/ES are positive loss fractions")
+
+CORE_PATHS: tuple[str, ...] = (
+    "returns.sharpe", "returns.max_drawdown", "returns.gain_to_pain_ratio", "returns.time_under_water_ratio",
+    "sample.effective_history_years", "sample.n_trades_total", "sample.n_trades_per_year",
+    "risk.adv_utilization_p95", "risk.participation_rate_p95",
+    "robustness.deflated_sharpe_ratio", "robustness.sharpe_first_half", "robustness.sharpe_second_half",
+)
+V15_PATHS: tuple[str, ...] = (
+    "returns.sortino_ratio", "returns.var_p01", "returns.es_p01", "returns.max_time_under_water_days",
+    "sample.regime_coverage", "risk.factor_exposures", "risk.incremental_var_99", "risk.incremental_es_99",
+    "robustness.probabilistic_sharpe_ratio", "robustness.cv_folds", "robustness.cv_sharpe_mean",
+    "robustness.cv_sharpe_std",
+)
+EULER_GAMMA = 0.5772156649015329
+
+
+# ---------------------------------------------------------------- helpers
+def _array(returns: Any) -> np.ndarray:
+    r = np.asarray(returns, dtype=float).ravel()
+    return r[~np.isnan(r)]
+
+
+def infer_periods_per_year(index: pd.Index) -> int:
+    """252 for (business-)daily, 52 for weekly, 12 for monthly data, from the median spacing."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
+        raise ValueError("periods_per_year cannot be inferred without a DatetimeIndex of >= 3 dates")
+    days = float(np.median(np.diff(index.values).astype("timedelta64[D]").astype(float)))
+    if days <= 3:
+        return 252
+    if days <= 10:
+        return 52
+    if days <= 40:
+        return 12
+    return 4
+
+
+def wealth_curve(returns: Any) -> np.ndarray:
+    """Compounded wealth 1, (1+r1), (1+r1)(1+r2), ... (length n+1, starts at 1)."""
+    r = _array(returns)
+    return np.concatenate([[1.0], np.cumprod(1.0 + r)])
+
+
+def drawdown_series(returns: Any) -> np.ndarray:
+    """Drawdown after each period as a positive fraction: 1 - W_t / max_{s<=t} W_s (W_0 = 1)."""
+    w = wealth_curve(returns)
+    return (1.0 - w / np.maximum.accumulate(w))[1:]
+
+
+# ---------------------------------------------------------------- returns block
+def sharpe_ratio(returns: Any, periods_per_year: float = 252) -> float:
+    """Annualised Sharpe ratio, risk-free 0: mean / std(ddof=1) x sqrt(periods_per_year).
+
+    Returns NaN with fewer than 2 observations or zero dispersion."""
+    r = _array(returns)
+    if r.size < 2:
+        return math.nan
+    sd = r.std(ddof=1)
+    return math.nan if sd == 0 else float(r.mean() / sd * math.sqrt(periods_per_year))
+
+
+def sortino_ratio(returns: Any, periods_per_year: float = 252) -> float:
+    """Annualised Sortino ratio, target 0: mean(r) / sqrt(mean(min(r, 0)^2)) x sqrt(periods_per_year).
+    Infinite when there is no losing period."""
+    r = _array(returns)
+    if r.size < 2:
+        return math.nan
+    dd = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
+    return math.inf if dd == 0 else float(r.mean() / dd * math.sqrt(periods_per_year))
+
+
+def max_drawdown(returns: Any) -> float:
+    """Largest peak-to-trough loss of compounded wealth, positive fraction in [0, 1]."""
+    r = _array(returns)
+    return float(drawdown_series(r).max()) if r.size else math.nan
+
+
+def gain_to_pain_ratio(returns: Any) -> float:
+    """sum(r) / |sum of negative r| (QMTL's definition; infinite without a losing period)."""
+    r = _array(returns)
+    pain = abs(float(r[r < 0].sum()))
+    if r.size == 0:
+        return math.nan
+    return math.inf if pain == 0 else float(r.sum() / pain)
+
+
+def time_under_water_ratio(returns: Any) -> float:
+    """Share of periods whose wealth is below the running peak (peak includes the start, 1.0)."""
+    r = _array(returns)
+    return float(np.mean(drawdown_series(r) > 0)) if r.size else math.nan
+
+
+def max_time_under_water_days(returns: pd.Series, periods_per_year: float = 252) -> float:
+    """Longest spell under water in calendar days: from the date of the peak to the date the
+    peak is regained (or the last date). Without a DatetimeIndex, periods x 365.25 / periods_per_year."""
+    s = pd.Series(returns).dropna()
+    if s.empty:
+        return math.nan
+    under = drawdown_series(s.to_numpy()) > 0
+    n, i, longest = len(under), 0, 0.0
+    dated = isinstance(s.index, pd.DatetimeIndex) and n >= 2
+    while i < n:
+        if not under[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and under[j]:
+            j += 1
+        # under water over periods i..j-1: the peak is period i-1 (inception before 0),
+        # the peak is regained at period j (or the spell is still open at the last date)
+        end = j if j < n else n - 1
+        if dated:
+            peak = s.index[i - 1] if i > 0 else s.index[0] - (s.index[1] - s.index[0])
+            span = float((s.index[end] - peak).days)
+        else:
+            span = (end - (i - 1)) * 365.25 / periods_per_year
+        longest = max(longest, span)
+        i = j
+    return longest
+
+
+def var_es(returns: Any, alpha: float = 0.01) -> tuple[float, float]:
+    """Historical VaR and ES at level ``alpha`` (0.01 = 99 %), positive loss fractions per period.
+
+    VaR = -quantile(r, alpha) (linear interpolation); ES = -mean(r | r <= quantile)."""
+    r = _array(returns)
+    if r.size == 0:
+        return math.nan, math.nan
+    q = float(np.quantile(r, alpha))
+    return -q, -float(r[r <= q].mean())
+
+
+# ---------------------------------------------------------------- robustness block
+def _moments(r: np.ndarray) -> tuple[float, float, float]:
+    sr = r.mean() / r.std(ddof=1)
+    return float(sr), float(stats.skew(r, bias=True)), float(stats.kurtosis(r, fisher=False, bias=True))
+
+
+def probabilistic_sharpe_ratio(returns: Any, benchmark_sharpe: float = 0.0, periods_per_year: float = 252) -> float:
+    """PSR (Bailey & Lopez de Prado 2012): P(true Sharpe > benchmark).
+
+    ``PSR = Phi((SR - SR*) sqrt(n - 1) / sqrt(1 - g3 SR + (g4 - 1) / 4 SR^2))`` with SR the
+    per-period Sharpe ratio, g3 skewness, g4 (non-excess) kurtosis. ``benchmark_sharpe`` is
+    annualised (project convention) and converted to per period internally."""
+    r = _array(returns)
+    if r.size < 3 or r.std(ddof=1) == 0:
+        return math.nan
+    sr, g3, g4 = _moments(r)
+    sr_star = benchmark_sharpe / math.sqrt(periods_per_year)
+    denom = math.sqrt(max(1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr ** 2, 1e-12))
+    return float(stats.norm.cdf((sr - sr_star) * math.sqrt(r.size - 1) / denom))
+
+
+def expected_max_sharpe(n_trials: int, sharpe_std: float) -> float:
+    """Expected maximum of ``n_trials`` Sharpe estimates with cross-trial std ``sharpe_std`` under
+    the null (Bailey & Lopez de Prado 2014, eq. for SR_0):
+    ``std x ((1 - gamma) Phi^-1(1 - 1/N) + gamma Phi^-1(1 - 1/(N e)))``; 0 when N = 1."""
+    if n_trials < 1:
+        raise ValueError("n_trials must be >= 1")
+    if n_trials == 1:
+        return 0.0
+    return float(sharpe_std * ((1 - EULER_GAMMA) * stats.norm.ppf(1 - 1 / n_trials)
+                               + EULER_GAMMA * stats.norm.ppf(1 - 1 / (n_trials * math.e))))
+
+
+def deflated_sharpe_ratio(returns: Any, n_trials: int = 1, trials_sharpe_std: float | None = None,
+                          periods_per_year: float = 252) -> float:
+    """DSR: the PSR against the expected maximum Sharpe of ``n_trials`` unskilled trials.
+
+    ``trials_sharpe_std`` is the cross-trial standard deviation of the **annualised** Sharpe
+    ratios; when None the standard error of this Sharpe estimate is used,
+    ``sqrt((1 - g3 SR + (g4 - 1)/4 SR^2) / (n - 1))`` (per period). With ``n_trials = 1`` the
+    DSR equals the PSR against 0."""
+    r = _array(returns)
+    if r.size < 3 or r.std(ddof=1) == 0:
+        return math.nan
+    sr, g3, g4 = _moments(r)
+    if trials_sharpe_std is None:
+        std_pp = math.sqrt(max(1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr ** 2, 1e-12) / (r.size - 1))
+    else:
+        std_pp = trials_sharpe_std / math.sqrt(periods_per_year)
+    sr0_annual = expected_max_sharpe(n_trials, std_pp) * math.sqrt(periods_per_year)
+    return probabilistic_sharpe_ratio(r, sr0_annual, periods_per_year)
+
+
+def half_sharpes(returns: Any, periods_per_year: float = 252) -> tuple[float, float]:
+    """Annualised Sharpe of the first and second half (by observation count; the middle
+    observation of an odd sample goes to the second half)."""
+    r = _array(returns)
+    h = r.size // 2
+    return sharpe_ratio(r[:h], periods_per_year), sharpe_ratio(r[h:], periods_per_year)
+
+
+def cv_sharpe(returns: Any, n_folds: int = 5, periods_per_year: float = 252) -> tuple[int, float, float]:
+    """Sharpe over ``n_folds`` contiguous time folds (sklearn ``KFold`` without shuffling):
+    (folds, mean of fold Sharpes, std ddof=1 of fold Sharpes), annualised."""
+    r = _array(returns)
+    if r.size < 2 * n_folds:
+        return n_folds, math.nan, math.nan
+    vals = [sharpe_ratio(r[test], periods_per_year) for _, test in KFold(n_splits=n_folds).split(r)]
+    return n_folds, float(np.mean(vals)), float(np.std(vals, ddof=1))
+
+
+def regime_coverage(returns: pd.Series, market: pd.Series | None = None, window: int = 13,
+                    min_share: float = 0.05) -> float:
+    """Share of the four market regimes {up, down} x {calm, volatile} that the sample covers.
+
+    Each period is classified by the sign of the market's trailing ``window``-period return and
+    whether its trailing volatility is above the full-sample median; a regime counts as covered
+    when it holds at least ``min_share`` of the classified periods. ``market`` defaults to the
+    series itself. Returns a fraction in {0, .25, .5, .75, 1}."""
+    m = pd.Series(market if market is not None else returns).dropna()
+    if len(m) < 2 * window:
+        return math.nan
+    trend = (1 + m).rolling(window).apply(np.prod, raw=True) - 1
+    vol = m.rolling(window).std()
+    ok = trend.notna() & vol.notna()
+    up = (trend[ok] >= 0).to_numpy()
+    volatile = (vol[ok] > vol[ok].median()).to_numpy()
+    shares = [np.mean(up & volatile), np.mean(up & ~volatile), np.mean(~up & volatile), np.mean(~up & ~volatile)]
+    return float(np.mean([s >= min_share for s in shares]))
+
+
+# ---------------------------------------------------------------- blocks
+def trade_blocks(trades: pd.DataFrame, years: float) -> tuple[dict, dict]:
+    """(sample-part, risk-part) from a trade log with columns ``quantity`` (signed or absolute),
+    ``adv`` (average daily volume, same unit) and ``volume`` (market volume in the trade's
+    period). adv_utilization_p95 = 95th percentile of |quantity| / adv; participation_rate_p95
+    = 95th percentile of |quantity| / volume."""
+    need = {"quantity", "adv", "volume"}
+    missing = need - set(trades.columns)
+    if missing:
+        raise ValueError(f"trade log lacks columns {sorted(missing)}")
+    q = trades["quantity"].abs().to_numpy(dtype=float)
+    sample = {"n_trades_total": int(len(trades)),
+              "n_trades_per_year": float(len(trades) / years) if years > 0 else math.nan}
+    risk = {"adv_utilization_p95": float(np.percentile(q / trades["adv"].to_numpy(dtype=float), 95)),
+            "participation_rate_p95": float(np.percentile(q / trades["volume"].to_numpy(dtype=float), 95))}
+    return sample, risk
+
+
+def compute_metric_blocks(returns: pd.Series, *, periods_per_year: float | None = None,
+                          trades: pd.DataFrame | None = None, market: pd.Series | None = None,
+                          n_trials: int = 1, trials_sharpe_std: float | None = None, cv_folds: int = 5,
+                          as_of: dt.date | str | None = None, source: str = "returns") -> dict[str, dict]:
+    """All metric blocks that follow from a return series (plus trades when given).
+
+    Parameters
+    ----------
+    returns : Series of simple per-period returns (fractions), ideally with a DatetimeIndex.
+    periods_per_year : annualisation factor; inferred from the index when None.
+    trades : optional trade log (see :func:`trade_blocks`); without it ``sample.n_trades_*`` and
+        ``risk.*`` are absent.
+    market : optional market return series for :func:`regime_coverage`.
+    n_trials, trials_sharpe_std : multiple-testing inputs of the deflated Sharpe ratio.
+    as_of : evaluation date; gives ``diagnostics.data_lag_days`` (days since the last return).
+
+    Returns
+    -------
+    dict of blocks ``returns``, ``sample``, ``risk``, ``robustness``, ``diagnostics`` with
+    floats (NaN where undefined).
+    """
+    s = pd.Series(returns).dropna().astype(float)
+    ppy = periods_per_year or infer_periods_per_year(s.index)
+    r = s.to_numpy()
+    var01, es01 = var_es(r, 0.01)
+    years = r.size / ppy
+    first, second = half_sharpes(r, ppy)
+    folds, cv_mean, cv_std = cv_sharpe(r, cv_folds, ppy)
+    blocks: dict[str, dict] = {
+        "returns": {"sharpe": sharpe_ratio(r, ppy), "max_drawdown": max_drawdown(r),
+                    "gain_to_pain_ratio": gain_to_pain_ratio(r), "time_under_water_ratio": time_under_water_ratio(r),
+                    "sortino_ratio": sortino_ratio(r, ppy), "var_p01": var01, "es_p01": es01,
+                    "max_time_under_water_days": max_time_under_water_days(s, ppy)},
+        "sample": {"effective_history_years": years,
+                   "regime_coverage": regime_coverage(s, market)},
+        "risk": {},
+        "robustness": {"deflated_sharpe_ratio": deflated_sharpe_ratio(r, n_trials, trials_sharpe_std, ppy),
+                       "probabilistic_sharpe_ratio": probabilistic_sharpe_ratio(r, 0.0, ppy),
+                       "sharpe_first_half": first, "sharpe_second_half": second,
+                       "cv_folds": folds, "cv_sharpe_mean": cv_mean, "cv_sharpe_std": cv_std},
+        "diagnostics": {"returns_source": source, "periods_per_year": ppy, "n_periods": int(r.size),
+                        "sharpe_convention": SHARPE_CONVENTION},
+    }
+    if trades is not None:
+        sample, risk = trade_blocks(trades, years)
+        blocks["sample"].update(sample)
+        blocks["risk"].update(risk)
+    if isinstance(s.index, pd.DatetimeIndex) and len(s):
+        blocks["diagnostics"]["data_start"] = s.index[0].date().isoformat()
+        blocks["diagnostics"]["data_end"] = s.index[-1].date().isoformat()
+        if as_of is not None:
+            blocks["diagnostics"]["data_lag_days"] = float((pd.Timestamp(as_of) - s.index[-1]).days)
+    return blocks
+
+
+def benchmark_block(portfolio: pd.Series, benchmark: pd.Series, periods_per_year: float | None = None) -> dict:
+    """Benchmark comparison on the common dates: Sharpe uplift (portfolio - benchmark, annualised),
+    max-drawdown and ES(99 %) improvements (benchmark loss - portfolio loss, positive = better)."""
+    joined = pd.concat([pd.Series(portfolio), pd.Series(benchmark)], axis=1, join="inner").dropna()
+    p, b = joined.iloc[:, 0], joined.iloc[:, 1]
+    ppy = periods_per_year or infer_periods_per_year(joined.index)
+    return {"sharpe": sharpe_ratio(b, ppy), "sharpe_uplift": sharpe_ratio(p, ppy) - sharpe_ratio(b, ppy),
+            "max_drawdown": max_drawdown(b), "max_drawdown_improvement": max_drawdown(b) - max_drawdown(p),
+            "es_p01": var_es(b)[1], "es_improvement": var_es(b)[1] - var_es(p)[1], "n_periods": int(len(joined))}
+
+
+# ---------------------------------------------------------------- access
+def get_metric(blocks: Mapping[str, Any], path: str) -> Any:
+    """Value at ``block.key`` (deeper paths allowed); None when absent or NaN."""
+    node: Any = blocks
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    if isinstance(node, float) and math.isnan(node):
+        return None
+    return node
+
+
+def metric_coverage_ratio(blocks: Mapping[str, Any], paths: Iterable[str] = CORE_PATHS) -> float:
+    """Share of ``paths`` (default the 12 v1 core paths) holding a non-null value."""
+    paths = list(paths)
+    return sum(get_metric(blocks, p) is not None for p in paths) / len(paths)

@@ -1,0 +1,350 @@
+"""QMTL world policies as pydantic models.
+
+A policy file is QMTL's format, loaded with the safe YAML loader and validated
+strictly: unknown keys and thresholds of the wrong type are rejected with the
+``file:line`` of the offending key (:func:`qmtl_research.yamlio.validate`).
+
+Top-level keys: ``validation_profiles.<profile>.<section>.<key>``,
+``default_profile_by_stage``, ``selection{top_k, correlation, hysteresis}``,
+``cohort``, ``portfolio``, ``benchmark``, ``stress``, ``paper_shadow_consistency``,
+``live_monitoring``, ``validation{on_error, on_missing_metric}``,
+``governance.live_promotion`` and this project's extension
+``research_model_rules`` (rules for our own models; QMTL does not know it).
+
+Threshold keys map to metric paths through :data:`THRESHOLDS`; bounds are
+**inclusive** (a value exactly on a bound passes), as in QMTL.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from qmtl_research.config import WorldConfig
+from qmtl_research.errors import ConfigError, InputError
+from qmtl_research.paths import params_dir
+from qmtl_research.yamlio import line_of, load_yaml, validate
+
+Severity = Literal["blocking", "soft", "info"]
+Owner = Literal["quant", "risk", "ops"]
+STAGES = ("backtest", "paper", "live")
+#: QMTL's recommended_stage labels, from least to most advanced
+STAGE_LABELS = ("backtest_only", "paper_only", "paper_ok_live_candidate")
+#: keys of ``default_profile_by_stage`` that stand for each of our stages (first match wins)
+STAGE_KEYS = {"backtest": ("backtest_only", "backtest"), "paper": ("paper_only", "paper"),
+              "live": ("live_only", "live", "paper_ok_live_candidate")}
+
+#: (profile section, policy key) -> (metric path, "min" | "max")
+THRESHOLDS: dict[str, dict[str, tuple[str, str]]] = {
+    "data_currency": {"max_lag_days": ("diagnostics.data_lag_days", "max")},
+    "sample": {"min_effective_years": ("sample.effective_history_years", "min"),
+               "min_trades_total": ("sample.n_trades_total", "min"),
+               "min_trades_per_year": ("sample.n_trades_per_year", "min"),
+               "min_regime_coverage": ("sample.regime_coverage", "min")},
+    "performance": {"sharpe_min": ("returns.sharpe", "min"),
+                    "max_dd_max": ("returns.max_drawdown", "max"),
+                    "gain_to_pain_min": ("returns.gain_to_pain_ratio", "min"),
+                    "sortino_min": ("returns.sortino_ratio", "min"),
+                    "time_under_water_max": ("returns.time_under_water_ratio", "max"),
+                    "var_p01_max": ("returns.var_p01", "max"),
+                    "es_p01_max": ("returns.es_p01", "max")},
+    "robustness": {"dsr_min": ("robustness.deflated_sharpe_ratio", "min"),
+                   "psr_min": ("robustness.probabilistic_sharpe_ratio", "min"),
+                   "sharpe_first_half_min": ("robustness.sharpe_first_half", "min"),
+                   "sharpe_second_half_min": ("robustness.sharpe_second_half", "min"),
+                   "cv_sharpe_mean_min": ("robustness.cv_sharpe_mean", "min"),
+                   "cv_sharpe_std_max": ("robustness.cv_sharpe_std", "max")},
+    "risk": {"adv_utilization_p95_max": ("risk.adv_utilization_p95", "max"),
+             "participation_rate_p95_max": ("risk.participation_rate_p95", "max"),
+             "incremental_var_99_max": ("risk.incremental_var_99", "max"),
+             "incremental_es_99_max": ("risk.incremental_es_99", "max")},
+    # extended layers (top-level policy keys)
+    "portfolio": {"incremental_var_99_max": ("risk.incremental_var_99", "max"),
+                  "incremental_es_99_max": ("risk.incremental_es_99", "max")},
+    "benchmark": {"sharpe_uplift_min": ("benchmark.sharpe_uplift", "min"),
+                  "max_dd_improvement_min": ("benchmark.max_drawdown_improvement", "min"),
+                  "es_improvement_min": ("benchmark.es_improvement", "min")},
+    "paper_shadow_consistency": {"min_sharpe_ratio": ("live.live_vs_backtest_sharpe_ratio", "min"),
+                                 "max_dd_ratio_max": ("live.max_drawdown_ratio", "max")},
+    "benchmark_performance": {"sharpe_uplift_min": ("benchmark.sharpe_uplift", "min"),
+                              "max_dd_improvement_min": ("benchmark.max_drawdown_improvement", "min"),
+                              "es_improvement_min": ("benchmark.es_improvement", "min")},
+}
+
+#: default (severity, owner) of every rule, as in QMTL's engine
+RULE_DEFAULTS: dict[str, tuple[str, str]] = {
+    "data_currency": ("blocking", "ops"), "sample": ("soft", "quant"), "performance": ("blocking", "quant"),
+    "risk_constraint": ("blocking", "risk"), "robustness": ("soft", "quant"),
+    "cohort": ("soft", "quant"), "portfolio": ("blocking", "risk"), "benchmark": ("soft", "quant"),
+    "stress": ("blocking", "risk"), "paper_shadow_consistency": ("soft", "quant"),
+    "live_monitoring": ("blocking", "risk"),
+    "forecast_error": ("blocking", "quant"), "rating_accuracy": ("blocking", "quant"),
+    "var_backtest": ("blocking", "risk"), "benchmark_performance": ("soft", "quant"),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Section(_Strict):
+    severity: Severity | None = None
+    owner: Owner | None = None
+
+    def thresholds(self, section: str) -> list[tuple[str, str, str, float]]:
+        """[(policy key, metric path, 'min'|'max', bound)] of the bounds that are set."""
+        out = []
+        for key, (path, kind) in THRESHOLDS.get(section, {}).items():
+            value = getattr(self, key, None)
+            if value is not None:
+                out.append((key, path, kind, float(value)))
+        return out
+
+
+def _section_model(name: str, extra: dict[str, Any] | None = None) -> type[_Section]:
+    fields: dict[str, Any] = {key: (float | None, None) for key in THRESHOLDS[name]}
+    fields.update(extra or {})
+    return create_model(f"{name.title().replace('_', '')}Section", __base__=_Section, **fields)
+
+
+DataCurrencySection = _section_model("data_currency")
+SampleSection = _section_model("sample")
+PerformanceSection = _section_model("performance")
+RobustnessSection = _section_model("robustness")
+RiskSection = _section_model("risk")
+PortfolioSection = _section_model("portfolio")
+BenchmarkSection = _section_model("benchmark")
+BenchmarkPerformanceSection = _section_model("benchmark_performance")
+PaperShadowSection = _section_model("paper_shadow_consistency", {
+    "stages": (list[Literal["backtest", "paper", "live"]], ["paper", "live"])})
+
+
+class ValidationProfile(_Strict):
+    """One profile: ``validation_profiles.<name>``; each section maps onto one rule."""
+
+    data_currency: DataCurrencySection | None = None
+    sample: SampleSection | None = None
+    performance: PerformanceSection | None = None
+    robustness: RobustnessSection | None = None
+    risk: RiskSection | None = None
+
+
+class TopK(_Strict):
+    metric: str = "sharpe"
+    k: int = Field(ge=1)
+
+
+class Correlation(_Strict):
+    max: float = Field(ge=-1, le=1)
+
+
+class Hysteresis(_Strict):
+    metric: str = "sharpe"
+    enter: float
+    exit: float
+
+
+class Selection(_Strict):
+    """Batch selection (QMTL's policy engine): thresholds first, then top_k of the
+    candidates, then correlation, then hysteresis. Part of the risk_constraint rule."""
+
+    top_k: TopK | None = None
+    correlation: Correlation | None = None
+    hysteresis: Hysteresis | None = None
+
+
+class CohortSection(_Section):
+    """Cohort (the batch evaluated together): size and median Sharpe of the cohort, and the
+    share of it failing blocking rules."""
+
+    min_size: int = Field(2, ge=1)
+    sharpe_median_min: float | None = None
+    max_fail_share: float | None = Field(None, ge=0, le=1)
+
+
+class StressSection(_Section):
+    """Bounds on stress losses (``metrics.stress.<scenario>``, positive loss fractions)."""
+
+    max_loss: float | None = None
+    scenarios: dict[str, float] = Field(default_factory=dict)
+
+
+class LiveMonitoringSection(_Section):
+    """Bounds on the live period's metrics over ``window_days`` (``metrics.live``)."""
+
+    window_days: Literal[30, 60, 90] = 90
+    sharpe_min: float | None = None
+    max_dd_max: float | None = None
+    es_p01_max: float | None = None
+    min_live_vs_backtest_sharpe_ratio: float | None = None
+    stages: list[Literal["backtest", "paper", "live"]] = Field(default_factory=lambda: ["live"])
+
+
+class ValidationOptions(_Strict):
+    """What a rule error / a missing metric does: ``fail`` or ``warn`` (``ignore``: pass, noted)."""
+
+    on_error: Literal["fail", "warn"] = "fail"
+    on_missing_metric: Literal["fail", "warn", "ignore"] = "warn"
+
+
+class LivePromotion(_Strict):
+    """``manual_approval``: a passing paper run is a live *candidate* awaiting sign-off;
+    ``disabled``: no run is recommended beyond paper; ``auto``: same labels, no sign-off needed."""
+
+    mode: Literal["manual_approval", "auto", "disabled"] = "manual_approval"
+    approvers: list[str] = Field(default_factory=list)
+    min_paper_days: int | None = Field(None, ge=0)
+
+
+class Governance(_Strict):
+    live_promotion: LivePromotion = Field(default_factory=LivePromotion)
+
+
+class ForecastErrorRule(_Section):
+    """Stage 1: the champion's forecast error must not exceed any challenger's by more than
+    ``max_relative_gap`` (0 = champion at least as good). Reads volatility/table2."""
+
+    champion: str = "GARCH-LSTM"
+    challengers: list[str] = Field(default_factory=lambda: ["GARCH", "LSTM", "Naive"])
+    metric: Literal["RMSE", "MSE"] = "RMSE"
+    max_relative_gap: float = Field(0.0, ge=0)
+
+
+class RatingAccuracyRule(_Section):
+    """Stage 2: best SVC accuracy minus the regulatory-rule accuracy >= ``min_margin_vs_rule``
+    (fractions). Reads rating/summary."""
+
+    min_margin_vs_rule: float = 0.0
+    min_accuracy: float | None = None
+    min_margin_vs_persistence: float | None = None
+
+
+class VarBacktestRule(_Section):
+    """Basel traffic-light zone of the VaR backtest (risk/backtest): ``pass_zones`` pass,
+    ``warn_zones`` warn, any other zone fails."""
+
+    pass_zones: list[Literal["green", "yellow", "red"]] = Field(default_factory=lambda: ["green"])
+    warn_zones: list[Literal["green", "yellow", "red"]] = Field(default_factory=lambda: ["yellow"])
+
+
+class ResearchModelRules(_Strict):
+    """qmtl-research extension (not part of QMTL's format): rules for this project's own models,
+    fed by the results earlier notebooks recorded for the same run."""
+
+    forecast_error: ForecastErrorRule | None = None
+    rating_accuracy: RatingAccuracyRule | None = None
+    var_backtest: VarBacktestRule | None = None
+    benchmark_performance: BenchmarkPerformanceSection | None = None
+
+
+class Policy(_Strict):
+    """A QMTL world policy (plus ``research_model_rules``)."""
+
+    validation_profiles: dict[str, ValidationProfile] = Field(min_length=1)
+    default_profile_by_stage: dict[Literal["backtest_only", "paper_only", "live_only", "paper_ok_live_candidate",
+                                           "backtest", "paper", "live"], str] = Field(default_factory=dict)
+    selection: Selection | None = None
+    cohort: CohortSection | None = None
+    portfolio: PortfolioSection | None = None
+    benchmark: BenchmarkSection | None = None
+    stress: StressSection | None = None
+    paper_shadow_consistency: PaperShadowSection | None = None
+    live_monitoring: LiveMonitoringSection | None = None
+    validation: ValidationOptions = Field(default_factory=ValidationOptions)
+    governance: Governance = Field(default_factory=Governance)
+    research_model_rules: ResearchModelRules | None = None
+
+    # ------------------------------------------------------------ profiles
+    def profile_for_stage(self, stage: str) -> str:
+        """Profile name for ``stage`` (backtest | paper | live).
+
+        ``default_profile_by_stage`` is looked up under QMTL's keys (``backtest_only``,
+        ``paper_only``, ``live_only``/``paper_ok_live_candidate``) and the plain stage name; then a
+        profile named like the stage; then the nearest *earlier* stage's profile (a live run with
+        no live profile is judged by the paper profile) and finally the only profile."""
+        check_stage(stage)
+        order = STAGES[: STAGES.index(stage) + 1][::-1]
+        for st in order:
+            for key in STAGE_KEYS[st]:
+                if key in self.default_profile_by_stage:
+                    return self.default_profile_by_stage[key]
+            if st in self.validation_profiles:
+                return st
+        if len(self.validation_profiles) == 1:
+            return next(iter(self.validation_profiles))
+        raise ConfigError(f"the policy has no validation profile for stage '{stage}'",
+                          fix="add default_profile_by_stage entries or a profile named after the stage")
+
+    def profile(self, name: str) -> ValidationProfile:
+        if name not in self.validation_profiles:
+            raise ConfigError(f"unknown validation profile '{name}'",
+                              fix=f"use one of: {', '.join(self.validation_profiles)}")
+        return self.validation_profiles[name]
+
+
+def check_stage(stage: str) -> str:
+    if stage not in STAGES:
+        raise InputError(f"unknown stage '{stage}'", where="--stage / stage field",
+                         fix=f"use one of: {', '.join(STAGES)}")
+    return stage
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def ruleset_hash(policy: Policy, profile: str) -> str:
+    """``sha256:<hex>`` of the canonical JSON of {policy (resolved, defaults filled), profile name,
+    profile body}. Equal policies give equal hashes whatever their key order or layout."""
+    body = {"policy": policy.model_dump(mode="json"), "profile": profile,
+            "profile_rules": policy.profile(profile).model_dump(mode="json")}
+    return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def _check_profile_refs(policy: Policy, path: Path | None, prefix: tuple = ()) -> None:
+    for key, name in policy.default_profile_by_stage.items():
+        if name not in policy.validation_profiles:
+            ln = line_of(path, prefix + ("default_profile_by_stage", key)) if path else None
+            raise ConfigError(f"default_profile_by_stage.{key} names unknown profile '{name}'",
+                              where=f"{path}:{ln}" if ln else (str(path) if path else None),
+                              fix=f"use one of: {', '.join(policy.validation_profiles)}")
+
+
+def parse_policy(data: Any, path: str | Path | None = None, what: str = "policy") -> Policy:
+    """Validate a policy mapping (errors name ``file:line`` when ``path`` is given)."""
+    policy = validate(Policy, data, path, what)
+    _check_profile_refs(policy, Path(path) if path else None)
+    return policy
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load and validate a policy YAML file (safe loader)."""
+    path = Path(path)
+    return parse_policy(load_yaml(path), path, f"policy file {path.name}")
+
+
+class _InlinePolicy(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    policy: Policy
+
+
+def world_file(world_id: str) -> Path | None:
+    for ext in (".yaml", ".yml"):
+        p = params_dir() / "worlds" / f"{world_id}{ext}"
+        if p.is_file():
+            return p
+    return None
+
+
+def policy_of_world(world: WorldConfig) -> tuple[Policy, str]:
+    """(policy, source) of a world: its ``policy_file`` or its inline ``policy``."""
+    path = world.policy_path()
+    if path is not None:
+        return load_policy(path), str(path)
+    wf = world_file(world.world_id)
+    inline = validate(_InlinePolicy, {"policy": world.policy}, wf, f"inline policy of world {world.world_id}").policy
+    _check_profile_refs(inline, wf, ("policy",))
+    return inline, f"{wf}#policy"

@@ -1,0 +1,302 @@
+"""Validation rules: small classes with ``checks(metrics, ctx) -> [Check]``; the base class
+folds checks into one :class:`RuleResult`.
+
+Status of a check: a bound breached -> ``fail``; a metric missing -> per
+``validation.on_missing_metric`` (``warn`` by default, reason ``<metric>_missing``);
+inside the bounds (inclusive) -> ``pass``. A rule's status is its worst check.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, Field
+
+from qmtl_research.validation.metrics import get_metric
+from qmtl_research.validation.policy import (RULE_DEFAULTS, THRESHOLDS, Policy, ValidationProfile,
+                                             _Section)
+
+Status = Literal["pass", "warn", "fail"]
+_ORDER = {"pass": 0, "warn": 1, "fail": 2}
+#: tolerance of the inclusive bounds (absorbs binary floating-point noise only)
+EPS = 1e-12
+
+
+class RuleResult(BaseModel):
+    """QMTL's RuleResult."""
+
+    rule: str
+    status: Status
+    severity: Literal["blocking", "soft", "info"]
+    owner: Literal["quant", "risk", "ops"]
+    reason_code: str
+    reason: str
+    tags: list[str] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass
+class Check:
+    """One bound (or other test) inside a rule."""
+
+    key: str
+    metric: str
+    status: Status
+    reason_code: str
+    reason: str
+    value: Any = None
+    bound: float | None = None
+    kind: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RuleContext:
+    stage: str
+    policy: Policy
+    profile_name: str
+    profile: ValidationProfile
+    on_missing_metric: str = "warn"
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.6g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
+def missing_check(key: str, metric: str, on_missing: str, bound: float | None = None, kind: str | None = None) -> Check:
+    name = metric.split(".")[-1]
+    status: Status = {"fail": "fail", "warn": "warn", "ignore": "pass"}[on_missing]
+    code = f"{name}_missing" + ("_ignored" if on_missing == "ignore" else "")
+    return Check(key, metric, status, code, f"{metric} is missing (on_missing_metric={on_missing})", None, bound, kind)
+
+
+def bound_check(metrics: Mapping[str, Any], key: str, metric: str, kind: str, bound: float,
+                on_missing: str) -> Check:
+    """Inclusive bound: ``kind='min'`` passes when value >= bound, ``'max'`` when value <= bound."""
+    value = get_metric(metrics, metric)
+    if value is None:
+        return missing_check(key, metric, on_missing, bound, kind)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"metric {metric} is not a number: {value!r}")
+    name = metric.split(".")[-1]
+    if kind == "min":
+        ok = value >= bound - EPS or (math.isinf(value) and value > 0)
+        code, op = (f"{name}_ok", ">=") if ok else (f"{name}_below_min", "<")
+    else:
+        ok = value <= bound + EPS
+        code, op = (f"{name}_ok", "<=") if ok else (f"{name}_above_max", ">")
+    return Check(key, metric, "pass" if ok else "fail", code, f"{metric} {_fmt(value)} {op} {key} {_fmt(bound)}",
+                 value, bound, kind)
+
+
+def worst(statuses) -> Status:
+    return max(statuses, key=_ORDER.__getitem__, default="pass")
+
+
+def fold(name: str, checks: list[Check], severity: str, owner: str, tags: list[str],
+         extra: dict | None = None) -> RuleResult:
+    """One RuleResult from checks: worst status; reason of the first fail (else first warn)."""
+    status = worst(c.status for c in checks)
+    lead = next((c for c in checks if c.status == status and status != "pass"), None)
+    if lead is None:
+        code = f"{name}_ok" if checks else f"{name}_no_checks"
+        reason = f"{len(checks)} check(s) within bounds" if checks else "no bounds configured"
+    else:
+        code = lead.reason_code
+        reason = "; ".join(c.reason for c in checks if c.status != "pass")
+    details = {"checks": [c.as_dict() for c in checks], **(extra or {})}
+    return RuleResult(rule=name, status=status, severity=severity, owner=owner, reason_code=code,
+                      reason=reason, tags=tags, details=details)
+
+
+class Rule:
+    """Base rule. ``name`` keys RuleResults; severity/owner come from the policy section or
+    QMTL's defaults (:data:`RULE_DEFAULTS`)."""
+
+    name: str = "rule"
+    tags: tuple[str, ...] = ()
+    #: threshold rules decide candidacy for batch selection (QMTL's policy engine)
+    gates_selection: bool = False
+
+    def __init__(self, config: _Section | None = None, name: str | None = None):
+        self.config = config
+        if name:
+            self.name = name
+        sev, own = RULE_DEFAULTS[self.name]
+        self.severity = (config.severity if config is not None and config.severity else sev)
+        self.owner = (config.owner if config is not None and config.owner else own)
+
+    def checks(self, metrics: Mapping[str, Any], ctx: RuleContext) -> list[Check]:  # pragma: no cover
+        raise NotImplementedError
+
+    def result(self, checks: list[Check], extra: dict | None = None) -> RuleResult:
+        return fold(self.name, checks, self.severity, self.owner, list(self.tags), extra)
+
+    def evaluate(self, metrics: Mapping[str, Any], ctx: RuleContext) -> RuleResult:
+        return self.result(self.checks(metrics, ctx))
+
+
+class BoundsRule(Rule):
+    """Every bound a policy section sets (see :data:`~qmtl_research.validation.policy.THRESHOLDS`)."""
+
+    def __init__(self, name: str, section: str, config: _Section, tags: tuple[str, ...] = (),
+                 gates_selection: bool = False):
+        super().__init__(config, name)
+        self.section = section
+        self.tags = tags
+        self.gates_selection = gates_selection
+
+    def bounds(self, ctx: RuleContext) -> list[tuple[str, str, str, float]]:
+        return self.config.thresholds(self.section)
+
+    def checks(self, metrics, ctx):
+        return [bound_check(metrics, key, path, kind, bound, ctx.on_missing_metric)
+                for key, path, kind, bound in self.bounds(ctx)]
+
+
+class StressRule(BoundsRule):
+    """Stress losses (``metrics.stress.<scenario>``, positive loss fractions) under ``max_loss``
+    (every scenario present) and per-scenario limits."""
+
+    def __init__(self, config):
+        super().__init__("stress", "stress", config, ("extended", "stress"))
+
+    def bounds(self, ctx):
+        return [(f"scenarios.{s}", f"stress.{s}", "max", v) for s, v in self.config.scenarios.items()]
+
+    def checks(self, metrics, ctx):
+        out = super().checks(metrics, ctx)
+        if self.config.max_loss is not None:
+            scen = metrics.get("stress") or {}
+            if not scen:
+                out.append(missing_check("max_loss", "stress", ctx.on_missing_metric, self.config.max_loss, "max"))
+            for s in sorted(scen):
+                out.append(bound_check(metrics, "max_loss", f"stress.{s}", "max", self.config.max_loss,
+                                       ctx.on_missing_metric))
+        return out
+
+
+class LiveMonitoringRule(BoundsRule):
+    """Live metrics over the configured window (``metrics.live.<metric>_<W>d``)."""
+
+    def __init__(self, config):
+        super().__init__("live_monitoring", "live_monitoring", config, ("extended", "monitoring"))
+
+    def bounds(self, ctx):
+        w, c = self.config.window_days, self.config
+        spec = [("sharpe_min", f"live.sharpe_{w}d", "min", c.sharpe_min),
+                ("max_dd_max", f"live.max_drawdown_{w}d", "max", c.max_dd_max),
+                ("es_p01_max", f"live.es_p01_{w}d", "max", c.es_p01_max),
+                ("min_live_vs_backtest_sharpe_ratio", "live.live_vs_backtest_sharpe_ratio", "min",
+                 c.min_live_vs_backtest_sharpe_ratio)]
+        return [(k, p, kind, float(v)) for k, p, kind, v in spec if v is not None]
+
+
+class ForecastErrorRule(Rule):
+    """Stage 1 (volatility): champion's error <= each challenger's x (1 + max_relative_gap).
+    Reads ``metrics.models.forecast.<metric>.<model>`` (percent units, from volatility/table2)."""
+
+    name = "forecast_error"
+    tags = ("model", "stage1", "challenger")
+
+    def checks(self, metrics, ctx):
+        c, out = self.config, []
+        base = f"models.forecast.{c.metric.lower()}"
+        champ = get_metric(metrics, f"{base}.{c.champion}")
+        if champ is None:
+            return [missing_check("champion", f"{base}.{c.champion}", ctx.on_missing_metric)]
+        for ch in c.challengers:
+            other = get_metric(metrics, f"{base}.{ch}")
+            if other is None:
+                out.append(missing_check(f"challenger {ch}", f"{base}.{ch}", ctx.on_missing_metric))
+                continue
+            limit = other * (1 + c.max_relative_gap)
+            ok = champ <= limit + EPS
+            out.append(Check(f"challenger {ch}", f"{base}.{c.champion}", "pass" if ok else "fail",
+                             "forecast_error_ok" if ok else "forecast_error_above_challenger",
+                             f"{c.champion} {c.metric} {_fmt(champ)} {'<=' if ok else '>'} {ch} {_fmt(other)}"
+                             f" x (1 + {_fmt(c.max_relative_gap)})", champ, limit, "max"))
+        return out
+
+
+class RatingAccuracyRule(Rule):
+    """Stage 2 (rating): accuracy margin over the regulatory rule (and persistence), fractions.
+    Reads ``metrics.models.rating`` (from rating/summary)."""
+
+    name = "rating_accuracy"
+    tags = ("model", "stage2", "benchmark")
+
+    def checks(self, metrics, ctx):
+        c, om = self.config, ctx.on_missing_metric
+        out = [bound_check(metrics, "min_margin_vs_rule", "models.rating.margin_vs_rule", "min",
+                           c.min_margin_vs_rule, om)]
+        if c.min_accuracy is not None:
+            out.append(bound_check(metrics, "min_accuracy", "models.rating.best_accuracy", "min", c.min_accuracy, om))
+        if c.min_margin_vs_persistence is not None:
+            out.append(bound_check(metrics, "min_margin_vs_persistence", "models.rating.margin_vs_persistence",
+                                   "min", c.min_margin_vs_persistence, om))
+        return out
+
+
+class VarBacktestRule(Rule):
+    """VaR backtest traffic light (``metrics.models.var_backtest.zone``, from risk/backtest)."""
+
+    name = "var_backtest"
+    tags = ("model", "risk", "backtest")
+
+    def checks(self, metrics, ctx):
+        zone = get_metric(metrics, "models.var_backtest.zone")
+        if zone is None:
+            return [missing_check("zone", "models.var_backtest.zone", ctx.on_missing_metric)]
+        status: Status = ("pass" if zone in self.config.pass_zones else
+                          "warn" if zone in self.config.warn_zones else "fail")
+        exc = get_metric(metrics, "models.var_backtest.exceptions")
+        exp = get_metric(metrics, "models.var_backtest.expected_exceptions")
+        return [Check("zone", "models.var_backtest.zone", status, f"var_backtest_zone_{zone}",
+                      f"VaR backtest zone {zone} ({_fmt(exc)} exceptions, {_fmt(exp)} expected)", zone)]
+
+
+# ------------------------------------------------------------------ building
+def build_rules(policy: Policy, profile: ValidationProfile, stage: str) -> list[Rule]:
+    """The per-run rules a policy configures for ``stage`` (selection and cohort act on the
+    batch and are applied by the engine)."""
+    rules: list[Rule] = []
+    core = (("data_currency", "data_currency", ("core", "data")), ("sample", "sample", ("core", "sample")),
+            ("performance", "performance", ("core", "performance")),
+            ("risk_constraint", "risk", ("core", "risk")), ("robustness", "robustness", ("core", "robustness")))
+    for name, section, tags in core:
+        cfg = getattr(profile, section)
+        if cfg is not None:
+            rules.append(BoundsRule(name, section, cfg, tags, gates_selection=True))
+    if policy.portfolio is not None:
+        rules.append(BoundsRule("portfolio", "portfolio", policy.portfolio, ("extended", "portfolio")))
+    if policy.benchmark is not None:
+        rules.append(BoundsRule("benchmark", "benchmark", policy.benchmark, ("extended", "benchmark")))
+    if policy.stress is not None:
+        rules.append(StressRule(policy.stress))
+    ps = policy.paper_shadow_consistency
+    if ps is not None and stage in ps.stages:
+        rules.append(BoundsRule("paper_shadow_consistency", "paper_shadow_consistency", ps, ("extended", "paper")))
+    lm = policy.live_monitoring
+    if lm is not None and stage in lm.stages:
+        rules.append(LiveMonitoringRule(lm))
+    mr = policy.research_model_rules
+    if mr is not None:
+        if mr.forecast_error is not None:
+            rules.append(ForecastErrorRule(mr.forecast_error))
+        if mr.rating_accuracy is not None:
+            rules.append(RatingAccuracyRule(mr.rating_accuracy))
+        if mr.var_backtest is not None:
+            rules.append(VarBacktestRule(mr.var_backtest))
+        if mr.benchmark_performance is not None:
+            rules.append(BoundsRule("benchmark_performance", "benchmark_performance", mr.benchmark_performance,
+                                    ("model", "benchmark")))
+    return rules
+
+
+__all__ = ["RuleResult", "Check", "RuleContext", "Rule", "BoundsRule", "StressRule", "LiveMonitoringRule",
+           "ForecastErrorRule", "RatingAccuracyRule", "VarBacktestRule", "build_rules", "bound_check",
+           "missing_check", "fold", "worst", "THRESHOLDS", "EPS"]
