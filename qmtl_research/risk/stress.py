@@ -42,10 +42,12 @@ class StressScenario(BaseModel):
     description: str = ""
     default_shock: float | None = Field(None, gt=-1.0, description="simple return for unlisted assets")
     shocks: dict[str, float] = Field(default_factory=dict, description="asset -> simple return shock (> -1)")
+    portfolios: list[str] | None = Field(None, description="portfolio ids it applies to; None = all")
 
 
-def load_scenarios(folder: str | Path | None = None) -> list[StressScenario]:
-    """All scenarios in ``params/stress/`` (sorted by file name), validated."""
+def load_scenarios(folder: str | Path | None = None, portfolio_id: str | None = None) -> list[StressScenario]:
+    """All scenarios in ``params/stress/`` (sorted by file name), validated; with
+    ``portfolio_id`` only those whose ``portfolios`` list is absent or names it."""
     folder = Path(folder) if folder else params_dir() / "stress"
     out = []
     for path in sorted(folder.glob("*.y*ml")):
@@ -53,7 +55,8 @@ def load_scenarios(folder: str | Path | None = None) -> list[StressScenario]:
         bad = {k: v for k, v in sc.shocks.items() if not (v > -1.0 and np.isfinite(v))}
         if bad:
             raise InputError(f"shocks must be finite simple returns > -1, got {bad}", where=str(path))
-        out.append(sc)
+        if portfolio_id is None or sc.portfolios is None or portfolio_id in sc.portfolios:
+            out.append(sc)
     return out
 
 

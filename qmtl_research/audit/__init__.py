@@ -1,0 +1,21 @@
+"""Audit layer (the seed's S7): performance reports, factor attribution, daily
+snapshots, risk reports, and their tables in the Evaluation Store.
+
+* :mod:`~qmtl_research.audit.portfolio` - portfolio specs (validated weights), demo and real data.
+* :mod:`~qmtl_research.audit.performance` - :class:`PerformanceReport` / :func:`analyze`.
+* :mod:`~qmtl_research.audit.attribution` - OLS factor attribution that adds up.
+* :mod:`~qmtl_research.audit.snapshot` - daily snapshots from positions and prices.
+* :mod:`~qmtl_research.audit.risk_report` - VaR, Monte Carlo and stress report.
+* :mod:`~qmtl_research.audit.repository` - persistence (audit tables).
+"""
+from qmtl_research.audit.attribution import AttributionResult, factor_attribution
+from qmtl_research.audit.performance import PerformanceReport, analyze, max_drawdown, period_bounds
+from qmtl_research.audit.portfolio import (DEMO_STOCKS, DEMO_WEIGHTS, PortfolioData, PortfolioSpec, demo_portfolio,
+                                           load_portfolio, real_portfolio, validate_weights)
+from qmtl_research.audit.risk_report import RiskReport, generate_report, save_report
+from qmtl_research.audit.snapshot import DailySnapshot, PositionSnapshot, build_snapshots, snapshots_frame
+
+__all__ = ["AttributionResult", "factor_attribution", "PerformanceReport", "analyze", "max_drawdown",
+           "period_bounds", "DEMO_STOCKS", "DEMO_WEIGHTS", "PortfolioData", "PortfolioSpec", "demo_portfolio",
+           "load_portfolio", "real_portfolio", "validate_weights", "RiskReport", "generate_report", "save_report",
+           "DailySnapshot", "PositionSnapshot", "build_snapshots", "snapshots_frame"]

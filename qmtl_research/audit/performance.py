@@ -1,0 +1,164 @@
+"""PerformanceReport: the seed's performance analyser on a return series.
+
+Conventions (printed by the CLI, stated here once):
+
+* Returns are per-period **simple** returns as fractions; ``periods_per_year``
+  defaults to 252 (daily). ``risk_free`` is an **annual** rate, converted to a
+  per-period rate ``rf_p = risk_free / periods_per_year`` (simple division).
+* ``total_return = prod(1 + r) - 1``; ``annual_return`` = CAGR
+  ``(1 + total) ** (periods_per_year / n) - 1`` (= empyrical ``annual_return``).
+* ``volatility = std(r, ddof=1) * sqrt(periods_per_year)`` (= empyrical).
+* ``sharpe = mean(r - rf_p) / std(r - rf_p, ddof=1) * sqrt(ppy)`` (= empyrical
+  ``sharpe_ratio`` with ``risk_free=rf_p``).
+* ``sortino = mean(r - rf_p) * ppy / (sqrt(mean(min(r - rf_p, 0)^2)) * sqrt(ppy))``
+  (= empyrical ``sortino_ratio`` with ``required_return=rf_p``).
+* ``max_drawdown`` is **negative** (or 0): the worst ``wealth / running peak - 1``
+  with wealth starting at 1 before the first return (= empyrical).
+* ``beta = cov(r - rf_p, b - rf_p) / var(b - rf_p)`` with population (ddof=0)
+  moments; ``alpha`` is annualised **compounding** the mean daily residual:
+  ``(1 + mean(r - rf_p - beta (b - rf_p))) ** ppy - 1`` (= empyrical
+  ``alpha_beta`` with ``risk_free=rf_p``). The seed's alpha (total return minus
+  benchmark total return) is ``excess_return``.
+* ``calmar = annual_return / |max_drawdown|`` (= empyrical).
+* ``information_ratio = mean(r - b) / std(r - b, ddof=1) * sqrt(ppy)`` -
+  **annualised**; empyrical ``excess_sharpe`` is the same without ``sqrt(ppy)``.
+* Trading figures are per period (we have returns, not trades): ``win_rate`` =
+  share of positive periods among non-zero ones, ``avg_win`` mean of positive
+  returns, ``avg_loss`` mean of negative returns (a negative number),
+  ``profit_factor = sum(positive) / |sum(negative)|``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from qmtl_research.errors import InputError
+from qmtl_research.risk._checks import check_returns
+
+PERIODS = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "ALL", "custom")
+CONVENTIONS_TEXT = ("simple returns; periods/year {ppy}; risk-free {rf:.4%} p.a. (rf/ppy per period); "
+                    "annual return = CAGR; volatility = std(ddof=1)*sqrt(ppy); max drawdown negative; "
+                    "alpha annualised by compounding the mean daily residual; IR annualised")
+
+
+@dataclass
+class PerformanceReport:
+    """Performance of a return series over a period (fractions; see module docstring)."""
+
+    period: str
+    start_date: str
+    end_date: str
+    n_periods: int
+    periods_per_year: int
+    risk_free: float
+    total_return: float
+    annual_return: float
+    volatility: float
+    sharpe: float
+    sortino: float
+    max_drawdown: float
+    win_rate: float
+    avg_win: float
+    avg_loss: float
+    profit_factor: float
+    calmar: float
+    benchmark: float | None = None
+    excess_return: float | None = None
+    alpha: float | None = None
+    beta: float | None = None
+    information_ratio: float | None = None
+    tracking_error: float | None = None
+
+    def as_dict(self) -> dict:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+    @property
+    def conventions(self) -> str:
+        return CONVENTIONS_TEXT.format(ppy=self.periods_per_year, rf=self.risk_free)
+
+
+def period_bounds(period: str, index: pd.DatetimeIndex, start: str | None = None,
+                  end: str | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Inclusive ``(start, end)`` of a named period ending at ``end`` (default:
+    the last date). ``1M``/``3M``/``6M``/``1Y``/``3Y``/``5Y``: dates after
+    ``end - offset``; ``YTD``: from January 1 of ``end``'s year; ``ALL``: all;
+    ``custom``: ``start``..``end`` as given."""
+    if len(index) == 0:
+        raise InputError("no dates", where="returns")
+    last = pd.Timestamp(end) if end else index[-1]
+    offsets = {"1M": pd.DateOffset(months=1), "3M": pd.DateOffset(months=3), "6M": pd.DateOffset(months=6),
+               "1Y": pd.DateOffset(years=1), "3Y": pd.DateOffset(years=3), "5Y": pd.DateOffset(years=5)}
+    p = period.upper() if period.lower() != "custom" else "custom"
+    if p in offsets:
+        return last - offsets[p] + pd.Timedelta(days=1), last
+    if p == "YTD":
+        return pd.Timestamp(year=last.year, month=1, day=1), last
+    if p == "ALL":
+        return index[0], last
+    if p == "custom":
+        if not start:
+            raise InputError("a custom period needs a start date", where="period", fix="pass --start YYYY-MM-DD")
+        return pd.Timestamp(start), last
+    raise InputError(f"unknown period {period!r}", where="period", fix=f"use one of: {', '.join(PERIODS)}")
+
+
+def max_drawdown(returns) -> float:
+    """Worst peak-to-trough decline of compounded wealth (negative fraction or 0)."""
+    r = check_returns(returns)
+    wealth = np.concatenate([[1.0], np.cumprod(1.0 + r)])
+    return float(np.min(wealth / np.maximum.accumulate(wealth) - 1.0))
+
+
+def analyze(returns: pd.Series, benchmark: pd.Series | None = None, period: str = "ALL", *,
+            start: str | None = None, end: str | None = None, risk_free: float = 0.0,
+            periods_per_year: int = 252) -> PerformanceReport:
+    """Build a :class:`PerformanceReport` for ``period`` (see :func:`period_bounds`).
+
+    ``benchmark`` is aligned on the strategy's dates (dates missing in the
+    benchmark are an error)."""
+    if not isinstance(returns, pd.Series) or not isinstance(returns.index, pd.DatetimeIndex):
+        raise InputError("returns must be a Series with a DatetimeIndex", where="returns")
+    lo, hi = period_bounds(period, returns.index, start, end)
+    r_s = returns.loc[lo:hi]
+    r = check_returns(r_s, where=f"returns {period}", min_samples=2)
+    ppy = int(periods_per_year)
+    rf = risk_free / ppy
+    n = r.size
+    total = float(np.prod(1.0 + r) - 1.0)
+    annual = float((1.0 + total) ** (ppy / n) - 1.0)
+    ex = r - rf
+    vol = float(r.std(ddof=1) * math.sqrt(ppy))
+    sd_ex = ex.std(ddof=1)
+    sharpe = float(ex.mean() / sd_ex * math.sqrt(ppy)) if sd_ex > 0 else float("nan")
+    downside = math.sqrt(float(np.mean(np.minimum(ex, 0.0) ** 2))) * math.sqrt(ppy)
+    sortino = float(ex.mean() * ppy / downside) if downside > 0 else float("inf")
+    mdd = max_drawdown(r)
+    pos, neg = r[r > 0], r[r < 0]
+    win_rate = pos.size / (pos.size + neg.size) if pos.size + neg.size else float("nan")
+    profit_factor = float(pos.sum() / -neg.sum()) if neg.size else float("inf")
+    calmar = annual / abs(mdd) if mdd < 0 else float("nan")
+    rep = PerformanceReport(period=period, start_date=r_s.index[0].date().isoformat(),
+                            end_date=r_s.index[-1].date().isoformat(), n_periods=n, periods_per_year=ppy,
+                            risk_free=float(risk_free), total_return=total, annual_return=annual, volatility=vol,
+                            sharpe=sharpe, sortino=sortino, max_drawdown=mdd, win_rate=float(win_rate),
+                            avg_win=float(pos.mean()) if pos.size else 0.0,
+                            avg_loss=float(neg.mean()) if neg.size else 0.0,
+                            profit_factor=profit_factor, calmar=float(calmar))
+    if benchmark is not None:
+        b_s = benchmark.reindex(r_s.index)
+        b = check_returns(b_s, where="benchmark returns (aligned on the strategy's dates)")
+        bex = b - rf
+        var_b = float(np.mean((bex - bex.mean()) ** 2))
+        beta = float(np.mean((bex - bex.mean()) * ex) / var_b) if var_b > 1e-30 else float("nan")
+        alpha = float((1.0 + np.mean(ex - beta * bex)) ** ppy - 1.0)
+        active = r - b
+        te = float(active.std(ddof=1))
+        rep.benchmark = float(np.prod(1.0 + b) - 1.0)
+        rep.excess_return = total - rep.benchmark
+        rep.alpha, rep.beta = alpha, beta
+        rep.tracking_error = te * math.sqrt(ppy)
+        rep.information_ratio = float(active.mean() / te * math.sqrt(ppy)) if te > 0 else float("nan")
+    return rep
