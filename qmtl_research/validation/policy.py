@@ -348,3 +348,22 @@ def policy_of_world(world: WorldConfig) -> tuple[Policy, str]:
     inline = validate(_InlinePolicy, {"policy": world.policy}, wf, f"inline policy of world {world.world_id}").policy
     _check_profile_refs(inline, wf, ("policy",))
     return inline, f"{wf}#policy"
+
+
+def file_version(path: str | Path) -> str:
+    """Version label of a bare policy file (QMTL's format carries none): ``<name>@<sha256[:12]>``."""
+    path = Path(path)
+    return f"{path.name}@{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+
+
+def resolve_policy(policy_file: str | Path | None = None, world_id: str | None = None) -> tuple[Policy, str, str]:
+    """(policy, policy_version, source) from a policy file or a world (exactly one)."""
+    from qmtl_research.config import load_world
+
+    if (policy_file is None) == (world_id is None):
+        raise InputError("give exactly one of --policy FILE or --world W", where="command line")
+    if policy_file is not None:
+        return load_policy(policy_file), file_version(policy_file), str(policy_file)
+    world = load_world(world_id)
+    policy, source = policy_of_world(world)
+    return policy, world.policy_version, source

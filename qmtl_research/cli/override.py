@@ -1,0 +1,32 @@
+"""`qmtl-research override`: record an override on an evaluated run (history revision)."""
+from __future__ import annotations
+
+import typer
+
+
+def override_cmd(
+    world: str = typer.Option(..., "--world", help="world id"),
+    strategy: str = typer.Option(..., "--strategy", help="strategy id"),
+    run: str = typer.Option(..., "--run", help="run id"),
+    status: str = typer.Option(..., "--status", help="approved | rejected | revoked"),
+    actor: str = typer.Option(None, "--actor", help="who decides (required)"),
+    reason: str = typer.Option(None, "--reason", help="why (required for approved)"),
+    store_url: str = typer.Option(None, "--store-url", help="Evaluation Store URL (default QMTL_STORE_URL / SQLite)"),
+):
+    """Approve / reject / revoke a run's verdict. Approved needs actor and reason (timestamped now);
+    the review is due in 30 days for live runs or high-tier client-critical worlds, else 90."""
+    from qmtl_research.config import load_world
+    from qmtl_research.store import EvaluationStore, RunKey
+    from qmtl_research.validation.overrides import record_override
+
+    world_cfg = load_world(world)
+    store = EvaluationStore.open(store_url)
+    key = RunKey(world, strategy, run)
+    rev = record_override(store, key, world_cfg, status=status, actor=actor, reason=reason)
+    payload = store.history(key)[rev - 1]["payload"]
+    typer.echo(f"override {status} recorded on {key} as revision {rev}; review due {payload['review_due'][:10]} "
+               f"({payload['review_window_days']} days)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("override")(override_cmd)

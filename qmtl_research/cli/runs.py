@@ -1,0 +1,105 @@
+"""`qmtl-research runs ...`: EvaluationRuns in the store (list, show, history, re-evaluate,
+ex-post failures, overrides, health, monitoring)."""
+from __future__ import annotations
+
+import json
+
+import typer
+
+runs_app = typer.Typer(no_args_is_help=True, help="Evaluation runs in the Evaluation Store.")
+
+
+def _store(url):
+    from qmtl_research.store import EvaluationStore
+
+    return EvaluationStore.open(url)
+
+
+@runs_app.command("list")
+def list_cmd(world: str = typer.Option(None, "--world"), strategy: str = typer.Option(None, "--strategy"),
+             status: str = typer.Option(None, "--status"), store_url: str = typer.Option(None, "--store-url")):
+    """Runs with status, stage, verdict, policy version and ruleset hash."""
+    import pandas as pd
+
+    rows = [{"world_id": r["world_id"], "strategy_id": r["strategy_id"], "run_id": r["run_id"], "status": r["status"],
+             "stage": r["stage"], "verdict": (r.get("summary") or {}).get("status"),
+             "recommended_stage": (r.get("summary") or {}).get("recommended_stage"),
+             "model_card": r.get("model_card_version"), "policy_version": r.get("policy_version"),
+             "ruleset_hash": (r.get("ruleset_hash") or "")[:19]}
+            for r in _store(store_url).list_runs(world, strategy, status)]
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        typer.echo(pd.DataFrame(rows).to_string(index=False) if rows else "no runs")
+
+
+@runs_app.command("show")
+def show_cmd(world: str = typer.Option(..., "--world"), strategy: str = typer.Option(..., "--strategy"),
+             run: str = typer.Option(..., "--run"), store_url: str = typer.Option(None, "--store-url")):
+    """A run's summary (with its history applied) and its history revisions, as JSON."""
+    from qmtl_research.store import RunKey
+    from qmtl_research.store.codec import to_jsonable
+    from qmtl_research.validation.runs import effective_summary
+
+    store, key = _store(store_url), RunKey(world, strategy, run)
+    typer.echo(json.dumps(to_jsonable({"run": {k: v for k, v in store.get_run(key).items() if k != "metrics"},
+                                       "effective_summary": effective_summary(store, key),
+                                       "history": store.history(key)}), indent=2))
+
+
+@runs_app.command("reevaluate")
+def reevaluate_cmd(world: str = typer.Option(..., "--world"), strategy: str = typer.Option(..., "--strategy"),
+                   run: str = typer.Option(..., "--run"), actor: str = typer.Option(None, "--actor"),
+                   store_url: str = typer.Option(None, "--store-url")):
+    """Judge a stored run again under the world's current policy: a NEW run id (the old run is immutable)."""
+    from qmtl_research.config import load_world
+    from qmtl_research.store import RunKey
+    from qmtl_research.validation.events import sync_policy
+    from qmtl_research.validation.policy import policy_of_world
+    from qmtl_research.validation.runs import reevaluate
+
+    store, wcfg = _store(store_url), load_world(world)
+    pol = policy_of_world(wcfg)[0]
+    sync_policy(store, wcfg, pol, actor)
+    new = reevaluate(store, RunKey(world, strategy, run), pol, policy_version=wcfg.policy_version, actor=actor)
+    s = store.get_run(new)["summary"]
+    typer.echo(f"re-evaluated as {new}: {s['status']} -> {s['recommended_stage']}")
+
+
+@runs_app.command("ex-post-failure")
+def ex_post_cmd(world: str = typer.Option(..., "--world"), strategy: str = typer.Option(..., "--strategy"),
+                run: str = typer.Option(..., "--run"), actor: str = typer.Option(..., "--actor"),
+                reason: str = typer.Option(..., "--reason"), store_url: str = typer.Option(None, "--store-url")):
+    """Append an ex-post failure to an evaluated run (history revision + evaluation_run_updated)."""
+    from qmtl_research.store import RunKey
+    from qmtl_research.validation.runs import record_ex_post_failure
+
+    rev = record_ex_post_failure(_store(store_url), RunKey(world, strategy, run), reason=reason, actor=actor)
+    typer.echo(f"ex-post failure recorded as revision {rev}")
+
+
+@runs_app.command("overrides")
+def overrides_cmd(world: str = typer.Option(None, "--world"), overdue: bool = typer.Option(False, "--overdue"),
+                  store_url: str = typer.Option(None, "--store-url")):
+    """Override revisions with review due dates; --overdue lists only overdue reviews (exit 1 if any)."""
+    from qmtl_research.validation.overrides import overdue_reviews, overrides_frame
+
+    store = _store(store_url)
+    frame = overdue_reviews(store, world) if overdue else overrides_frame(store, world)
+    typer.echo(frame.to_string(index=False) if len(frame) else "no overrides")
+    if overdue and len(frame):
+        raise typer.Exit(1)
+
+
+@runs_app.command("health")
+def health_cmd(world: str = typer.Option(None, "--world"), store_url: str = typer.Option(None, "--store-url")):
+    """Validation health per world and stage (coverage, rules executed, errors, policy age, ruleset churn)."""
+    import pandas as pd
+
+    from qmtl_research.validation.health import validation_health
+
+    frame = validation_health(_store(store_url), world)
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        typer.echo(frame.round(3).to_string(index=False) if len(frame) else "no evaluated runs")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(runs_app, name="runs")

@@ -1,0 +1,81 @@
+"""`qmtl-research validate`: judge QMTL evaluation-run exports under a world policy."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from qmtl_research.validation.engine import COMPAT_NOTE
+
+
+def validate_cmd(
+    runs: Path = typer.Option(..., "--runs", help="QMTL run export (JSON list) or a folder of *.json exports; "
+                              "each file is judged as one batch (top_k/hysteresis act across it)"),
+    policy: Path = typer.Option(None, "--policy", help="QMTL policy YAML (e.g. params/policies/qmtl_sample_policy.yml)"),
+    world: str = typer.Option(None, "--world", help="use the policy of params/worlds/<world>.yaml instead of --policy"),
+    stage: str = typer.Option(None, "--stage", help="backtest | paper | live (default: each run's stage, else backtest)"),
+    qmtl_compat: bool = typer.Option(False, "--qmtl-compat", help=COMPAT_NOTE),
+    output: str = typer.Option("text", "--output", "-o", help="text | json"),
+    details: bool = typer.Option(False, "--details", help="json: add reason, tags and details to each rule result"),
+    prev_active: str = typer.Option("", "--prev-active", help="comma-separated strategy ids active before "
+                                    "(hysteresis keeps them while metric >= exit)"),
+    record: bool = typer.Option(False, "--record", help="store the judged runs as evaluated EvaluationRuns "
+                                "(needs --world or world_id in the export)"),
+    store_url: str = typer.Option(None, "--store-url", help="Evaluation Store URL (default QMTL_STORE_URL / SQLite)"),
+):
+    """Evaluate QMTL run exports: status pass|warn|fail, recommended stage and rule results per run.
+
+    Status: any blocking fail -> fail; else any warn or non-blocking fail -> warn; else pass.
+    `selected` is QMTL's policy-engine verdict (all thresholds, then top_k, correlation, hysteresis).
+    Sharpe convention: annualised x sqrt(periods_per_year), risk-free 0."""
+    import pandas as pd
+
+    from qmtl_research.errors import InputError
+    from qmtl_research.validation.engine import evaluate_batch, outcomes_frame
+    from qmtl_research.validation.metrics import SHARPE_CONVENTION
+    from qmtl_research.validation.policy import check_stage, resolve_policy
+    from qmtl_research.validation.qmtl_runs import load_runs, run_files
+
+    if output not in ("text", "json"):
+        raise InputError(f"unknown output format '{output}'", where="--output", fix="use text or json")
+    if stage is not None:
+        check_stage(stage)
+    pol, version, source = resolve_policy(policy, world)
+    active = {s.strip() for s in prev_active.split(",") if s.strip()}
+    batches = [(f, load_runs(f)) for f in run_files(runs)]   # load everything first: nothing stored on bad input
+    results = []
+    for f, recs in batches:
+        results.append((f, evaluate_batch(recs, pol, stage, policy_version=version, prev_active=active,
+                                          qmtl_compat=qmtl_compat)))
+    if record:
+        from qmtl_research.config import load_model_card, load_world
+        from qmtl_research.store import EvaluationStore
+        from qmtl_research.validation.events import sync_policy
+        from qmtl_research.validation.runs import store_outcome
+
+        store = EvaluationStore.open(store_url)
+        wcfg = load_world(world) if world else None
+        if wcfg is not None:
+            sync_policy(store, wcfg, pol)
+        for _, outs in results:
+            for o in outs:
+                store_outcome(store, o, world_id=world or o.run.world_id,
+                              risk_tier=wcfg.risk_tier if wcfg else None,
+                              model_card_version=o.run.extra.get("model_card_version"))
+    if output == "json":
+        typer.echo(json.dumps([o.to_json(details) for _, outs in results for o in outs], indent=2, sort_keys=False))
+        return
+    typer.echo(f"policy: {source} (version {version}); {SHARPE_CONVENTION}")
+    if qmtl_compat:
+        typer.echo("recommended_stage: QMTL code (stage only) — --qmtl-compat")
+    with pd.option_context("display.width", 220, "display.max_colwidth", 90, "display.max_columns", 20):
+        for f, outs in results:
+            frame = outcomes_frame(outs)
+            typer.echo(f"\n== {f} ({len(outs)} run(s), profile {outs[0].profile if outs else '-'}, "
+                       f"ruleset {outs[0].ruleset_hash[:19] if outs else '-'})")
+            typer.echo(frame.drop(columns=["stage", "profile"]).to_string(index=False))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate_cmd)
