@@ -59,10 +59,12 @@ report-all: setup ## every shipped strategy in parallel (WORKERS=2)
 
 test: setup ## pytest for the package + nbval over the committed notebooks
 	$(PY) -m pytest -q -p no:cacheprovider tests
-	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env notebooks
+	@# notebooks run in exploration mode against an empty throwaway store, so outputs never depend on local runs
+	QMTL_STORE_URL=sqlite:///$$(mktemp -d)/nbval.sqlite $(PY) -m pytest -q -p no:cacheprovider --nbval \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=600 notebooks
 
-bench: setup ## benchmarks (timings and memory; figures for the notes)
-	$(PY) -m benchmarks.run $(BENCH)
+bench: setup ## benchmarks (BENCH="spine volatility ..." to choose; QUICK=1 for small scale)
+	$(PY) -m benchmarks.run $(BENCH) $(if $(QUICK),--quick,)
 
 clean: ## remove caches and build leftovers (keeps .venv, data/ and reports/)
 	rm -rf .cache .pytest_cache build dist *.egg-info
