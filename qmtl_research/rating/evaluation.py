@@ -5,8 +5,8 @@ Two outer splits:
 * ``"walk-forward"`` (default for verdicts): one fold per settlement year Y after the
   first; it tests on the settlements of year Y and trains on settlements of earlier
   years whose date is on or before the fold's earliest prediction date (purged, so no
-  training label was unknown when the first test prediction was made). Folds left
-  without training rows are skipped and listed.
+  training label was unknown when the first test prediction was made). Folds with
+  fewer than ``min_train`` training samples are skipped and listed in the fold log.
 * ``"kfold"``: the paper's shuffled 4-fold cross-validation over all samples.
 
 Every approach sees the same folds; learners are cloned and fitted per fold, so
@@ -51,6 +51,7 @@ class Evaluation:
     best_params: pd.DataFrame
     split: str
     grades: list[int] = field(default_factory=list)
+    models: dict = field(default_factory=dict)
 
 
 def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF", "Sigmoid", "Linear", "Poly"),
@@ -67,9 +68,10 @@ def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF"
     return out
 
 
-def outer_folds(frame: pd.DataFrame, split: str = "walk-forward", folds: int = 4,
-                seed: int = 0) -> tuple[list[Fold], list[tuple[str, int, int, str]]]:
-    """The outer folds and a log ``(fold, n_train, n_test, note)`` including skipped folds."""
+def outer_folds(frame: pd.DataFrame, split: str = "walk-forward", folds: int = 4, seed: int = 0,
+                min_train: int = 30) -> tuple[list[Fold], list[tuple[str, int, int, str]]]:
+    """The outer folds and a log ``(fold, n_train, n_test, note)`` including skipped folds
+    (walk-forward folds with fewer than ``min_train`` training samples are skipped)."""
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}", where="split", fix=f"use one of {SPLITS}")
     n = len(frame)
@@ -91,9 +93,9 @@ def outer_folds(frame: pd.DataFrame, split: str = "walk-forward", folds: int = 4
         cutoff = pdate[te].min()
         tr = np.flatnonzero((syear < y) & (sdate <= cutoff))
         name = f"test {y}"
-        if len(tr) == 0:
-            log.append((name, 0, len(te), "skipped: no settlement of earlier years known at the "
-                                          "fold's first prediction date"))
+        if len(tr) < min_train:
+            log.append((name, len(tr), len(te), f"skipped: {len(tr)} settlements of earlier years known "
+                                                f"at the fold's first prediction date (< {min_train})"))
             continue
         out.append(Fold(name, tr, te))
         log.append((name, len(tr), len(te), f"train: settlements up to {pd.Timestamp(cutoff).date()}"))
@@ -105,15 +107,19 @@ def outer_folds(frame: pd.DataFrame, split: str = "walk-forward", folds: int = 4
 
 
 def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk-forward", folds: int = 4,
-             seed: int = 0, progress: bool = True) -> Evaluation:
-    """Fit every approach on every outer training fold and predict its test fold."""
-    fold_list, log = outer_folds(frame, split, folds, seed)
+             seed: int = 0, progress: bool = True, keep_models: bool = False,
+             min_train: int = 30) -> Evaluation:
+    """Fit every approach on every outer training fold and predict its test fold
+    (``keep_models``: keep the fitted estimators in ``Evaluation.models[(fold, approach)]``)."""
+    fold_list, log = outer_folds(frame, split, folds, seed, min_train)
     y = frame["grade"].to_numpy(dtype=int)
-    preds, params = [], []
+    preds, params, models = [], [], {}
     tasks = [(f, name) for f in fold_list for name in approaches]
     for fold, name in tqdm(tasks, desc="stage-2 outer folds x approaches", disable=not progress):
         est = clone(approaches[name]).fit(frame.iloc[fold.train], y[fold.train])
         yhat = est.predict(frame.iloc[fold.test])
+        if keep_models:
+            models[(fold.name, name)] = est
         preds.append(pd.DataFrame({"row": fold.test, "fold": fold.name, "approach": name,
                                    "true_grade": y[fold.test], "predicted_grade": yhat.astype(int)}))
         if hasattr(est, "best_params_"):
@@ -123,7 +129,7 @@ def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk-forward",
     pred.insert(2, "settlement_date", frame["settlement_date"].to_numpy()[pred["row"]])
     grades = sorted(set(y))
     return Evaluation(pred, pd.DataFrame(log, columns=["fold", "n_train", "n_test", "note"]),
-                      pd.DataFrame(params, columns=["approach", "fold", "params"]), split, grades)
+                      pd.DataFrame(params, columns=["approach", "fold", "params"]), split, grades, models)
 
 
 def scores(predictions: pd.DataFrame) -> pd.DataFrame:

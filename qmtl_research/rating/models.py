@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -65,10 +68,14 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         Values of ``C`` and ``gamma`` to try (``gamma`` ignored for the linear kernel);
         default :data:`DEFAULT_GRID`.
     inner_folds : int
-        Folds of the inner (tuning) cross-validation, shuffled with ``random_state``.
+        Folds of the inner (tuning) cross-validation: stratified by grade, shuffled with
+        ``random_state``; a grade with fewer members than folds is allowed (sklearn's
+        warning about it is silenced), a tuning fold with one grade is an InputError.
     probability : bool
-        After tuning, refit the best pipeline with ``SVC(probability=True)`` (Platt
-        scaling, seeded) so that ``predict_proba`` is available.
+        After tuning, wrap the best pipeline in ``CalibratedClassifierCV(method="sigmoid",
+        ensemble=False)`` (Platt scaling on inner-fold decision values; the replacement of
+        the deprecated ``SVC(probability=True)``). ``predict`` then returns the class of
+        highest calibrated probability, ``predict_proba`` the probabilities.
     random_state : int
         Seed of the inner folds and of the SVC.
     n_jobs : int
@@ -110,16 +117,27 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         if n_inner < 2:
             raise InputError(f"{len(y)} training samples are too few for inner cross-validation",
                              where="GradeSVC.fit", fix="use more samples")
-        pipe = Pipeline([("scale", StandardScaler()),
-                         ("svc", SVC(kernel=self.kernel, random_state=self.random_state))])
-        self.search_ = GridSearchCV(pipe, self._grid(), scoring="accuracy", refit=True,
-                                    cv=KFold(n_inner, shuffle=True, random_state=self.random_state),
-                                    n_jobs=self.n_jobs, error_score="raise")
-        self.search_.fit(Xa, y)
+        inner = StratifiedKFold(n_inner, shuffle=True, random_state=self.random_state)
+        with warnings.catch_warnings():
+            # rare grades with fewer members than inner folds are expected and allowed
+            warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+            splits = list(inner.split(Xa, y))
+            for k, (tr, _) in enumerate(splits):
+                if len(np.unique(y[tr])) < 2:
+                    raise InputError(
+                        f"inner tuning fold {k + 1} of {n_inner} holds a single grade ({y[tr][0]})",
+                        where=f"training set of {len(y)} samples, grades {np.unique(y).tolist()}",
+                        fix="use more funds or settlement years, or fewer inner_folds")
+            pipe = Pipeline([("scale", StandardScaler()),
+                             ("svc", SVC(kernel=self.kernel, random_state=self.random_state))])
+            self.search_ = GridSearchCV(pipe, self._grid(), scoring="accuracy", refit=True, cv=splits,
+                                        n_jobs=self.n_jobs, error_score="raise")
+            self.search_.fit(Xa, y)
+            model = self.search_.best_estimator_
+            if self.probability:
+                model = CalibratedClassifierCV(clone(model), method="sigmoid", ensemble=False,
+                                               cv=splits).fit(Xa, y)
         self.best_params_ = {k.removeprefix("svc__"): v for k, v in self.search_.best_params_.items()}
-        model = self.search_.best_estimator_
-        if self.probability:
-            model = clone(model).set_params(svc__probability=True).fit(Xa, y)
         self.model_ = model
         self.classes_ = model.classes_
         self.n_features_in_ = Xa.shape[1]

@@ -26,6 +26,7 @@ class RatingSettings(BaseModel):
     inner_folds: int = Field(3, ge=2)
     outer_folds: int = Field(4, ge=2)
     split: Literal["walk-forward", "kfold"] = "walk-forward"
+    min_train: int = Field(30, ge=2, description="walk-forward folds with fewer training samples are skipped")
     screen_threshold: float = Field(0.1, ge=0, lt=1)
     risk_free_weekly: float = 0.0
     missing_benchmark: Literal["exclude", "error"] = "exclude"

@@ -93,6 +93,7 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
         screen = pearson_screen(ds.frame, settings.screen_threshold)
         approaches = make_approaches(grade_table, screen.selected, settings.kernels, settings.param_grid,
                                      settings.inner_folds, seed, n_jobs)
-        ev = evaluate(ds.frame, approaches, settings.split, settings.outer_folds, seed, progress)
+        ev = evaluate(ds.frame, approaches, settings.split, settings.outer_folds, seed, progress,
+                      min_train=settings.min_train)
         study.results[h] = HorizonResult(ds, screen, ev, scores(ev.predictions))
     return study

@@ -1,0 +1,191 @@
+"""Early warning: funds whose grade at their next settlement is predicted to change.
+
+As of a date (default: the panel's last week) each fund's next settlement is
+``weeks_to_settlement = ceil(days / 7)`` weeks ahead. Its features are built
+exactly like the training samples but with that number of unknown weeks ``r``:
+the known part of the grading window is the last ``156 - r`` weeks, the stage-1
+forecast stands for the ``r`` unknown weeks, and
+``blended_std_pct = sqrt(((156 - r) s^2 + r f^2) / 156)``.
+
+The classifier is a :class:`~qmtl_research.rating.models.GradeSVC` (probability=True,
+Platt scaling) trained on every labelled sample of the training horizon whose
+settlement is on or before the as-of date. Funds far beyond the training horizon
+are scored with the same model; their ``weeks_to_settlement`` is shown so the
+reader can discount them.
+
+Current grade: the disclosed grade when present, else the computed grade of the
+fund's latest settlement, else the grade of its trailing 156 weeks
+(``current_grade_source`` says which).
+
+Evidence: the blended std, the regulatory rule's grade on it, the boundary of
+the current grade band in the direction of the predicted change, and the signed
+distance ``blended_std_pct - boundary_pct`` (percentage points; > 0 = above it).
+
+Urgency: ``high`` within 4 weeks of the settlement, ``medium`` within 13, else
+``low``; rows are sorted by days to settlement, then by probability (descending).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from qmtl_research.data.panel import FundPanel
+from qmtl_research.errors import InputError
+from qmtl_research.rating import measures as M
+from qmtl_research.rating.features import window_features
+from qmtl_research.rating.forecasters import Forecaster
+from qmtl_research.rating.grades import GradeTable
+from qmtl_research.rating.labels import make_labels, next_settlement, week_position
+from qmtl_research.rating.models import KERNELS, GradeSVC
+
+EARLY_WARNING_COLUMNS = [
+    "fund_id", "fund_type", "current_grade", "current_grade_source", "predicted_grade", "probability",
+    "rule_grade", "blended_std_pct", "std_known_pct", "forecast_vol_pct", "boundary_pct",
+    "distance_to_boundary_pp", "next_settlement", "weeks_to_settlement", "days_to_settlement", "urgency"]
+
+
+def urgency_of(days: int) -> str:
+    return "high" if days <= 28 else ("medium" if days <= 91 else "low")
+
+
+def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecaster,
+                  as_of: pd.Timestamp | None = None, window: int = 156,
+                  risk_free: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features of every fund as of ``as_of`` for its next settlement, plus exclusions
+    ``fund_id, reason`` (too short a history, missing benchmark, settlement too far)."""
+    dates = panel.dates
+    as_of = pd.Timestamp(as_of) if as_of is not None else dates[-1]
+    q = week_position(dates, as_of)
+    if q < 0:
+        raise InputError(f"as-of date {as_of.date()} is before the panel's first week",
+                         where="early_warning(as_of)", fix="use a date inside the panel")
+    as_of_week = dates[q]
+    labels, _ = make_labels(panel, grade_table, window)
+    labels = labels[labels["settlement_date"] <= as_of]
+    meta, rows, excl = panel.metadata, [], []
+    for fund in panel.fund_ids:
+        s = next_settlement(panel, fund, as_of)
+        days = int((s - as_of).days)
+        r = max(1, int(np.ceil(days / 7)))
+        col = panel.returns[fund].to_numpy(dtype=float)
+        if r > window - 2:
+            excl.append((fund, f"next settlement {s.date()} is {r} weeks away (> {window - 2})"))
+            continue
+        trailing = col[max(0, q - window + 1):q + 1]
+        if q - window + 1 < 0 or not np.isfinite(trailing).all():
+            excl.append((fund, f"fewer than {window} observed weeks up to {as_of_week.date()}"))
+            continue
+        known = col[q - (window - r) + 1:q + 1]
+        bid = meta.at[fund, "benchmark"] if "benchmark" in meta.columns else None
+        if not (isinstance(bid, str) and bid in panel.benchmarks.columns):
+            excl.append((fund, f"benchmark {bid!r} missing from the benchmarks frame"))
+            continue
+        b = panel.benchmarks[bid].to_numpy(dtype=float)[q - (window - r) + 1:q + 1]
+        if not np.isfinite(b).all():
+            excl.append((fund, f"benchmark {bid!r} not observed over the window"))
+            continue
+        feats = window_features(known, b, risk_free)
+        if not all(np.isfinite(v) for v in feats.values()):
+            excl.append((fund, "undefined indicator (zero-variance window)"))
+            continue
+        disclosed = meta.at[fund, "disclosed_grade"] if "disclosed_grade" in meta.columns else pd.NA
+        mine = labels[labels["fund_id"] == fund]
+        if not pd.isna(disclosed):
+            current, source = int(disclosed), "disclosed"
+        elif len(mine):
+            current, source = int(mine["grade"].iloc[-1]), "computed at last settlement"
+        else:
+            current, source = grade_table.grade_of(M.annualised_std_pct(trailing)), "trailing 156 weeks"
+        rows.append({"fund_id": fund, "fund_type": meta.at[fund, "fund_type"], "prediction_date": as_of_week,
+                     "next_settlement": s, "weeks_to_settlement": r, "days_to_settlement": days,
+                     "current_grade": current, "current_grade_source": source, **feats})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame, pd.DataFrame(excl, columns=["fund_id", "reason"])
+    fc = forecaster(panel, frame[["fund_id", "prediction_date"]])
+    frame = frame.merge(fc, on=["fund_id", "prediction_date"], how="left", validate="one_to_one")
+    frame["blended_std_pct"] = M.blended_std_pct(frame["std_known_pct"].to_numpy(),
+                                                 frame["forecast_vol_pct"].to_numpy(),
+                                                 frame["weeks_to_settlement"].to_numpy(), window)
+    frame["rule_grade"] = grade_table.grade_of(frame["blended_std_pct"].to_numpy()).astype(int)
+    return frame, pd.DataFrame(excl, columns=["fund_id", "reason"])
+
+
+def fit_warning_model(train_frame: pd.DataFrame, features: list[str], kernel: str = "RBF",
+                      param_grid: dict | None = None, inner_folds: int = 3, seed: int = 0,
+                      as_of: pd.Timestamp | None = None) -> GradeSVC:
+    """GradeSVC(probability=True) tuned on the samples settled on or before ``as_of``."""
+    train = train_frame if as_of is None else train_frame[train_frame["settlement_date"] <= as_of]
+    return GradeSVC(kernel=KERNELS[kernel], features=list(features), param_grid=param_grid,
+                    inner_folds=inner_folds, probability=True, random_state=seed).fit(
+        train, train["grade"].to_numpy(dtype=int))
+
+
+def early_warning(scoring: pd.DataFrame, model: GradeSVC, grade_table: GradeTable,
+                  include_unchanged: bool = False) -> pd.DataFrame:
+    """Predicted grade, its probability and the evidence for every scored fund; only the
+    funds whose predicted grade differs from the current one unless ``include_unchanged``.
+    Columns :data:`EARLY_WARNING_COLUMNS`, sorted by urgency."""
+    if scoring.empty:
+        return pd.DataFrame(columns=EARLY_WARNING_COLUMNS)
+    out = scoring.copy()
+    proba = model.predict_proba(out)
+    out["predicted_grade"] = model.predict(out).astype(int)
+    cls = list(model.classes_)
+    out["probability"] = proba[np.arange(len(out)), [cls.index(g) for g in out["predicted_grade"]]]
+    bounds, dist = [], []
+    for cur, pred, blended in zip(out["current_grade"], out["predicted_grade"], out["blended_std_pct"]):
+        # riskier prediction (smaller number) -> the current band's upper bound, else its lower bound
+        bound = grade_table.upper_bound(cur) if pred < cur else grade_table.lower_bound(cur)
+        if pred == cur:  # nearest bound of the band
+            up, low = grade_table.upper_bound(cur), grade_table.lower_bound(cur)
+            bound = up if abs(up - blended) < abs(blended - low) else low
+        bounds.append(bound)
+        dist.append(blended - bound)
+    out["boundary_pct"] = bounds
+    out["distance_to_boundary_pp"] = dist
+    out["urgency"] = [urgency_of(d) for d in out["days_to_settlement"]]
+    if not include_unchanged:
+        out = out[out["predicted_grade"] != out["current_grade"]]
+    out = out.sort_values(["days_to_settlement", "probability", "fund_id"], ascending=[True, False, True],
+                          kind="stable")
+    return out[EARLY_WARNING_COLUMNS].reset_index(drop=True)
+
+
+def export_early_warning(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write the early-warning table as CSV (dates ISO, floats with 6 decimals)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False, float_format="%.6f", date_format="%Y-%m-%d")
+    return path
+
+
+def run_early_warning(panel: FundPanel, settings, *, horizon: int | None = None, kernel: str = "RBF",
+                      seed: int = 42, forecaster: Forecaster | None = None, dataset=None,
+                      features: list[str] | None = None, as_of: pd.Timestamp | None = None,
+                      include_unchanged: bool = False, progress: bool = True
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """End to end: training samples at ``horizon`` (or ``dataset``), Pearson-screened
+    features (or ``features``), the probability model, the scored funds.
+
+    Returns ``(early_warning_table, exclusions)``.
+    """
+    from qmtl_research.rating.features import build_rating_dataset
+    from qmtl_research.rating.forecasters import make_forecaster
+    from qmtl_research.rating.screen import pearson_screen
+
+    grade_table = settings.load_grade_table()
+    horizon = horizon or settings.horizon_weeks
+    forecaster = forecaster or make_forecaster(settings.stage1_model, seed=seed, progress=progress)
+    if dataset is None:
+        dataset = build_rating_dataset(panel, grade_table, horizon, forecaster, settings.window_weeks,
+                                       settings.risk_free_weekly, settings.missing_benchmark, progress)
+    if features is None:
+        features = pearson_screen(dataset.frame, settings.screen_threshold).selected
+    model = fit_warning_model(dataset.frame, features, kernel, settings.param_grid, settings.inner_folds,
+                              seed, as_of)
+    scoring, excl = scoring_frame(panel, grade_table, forecaster, as_of, settings.window_weeks,
+                                  settings.risk_free_weekly)
+    return early_warning(scoring, model, grade_table, include_unchanged), excl

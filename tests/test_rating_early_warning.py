@@ -1,0 +1,93 @@
+"""Early warning table, CSV export, CLI, settings validation."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import qmtl_research  # noqa: F401
+from qmtl_research.data.synthetic import make_synthetic_universe
+from qmtl_research.errors import ConfigError
+from qmtl_research.rating.early_warning import EARLY_WARNING_COLUMNS, export_early_warning, run_early_warning
+from qmtl_research.rating.forecasters import EwmaForecaster
+from qmtl_research.rating.labels import next_settlement
+from qmtl_research.rating.settings import load_rating_settings
+
+GRID = {"C": [1.0, 10.0], "gamma": ["scale"]}
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return make_synthetic_universe(n_funds=30, seed=20230831)
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_rating_settings().model_copy(update={"param_grid": GRID, "stage1_model": "EWMA"})
+
+
+@pytest.fixture(scope="module")
+def warnings_table(panel, settings):
+    return run_early_warning(panel, settings, seed=1, forecaster=EwmaForecaster(), include_unchanged=True,
+                             progress=False)
+
+
+def test_every_fund_is_scored_or_excluded_with_a_reason(panel, warnings_table):
+    table, excl = warnings_table
+    assert list(table.columns) == EARLY_WARNING_COLUMNS
+    assert set(table["fund_id"]) | set(excl["fund_id"]) == set(panel.fund_ids)
+    assert not set(table["fund_id"]) & set(excl["fund_id"])
+    assert (excl["reason"].str.len() > 0).all()
+
+
+def test_evidence_and_order(panel, warnings_table):
+    table, _ = warnings_table
+    as_of = panel.dates[-1]
+    for row in table.itertuples(index=False):
+        s = next_settlement(panel, row.fund_id, as_of)
+        assert row.next_settlement == s and row.days_to_settlement == (s - as_of).days
+        assert row.weeks_to_settlement == max(1, int(np.ceil(row.days_to_settlement / 7)))
+        assert row.distance_to_boundary_pp == pytest.approx(row.blended_std_pct - row.boundary_pct)
+        assert 0.0 <= row.probability <= 1.0
+        assert row.urgency == ("high" if row.days_to_settlement <= 28 else
+                               "medium" if row.days_to_settlement <= 91 else "low")
+    keys = list(zip(table["days_to_settlement"], -table["probability"]))
+    assert keys == sorted(keys)
+    # current grade = disclosed grade where the synthetic universe discloses one
+    disclosed = panel.metadata["disclosed_grade"]
+    src = table.set_index("fund_id")
+    for fund in src.index[src["current_grade_source"] == "disclosed"]:
+        assert src.at[fund, "current_grade"] == disclosed[fund]
+
+
+def test_flagged_only_and_csv(tmp_path, panel, settings, warnings_table):
+    full, _ = warnings_table
+    flagged, _ = run_early_warning(panel, settings, seed=1, forecaster=EwmaForecaster(), progress=False)
+    expected = full[full["predicted_grade"] != full["current_grade"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(flagged, expected)
+    path = export_early_warning(flagged, tmp_path / "ew.csv")
+    back = pd.read_csv(path)
+    assert list(back.columns) == EARLY_WARNING_COLUMNS and len(back) == len(flagged)
+
+
+def test_cli_writes_the_csv(tmp_path, monkeypatch, panel):
+    from qmtl_research.cli import app
+    from qmtl_research.reporting.context import RunContext
+
+    monkeypatch.setattr(RunContext, "load_panel", lambda self, **kw: panel)
+    out = tmp_path / "warn.csv"
+    res = CliRunner().invoke(app, ["rating", "early-warning", "--strategy", "demo", "--horizon", "4",
+                                   "--stage1-model", "EWMA", "--output", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "flagged" in res.output and out.is_file()
+    assert list(pd.read_csv(out).columns) == EARLY_WARNING_COLUMNS
+
+
+def test_bad_settings_name_the_file_and_field(tmp_path):
+    p = tmp_path / "settings.yaml"
+    p.write_text("horizon_weeks: 4\nkernels: [RBF, Cubic]\nparam_grid:\n  C: [1.0]\n  gamma: [fast]\n")
+    with pytest.raises(ConfigError) as exc:
+        load_rating_settings(p)
+    msg = str(exc.value)
+    assert "settings.yaml:2" in msg and "Cubic" in msg and "fast" in msg
