@@ -172,7 +172,7 @@ def check_positive(values: pd.Series, src: SourceFile, ids: pd.Series, field: st
 
 def check_fridays(dates: pd.Series, src: SourceFile, ids: pd.Series, key: str = "fund") -> None:
     """Weekly data is dated on the Friday ending the week (W-FRI)."""
-    bad = dates.dt.dayofweek != FRIDAY
+    bad = dates.dt.day_of_week != FRIDAY
     if bad.any():
         i = _first(bad)
         d = dates.iloc[i]
@@ -280,7 +280,7 @@ def validate_panel(panel: FundPanel, where: str = "panel") -> FundPanel:
     if not r.index.is_monotonic_increasing:
         raise InputError("returns dates are not increasing", where=f"{where}.returns.index",
                          fix="sort the returns by date (returns.sort_index())")
-    not_fri = r.index[r.index.dayofweek != FRIDAY]
+    not_fri = r.index[r.index.day_of_week != FRIDAY]
     if len(not_fri):
         raise InputError(f"returns dates are not Fridays: {_show(not_fri.date)}", where=f"{where}.returns.index",
                          fix=fix_sort)
@@ -354,7 +354,7 @@ def _check_metadata(m: pd.DataFrame, ids: pd.Index, where: str) -> None:
             bad |= raw_missing
         if bad.any():
             fid = meta.index[_first(bad)]
-            raise InputError(f"{field} {meta.loc[fid, field]!r} is not an integer in {lo}..{hi}",
+            raise InputError(f"{field} {meta.loc[fid, field]} is not an integer in {lo}..{hi}",
                              where=f"{w}, fund {fid}, field '{field}'", fix=f"give an integer {lo}..{hi}")
     day_max = np.array([calendar.monthrange(2024, int(mm))[1] for mm in meta["settlement_month"]])
     bad = meta["settlement_day"].to_numpy(dtype=int) > day_max

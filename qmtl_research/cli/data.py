@@ -1,0 +1,134 @@
+"""`qmtl-research data ...`: materialise the offline universes, validate user files.
+
+    qmtl-research data build [--n-funds 60] [--seed 20230831] [--force]
+    qmtl-research data validate --returns R.csv --funds F.csv [--benchmarks B.csv]
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from qmtl_research.data.panel import FundPanel
+from qmtl_research.errors import InputError
+
+MANIFEST = "manifest.json"
+
+
+def _read_back(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _same(existing: Path, new: Path) -> bool:
+    """Same bytes, or (Parquet/CSV written by another library version) the same table."""
+    if existing.read_bytes() == new.read_bytes():
+        return True
+    if new.suffix == ".json":
+        return json.loads(existing.read_text()) == json.loads(new.read_text())
+    try:
+        return _read_back(existing).equals(_read_back(new))
+    except (OSError, ValueError, pd.errors.ParserError):
+        return False
+
+
+def _manifest(panel: FundPanel, extra: dict) -> dict:
+    return {"source": panel.source, "synthetic": panel.synthetic, "n_funds": len(panel.fund_ids),
+            "first_week": str(panel.dates[0].date()), "last_week": str(panel.dates[-1].date()),
+            "fingerprint": panel.fingerprint(), **extra}
+
+
+def materialise(panel: FundPanel, folder: Path, manifest: dict, force: bool = False) -> dict[str, str]:
+    """Write ``panel`` into ``folder`` in the user file schema (+ manifest.json).
+
+    Existing files with the same content are left alone; different ones are only
+    replaced with ``force``. Returns file name -> "written" | "unchanged" | "replaced".
+    """
+    from qmtl_research.data.writers import frames_for_files, write_frame
+
+    folder.mkdir(parents=True, exist_ok=True)
+    status: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        tmp = Path(tmp)
+        for name, frame in frames_for_files(panel).items():
+            write_frame(frame, tmp / name)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        staged = sorted(tmp.iterdir())
+        differing = [p.name for p in staged if (folder / p.name).exists() and not _same(folder / p.name, p)]
+        if differing and not force:
+            raise InputError(f"{folder} already holds different {', '.join(differing)}",
+                             where=str(folder), fix="pass --force to replace them, or remove the folder")
+        for p in staged:
+            target = folder / p.name
+            if target.exists() and p.name not in differing:
+                status[p.name] = "unchanged"
+                continue
+            status[p.name] = "replaced" if target.exists() else "written"
+            shutil.move(str(p), target)
+    return status
+
+
+def summary_lines(panel: FundPanel) -> list[str]:
+    """Human summary of a loaded panel (used by `data validate`)."""
+    r, m = panel.returns, panel.metadata
+    obs = r.notna().sum()
+    lines = [f"OK: {panel.label()}",
+             f"  funds:      {len(panel.fund_ids)}",
+             f"  weeks:      {len(r.index)} ({r.index[0].date()} .. {r.index[-1].date()}, Fridays)",
+             f"  history:    {int(obs.min())} to {int(obs.max())} weekly returns per fund "
+             f"({int((obs >= 156).sum())} funds with >= 156)",
+             f"  benchmarks: {', '.join(panel.benchmarks.columns) or 'none'}",
+             "  fund types: " + ", ".join(f"{k} {v}" for k, v in m["fund_type"].value_counts().sort_index().items())]
+    grades = m["disclosed_grade"].dropna()
+    if len(grades):
+        lines.append("  disclosed grades: " + ", ".join(
+            f"{int(k)}: {v}" for k, v in grades.value_counts().sort_index().items()))
+    else:
+        lines.append("  disclosed grades: none")
+    left = panel.notes.get("funds_without_returns") or []
+    if left:
+        lines.append(f"  left out (no returns): {', '.join(left)}")
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    grp = typer.Typer(help="Fund data: materialise the offline universes, validate your own files.",
+                      no_args_is_help=True)
+
+    @grp.command("build")
+    def build(n_funds: int = typer.Option(60, "--n-funds", min=1, help="synthetic universe size (2585 = paper scale)"),
+              seed: int = typer.Option(20230831, "--seed", help="synthetic universe seed"),
+              force: bool = typer.Option(False, "--force", help="replace existing files that differ")) -> None:
+        """Write data/real/ (offline real universe) and data/synthetic/ in the user file schema."""
+        from qmtl_research.data.real import build_real_universe
+        from qmtl_research.data.synthetic import make_synthetic_universe
+        from qmtl_research.data.universe import real_data_dir, synthetic_data_dir
+
+        jobs = [
+            (real_data_dir(), lambda: build_real_universe(), {"builder": "build_real_universe()"}),
+            (synthetic_data_dir(), lambda: make_synthetic_universe(n_funds=n_funds, seed=seed),
+             {"builder": f"make_synthetic_universe(n_funds={n_funds}, seed={seed})", "seed": seed}),
+        ]
+        for folder, make, extra in jobs:
+            panel = make()
+            status = materialise(panel, folder, _manifest(panel, extra), force=force)
+            typer.echo(f"{folder}: {panel.label()}, {len(panel.fund_ids)} funds x {len(panel.dates)} weeks")
+            for name, what in status.items():
+                typer.echo(f"  {name}: {what}")
+
+    @grp.command("validate")
+    def validate(returns: Path = typer.Option(..., "--returns", help="long-form returns or NAVs (CSV/Parquet)"),
+                 funds: Path = typer.Option(..., "--funds", help="funds metadata (CSV/Parquet)"),
+                 benchmarks: Path | None = typer.Option(None, "--benchmarks", help="long-form benchmark returns"),
+                 synthetic: bool = typer.Option(False, "--synthetic", help="label the data as synthetic")) -> None:
+        """Load and check your files; print a summary, or the first error (non-zero exit)."""
+        from qmtl_research.data.loaders import load_panel
+
+        panel = load_panel(returns, funds, benchmarks, synthetic=synthetic)
+        for line in summary_lines(panel):
+            typer.echo(line)
+
+    app.add_typer(grp, name="data")
