@@ -1,0 +1,86 @@
+"""Stage-1 estimators: sklearn interface, determinism, training-only scaling, naive/GARCH columns."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import KFold, cross_val_score
+
+from qmtl_research.errors import InputError
+from qmtl_research.volatility import (GarchLSTMVolatility, GarchVolatility, LSTMVolatility, NaiveVolatility,
+                                      build_samples, realized_vol)
+from qmtl_research.volatility.samples import y_columns
+
+TINY = dict(units=4, epochs=3, batch_size=128, patience=None, validation_fraction=0.0)
+
+
+@pytest.fixture(scope="module")
+def samples():
+    rng = np.random.default_rng(5)
+    dates = pd.date_range("2018-01-05", periods=120, freq="W-FRI")
+    vol = np.exp(np.cumsum(rng.normal(0, 0.1, size=(120, 6)), axis=0)) * 0.02
+    returns = pd.DataFrame(rng.standard_normal((120, 6)) * vol, index=dates, columns=[f"F{i}" for i in range(6)])
+    target = realized_vol(returns)
+    r = target.shift(1).ewm(span=6).mean()          # stand-in conditional vol known at t-1
+    garch = target.shift(1)
+    return build_samples(target, r, garch).dropna().reset_index(drop=True)
+
+
+def test_samples_are_aligned_with_the_target():
+    dates = pd.date_range("2020-01-03", periods=12, freq="W-FRI")
+    target = pd.DataFrame({"A": np.arange(12.0)}, index=dates)
+    s = build_samples(target, target * 10, target * 100, window=4, horizon=4)
+    # origin index 4 (5th week): inputs weeks 0..3, outputs 4..7, evaluated target week 7
+    row = s.iloc[0]
+    assert row["origin"] == dates[4] and row["date"] == dates[7]
+    assert list(row[["sigma_t-4", "sigma_t-3", "sigma_t-2", "sigma_t-1"]]) == [0, 1, 2, 3]
+    assert list(row[["r_t-4", "r_t-1"]]) == [0, 30]
+    assert row["garch_1m"] == 400 and list(row[y_columns(4)]) == [4, 5, 6, 7] and row["y"] == 7
+    assert len(s) == 12 - 8 + 1
+
+
+def test_lstm_same_seed_same_numbers(samples):
+    y = samples[y_columns(4)].to_numpy()
+    a = LSTMVolatility(seed=3, **TINY).fit(samples, y).predict(samples)
+    b = LSTMVolatility(seed=3, **TINY).fit(samples, y).predict(samples)
+    c = LSTMVolatility(seed=4, **TINY).fit(samples, y).predict(samples)
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_scaling_uses_training_rows_only(samples):
+    train = samples.iloc[:200]
+    model = GarchLSTMVolatility(seed=1, **TINY).fit(train, train[y_columns(4)].to_numpy())
+    sig = train[[f"sigma_t-{k}" for k in (4, 3, 2, 1)]].to_numpy()
+    rr = train[[f"r_t-{k}" for k in (4, 3, 2, 1)]].to_numpy()
+    assert np.allclose(model.x_mean_, [sig.mean(), rr.mean()])
+    assert np.allclose(model.x_std_, [sig.std() + 1e-8, rr.std() + 1e-8])
+    assert model.predict_path(samples).shape == (len(samples), 4)
+    assert (model.predict(samples) >= 0).all()
+
+
+def test_sklearn_interface(samples):
+    est = GarchLSTMVolatility(units=7, seed=9)
+    params = est.get_params()
+    assert params["units"] == 7 and params["features"] == ("sigma", "r")
+    twin = clone(est).set_params(units=5)
+    assert twin.units == 5 and est.units == 7
+    y = samples["y"].to_numpy()
+    naive = NaiveVolatility()
+    scores = cross_val_score(naive, samples, y, cv=KFold(3))
+    folds = np.array_split(np.arange(len(samples)), 3)
+    expected = [-np.sqrt(np.mean((y[f] - samples["sigma_t-1"].to_numpy()[f]) ** 2)) for f in folds]
+    assert np.allclose(scores, expected)
+    garch = GarchVolatility().fit(samples, y)
+    assert np.array_equal(garch.predict(samples), samples["garch_1m"].to_numpy())
+    assert garch.score(samples, y) == pytest.approx(-garch.train_rmse_)
+
+
+def test_bad_inputs_are_explained(samples):
+    with pytest.raises(InputError, match="lacks columns"):
+        NaiveVolatility().fit(samples.drop(columns=["sigma_t-1"]))
+    holes = samples.copy()
+    holes.loc[3, "r_t-2"] = np.nan
+    with pytest.raises(InputError, match="missing inputs"):
+        GarchLSTMVolatility(**TINY).fit(holes, holes["y"])
+    with pytest.raises(InputError, match="unknown LSTM feature"):
+        LSTMVolatility(features=("vix",), **TINY).fit(samples, samples["y"])
