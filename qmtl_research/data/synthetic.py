@@ -10,14 +10,15 @@ How a universe is generated (``make_synthetic_universe``):
 1. **Dates**: weekly Fridays (W-FRI) from 2016-06-24 to 2022-12-30 (341 weeks).
 2. **Market factors**: four standardised factors (domestic equity, overseas
    equity, domestic bond, overseas bond) and a money-market factor, each a
-   GARCH(1,1) process (alpha=0.10, beta=0.85 for equities; 0.08/0.88 for bonds)
+   GARCH(1,1) process (alpha=0.15, beta=0.82 for equities; 0.12/0.85 for bonds)
    driven by correlated Student-t(7) innovations (domestic/overseas equity
    correlation 0.55, equity/bond about -0.1). 52 burn-in weeks are discarded.
 3. **COVID-like shock**: in the weeks of 2020-03-01..2020-04-30 the factor shocks
-   are scaled (x3 equities, x2 overseas bonds, x1.5 domestic bonds) and the
-   variance recursion carries the shock forward (volatility clustering);
-   equities fall in March (-2 unconditional standard deviations a week for
-   three weeks) and partly rebound in April (+1 a week).
+   are scaled (x3 equities, x2 overseas bonds, x1.5 domestic bonds; fund
+   tracking noise x1.5), decaying back to x1 after the window with a half-life
+   of 6 weeks;
+   equities fall in March (-3 unconditional standard deviations a week for
+   three weeks) and partly rebound in April (+1.5 a week).
 4. **One benchmark per fund type**: a fixed mix of factors (e.g. domestic mixed
    = 0.4 domestic equity + 0.6 domestic bond), rescaled so that its realised
    annualised std over the window equals the type level of Table 3 (percent):
@@ -76,7 +77,7 @@ _FACTOR_CORR = np.array([
     [0.05, 0.20, 0.40, 1.00, 0.0],
     [0.0, 0.0, 0.0, 0.0, 1.00],
 ])
-_FACTOR_GARCH = np.array([(0.10, 0.85), (0.10, 0.85), (0.08, 0.88), (0.08, 0.88), (0.05, 0.90)])
+_FACTOR_GARCH = np.array([(0.15, 0.82), (0.15, 0.82), (0.12, 0.85), (0.12, 0.85), (0.05, 0.90)])
 _FACTOR_COVID_SCALE = np.array([3.0, 3.0, 1.5, 2.0, 1.0])
 _T_DOF = 7
 
@@ -116,6 +117,8 @@ FUND_TYPE_BY_NAME = {t.name: t for t in FUND_TYPES}
 _LATE_INCEPTION_SHARE = 0.20
 _STALE_SHARE = 0.03
 _BURN_IN = 52
+_SHOCK_HALF_LIFE_WEEKS = 6.0
+_NOISE_COVID_SCALE = 1.5
 
 
 def weekly_fridays(start: str = DEFAULT_START, end: str = DEFAULT_END) -> pd.DatetimeIndex:
@@ -144,20 +147,30 @@ def _student_t(rng: np.random.Generator, shape) -> np.ndarray:
 def _garch_paths(z: np.ndarray, alpha: np.ndarray, beta: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """GARCH(1,1) shocks with unit unconditional variance, vectorised over columns.
 
-    ``h_t = (1 - alpha - beta) + alpha e_{t-1}^2 + beta h_{t-1}``,
-    ``e_t = sqrt(h_t) * scale_t * z_t`` (``scale`` > 1 in a shock window, so the
-    shock feeds the following variances). ``z``: (T, N); ``scale``: (T, N) or (T, 1).
+    ``u_t = sqrt(h_t) z_t``, ``h_t = (1 - alpha - beta) + alpha u_{t-1}^2 + beta h_{t-1}``,
+    output ``e_t = scale_t * u_t``: the shock multiplier scales the output (it
+    does not feed the recursion, which would explode). ``z``: (T, N);
+    ``scale``: (T, N) or (T, 1).
     """
     T, N = z.shape
     omega = 1.0 - alpha - beta
     h = np.ones(N)
-    e_prev = np.zeros(N)
+    u_prev = np.zeros(N)
     out = np.empty((T, N))
     for t in range(T):
-        h = omega + alpha * e_prev ** 2 + beta * h
-        e_prev = np.sqrt(h) * scale[t] * z[t]
-        out[t] = e_prev
+        h = omega + alpha * u_prev ** 2 + beta * h
+        u_prev = np.sqrt(h) * z[t]
+        out[t] = scale[t] * u_prev
     return out
+
+
+def _shock_profile(dates: pd.DatetimeIndex, peak: float) -> np.ndarray:
+    """Volatility multiplier: ``peak`` inside the COVID window, decaying back to 1
+    afterwards with a half-life of ``_SHOCK_HALF_LIFE_WEEKS``."""
+    start, end = pd.Timestamp(COVID_WINDOW[0]), pd.Timestamp(COVID_WINDOW[1])
+    weeks_after = np.clip((dates - end).days.to_numpy() / 7.0, 0, None)
+    decay = 0.5 ** (weeks_after / _SHOCK_HALF_LIFE_WEEKS)
+    return np.where(dates < start, 1.0, 1.0 + (peak - 1.0) * decay)
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
@@ -167,8 +180,8 @@ def _standardise(x: np.ndarray) -> np.ndarray:
 
 def _stratified_multiples(n: int, sigma: float) -> np.ndarray:
     """Lognormal volatility multiples at stratified quantiles, mean exactly 1."""
-    if n == 1:
-        return np.ones(1)
+    if n <= 1:
+        return np.ones(n)
     q = (np.arange(n) + 0.5) / n
     d = np.exp(sigma * norm.ppf(q))
     return d / d.mean()
@@ -208,17 +221,17 @@ def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
     rng = np.random.default_rng(seed)
     T, T_all = len(dates), len(dates) + _BURN_IN
     covid = (dates >= COVID_WINDOW[0]) & (dates <= COVID_WINDOW[1])
-    covid_all = np.r_[np.zeros(_BURN_IN, bool), covid]
 
     # --- market factors: correlated t innovations -> GARCH(1,1) with the COVID shock
     chol = np.linalg.cholesky(_FACTOR_CORR)
     z = _student_t(rng, (T_all, len(FACTORS))) @ chol.T
-    scale = np.where(covid_all[:, None], _FACTOR_COVID_SCALE[None, :], 1.0)
+    scale = np.vstack([np.ones((_BURN_IN, len(FACTORS))),
+                       np.column_stack([_shock_profile(dates, peak) for peak in _FACTOR_COVID_SCALE])])
     f = _garch_paths(z, _FACTOR_GARCH[:, 0], _FACTOR_GARCH[:, 1], scale)[_BURN_IN:]
     march = np.flatnonzero(covid & (dates.month == 3))[:3]
     april = np.flatnonzero(covid & (dates.month == 4))
-    f[march, :2] -= 2.0      # crash: -2 unconditional sd a week for three March weeks
-    f[april, :2] += 1.0      # partial rebound in April
+    f[march, :2] -= 3.0      # crash: -3 unconditional sd a week for three March weeks
+    f[april, :2] += 1.5      # partial rebound in April
     f = _standardise(f)
 
     # --- one benchmark per type, realised std = Table 3 level
@@ -245,7 +258,7 @@ def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
     a_i = rng.uniform(0.05, 0.12, n_funds)
     b_i = np.minimum(rng.uniform(0.80, 0.90, n_funds), 0.97 - a_i)
     zi = _student_t(rng, (T_all, n_funds))
-    noise_scale = np.where(covid_all, 1.5, 1.0)[:, None]
+    noise_scale = np.r_[np.ones(_BURN_IN), _shock_profile(dates, _NOISE_COVID_SCALE)][:, None]
     noise = _standardise(_garch_paths(zi, a_i, b_i, noise_scale)[_BURN_IN:])
     returns = ((1.0 - beta) * mu_k[type_idx] + alpha) + beta * bench[:, type_idx] + te * noise
 
