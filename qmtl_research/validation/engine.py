@@ -26,7 +26,7 @@ import pandas as pd
 from qmtl_research.validation.metrics import get_metric
 from qmtl_research.validation.policy import (STAGE_LABELS, STAGES, Policy, check_stage, ruleset_hash)
 from qmtl_research.validation.qmtl_runs import RunRecord
-from qmtl_research.validation.rules import (Check, Rule, RuleContext, RuleResult, build_rules, fold,
+from qmtl_research.validation.rules import (EPS, Check, Rule, RuleContext, RuleResult, build_rules, fold,
                                             missing_check, worst)
 from qmtl_research.validation.policy import RULE_DEFAULTS
 
@@ -184,7 +184,7 @@ def _selection(policy: Policy, runs: list[RunRecord], candidates: list[int], on_
                 continue
             active = runs[i].strategy_id in prev_active
             bound = h.exit if active else h.enter
-            ok = v >= bound
+            ok = v >= bound - EPS
             code = ("hysteresis_ok" if ok else "hysteresis_exit_breached" if active else "hysteresis_enter_not_met")
             checks[i].append(Check("hysteresis", path, "pass" if ok else "fail", code,
                                    f"{path} {v:.6g} {'>=' if ok else '<'} {'exit' if active else 'enter'} {bound:g}"
@@ -276,6 +276,12 @@ def _evaluate_stage(runs, policy, stage, policy_version, prev_active, correlatio
         cohort = _cohort_checks(policy, runs, blocking_fail, ctx.on_missing_metric)
     outcomes = []
     rules_by_name = {r.name: r for r in rules}
+
+    def selection_label(i: int) -> str:
+        if i in selected:
+            return "selected"
+        return "not a candidate (breaches a threshold)" if i not in candidates else "rejected by selection"
+
     for i, run in enumerate(runs):
         results: dict[str, RuleResult] = {}
         for name, val in per_run[i].items():
@@ -283,17 +289,14 @@ def _evaluate_stage(runs, policy, stage, policy_version, prev_active, correlatio
                 results[name] = val
                 continue
             checks, extra = list(val), None
-            if name == "risk_constraint" or (name not in per_run[i] and False):
-                checks += sel_checks[i]
-            rule = rules_by_name[name]
             if name == "risk_constraint":
-                extra = {"selection": "selected" if i in selected else
-                         ("not a candidate (breaches a threshold)" if i not in candidates else "rejected")}
-            results[name] = rule.result(checks, extra)
+                checks += sel_checks[i]
+                extra = {"selection": selection_label(i)}
+            results[name] = rules_by_name[name].result(checks, extra)
         if "risk_constraint" not in results and policy.selection is not None:
             sev, own = RULE_DEFAULTS["risk_constraint"]
             results["risk_constraint"] = fold("risk_constraint", sel_checks[i], sev, own, ["core", "risk"],
-                                              {"selection": "selected" if i in selected else "rejected"})
+                                              {"selection": selection_label(i)})
         if cohort is not None:
             sev, own = RULE_DEFAULTS["cohort"]
             c = policy.cohort

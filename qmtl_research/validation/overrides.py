@@ -75,6 +75,12 @@ def record_override(store: EvaluationStore, key: RunKey, world: WorldConfig, *, 
     ts = ov.timestamp or utcnow()
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=dt.timezone.utc)
+    for h in store.history(key):   # the same override submitted twice is recorded once (idempotent)
+        p = h["payload"] or {}
+        if h["change_type"] == "override" and (p.get("override_status"), p.get("override_actor"),
+                                                p.get("override_reason"), p.get("override_timestamp")) == \
+                (ov.status, ov.actor, ov.reason, ts.isoformat()):
+            return h["revision"]
     window = review_window_days(world, run.get("stage"))
     payload = {"override_status": ov.status, "override_actor": ov.actor, "override_reason": ov.reason,
                "override_timestamp": ts.isoformat(), "review_window_days": window,

@@ -101,12 +101,14 @@ def fold(name: str, checks: list[Check], severity: str, owner: str, tags: list[s
     """One RuleResult from checks: worst status; reason of the first fail (else first warn)."""
     status = worst(c.status for c in checks)
     lead = next((c for c in checks if c.status == status and status != "pass"), None)
+    if lead is None:  # all pass: surface an ignored missing metric rather than hide it
+        lead = next((c for c in checks if c.reason_code.endswith("_missing_ignored")), None)
     if lead is None:
         code = f"{name}_ok" if checks else f"{name}_no_checks"
         reason = f"{len(checks)} check(s) within bounds" if checks else "no bounds configured"
     else:
         code = lead.reason_code
-        reason = "; ".join(c.reason for c in checks if c.status != "pass")
+        reason = "; ".join(c.reason for c in checks if c.status != "pass" or c is lead)
     details = {"checks": [c.as_dict() for c in checks], **(extra or {})}
     return RuleResult(rule=name, status=status, severity=severity, owner=owner, reason_code=code,
                       reason=reason, tags=tags, details=details)
