@@ -103,12 +103,11 @@ def register(app: typer.Typer) -> None:
               seed: int = typer.Option(20230831, "--seed", help="synthetic universe seed"),
               force: bool = typer.Option(False, "--force", help="replace existing files that differ")) -> None:
         """Write data/real/ (offline real universe) and data/synthetic/ in the user file schema."""
-        from qmtl_research.data.real import build_real_universe
         from qmtl_research.data.synthetic import make_synthetic_universe
-        from qmtl_research.data.universe import real_data_dir, synthetic_data_dir
+        from qmtl_research.data.universe import _real_built, copy_panel, real_data_dir, synthetic_data_dir
 
         jobs = [
-            (real_data_dir(), lambda: build_real_universe(), {"builder": "build_real_universe()"}),
+            (real_data_dir(), lambda: copy_panel(_real_built()), {"builder": "build_real_universe()"}),
             (synthetic_data_dir(), lambda: make_synthetic_universe(n_funds=n_funds, seed=seed),
              {"builder": f"make_synthetic_universe(n_funds={n_funds}, seed={seed})", "seed": seed}),
         ]
