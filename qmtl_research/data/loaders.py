@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from qmtl_research.data import validation as v
-from qmtl_research.data.panel import METADATA_COLUMNS, FundPanel
+from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
 
 RETURNS_COLUMNS = ("date", "fund_id")
@@ -36,6 +36,7 @@ RETURN_FIELDS = ("return", "nav")
 FUNDS_REQUIRED = ("fund_id", "name", "fund_type", "benchmark", "inception_date",
                   "settlement_month", "settlement_day")
 BENCHMARKS_COLUMNS = ("date", "benchmark", "return")
+META_TEXT_COLUMNS = ("name", "fund_type", "benchmark")
 _SCHEMA = "see data/README.md for the file schema"
 
 
@@ -142,7 +143,7 @@ def _read_funds(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
     text = {c: df[c].astype("str").str.strip() for c in ("name", "fund_type", "benchmark")}
     no_type = text["fund_type"].isna() | (text["fund_type"] == "")
     if no_type.any():
-        i = v._first(no_type)
+        i = v.first_true(no_type)
         raise InputError("empty fund_type", where=src.at(df.index[i], "fund_type", ids.iloc[i]),
                          fix="give the fund's type (e.g. domestic equity)")
     inception = v.parse_dates(df["inception_date"], src, "inception_date", ids)
@@ -170,8 +171,6 @@ def _read_funds(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
         meta[c] = df[c].astype("str").to_numpy()
     return meta, {fid: src.at(row) for fid, row in zip(ids, df.index)}
 
-
-META_TEXT_COLUMNS = ("name", "fund_type", "benchmark")
 
 
 def load_benchmarks(path: str | Path) -> pd.DataFrame:
@@ -227,7 +226,7 @@ def load_panel(returns_path: str | Path, funds_path: str | Path, benchmarks_path
     absent = [f for f in returns.columns if f not in meta.index]
     if absent:
         raise InputError(f"fund {absent[0]} has returns but no row in the funds file"
-                         + (f" (also: {v._show(absent[1:])})" if len(absent) > 1 else ""),
+                         + (f" (also: {v.shorten(absent[1:])})" if len(absent) > 1 else ""),
                          where=f"{facts['first_line'][absent[0]]}, fund {absent[0]}; funds file {funds_src}",
                          fix="add a row for it to the funds file (or remove its returns)")
     first = returns.index[np.argmax(returns.notna().to_numpy(), axis=0)]

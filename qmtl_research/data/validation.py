@@ -57,11 +57,13 @@ class SourceFile:
         return ", ".join(parts)
 
 
-def _first(mask) -> int:
+def first_true(mask) -> int:
+    """Position of the first True."""
     return int(np.flatnonzero(np.asarray(mask))[0])
 
 
-def _show(values) -> str:
+def shorten(values) -> str:
+    """The first few values, comma separated, with how many more."""
     values = list(values)
     more = f" (and {len(values) - _SHOWN} more)" if len(values) > _SHOWN else ""
     return ", ".join(map(str, values[:_SHOWN])) + more
@@ -88,7 +90,7 @@ def check_keys(df: pd.DataFrame, key: str, src: SourceFile) -> pd.Series:
     ids = df[key].astype("str").str.strip()
     empty = ids.isna() | (ids == "") | (ids.str.lower() == "nan")
     if empty.any():
-        i = _first(empty)
+        i = first_true(empty)
         raise InputError(f"empty {key}", where=src.at(df.index[i], key),
                          fix=f"every row needs a {key}")
     return ids
@@ -110,7 +112,7 @@ def parse_dates(values: pd.Series, src: SourceFile, field: str, ids: pd.Series |
         parsed = pd.to_datetime(text.where(~blank), format="ISO8601", errors="coerce")
         bad = (parsed.isna() & ~blank) | (blank if required else False)
     if bad.any():
-        i = _first(bad)
+        i = first_true(bad)
         raise InputError(f"unparseable date {str(values.iloc[i])!r}" if str(values.iloc[i]).strip()
                          else f"missing date in field '{field}'",
                          where=src.at(values.index[i], field, None if ids is None else ids.iloc[i], key),
@@ -131,19 +133,19 @@ def parse_numbers(values: pd.Series, src: SourceFile, field: str, ids: pd.Series
         literal_nan = text.str.lower().isin(["nan", "-nan", "+nan", "na", "n/a", "null", "none"])
         non_numeric = num.isna() & ~blank & ~literal_nan
         if non_numeric.any():
-            i = _first(non_numeric)
+            i = first_true(non_numeric)
             raise InputError(f"non-numeric {field} {str(values.iloc[i])!r}",
                              where=src.at(values.index[i], field, ids.iloc[i], key),
                              fix=f"write {field} as a plain decimal number{unit_hint}")
     missing = num.isna()
     if missing.any():
-        i = _first(missing)
+        i = first_true(missing)
         raise InputError(f"missing (NaN) {field}", where=src.at(values.index[i], field, ids.iloc[i], key),
                          fix="leave out weeks without data before the first or after the last "
                              "observation; inside a fund's history every week needs a value")
     infinite = ~np.isfinite(num)
     if infinite.any():
-        i = _first(infinite)
+        i = first_true(infinite)
         raise InputError(f"infinite {field} ({num.iloc[i]})", where=src.at(values.index[i], field, ids.iloc[i], key),
                          fix=f"replace it with the real {field}")
     return num
@@ -154,7 +156,7 @@ def check_returns_above_minus_one(ret: pd.Series, src: SourceFile, ids: pd.Serie
     """A simple return <= -100 % is impossible for a fund (and usually means percent units)."""
     bad = ret <= -1.0
     if bad.any():
-        i = _first(bad)
+        i = first_true(bad)
         raise InputError(f"{field} {ret.iloc[i]} is a loss of 100 % or more",
                          where=src.at(ret.index[i], field, ids.iloc[i], key),
                          fix="returns are fractions (0.01 = +1 %), above -1; if the file holds "
@@ -165,7 +167,7 @@ def check_positive(values: pd.Series, src: SourceFile, ids: pd.Series, field: st
                    key: str = "fund") -> None:
     bad = values <= 0
     if bad.any():
-        i = _first(bad)
+        i = first_true(bad)
         raise InputError(f"{field} {values.iloc[i]} is not positive", where=src.at(values.index[i], field, ids.iloc[i], key),
                          fix="a net asset value must be > 0")
 
@@ -174,7 +176,7 @@ def check_fridays(dates: pd.Series, src: SourceFile, ids: pd.Series, key: str = 
     """Weekly data is dated on the Friday ending the week (W-FRI)."""
     bad = dates.dt.day_of_week != FRIDAY
     if bad.any():
-        i = _first(bad)
+        i = first_true(bad)
         d = dates.iloc[i]
         raise InputError(f"date {d.date()} is a {d.day_name()}; weekly returns are dated on the "
                          f"Friday ending the week", where=src.at(dates.index[i], "date", ids.iloc[i], key),
@@ -187,7 +189,7 @@ def check_order(dates: pd.Series, ids: pd.Series, src: SourceFile, key: str = "f
     frame = pd.DataFrame({"id": ids.to_numpy(), "date": dates.to_numpy()}, index=dates.index)
     dup = frame.duplicated(["id", "date"], keep=False)
     if dup.any():
-        i = _first(dup)
+        i = first_true(dup)
         fid, d = frame["id"].iloc[i], frame["date"].iloc[i]
         rows = frame.index[dup & (frame["id"] == fid) & (frame["date"] == d)]
         lines = " and ".join(src.position(r) for r in rows[:2])
@@ -197,7 +199,7 @@ def check_order(dates: pd.Series, ids: pd.Series, src: SourceFile, key: str = "f
     prev = frame.groupby("id", sort=False)["date"].shift()
     back = prev.notna() & (frame["date"] <= prev)
     if back.any():
-        i = _first(back)
+        i = first_true(back)
         raise InputError(f"dates of {key} {frame['id'].iloc[i]} are not increasing: "
                          f"{pd.Timestamp(frame['date'].iloc[i]).date()} comes after "
                          f"{pd.Timestamp(prev.iloc[i]).date()}",
@@ -211,7 +213,7 @@ def check_no_gaps(dates: pd.Series, ids: pd.Series, src: SourceFile, key: str = 
     step = frame.groupby("id", sort=False)["date"].diff()
     gap = step.notna() & (step != WEEK)
     if gap.any():
-        i = _first(gap)
+        i = first_true(gap)
         end = pd.Timestamp(frame["date"].iloc[i])
         start = end - step.iloc[i] + WEEK
         n = int(step.iloc[i] / WEEK) - 1
@@ -234,12 +236,12 @@ def parse_int_in_range(values: pd.Series, src: SourceFile, field: str, ids: pd.S
         blank = text.isna() | (text == "") | text.str.lower().isin(["nan", "<na>", "none"])
         num = pd.to_numeric(text.where(~blank), errors="coerce").astype(float)
     if blank.any() and not optional:
-        i = _first(blank)
+        i = first_true(blank)
         raise InputError(f"missing {field}", where=src.at(values.index[i], field, ids.iloc[i]),
                          fix=fix or f"give an integer {lo}..{hi}")
     bad = ~blank & (num.isna() | (num != np.round(num)) | (num < lo) | (num > hi))
     if bad.any():
-        i = _first(bad)
+        i = first_true(bad)
         raise InputError(f"{field} {str(text.iloc[i]).strip()!r} is not an integer in {lo}..{hi}",
                          where=src.at(values.index[i], field, ids.iloc[i]), fix=fix or f"give an integer {lo}..{hi}")
     return pd.array(np.where(blank, pd.NA, num), dtype="Int64")
@@ -250,7 +252,7 @@ def check_settlement_days(month: pd.Series, day: pd.Series, src: SourceFile, ids
     last = np.array([calendar.monthrange(2024, int(m))[1] for m in month])
     bad = np.asarray(day, dtype=int) > last
     if bad.any():
-        i = _first(bad)
+        i = first_true(bad)
         raise InputError(f"settlement_day {int(day.iloc[i])} does not exist in month {int(month.iloc[i])}",
                          where=src.at(day.index[i], "settlement_day", ids.iloc[i]),
                          fix="give the calendar day of the fund's annual settlement (accounting year end)")
@@ -275,25 +277,25 @@ def validate_panel(panel: FundPanel, where: str = "panel") -> FundPanel:
         raise InputError(f"returns index is {type(r.index).__name__}, not a DatetimeIndex",
                          where=f"{where}.returns.index", fix=fix_sort)
     if r.index.has_duplicates:
-        raise InputError(f"duplicate dates in returns: {_show(r.index[r.index.duplicated()].date)}",
+        raise InputError(f"duplicate dates in returns: {shorten(r.index[r.index.duplicated()].date)}",
                          where=f"{where}.returns.index", fix="keep one row per week")
     if not r.index.is_monotonic_increasing:
         raise InputError("returns dates are not increasing", where=f"{where}.returns.index",
                          fix="sort the returns by date (returns.sort_index())")
     not_fri = r.index[r.index.day_of_week != FRIDAY]
     if len(not_fri):
-        raise InputError(f"returns dates are not Fridays: {_show(not_fri.date)}", where=f"{where}.returns.index",
+        raise InputError(f"returns dates are not Fridays: {shorten(not_fri.date)}", where=f"{where}.returns.index",
                          fix=fix_sort)
     ids = pd.Index(r.columns)
     if ids.has_duplicates:
-        raise InputError(f"duplicate fund ids: {_show(ids[ids.duplicated()])}", where=f"{where}.returns.columns",
+        raise InputError(f"duplicate fund ids: {shorten(ids[ids.duplicated()])}", where=f"{where}.returns.columns",
                          fix="fund ids must be unique")
     if any((not isinstance(c, str)) or not c.strip() for c in ids):
         raise InputError("fund ids must be non-empty strings", where=f"{where}.returns.columns",
                          fix="name every column with its fund id")
     non_num = [c for c in ids if not pd.api.types.is_numeric_dtype(r[c])]
     if non_num:
-        raise InputError(f"non-numeric returns for fund(s) {_show(non_num)}", where=f"{where}.returns",
+        raise InputError(f"non-numeric returns for fund(s) {shorten(non_num)}", where=f"{where}.returns",
                          fix="returns are float fractions")
     values = r.to_numpy(dtype=float)
     _check_values(values, r.index, ids, f"{where}.returns", "fund")
@@ -317,7 +319,7 @@ def _check_values(values: np.ndarray, dates: pd.DatetimeIndex, ids, where: str, 
     obs = ~np.isnan(values)
     empty = ~obs.any(axis=0)
     if empty.any():
-        raise InputError(f"{key}(s) without any observation: {_show(np.asarray(ids)[empty])}", where=where,
+        raise InputError(f"{key}(s) without any observation: {shorten(np.asarray(ids)[empty])}", where=where,
                          fix=f"drop {key}s that have no data")
     # NaN strictly between the first and last observation = a gap
     seen_before = np.cumsum(obs, axis=0) > 0
@@ -339,11 +341,11 @@ def _check_metadata(m: pd.DataFrame, ids: pd.Index, where: str) -> None:
         raise InputError(f"metadata is missing column(s) {', '.join(missing_cols)}", where=w,
                          fix=f"metadata needs {', '.join(METADATA_COLUMNS)}")
     if m.index.has_duplicates:
-        raise InputError(f"duplicate fund ids in metadata: {_show(m.index[m.index.duplicated()])}", where=w,
+        raise InputError(f"duplicate fund ids in metadata: {shorten(m.index[m.index.duplicated()])}", where=w,
                          fix="one metadata row per fund")
     absent = ids.difference(m.index, sort=False)
     if len(absent):
-        raise InputError(f"fund(s) in returns but not in metadata: {_show(absent)}", where=w,
+        raise InputError(f"fund(s) in returns but not in metadata: {shorten(absent)}", where=w,
                          fix="add a metadata row for every fund")
     meta = m.loc[list(ids)]
     for field, lo, hi in (("settlement_month", 1, 12), ("settlement_day", 1, 31), ("disclosed_grade", 1, MAX_GRADE)):
@@ -353,13 +355,13 @@ def _check_metadata(m: pd.DataFrame, ids: pd.Index, where: str) -> None:
         if field != "disclosed_grade":
             bad |= raw_missing
         if bad.any():
-            fid = meta.index[_first(bad)]
+            fid = meta.index[first_true(bad)]
             raise InputError(f"{field} {meta.loc[fid, field]} is not an integer in {lo}..{hi}",
                              where=f"{w}, fund {fid}, field '{field}'", fix=f"give an integer {lo}..{hi}")
     day_max = np.array([calendar.monthrange(2024, int(mm))[1] for mm in meta["settlement_month"]])
     bad = meta["settlement_day"].to_numpy(dtype=int) > day_max
     if bad.any():
-        fid = meta.index[_first(bad)]
+        fid = meta.index[first_true(bad)]
         raise InputError(f"settlement_day {meta.loc[fid, 'settlement_day']} does not exist in month "
                          f"{meta.loc[fid, 'settlement_month']}", where=f"{w}, fund {fid}, field 'settlement_day'",
                          fix="give the calendar day of the annual settlement")
@@ -381,7 +383,7 @@ def _check_benchmarks(panel: FundPanel, values: np.ndarray, where: str) -> None:
         fid, bench = unknown.index[0], unknown.iloc[0]
         raise InputError(f"fund {fid} names benchmark {bench!r}, which is not in the benchmarks",
                          where=f"{where}.metadata, fund {fid}, field 'benchmark'",
-                         fix=f"add the benchmark series or leave the field empty; known: {_show(b.columns) or 'none'}")
+                         fix=f"add the benchmark series or leave the field empty; known: {shorten(b.columns) or 'none'}")
     if not used.any():
         return
     j_used = np.flatnonzero(used.to_numpy())
