@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from qmtl_research.errors import ConfigError
-from qmtl_research.paths import params_dir
+from qmtl_research.paths import params_dir, project_root
 from qmtl_research.validation.engine import RunOutcome, evaluate_batch, outcomes_frame, rules_frame
 from qmtl_research.validation.evidence import benchmark_comparison, blocks_from_results
 from qmtl_research.validation.health import health_from_outcomes
@@ -130,9 +130,15 @@ def _runs_path(ctx) -> Path:
     rp = ctx.strategy.universe.runs_path
     if not rp:
         raise ConfigError("universe.source is qmtl_runs but universe.runs_path is not set",
-                          where=f"strategy {ctx.strategy_id}", fix="set runs_path (relative to params/)")
+                          where=f"strategy {ctx.strategy_id}", fix="set runs_path (e.g. params/qmtl)")
     p = Path(rp)
-    return p if p.is_absolute() else params_dir() / p
+    if p.is_absolute():
+        return p
+    for base in (project_root(), params_dir()):   # project-root relative (as the report runner reads it)
+        if (base / p).exists():
+            return base / p
+    raise ConfigError(f"universe.runs_path '{rp}' does not exist", where=f"strategy {ctx.strategy_id}",
+                      fix="point it at a QMTL run export file or a folder of *.json exports (relative to the checkout)")
 
 
 def assess(ctx, results: dict | None = None) -> Assessment:
