@@ -106,6 +106,10 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
         return frame, pd.DataFrame(excl, columns=["fund_id", "reason"])
     fc = forecaster(panel, frame[["fund_id", "prediction_date"]])
     frame = frame.merge(fc, on=["fund_id", "prediction_date"], how="left", validate="one_to_one")
+    missing = frame["forecast_vol_pct"].isna()
+    excl += [(f, f"no stage-1 forecast: {m}") for f, m in zip(frame.loc[missing, "fund_id"],
+                                                               frame.loc[missing, "method"])]
+    frame = frame.loc[~missing].reset_index(drop=True)
     frame["blended_std_pct"] = M.blended_std_pct(frame["std_known_pct"].to_numpy(),
                                                  frame["forecast_vol_pct"].to_numpy(),
                                                  frame["weeks_to_settlement"].to_numpy(), window)

@@ -69,9 +69,11 @@ def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF"
 
 
 def outer_folds(frame: pd.DataFrame, split: str = "walk-forward", folds: int = 4, seed: int = 0,
-                min_train: int = 30) -> tuple[list[Fold], list[tuple[str, int, int, str]]]:
+                min_train: int = 30, allow_empty: bool = False
+                ) -> tuple[list[Fold], list[tuple[str, int, int, str]]]:
     """The outer folds and a log ``(fold, n_train, n_test, note)`` including skipped folds
-    (walk-forward folds with fewer than ``min_train`` training samples are skipped)."""
+    (walk-forward folds with fewer than ``min_train`` training samples are skipped). Without
+    any usable fold: InputError, or ``([], log)`` when ``allow_empty``."""
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}", where="split", fix=f"use one of {SPLITS}")
     n = len(frame)
@@ -99,7 +101,7 @@ def outer_folds(frame: pd.DataFrame, split: str = "walk-forward", folds: int = 4
             continue
         out.append(Fold(name, tr, te))
         log.append((name, len(tr), len(te), f"train: settlements up to {pd.Timestamp(cutoff).date()}"))
-    if not out:
+    if not out and not allow_empty:
         raise InputError("walk-forward split has no usable fold (every test year lacks earlier "
                          "settled training samples)", where=f"settlement years {list(years)}",
                          fix="use a shorter horizon, a longer history, or split='kfold'")

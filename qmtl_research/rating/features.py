@@ -150,11 +150,17 @@ def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int
         return RatingDataset(frame, pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS), horizon, window, notes)
     fc = forecaster(panel, frame[["fund_id", "prediction_date"]])
     frame = frame.merge(fc, on=["fund_id", "prediction_date"], how="left", validate="many_to_one")
-    if frame["forecast_vol_pct"].isna().any():
-        miss = frame.loc[frame["forecast_vol_pct"].isna(), "fund_id"].unique()[:5].tolist()
-        raise InputError(f"the stage-1 forecaster returned no forecast for funds {miss}",
+    if "method" not in frame.columns:
+        frame["method"] = notes["forecaster"]
+    missing = frame["forecast_vol_pct"].isna()
+    for row in frame.loc[missing].itertuples(index=False):
+        exclusions.append((row.fund_id, row.settlement_date,
+                           f"no stage-1 forecast at {pd.Timestamp(row.prediction_date).date()}: {row.method}"))
+    frame = frame.loc[~missing].reset_index(drop=True)
+    if frame.empty:
+        raise InputError("the stage-1 forecaster gave no forecast for any sample",
                          where=f"forecaster {notes['forecaster']}",
-                         fix="the forecaster must answer every (fund_id, prediction_date) request")
+                         fix="see the exclusions; use stage1_model GARCH or EWMA")
     frame["blended_std_pct"] = M.blended_std_pct(frame["std_known_pct"].to_numpy(),
                                                  frame["forecast_vol_pct"].to_numpy(), horizon, window)
     frame["rule_grade"] = grade_table.grade_of(frame["blended_std_pct"].to_numpy()).astype(int)

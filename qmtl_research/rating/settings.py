@@ -19,14 +19,14 @@ class RatingSettings(BaseModel):
     window_weeks: int = Field(156, ge=10)
     horizon_weeks: int = Field(4, ge=1)
     horizons: list[int] = Field(default_factory=lambda: [4, 13, 52], min_length=1)
-    stage1_model: str = "GARCH"
+    stage1_model: str = "GARCH-LSTM"
     kernels: list[str] = Field(default_factory=lambda: list(KERNELS), min_length=1)
     param_grid: dict[str, list[float | str]] = Field(
         default_factory=lambda: {"C": [1.0, 10.0, 100.0], "gamma": ["scale", 1.0]})
     inner_folds: int = Field(3, ge=2)
     outer_folds: int = Field(4, ge=2)
     split: Literal["walk-forward", "kfold"] = "walk-forward"
-    min_train: int = Field(30, ge=2, description="walk-forward folds with fewer training samples are skipped")
+    min_train: int = Field(20, ge=2, description="walk-forward folds with fewer training samples are skipped")
     screen_threshold: float = Field(0.1, ge=0, lt=1)
     risk_free_weekly: float = 0.0
     missing_benchmark: Literal["exclude", "error"] = "exclude"

@@ -12,8 +12,8 @@ import pandas as pd
 
 from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
-from qmtl_research.rating.evaluation import (Evaluation, confusion_long, evaluate, make_approaches,
-                                             per_grade, scores, verdict)
+from qmtl_research.rating.evaluation import (PERSISTENCE, RULE, Evaluation, confusion_long, evaluate,
+                                             make_approaches, outer_folds, per_grade, scores, verdict)
 from qmtl_research.rating.features import RatingDataset, build_rating_dataset
 from qmtl_research.rating.forecasters import Forecaster, make_forecaster
 from qmtl_research.rating.grades import GradeTable
@@ -23,10 +23,15 @@ from qmtl_research.rating.settings import RatingSettings
 
 @dataclass
 class HorizonResult:
+    """One horizon. ``evaluation`` is None when the split leaves no usable fold at this
+    horizon (``note`` says why, ``fold_log`` lists the skipped folds)."""
+
     dataset: RatingDataset
     screen: ScreenResult
-    evaluation: Evaluation
+    evaluation: Evaluation | None
     table: pd.DataFrame
+    fold_log: pd.DataFrame
+    note: str = ""
 
 
 @dataclass
@@ -46,9 +51,15 @@ class RatingStudy:
     def horizons_table(self) -> pd.DataFrame:
         rows = []
         for h, res in sorted(self.results.items()):
+            n_test = 0 if res.evaluation is None else int(res.evaluation.predictions["row"].nunique())
+            if res.evaluation is None:
+                rows += [(h, a, float("nan"), float("nan"), len(res.dataset), 0, res.note)
+                         for a in [*self.settings.kernels, RULE, PERSISTENCE]]
+                continue
             for approach, r in res.table.iterrows():
-                rows.append((h, approach, r["accuracy"], r["macro_f1"], len(res.dataset)))
-        return pd.DataFrame(rows, columns=["horizon_weeks", "approach", "accuracy", "macro_f1", "n_samples"])
+                rows.append((h, approach, r["accuracy"], r["macro_f1"], len(res.dataset), n_test, res.note))
+        return pd.DataFrame(rows, columns=["horizon_weeks", "approach", "accuracy", "macro_f1", "n_samples",
+                                           "n_test", "note"])
 
     def confusion(self) -> pd.DataFrame:
         ev = self.default.evaluation
@@ -91,9 +102,17 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
                              fix=f"funds need {settings.window_weeks + h} observed weeks before a "
                                  f"settlement; use a longer history or a shorter horizon")
         screen = pearson_screen(ds.frame, settings.screen_threshold)
+        folds, log = outer_folds(ds.frame, settings.split, settings.outer_folds, seed, settings.min_train,
+                                 allow_empty=h != settings.horizon_weeks)
+        log = pd.DataFrame(log, columns=["fold", "n_train", "n_test", "note"])
+        if not folds:  # only for a non-default horizon: reported, not evaluated
+            note = (f"not evaluated: no {settings.split} fold has {settings.min_train} training samples "
+                    f"settled before its first prediction ({len(ds)} samples)")
+            study.results[h] = HorizonResult(ds, screen, None, pd.DataFrame(), log, note)
+            continue
         approaches = make_approaches(grade_table, screen.selected, settings.kernels, settings.param_grid,
                                      settings.inner_folds, seed, n_jobs)
         ev = evaluate(ds.frame, approaches, settings.split, settings.outer_folds, seed, progress,
                       min_train=settings.min_train)
-        study.results[h] = HorizonResult(ds, screen, ev, scores(ev.predictions))
+        study.results[h] = HorizonResult(ds, screen, ev, scores(ev.predictions), log)
     return study

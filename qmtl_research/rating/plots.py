@@ -1,0 +1,55 @@
+"""Figures of stage 2 (paper Figure 7, confusion matrices, accuracy by horizon)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from qmtl_research.rating.features import FEATURE_LABELS
+
+
+def pearson_heatmap(correlations: pd.DataFrame, threshold: float, ax=None):
+    """Figure 7: absolute Pearson correlations of the candidate indicators."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 5.0))
+    labels = [FEATURE_LABELS.get(c, c) for c in correlations.columns]
+    sns.heatmap(correlations.abs().to_numpy(), annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1,
+                xticklabels=labels, yticklabels=labels, cbar_kws={"label": "|Pearson r|"}, ax=ax,
+                annot_kws={"size": 8})
+    ax.set_title(f"Figure 7: |Pearson r| of the risk indicators (screen: |r| with std > {threshold})")
+    ax.set_xlabel("indicator")
+    ax.set_ylabel("indicator")
+    return ax
+
+
+def confusion_grid(confusion: pd.DataFrame, approaches: list[str], ncols: int = 3):
+    """One confusion matrix (counts) per approach, true grade down, predicted across."""
+    n = len(approaches)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(9, 3.0 * nrows), squeeze=False)
+    for ax, name in zip(axes.ravel(), approaches):
+        m = confusion[confusion["approach"] == name].pivot(index="true_grade", columns="predicted_grade",
+                                                           values="count")
+        sns.heatmap(m, annot=True, fmt="d", cmap="Greens", cbar=False, ax=ax, annot_kws={"size": 7})
+        ax.set_title(name)
+        ax.set_xlabel("predicted grade")
+        ax.set_ylabel("true grade")
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    fig.suptitle("Confusion matrices on the outer test folds (counts of fund-settlements)")
+    return fig
+
+
+def accuracy_by_horizon(horizons: pd.DataFrame, ax=None):
+    """Accuracy of each approach at each horizon (weeks before the settlement)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.6))
+    data = horizons.dropna(subset=["accuracy"])
+    sns.barplot(data=data, x="approach", y="accuracy", hue="horizon_weeks", ax=ax, palette="viridis")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("approach")
+    ax.set_ylabel("accuracy (fraction of fund-settlements)")
+    ax.set_title("Grade accuracy by prediction horizon")
+    ax.legend(title="horizon (weeks)", fontsize=8)
+    return ax
