@@ -38,10 +38,10 @@ Randomness and memory
 ``seed = 0`` draws fresh OS entropy (recorded in ``config.entropy`` so the run
 can be replayed); any other seed is reproducible. Simulations are generated in
 fixed blocks of :data:`RNG_BLOCK` paths; block ``k`` uses its own generator
-``default_rng(SeedSequence(entropy, spawn_key=(k,)))``. ``chunk_size`` only
-decides how many blocks are held in memory at once, so the result does not
-depend on it; nothing of shape sims x days x assets larger than one chunk is
-ever materialised. Only the final holding-period returns (8 bytes per
+``default_rng(SeedSequence(entropy, spawn_key=(k,)))``. ``chunk_size`` (rounded
+down to whole blocks) decides how many simulated paths (sims x days x assets)
+are held in memory at once; the draws of a block never depend on it, so the
+result does not either. ``chunk_size >= num_simulations`` is the unchunked run. Only the final holding-period returns (8 bytes per
 simulation) are kept, so percentiles are exact.
 
 VaR/CVaR of the simulated distribution use the seed's historical definition
@@ -153,12 +153,16 @@ def _weights_vector(weights, columns) -> np.ndarray:
 
 
 class _Sampler:
-    """Draws one block of daily returns, shape (n, days) or (n, days, assets)."""
+    """Draws one block of daily returns, shape (n, days) or (n, days, assets):
+    gross returns ``1 + r`` for ``simple`` (so compounding is a product), log
+    returns for ``log``."""
 
     def __init__(self, sample: np.ndarray, cfg: MonteCarloConfig):
         self.cfg, self.sample = cfg, sample
         self.multi = sample.ndim == 2
         self.dof = None
+        self.shift = 1.0 if cfg.return_type == "simple" else 0.0
+        self.shifted_sample = sample + self.shift
         if cfg.method == "normal" or cfg.method == "t":
             self.mu = sample.mean(axis=0)
             if self.multi:
@@ -194,18 +198,22 @@ class _Sampler:
         days, m = self.cfg.holding_period, self.cfg.method
         if m == "historical":
             idx = rng.integers(0, self.sample.shape[0], size=(n, days))
-            return self.sample[idx]
+            return self.shifted_sample[idx]
         shape = (n, days, self.sample.shape[1]) if self.multi else (n, days)
-        x = rng.standard_normal(shape)
-        if self.multi:
-            x = x @ self.chol.T
+        z = rng.standard_normal(shape)
+        if self.multi:                                   # correlate: x = z L^T (2-d matmul is fastest)
+            x = np.empty_like(z)
+            k = shape[2]
+            np.matmul(z.reshape(-1, k), self.chol.T, out=x.reshape(-1, k))
+            del z
         else:
+            x = z
             x *= self.sd
         if m == "t":
             w = rng.chisquare(self.dof, size=(n, days))
             mix = np.sqrt(self.dof / w)
             x *= mix[..., None] if self.multi else mix
-        x += self.mu
+        x += self.mu + self.shift
         return x
 
 
@@ -220,14 +228,43 @@ def _cholesky(cov: np.ndarray) -> np.ndarray:
 
 def _aggregate(daily: np.ndarray, cfg: MonteCarloConfig, w: np.ndarray | None) -> np.ndarray:
     """Holding-period portfolio returns from a block of daily draws."""
-    if cfg.return_type == "simple":
-        daily += 1.0
-        per = np.prod(daily, axis=1) - 1.0              # (n,) or (n, assets)
+    if cfg.return_type == "simple":                    # daily holds gross returns 1 + r
+        per = daily[:, 0].copy()                         # compound day by day: (n,) or (n, assets)
+        for k in range(1, daily.shape[1]):
+            per *= daily[:, k]
+        per -= 1.0
         return per @ w if w is not None else per
     per = daily.sum(axis=1)
     if w is None:
         return per
     return np.log1p(np.expm1(per) @ w)
+
+
+_BLAS_CONTROLLER = None
+
+
+def _single_threaded_blas():
+    """Small (n x k) @ (k x k) products gain nothing from BLAS threads, and
+    oversubscribed cores (parallel notebooks, joblib workers) make threaded BLAS
+    10-100x slower; limit BLAS to one thread while simulating (threadpoolctl)."""
+    global _BLAS_CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _run_chunks(chunk_starts, blocks_per_chunk, n_blocks, n_sims, entropy, sampler, cfg, w_sim, out) -> None:
+    """Fill ``out`` chunk by chunk; block ``b`` always draws from its own generator."""
+    for b0 in chunk_starts:
+        blocks = range(b0, min(b0 + blocks_per_chunk, n_blocks))
+        draws = [sampler.draw(np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(b,))),
+                              min((b + 1) * RNG_BLOCK, n_sims) - b * RNG_BLOCK) for b in blocks]
+        daily = draws[0] if len(draws) == 1 else np.concatenate(draws)   # one chunk in memory
+        del draws
+        out[b0 * RNG_BLOCK: b0 * RNG_BLOCK + daily.shape[0]] = _aggregate(daily, cfg, w_sim)
+        del daily
 
 
 def simulate(returns: pd.DataFrame | pd.Series, weights=None, config: MonteCarloConfig | None = None,
@@ -289,11 +326,8 @@ def simulate(returns: pd.DataFrame | pd.Series, weights=None, config: MonteCarlo
     if progress:
         from tqdm.auto import tqdm
         chunk_starts = tqdm(chunk_starts, desc="Monte Carlo", unit="chunk")
-    for b0 in chunk_starts:
-        for b in range(b0, min(b0 + blocks_per_chunk, n_blocks)):
-            lo, hi = b * RNG_BLOCK, min((b + 1) * RNG_BLOCK, n_sims)
-            rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(b,)))
-            out[lo:hi] = _aggregate(sampler.draw(rng, hi - lo), cfg, w_sim)
+    with _single_threaded_blas():
+        _run_chunks(chunk_starts, blocks_per_chunk, n_blocks, n_sims, entropy, sampler, cfg, w_sim, out)
 
     srt = np.sort(out)
     var, cvar = {}, {}
