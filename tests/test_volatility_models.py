@@ -38,22 +38,28 @@ def test_samples_are_aligned_with_the_target():
     assert len(s) == 12 - 8 + 1
 
 
-def test_lstm_same_seed_same_numbers(samples):
-    y = samples[y_columns(4)].to_numpy()
-    a = LSTMVolatility(seed=3, **TINY).fit(samples, y).predict(samples)
-    b = LSTMVolatility(seed=3, **TINY).fit(samples, y).predict(samples)
-    c = LSTMVolatility(seed=4, **TINY).fit(samples, y).predict(samples)
-    assert np.array_equal(a, b)
-    assert not np.allclose(a, c)
-
-
-def test_scaling_uses_training_rows_only(samples):
+@pytest.fixture(scope="module")
+def hybrid(samples):
     train = samples.iloc[:200]
-    model = GarchLSTMVolatility(seed=1, **TINY).fit(train, train[y_columns(4)].to_numpy())
+    return train, GarchLSTMVolatility(seed=3, **TINY).fit(train, train[y_columns(4)].to_numpy())
+
+
+def test_same_seed_same_numbers(samples, hybrid):
+    train, first = hybrid
+    y = train[y_columns(4)].to_numpy()
+    again = GarchLSTMVolatility(seed=3, **TINY).fit(train, y)
+    other = GarchLSTMVolatility(seed=4, **TINY).fit(train, y)
+    assert np.array_equal(first.predict(samples), again.predict(samples))
+    assert not np.allclose(first.predict(samples), other.predict(samples))
+
+
+def test_scaling_uses_training_rows_only(samples, hybrid):
+    train, model = hybrid
     sig = train[[f"sigma_t-{k}" for k in (4, 3, 2, 1)]].to_numpy()
     rr = train[[f"r_t-{k}" for k in (4, 3, 2, 1)]].to_numpy()
     assert np.allclose(model.x_mean_, [sig.mean(), rr.mean()])
     assert np.allclose(model.x_std_, [sig.std() + 1e-8, rr.std() + 1e-8])
+    assert model.y_mean_ == pytest.approx(train[y_columns(4)].to_numpy().mean())
     assert model.predict_path(samples).shape == (len(samples), 4)
     assert (model.predict(samples) >= 0).all()
 

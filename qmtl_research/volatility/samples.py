@@ -76,3 +76,39 @@ def build_samples(target: pd.DataFrame, cond_vol: pd.DataFrame | None = None,
     frame = frame.loc[complete].reset_index(drop=True)
     frame["fund_id"] = frame["fund_id"].astype(str)
     return frame
+
+
+def build_inputs(target: pd.DataFrame, cond_vol: pd.DataFrame | None, garch_forecast: pd.DataFrame | None,
+                 fund_ids, origins, window: int = 4) -> pd.DataFrame:
+    """Input rows (no outputs needed) for given ``(fund_id, origin)`` pairs.
+
+    ``origins`` must be dates of ``target.index``; the inputs are the same as
+    in :func:`build_samples` (weeks ``t-window..t-1``), NaN where unavailable.
+    """
+    dates = target.index
+    pos = dates.get_indexer(pd.DatetimeIndex(origins))
+    if (pos < 0).any():
+        raise ValueError("every origin must be a date of the target index")
+    cols = target.columns.get_indexer(list(fund_ids))
+    if (cols < 0).any():
+        raise ValueError("every fund id must be a column of the target")
+
+    def lagged(frame):
+        if frame is None:
+            return np.full((len(pos), window), np.nan)
+        vals = frame.reindex(index=dates, columns=target.columns).to_numpy(dtype=float, na_value=np.nan)
+        lag_pos = pos[:, None] + np.arange(-window, 0)[None, :]
+        ok = lag_pos >= 0
+        out = np.full(lag_pos.shape, np.nan)
+        out[ok] = vals[lag_pos[ok], np.broadcast_to(cols[:, None], lag_pos.shape)[ok]]
+        return out
+
+    g = np.full(len(pos), np.nan)
+    if garch_forecast is not None:
+        gv = garch_forecast.reindex(index=dates, columns=target.columns).to_numpy(dtype=float, na_value=np.nan)
+        g = gv[pos, cols]
+    frame = pd.DataFrame(np.column_stack([lagged(target), lagged(cond_vol), g]),
+                         columns=[*sigma_columns(window), *r_columns(window), "garch_1m"])
+    frame.insert(0, "fund_id", [str(f) for f in fund_ids])
+    frame.insert(1, "origin", pd.DatetimeIndex(origins))
+    return frame
