@@ -84,3 +84,14 @@ def test_backtest_summary_keys_and_consistency():
         backtest_var(r.iloc[:100], 0.99, 250)
     with pytest.raises(InputError, match="unknown backtest method"):
         backtest_var(r, 0.99, 250, "magic")
+
+
+def test_vectorised_t_forecasts_equal_the_closed_form_per_window():
+    from qmtl_research.risk.var import fit_t, t_var_es
+
+    rng = np.random.default_rng(6)
+    r = pd.Series(rng.standard_t(4, 320) * 0.01, index=pd.bdate_range("2020-01-01", periods=320))
+    fc = rolling_var_forecasts(r, 0.99, 250, "t")
+    for i in (0, 33, 69):
+        loc, scale, dof = fit_t(r.iloc[i:i + 250], "moments")
+        assert fc["var"].iloc[i] == pytest.approx(t_var_es(loc, scale, dof, 0.99)[0], rel=1e-10)

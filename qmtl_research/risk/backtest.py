@@ -32,7 +32,7 @@ from scipy.special import xlogy
 
 from qmtl_research.errors import InputError
 from qmtl_research.risk._checks import check_confidence, check_returns
-from qmtl_research.risk.var import (_historical_sorted, fhs_scenarios, fit_t, normal_var_es, t_var_es)
+from qmtl_research.risk.var import _historical_sorted, fhs_scenarios, moments_dof, normal_var_es
 
 BACKTEST_METHODS = ("historical", "normal", "t", "fhs_ewma", "fhs_garch")
 GREEN_CUTOFF, RED_CUTOFF = 0.95, 0.9999
@@ -125,11 +125,10 @@ def rolling_var_forecasts(returns: pd.Series, confidence: float = 0.99, window: 
         var = np.array([_historical_sorted(srt[i], c, convention)[0] for i in range(n)])
     elif method == "normal":
         var = np.array([normal_var_es(m, s, c)[0] for m, s in zip(wins.mean(axis=1), wins.std(axis=1, ddof=1))])
-    elif method == "t":
-        var = np.empty(n)
-        for i in range(n):
-            loc, scale, dof = fit_t(wins[i], "moments")
-            var[i] = t_var_es(loc, scale, dof, c)[0]
+    elif method == "t":                 # fit_t(..., "moments") + t_var_es, vectorised over windows
+        dof = np.array([moments_dof(k) for k in stats.kurtosis(wins, axis=1, fisher=True, bias=False)])
+        scale = wins.std(axis=1, ddof=1) * np.sqrt((dof - 2.0) / dof)
+        var = -wins.mean(axis=1) + scale * stats.t.ppf(c, dof)
     elif method == "fhs_ewma":
         var = np.array([_historical_sorted(np.sort(fhs_scenarios(wins[i], "ewma")), c, convention)[0]
                         for i in range(n)])
