@@ -37,3 +37,26 @@ def test_demotion_candidates():
     assert not f.loc["keep", "demotion_candidate"]
     assert f.loc["decay", "demotion_candidate"] and "live/backtest Sharpe" in f.loc["decay", "reasons"]
     assert f.loc["deep", "reasons"].count(";") == 1
+
+
+def test_live_block_in_metric_blocks_and_cli(series, tmp_path):
+    from typer.testing import CliRunner
+
+    from qmtl_research.cli import app
+    from qmtl_research.validation.metrics import compute_metric_blocks
+
+    start = series.index[300]
+    blocks = compute_metric_blocks(series, periods_per_year=252, live_start=start)
+    assert blocks["live"] == live_block(series, start)
+    f = tmp_path / "r.csv"
+    idx = pd.bdate_range("2023-01-02", periods=600)
+    head = series.iloc[:300].tolist()
+    frame = pd.DataFrame({"steady": head * 2, "decay": head + [-abs(x) for x in head]}, index=idx)
+    frame.rename_axis("date").to_csv(f)
+    live_start = idx[300].date().isoformat()
+    res = CliRunner().invoke(app, ["runs", "monitor", "--returns", str(f), "--live-start", live_start])
+    assert res.exit_code == 1 and "sharpe_90d" in res.output
+    lines = {ln.split()[0]: ln.split()[1] for ln in res.output.splitlines() if ln.strip().startswith(("steady ", "decay "))
+             and ln.split()[1] in ("True", "False")}
+    assert lines == {"steady": "False", "decay": "True"}
+    assert live_block(frame["steady"], live_start)["live_vs_backtest_sharpe_ratio"] == pytest.approx(1.0)

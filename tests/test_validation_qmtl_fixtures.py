@@ -158,3 +158,17 @@ def test_cli_bad_input_exit_codes(tmp_path, sqlite_url):
     assert EvaluationStore.open(sqlite_url).list_runs() == []
     res = CliRunner().invoke(app, ["validate", "--policy", str(POLICY), "--runs", str(QMTL), "--stage", "prod"])
     assert isinstance(res.exception, InputError) and "prod" in str(res.exception)
+
+
+def test_cli_correlation_matrix(tmp_path):
+    import pandas as pd
+    ids = ["borderline_floor", "borderline_hysteresis_blocked", "borderline_close"]
+    m = pd.DataFrame([[1, 0.1, 0.9], [0.1, 1, 0.1], [0.9, 0.1, 1]], index=ids, columns=ids)
+    f = tmp_path / "corr.csv"
+    m.to_csv(f)
+    res = CliRunner().invoke(app, ["validate", "--policy", str(POLICY), "--runs", str(QMTL / "borderline_strategies_runs.json"),
+                                   "--correlations", str(f), "-o", "json"])
+    data = {d["strategy_id"]: d for d in json.loads(res.output)}
+    # ranked by sharpe: close (0.61) is kept first, floor (0.60) is 0.9-correlated with it
+    assert data["borderline_floor"]["rule_results"]["risk_constraint"]["reason_code"] == "correlation_above_max"
+    assert data["borderline_close"]["status"] == "pass"

@@ -8,7 +8,7 @@ import typer
 
 from qmtl_research.validation.engine import COMPAT_NOTE
 
-policy_app = typer.Typer(no_args_is_help=True, help="World policies: check, show, diff, invariants.")
+policy_app = typer.Typer(no_args_is_help=True, help="World policies: check, diff, invariants.")
 
 
 @policy_app.command("check")

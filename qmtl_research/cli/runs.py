@@ -101,5 +101,40 @@ def health_cmd(world: str = typer.Option(None, "--world"), store_url: str = type
         typer.echo(frame.round(3).to_string(index=False) if len(frame) else "no evaluated runs")
 
 
+@runs_app.command("monitor")
+def monitor_cmd(world: str = typer.Option(None, "--world", help="store: latest live runs of this world"),
+                returns: str = typer.Option(None, "--returns", help="CSV: date column + one column per strategy "
+                                            "(simple returns, fractions)"),
+                live_start: str = typer.Option(None, "--live-start", help="first live/paper date (with --returns)"),
+                periods_per_year: int = typer.Option(252, "--periods-per-year"),
+                min_sharpe_ratio: float = typer.Option(0.5, "--min-sharpe-ratio", help="live / backtest Sharpe floor"),
+                store_url: str = typer.Option(None, "--store-url")):
+    """Live monitoring: Sharpe, max drawdown and ES over 30/60/90 days vs the backtest, and demotion
+    candidates (exit 1 when there is one)."""
+    import pandas as pd
+
+    from qmtl_research.errors import InputError
+    from qmtl_research.validation.monitoring import demotion_candidates, live_block, live_blocks_from_store
+
+    if (world is None) == (returns is None):
+        raise InputError("give --world (store) or --returns FILE --live-start DATE", where="command line")
+    if returns is not None:
+        if live_start is None:
+            raise InputError("--returns needs --live-start", where="--live-start", fix="e.g. --live-start 2024-01-02")
+        frame = pd.read_csv(returns, index_col=0, parse_dates=True)
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            raise InputError("the first column of the returns CSV must hold dates", where=returns)
+        blocks = {c: live_block(frame[c], live_start, periods_per_year) for c in frame.columns}
+    else:
+        blocks = live_blocks_from_store(_store(store_url), world)
+    table = pd.DataFrame(blocks).T
+    cand = demotion_candidates(blocks, min_sharpe_ratio=min_sharpe_ratio)
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        typer.echo(table.round(4).to_string() if len(table) else "no live runs with a live block")
+        typer.echo(cand.to_string(index=False) if len(cand) else "")
+    if len(cand) and cand["demotion_candidate"].any():
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")

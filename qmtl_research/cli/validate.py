@@ -20,6 +20,8 @@ def validate_cmd(
     details: bool = typer.Option(False, "--details", help="json: add reason, tags and details to each rule result"),
     prev_active: str = typer.Option("", "--prev-active", help="comma-separated strategy ids active before "
                                     "(hysteresis keeps them while metric >= exit)"),
+    correlations: Path = typer.Option(None, "--correlations", help="CSV correlation matrix (strategy ids as index "
+                                      "and columns) for selection.correlation; without it the limit is not applied"),
     record: bool = typer.Option(False, "--record", help="store the judged runs as evaluated EvaluationRuns "
                                 "(needs --world or world_id in the export)"),
     store_url: str = typer.Option(None, "--store-url", help="Evaluation Store URL (default QMTL_STORE_URL / SQLite)"),
@@ -43,11 +45,17 @@ def validate_cmd(
         check_stage(stage)
     pol, version, source = resolve_policy(policy, world)
     active = {s.strip() for s in prev_active.split(",") if s.strip()}
+    corr = None
+    if correlations is not None:
+        if not correlations.is_file():
+            raise InputError(f"correlation matrix not found: {correlations}", where="--correlations")
+        corr = pd.read_csv(correlations, index_col=0)
+        corr.index, corr.columns = corr.index.astype(str), corr.columns.astype(str)
     batches = [(f, load_runs(f)) for f in run_files(runs)]   # load everything first: nothing stored on bad input
     results = []
     for f, recs in batches:
         results.append((f, evaluate_batch(recs, pol, stage, policy_version=version, prev_active=active,
-                                          qmtl_compat=qmtl_compat)))
+                                          correlations=corr, qmtl_compat=qmtl_compat)))
     if record:
         from qmtl_research.config import load_model_card, load_world
         from qmtl_research.store import EvaluationStore

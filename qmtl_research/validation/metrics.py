@@ -271,7 +271,8 @@ def trade_blocks(trades: pd.DataFrame, years: float) -> tuple[dict, dict]:
 def compute_metric_blocks(returns: pd.Series, *, periods_per_year: float | None = None,
                           trades: pd.DataFrame | None = None, market: pd.Series | None = None,
                           n_trials: int = 1, trials_sharpe_std: float | None = None, cv_folds: int = 5,
-                          as_of: dt.date | str | None = None, source: str = "returns") -> dict[str, dict]:
+                          as_of: dt.date | str | None = None, live_start: dt.date | str | None = None,
+                          source: str = "returns") -> dict[str, dict]:
     """All metric blocks that follow from a return series (plus trades when given).
 
     Parameters
@@ -283,6 +284,8 @@ def compute_metric_blocks(returns: pd.Series, *, periods_per_year: float | None 
     market : optional market return series for :func:`regime_coverage`.
     n_trials, trials_sharpe_std : multiple-testing inputs of the deflated Sharpe ratio.
     as_of : evaluation date; gives ``diagnostics.data_lag_days`` (days since the last return).
+    live_start : first date of the live / paper period; adds the ``live`` block
+        (:func:`qmtl_research.validation.monitoring.live_block`).
 
     Returns
     -------
@@ -320,6 +323,10 @@ def compute_metric_blocks(returns: pd.Series, *, periods_per_year: float | None 
         blocks["diagnostics"]["data_end"] = s.index[-1].date().isoformat()
         if as_of is not None:
             blocks["diagnostics"]["data_lag_days"] = float((pd.Timestamp(as_of) - s.index[-1]).days)
+        if live_start is not None:
+            from qmtl_research.validation.monitoring import live_block
+
+            blocks["live"] = live_block(s, live_start, ppy)
     return blocks
 
 

@@ -64,3 +64,11 @@ def demotion_candidates(blocks: Mapping[str, Mapping[str, float]], *, min_sharpe
             reasons.append(f"live/backtest drawdown {d:.2f} > {max_drawdown_ratio}")
         rows.append({"strategy_id": sid, "demotion_candidate": bool(reasons), "reasons": "; ".join(reasons)})
     return pd.DataFrame(rows, columns=["strategy_id", "demotion_candidate", "reasons"])
+
+
+def live_blocks_from_store(store, world_id: str) -> dict[str, dict]:
+    """``metrics.live`` of the latest evaluated live run of each strategy of a world."""
+    from qmtl_research.validation.runs import latest_runs
+
+    return {r["strategy_id"]: (r.get("metrics") or {})["live"] for r in latest_runs(store, world_id, stage="live")
+            if isinstance((r.get("metrics") or {}).get("live"), dict)}
