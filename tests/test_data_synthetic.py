@@ -131,8 +131,12 @@ def test_funds_track_their_benchmark(paper):
     types = m.loc[corr.index, "fund_type"]
     assert corr[types == "domestic equity"].between(0.75, 1.0).all()
     assert corr[types.isin(["domestic ETF", "overseas ETF"])].min() > 0.8
-    te = (panel.returns[corr.index] - panel.benchmarks[m.loc[corr.index, "benchmark"]].to_numpy()).std()
+    active = panel.returns[corr.index] - panel.benchmarks[m.loc[corr.index, "benchmark"]].to_numpy()
+    te = active.std()
     assert (te > 0).all()
+    # information ratios of a plausible size: annual IR = sqrt(52) mean / std of active returns
+    ir = np.sqrt(52) * active.mean() / te
+    assert ir.abs().median() < 1.0 and ir.std() < 1.0
 
 
 def test_grades_span_1_to_6_and_vary_within_types(p300):

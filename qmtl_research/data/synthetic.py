@@ -27,7 +27,7 @@ How a universe is generated (``make_synthetic_universe``):
    domestic bond 1.16, MMF 0.0117; plus a drift (``annual_drift_pct``).
 5. **Funds**: ``r_i = (1 - beta_i) mu_k + alpha_i + beta_i b_k + te_i z_i`` where
    ``b_k`` is the type benchmark (drift ``mu_k``), ``z_i`` a unit-variance
-   GARCH(1,1) tracking noise (x1.5 in the COVID window), ``beta_i = rho_i d_i``
+   GARCH(1,1) tracking noise (x1.5 in the COVID window, decaying after), ``beta_i = rho_i d_i``
    and ``te_i = sqrt(1 - rho_i^2) d_i sigma_k``. ``d_i`` is the fund's
    volatility multiple: stratified lognormal quantiles with mean exactly 1
    inside each type (dispersion ``vol_dispersion``), so type means stay at the
@@ -253,7 +253,8 @@ def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
     rho = rng.uniform(lo, hi)
     beta = rho * d
     te = np.sqrt(1.0 - rho ** 2) * d * sigma_k[type_idx]
-    alpha = 0.25 * te * rng.standard_normal(n_funds)          # weekly; annual IR sd 0.25
+    # weekly alpha; annual IR = 52 alpha / (sqrt(52) te) = sqrt(52) alpha / te has sd 0.25
+    alpha = 0.25 * te / np.sqrt(52.0) * rng.standard_normal(n_funds)
 
     a_i = rng.uniform(0.05, 0.12, n_funds)
     b_i = np.minimum(rng.uniform(0.80, 0.90, n_funds), 0.97 - a_i)
