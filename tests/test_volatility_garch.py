@@ -146,3 +146,20 @@ def test_parallel_joblib_and_dask_give_the_same_numbers(returns, fitted):
     pd.testing.assert_frame_equal(dask.forecast, fitted.forecast)
     pd.testing.assert_frame_equal(dask.cond_vol, fitted.cond_vol)
     pd.testing.assert_frame_equal(dask.params, fitted.params)
+
+
+def test_late_start_for_funds_with_short_training_history(returns):
+    late = returns[["F2"]].copy()
+    late.iloc[:130] = np.nan                      # inception: 50 training returns before TEST_START
+    res = fit_garch_panel(late, _mask(), GarchConfig(), progress=False)
+    assert not res.failures
+    first_origin = 130 + 104
+    fc = res.forecast["F2"]
+    assert fc.iloc[:first_origin].isna().all() and fc.iloc[first_origin:].notna().all()
+    x = late["F2"].to_numpy()[130:130 + 104]
+    scale = x.std(ddof=1)
+    ref = arch_model(x / scale, mean="Constant", vol="GARCH", p=1, q=1, rescale=False).fit(disp="off")
+    v = ref.forecast(horizon=4).variance.to_numpy()[-1]
+    assert fc.iloc[first_origin] == pytest.approx(math.sqrt(v.mean() * scale ** 2 * 52) * 100, rel=1e-9)
+    off = fit_garch_panel(late, _mask(), GarchConfig(late_start=False), progress=False)
+    assert off.failures and "too short" in off.failures[0]["message"]

@@ -23,6 +23,9 @@ class GarchConfig(_Strict):
                                 "expanding window (None = estimate once on the training period)")
     min_train_obs: int = Field(104, ge=75, description="weekly returns a fund needs in its estimation sample "
                                                        "(>= 75 so arch's variance backcast uses training data only)")
+    late_start: bool = Field(
+        True, description="walk-forward: a fund with fewer than min_train_obs training returns is estimated once it "
+                          "has min_train_obs returns (expanding window); its earlier origins get no forecast")
     n_jobs: int = Field(1, ge=1, description="parallel workers across funds")
     backend: Literal["loky", "threading", "dask"] = Field(
         "loky", description="joblib backend; 'dask' uses the current dask.distributed Client or starts a local one")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from qmtl_research.volatility.config import Stage1Config
 from qmtl_research.volatility.garch import fit_garch_panel

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from arch import arch_model
 from joblib import Parallel, delayed, parallel_config
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from qmtl_research.volatility.config import GarchConfig
 from qmtl_research.volatility.targets import WEEKS_PER_YEAR, variance_to_target_scale
@@ -101,7 +101,11 @@ def fit_garch_fund(fund_id: str, returns: np.ndarray, train_mask: np.ndarray,
         return out
     # estimation samples: the training mask first, then expanding windows ending before each refit
     # origin; an estimation sample shorter than min_train_obs is skipped (its origins get no forecast)
-    starts = sorted({0, *(p - first for p in refit_positions if first < p <= last)})
+    starts = {0, *(p - first for p in refit_positions if first < p <= last)}
+    n_mask = int(mask.sum())
+    if cfg.late_start and n_mask < cfg.min_train_obs and mask[:n_mask].all() and cfg.min_train_obs < len(x):
+        starts.add(cfg.min_train_obs)      # first estimation once min_train_obs returns exist
+    starts = sorted(starts)
     samples = [mask] + [np.arange(len(x)) < s for s in starts[1:]]
     usable = [k for k, m in enumerate(samples) if m.sum() >= cfg.min_train_obs]
     if not usable:

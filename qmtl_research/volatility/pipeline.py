@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from qmtl_research.errors import InputError
 from qmtl_research.volatility import evaluation as ev

@@ -15,15 +15,15 @@ def pick_example_funds(predictions: pd.DataFrame, n: int = 3) -> list[str]:
     return [means.index[p] for p in pos]
 
 
-def plot_forecasts(predictions: pd.DataFrame, fund_ids, models, figsize=(8, 2.6)):
+def plot_forecasts(predictions: pd.DataFrame, fund_ids, models, figsize=(8, 2.2)):
     """Realised 1-month vol vs each model's forecast, one panel per fund."""
     fig, axes = plt.subplots(len(fund_ids), 1, figsize=(figsize[0], figsize[1] * len(fund_ids)), sharex=True,
                              squeeze=False)
     for ax, fid in zip(axes[:, 0], fund_ids):
         f = predictions.loc[predictions["fund_id"] == fid].sort_values("date")
-        ax.plot(f["date"], f["y"], color="black", lw=1.6, label="realised")
+        ax.plot(f["date"], f["y"], color="black", lw=1.4, label="realised")
         for m in models:
-            ax.plot(f["date"], f[m], lw=0.9, label=m)
+            ax.plot(f["date"], f[m], lw=0.8, label=m)
         ftype = f["fund_type"].iloc[0] if len(f) else ""
         ax.set_title(f"{fid} ({ftype}): 1-month annualised vol, realised vs forecast")
         ax.set_ylabel("annualised std (%)")
