@@ -83,7 +83,7 @@ def test_risk_report_demo():
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
     assert d["as_of"] == "2020-03-31" and d["synthetic"] is True
-    assert {"GFC 2008-09..2009-03", "Equity crash -30 %"} <= {s["scenario"] for s in d["stress"]}
+    assert {"GFC 2008-09 to 2009-03", "Equity crash -30 %"} <= {s["scenario"] for s in d["stress"]}
     assert run("audit", "risk-report", "--demo", "--date", "1990-01-01").exit_code != 0
     assert "Risk Report" in run("audit", "risk-report", "--demo").output
 

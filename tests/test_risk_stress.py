@@ -25,9 +25,9 @@ def test_historical_replay_by_hand():
     r.loc["2020-03-02", "A"] = 0.05
     r.loc["2020-03-16", "B"] = -0.20
     df = historical_scenarios(r, {"A": 0.6, "B": 0.4})
-    row = df.set_index("scenario").loc["COVID 2020-02..2020-03"]
+    row = df.set_index("scenario").loc["COVID 2020-02 to 2020-03"]
     assert row["portfolio_loss"] == pytest.approx(-(0.6 * (0.9 * 1.05 - 1) + 0.4 * -0.2))
-    assert df.attrs["not_covered"] == ["GFC 2008-09..2009-03", "Rates shock 2022"]
+    assert df.attrs["not_covered"] == ["GFC 2008-09 to 2009-03", "Rates shock 2022"]
 
 
 def test_scenario_files(tmp_path):

@@ -25,10 +25,11 @@ from qmtl_research.errors import InputError
 from qmtl_research.paths import params_dir
 from qmtl_research.yamlio import load_model
 
-#: named historical windows (inclusive calendar bounds)
+#: named historical windows (inclusive calendar bounds); names carry no "." so they
+#: can be metric keys (``stress.<scenario>``) in dotted lookups
 HISTORICAL_WINDOWS: dict[str, tuple[str, str]] = {
-    "GFC 2008-09..2009-03": ("2008-09-01", "2009-03-31"),
-    "COVID 2020-02..2020-03": ("2020-02-01", "2020-03-31"),
+    "GFC 2008-09 to 2009-03": ("2008-09-01", "2009-03-31"),
+    "COVID 2020-02 to 2020-03": ("2020-02-01", "2020-03-31"),
     "Rates shock 2022": ("2022-01-01", "2022-12-31"),
 }
 
