@@ -39,6 +39,9 @@ def test_fund_rating_run_is_judged_and_frozen(sqlite_url):
     names = {n for (_, n) in ctx.store.get_results(ctx.key, "validation")}
     assert names >= {"rules", "summary", "metrics", "health", "benchmark_comparison", "overrides", "thresholds"}
     assert ctx.store.events("validation_profile_changed", world_id="fund-rating")
+    health = ctx.store.get_result(ctx.key, "validation", "health")
+    assert health["validation_policy_age_days"] < 1 and health["ruleset_change_count_last_90d"] == 0
+    assert health["metric_coverage_ratio"] == pytest.approx(1 / 12) and health["rules_executed_ratio"] == 1.0
 
 
 def test_missing_upstream_fails_closed_in_a_high_tier_world(sqlite_url):

@@ -212,17 +212,22 @@ def record_assessment(ctx, a: Assessment) -> None:
     from qmtl_research.validation.events import sync_policy
     from qmtl_research.validation.overrides import overrides_frame
 
+    from qmtl_research.validation.health import policy_stability
+
+    sync_policy(ctx.store, ctx.world, a.policy)
+    health = a.health()
+    health["validation_policy_age_days"], health["ruleset_change_count_last_90d"] = \
+        policy_stability(ctx.store, ctx.world_id, a.stage)
     ctx.record("validation", "rules", a.rules)
     ctx.record("validation", "thresholds", a.thresholds())
     ctx.record("validation", "summary", a.summary())
     ctx.record("validation", "metrics", a.metrics)
-    ctx.record("validation", "health", a.health())
+    ctx.record("validation", "health", health)
     ctx.record("validation", "benchmark_comparison", a.benchmark_comparison())
     ctx.record("validation", "extended", a.extended())
     ov = overrides_frame(ctx.store, ctx.world_id, ctx.strategy_id)
     ctx.record("validation", "overrides", ov[ov["run_id"] == ctx.run_id].reset_index(drop=True))
     if a.verdicts is not None:
         ctx.record("validation", "verdicts", a.verdicts)
-    sync_policy(ctx.store, ctx.world, a.policy)
     ctx.store.evaluate_run(ctx.key, metrics=a.metrics, validation=a.validation_payload(), summary=a.summary(),
                            policy_version=a.policy_version, ruleset_hash=a.ruleset_hash)

@@ -34,6 +34,19 @@ def _aware(t) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts
 
 
+def policy_stability(store: EvaluationStore, world_id: str, stage: str,
+                     now: dt.datetime | None = None) -> tuple[float | None, int]:
+    """(validation_policy_age_days, ruleset_change_count_last_90d) of a world and stage from its
+    ``validation_profile_changed`` events (see the module docstring)."""
+    now_ts = _aware(now or utcnow())
+    evs = [e for e in store.events("validation_profile_changed", world_id=world_id)
+           if (e["payload"] or {}).get("stage") == stage]
+    age = (now_ts - _aware(max(e["created_at"] for e in evs))).total_seconds() / 86400 if evs else None
+    since = now_ts - pd.Timedelta(days=90)
+    changes = sum(1 for e in evs if _aware(e["created_at"]) >= since and (e["payload"] or {}).get("previous_ruleset_hash"))
+    return age, changes
+
+
 def health_from_outcomes(outcomes: Iterable[RunOutcome], world_id: str, metrics: Iterable[dict] | None = None) -> pd.DataFrame:
     """Health of outcomes not (yet) stored: coverage, executed ratio and errors per stage."""
     outcomes = list(outcomes)
@@ -59,16 +72,11 @@ def validation_health(store: EvaluationStore, world_id: str | None = None, now: 
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in runs:
         groups.setdefault((r["world_id"], r.get("stage") or "backtest"), []).append(r)
-    events = store.events("validation_profile_changed", world_id=world_id)
     rows = []
     for (w, stage), rs in sorted(groups.items()):
         conf = sum((r.get("validation") or {}).get("rules_configured", 0) for r in rs)
         execd = sum((r.get("validation") or {}).get("rules_executed", 0) for r in rs)
-        evs = [e for e in events if e["world_id"] == w and (e["payload"] or {}).get("stage") == stage]
-        age = None
-        if evs:
-            age = (now_ts - _aware(max(e["created_at"] for e in evs))).total_seconds() / 86400
-        changes = sum(1 for e in evs if _aware(e["created_at"]) >= since and (e["payload"] or {}).get("previous_ruleset_hash"))
+        age, changes = policy_stability(store, w, stage, now_ts)
         hashes = {r.get("ruleset_hash") for r in rs if r.get("evaluated_at") and _aware(r["evaluated_at"]) >= since}
         rows.append({"world_id": w, "stage": stage, "n_runs": len(rs),
                      "metric_coverage_ratio": sum(metric_coverage_ratio(r.get("metrics") or {}) for r in rs) / len(rs),
