@@ -93,6 +93,10 @@ def test_parametric_fits():
     t = parametric_var(r, 0.99, "t", dof_method="mle")
     dof, loc, scale = stats.t.fit(r)
     assert t.var == pytest.approx(-stats.t.ppf(0.01, dof, loc, scale), rel=1e-9)
+    fixed = parametric_var(r, 0.99, "t", dof=5.0)           # variance-matched scale
+    assert fixed.var == pytest.approx(t_var_es(r.mean(), r.std(ddof=1) * math.sqrt(3 / 5), 5.0, 0.99)[0])
+    with pytest.raises(InputError, match="dof"):
+        parametric_var(r, 0.99, "t", dof=2.0)
     assert moments_dof(6.0 / (5.0 - 4.0)) == pytest.approx(5.0)
     assert moments_dof(-0.3) == 200.0
 

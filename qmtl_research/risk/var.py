@@ -184,7 +184,10 @@ def parametric_var(returns, confidence: float = 0.95, dist: str = "normal", *,
         var, es = normal_var_es(r.mean(), r.std(ddof=1), c)
     elif dist == "t":
         if dof is not None:
-            loc, scale = r.mean(), r.std(ddof=1) * math.sqrt((dof - 2.0) / dof) if dof > 2 else r.std(ddof=1)
+            if not dof > 2:
+                raise InputError(f"fixed Student-t dof {dof} <= 2 has no variance to match", where="dof",
+                                 fix="use dof > 2, or leave it out to estimate it")
+            loc, scale = r.mean(), r.std(ddof=1) * math.sqrt((dof - 2.0) / dof)   # variance-matched
         else:
             loc, scale, dof = fit_t(r, dof_method)
         var, es = t_var_es(loc, scale, dof, c)
