@@ -75,7 +75,9 @@ def data_fingerprint(cfg: StrategyConfig) -> str:
     if u.runs_path:
         path = Path(u.runs_path)
         path = path if path.is_absolute() else project_root() / path
-        h.update(path.read_bytes())
+        for f in (sorted(path.glob("*.json")) if path.is_dir() else [path]):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
     return h.hexdigest()
 
 

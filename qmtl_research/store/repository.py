@@ -163,10 +163,18 @@ class EvaluationStore:
     # --------------------------------------------------------------- history
     def append_history(self, key: RunKey, change_type: str, payload: dict, actor: str | None = None,
                        idempotency_key: str | None = None) -> int:
-        """Append a revision (override | ex_post_failure | extended_validation); returns its number."""
+        """Append a revision (override | ex_post_failure | extended_validation); returns its number.
+
+        With an ``idempotency_key`` already seen, nothing is written and the revision
+        recorded the first time is returned."""
         if change_type not in CHANGE_TYPES:
             raise StoreError(f"unknown change_type '{change_type}'", fix=f"use one of {', '.join(CHANGE_TYPES)}")
         self.get_run(key)
+        if idempotency_key:
+            with self.engine.connect() as conn:
+                seen = conn.execute(select(events.c.payload).where(events.c.idempotency_key == idempotency_key)).first()
+            if seen is not None:
+                return int(seen.payload.get("revision", 0))
         with self.engine.begin() as conn:
             last = conn.execute(select(func.max(run_history.c.revision)).where(key.where(run_history))).scalar()
             revision = (last or 0) + 1
@@ -184,13 +192,15 @@ class EvaluationStore:
         return [dict(r) for r in rows]
 
     # ---------------------------------------------------------------- events
-    def emit_event(self, event_type: str, key: RunKey | None, payload: dict, *, idempotency_key: str) -> bool:
-        """Append an event; returns False (and writes nothing) when the key was seen before."""
+    def emit_event(self, event_type: str, key: RunKey | None, payload: dict, *, idempotency_key: str,
+                   world_id: str | None = None) -> bool:
+        """Append an event about a run (``key``) or, with ``key=None, world_id=...``, about a
+        world; returns False (and writes nothing) when the idempotency key was seen before."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(events).values(
                     event_type=event_type, idempotency_key=idempotency_key,
-                    world_id=key.world_id if key else None, strategy_id=key.strategy_id if key else None,
+                    world_id=key.world_id if key else world_id, strategy_id=key.strategy_id if key else None,
                     run_id=key.run_id if key else None, payload=to_jsonable(payload), created_at=utcnow()))
             return True
         except IntegrityError:

@@ -5,8 +5,7 @@ emission a no-op.
 
 ``validation_profile_changed`` is emitted by :func:`sync_policy` whenever the ruleset hash
 of a world's (stage, profile) differs from the last one recorded for that world and stage.
-The store keys events by run; a world-level event is stored with the pseudo run key
-``(world_id, "*", "policy")`` so that it is queryable by world.
+World-level events carry the world id and no strategy or run.
 """
 from __future__ import annotations
 
@@ -17,15 +16,10 @@ from typing import Iterator
 import pandas as pd
 
 from qmtl_research.config import WorldConfig
-from qmtl_research.store import EvaluationStore, RunKey
+from qmtl_research.store import EvaluationStore
 from qmtl_research.validation.policy import STAGES, Policy, policy_of_world, ruleset_hash
 
 EVENT_TYPES = ("evaluation_run_created", "evaluation_run_updated", "validation_profile_changed")
-POLICY_STRATEGY = "*"
-
-
-def world_key(world_id: str) -> RunKey:
-    return RunKey(world_id, POLICY_STRATEGY, "policy")
 
 
 def sync_policy(store: EvaluationStore, world: WorldConfig, policy: Policy | None = None,
@@ -44,7 +38,7 @@ def sync_policy(store: EvaluationStore, world: WorldConfig, policy: Policy | Non
             continue
         payload = {"stage": stage, "profile": profile, "ruleset_hash": h, "previous_ruleset_hash": seen.get(stage),
                    "policy_version": world.policy_version, "actor": actor}
-        if store.emit_event("validation_profile_changed", world_key(world.world_id), payload,
+        if store.emit_event("validation_profile_changed", None, payload, world_id=world.world_id,
                             idempotency_key=f"validation_profile_changed:{world.world_id}:{stage}:{seen.get(stage)}->{h}"):
             changed.append(stage)
     return changed

@@ -68,7 +68,7 @@ def validation_health(store: EvaluationStore, world_id: str | None = None, now: 
     """One row per (world, stage) over the evaluated runs in the store."""
     now_ts = _aware(now or utcnow())
     since = now_ts - pd.Timedelta(days=90)
-    runs = [r for r in store.list_runs(world_id=world_id, status="evaluated") if r["strategy_id"] != "*"]
+    runs = store.list_runs(world_id=world_id, status="evaluated")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in runs:
         groups.setdefault((r["world_id"], r.get("stage") or "backtest"), []).append(r)
