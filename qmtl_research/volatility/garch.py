@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from arch import arch_model
 from joblib import Parallel, delayed, parallel_config
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from qmtl_research.volatility.config import GarchConfig
@@ -164,7 +165,10 @@ def fit_garch_fund(fund_id: str, returns: np.ndarray, train_mask: np.ndarray,
 
 
 def _fit_chunk(items, refit_positions, cfg, horizon):
-    return [fit_garch_fund(fid, r, m, refit_positions, cfg, horizon) for fid, r, m in items]
+    # one BLAS thread whatever the worker: the optimiser's path (and so the last digits of the
+    # estimates) must not depend on the backend or on the number of workers
+    with threadpool_limits(limits=1):
+        return [fit_garch_fund(fid, r, m, refit_positions, cfg, horizon) for fid, r, m in items]
 
 
 def fit_garch_panel(returns: pd.DataFrame, train_mask: pd.Series | pd.DataFrame, cfg: GarchConfig,
