@@ -69,7 +69,7 @@ def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF"
 
 
 def outer_folds(frame: pd.DataFrame, split: str = "walk-forward", folds: int = 4, seed: int = 0,
-                min_train: int = 30, allow_empty: bool = False
+                min_train: int = 20, allow_empty: bool = False
                 ) -> tuple[list[Fold], list[tuple[str, int, int, str]]]:
     """The outer folds and a log ``(fold, n_train, n_test, note)`` including skipped folds
     (walk-forward folds with fewer than ``min_train`` training samples are skipped). Without
@@ -110,7 +110,7 @@ def outer_folds(frame: pd.DataFrame, split: str = "walk-forward", folds: int = 4
 
 def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk-forward", folds: int = 4,
              seed: int = 0, progress: bool = True, keep_models: bool = False,
-             min_train: int = 30) -> Evaluation:
+             min_train: int = 20) -> Evaluation:
     """Fit every approach on every outer training fold and predict its test fold
     (``keep_models``: keep the fitted estimators in ``Evaluation.models[(fold, approach)]``)."""
     fold_list, log = outer_folds(frame, split, folds, seed, min_train)

@@ -53,12 +53,6 @@ def _check_requests(panel: FundPanel, requests: pd.DataFrame) -> None:
                          where="forecaster(panel, requests)", fix="request only the panel's funds")
 
 
-def _history(panel: FundPanel, fund_id: str, prediction_date: pd.Timestamp) -> np.ndarray:
-    col = panel.returns[fund_id]
-    hist = col.loc[:prediction_date].to_numpy(dtype=float)
-    return hist[np.isfinite(hist)]
-
-
 def _ewma_vol_pct(hist: np.ndarray, lam: float) -> float:
     """RiskMetrics one-step EWMA std (zero mean), annualised percent; seeded with the
     sample variance of the first 4 observations."""
