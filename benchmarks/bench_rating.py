@@ -1,11 +1,13 @@
 """Stage 2 at paper scale: 2,585 synthetic funds, every settlement date, four SVC kernels
 with nested grid search, both challengers.
 
-Stage 1 here is the fast EWMA forecaster (RiskMetrics, lambda 0.94): re-training the
-GARCH-LSTM per prediction year for 2,585 funds would dominate the timing and is
-stage 1's benchmark, not stage 2's. The target is <= 300 s wall for the default
-(walk-forward) split on a 2-core machine; the paper's 4-fold CV is timed too, and its
-accuracies are set beside the paper's Table 4.
+Stage 1 for the headline figure is the fast EWMA forecaster (RiskMetrics, lambda 0.94):
+re-training the GARCH-LSTM per prediction year for 2,585 funds would dominate the
+timing and is stage 1's benchmark, not stage 2's. The target is <= 300 s wall for the
+default (walk-forward) split on a 2-core machine (``stage2_wall_s``); the paper's 4-fold
+CV is timed too, and its accuracies are set beside the paper's Table 4. The same
+walk-forward study is then repeated with this package's arch GARCH(1,1) stage 1
+(one fit per sample, ``stage2_wall_s_garch_stage1``).
 
     .venv/bin/python -m benchmarks.bench_rating           # full scale
     .venv/bin/python -m benchmarks.bench_rating --quick   # 300 funds
@@ -21,7 +23,7 @@ import qmtl_research  # noqa: F401  (runtime defaults first)
 from qmtl_research.data.synthetic import make_synthetic_universe
 from qmtl_research.rating.evaluation import evaluate, make_approaches, scores
 from qmtl_research.rating.features import build_rating_dataset
-from qmtl_research.rating.forecasters import EwmaForecaster
+from qmtl_research.rating.forecasters import EwmaForecaster, GarchForecaster
 from qmtl_research.rating.screen import pearson_screen
 from qmtl_research.rating.settings import load_rating_settings
 
@@ -72,6 +74,23 @@ def run(quick: bool = False, n_jobs: int = 2, seed: int = 42) -> dict:
         out[f"{key}_kernels"] = per_kernel
         out[f"{key}_svc_wall_s"] = round(time.perf_counter() - t, 2)
     out["stage2_wall_s"] = round(out["universe_s"] + out["dataset_s"] + out["walk_forward_svc_wall_s"], 2)
+    # the same default (walk-forward) study with this package's arch GARCH(1,1) stage 1,
+    # refitted at every prediction date (one fit per sample)
+    t = time.perf_counter()
+    ds_g = build_rating_dataset(panel, table, settings.horizon_weeks, GarchForecaster(n_jobs=n_jobs, progress=False),
+                                settings.window_weeks, progress=False)
+    out["garch_dataset_s"] = round(time.perf_counter() - t, 2)
+    out["garch_forecast_methods"] = ds_g.notes["forecast_methods"]
+    screen_g = pearson_screen(ds_g.frame, settings.screen_threshold)
+    t = time.perf_counter()
+    ev = evaluate(ds_g.frame, make_approaches(table, screen_g.selected, settings.kernels, settings.param_grid,
+                                              settings.inner_folds, seed, n_jobs),
+                  "walk-forward", settings.outer_folds, seed, progress=False, min_train=settings.min_train)
+    sc = scores(ev.predictions)
+    out["garch_walk_forward_accuracy"] = {k: round(float(v), 4) for k, v in sc["accuracy"].items()}
+    out["garch_walk_forward_svc_wall_s"] = round(time.perf_counter() - t, 2)
+    out["stage2_wall_s_garch_stage1"] = round(out["universe_s"] + out["garch_dataset_s"]
+                                              + out["garch_walk_forward_svc_wall_s"], 2)
     out["total_wall_s"] = round(time.perf_counter() - t0, 2)
     out["target_s"] = TARGET_S
     out["ratio_to_target"] = round(out["stage2_wall_s"] / TARGET_S, 3)

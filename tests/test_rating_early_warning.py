@@ -91,3 +91,30 @@ def test_bad_settings_name_the_file_and_field(tmp_path):
         load_rating_settings(p)
     msg = str(exc.value)
     assert "settings.yaml:2" in msg and "Cubic" in msg and "fast" in msg
+
+
+def test_contract_results_round_trip_through_the_store(tmp_path, panel, settings, warnings_table):
+    from qmtl_research.rating.study import contract_results, run_rating_study
+    from qmtl_research.store import EvaluationStore, RunKey
+
+    s = settings.model_copy(update={"horizons": [4, 13], "kernels": ["RBF", "Linear"]})
+    study = run_rating_study(panel, s, seed=1, forecaster=EwmaForecaster(), progress=False)
+    results = contract_results(study, warnings_table[0], synthetic=True)
+    assert list(results["table4"].index) == ["RBF", "Linear", "Regulatory rule", "Persistence"]
+    assert list(results["table4"].columns) == ["accuracy", "macro_f1", "off_by_more_than_one"]
+    assert list(results["horizons"].columns) == ["horizon_weeks", "approach", "accuracy", "macro_f1"]
+    assert list(results["confusion"].columns) == ["approach", "true_grade", "predicted_grade", "count"]
+    summary = results["summary"]
+    for key in ("best_kernel", "best_accuracy", "rule_accuracy", "persistence_accuracy", "winner",
+                "margin_vs_rule", "horizon_weeks", "split", "n_samples"):
+        assert key in summary
+    assert summary["best_accuracy"] == pytest.approx(results["table4"].loc[["RBF", "Linear"], "accuracy"].max())
+    store = EvaluationStore.open(f"sqlite:///{tmp_path}/s.sqlite")
+    key = RunKey("fund-rating", "demo", "r1")
+    store.create_run(key)
+    for name, value in results.items():
+        store.put_result(key, "rating", name, value)
+    back = store.get_results(key, "rating")
+    pd.testing.assert_frame_equal(back[("rating", "table4")], results["table4"], check_names=False)
+    assert back[("rating", "summary")]["winner"] == summary["winner"]
+    assert len(back[("rating", "early_warning")]) == len(results["early_warning"])

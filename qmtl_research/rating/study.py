@@ -116,3 +116,21 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
                       min_train=settings.min_train)
         study.results[h] = HorizonResult(ds, screen, ev, scores(ev.predictions), log)
     return study
+
+
+def contract_results(study: RatingStudy, early_warning_table: pd.DataFrame, **summary_extra) -> dict:
+    """The section "rating" results of the shared contract, ready for ``ctx.record``:
+    table4, horizons, pearson, confusion, early_warning, summary (plus per_grade and
+    exclusions). ``summary_extra`` adds fields to the summary dict."""
+    _, text = study.verdict()
+    summary = {**study.summary(), "verdict": text, **summary_extra}
+    return {
+        "table4": study.table4,
+        "horizons": study.horizons_table()[["horizon_weeks", "approach", "accuracy", "macro_f1"]],
+        "pearson": study.default.screen.correlations,
+        "confusion": study.confusion(),
+        "early_warning": early_warning_table,
+        "per_grade": study.per_grade(),
+        "exclusions": study.exclusions(),
+        "summary": summary,
+    }
