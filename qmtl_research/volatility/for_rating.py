@@ -6,7 +6,10 @@ fund's next 4 weekly returns, using returns up to and including
 ``prediction_date`` only. The model is **re-trained per calendar year** of the
 prediction dates: for year ``Y`` GARCH is estimated and the LSTMs are trained
 on data strictly before the first week of ``Y`` (walk-forward), then used for
-every request dated in ``Y``. A request the model cannot answer (fund with a
+every request dated in ``Y``. A fund with fewer than ``min_train_obs`` returns
+before ``Y`` gets its GARCH estimated on its first ``min_train_obs`` returns
+(``late_start``) and forecasts only from the week after them, so no forecast
+ever uses a return after its prediction date. A request the model cannot answer (fund with a
 bad history, GARCH failure, no training data before ``Y``) gets a NaN forecast
 and the reason in ``method``.
 """
