@@ -146,3 +146,12 @@ def test_garch_forecaster_against_arch_directly(panel):
     ref = np.sqrt(res.forecast(horizon=4, reindex=False).variance.to_numpy()[-1].mean() * 52)
     assert got["method"].iloc[0] == "garch"
     assert got["forecast_vol_pct"].iloc[0] == pytest.approx(ref, rel=2e-3)
+
+
+def test_study_samples_equal_the_per_horizon_dataset(panel, table):
+    s = load_rating_settings().model_copy(update={"horizons": [4, 13], "kernels": ["Linear"], "param_grid": GRID})
+    study = run_rating_study(panel, s, seed=0, forecaster=EwmaForecaster(), progress=False)
+    for h in (4, 13):
+        ref = build_rating_dataset(panel, table, h, EwmaForecaster(), progress=False)
+        pd.testing.assert_frame_equal(study.results[h].dataset.frame, ref.frame)
+        pd.testing.assert_frame_equal(study.results[h].dataset.exclusions, ref.exclusions)

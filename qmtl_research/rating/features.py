@@ -75,7 +75,9 @@ def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int
                          forecaster: Forecaster | None = None, window: int = WINDOW_WEEKS,
                          risk_free: float = 0.0, missing_benchmark: str = "exclude",
                          progress: bool = True) -> RatingDataset:
-    """Build the stage-2 samples of ``panel`` for ``horizon`` weeks before settlement.
+    """Build the stage-2 samples of ``panel`` for ``horizon`` weeks before settlement:
+    :func:`candidate_samples`, one call of the stage-1 ``forecaster`` for their
+    ``(fund_id, prediction_date)`` pairs, then :func:`attach_forecasts`.
 
     Parameters
     ----------
@@ -91,13 +93,25 @@ def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int
         Funds whose benchmark is empty, unknown or unobserved in the window are
         excluded and listed (default) or raise :class:`InputError`.
     """
+    forecaster = forecaster or make_forecaster("GARCH", progress=progress)
+    cand = candidate_samples(panel, grade_table, horizon, window, risk_free, missing_benchmark, progress)
+    cand.notes["forecaster"] = getattr(forecaster, "name", repr(forecaster))
+    if cand.frame.empty:
+        return cand
+    return attach_forecasts(cand, forecaster(panel, cand.frame[["fund_id", "prediction_date"]]), grade_table)
+
+
+def candidate_samples(panel: FundPanel, grade_table: GradeTable, horizon: int = 4, window: int = WINDOW_WEEKS,
+                      risk_free: float = 0.0, missing_benchmark: str = "exclude",
+                      progress: bool = True) -> RatingDataset:
+    """Stage-2 samples before the stage-1 forecast: labels, the known-window indicators,
+    persistence grade and the exclusions (arguments as :func:`build_rating_dataset`)."""
     if not 1 <= horizon <= window - 2:
         raise InputError(f"horizon {horizon} weeks is outside 1..{window - 2}", where="horizon",
                          fix="use a horizon such as 4, 13 or 52 weeks")
     if missing_benchmark not in ("exclude", "error"):
         raise InputError(f"missing_benchmark must be 'exclude' or 'error', got {missing_benchmark!r}",
                          where="missing_benchmark")
-    forecaster = forecaster or make_forecaster("GARCH", progress=progress)
     labels, excl = make_labels(panel, grade_table, window)
     exclusions = [tuple(r) for r in excl.itertuples(index=False)]
     rets = panel.returns
@@ -144,12 +158,20 @@ def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int
                      "disclosed_grade": lab.disclosed_grade, **feats,
                      "persistence_grade": grade_table.grade_of(M.annualised_std_pct(trailing))})
     frame = pd.DataFrame(rows)
-    notes = {"n_labels": len(labels), "horizon_weeks": horizon, "window": window,
-             "risk_free_weekly": risk_free, "forecaster": getattr(forecaster, "name", repr(forecaster))}
-    if frame.empty:
-        return RatingDataset(frame, pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS), horizon, window, notes)
-    fc = forecaster(panel, frame[["fund_id", "prediction_date"]])
-    frame = frame.merge(fc, on=["fund_id", "prediction_date"], how="left", validate="many_to_one")
+    notes = {"n_labels": len(labels), "horizon_weeks": horizon, "window": window, "risk_free_weekly": risk_free}
+    return RatingDataset(frame, pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS), horizon, window, notes)
+
+
+def attach_forecasts(candidates: RatingDataset, forecasts: pd.DataFrame, grade_table: GradeTable) -> RatingDataset:
+    """Join stage-1 forecasts (forecaster columns; may hold more pairs than needed) to the
+    candidate samples, exclude samples without a forecast (reason listed), and add
+    ``blended_std_pct`` and ``rule_grade``."""
+    horizon, window = candidates.horizon_weeks, candidates.window
+    notes = dict(candidates.notes)
+    notes.setdefault("forecaster", "given forecasts")
+    exclusions = [tuple(r) for r in candidates.exclusions.itertuples(index=False)]
+    fc = forecasts.drop_duplicates(["fund_id", "prediction_date"])
+    frame = candidates.frame.merge(fc, on=["fund_id", "prediction_date"], how="left", validate="many_to_one")
     if "method" not in frame.columns:
         frame["method"] = notes["forecaster"]
     missing = frame["forecast_vol_pct"].isna()

@@ -17,9 +17,9 @@ Implementations here:
   this package; the paper's GARCH benchmark).
 * :class:`EwmaForecaster` - RiskMetrics EWMA variance (lambda 0.94); no fitting, fast
   (used for paper-scale benchmarks).
-* :class:`VolatilityModelForecaster` - the learned stage-1 models of
-  :mod:`qmtl_research.volatility` (GARCH-LSTM as in the paper, LSTM, Naive), re-trained
-  per prediction year on data up to the end of the previous year.
+* :class:`VolatilityModelForecaster` - the stage-1 models of :mod:`qmtl_research.volatility`
+  (GARCH-LSTM as in the paper, LSTM, Naive), re-trained per prediction year on data
+  before that year (``volatility.forecast_for_rating``).
 
 :func:`make_forecaster` builds one from the ``stage1_model`` name.
 """
@@ -180,29 +180,23 @@ class GarchForecaster:
 
 
 class VolatilityModelForecaster:
-    """Adapter to a learned stage-1 model of :mod:`qmtl_research.volatility`
-    (``GARCH-LSTM`` - the paper's choice -, ``LSTM`` or ``Naive``).
+    """A stage-1 model of :mod:`qmtl_research.volatility` (``GARCH-LSTM`` - the paper's
+    choice -, ``LSTM``, ``GARCH`` or ``Naive``) as a stage-2 forecaster.
 
-    Requests are grouped by the calendar year of their prediction date. For year
-    Y the stage-1 pipeline is re-trained on data up to the last week of year Y-1
-    only: GARCH(1,1) per fund (``fit_garch_panel`` with that training mask, then
-    filtered with fixed parameters), the sample table (``build_samples``) restricted
-    to samples whose outputs end by then, and the model (``make_model``). The
-    forecast for a prediction week ``q`` is the model's output for origin ``q + 1``
-    (inputs: the 1-month realised vol and GARCH conditional vol of weeks ``q-3..q``),
-    i.e. the annualised std (percent) of weeks ``q+1..q+4``. No information after
-    year Y-1 informs any forecast of year Y (stage-1 parameters are at most one
-    year old). Funds that the stage-1 model cannot serve (e.g. GARCH failure, too
-    short a history) get NaN and the reason in ``method``.
+    Delegates to :func:`qmtl_research.volatility.forecast_for_rating`, which re-trains
+    the stage-1 model per calendar year of the prediction dates on data before that
+    year and answers every request from returns up to its prediction date; requests
+    it cannot answer come back as NaN with the reason in ``method`` (stage 2 lists
+    them as exclusions).
 
     Parameters
     ----------
-    model : {"GARCH-LSTM", "LSTM", "Naive"}
+    model : {"GARCH-LSTM", "LSTM", "GARCH", "Naive"}
+    seed : int
+        Stage-1 seed (same seed, same forecasts).
     config : Stage1Config, optional
-        Stage-1 hyper-parameters (default ``Stage1Config(seed=seed)``).
+        Stage-1 hyper-parameters (default ``Stage1Config()``).
     """
-
-    LEARNED = ("GARCH-LSTM", "LSTM", "Naive")
 
     def __init__(self, model: str = "GARCH-LSTM", seed: int = 42, progress: bool = True, config=None):
         self.model = model
@@ -210,78 +204,22 @@ class VolatilityModelForecaster:
         self.seed = seed
         self.progress = progress
         self.config = config
-        self._cache: dict = {}
 
-    def _stage1(self, panel: FundPanel, year: int, cfg):
-        from qmtl_research.volatility import build_samples, fit_garch_panel, make_model, realized_vol
-        from qmtl_research.volatility.samples import r_columns, sigma_columns, y_columns
-
-        key = (panel.fingerprint(), year)
-        if key in self._cache:
-            return self._cache[key]
-        returns = panel.returns
-        cutoff = pd.Timestamp(year=year - 1, month=12, day=31)
-        w, h = cfg.window, cfg.horizon
-        target = realized_vol(returns, w)
-        cond_vol, failures = None, {}
-        needs = list(sigma_columns(w))
-        if self.model == "GARCH-LSTM":
-            mask = pd.Series(returns.index <= cutoff, index=returns.index)
-            g = fit_garch_panel(returns, mask, cfg.garch, horizon=h, progress=False)
-            cond_vol = g.cond_vol
-            failures = {f["fund_id"]: f["message"] for f in g.failures}
-            needs += r_columns(w)
-        samples = build_samples(target, cond_vol, None, w, h)
-        train = samples[(samples["date"] <= cutoff) & samples[needs].notna().all(axis=1)]
-        if train.empty:
-            raise InputError(f"no stage-1 training samples end by {cutoff.date()} for {self.model}",
-                             where=f"prediction year {year}",
-                             fix="use a longer history or stage1_model GARCH/EWMA")
-        est = make_model(self.model, cfg).fit(train, train[y_columns(h)].to_numpy())
-        self._cache[key] = (est, target, cond_vol, failures)
-        return self._cache[key]
+    MODELS = ("GARCH-LSTM", "LSTM", "GARCH", "Naive")
 
     def __call__(self, panel: FundPanel, requests: pd.DataFrame) -> pd.DataFrame:
         _check_requests(panel, requests)
-        if self.model not in self.LEARNED:
+        if self.model not in self.MODELS:
             raise ConfigError(f"unknown stage1_model {self.model!r}", where="stage1_model",
-                              fix=f"use GARCH, EWMA or one of {list(self.LEARNED)}")
-        from qmtl_research.volatility import Stage1Config
-        from qmtl_research.volatility.samples import r_columns, sigma_columns
-
-        cfg = self.config or Stage1Config(seed=self.seed)
-        w = cfg.window
-        dates = panel.dates
-        req = requests[["fund_id", "prediction_date"]].reset_index(drop=True)
-        years = pd.DatetimeIndex(req["prediction_date"]).year
-        out = []
-        for year in tqdm(sorted(set(years)), desc=f"stage-1 {self.model} by year", disable=not self.progress):
-            grp = req[years == year]
-            est, target, cond_vol, failures = self._stage1(panel, int(year), cfg)
-            pos = dates.get_indexer(pd.DatetimeIndex(grp["prediction_date"]))
-            if (pos < 0).any():
-                raise InputError("prediction dates must be week-ends of the panel", where="forecaster requests")
-            funds = grp["fund_id"].to_numpy()
-            lags = np.arange(w - 1, -1, -1)  # t-w .. t-1 = q-w+1 .. q
-            tcol = target.columns.get_indexer(funds)
-            X = pd.DataFrame(target.to_numpy()[pos[:, None] - lags[None, :], tcol[:, None]],
-                             columns=sigma_columns(w))
-            if cond_vol is not None:
-                ccol = cond_vol.columns.get_indexer(funds)
-                vals = np.full((len(funds), w), np.nan)
-                ok = ccol >= 0
-                vals[ok] = cond_vol.to_numpy()[pos[ok, None] - lags[None, :], ccol[ok, None]]
-                X[r_columns(w)] = vals
-            X.insert(0, "fund_id", funds)
-            usable = X.drop(columns="fund_id").notna().all(axis=1).to_numpy() & (pos - w + 1 >= 0)
-            pred = np.full(len(X), np.nan)
-            if usable.any():
-                pred[usable] = est.predict(X.loc[usable])
-            method = [self.model if u else f"no {self.model} forecast: " + failures.get(f, "missing inputs")
-                      for f, u in zip(funds, usable)]
-            out.append(pd.DataFrame({"fund_id": funds, "prediction_date": grp["prediction_date"].to_numpy(),
-                                     "forecast_vol_pct": pred, "method": method}))
-        return pd.concat(out, ignore_index=True)[FORECAST_COLUMNS]
+                              fix=f"use EWMA or one of {list(self.MODELS)} (GARCH = this package's refits)")
+        try:
+            from qmtl_research.volatility import forecast_for_rating
+        except ImportError as exc:
+            raise ConfigError(f"stage1_model {self.model!r} needs qmtl_research.volatility.forecast_for_rating, "
+                              f"which cannot be imported ({exc})", where="stage1_model",
+                              fix="use stage1_model GARCH or EWMA") from None
+        return forecast_for_rating(self.model, panel, requests, seed=self.seed, progress=self.progress,
+                                   config=self.config)
 
 
 OWN_FORECASTERS = {"GARCH": GarchForecaster, "EWMA": EwmaForecaster}
@@ -289,8 +227,9 @@ OWN_FORECASTERS = {"GARCH": GarchForecaster, "EWMA": EwmaForecaster}
 
 def make_forecaster(stage1_model: str = "GARCH", *, seed: int = 42, progress: bool = True,
                     n_jobs: int = 1) -> Forecaster:
-    """Forecaster for a ``stage1_model`` name: ``GARCH`` / ``EWMA`` (this package) or a
-    model of :mod:`qmtl_research.volatility` (``GARCH-LSTM``, ``LSTM``, ``Naive``)."""
+    """Forecaster for a ``stage1_model`` name: ``GARCH`` / ``EWMA`` (this package's
+    per-request refits / RiskMetrics) or a model of :mod:`qmtl_research.volatility`
+    (``GARCH-LSTM``, ``LSTM``, ``Naive``)."""
     key = stage1_model.upper()
     if key == "GARCH":
         return GarchForecaster(progress=progress, n_jobs=n_jobs)

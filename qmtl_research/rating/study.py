@@ -14,7 +14,7 @@ from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
 from qmtl_research.rating.evaluation import (PERSISTENCE, RULE, Evaluation, confusion_long, evaluate,
                                              make_approaches, outer_folds, per_grade, scores, verdict)
-from qmtl_research.rating.features import RatingDataset, build_rating_dataset
+from qmtl_research.rating.features import RatingDataset, attach_forecasts, candidate_samples
 from qmtl_research.rating.forecasters import Forecaster, make_forecaster
 from qmtl_research.rating.grades import GradeTable
 from qmtl_research.rating.screen import ScreenResult, pearson_screen
@@ -94,9 +94,16 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
                                                n_jobs=n_jobs)
     horizons = sorted(set(settings.horizons) | {settings.horizon_weeks})
     study = RatingStudy(settings, grade_table)
+    # one stage-1 call for the samples of every horizon (a learned stage 1 is trained once per year)
+    candidates = {h: candidate_samples(panel, grade_table, h, settings.window_weeks, settings.risk_free_weekly,
+                                       settings.missing_benchmark, progress) for h in horizons}
+    requests = [c.frame[["fund_id", "prediction_date"]] for c in candidates.values() if not c.frame.empty]
+    forecasts = (forecaster(panel, pd.concat(requests, ignore_index=True).drop_duplicates(ignore_index=True))
+                 if requests else pd.DataFrame(columns=["fund_id", "prediction_date", "forecast_vol_pct", "method"]))
     for h in horizons:
-        ds = build_rating_dataset(panel, grade_table, h, forecaster, settings.window_weeks,
-                                  settings.risk_free_weekly, settings.missing_benchmark, progress)
+        cand = candidates[h]
+        cand.notes["forecaster"] = getattr(forecaster, "name", repr(forecaster))
+        ds = attach_forecasts(cand, forecasts, grade_table) if not cand.frame.empty else cand
         if len(ds) == 0:
             raise InputError(f"no stage-2 samples at horizon {h} weeks", where=f"panel {panel.label()}",
                              fix=f"funds need {settings.window_weeks + h} observed weeks before a "
