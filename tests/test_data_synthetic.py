@@ -28,7 +28,7 @@ def p300():
 
 
 def _ann_std_pct(frame: pd.DataFrame) -> pd.Series:
-    # independent of qmtl_research.data.grades: pandas std (ddof=1) x sqrt(52), percent
+    # independent of qmtl_research.grades: pandas std (ddof=1) x sqrt(52), percent
     return frame.std() * np.sqrt(52) * 100
 
 

@@ -13,7 +13,7 @@ from qmtl_research.errors import InputError
 from qmtl_research.rating import measures as M
 from qmtl_research.rating.features import build_rating_dataset
 from qmtl_research.rating.forecasters import EwmaForecaster
-from qmtl_research.rating.grades import load_grade_table
+from qmtl_research.grades import load_grade_table
 from qmtl_research.rating.labels import compare_disclosed, make_labels, settlement_date
 
 N_WEEKS = 240

@@ -13,7 +13,7 @@ from qmtl_research.rating.evaluation import (PERSISTENCE, RULE, confusion_long, 
                                              outer_folds, scores, verdict)
 from qmtl_research.rating.features import build_rating_dataset
 from qmtl_research.rating.forecasters import EwmaForecaster, GarchForecaster
-from qmtl_research.rating.grades import load_grade_table
+from qmtl_research.grades import load_grade_table
 from qmtl_research.rating.models import GradeSVC, PersistenceClassifier, RegulatoryRuleClassifier
 from qmtl_research.rating.settings import load_rating_settings
 from qmtl_research.rating.study import run_rating_study

@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from qmtl_research.data.grades import GRADE_WINDOW_WEEKS, annualised_std_pct, grade_of_std
+from qmtl_research.grades import GRADE_WINDOW_WEEKS, annualised_std_pct, load_grade_table
 from qmtl_research.data.panel import METADATA_COLUMNS, FundPanel
 from qmtl_research.errors import InputError
 
@@ -328,4 +328,4 @@ def _settlement_grades(returns: np.ndarray, dates: pd.DatetimeIndex, year: int,
     window = returns[np.clip(rows, 0, None), np.arange(returns.shape[1])[:, None]]  # (N, 156)
     std = annualised_std_pct(window, axis=1)
     std[~ok | np.isnan(window).any(axis=1)] = np.nan
-    return grade_of_std(std)
+    return load_grade_table().grade_of(std)

@@ -14,7 +14,7 @@ from qmtl_research.rating.evaluation import (Evaluation, confusion_long, evaluat
 from qmtl_research.rating.features import CANDIDATE_FEATURES, RatingDataset, build_rating_dataset
 from qmtl_research.rating.forecasters import (EwmaForecaster, GarchForecaster, VolatilityModelForecaster,
                                               make_forecaster)
-from qmtl_research.rating.grades import GradeTable, load_grade_table
+from qmtl_research.grades import GradeTable, load_grade_table
 from qmtl_research.rating.labels import compare_disclosed, make_labels
 from qmtl_research.rating.models import GradeSVC, PersistenceClassifier, RegulatoryRuleClassifier
 from qmtl_research.rating.screen import ScreenResult, pearson_screen

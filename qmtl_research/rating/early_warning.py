@@ -36,7 +36,7 @@ from qmtl_research.errors import InputError
 from qmtl_research.rating import measures as M
 from qmtl_research.rating.features import window_features
 from qmtl_research.rating.forecasters import Forecaster
-from qmtl_research.rating.grades import GradeTable
+from qmtl_research.grades import GradeTable
 from qmtl_research.rating.labels import make_labels, next_settlement, week_position
 from qmtl_research.rating.models import KERNELS, GradeSVC
 

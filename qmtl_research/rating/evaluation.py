@@ -24,7 +24,7 @@ from sklearn.model_selection import KFold
 from tqdm.auto import tqdm
 
 from qmtl_research.errors import ConfigError, InputError
-from qmtl_research.rating.grades import GradeTable
+from qmtl_research.grades import GradeTable
 from qmtl_research.rating.models import (KERNELS, GradeSVC, PersistenceClassifier,
                                          RegulatoryRuleClassifier)
 

@@ -33,7 +33,7 @@ from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
 from qmtl_research.rating import measures as M
 from qmtl_research.rating.forecasters import Forecaster, make_forecaster
-from qmtl_research.rating.grades import GradeTable
+from qmtl_research.grades import GradeTable
 from qmtl_research.rating.labels import (EXCLUSION_COLUMNS, WINDOW_WEEKS, make_labels,
                                          week_position)
 

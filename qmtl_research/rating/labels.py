@@ -19,7 +19,7 @@ import pandas as pd
 
 from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
-from qmtl_research.rating.grades import GradeTable
+from qmtl_research.grades import GradeTable
 from qmtl_research.rating.measures import annualised_std_pct
 
 WINDOW_WEEKS = 156

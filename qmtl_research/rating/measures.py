@@ -14,21 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from qmtl_research.grades import annualised_std_pct  # noqa: F401  (one home: the grade table's measure)
+
 PERIODS_PER_YEAR = 52
 
 
 def _arr(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
-
-
-def annualised_std_pct(returns, periods: int = PERIODS_PER_YEAR) -> float:
-    """Annualised standard deviation of weekly returns, in percent.
-
-    ``std(returns, ddof=1) * sqrt(periods) * 100``. This is the quantity the
-    regulatory grade table (Table 1) is applied to.
-    """
-    r = _arr(returns)
-    return float(np.std(r, ddof=1) * np.sqrt(periods) * 100.0)
 
 
 def sharpe_ratio(returns, risk_free: float = 0.0, periods: int = PERIODS_PER_YEAR) -> float:

@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from qmtl_research.errors import ConfigError, InputError
-from qmtl_research.rating.grades import GradeTable
+from qmtl_research.grades import GradeTable
 
 KERNELS = {"RBF": "rbf", "Sigmoid": "sigmoid", "Linear": "linear", "Poly": "poly"}
 DEFAULT_GRID = {"C": [1.0, 10.0, 100.0], "gamma": ["scale", 1.0]}

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qmtl_research.paths import params_dir
-from qmtl_research.rating.grades import GradeTable, load_grade_table
+from qmtl_research.grades import GradeTable, load_grade_table
 from qmtl_research.rating.models import KERNELS
 from qmtl_research.yamlio import load_model
 

@@ -16,7 +16,7 @@ from qmtl_research.rating.evaluation import (PERSISTENCE, RULE, Evaluation, conf
                                              make_approaches, outer_folds, per_grade, scores, verdict)
 from qmtl_research.rating.features import RatingDataset, attach_forecasts, candidate_samples
 from qmtl_research.rating.forecasters import Forecaster, make_forecaster
-from qmtl_research.rating.grades import GradeTable
+from qmtl_research.grades import GradeTable
 from qmtl_research.rating.screen import ScreenResult, pearson_screen
 from qmtl_research.rating.settings import RatingSettings
 

@@ -8,6 +8,7 @@ extended validation, override information, benchmark comparison).
 """
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -18,6 +19,7 @@ from IPython.display import Markdown, display
 from qmtl_research.reporting.report_data import ReportData
 
 STATUS_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+_TABLE_NUMBER = itertools.count(1)  # tables are numbered in display order (one report per kernel)
 
 
 class Table:
@@ -42,14 +44,14 @@ def md(text: str) -> None:
 def table(df: pd.DataFrame, caption: str | None = None, digits: int = 4, index: bool = True) -> None:
     """Show a DataFrame as a real table (rounded), with an optional caption line above."""
     if caption:
-        md(f"*{caption}*")
+        md(f"*Table {next(_TABLE_NUMBER)}. {caption[:1].upper()}{caption[1:]}*")
     out = df.copy()
     num = out.select_dtypes(include=[np.number]).columns
     out[num] = out[num].round(digits)
-    if index and (out.index.name is not None or any(n is not None for n in out.index.names)):
-        out = out.reset_index()  # one header row: the index becomes a named column
-    elif index:
-        out = out.reset_index(names="")
+    default_index = isinstance(out.index, pd.RangeIndex) and out.index.name is None
+    if index and not default_index:
+        # one header row: a meaningful index becomes a (named) column
+        out = out.reset_index() if any(n is not None for n in out.index.names) else out.reset_index(names="")
     out = out.reset_index(drop=True)
     display(Table(out))
 
@@ -89,7 +91,7 @@ def summary(rep: ReportData) -> None:
          ("model card version", run.get("model_card_version")), ("risk tier", run.get("risk_tier")),
          ("data fingerprint", (run.get("data_fingerprint") or "")[:16]),
          ("report version", rep.version), ("lifecycle stage", rep.model_card.lifecycle_stage)],
-        "Table 0.1 — run identity")
+        "run identity")
     findings = key_findings(rep)
     if findings:
         md("**Key findings**\n\n" + "\n".join(f"- {f}" for f in findings))
@@ -130,13 +132,13 @@ def scope(rep: ReportData) -> None:
          ("world risk tier", rep.world.risk_tier), ("client critical", rep.world.client_critical),
          ("stage under validation", c.stage), ("model lifecycle stage", card.lifecycle_stage),
          ("data", "SYNTHETIC (generated, mirrors the paper's population)" if c.synthetic else "real / user-supplied")],
-        "Table 1.1 — scope")
+        "scope")
 
 
 def raci() -> None:
     from qmtl_research.reporting.governance import load_raci
 
-    table(load_raci(), "Table 1.2 — roles and responsibilities (R responsible, A accountable, C consulted, I informed)")
+    table(load_raci(), "roles and responsibilities (R responsible, A accountable, C consulted, I informed)")
 
 
 # --------------------------------------------------------------------- 2
@@ -145,7 +147,7 @@ def model_description(rep: ReportData) -> None:
     _kv([("strategy id", card.strategy_id), ("model card version", card.model_card_version),
          ("model type", card.model_type), ("data frequency", card.data_frequency),
          ("owner", card.owner), ("validator", card.validator), ("risk tier", card.risk_tier)],
-        "Table 2.1 — model card")
+        "model card")
     for title, items in (("Model structure", card.model_structure), ("Data overview", card.data_overview),
                          ("Data sources", card.data_sources), ("Preprocessing", card.preprocessing),
                          ("Key assumptions", card.key_assumptions), ("Key limitations", card.key_limitations)):
@@ -162,7 +164,7 @@ def method(rep: ReportData) -> None:
        "fail fails the run, otherwise any warn or non-blocking fail gives warn.")
     thresholds = rep.frame("validation", "thresholds")
     if thresholds is not None:
-        table(thresholds, "Table 3.1 — profile thresholds (bounds inclusive)")
+        table(thresholds, "profile thresholds (bounds inclusive)")
     steps = ", ".join(f"`{n.notebook}`" for n in rep.strategy.notebooks)
     md(f"Notebooks executed for this run, in order: {steps}, then `report`.")
     for sec, name, label in (("volatility", "config", "Stage 1 set-up"), ("rating", "config", "Stage 2 set-up"),
@@ -178,7 +180,7 @@ def rule_results(rep: ReportData) -> None:
     if rules is None:
         not_available("Rule results (the strategy has no validation step, or it has not run)")
         return
-    table(rules, "Table 4.1 — rule outcomes", index=False)
+    table(rules, "rule outcomes", index=False)
 
 
 def metrics_snapshot(rep: ReportData) -> None:
@@ -191,7 +193,7 @@ def metrics_snapshot(rep: ReportData) -> None:
         if isinstance(values, dict):
             rows += [(block, k, v) for k, v in values.items() if not isinstance(v, (dict, list))]
     if rows:
-        table(pd.DataFrame(rows, columns=["block", "metric", "value"]), "Table 5.1 — metric blocks", index=False)
+        table(pd.DataFrame(rows, columns=["block", "metric", "value"]), "metric blocks", index=False)
 
 
 def history_of(rep: ReportData, change_type: str) -> pd.DataFrame:
@@ -208,20 +210,20 @@ def overrides(rep: ReportData) -> None:
         md("No override has been recorded for this run.")
         return
     if frame is not None and not frame.empty:
-        table(frame, "Table 6.1 — overrides", index=False)
+        table(frame, "overrides", index=False)
     if not hist.empty:
-        table(hist, "Table 6.2 — override revisions in the run history", index=False)
+        table(hist, "override revisions in the run history", index=False)
 
 
 def extended_validation(rep: ReportData) -> None:
     hist = history_of(rep, "extended_validation")
     ext = rep.frame("validation", "extended")
     if ext is not None and not ext.empty:
-        table(ext, "Table 4-1.1 — extended validation layers", index=False)
+        table(ext, "extended validation layers", index=False)
     elif hist.empty:
         md("No extended-validation layer (cohort, portfolio, stress, live monitoring) was evaluated for this run.")
     if not hist.empty:
-        table(hist, "Table 4-1.2 — extended validation revisions", index=False)
+        table(hist, "extended validation revisions", index=False)
 
 
 def benchmark_comparison(rep: ReportData) -> None:
@@ -229,7 +231,7 @@ def benchmark_comparison(rep: ReportData) -> None:
     if frame is None or frame.empty:
         not_available("Benchmark / challenger comparison")
         return
-    table(frame, "Table 7.1 — model vs benchmarks and challengers")
+    table(frame, "model vs benchmarks and challengers")
 
 
 # --------------------------------------------------------------------- 5 / 6
@@ -247,7 +249,10 @@ def risks_and_limitations(rep: ReportData) -> None:
         items.append(f"Stage 1 could not process {len(fails)} fund step(s); see the failures table.")
     excl = rep.frame("rating", "exclusions")
     if excl is not None and not excl.empty:
-        items.append(f"Stage 2 excluded {len(excl)} fund(s) (reasons listed in the exclusions table).")
+        short = excl["reason"].str.contains("weeks of data before the settlement", regex=False).sum()
+        items.append(f"Stage 2 left out {len(excl)} fund-settlement samples: {short} because fewer than 156 weeks "
+                     f"of history preceded the settlement (the regulator grades only funds with 3 years), "
+                     f"{len(excl) - short} for other reasons (see the rating notebook's exclusions table).")
     md("\n".join(f"- {i}" for i in items) if items else "No limitation recorded.")
 
 
@@ -269,7 +274,7 @@ def recommendations(rep: ReportData) -> None:
         text = (f"**Approve with conditions** for `{stage}`: resolve or accept the warnings above, record an "
                 "override with actor, reason and review date if proceeding, and re-validate within the review window.")
     elif status == "fail":
-        text = ("**Do not promote.** Blocking failures: " + (", ".join(f"`{b}`" for b in blocking) or "see Table 4.1")
+        text = ("**Do not promote.** Blocking failures: " + (", ".join(f"`{b}`" for b in blocking) or "see the rule outcomes")
                 + f". Recommended stage: `{stage}`. Fix the causes and re-evaluate under a new run id.")
     else:
         text = f"The run is `{rep.status}`: no recommendation can be made until the validation step evaluates it."
@@ -287,4 +292,4 @@ def changes_since_previous(rep: ReportData) -> None:
     if frame.empty:
         md("No verdict or metric changed.")
     else:
-        table(frame, "Table 8.1 — changes since the previous version", index=False)
+        table(frame, "changes since the previous version", index=False)

@@ -106,6 +106,31 @@ local function figure_of(blocks, caption, label)
   return { pandoc.Figure({ pandoc.Plain({ img }) }, { long = { pandoc.Plain(cap) } }, { id = label or "" }) }
 end
 
+-- PNG size from its IHDR chunk (bytes 17..24), to size figures by aspect ratio
+local function png_size(src)
+  local ok, _, contents = pcall(pandoc.mediabag.fetch, src)
+  if not ok or not contents or #contents < 24 or contents:sub(2, 4) ~= "PNG" then return nil end
+  local function u32(i)
+    local a, b, c, d = contents:byte(i, i + 3)
+    return ((a * 256 + b) * 256 + c) * 256 + d
+  end
+  return u32(17), u32(21)
+end
+
+-- wide figures take the text width; square-ish ones (heatmaps, matrices) less, so pages stay readable
+function Image(img)
+  if img.attributes["width"] then return nil end
+  local w, h = png_size(img.src)
+  if w and h and w > 0 then
+    local ratio = h / w
+    local width = ratio > 0.9 and "58%" or (ratio > 0.65 and "75%" or "92%")
+    img.attributes["width"] = width
+  else
+    img.attributes["width"] = "90%"
+  end
+  return img
+end
+
 function Div(el)
   if not el.classes:includes("cell") then return nil end
   if el.classes:includes("raw") then return {} end

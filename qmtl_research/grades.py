@@ -1,4 +1,6 @@
-"""The regulatory grade table (paper Table 1) as data, and the grade of a std.
+"""The regulatory grade table (paper Table 1) as data, the quantity it is applied to
+(annualised std of weekly returns) and the grade of a std — one home, used by the data
+layer (disclosed grades of generated universes) and by the rating stage.
 
 The table lives in ``params/rating/grade_table.yaml``. Boundary semantics:
 a fund gets grade *k* when its annualised std (percent) is **<=** grade *k*'s
@@ -117,6 +119,25 @@ class GradeTable(BaseModel):
         bound - std (>= 0; inf for grade 1) and ``to_safer`` = std - lower bound (> 0)."""
         g = self.grade_of(std_pct)
         return self.upper_bound(g) - std_pct, std_pct - self.lower_bound(g)
+
+
+#: the regulator measures the 3 years (156 weekly returns) before a settlement date
+GRADE_WINDOW_WEEKS = 156
+WEEKS_PER_YEAR = 52
+
+
+def annualised_std_pct(weekly_returns, periods: int = WEEKS_PER_YEAR, axis: int | None = None):
+    """Annualised standard deviation of weekly simple returns, in **percent**.
+
+    ``std(returns, ddof=1) * sqrt(periods) * 100`` — the quantity the grade table is
+    applied to. ``axis=None`` on 1-D input gives a float; with ``axis`` an array
+    (NaN where fewer than two observations).
+    """
+    x = np.asarray(weekly_returns, dtype=float)
+    if axis is None:
+        return float(np.std(x, ddof=1) * np.sqrt(periods) * 100.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nanstd(x, axis=axis, ddof=1) * np.sqrt(periods) * 100.0
 
 
 def default_grade_table_path() -> Path:
