@@ -65,6 +65,7 @@ def rating(rep: ReportData) -> None:
         not_available("Stage 2 (risk-grade classification)")
         return
     s = rep.get("rating", "summary") or {}
+    best = s.get("best_kernel")
     md(f"Grade predictions at settlement minus {s.get('horizon_weeks', 'n/a')} weeks, split **{s.get('split', 'n/a')}**, "
        f"{s.get('n_samples', 'n/a')} fund-settlements. Winner here: **{s.get('winner', 'n/a')}** "
        f"(best kernel's margin vs the regulatory rule {s.get('margin_vs_rule', float('nan')):+.4f}).")
@@ -82,7 +83,6 @@ def rating(rep: ReportData) -> None:
     if per_grade is not None and best is not None and "approach" in per_grade:
         table(per_grade[per_grade["approach"] == best].drop(columns="approach"),
               f"per-grade precision and recall of the best kernel ({best})", index=False)
-    best = s.get("best_kernel")
     pearson = rep.frame("rating", "pearson")
     if pearson is not None:
         num = pearson.select_dtypes("number")
