@@ -116,3 +116,22 @@ def test_schema_version_newer_than_code_is_refused(sqlite_url):
         conn.execute(update(schema_info).values(version=999))
     with pytest.raises(StoreError, match="newer than this code"):
         EvaluationStore.open(sqlite_url)
+
+
+def _open_store(url):
+    EvaluationStore.open(url).engine.dispose()
+    return True
+
+
+def test_parallel_processes_create_the_schema_once(store_url):
+    """Reports run in parallel processes: the first use of a store must not race."""
+    import multiprocessing as mp
+
+    from sqlalchemy import func, select
+
+    from qmtl_research.store.tables import schema_info
+
+    with mp.get_context("spawn").Pool(4) as pool:
+        assert all(pool.map(_open_store, [store_url] * 4))
+    with EvaluationStore.open(store_url).engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema_info)).scalar() == 1

@@ -23,7 +23,9 @@ def run_one(strategy: str, world: str | None = None, engine: str = "auto", store
         env["QMTL_STORE_URL"] = store_url
     t = time.perf_counter()
     proc = subprocess.run(_command(strategy, world, engine), capture_output=True, text=True, env=env, check=False)
-    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    # the command's own summary is on stdout (its errors on stderr); kernels' log lines are noise
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()] or \
+            [ln for ln in proc.stderr.splitlines() if ln.strip() and "IPKernelApp" not in ln]
     return {"strategy": strategy, "returncode": proc.returncode, "seconds": time.perf_counter() - t,
             "last_line": lines[-1] if lines else "", "output": proc.stdout + proc.stderr}
 

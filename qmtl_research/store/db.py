@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, text
 
 from qmtl_research.errors import StoreError
 from qmtl_research.paths import default_store_path
@@ -40,8 +41,38 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
+@contextmanager
+def _schema_lock(engine: Engine):
+    """Serialise schema creation between processes (reports run in parallel): a file lock
+    beside an SQLite database, an advisory lock on PostgreSQL."""
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        import fcntl
+
+        with open(f"{engine.url.database}.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+    elif engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(7205531)"))
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(7205531)"))
+                conn.commit()
+    else:
+        yield
+
+
 def ensure_schema(engine: Engine) -> None:
-    """Create missing tables and check/record the schema version."""
+    """Create missing tables and check/record the schema version (safe under concurrency)."""
+    with _schema_lock(engine):
+        _ensure_schema(engine)
+
+
+def _ensure_schema(engine: Engine) -> None:
     from qmtl_research.store import tables  # noqa: F401  (registers core tables)
     from qmtl_research.store.tables import metadata, schema_info
 
