@@ -44,6 +44,8 @@ class NotebookStep(_Strict):
 
     notebook: str
     parameters: dict[str, Any] = Field(default_factory=dict)
+    concurrent: bool = Field(False, description="may run at the same time as the adjacent steps that "
+                                                "also say concurrent (they must not read each other's results)")
 
 
 class StrategyConfig(_Strict):

@@ -40,7 +40,7 @@ def _notebook(path: Path, code: str, params: str) -> None:
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A throwaway project home: real report notebook and params, a tiny analysis notebook."""
-    for sub in ("governance", "policies", "model_cards"):
+    for sub in ("governance", "policies", "model_cards", "paper", "rating"):
         shutil.copytree(REPO / "params" / sub, tmp_path / "params" / sub)
     (tmp_path / "params" / "worlds").mkdir()
     shutil.copy(REPO / "params" / "worlds" / "fund-rating.yaml", tmp_path / "params" / "worlds")
@@ -149,3 +149,28 @@ def test_quarto_branch_renders(home, tmp_path):  # pragma: no cover - needs Quar
 
     res = run_report("tiny", progress=False, echo=lambda *_: None, engine="quarto")
     assert res.engine == "quarto" and "0 Summary" in pdf_text(res.pdf)
+
+
+def test_concurrent_steps_run_side_by_side_and_fail_cleanly(home):
+    from qmtl_research.config import load_strategy
+    from qmtl_research.reporting.runner import run_report, step_groups
+    from qmtl_research.store import EvaluationStore
+
+    spec = home / "params" / "strategies" / "tiny.yaml"
+    _notebook(home / "notebooks" / "other.ipynb", "import time\ntime.sleep(1)\nraise RuntimeError('other broke')",
+              'strategy = "tiny"\nworld = None\nrun_id = None\nstore_url = None\nrun_dir = None')
+    spec.write_text(spec.read_text().replace(
+        "  - notebook: step\n    parameters: {value: 1.0}\n",
+        "  - notebook: other\n    concurrent: true\n  - notebook: step\n    concurrent: true\n    parameters: {value: 1.0}\n"))
+    assert step_groups(load_strategy("tiny")) == [[0, 1]]
+    with pytest.raises(NotebookFailed, match="notebook 'other' failed.*RuntimeError: other broke"):
+        run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")
+    nbs = home / "reports" / "tiny" / "fund-rating" / "v0001" / "notebooks"
+    assert sorted(p.name for p in nbs.iterdir()) == ["01_other.ipynb", "02_step.ipynb"]  # both ran to the end
+    runs = EvaluationStore.open().list_runs(strategy_id="tiny")
+    # 'step' evaluated the run before 'other' failed: the verdict is frozen, the failure goes to its history
+    assert [r["status"] for r in runs] == ["evaluated"]
+    from qmtl_research.store import RunKey
+
+    hist = EvaluationStore.open().history(RunKey("fund-rating", "tiny", runs[0]["run_id"]))
+    assert [h["change_type"] for h in hist] == ["ex_post_failure"] and "other broke" in hist[0]["payload"]["error"]

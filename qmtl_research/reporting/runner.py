@@ -101,6 +101,40 @@ def execute(notebook: str, out_path: Path, parameters: dict, progress: bool = Fa
             fix="open that copy to see the traceback; fix the input or parameters and run again") from None
 
 
+def step_groups(cfg: StrategyConfig) -> list[list[int]]:
+    """Indices of the strategy's steps, grouped: consecutive ``concurrent`` steps form one group."""
+    groups: list[list[int]] = []
+    for i, step in enumerate(cfg.notebooks):
+        if step.concurrent and groups and cfg.notebooks[groups[-1][-1]].concurrent:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def run_group(group: list[int], steps: list, nb_dir: Path, base: dict, timings: dict, progress: bool, echo) -> None:
+    """Execute one group of steps (at the same time when there are several; each in its own kernel).
+    All of them finish before the first failure, if any, is raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> None:
+        name, params = steps[i]
+        t = time.perf_counter()
+        echo(f"  [{i + 1}/{len(steps) + 1}] {name}.ipynb" + (" (concurrent)" if len(group) > 1 else ""))
+        execute(name, nb_dir / f"{i + 1:02d}_{name}.ipynb", {**base, **params}, progress=progress)
+        timings[name] = time.perf_counter() - t
+
+    if len(group) == 1:
+        one(group[0])
+        return
+    with ThreadPoolExecutor(max_workers=len(group)) as pool:  # threads wait on kernel processes
+        futures = [pool.submit(one, i) for i in group]
+        errors = [f.exception() for f in futures]
+    for err in errors:
+        if err is not None:
+            raise err
+
+
 def run_report(strategy: str, world: str | None = None, *, store_url: str | None = None,
                engine: str = "auto", progress: bool = True, echo=print) -> ReportResult:
     cfg = load_strategy(strategy)
@@ -131,13 +165,16 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
             "run_dir": str(artifacts)}
     steps = [(s.notebook, s.parameters) for s in cfg.notebooks]
     try:
-        for i, (name, step_params) in enumerate(steps, start=1):
-            t = time.perf_counter()
-            echo(f"  [{i}/{len(steps) + 1}] {name}.ipynb")
-            execute(name, nb_dir / f"{i:02d}_{name}.ipynb", {**base, **step_params}, progress=progress)
-            timings[name] = time.perf_counter() - t
+        for group in step_groups(cfg):
+            run_group(group, steps, nb_dir, base, timings, progress and len(group) == 1, echo)
     except NotebookFailed as exc:
-        store.fail_run(key, str(exc))
+        if store.get_run(key)["status"] == "evaluated":
+            # a step evaluated (froze) the run before another one failed: the verdict stays, the
+            # failure is appended to its history so that nothing is lost
+            store.append_history(key, "ex_post_failure", {"reason": "a notebook failed after the run was evaluated",
+                                                          "error": str(exc)}, actor="qmtl-research report run")
+        else:
+            store.fail_run(key, str(exc))
         raise
 
     status = store.get_run(key)["status"]
