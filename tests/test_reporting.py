@@ -174,3 +174,17 @@ def test_concurrent_steps_run_side_by_side_and_fail_cleanly(home):
 
     hist = EvaluationStore.open().history(RunKey("fund-rating", "tiny", runs[0]["run_id"]))
     assert [h["change_type"] for h in hist] == ["ex_post_failure"] and "other broke" in hist[0]["payload"]["error"]
+
+
+@pytest.mark.parametrize("scheduler", ["processes", "dask"])
+def test_report_all_runs_strategies_in_separate_processes(home, scheduler):
+    from qmtl_research.reporting.batch import run_many
+    from qmtl_research.store import EvaluationStore
+
+    spec = (home / "params" / "strategies" / "tiny.yaml").read_text()
+    (home / "params" / "strategies" / "tiny2.yaml").write_text(spec.replace("strategy_id: tiny", "strategy_id: tiny2"))
+    out = run_many(["tiny", "tiny2"], workers=2, scheduler=scheduler, engine="pandoc")
+    assert [o["strategy"] for o in out] == ["tiny", "tiny2"]
+    assert all(o["returncode"] == 0 for o in out), [o["output"][-500:] for o in out]
+    assert {r["strategy_id"] for r in EvaluationStore.open().list_reports()} == {"tiny", "tiny2"}
+    assert (home / "reports" / "tiny2" / "fund-rating" / "v0001" / "validation_report.pdf").is_file()

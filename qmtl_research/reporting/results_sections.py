@@ -9,7 +9,7 @@ import seaborn as sns
 
 from qmtl_research.paper import paper_reference
 from qmtl_research.reporting.report_data import ReportData
-from qmtl_research.reporting.sections import _kv, md, not_available, table
+from qmtl_research.reporting.sections import _kv, figure, md, not_available, table
 
 
 EARLY_WARNING_COLUMNS = ["fund_id", "fund_type", "current_grade", "predicted_grade", "probability",
@@ -35,7 +35,7 @@ def volatility(rep: ReportData) -> None:
     ax.set_xlabel("RMSE (percentage points of annualised std)")
     ax.set_ylabel("")
     ax.set_title("Stage 1 forecast error by model")
-    plt.show()
+    figure('RMSE of the 1-month annualised volatility forecasts by model (lower is better).')
     t3 = rep.frame("volatility", "table3")
     if t3 is not None:
         t3p = t3.join(paper.table3_frame()[["std", "RMSE"]].add_prefix("paper "), how="left")
@@ -47,7 +47,7 @@ def volatility(rep: ReportData) -> None:
         ax.set_ylabel("RMSE (%)")
         ax.set_xlabel("")
         ax.set_title("Forecast error by regime (the paper's Figure 9)")
-        plt.show()
+        figure("RMSE by regime: funds above and below the average volatility, and the COVID window March-April 2020 (the paper's Figure 9).")
     top = rep.frame("volatility", "top20")
     if top is not None:
         table(top, "the 20 highest-volatility fund-dates (the paper's Figure 10)", digits=2, index=False)
@@ -90,7 +90,7 @@ def rating(rep: ReportData) -> None:
             fig, ax = plt.subplots(figsize=(5.5, 4.2))
             sns.heatmap(num.abs(), annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, ax=ax, cbar=False)
             ax.set_title("|Pearson r| of risk indicators (the paper's Figure 7)")
-            plt.show()
+            figure("Absolute Pearson correlation between the candidate risk indicators and the standard deviation (the paper's Figure 7); inputs are screened on it.")
         else:
             table(pearson, "Pearson screen (the paper's Figure 7)")
     conf = rep.frame("rating", "confusion")
@@ -102,7 +102,7 @@ def rating(rep: ReportData) -> None:
         ax.set_title(f"Confusion matrix — {best}")
         ax.set_xlabel("predicted grade")
         ax.set_ylabel("true grade")
-        plt.show()
+        figure('Confusion matrix of the best kernel: rows are true grades, columns predicted grades (out-of-sample).')
     ew = rep.frame("rating", "early_warning")
     if ew is not None:
         md(f"Early warning: **{len(ew)}** fund(s) whose predicted grade at the next settlement differs "
@@ -136,7 +136,7 @@ def risk(rep: ReportData) -> None:
             ax.set_xlabel("percentile")
             ax.set_ylabel("holding-period return (%)")
             ax.set_title("Monte Carlo return distribution (percentiles)")
-            plt.show()
+            figure('Percentiles of the simulated holding-period return; dashed lines mark minus VaR at 95 % and 99 %.')
     st = rep.frame("risk", "stress")
     if st is not None:
         table(st, "stress scenarios (portfolio loss, positive = loss)", index=False)
@@ -162,7 +162,7 @@ def risk(rep: ReportData) -> None:
         ax.set_ylabel("cumulative return (%)")
         ax.set_title("Cumulative return")
         ax.legend()
-        plt.show()
+        figure('Cumulative simple return of the portfolio and its benchmark (percent).')
 
 
 def recorded_results(rep: ReportData) -> None:

@@ -19,7 +19,8 @@ from IPython.display import Markdown, display
 from qmtl_research.reporting.report_data import ReportData
 
 STATUS_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
-_TABLE_NUMBER = itertools.count(1)  # tables are numbered in display order (one report per kernel)
+_TABLE_NUMBER = itertools.count(1)  # tables and figures are numbered in display order (one report per kernel)
+_FIGURE_NUMBER = itertools.count(1)
 
 
 class Table:
@@ -35,6 +36,14 @@ class Table:
     def __repr__(self) -> str:
         with pd.option_context("display.max_colwidth", 60, "display.width", 160):
             return self.frame.to_string(index=False, na_rep="n/a", max_rows=500)
+
+
+def figure(caption: str) -> None:
+    """Show the current matplotlib figure with a numbered caption below it."""
+    import matplotlib.pyplot as plt
+
+    plt.show()
+    md(f"*Figure {next(_FIGURE_NUMBER)}. {caption}*")
 
 
 def md(text: str) -> None:
