@@ -1,7 +1,6 @@
 """params/ loading: safe YAML, pydantic validation with file:line errors, unknown names."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ from qmtl_research import config
 from qmtl_research.errors import ConfigError
 from qmtl_research.yamlio import load_yaml, line_of
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "qmtl"
 
 
 def test_shipped_params_load():

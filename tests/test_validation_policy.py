@@ -11,7 +11,8 @@ from qmtl_research.validation.policy import (Policy, load_policy, parse_policy, 
 from qmtl_research.yamlio import load_model
 
 SAMPLE = params_dir() / "policies" / "qmtl_sample_policy.yml"
-SHARED = Path("/work/shared/qmtl")
+# QMTL's own files, in ../shared/qmtl beside the checkout (developers and CI have it)
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "qmtl"
 
 
 def test_sample_policy_loads_unchanged():
