@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from qmtl_research import measures as _measures
 from qmtl_research.errors import InputError
 from qmtl_research.risk._checks import check_returns
 
@@ -106,10 +107,9 @@ def period_bounds(period: str, index: pd.DatetimeIndex, start: str | None = None
 
 
 def max_drawdown(returns) -> float:
-    """Worst peak-to-trough decline of compounded wealth (negative fraction or 0)."""
-    r = check_returns(returns)
-    wealth = np.concatenate([[1.0], np.cumprod(1.0 + r)])
-    return float(np.min(wealth / np.maximum.accumulate(wealth) - 1.0))
+    """Worst peak-to-trough decline of compounded wealth as a NEGATIVE fraction or 0 (the seed's
+    and empyrical's sign; :func:`qmtl_research.measures.max_drawdown` is its positive magnitude)."""
+    return -_measures.max_drawdown(check_returns(returns)) + 0.0
 
 
 def analyze(returns: pd.Series, benchmark: pd.Series | None = None, period: str = "ALL", *,
@@ -131,8 +131,7 @@ def analyze(returns: pd.Series, benchmark: pd.Series | None = None, period: str 
     annual = float((1.0 + total) ** (ppy / n) - 1.0)
     ex = r - rf
     vol = float(r.std(ddof=1) * math.sqrt(ppy))
-    sd_ex = ex.std(ddof=1)
-    sharpe = float(ex.mean() / sd_ex * math.sqrt(ppy)) if sd_ex > 0 else float("nan")
+    sharpe = _measures.sharpe_ratio(r, ppy, rf)
     downside = math.sqrt(float(np.mean(np.minimum(ex, 0.0) ** 2))) * math.sqrt(ppy)
     sortino = float(ex.mean() * ppy / downside) if downside > 0 else float("inf")
     mdd = max_drawdown(r)

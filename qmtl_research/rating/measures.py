@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qmtl_research import measures as _measures
 from qmtl_research.grades import annualised_std_pct  # noqa: F401  (one home: the grade table's measure)
 
 PERIODS_PER_YEAR = 52
@@ -24,14 +25,9 @@ def _arr(x) -> np.ndarray:
 
 
 def sharpe_ratio(returns, risk_free: float = 0.0, periods: int = PERIODS_PER_YEAR) -> float:
-    """Annualised Sharpe ratio (unitless).
-
-    ``mean(r - rf) / std(r - rf, ddof=1) * sqrt(periods)`` with ``rf`` the weekly
-    risk-free rate (fraction). NaN when the excess returns have zero std.
-    """
-    ex = _arr(returns) - risk_free
-    sd = np.std(ex, ddof=1)
-    return float(np.mean(ex) / sd * np.sqrt(periods)) if sd > 0 else float("nan")
+    """Annualised Sharpe ratio of weekly returns (unitless), ``risk_free`` the weekly rate:
+    :func:`qmtl_research.measures.sharpe_ratio` with 52 periods a year."""
+    return _measures.sharpe_ratio(returns, periods, risk_free)
 
 
 def tracking_error_pct(returns, benchmark, periods: int = PERIODS_PER_YEAR) -> float:

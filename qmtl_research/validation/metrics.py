@@ -26,6 +26,8 @@ import pandas as pd
 from scipy import stats
 from sklearn.model_selection import KFold
 
+from qmtl_research.measures import drawdown_series, max_drawdown, sharpe_ratio, wealth_curve  # noqa: F401
+
 SHARPE_CONVENTION = ("Sharpe = mean(r) / std(r, ddof=1) x sqrt(periods_per_year), risk-free 0, "
                      "simple per-period returns; drawdown/VaR/ES are positive loss fractions")
 
@@ -64,28 +66,11 @@ def infer_periods_per_year(index: pd.Index) -> int:
     return 4
 
 
-def wealth_curve(returns: Any) -> np.ndarray:
-    """Compounded wealth 1, (1+r1), (1+r1)(1+r2), ... (length n+1, starts at 1)."""
-    r = _array(returns)
-    return np.concatenate([[1.0], np.cumprod(1.0 + r)])
 
 
-def drawdown_series(returns: Any) -> np.ndarray:
-    """Drawdown after each period as a positive fraction: 1 - W_t / max_{s<=t} W_s (W_0 = 1)."""
-    w = wealth_curve(returns)
-    return (1.0 - w / np.maximum.accumulate(w))[1:]
 
 
 # ---------------------------------------------------------------- returns block
-def sharpe_ratio(returns: Any, periods_per_year: float = 252) -> float:
-    """Annualised Sharpe ratio, risk-free 0: mean / std(ddof=1) x sqrt(periods_per_year).
-
-    Returns NaN with fewer than 2 observations or zero dispersion."""
-    r = _array(returns)
-    if r.size < 2:
-        return math.nan
-    sd = r.std(ddof=1)
-    return math.nan if sd == 0 else float(r.mean() / sd * math.sqrt(periods_per_year))
 
 
 def sortino_ratio(returns: Any, periods_per_year: float = 252) -> float:
@@ -98,10 +83,6 @@ def sortino_ratio(returns: Any, periods_per_year: float = 252) -> float:
     return math.inf if dd == 0 else float(r.mean() / dd * math.sqrt(periods_per_year))
 
 
-def max_drawdown(returns: Any) -> float:
-    """Largest peak-to-trough loss of compounded wealth, positive fraction in [0, 1]."""
-    r = _array(returns)
-    return float(drawdown_series(r).max()) if r.size else math.nan
 
 
 def gain_to_pain_ratio(returns: Any) -> float:
