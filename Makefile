@@ -38,6 +38,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name qmtl-research --display-name "Python (qmtl-research)" >/dev/null
+	@# quiet kernels: only errors from the kernel process itself (cell errors still reach the notebooks)
+	$(PY) -c "import json, sys, pathlib; p = pathlib.Path(sys.prefix, 'share/jupyter/kernels/qmtl-research/kernel.json'); \
+	  k = json.loads(p.read_text()); f = '--IPKernelApp.log_level=ERROR'; \
+	  k['argv'] += [] if f in k['argv'] else [f]; p.write_text(json.dumps(k, indent=1))"
 	@touch $(STAMP)
 	@echo "environment ready: $(VENV)"
 
