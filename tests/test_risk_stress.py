@@ -1,5 +1,4 @@
 """Stress tests: user shocks by hand, historical replays, scenario files."""
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from qmtl_research.config import ModelCard, WorldConfig, load_model_card
+from qmtl_research.config import ModelCard, load_model_card
 from qmtl_research.errors import ConfigError, InputError
 from qmtl_research.paths import params_dir
-from qmtl_research.validation.policy import (Policy, load_policy, parse_policy, policy_of_world, resolve_policy,
+from qmtl_research.validation.policy import (load_policy, parse_policy, policy_of_world, resolve_policy,
                                              ruleset_hash)
 from qmtl_research.yamlio import load_model
 

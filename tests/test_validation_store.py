@@ -2,7 +2,6 @@
 import datetime as dt
 import json
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -135,7 +134,8 @@ def test_events_idempotent_and_exported(store, tmp_path):
 
 
 def test_health_counts(store):
-    keys = _stored(store) + _stored(store, "borderline_strategies_runs.json")
+    _stored(store)
+    _stored(store, "borderline_strategies_runs.json")
     world = load_world("qmtl-sample")
     sync_policy(store, world)
     h = validation_health(store, "qmtl-sample")

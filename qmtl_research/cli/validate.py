@@ -57,7 +57,7 @@ def validate_cmd(
         results.append((f, evaluate_batch(recs, pol, stage, policy_version=version, prev_active=active,
                                           correlations=corr, qmtl_compat=qmtl_compat)))
     if record:
-        from qmtl_research.config import load_model_card, load_world
+        from qmtl_research.config import load_world
         from qmtl_research.store import EvaluationStore
         from qmtl_research.validation.events import sync_policy
         from qmtl_research.validation.runs import store_outcome

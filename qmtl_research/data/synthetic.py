@@ -219,7 +219,7 @@ def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
                          f"{GRADE_WINDOW_WEEKS + 1} are needed", where="make_synthetic_universe(start, end)",
                          fix="widen the window")
     rng = np.random.default_rng(seed)
-    T, T_all = len(dates), len(dates) + _BURN_IN
+    T_all = len(dates) + _BURN_IN
     covid = (dates >= COVID_WINDOW[0]) & (dates <= COVID_WINDOW[1])
 
     # --- market factors: correlated t innovations -> GARCH(1,1) with the COVID shock

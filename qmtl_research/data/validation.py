@@ -271,7 +271,7 @@ def validate_panel(panel: FundPanel, where: str = "panel") -> FundPanel:
 
     Returns the panel unchanged; raises :class:`InputError` on the first problem.
     """
-    r, m, b = panel.returns, panel.metadata, panel.benchmarks
+    r, m = panel.returns, panel.metadata
     fix_sort = "build returns with qmtl_research.data.resample.to_weekly or load them with load_panel"
     if not isinstance(r.index, pd.DatetimeIndex):
         raise InputError(f"returns index is {type(r.index).__name__}, not a DatetimeIndex",

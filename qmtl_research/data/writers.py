@@ -13,22 +13,22 @@ FUNDS_FILE = "funds.csv"
 BENCHMARKS_FILE = "benchmarks.parquet"
 
 
+def _long(wide: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``date, <key>, return`` rows of a wide frame (observed weeks only), columns in their order."""
+    long = wide.melt(ignore_index=False, var_name=key, value_name="return").reset_index()
+    long["order"] = long[key].map({c: i for i, c in enumerate(wide.columns)})
+    long = long.dropna(subset=["return"]).sort_values(["order", "date"], kind="stable")
+    return long[["date", key, "return"]].reset_index(drop=True)
+
+
 def returns_long(panel: FundPanel) -> pd.DataFrame:
     """``date, fund_id, return`` rows (observed weeks only), funds in column order."""
-    wide = panel.returns
-    long = wide.melt(ignore_index=False, var_name="fund_id", value_name="return").reset_index()
-    long["order"] = long["fund_id"].map({f: i for i, f in enumerate(wide.columns)})
-    long = long.dropna(subset=["return"]).sort_values(["order", "date"], kind="stable")
-    return long[["date", "fund_id", "return"]].reset_index(drop=True)
+    return _long(panel.returns, "fund_id")
 
 
 def benchmarks_long(panel: FundPanel) -> pd.DataFrame:
     """``date, benchmark, return`` rows (observed weeks only)."""
-    wide = panel.benchmarks
-    long = wide.melt(ignore_index=False, var_name="benchmark", value_name="return").reset_index()
-    long["order"] = long["benchmark"].map({b: i for i, b in enumerate(wide.columns)})
-    long = long.dropna(subset=["return"]).sort_values(["order", "date"], kind="stable")
-    return long[["date", "benchmark", "return"]].reset_index(drop=True)
+    return _long(panel.benchmarks, "benchmark")
 
 
 def funds_table(panel: FundPanel) -> pd.DataFrame:

@@ -177,8 +177,7 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
             store.fail_run(key, str(exc))
         raise
 
-    status = store.get_run(key)["status"]
-    previous = [r for r in store.list_reports(strategy, world_id)]
+    previous = store.list_reports(strategy, world_id)
     t = time.perf_counter()
     echo(f"  [{len(steps) + 1}/{len(steps) + 1}] {REPORT_NOTEBOOK}.ipynb")
     report_nb = nb_dir / f"{len(steps) + 1:02d}_{REPORT_NOTEBOOK}.ipynb"

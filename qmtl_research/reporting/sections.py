@@ -193,7 +193,7 @@ def rule_results(rep: ReportData) -> None:
     verdicts = rep.frame("validation", "verdicts")
     if verdicts is not None and not verdicts.empty:
         agree = int(verdicts["agrees"].sum()) if "agrees" in verdicts else None
-        md(f"Imported runs judged one by one (each export file is one batch, as QMTL's policy-diff tooling does)"
+        md("Imported runs judged one by one (each export file is one batch, as QMTL's policy-diff tooling does)"
            + (f": **{agree} of {len(verdicts)}** agree with the outcome their fixture names expect." if agree is not None else "."))
         cols = [c for c in ("batch", "strategy_id", "status", "recommended_stage", "selected", "failed_rules",
                             "warned_rules", "expected", "agrees") if c in verdicts.columns]

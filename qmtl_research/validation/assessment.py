@@ -23,7 +23,7 @@ from qmtl_research.validation.engine import RunOutcome, evaluate_batch, outcomes
 from qmtl_research.validation.evidence import benchmark_comparison, blocks_from_results
 from qmtl_research.validation.health import health_from_outcomes
 from qmtl_research.validation.metrics import SHARPE_CONVENTION, metric_coverage_ratio
-from qmtl_research.validation.policy import THRESHOLDS, Policy, policy_of_world, ruleset_hash
+from qmtl_research.validation.policy import Policy, policy_of_world, ruleset_hash
 from qmtl_research.validation.qmtl_runs import RunRecord, load_runs, run_files
 
 PANEL_SOURCES = ("synthetic", "real", "file")

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 import pandas as pd
 
 from qmtl_research.validation.metrics import get_metric
 from qmtl_research.validation.policy import (STAGE_LABELS, STAGES, Policy, check_stage, ruleset_hash)
 from qmtl_research.validation.qmtl_runs import RunRecord
-from qmtl_research.validation.rules import (EPS, Check, Rule, RuleContext, RuleResult, build_rules, fold,
-                                            missing_check, worst)
+from qmtl_research.validation.rules import (EPS, Check, RuleContext, RuleResult, build_rules, fold,
+                                            missing_check)
 from qmtl_research.validation.policy import RULE_DEFAULTS
 
 COMPAT_NOTE = ("--qmtl-compat: recommended_stage follows QMTL's code, which derives it from the stage only "

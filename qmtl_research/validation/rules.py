@@ -8,7 +8,7 @@ inside the bounds (inclusive) -> ``pass``. A rule's status is its worst check.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, Field
