@@ -123,7 +123,7 @@ class GradeTable(BaseModel):
 
 #: the regulator measures the 3 years (156 weekly returns) before a settlement date
 GRADE_WINDOW_WEEKS = 156
-WEEKS_PER_YEAR = 52
+from qmtl_research.conventions import WEEKS_PER_YEAR  # noqa: E402
 
 
 def annualised_std_pct(weekly_returns, periods: int = WEEKS_PER_YEAR, axis: int | None = None):

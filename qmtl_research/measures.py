@@ -46,3 +46,14 @@ def max_drawdown(returns: Any) -> float:
     (0.25 = -25 %); empyrical's ``max_drawdown`` is the same number with a minus sign."""
     r = clean(returns)
     return float(drawdown_series(r).max()) if r.size else math.nan
+
+
+def sortino_ratio(returns: Any, periods_per_year: float = 252, target: float = 0.0) -> float:
+    """Annualised Sortino ratio: ``mean(r - t) / sqrt(mean(min(r - t, 0)^2)) * sqrt(periods_per_year)``,
+    ``target`` per period (fraction). Infinite when no period falls below the target, NaN with
+    fewer than two observations. Equals ``empyrical.sortino_ratio(r, required_return=t)``."""
+    ex = clean(returns) - target
+    if ex.size < 2:
+        return math.nan
+    dd = math.sqrt(float(np.mean(np.minimum(ex, 0.0) ** 2)))
+    return math.inf if dd == 0 else float(ex.mean() / dd * math.sqrt(periods_per_year))

@@ -73,9 +73,9 @@ def test_flagged_only_and_csv(tmp_path, panel, settings, warnings_table):
 
 def test_cli_writes_the_csv(tmp_path, monkeypatch, panel):
     from qmtl_research.cli import app
-    from qmtl_research.reporting.context import RunContext
+    import qmtl_research.data.universe as universe
 
-    monkeypatch.setattr(RunContext, "load_panel", lambda self, **kw: panel)
+    monkeypatch.setattr(universe, "load_universe", lambda cfg: panel)
     out = tmp_path / "warn.csv"
     res = CliRunner().invoke(app, ["rating", "early-warning", "--strategy", "demo", "--horizon", "4",
                                    "--stage1-model", "EWMA", "--output", str(out), "--quiet"])
@@ -93,28 +93,23 @@ def test_bad_settings_name_the_file_and_field(tmp_path):
     assert "settings.yaml:2" in msg and "Cubic" in msg and "fast" in msg
 
 
-def test_contract_results_round_trip_through_the_store(tmp_path, panel, settings, warnings_table):
-    from qmtl_research.rating.study import contract_results, run_rating_study
-    from qmtl_research.store import EvaluationStore, RunKey
+def test_rating_results_round_trip_through_the_store(tmp_path, panel, settings, warnings_table):
+    from qmtl_research.rating.study import labels_summary, run_rating_study, study_results
+    from qmtl_research.results import RatingResults
+    from qmtl_research.store.context import RunContext
 
     s = settings.model_copy(update={"horizons": [4, 13], "kernels": ["RBF", "Linear"]})
     study = run_rating_study(panel, s, seed=1, forecaster=EwmaForecaster(), progress=False)
-    results = contract_results(study, warnings_table[0], synthetic=True)
-    assert list(results["table4"].index) == ["RBF", "Linear", "Regulatory rule", "Persistence"]
-    assert list(results["table4"].columns) == ["accuracy", "macro_f1", "off_by_more_than_one"]
-    assert list(results["horizons"].columns) == ["horizon_weeks", "approach", "accuracy", "macro_f1"]
-    assert list(results["confusion"].columns) == ["approach", "true_grade", "predicted_grade", "count"]
-    summary = results["summary"]
-    for key in ("best_kernel", "best_accuracy", "rule_accuracy", "persistence_accuracy", "winner",
-                "margin_vs_rule", "horizon_weeks", "split", "n_samples"):
-        assert key in summary
-    assert summary["best_accuracy"] == pytest.approx(results["table4"].loc[["RBF", "Linear"], "accuracy"].max())
-    store = EvaluationStore.open(f"sqlite:///{tmp_path}/s.sqlite")
-    key = RunKey("fund-rating", "demo", "r1")
-    store.create_run(key)
-    for name, value in results.items():
-        store.put_result(key, "rating", name, value)
-    back = store.get_results(key, "rating")
-    pd.testing.assert_frame_equal(back[("rating", "table4")], results["table4"], check_names=False)
-    assert back[("rating", "summary")]["winner"] == summary["winner"]
-    assert len(back[("rating", "early_warning")]) == len(results["early_warning"])
+    grades, disclosed = labels_summary(panel, s)
+    results = study_results(study, warnings_table[0], grades, **disclosed)
+    assert list(results.table4.index) == ["RBF", "Linear", "Regulatory rule", "Persistence"]
+    assert list(results.table4.columns) == ["accuracy", "macro_f1", "off_by_more_than_one"]
+    assert results.summary["best_accuracy"] == pytest.approx(results.table4.loc[["RBF", "Linear"], "accuracy"].max())
+    assert set(results.screen["feature"]) == set(study.default.screen.with_reference.index)
+    ctx = RunContext("demo", "fund-rating", "r1", f"sqlite:///{tmp_path}/s.sqlite")
+    ctx.store.create_run(ctx.key)
+    results.record(ctx)
+    back = RatingResults.read(ctx.results(), required=True)
+    pd.testing.assert_frame_equal(back.table4, results.table4)
+    assert back.summary["winner"] == results.summary["winner"]
+    assert len(back.early_warning) == len(results.early_warning)

@@ -15,43 +15,34 @@ from qmtl_research.reporting import render, versions
 
 REPO = Path(__file__).resolve().parents[1]
 
-STEP = '''import pandas as pd
-from qmtl_research.reporting.context import RunContext
-ctx = RunContext.from_params(strategy, world, run_id, store_url, run_dir)
-if value < 0:
-    raise ValueError("value must be >= 0 (test failure)")
-ctx.record("volatility", "table2", pd.DataFrame({"MSE": [value * 1.0, 4.0], "RMSE": [value ** 0.5, 2.0]},
-           index=pd.Index(["GARCH", "LSTM"], name="model")))
-ctx.record("volatility", "summary", {"rmse": {"GARCH": value ** 0.5, "LSTM": 2.0}, "split": "walk-forward"})
-if ctx.recording:
-    ctx.store.evaluate_run(ctx.key, metrics={"returns": {"sharpe": value}}, validation={"profile": "backtest"},
-                           summary={"status": "pass" if value < 4 else "fail", "recommended_stage": "paper",
-                                    "profile": "backtest"}, ruleset_hash="h" * 64)
-'''
+TINY = """strategy_id: tiny
+title: 'Tiny 한글 strategy'
+model_card: audit-demo
+worlds: [portfolios]
+synthetic: true
+universe: {source: audit_demo, seed: 20260111}
+portfolio: {portfolio_id: demo, weights: {"005930": 0.5, "000660": 0.5}, start: "2015-01-02", end: "2020-12-31"}
+notebooks:
+  - notebook: var
+    parameters: {mc_simulations: 2000}
+  - notebook: validation
+"""
 
 
-def _notebook(path: Path, code: str, params: str) -> None:
-    nb = nbf.v4.new_notebook()
-    nb.cells = [nbf.v4.new_code_cell(params, metadata={"tags": ["parameters"]}), nbf.v4.new_code_cell(code)]
-    nb.metadata["kernelspec"] = {"name": "qmtl-research", "display_name": "qmtl-research", "language": "python"}
+def _add_cell(path: Path, code: str) -> None:
+    nb = nbf.read(path, as_version=4)
+    nb.cells.append(nbf.v4.new_code_cell(code))
     nbf.write(nb, path)
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    """A throwaway project home: real report notebook and params, a tiny analysis notebook."""
-    for sub in ("governance", "policies", "model_cards", "paper", "rating"):
+    """A throwaway project home: the real notebooks and params, a tiny two-asset portfolio strategy."""
+    for sub in ("governance", "policies", "model_cards", "paper", "rating", "stress", "worlds"):
         shutil.copytree(REPO / "params" / sub, tmp_path / "params" / sub)
-    (tmp_path / "params" / "worlds").mkdir()
-    shutil.copy(REPO / "params" / "worlds" / "fund-rating.yaml", tmp_path / "params" / "worlds")
     (tmp_path / "params" / "strategies").mkdir()
-    (tmp_path / "params" / "strategies" / "tiny.yaml").write_text(
-        "strategy_id: tiny\ntitle: 'Tiny 한글 strategy'\nmodel_card: demo\nworlds: [fund-rating]\nsynthetic: true\n"
-        "universe: {source: audit_demo}\nnotebooks:\n  - notebook: step\n    parameters: {value: 1.0}\n")
-    (tmp_path / "notebooks").mkdir()
-    shutil.copy(REPO / "notebooks" / "report.ipynb", tmp_path / "notebooks")
-    _notebook(tmp_path / "notebooks" / "step.ipynb", STEP,
-              'strategy = "tiny"\nworld = None\nrun_id = None\nstore_url = None\nrun_dir = None\nvalue = 1.0')
+    (tmp_path / "params" / "strategies" / "tiny.yaml").write_text(TINY)
+    shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
     monkeypatch.setenv("QMTL_RESEARCH_HOME", str(tmp_path))
     monkeypatch.setenv("QMTL_STORE_URL", f"sqlite:///{tmp_path}/store.sqlite")
     monkeypatch.delenv("QMTL_REPORTS_DIR", raising=False)
@@ -79,26 +70,35 @@ def test_run_report_end_to_end(home):
 
     res = run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")
     assert res.version == "v0001" and res.status == "evaluated" and res.engine == "pandoc"
-    folder = home / "reports" / "tiny" / "fund-rating" / "v0001"
+    folder = home / "reports" / "tiny" / "portfolios" / "v0001"
     assert res.pdf == folder / "validation_report.pdf" and res.pdf.read_bytes()[:5] == b"%PDF-"
     assert (folder / "validation_report.html").is_file()
-    assert sorted(p.name for p in (folder / "notebooks").iterdir()) == ["01_step.ipynb", "02_report.ipynb"]
+    assert sorted(p.name for p in (folder / "notebooks").glob("*.ipynb")) == \
+        ["01_var.ipynb", "02_validation.ipynb", "03_report.ipynb"]
     # committed notebooks untouched
-    assert json.loads((home / "notebooks" / "step.ipynb").read_text())["cells"][1]["outputs"] == []
+    assert (home / "notebooks" / "var.ipynb").read_bytes() == (REPO / "notebooks" / "var.ipynb").read_bytes()
     manifest = json.loads((folder / "manifest.json").read_text())
     for field in ("git", "data_fingerprint", "parameters", "policy_version", "ruleset_hash", "model_card_version",
-                  "packages", "seeds", "run_ids", "files"):
+                  "model_card_sha256", "inputs", "packages", "seeds", "run_ids", "files"):
         assert field in manifest, field
     assert manifest["model_card_version"] == "v1.0" and manifest["run_ids"] == [res.run_id]
     assert versions.sha256_file(res.pdf) == manifest["files"]["validation_report.pdf"]
+    # every input file is listed with its hash; the throwaway home is not a git checkout
+    paths = {f["path"]: f for f in manifest["inputs"]["files"]}
+    assert {"params/strategies/tiny.yaml", "params/model_cards/audit-demo.yaml", "params/policies/portfolios.yml",
+            "notebooks/var.ipynb"} <= set(paths)
+    assert paths["params/strategies/tiny.yaml"]["sha256"] == versions.sha256_file(home / "params/strategies/tiny.yaml")
     text = pdf_text(res.pdf)
     for title in ("0 Summary", "1 Scope & Objective", "2 Model description", "3 Validation method", "4 Results",
                   "5 Risks & limitations", "6 Recommendations"):
         assert title in text, title
-    assert "Verdict: PASS" in text and "한글" in text and "SYNTHETIC" in text
     store = EvaluationStore.open()
-    assert store.get_run(RunKey("fund-rating", "tiny", res.run_id))["status"] == "evaluated"
-    assert [r["version"] for r in store.list_reports("tiny", "fund-rating")] == ["v0001"]
+    run = store.get_run(RunKey("portfolios", "tiny", res.run_id))
+    assert run["status"] == "evaluated" and f"Verdict: {run['summary']['status'].upper()}" in text
+    assert "한글" in text and "SYNTHETIC" in text
+    assert run["data_fingerprint"] == store.get_result(RunKey("portfolios", "tiny", res.run_id), "data",
+                                                       "description")["fingerprint"]
+    assert [r["version"] for r in store.list_reports("tiny", "portfolios")] == ["v0001"]
 
     # a second report is a new version with a 'changes since' section; v0001 is untouched
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
@@ -108,20 +108,107 @@ def test_run_report_end_to_end(home):
     assert "Changes since the previous version" in pdf_text(res2.pdf)
 
 
-def test_failing_notebook_marks_run_failed_and_keeps_partial_copy(home):
+def test_no_notebooks_gives_the_same_verdict(home):
+    from qmtl_research.reporting.runner import run_report
+    from qmtl_research.store import EvaluationStore, RunKey
+
+    a = run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")
+    b = run_report("tiny", progress=False, echo=lambda *_: None, no_notebooks=True)
+    assert b.pdf is None and b.version is None and b.verdict == a.verdict
+    store = EvaluationStore.open()
+    ra, rb = (store.get_run(RunKey("portfolios", "tiny", r.run_id)) for r in (a, b))
+    assert ra["summary"]["status"] == rb["summary"]["status"]
+    assert ra["validation"]["results"] == rb["validation"]["results"]
+
+
+def test_a_failing_stage_marks_the_run_failed(home, monkeypatch):
+    from qmtl_research import pipeline
+    from qmtl_research.reporting.runner import run_report
+    from qmtl_research.store import EvaluationStore
+
+    def broken(*_a, **_k):
+        raise ValueError("risk study broke (test)")
+
+    monkeypatch.setitem(pipeline.STAGES, "var", pipeline.STAGES["var"].__class__(
+        "var", pipeline.RiskParams, broken, "portfolio", "broken"))
+    with pytest.raises(ValueError, match="risk study broke"):
+        run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")
+    runs = EvaluationStore.open().list_runs(strategy_id="tiny")
+    assert [r["status"] for r in runs] == ["failed"] and "risk study broke" in runs[0]["error"]
+
+
+def test_a_failing_notebook_stops_the_others_at_once_and_keeps_the_verdict(home):
+    import time
+
+    from qmtl_research.reporting.runner import run_report
+    from qmtl_research.store import EvaluationStore, RunKey
+
+    _add_cell(home / "notebooks" / "var.ipynb", "raise RuntimeError('the var view broke (test)')")
+    _add_cell(home / "notebooks" / "validation.ipynb", "import time\ntime.sleep(120)")
+    t = time.perf_counter()
+    with pytest.raises(NotebookFailed) as err:
+        run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")
+    assert time.perf_counter() - t < 100                      # the sleeping sibling was stopped
+    msg = str(err.value)
+    assert "notebook 'var' failed in cell" in msg and "RuntimeError: the var view broke (test)" in msg
+    assert "stopped: validation" in msg
+    partial = home / "reports" / "tiny" / "portfolios" / "v0001" / "notebooks" / "01_var.ipynb"
+    assert partial.is_file() and str(partial) in msg
+    runs = EvaluationStore.open().list_runs(strategy_id="tiny")
+    # the stages evaluated the run before the views ran: the verdict is frozen, the failure is in its history
+    assert [r["status"] for r in runs] == ["evaluated"]
+    hist = EvaluationStore.open().history(RunKey("portfolios", "tiny", runs[0]["run_id"]))
+    assert [h["change_type"] for h in hist] == ["ex_post_failure"] and "var view broke" in hist[0]["payload"]["error"]
+
+
+@pytest.mark.parametrize("edit, message", [
+    ("    parameters: {mc_simulations: 2000}", "notebooks[0].parameters.mc_simulation"),
+    ("    parameters: {mc_simulations: many}", "notebooks[0].parameters.mc_simulations"),
+    ("  - notebook: var", "notebooks[0].notebook"),
+])
+def test_bad_parameters_are_refused_before_anything_runs(home, edit, message):
+    from qmtl_research.errors import ConfigError
     from qmtl_research.reporting.runner import run_report
     from qmtl_research.store import EvaluationStore
 
     spec = home / "params" / "strategies" / "tiny.yaml"
-    spec.write_text(spec.read_text().replace("value: 1.0", "value: -1.0"))
-    with pytest.raises(NotebookFailed) as err:
+    bad = {"    parameters: {mc_simulations: 2000}": "    parameters: {mc_simulation: 2000}",
+           "  - notebook: var": "  - notebook: vars"}.get(edit, edit)
+    if "many" in edit:
+        spec.write_text(spec.read_text().replace("    parameters: {mc_simulations: 2000}", bad))
+    else:
+        spec.write_text(spec.read_text().replace(edit, bad))
+    with pytest.raises(ConfigError) as err:
         run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")
-    msg = str(err.value)
-    assert "notebook 'step' failed in cell 2" in msg and "ValueError: value must be >= 0" in msg
-    partial = home / "reports" / "tiny" / "fund-rating" / "v0001" / "notebooks" / "01_step.ipynb"
-    assert partial.is_file() and str(partial) in msg
-    runs = EvaluationStore.open().list_runs(strategy_id="tiny")
-    assert [r["status"] for r in runs] == ["failed"] and "ValueError" in runs[0]["error"]
+    assert "params/strategies/tiny.yaml" in str(err.value) and message in str(err.value)
+    assert EvaluationStore.open().list_runs(strategy_id="tiny") == []
+    assert not (home / "reports" / "tiny").exists()
+
+
+def test_a_parameter_the_notebook_does_not_have_is_refused(home):
+    from qmtl_research.errors import ConfigError
+    from qmtl_research.reporting.runner import run_report
+
+    nb = nbf.read(home / "notebooks" / "var.ipynb", as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source = "\n".join(line for line in params.source.splitlines() if not line.startswith("mc_simulations"))
+    nbf.write(nb, home / "notebooks" / "var.ipynb")
+    with pytest.raises(ConfigError, match="notebook 'var' has no parameter\\(s\\) \\['mc_simulations'\\]"):
+        run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")
+
+
+def test_a_changed_model_card_needs_a_new_version(home):
+    from qmtl_research.errors import ConfigError
+    from qmtl_research.reporting.runner import run_report
+
+    run_report("tiny", progress=False, echo=lambda *_: None, no_notebooks=True)
+    card = home / "params" / "model_cards" / "audit-demo.yaml"
+    card.write_text(card.read_text().replace("objective:", "objective: (edited)", 1)
+                    if "objective: >" not in card.read_text() else card.read_text() + "\n# edited\n")
+    with pytest.raises(ConfigError, match="changed but its model_card_version is still 'v1.0'"):
+        run_report("tiny", progress=False, echo=lambda *_: None, no_notebooks=True)
+    card.write_text(card.read_text().replace("model_card_version: v1.0", "model_card_version: v1.1"))
+    assert run_report("tiny", progress=False, echo=lambda *_: None, no_notebooks=True).status == "evaluated"
 
 
 def test_unknown_world_for_strategy(home):
@@ -151,31 +238,6 @@ def test_quarto_branch_renders(home, tmp_path):  # pragma: no cover - needs Quar
     assert res.engine == "quarto" and "0 Summary" in pdf_text(res.pdf)
 
 
-def test_concurrent_steps_run_side_by_side_and_fail_cleanly(home):
-    from qmtl_research.config import load_strategy
-    from qmtl_research.reporting.runner import run_report, step_groups
-    from qmtl_research.store import EvaluationStore
-
-    spec = home / "params" / "strategies" / "tiny.yaml"
-    _notebook(home / "notebooks" / "other.ipynb", "import time\ntime.sleep(1)\nraise RuntimeError('other broke')",
-              'strategy = "tiny"\nworld = None\nrun_id = None\nstore_url = None\nrun_dir = None')
-    spec.write_text(spec.read_text().replace(
-        "  - notebook: step\n    parameters: {value: 1.0}\n",
-        "  - notebook: other\n    concurrent: true\n  - notebook: step\n    concurrent: true\n    parameters: {value: 1.0}\n"))
-    assert step_groups(load_strategy("tiny")) == [[0, 1]]
-    with pytest.raises(NotebookFailed, match="notebook 'other' failed.*RuntimeError: other broke"):
-        run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")
-    nbs = home / "reports" / "tiny" / "fund-rating" / "v0001" / "notebooks"
-    assert sorted(p.name for p in nbs.iterdir()) == ["01_other.ipynb", "02_step.ipynb"]  # both ran to the end
-    runs = EvaluationStore.open().list_runs(strategy_id="tiny")
-    # 'step' evaluated the run before 'other' failed: the verdict is frozen, the failure goes to its history
-    assert [r["status"] for r in runs] == ["evaluated"]
-    from qmtl_research.store import RunKey
-
-    hist = EvaluationStore.open().history(RunKey("fund-rating", "tiny", runs[0]["run_id"]))
-    assert [h["change_type"] for h in hist] == ["ex_post_failure"] and "other broke" in hist[0]["payload"]["error"]
-
-
 @pytest.mark.parametrize("scheduler", ["processes", "dask"])
 def test_report_all_runs_strategies_in_separate_processes(home, scheduler):
     from qmtl_research.reporting.batch import run_many
@@ -187,4 +249,4 @@ def test_report_all_runs_strategies_in_separate_processes(home, scheduler):
     assert [o["strategy"] for o in out] == ["tiny", "tiny2"]
     assert all(o["returncode"] == 0 for o in out), [o["output"][-500:] for o in out]
     assert {r["strategy_id"] for r in EvaluationStore.open().list_reports()} == {"tiny", "tiny2"}
-    assert (home / "reports" / "tiny2" / "fund-rating" / "v0001" / "validation_report.pdf").is_file()
+    assert (home / "reports" / "tiny2" / "portfolios" / "v0001" / "validation_report.pdf").is_file()

@@ -1,10 +1,13 @@
-"""The validation notebook's package call on recorded results: blocks, verdict, recording."""
+"""The validation stage on recorded results: blocks read through the contract, verdict, recording."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from qmtl_research.reporting.context import RunContext
+from contract_samples import as_results, data_section, rating_section, volatility_section
+from qmtl_research.audit.portfolio import demo_portfolio
+from qmtl_research.risk.study import RiskSettings, run_risk_study
 from qmtl_research.store import EvaluationStore, RunKey
+from qmtl_research.store.context import RunContext
 from qmtl_research.validation.assessment import assess, fixture_expectation, record_assessment
 
 
@@ -16,21 +19,22 @@ def _ctx(strategy, world, url, run_id="run-1"):
 
 def test_fund_rating_run_is_judged_and_frozen(sqlite_url):
     ctx = _ctx("demo", "fund-rating", sqlite_url)
-    ctx.record("volatility", "table2", pd.DataFrame({"MSE": [4.0, 5.0, 3.0, 9.0], "RMSE": [2.0, 2.2361, 1.7321, 3.0]},
-                                                    index=pd.Index(["GARCH", "LSTM", "GARCH-LSTM", "Naive"], name="model")))
-    ctx.record("volatility", "summary", {"best_model": "GARCH-LSTM", "rmse": {"GARCH": 2.0}, "split": "time",
-                                         "n_funds": 60, "n_test_points": 100})
-    ctx.record("rating", "summary", {"best_kernel": "RBF", "best_accuracy": 0.7, "rule_accuracy": 0.65,
-                                     "persistence_accuracy": 0.72, "winner": "Persistence", "margin_vs_rule": 0.05,
-                                     "horizon_weeks": 4, "split": "walk-forward", "n_samples": 500})
+    for section in (data_section(), volatility_section(), rating_section()):
+        section.record(ctx)
     a = assess(ctx)
     assert a.metrics["models"]["forecast"]["rmse"]["GARCH-LSTM"] == pytest.approx(1.7321)
     assert a.metrics["models"]["rating"]["margin_vs_rule"] == pytest.approx(0.05)
+    assert a.metrics["sample"]["effective_history_years"] == pytest.approx(341 / 52)
     assert dict(zip(a.rules["rule"], a.rules["status"])) == {"sample": "pass", "forecast_error": "pass",
                                                              "rating_accuracy": "pass"}
     assert a.status == "pass" and a.recommended_stage == "paper_only"
     bc = a.benchmark_comparison()
     assert set(bc["reference"]) >= {"GARCH-LSTM", "Regulatory rule", "Persistence"}
+    # difference is always value - reference value, and `better` says who wins
+    row = bc[bc["reference"] == "Regulatory rule"].iloc[0]
+    assert row["difference"] == pytest.approx(0.05) and row["better"] == "candidate"
+    row = bc[bc["candidate"] == "Naive"].iloc[0]
+    assert row["difference"] == pytest.approx(3.0 - 1.7321) and row["better"] == "reference"
     record_assessment(ctx, a)
     run = ctx.store.get_run(ctx.key)
     assert run["status"] == "evaluated" and run["summary"]["status"] == "pass"
@@ -44,29 +48,36 @@ def test_fund_rating_run_is_judged_and_frozen(sqlite_url):
     assert health["metric_coverage_ratio"] == pytest.approx(1 / 12) and health["rules_executed_ratio"] == 1.0
 
 
+def test_same_verdict_from_memory_and_from_the_store(sqlite_url):
+    """The verdict does not depend on where the results come from (papermill-free runs)."""
+    ctx = _ctx("demo", "fund-rating", sqlite_url)
+    sections = (data_section(), volatility_section(rmse=(2.0, 1.5, 1.7, 3.0)), rating_section(best=0.6))
+    for s in sections:
+        s.record(ctx)
+    stored = assess(ctx)
+    in_memory = assess(RunContext("demo"), as_results(*sections))
+    assert stored.status == in_memory.status == "fail"
+    pd.testing.assert_frame_equal(stored.rules, in_memory.rules)
+
+
 def test_missing_upstream_fails_closed_in_a_high_tier_world(sqlite_url):
     ctx = _ctx("demo", "fund-rating", sqlite_url)
-    a = assess(ctx)
+    a = assess(ctx, as_results(data_section()))
     assert a.status == "fail"
     assert set(a.rules.loc[a.rules.status == "fail", "reason_code"]) == {"GARCH-LSTM_missing", "margin_vs_rule_missing"}
 
 
-def test_portfolio_run_from_risk_results(sqlite_url):
+def test_portfolio_run_from_the_risk_study(sqlite_url):
     ctx = _ctx("audit-demo", "portfolios", sqlite_url)
-    idx = pd.bdate_range("2015-01-01", periods=1500)
-    rng = np.random.default_rng(5)
-    bench = pd.Series(rng.normal(0.0003, 0.011, 1500), index=idx, name="benchmark")
-    port = (0.8 * bench + rng.normal(0.0002, 0.004, 1500)).rename("portfolio")
-    ctx.record("risk", "portfolio_returns", port)
-    ctx.record("risk", "benchmark_returns", bench)
-    ctx.record("risk", "backtest", {"confidence": 0.99, "window": 250, "n": 1250, "exceptions": 14,
-                                    "expected_exceptions": 12.5, "zone": "green"})
-    ctx.record("risk", "stress", pd.DataFrame({"scenario": ["crash", "rates"], "portfolio_loss": [0.25, 0.05]}))
+    study = run_risk_study(demo_portfolio(), RiskSettings(mc_simulations=2000), seed=3)
+    study.record(ctx)
     a = assess(ctx)
-    assert a.metrics["returns"]["sharpe"] == pytest.approx(port.mean() / port.std() * np.sqrt(252), rel=1e-6)
-    assert a.metrics["stress"] == {"crash": 0.25, "rates": 0.05}
+    port = study.portfolio_returns
+    assert a.metrics["returns"]["sharpe"] == pytest.approx(port.mean() / port.std() * np.sqrt(252), rel=1e-9)
+    assert a.metrics["stress"] == pytest.approx(dict(zip(study.stress["scenario"], study.stress["portfolio_loss"])))
+    assert a.metrics["audit_performance"]["max_drawdown"] == pytest.approx(-study.performance.max_drawdown)
     status = dict(zip(a.rules["rule"], a.rules["status"]))
-    assert status["var_backtest"] == "pass" and status["stress"] == "pass"
+    assert status["var_backtest"] == {"green": "pass", "yellow": "warn", "red": "fail"}[study.backtest.zone]
     assert status["benchmark_performance"] == ("pass" if a.metrics["benchmark"]["sharpe_uplift"] >= 0 else "fail")
     record_assessment(ctx, a)
     assert ctx.store.get_run(ctx.key)["status"] == "evaluated"

@@ -109,13 +109,13 @@ def test_walk_forward_trains_strictly_before_testing(panel):
 
 
 def test_results_recorded_in_the_store(result, tmp_path):
-    from qmtl_research.reporting.context import RunContext
+    from qmtl_research.pipeline import volatility_results
+    from qmtl_research.results import VolatilityResults
+    from qmtl_research.store.context import RunContext
 
     ctx = RunContext.from_params("demo", None, "vol-test-run", f"sqlite:///{tmp_path}/s.sqlite", tmp_path)
     ctx.store.create_run(ctx.key)
-    result.record(ctx)
-    stored = ctx.results("volatility")
-    names = {name for _, name in stored}
-    assert names == {"table2", "table3", "fig9_regimes", "top20", "dm_tests", "failures", "summary"}
-    pd.testing.assert_frame_equal(stored[("volatility", "table2")], result.tables["table2"], check_names=False)
-    assert stored[("volatility", "summary")]["best_model"] == result.summary["best_model"]
+    volatility_results(result).record(ctx)
+    stored = VolatilityResults.read(ctx.results(), required=True)
+    pd.testing.assert_frame_equal(stored.table2, result.tables["table2"])
+    assert stored.summary["best_model"] == result.summary["best_model"]

@@ -28,7 +28,8 @@ def early_warning_cmd(
     from qmtl_research.rating.early_warning import export_early_warning, run_early_warning
     from qmtl_research.rating.models import KERNELS
     from qmtl_research.rating.settings import load_rating_settings
-    from qmtl_research.reporting.context import RunContext
+    from qmtl_research.config import load_strategy
+    from qmtl_research.data.universe import load_universe
 
     if kernel not in KERNELS:
         raise InputError(f"unknown kernel {kernel!r}", where="--kernel", fix=f"use one of {list(KERNELS)}")
@@ -39,9 +40,9 @@ def early_warning_cmd(
     settings = load_rating_settings(settings_file)
     if stage1_model:
         settings = settings.model_copy(update={"stage1_model": stage1_model})
-    ctx = RunContext(strategy)
-    panel = ctx.load_panel(n_funds=n_funds)
-    table, excluded = run_early_warning(panel, settings, horizon=horizon, kernel=kernel, seed=ctx.seed,
+    cfg = load_strategy(strategy)
+    panel = load_universe(cfg.universe.model_copy(update={"n_funds": n_funds} if n_funds else {}))
+    table, excluded = run_early_warning(panel, settings, horizon=horizon, kernel=kernel, seed=cfg.seed,
                                         as_of=when, include_unchanged=all_funds, progress=not quiet)
     typer.echo(f"{panel.label()}: {len(table)} fund(s) flagged, {len(excluded)} excluded")
     if len(excluded):

@@ -14,7 +14,9 @@ def run_cmd(
     world: str = typer.Option(None, "--world", "-w", help="params/worlds/<name>.yaml (default: the strategy's first world)"),
     engine: str = typer.Option("auto", help="auto | quarto | pandoc"),
     store_url: str = typer.Option(None, envvar="QMTL_STORE_URL", help="SQLAlchemy URL of the Evaluation Store"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no per-cell progress bars"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+    no_notebooks: bool = typer.Option(False, "--no-notebooks", help="compute, store and judge the run in this "
+                                      "process; execute no notebook and render no report"),
 ):
     """Run one strategy (STRATEGY) or every strategy of a world (WORLD only) into reports."""
     from qmtl_research.reporting.runner import run_report, strategies_for
@@ -25,10 +27,13 @@ def run_cmd(
     targets = [strategy] if strategy else strategies_for(world)
     results = []
     for name in targets:
-        res = run_report(name, world, store_url=store_url, engine=engine, progress=not quiet, echo=typer.echo)
+        res = run_report(name, world, store_url=store_url, engine=engine, progress=not quiet, echo=typer.echo,
+                         no_notebooks=no_notebooks)
         results.append(res)
-        typer.secho(f"{res.strategy_id}/{res.world_id} {res.version}: {res.status} -> {res.pdf}", fg=typer.colors.GREEN)
-    if strategy is None:
+        where = res.pdf if res.pdf else f"run {res.run_id} (no report)"
+        typer.secho(f"{res.strategy_id}/{res.world_id} {res.version or '-'}: {res.status}, verdict {res.verdict} -> {where}",
+                    fg=typer.colors.GREEN)
+    if strategy is None and not no_notebooks:
         path = world_summary(world, store_url=store_url, engine=engine)
         typer.secho(f"world summary -> {path}", fg=typer.colors.GREEN)
 

@@ -19,7 +19,7 @@ from qmtl_research.rating.labels import compare_disclosed, make_labels
 from qmtl_research.rating.models import GradeSVC, PersistenceClassifier, RegulatoryRuleClassifier
 from qmtl_research.rating.screen import ScreenResult, pearson_screen
 from qmtl_research.rating.settings import RatingSettings, load_rating_settings
-from qmtl_research.rating.study import RatingStudy, contract_results, run_rating_study
+from qmtl_research.rating.study import RatingStudy, labels_summary, run_rating_study, study_results
 
 __all__ = [
     "EARLY_WARNING_COLUMNS", "early_warning", "export_early_warning", "run_early_warning", "Evaluation",
@@ -27,6 +27,6 @@ __all__ = [
     "CANDIDATE_FEATURES", "RatingDataset", "build_rating_dataset", "EwmaForecaster", "GarchForecaster",
     "VolatilityModelForecaster", "make_forecaster", "GradeTable", "load_grade_table", "compare_disclosed",
     "make_labels", "GradeSVC", "PersistenceClassifier", "RegulatoryRuleClassifier", "ScreenResult",
-    "pearson_screen", "RatingSettings", "load_rating_settings", "RatingStudy", "contract_results",
+    "pearson_screen", "RatingSettings", "load_rating_settings", "RatingStudy", "labels_summary", "study_results",
     "run_rating_study",
 ]

@@ -15,9 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from qmtl_research import measures as _measures
+from qmtl_research.conventions import WEEKS_PER_YEAR
 from qmtl_research.grades import annualised_std_pct  # noqa: F401  (one home: the grade table's measure)
 
-PERIODS_PER_YEAR = 52
+PERIODS_PER_YEAR = WEEKS_PER_YEAR
+#: the historical quantile convention of the stage-2 VaR feature (qmtl_research.risk.var.CONVENTIONS)
+VAR_CONVENTION = "linear"
 
 
 def _arr(x) -> np.ndarray:
@@ -52,10 +55,13 @@ def information_ratio(returns, benchmark, periods: int = PERIODS_PER_YEAR) -> fl
 def historical_var_pct(returns, confidence: float = 0.975) -> float:
     """Historical Value-at-Risk of one week's return, in percent, as a positive loss.
 
-    ``-quantile(r, 1 - confidence) * 100`` with numpy's default (linear
-    interpolation) quantile. Negative when even the lower quantile is a gain.
+    :func:`qmtl_research.risk.var.historical_var` with the convention :data:`VAR_CONVENTION`:
+    ``-quantile(r, 1 - confidence) * 100`` with numpy's linear interpolation. Negative when even
+    the lower quantile is a gain.
     """
-    return float(-np.quantile(_arr(returns), 1.0 - confidence) * 100.0)
+    from qmtl_research.risk.var import historical_var
+
+    return historical_var(_arr(returns), confidence, convention=VAR_CONVENTION).var * 100.0
 
 
 def beta(returns, benchmark) -> float:

@@ -19,6 +19,7 @@ from qmtl_research.rating.forecasters import Forecaster, make_forecaster
 from qmtl_research.grades import GradeTable
 from qmtl_research.rating.screen import ScreenResult, pearson_screen
 from qmtl_research.rating.settings import RatingSettings
+from qmtl_research.results import RatingResults
 
 
 @dataclass
@@ -125,19 +126,38 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
     return study
 
 
-def contract_results(study: RatingStudy, early_warning_table: pd.DataFrame, **summary_extra) -> dict:
-    """The section "rating" results of the shared contract, ready for ``ctx.record``:
-    table4, horizons, pearson, confusion, early_warning, summary (plus per_grade and
-    exclusions). ``summary_extra`` adds fields to the summary dict."""
+def labels_summary(panel: FundPanel, settings: RatingSettings) -> tuple[pd.DataFrame, dict]:
+    """Labelled settlements by year x grade (counts) and the disclosed-vs-computed agreement
+    of each fund's latest settlement (fraction; NaN when no fund discloses a grade)."""
+    from qmtl_research.rating.labels import compare_disclosed, make_labels
+
+    labels, _ = make_labels(panel, settings.load_grade_table(), settings.window_weeks)
+    counts = labels.pivot_table(index="settlement_year", columns="grade", values="fund_id", aggfunc="count",
+                                fill_value=0) if len(labels) else pd.DataFrame()
+    counts.columns = [f"grade {c}" for c in counts.columns]
+    disclosed = compare_disclosed(labels)
+    agree = float((disclosed["difference"] == 0).mean()) if len(disclosed) else float("nan")
+    return counts, {"n_labels": int(len(labels)), "disclosed_compared": int(len(disclosed)),
+                    "disclosed_agreement": agree,
+                    "disclosed_disagreeing": disclosed.loc[disclosed["difference"] != 0, "fund_id"].tolist()}
+
+
+def study_results(study: RatingStudy, early_warning_table: pd.DataFrame, grades: pd.DataFrame,
+                  **summary_extra) -> RatingResults:
+    """The section ``rating`` of the results contract (``summary_extra`` adds summary fields)."""
     _, text = study.verdict()
     summary = {**study.summary(), "verdict": text, **summary_extra}
-    return {
-        "table4": study.table4,
-        "horizons": study.horizons_table()[["horizon_weeks", "approach", "accuracy", "macro_f1"]],
-        "pearson": study.default.screen.correlations,
-        "confusion": study.confusion(),
-        "early_warning": early_warning_table,
-        "per_grade": study.per_grade(),
-        "exclusions": study.exclusions(),
-        "summary": summary,
-    }
+    screen = study.default.screen
+    screen_frame = pd.DataFrame({"feature": list(screen.with_reference.index),
+                                 "abs_r_with_std": screen.with_reference.abs().to_numpy(dtype=float),
+                                 "kept": [f in screen.selected for f in screen.with_reference.index]})
+    ev = study.default.evaluation
+    return RatingResults(
+        config={**study.settings.model_dump(), "features_kept": list(screen.selected),
+                "features_dropped": list(screen.dropped)},
+        table4=study.table4,
+        horizons=study.horizons_table()[["horizon_weeks", "approach", "accuracy", "macro_f1", "n_samples",
+                                         "n_test", "note"]],
+        pearson=screen.correlations, screen=screen_frame, confusion=study.confusion(),
+        per_grade=study.per_grade(), best_params=ev.best_params, grades=grades,
+        exclusions=study.exclusions(), early_warning=early_warning_table, summary=summary)

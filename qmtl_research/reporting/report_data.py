@@ -1,13 +1,13 @@
-"""Everything a Validation Report shows, read from the store and params/ (never typed by hand)."""
+"""Everything a Validation Report shows, read from the store (through the results contract) and
+params/ (never typed by hand)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from qmtl_research.config import ModelCard, StrategyConfig, WorldConfig
-from qmtl_research.reporting.context import RunContext
+from qmtl_research.results import (DataResults, RatingResults, RiskResults, ValidationResults, VolatilityResults,
+                                   check_results)
 
 
 @dataclass
@@ -20,13 +20,18 @@ class ReportData:
     history: list[dict] = field(default_factory=list)
     version: str | None = None
     previous: "ReportData | None" = None
+    store: Any = None
 
     @classmethod
-    def load(cls, ctx: RunContext, version: str | None = None, previous_run_id: str | None = None) -> "ReportData":
+    def load(cls, ctx, version: str | None = None, previous_run_id: str | None = None) -> "ReportData":
+        """The run of ``ctx`` (a :class:`~qmtl_research.store.context.RunContext`); every recorded
+        section is checked against the results contract."""
         data = cls(ctx.strategy, ctx.world, ctx.model_card, version=version)
         if ctx.recording:
+            data.store = ctx.store
             data.run = ctx.store.get_run(ctx.key)
             data.results = ctx.store.get_results(ctx.key)
+            check_results(data.results)
             data.history = ctx.store.history(ctx.key)
             if previous_run_id:
                 from qmtl_research.store import RunKey
@@ -36,16 +41,31 @@ class ReportData:
                                     run=ctx.store.get_run(pkey), results=ctx.store.get_results(pkey))
         return data
 
-    # ------------------------------------------------------------------ access
+    # ------------------------------------------------------------------ sections (typed)
+    @property
+    def data(self) -> DataResults | None:
+        return DataResults.read(self.results)
+
+    @property
+    def volatility(self) -> VolatilityResults | None:
+        return VolatilityResults.read(self.results)
+
+    @property
+    def rating(self) -> RatingResults | None:
+        return RatingResults.read(self.results)
+
+    @property
+    def risk(self) -> RiskResults | None:
+        return RiskResults.read(self.results)
+
+    @property
+    def validation(self) -> ValidationResults | None:
+        return ValidationResults.read(self.results)
+
+    # ------------------------------------------------------------------ run
     @property
     def has_run(self) -> bool:
         return self.run is not None
-
-    def get(self, section: str, name: str, default: Any = None) -> Any:
-        return self.results.get((section, name), default)
-
-    def section(self, section: str) -> dict[str, Any]:
-        return {n: v for (s, n), v in self.results.items() if s == section}
 
     @property
     def summary(self) -> dict:
@@ -56,7 +76,3 @@ class ReportData:
         if not self.run:
             return "no run"
         return str(self.summary.get("status") or f"not evaluated ({self.run['status']})")
-
-    def frame(self, section: str, name: str) -> pd.DataFrame | None:
-        v = self.get(section, name)
-        return v if isinstance(v, pd.DataFrame) else None

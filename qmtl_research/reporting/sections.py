@@ -75,6 +75,13 @@ def _fmt(v: Any, pct: bool = False, digits: int = 4) -> str:
     return str(v)
 
 
+def money(v: Any) -> str:
+    """A currency amount with thousands separators and no decimals (``30,000,000``)."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "n/a"
+    return f"{float(v):,.0f}"
+
+
 def _kv(rows: list[tuple[str, Any]], caption: str | None = None) -> None:
     rows = [(k, v.strip() if isinstance(v, str) else v) for k, v in rows]
     table(pd.DataFrame(rows, columns=["item", "value"]).set_index("item"), caption)
@@ -108,26 +115,24 @@ def summary(rep: ReportData) -> None:
 
 def key_findings(rep: ReportData) -> list[str]:
     out = []
-    vs = rep.get("volatility", "summary")
-    if isinstance(vs, dict) and vs.get("rmse"):
-        rmse = vs["rmse"]
-        best = min(rmse, key=lambda k: rmse[k])
+    if (vol := rep.volatility) is not None:
+        rmse = vol.summary["rmse"]
         order = " < ".join(f"{m} ({rmse[m]:.3f})" for m in sorted(rmse, key=rmse.get))
-        out.append(f"Stage 1 (volatility, {vs.get('split', '')} split): RMSE order {order}; best **{best}**.")
-    rs = rep.get("rating", "summary")
-    if isinstance(rs, dict) and rs.get("best_kernel"):
-        out.append(f"Stage 2 (rating, horizon {rs.get('horizon_weeks')} weeks): best kernel **{rs['best_kernel']}** "
-                   f"accuracy {_fmt(rs.get('best_accuracy'), pct=True)} vs regulatory rule "
-                   f"{_fmt(rs.get('rule_accuracy'), pct=True)} and persistence {_fmt(rs.get('persistence_accuracy'), pct=True)}; "
-                   f"winner: **{rs.get('winner')}**.")
-    bt = rep.get("risk", "backtest")
-    if isinstance(bt, dict) and bt.get("zone"):
-        out.append(f"VaR backtest ({_fmt(bt.get('confidence'))}): {bt.get('exceptions')} exceptions in {bt.get('n')} days "
-                   f"(expected {_fmt(bt.get('expected_exceptions'))}), Basel zone **{bt['zone']}**, "
+        out.append(f"Stage 1 (volatility, {vol.summary['split']} split): RMSE order {order}; best "
+                   f"**{vol.summary['best_model']}**.")
+    if (r := rep.rating) is not None:
+        rs = r.summary
+        out.append(f"Stage 2 (rating, horizon {rs['horizon_weeks']} weeks): best kernel **{rs['best_kernel']}** "
+                   f"accuracy {_fmt(rs['best_accuracy'], pct=True)} vs regulatory rule "
+                   f"{_fmt(rs['rule_accuracy'], pct=True)} and persistence {_fmt(rs['persistence_accuracy'], pct=True)}; "
+                   f"winner: **{rs['winner']}**.")
+    if (rk := rep.risk) is not None:
+        bt = rk.backtest
+        out.append(f"VaR backtest ({_fmt(bt.get('confidence'))}): {bt['exceptions']} exceptions in {bt['n']} days "
+                   f"(expected {_fmt(bt['expected_exceptions'])}), Basel zone **{bt['zone']}**, "
                    f"Kupiec p = {_fmt(bt.get('kupiec_p'))}.")
-    rules = rep.frame("validation", "rules")
-    if rules is not None and "status" in rules:
-        counts = rules["status"].value_counts()
+    if (v := rep.validation) is not None:
+        counts = v.rules["status"].value_counts()
         out.append("Rules: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("pass", "warn", "fail")) + ".")
     return out
 
@@ -140,8 +145,19 @@ def scope(rep: ReportData) -> None:
          ("hypothesis", card.hypothesis), ("world", f"{rep.world.world_id} — {rep.world.title}"),
          ("world risk tier", rep.world.risk_tier), ("client critical", rep.world.client_critical),
          ("stage under validation", c.stage), ("model lifecycle stage", card.lifecycle_stage),
-         ("data", "SYNTHETIC (generated, mirrors the paper's population)" if c.synthetic else "real / user-supplied")],
+         ("data", data_wording(rep))],
         "scope")
+
+
+def data_wording(rep: ReportData) -> str:
+    """How the report describes its data: synthetic or real, funds or a portfolio."""
+    fund = rep.strategy.universe.source in ("synthetic", "real", "file")
+    if rep.strategy.universe.source == "qmtl_runs":
+        return "QMTL evaluation-run exports (fixture metrics, no return series)"
+    if rep.strategy.synthetic:
+        return ("SYNTHETIC fund universe (generated to mirror the paper's fund population; not real funds)"
+                if fund else "SYNTHETIC daily prices (generated for the demo portfolio; not market data)")
+    return "real fund / asset data" if fund else "real market data (daily prices of the portfolio's assets)"
 
 
 def raci() -> None:
@@ -171,27 +187,61 @@ def method(rep: ReportData) -> None:
        f"{rep.world.policy_version}); the profile is chosen by stage (`{rep.strategy.stage}` → "
        f"`{s.get('profile', 'n/a')}`). Each rule returns pass / warn / fail with a severity; any blocking "
        "fail fails the run, otherwise any warn or non-blocking fail gives warn.")
-    thresholds = rep.frame("validation", "thresholds")
-    if thresholds is not None:
-        table(thresholds, "profile thresholds (bounds inclusive)")
+    if (v := rep.validation) is not None:
+        if len(v.thresholds):
+            table(v.thresholds, "every bound of the profile in force (inclusive), by policy section", index=False)
+        else:
+            md("The profile sets no QMTL threshold; the research model rules below judge the run.")
     steps = ", ".join(f"`{n.notebook}`" for n in rep.strategy.notebooks)
-    md(f"Notebooks executed for this run, in order: {steps}, then `report`.")
-    for sec, name, label in (("volatility", "config", "Stage 1 set-up"), ("rating", "config", "Stage 2 set-up"),
-                             ("risk", "config", "Risk set-up"), ("data", "description", "Data")):
-        v = rep.get(sec, name)
-        if isinstance(v, dict):
-            _kv([(k, json.dumps(x) if isinstance(x, (list, dict)) else x) for k, x in v.items()], label)
+    md(f"Stages of this run, in order: {steps}; each is computed by the package and shown by its notebook, "
+       "then `report`.")
+    if (d := rep.data) is not None:
+        desc = {k: v for k, v in d.description.items() if k != "fingerprint"}
+        _kv([(k, json.dumps(x) if isinstance(x, (list, dict)) else x) for k, x in desc.items()],
+            "data description")
+        table(d.composition, "data composition (history lengths in periods of the data's frequency)")
+    for res, label in ((rep.volatility, "Stage 1 set-up"), (rep.rating, "Stage 2 set-up"), (rep.risk, "Risk set-up")):
+        if res is not None:
+            _kv(config_rows(res.config), label)
+    if (r := rep.rating) is not None:
+        table(r.screen, "Pearson screen: |r| of each indicator with the std of the known weeks; kept when "
+              f"|r| > {r.config.get('screen_threshold')} (the blended std is always kept)", index=False)
+        table(r.best_params, "grid-search parameters chosen per outer fold and kernel", index=False)
+        if len(r.grades):
+            table(r.grades, "labelled fund-settlements by settlement year and grade (counts)")
+    if (v := rep.validation) is not None:
+        _kv([(k, x) for k, x in v.health.items()], "validation health")
+
+
+def config_rows(cfg: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    """Flatten a stage's configuration into (item, value) rows (nested keys joined by dots)."""
+    rows = []
+    for k, x in cfg.items():
+        if isinstance(x, dict) and x and all(not isinstance(v, (dict, list)) for v in x.values()):
+            rows += [(f"{prefix}{k}.{kk}", vv) for kk, vv in x.items()]
+        elif isinstance(x, dict):
+            rows += config_rows(x, f"{prefix}{k}.")
+        else:
+            rows.append((f"{prefix}{k}", json.dumps(x) if isinstance(x, list) else x))
+    return rows
 
 
 # --------------------------------------------------------------------- 4
+CORE_RULES = ("data_currency", "sample", "performance", "risk_constraint", "robustness")
+
+
 def rule_results(rep: ReportData) -> None:
-    rules = rep.frame("validation", "rules")
-    if rules is None:
+    v = rep.validation
+    if v is None:
         not_available("Rule results (the strategy has no validation step, or it has not run)")
         return
-    table(rules, "rule outcomes", index=False)
-    verdicts = rep.frame("validation", "verdicts")
-    if verdicts is not None and not verdicts.empty:
+    core = v.rules[v.rules["rule"].isin(CORE_RULES)]
+    if len(core):
+        table(core, "QMTL core rules (data currency, sample, performance, risk constraints, robustness)", index=False)
+    else:
+        md("No QMTL core rule applies to this world's profile; the model rules are in section 4.5.")
+    if v.verdicts is not None and not v.verdicts.empty:
+        verdicts = v.verdicts
         agree = int(verdicts["agrees"].sum()) if "agrees" in verdicts else None
         md("Imported runs judged one by one (each export file is one batch, as QMTL's policy-diff tooling does)"
            + (f": **{agree} of {len(verdicts)}** agree with the outcome their fixture names expect." if agree is not None else "."))
@@ -201,7 +251,7 @@ def rule_results(rep: ReportData) -> None:
 
 
 def metrics_snapshot(rep: ReportData) -> None:
-    metrics = rep.get("validation", "metrics") or (rep.run or {}).get("metrics")
+    metrics = rep.validation.metrics if rep.validation is not None else (rep.run or {}).get("metrics")
     if not metrics:
         not_available("Metrics snapshot")
         return
@@ -221,7 +271,7 @@ def history_of(rep: ReportData, change_type: str) -> pd.DataFrame:
 
 
 def overrides(rep: ReportData) -> None:
-    frame = rep.frame("validation", "overrides")
+    frame = rep.validation.overrides if rep.validation is not None else None
     hist = history_of(rep, "override")
     if (frame is None or frame.empty) and hist.empty:
         md("No override has been recorded for this run.")
@@ -233,22 +283,26 @@ def overrides(rep: ReportData) -> None:
 
 
 def extended_validation(rep: ReportData) -> None:
+    """Everything beyond QMTL's five core rules: the extended layers (cohort, portfolio,
+    benchmark, stress, paper/shadow, live monitoring) and the research model rules."""
     hist = history_of(rep, "extended_validation")
-    ext = rep.frame("validation", "extended")
+    ext = rep.validation.extended if rep.validation is not None else None
     if ext is not None and not ext.empty:
-        table(ext, "extended validation layers", index=False)
+        table(ext, "extended layers and research model rules (not among the core rules of 4.1)", index=False)
     elif hist.empty:
-        md("No extended-validation layer (cohort, portfolio, stress, live monitoring) was evaluated for this run.")
+        md("No extended-validation layer (cohort, portfolio, stress, live monitoring) or model rule was "
+           "evaluated for this run.")
     if not hist.empty:
         table(hist, "extended validation revisions", index=False)
 
 
 def benchmark_comparison(rep: ReportData) -> None:
-    frame = rep.frame("validation", "benchmark_comparison")
+    frame = rep.validation.benchmark_comparison if rep.validation is not None else None
     if frame is None or frame.empty:
         not_available("Benchmark / challenger comparison")
         return
-    table(frame, "model vs benchmarks and challengers")
+    table(frame, "model vs benchmarks and challengers: difference = value - reference value; `better` names "
+                 "the side that wins (lower error or loss, higher accuracy or Sharpe)", index=False)
 
 
 # --------------------------------------------------------------------- 5 / 6
@@ -256,20 +310,23 @@ def risks_and_limitations(rep: ReportData) -> None:
     items = list(rep.model_card.key_limitations)
     if rep.strategy.synthetic:
         items.append("The data of this run is synthetic: the verdict validates the pipeline and the method, "
-                     "not a real fund universe.")
-    rules = rep.frame("validation", "rules")
-    if rules is not None and "status" in rules:
-        for _, r in rules[rules["status"].isin(["warn", "fail"])].iterrows():
-            items.append(f"Rule `{r['rule']}` is **{r['status']}** ({r.get('reason_code', '')}): {r.get('reason', '')}")
-    fails = rep.frame("volatility", "failures")
-    if fails is not None and not fails.empty:
-        items.append(f"Stage 1 could not process {len(fails)} fund step(s); see the failures table.")
-    excl = rep.frame("rating", "exclusions")
-    if excl is not None and not excl.empty:
-        short = excl["reason"].str.contains("weeks of data before the settlement", regex=False).sum()
-        items.append(f"Stage 2 left out {len(excl)} fund-settlement samples: {short} because fewer than 156 weeks "
-                     f"of history preceded the settlement (the regulator grades only funds with 3 years), "
-                     f"{len(excl) - short} for other reasons (see the rating notebook's exclusions table).")
+                     "not a real " + ("fund universe." if rep.strategy.universe.source == "synthetic" else "portfolio."))
+    if (v := rep.validation) is not None:
+        for _, r in v.rules[v.rules["status"].isin(["warn", "fail"])].iterrows():
+            items.append(f"Rule `{r['rule']}` is **{r['status']}** ({r['reason_code']}): {r['reason']}")
+    if (vol := rep.volatility) is not None and not vol.failures.empty:
+        items.append(f"Stage 1 could not process {vol.failures['fund_id'].nunique()} fund(s) "
+                     f"({len(vol.failures)} step(s)); see the failures table.")
+    if (r := rep.rating) is not None and not r.exclusions.empty:
+        h = r.summary["horizon_weeks"]
+        at_h = r.exclusions[r.exclusions["horizon_weeks"] == h]
+        short = int(at_h["reason"].str.contains("weeks", regex=False).sum())
+        others = {int(k): int(n) for k, n in r.exclusions["horizon_weeks"].value_counts().sort_index().items() if k != h}
+        items.append(f"At the verdict horizon ({h} weeks) stage 2 left out {len(at_h)} fund-settlements: "
+                     f"{short} for too short a history (the regulator grades only funds with 3 years; persistence "
+                     f"needs 156 + h weeks), {len(at_h) - short} for other reasons (missing benchmark, no stage-1 "
+                     "forecast)" + ("; at the other horizons: " + ", ".join(f"{n} at h = {k}" for k, n in others.items())
+                                   if others else "") + ".")
     md("\n".join(f"- {i}" for i in items) if items else "No limitation recorded.")
 
 
@@ -280,10 +337,15 @@ def recommendations(rep: ReportData) -> None:
     s = rep.summary
     status = str(s.get("status", "")).lower()
     stage = s.get("recommended_stage", "n/a")
-    rules = rep.frame("validation", "rules")
     blocking = []
-    if rules is not None and {"status", "severity"} <= set(rules.columns):
-        blocking = rules[(rules["status"] == "fail") & (rules["severity"] == "blocking")]["rule"].tolist()
+    if (v := rep.validation) is not None:
+        blocking = v.rules[(v.rules["status"] == "fail") & (v.rules["severity"] == "blocking")]["rule"].tolist()
+    if rep.strategy.universe.source == "qmtl_runs":
+        md("This run is a **compatibility check**: it judges QMTL's fixture runs under QMTL's policy to show that "
+           "this project reproduces QMTL's verdicts. It promotes nothing: "
+           + ("every imported run got the verdict its fixture set expects." if status == "pass" else
+              "some imported runs got a verdict other than their fixture set expects; see section 4.1."))
+        return
     if status == "pass":
         text = (f"**Approve** for the `{stage}` stage. Monitor live Sharpe, drawdown and ES over 30/60/90 days "
                 "against the backtest and re-validate on any policy change.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qmtl_research.reporting.render import render_notebook
-from qmtl_research.reporting.runner import execute
+from qmtl_research.reporting.notebooks import Execution, execute_all
 from qmtl_research.reporting.versions import allocate_version
 
 
@@ -14,7 +14,7 @@ def world_summary(world: str, *, store_url: str | None = None, engine: str = "au
 
     version, folder = allocate_version("_world", world)
     nb = folder / "world_summary.ipynb"
-    execute("world", nb, {"world": world, "store_url": store_url})
+    execute_all([Execution("world", nb, {"world": world, "store_url": store_url})], echo=lambda _m: None)
     meta = {"title": "World summary", "subtitle": f"World {world}",
             "qmtl": {"strategy": "all strategies", "world": world, "version": version, "verdict": "see table",
                      "stage": "n/a", "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}}

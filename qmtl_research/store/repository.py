@@ -145,6 +145,27 @@ class EvaluationStore:
             raise StoreError(f"result {section}/{name} already recorded for run {key}",
                              fix="results are write-once; use another name or a new run") from None
 
+    def put_results(self, key: RunKey, section: str, items: Iterable[tuple[str, Any]]) -> None:
+        """Record several results of one section in **one transaction**: all or nothing
+        (write-once, like :meth:`put_result`)."""
+        status = self.get_run(key)["status"]
+        if status in ("evaluated", "failed"):
+            raise StoreError(f"run {key} is {status}; its results are frozen",
+                             fix="record results before the validation step evaluates the run")
+        rows = []
+        for name, value in items:
+            kind, payload = encode(value)
+            rows.append(dict(world_id=key.world_id, strategy_id=key.strategy_id, run_id=key.run_id,
+                             section=section, name=name, kind=kind, payload=payload, created_at=utcnow()))
+        if not rows:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(run_results), rows)
+        except IntegrityError:
+            raise StoreError(f"results of section '{section}' are already recorded for run {key}",
+                             fix="results are write-once; a stage records its section once per run") from None
+
     def get_results(self, key: RunKey, section: str | None = None) -> dict[tuple[str, str], Any]:
         q = select(run_results).where(key.where(run_results))
         if section:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from qmtl_research.errors import ConfigError
 from qmtl_research.paths import params_dir, project_root
+from qmtl_research.results import ValidationResults
 from qmtl_research.validation.engine import RunOutcome, evaluate_batch, outcomes_frame, rules_frame
 from qmtl_research.validation.evidence import benchmark_comparison, blocks_from_results
 from qmtl_research.validation.health import health_from_outcomes
@@ -117,15 +118,6 @@ class Assessment:
         return payload
 
 
-def _panel_blocks(ctx) -> dict[str, Any]:
-    panel = ctx.load_panel()
-    dates = panel.dates
-    return {"sample": {"effective_history_years": len(dates) / 52.0},
-            "diagnostics": {"returns_source": panel.label(), "data_start": dates[0].date().isoformat(),
-                            "data_end": dates[-1].date().isoformat(), "n_funds": len(panel.fund_ids),
-                            "periods_per_year": 52}}
-
-
 def _runs_path(ctx) -> Path:
     rp = ctx.strategy.universe.runs_path
     if not rp:
@@ -142,9 +134,12 @@ def _runs_path(ctx) -> Path:
 
 
 def assess(ctx, results: dict | None = None) -> Assessment:
-    """Judge the run of ``ctx`` (a :class:`~qmtl_research.reporting.context.RunContext`).
+    """Judge the run of ``ctx`` (a :class:`~qmtl_research.store.context.RunContext`).
 
-    ``results``: the recorded results to use (default: ``ctx.results()``, empty in exploration)."""
+    ``results``: the results to judge, ``(section, name) -> value`` as recorded (default: what
+    the run recorded, ``ctx.results()``). In exploration mode nothing was recorded: panel and
+    portfolio strategies are then judged on the data description alone (the sample block), and
+    the model rules find their evidence missing."""
     world = ctx.world
     policy, source = policy_of_world(world)
     stage = ctx.strategy.stage
@@ -154,21 +149,31 @@ def assess(ctx, results: dict | None = None) -> Assessment:
                 ruleset_hash=ruleset_hash(policy, profile), model_card_version=ctx.model_card.model_card_version)
     if ctx.strategy.universe.source == "qmtl_runs":
         return _assess_qmtl_runs(ctx, base)
-    results = ctx.results() if results is None else results
+    results = dict(ctx.results() if results is None else results)
     notes = []
+    evidence = "recorded results of this run"
+    if not any(s != "data" for s, _ in results):
+        evidence = "exploration mode: no stage results"
+        notes.append("Exploration mode (no run id): no stage recorded results, so the model rules find their "
+                     "evidence missing and report it per validation.on_missing_metric.")
+    if not any(s == "data" for s, _ in results):
+        results.update({("data", k): v for k, v in describe_inputs(ctx).items()})
     metrics = blocks_from_results(results)
-    evidence = "recorded results of this run" if results else "exploration mode: no recorded upstream results"
-    if not results:
-        notes.append("Exploration mode (no run id): the earlier notebooks recorded nothing, so the model rules "
-                     "find their evidence missing and report it per validation.on_missing_metric.")
-    if ctx.strategy.universe.source in PANEL_SOURCES and "sample" not in metrics:
-        metrics.update(_panel_blocks(ctx))
-        notes.append("The sample block comes from the fund panel (weekly dates / 52 = years of history).")
     rec = RunRecord(ctx.strategy_id, ctx.run_id or "exploration", metrics, ctx.world_id, stage)
     outcome = evaluate_batch([rec], policy, stage, policy_version=world.policy_version)[0]
-    a = Assessment(**base, outcomes=[outcome], evidence=evidence, metrics=metrics, rules=rules_frame(outcome),
-                   status=outcome.status, recommended_stage=outcome.recommended_stage, notes=notes)
-    return a
+    return Assessment(**base, outcomes=[outcome], evidence=evidence, metrics=metrics, rules=rules_frame(outcome),
+                      status=outcome.status, recommended_stage=outcome.recommended_stage, notes=notes)
+
+
+def describe_inputs(ctx):
+    """The ``data`` section of the strategy's inputs (a fund panel or a portfolio), as a dict."""
+    from qmtl_research.data.describe import describe_panel, describe_portfolio
+
+    if ctx.strategy.universe.source in PANEL_SOURCES:
+        return dict(describe_panel(ctx.panel()).items())
+    from qmtl_research.audit.portfolio import load_portfolio
+
+    return dict(describe_portfolio(load_portfolio(ctx.strategy)).items())
 
 
 def _assess_qmtl_runs(ctx, base: dict) -> Assessment:
@@ -205,29 +210,32 @@ def _assess_qmtl_runs(ctx, base: dict) -> Assessment:
                       notes=["Each export file is one batch (selection acts across it); bounds inclusive."])
 
 
-def record_assessment(ctx, a: Assessment) -> None:
-    """Record section "validation" for the run and evaluate (freeze) it. No-op in exploration mode."""
-    if not ctx.recording:
-        return
-    from qmtl_research.validation.events import sync_policy
+def assessment_results(ctx, a: Assessment) -> ValidationResults:
+    """The section ``validation`` of the results contract for the assessment ``a``."""
+    from qmtl_research.validation.health import policy_stability
     from qmtl_research.validation.overrides import overrides_frame
 
-    from qmtl_research.validation.health import policy_stability
-
-    sync_policy(ctx.store, ctx.world, a.policy)
     health = a.health()
-    health["validation_policy_age_days"], health["ruleset_change_count_last_90d"] = \
-        policy_stability(ctx.store, ctx.world_id, a.stage)
-    ctx.record("validation", "rules", a.rules)
-    ctx.record("validation", "thresholds", a.thresholds())
-    ctx.record("validation", "summary", a.summary())
-    ctx.record("validation", "metrics", a.metrics)
-    ctx.record("validation", "health", health)
-    ctx.record("validation", "benchmark_comparison", a.benchmark_comparison())
-    ctx.record("validation", "extended", a.extended())
-    ov = overrides_frame(ctx.store, ctx.world_id, ctx.strategy_id)
-    ctx.record("validation", "overrides", ov[ov["run_id"] == ctx.run_id].reset_index(drop=True))
-    if a.verdicts is not None:
-        ctx.record("validation", "verdicts", a.verdicts)
-    ctx.store.evaluate_run(ctx.key, metrics=a.metrics, validation=a.validation_payload(), summary=a.summary(),
-                           policy_version=a.policy_version, ruleset_hash=a.ruleset_hash)
+    if ctx.recording:
+        health["validation_policy_age_days"], health["ruleset_change_count_last_90d"] = \
+            policy_stability(ctx.store, ctx.world_id, a.stage)
+        ov = overrides_frame(ctx.store, ctx.world_id, ctx.strategy_id)
+        ov = ov[ov["run_id"] == ctx.run_id].reset_index(drop=True)
+    else:
+        ov = pd.DataFrame(columns=["run_id"])
+    return ValidationResults(rules=a.rules, thresholds=a.thresholds(), summary=a.summary(), metrics=a.metrics,
+                             health=health, benchmark_comparison=a.benchmark_comparison(), extended=a.extended(),
+                             overrides=ov, verdicts=a.verdicts)
+
+
+def record_assessment(ctx, a: Assessment) -> ValidationResults:
+    """Record section "validation" for the run and evaluate (freeze) it. No-op in exploration mode."""
+    if ctx.recording:
+        from qmtl_research.validation.events import sync_policy
+
+        sync_policy(ctx.store, ctx.world, a.policy)
+    res = assessment_results(ctx, a).record(ctx)
+    if ctx.recording:
+        ctx.store.evaluate_run(ctx.key, metrics=a.metrics, validation=a.validation_payload(), summary=a.summary(),
+                               policy_version=a.policy_version, ruleset_hash=a.ruleset_hash)
+    return res

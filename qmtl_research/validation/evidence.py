@@ -1,18 +1,21 @@
-"""Metric blocks from the results earlier notebooks recorded for the same run.
+"""Metric blocks from the results a run recorded, read through the results contract.
 
-The contract (section/name) is the project's: volatility/{table2, summary},
-rating/{table4, summary}, risk/{backtest, stress, portfolio_returns,
-benchmark_returns}. Everything found becomes a block the rules read:
+Every section is read with its typed reader (:mod:`qmtl_research.results`), so a renamed or
+missing key is an error naming the stage, never a silent ``*_missing``. What each section
+gives the rules:
 
-* ``models.forecast.{rmse,mse}.<model>`` (percent units) and ``models.forecast.best_model``;
-* ``models.rating.{best_kernel, best_accuracy, rule_accuracy, persistence_accuracy,
+* ``data``: the ``sample`` block (``effective_history_years`` = periods / periods per year)
+  and ``diagnostics`` (source, dates, counts);
+* ``volatility``: ``models.forecast.{rmse, mse, qlike}.<model>`` (percent units) and
+  ``models.forecast.best_model``;
+* ``rating``: ``models.rating.{best_kernel, best_accuracy, rule_accuracy, persistence_accuracy,
   margin_vs_rule, margin_vs_persistence}`` (fractions);
-* ``models.var_backtest`` (the risk/backtest dict, zone green|yellow|red);
-* the core blocks of the portfolio returns (daily, 252 periods a year) and a
-  ``benchmark`` block (Sharpe uplift, drawdown / ES improvement) against the benchmark;
-* ``stress.<scenario>`` = portfolio loss (positive fraction).
+* ``risk``: ``models.var_backtest`` (zone green|yellow|red), the core QMTL blocks of the
+  portfolio returns (daily, 252 periods a year), a ``benchmark`` block against the benchmark,
+  ``stress.<scenario>`` (portfolio loss, positive fraction) and ``audit_performance`` (the audit
+  layer's PerformanceReport in the rules' sign convention: drawdown a positive loss fraction).
 
-Absent results give absent blocks: the rules then report ``*_missing``.
+A section that was not recorded gives no block: the rules then report ``*_missing``.
 """
 from __future__ import annotations
 
@@ -20,51 +23,36 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from qmtl_research.results import DataResults, RatingResults, RiskResults, VolatilityResults
 from qmtl_research.validation.metrics import benchmark_block, compute_metric_blocks
 
 Results = Mapping[tuple[str, str], Any]
+PERIODS_PER_YEAR = {"weekly": 52, "daily": 252, "monthly": 12}
 
 
-def _series(value: Any) -> pd.Series | None:
-    if value is None:
-        return None
-    if isinstance(value, pd.DataFrame):
-        frame = value
-        if "date" in frame.columns:
-            frame = frame.set_index("date")
-        value = frame.iloc[:, 0]
-    s = pd.Series(value).astype(float)
-    s.index = pd.DatetimeIndex(pd.to_datetime(s.index))
-    return s.dropna().sort_index()
+def data_blocks(data: DataResults) -> dict[str, Any]:
+    d = data.description
+    ppy = next((v for k, v in PERIODS_PER_YEAR.items() if str(d["frequency"]).startswith(k)), None)
+    if ppy is None:
+        raise ValueError(f"unknown data frequency {d['frequency']!r} in data/description")
+    return {"sample": {"effective_history_years": d["n_periods"] / ppy},
+            "diagnostics": {"returns_source": d["source"], "data_start": d["start"], "data_end": d["end"],
+                            "n_series": d["n_series"], "periods_per_year": ppy}}
 
 
-def _frame(value: Any, index: str) -> pd.DataFrame | None:
-    if not isinstance(value, pd.DataFrame):
-        return None
-    return value.set_index(index) if index in value.columns else value
-
-
-def forecast_block(results: Results) -> dict | None:
-    table2 = _frame(results.get(("volatility", "table2")), "model")
-    summary = results.get(("volatility", "summary"))
+def forecast_block(vol: VolatilityResults) -> dict:
+    t2 = vol.table2
     block: dict[str, Any] = {}
-    if table2 is not None:
-        for col in ("RMSE", "MSE"):
-            if col in table2.columns:
-                block[col.lower()] = {str(m): float(v) for m, v in table2[col].items()}
-    elif isinstance(summary, dict) and isinstance(summary.get("rmse"), dict):
-        block["rmse"] = {str(m): float(v) for m, v in summary["rmse"].items()}
-    if isinstance(summary, dict):
-        for k in ("best_model", "split", "n_funds", "n_test_points"):
-            if k in summary:
-                block[k] = summary[k]
-    return block or None
+    for col in ("RMSE", "MSE", "QLIKE"):
+        if col in t2.columns:
+            block[col.lower()] = {str(m): float(v) for m, v in t2[col].items()}
+    for k in ("best_model", "split", "n_funds", "n_test_points"):
+        block[k] = vol.summary[k]
+    return block
 
 
-def rating_block(results: Results) -> dict | None:
-    s = results.get(("rating", "summary"))
-    if not isinstance(s, dict):
-        return None
+def rating_block(rating: RatingResults) -> dict:
+    s = rating.summary
     block = {k: s.get(k) for k in ("best_kernel", "best_accuracy", "rule_accuracy", "persistence_accuracy",
                                    "winner", "horizon_weeks", "split", "n_samples")}
     best, rule, pers = s.get("best_accuracy"), s.get("rule_accuracy"), s.get("persistence_accuracy")
@@ -73,55 +61,84 @@ def rating_block(results: Results) -> dict | None:
     return block
 
 
+def audit_performance_block(performance: Mapping[str, Any]) -> dict:
+    """The audit layer's PerformanceReport in the rules' conventions (max drawdown as a
+    positive loss fraction; alpha annualised; win rate a fraction)."""
+    mdd = performance.get("max_drawdown")
+    return {"sharpe_ratio": performance.get("sharpe"), "sortino_ratio": performance.get("sortino"),
+            "max_drawdown": None if mdd is None else -float(mdd), "win_rate": performance.get("win_rate"),
+            "profit_factor": performance.get("profit_factor"), "alpha": performance.get("alpha")}
+
+
+def risk_blocks(risk: RiskResults) -> dict[str, Any]:
+    blocks: dict[str, Any] = {}
+    port = risk.portfolio_returns.dropna().sort_index()
+    if len(port) > 10:
+        blocks.update(compute_metric_blocks(port, periods_per_year=252, source="risk/portfolio_returns"))
+        if risk.benchmark_returns is not None and len(risk.benchmark_returns.dropna()) > 10:
+            blocks["benchmark"] = benchmark_block(port, risk.benchmark_returns.dropna(), 252)
+    blocks["stress"] = {str(k): float(v) for k, v in risk.stress.set_index("scenario")["portfolio_loss"].items()}
+    blocks["audit_performance"] = audit_performance_block(risk.performance)
+    return blocks
+
+
 def blocks_from_results(results: Results) -> dict[str, Any]:
-    """All blocks that follow from recorded results (see the module docstring)."""
+    """All metric blocks that follow from recorded results (see the module docstring)."""
     blocks: dict[str, Any] = {}
     models: dict[str, Any] = {}
-    if (fb := forecast_block(results)) is not None:
-        models["forecast"] = fb
-    if (rb := rating_block(results)) is not None:
-        models["rating"] = rb
-    bt = results.get(("risk", "backtest"))
-    if isinstance(bt, dict):
-        models["var_backtest"] = dict(bt)
+    if (data := DataResults.read(results)) is not None:
+        blocks.update(data_blocks(data))
+    if (vol := VolatilityResults.read(results)) is not None:
+        models["forecast"] = forecast_block(vol)
+    if (rating := RatingResults.read(results)) is not None:
+        models["rating"] = rating_block(rating)
+    if (risk := RiskResults.read(results)) is not None:
+        models["var_backtest"] = dict(risk.backtest)
+        risk_part = risk_blocks(risk)
+        # the portfolio's own return series is the better sample evidence for a portfolio
+        diag = {**blocks.get("diagnostics", {}), **risk_part.pop("diagnostics", {})}
+        blocks.update(risk_part)
+        if diag:
+            blocks["diagnostics"] = diag
     if models:
         blocks["models"] = models
-    port = _series(results.get(("risk", "portfolio_returns")))
-    bench = _series(results.get(("risk", "benchmark_returns")))
-    if port is not None and len(port) > 10:
-        blocks.update(compute_metric_blocks(port, periods_per_year=252, source="risk/portfolio_returns"))
-        if bench is not None and len(bench) > 10:
-            blocks["benchmark"] = benchmark_block(port, bench, 252)
-    stress = _frame(results.get(("risk", "stress")), "scenario")
-    if stress is not None and "portfolio_loss" in stress.columns:
-        blocks["stress"] = {str(k): float(v) for k, v in stress["portfolio_loss"].items()}
     return blocks
 
 
 def benchmark_comparison(blocks: Mapping[str, Any]) -> pd.DataFrame:
-    """Model vs benchmark / challengers, one row per comparison (for the report's section 7)."""
+    """Model vs benchmark / challengers, one row per comparison (the report's benchmark section).
+
+    ``difference`` is always ``value - reference_value``; ``better`` says which side wins
+    (lower error, higher accuracy, higher Sharpe, smaller loss)."""
     rows = []
+
+    def row(comparison, candidate, value, reference, ref_value, higher_is_better):
+        diff = None if value is None or ref_value is None else value - ref_value
+        better = None if diff is None else ("candidate" if (diff > 0) == higher_is_better and diff != 0 else
+                                            "tie" if diff == 0 else "reference")
+        rows.append({"comparison": comparison, "candidate": candidate, "value": value, "reference": reference,
+                     "reference_value": ref_value, "difference": diff, "better": better})
+
     fc = (blocks.get("models") or {}).get("forecast") or {}
     rmse = fc.get("rmse") or {}
     if rmse:
         best = min(rmse, key=rmse.get)
         for m, v in sorted(rmse.items(), key=lambda kv: kv[1]):
-            rows.append({"comparison": "stage 1 forecast RMSE (% ann. std)", "candidate": m, "value": v,
-                         "reference": best, "reference_value": rmse[best], "difference": v - rmse[best]})
+            if m != best:
+                row("stage 1 forecast RMSE (pp of annualised std)", m, v, best, rmse[best], False)
     rt = (blocks.get("models") or {}).get("rating") or {}
     if rt.get("best_accuracy") is not None:
         for ref in ("rule", "persistence"):
             rv = rt.get(f"{ref}_accuracy")
             if rv is not None:
-                rows.append({"comparison": "stage 2 accuracy (fraction)", "candidate": f"SVC {rt.get('best_kernel')}",
-                             "value": rt["best_accuracy"], "reference": "Regulatory rule" if ref == "rule" else "Persistence",
-                             "reference_value": rv, "difference": rt["best_accuracy"] - rv})
+                row("stage 2 accuracy (fraction)", f"SVC {rt.get('best_kernel')}", rt["best_accuracy"],
+                    "Regulatory rule" if ref == "rule" else "Persistence", rv, True)
     bm = blocks.get("benchmark") or {}
     ret = blocks.get("returns") or {}
     if bm:
-        for label, mine, ref, diff in (("Sharpe (annualised, rf 0)", ret.get("sharpe"), bm.get("sharpe"), bm.get("sharpe_uplift")),
-                                       ("max drawdown (loss fraction)", ret.get("max_drawdown"), bm.get("max_drawdown"), bm.get("max_drawdown_improvement")),
-                                       ("ES 99% 1-day (loss fraction)", ret.get("es_p01"), bm.get("es_p01"), bm.get("es_improvement"))):
-            rows.append({"comparison": label, "candidate": "portfolio", "value": mine, "reference": "benchmark",
-                         "reference_value": ref, "difference": diff})
-    return pd.DataFrame(rows, columns=["comparison", "candidate", "value", "reference", "reference_value", "difference"])
+        row("Sharpe (annualised, rf 0)", "portfolio", ret.get("sharpe"), "benchmark", bm.get("sharpe"), True)
+        row("max drawdown (loss fraction)", "portfolio", ret.get("max_drawdown"), "benchmark",
+            bm.get("max_drawdown"), False)
+        row("ES 99% 1-day (loss fraction)", "portfolio", ret.get("es_p01"), "benchmark", bm.get("es_p01"), False)
+    return pd.DataFrame(rows, columns=["comparison", "candidate", "value", "reference", "reference_value",
+                                       "difference", "better"])

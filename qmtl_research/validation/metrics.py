@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.model_selection import KFold
 
-from qmtl_research.measures import drawdown_series, max_drawdown, sharpe_ratio, wealth_curve  # noqa: F401
+from qmtl_research.measures import drawdown_series, max_drawdown, sharpe_ratio, sortino_ratio, wealth_curve  # noqa: F401
 
 SHARPE_CONVENTION = ("Sharpe = mean(r) / std(r, ddof=1) x sqrt(periods_per_year), risk-free 0, "
                      "simple per-period returns; drawdown/VaR/ES are positive loss fractions")
@@ -73,18 +73,6 @@ def infer_periods_per_year(index: pd.Index) -> int:
 # ---------------------------------------------------------------- returns block
 
 
-def sortino_ratio(returns: Any, periods_per_year: float = 252) -> float:
-    """Annualised Sortino ratio, target 0: mean(r) / sqrt(mean(min(r, 0)^2)) x sqrt(periods_per_year).
-    Infinite when there is no losing period."""
-    r = _array(returns)
-    if r.size < 2:
-        return math.nan
-    dd = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
-    return math.inf if dd == 0 else float(r.mean() / dd * math.sqrt(periods_per_year))
-
-
-
-
 def gain_to_pain_ratio(returns: Any) -> float:
     """sum(r) / |sum of negative r| (QMTL's definition; infinite without a losing period)."""
     r = _array(returns)
@@ -129,15 +117,21 @@ def max_time_under_water_days(returns: pd.Series, periods_per_year: float = 252)
     return longest
 
 
-def var_es(returns: Any, alpha: float = 0.01) -> tuple[float, float]:
-    """Historical VaR and ES at level ``alpha`` (0.01 = 99 %), positive loss fractions per period.
+#: the historical quantile convention of the rules' VaR/ES (qmtl_research.risk.var.CONVENTIONS)
+VAR_CONVENTION = "linear"
 
-    VaR = -quantile(r, alpha) (linear interpolation); ES = -mean(r | r <= quantile)."""
+
+def var_es(returns: Any, alpha: float = 0.01) -> tuple[float, float]:
+    """Historical VaR and ES at tail level ``alpha`` (0.01 = 99 %), positive loss fractions per period:
+    :func:`qmtl_research.risk.var.historical_var` with the convention :data:`VAR_CONVENTION`
+    (VaR = -numpy.quantile(r, alpha), linear interpolation; ES = -mean(r | r <= that quantile))."""
+    from qmtl_research.risk.var import historical_var
+
     r = _array(returns)
     if r.size == 0:
         return math.nan, math.nan
-    q = float(np.quantile(r, alpha))
-    return -q, -float(r[r <= q].mean())
+    res = historical_var(r, 1.0 - alpha, convention=VAR_CONVENTION)
+    return res.var, res.cvar
 
 
 # ---------------------------------------------------------------- robustness block

@@ -1,0 +1,372 @@
+"""A strategy's stages, run in the package: parameters -> stage -> typed results -> verdict.
+
+A strategy lists its stages in ``notebooks:`` (params/strategies/<name>.yaml); each stage has
+a notebook of the same name that *shows* it. The stages themselves are computed here, so a
+run can be judged from Python without papermill, and the notebooks are views:
+
+=============  ===========================================  =======================
+stage          computes                                     writes section
+=============  ===========================================  =======================
+volatility     :func:`qmtl_research.volatility.run_stage1`  ``volatility``
+rating         :func:`qmtl_research.rating.run_rating_study`  ``rating``
+var            :func:`qmtl_research.risk.study.run_risk_study`  ``risk``
+validation     :func:`qmtl_research.validation.assessment.assess`  ``validation`` (+ verdict)
+=============  ===========================================  =======================
+
+Every stage's parameters are validated by a pydantic model (:data:`STAGES` ``[name].params``)
+whose fields are exactly the parameters of the stage's notebook (a test checks that with
+``papermill.inspect_notebook``); ``None`` means "the stage's default". The runner
+(:func:`qmtl_research.reporting.runner.run_report`) validates them before anything runs.
+
+>>> from qmtl_research.pipeline import run_strategy
+>>> outcome = run_strategy("demo")           # exploration: nothing stored  # doctest: +SKIP
+>>> outcome.assessment.status                # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from qmtl_research.config import StrategyConfig
+from qmtl_research.errors import ConfigError
+from qmtl_research.results import SectionResults
+
+#: parameters every notebook has (identity of the run), not stage settings
+BASE_PARAMETERS = ("strategy", "world", "run_id", "store_url", "run_dir")
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VolatilityParams(_Params):
+    """Stage-1 notebook parameters (``None``: the default of :class:`~qmtl_research.volatility.Stage1Config`)."""
+
+    models: list[Literal["GARCH", "LSTM", "GARCH-LSTM", "Naive"]] | None = None
+    split: Literal["walk_forward", "cv"] | None = None
+    test_start: str | None = None
+    folds: int | None = None
+    epochs: int | None = None
+    units: int | None = None
+    seed: int | None = None
+    n_jobs: int | None = None
+
+
+class RatingParams(_Params):
+    """Stage-2 notebook parameters (``None``: ``params/rating/settings.yaml``)."""
+
+    horizon: int | None = None
+    horizons: list[int] | None = None
+    kernels: list[str] | None = None
+    param_grid: dict[str, list[float | str]] | None = None
+    inner_folds: int | None = None
+    outer_folds: int | None = None
+    split: Literal["walk-forward", "kfold"] | None = None
+    stage1_model: str | None = None
+    screen_threshold: float | None = None
+    seed: int | None = None
+
+
+class RiskParams(_Params):
+    """Risk-study notebook parameters (``None``: the default of :class:`~qmtl_research.risk.study.RiskSettings`)."""
+
+    confidences: list[float] | None = None
+    var_lookback: int | None = None
+    mc_simulations: int | None = None
+    mc_method: str | None = None
+    mc_mode: str | None = None
+    mc_holding: int | None = None
+    mc_lookback: int | None = None
+    backtest_confidence: float | None = None
+    backtest_window: int | None = None
+    backtest_method: str | None = None
+    performance_period: str | None = None
+    risk_free: float | None = None
+
+
+class ValidationParams(_Params):
+    """Validation notebook parameters (display only)."""
+
+    max_verdict_rows: int | None = None
+
+
+@dataclass
+class StageInputs:
+    """What the stages of one run share: the configuration, the data, earlier stages' products."""
+
+    strategy: StrategyConfig
+    panel: Any = None                      # FundPanel (fund strategies)
+    portfolio: Any = None                  # PortfolioData (portfolio strategies)
+    products: dict[str, Any] = field(default_factory=dict)   # stage name -> its study object
+    results: dict[tuple[str, str], Any] = field(default_factory=dict)  # everything recorded so far
+
+
+# ------------------------------------------------------------------ stage runners
+def _seed(params, cfg: StrategyConfig) -> int:
+    return cfg.seed if getattr(params, "seed", None) is None else params.seed
+
+
+def stage1_config(params: VolatilityParams, seed: int):
+    from qmtl_research.volatility import GarchConfig, LSTMConfig, Stage1Config
+
+    base = Stage1Config()
+    lstm = base.lstm.model_copy(update={k: v for k, v in (("epochs", params.epochs), ("units", params.units))
+                                        if v is not None})
+    garch = base.garch.model_copy(update={"n_jobs": params.n_jobs} if params.n_jobs else {})
+    update = {k: v for k, v in (("models", tuple(params.models) if params.models else None), ("split", params.split),
+                                ("test_start", params.test_start), ("folds", params.folds)) if v is not None}
+    return Stage1Config(**{**base.model_dump(), **update, "garch": GarchConfig(**garch.model_dump()),
+                           "lstm": LSTMConfig(**lstm.model_dump()), "seed": seed})
+
+
+def run_volatility(params: VolatilityParams, inputs: StageInputs, progress: bool = False):
+    from qmtl_research.volatility import run_stage1
+
+    config = stage1_config(params, _seed(params, inputs.strategy))
+    study = run_stage1(inputs.panel, config, progress=progress)
+    return study, volatility_results(study)
+
+
+def volatility_results(study):
+    from qmtl_research.results import VolatilityResults
+
+    t = study.tables
+    return VolatilityResults(config=study.config.model_dump(mode="json"), table2=t["table2"], table3=t["table3"],
+                             fig9_regimes=t["fig9_regimes"], top20=t["top20"], dm_tests=t["dm_tests"],
+                             failures=study.failures, summary=study.summary)
+
+
+def rating_settings(params: RatingParams):
+    from qmtl_research.rating import load_rating_settings
+
+    names = {"horizon": "horizon_weeks"}
+    overrides = {names.get(k, k): v for k, v in params.model_dump().items() if v is not None and k != "seed"}
+    settings = load_rating_settings()
+    try:
+        return settings.model_validate({**settings.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid stage-2 parameters: {exc.errors()[0]['msg']}",
+                          where=f"rating parameters {overrides}", fix="see params/rating/settings.yaml") from None
+
+
+def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False):
+    from qmtl_research.rating import labels_summary, make_forecaster, run_early_warning, run_rating_study, study_results
+
+    settings = rating_settings(params)
+    seed = _seed(params, inputs.strategy)
+    panel = inputs.panel
+    forecaster = make_forecaster(settings.stage1_model, seed=seed, progress=progress)
+    study = run_rating_study(panel, settings, seed=seed, forecaster=forecaster, progress=progress)
+    fields, _ = study.verdict()
+    warnings_table, warning_exclusions = run_early_warning(
+        panel, settings, kernel=fields["best_kernel"], seed=seed, forecaster=forecaster,
+        dataset=study.default.dataset, features=study.default.screen.selected, progress=progress)
+    grades, disclosed = labels_summary(panel, settings)
+    study.early_warning = warnings_table
+    study.warning_exclusions = warning_exclusions
+    results = study_results(study, warnings_table, grades, **disclosed, synthetic=bool(panel.synthetic),
+                            n_warning_exclusions=int(len(warning_exclusions)))
+    return study, results
+
+
+def risk_settings(params: RiskParams):
+    from qmtl_research.risk.study import RiskSettings
+
+    try:
+        return RiskSettings.with_overrides(**params.model_dump())
+    except ValidationError as exc:
+        raise ConfigError(f"invalid risk parameters: {exc.errors()[0]['msg']}", where="var parameters",
+                          fix="see qmtl_research.risk.study.RiskSettings") from None
+
+
+def run_var(params: RiskParams, inputs: StageInputs, progress: bool = False):
+    from qmtl_research.risk.study import run_risk_study
+
+    study = run_risk_study(inputs.portfolio, risk_settings(params), seed=inputs.strategy.seed)
+    return study, study.results()
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    params: type[_Params]
+    run: Callable | None       # None: the validation stage (run by run_strategy itself)
+    needs: Literal["panel", "portfolio", "none"]
+    description: str
+
+
+STAGES: dict[str, Stage] = {
+    "volatility": Stage("volatility", VolatilityParams, run_volatility, "panel",
+                        "stage 1: 1-month volatility forecasts (GARCH, LSTM, GARCH-LSTM, naive)"),
+    "rating": Stage("rating", RatingParams, run_rating, "panel",
+                    "stage 2: regulatory grade classification (SVC kernels vs rule and persistence)"),
+    "var": Stage("var", RiskParams, run_var, "portfolio",
+                 "risk study: VaR/CVaR, Monte Carlo, stress, backtest, performance, attribution"),
+    "validation": Stage("validation", ValidationParams, None, "none",
+                        "verdict under the world policy (rules, recommended stage)"),
+}
+
+
+# ------------------------------------------------------------------ validation of parameters
+def stage_params(strategy: StrategyConfig, step_index: int, source: str | None = None):
+    """The validated parameters of step ``step_index`` of ``strategy`` (ConfigError naming the
+    strategy file and key for an unknown stage, an unknown parameter or a wrong type)."""
+    step = strategy.notebooks[step_index]
+    where = f"{source or f'params/strategies/{strategy.strategy_id}.yaml'}: notebooks[{step_index}]"
+    if step.notebook not in STAGES:
+        raise ConfigError(f"unknown stage/notebook '{step.notebook}'", where=f"{where}.notebook",
+                          fix=f"use one of: {', '.join(STAGES)}")
+    model = STAGES[step.notebook].params
+    base = [k for k in step.parameters if k in BASE_PARAMETERS]
+    if base:
+        raise ConfigError(f"parameter(s) {base} are set by the runner, not by the strategy",
+                          where=f"{where}.parameters", fix="remove them")
+    try:
+        return model(**step.parameters)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(map(str, err["loc"]))
+        known = ", ".join(model.model_fields)
+        fix = (f"the {step.notebook} stage knows: {known}" if err["type"] == "extra_forbidden"
+               else f"give {key} a value of the right type ({err['msg']})")
+        raise ConfigError(f"parameter '{key}' of stage '{step.notebook}': {err['msg']}",
+                          where=f"{where}.parameters.{key}", fix=fix) from None
+
+
+def validate_strategy_stages(strategy: StrategyConfig, source: str | None = None) -> list[_Params]:
+    """Validate every step's parameters and the order of the stages, before anything runs."""
+    params = [stage_params(strategy, i, source) for i in range(len(strategy.notebooks))]
+    names = [s.notebook for s in strategy.notebooks]
+    where = source or f"params/strategies/{strategy.strategy_id}.yaml"
+    if "validation" in names and names.index("validation") != len(names) - 1:
+        raise ConfigError("the validation stage must be the last one", where=f"{where}: notebooks",
+                          fix="move `- notebook: validation` to the end of the list")
+    if "rating" in names and "volatility" in names and names.index("rating") < names.index("volatility"):
+        raise ConfigError("stage 2 (rating) reads stage 1's forecasts: volatility must come before it",
+                          where=f"{where}: notebooks", fix="list volatility before rating")
+    return params
+
+
+# ------------------------------------------------------------------ running
+@dataclass
+class StrategyOutcome:
+    """What :func:`run_strategy` produced."""
+
+    strategy: StrategyConfig
+    results: dict[tuple[str, str], Any]
+    products: dict[str, Any]
+    assessment: Any = None
+    timings: dict[str, float] = field(default_factory=dict)
+    fingerprint: str | None = None
+
+
+def load_inputs(strategy: StrategyConfig) -> StageInputs:
+    """Load the strategy's data once: a fund panel, a portfolio, or nothing (QMTL imports)."""
+    needs = {STAGES[s.notebook].needs for s in strategy.notebooks if s.notebook in STAGES}
+    inputs = StageInputs(strategy)
+    if strategy.universe.source in ("synthetic", "real", "file"):
+        from qmtl_research.data.universe import load_universe
+
+        inputs.panel = load_universe(strategy.universe)
+    elif "portfolio" in needs or strategy.universe.source == "audit_demo":
+        from qmtl_research.audit.portfolio import load_portfolio
+
+        inputs.portfolio = load_portfolio(strategy)
+    if "panel" in needs and inputs.panel is None:
+        raise ConfigError(f"universe source '{strategy.universe.source}' is not a fund panel, but the strategy "
+                          f"has fund stages", where=f"strategy {strategy.strategy_id}: universe.source",
+                          fix="use source synthetic, real or file for volatility/rating")
+    return inputs
+
+
+def data_results(inputs: StageInputs) -> SectionResults | None:
+    from qmtl_research.data.describe import describe_panel, describe_portfolio
+
+    if inputs.panel is not None:
+        return describe_panel(inputs.panel)
+    if inputs.portfolio is not None:
+        return describe_portfolio(inputs.portfolio)
+    return None
+
+
+def run_strategy(strategy: str | StrategyConfig, world: str | None = None, *, ctx=None, inputs=None,
+                 progress: bool = False, echo: Callable[[str], None] | None = None) -> StrategyOutcome:
+    """Run every stage of a strategy in this process and judge it.
+
+    With ``ctx`` recording (the runner's :class:`~qmtl_research.store.context.RunContext`), each
+    stage writes its section and the validation stage evaluates (freezes) the run; without it,
+    nothing is stored and the verdict is computed from the same in-memory results."""
+    from qmtl_research.config import load_strategy
+    from qmtl_research.store.context import RunContext
+    from qmtl_research.validation.assessment import assess, assessment_results, record_assessment
+
+    cfg = load_strategy(strategy) if isinstance(strategy, str) else strategy
+    params = validate_strategy_stages(cfg)
+    inputs = inputs or load_inputs(cfg)
+    ctx = ctx or RunContext(cfg.strategy_id, world, config=cfg, panel=inputs.panel)
+    timings: dict[str, float] = {}
+    outcome = StrategyOutcome(cfg, inputs.results, inputs.products, timings=timings)
+
+    def keep(section_results: SectionResults) -> None:
+        section_results.record(ctx)
+        inputs.results.update({(section_results.SECTION, k): v for k, v in section_results.items()})
+
+    if (data := data_results(inputs)) is not None:
+        keep(data)
+        outcome.fingerprint = data.description["fingerprint"]
+    for step, p in zip(cfg.notebooks, params):
+        stage = STAGES[step.notebook]
+        t = time.perf_counter()
+        if echo:
+            echo(f"  stage {stage.name}: {stage.description}")
+        if stage.run is None:
+            a = assess(ctx, inputs.results)
+            if ctx.recording:
+                res = record_assessment(ctx, a)
+            else:
+                res = assessment_results(ctx, a).validate()
+            inputs.results.update({(res.SECTION, k): v for k, v in res.items()})
+            outcome.assessment = a
+        else:
+            product, res = stage.run(p, inputs, progress)
+            inputs.products[stage.name] = product
+            keep(res)
+        timings[stage.name] = time.perf_counter() - t
+    return outcome
+
+
+def stage_study(ctx, stage: str, **overrides):
+    """For a notebook: the product and results of ``stage`` computed now (exploration mode),
+    with the strategy's parameters for that stage updated by ``overrides`` (not None)."""
+    cfg = ctx.strategy
+    idx = next((i for i, s in enumerate(cfg.notebooks) if s.notebook == stage), None)
+    base = stage_params(cfg, idx).model_dump() if idx is not None else {}
+    params = STAGES[stage].params(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+    inputs = StageInputs(cfg, panel=ctx.panel() if STAGES[stage].needs == "panel" else None)
+    if STAGES[stage].needs == "portfolio":
+        from qmtl_research.audit.portfolio import load_portfolio
+
+        inputs.portfolio = load_portfolio(cfg)
+    return STAGES[stage].run(params, inputs, False)
+
+
+SECTION_OF = {"volatility": "volatility", "rating": "rating", "var": "risk", "validation": "validation"}
+
+
+def view(ctx, stage: str, **params) -> SectionResults:
+    """What a stage's notebook shows: for a recorded run, the section the run recorded (read
+    through the contract); in exploration mode, the section computed now with the notebook's
+    parameters (``params``; None = the strategy's own). Nothing is written either way."""
+    from qmtl_research.results import SECTIONS
+
+    cls = SECTIONS[SECTION_OF[stage]]
+    if ctx.recording:
+        return cls.read(ctx.results(), required=True)
+    if stage == "validation":
+        from qmtl_research.validation.assessment import assess, assessment_results
+
+        return assessment_results(ctx, assess(ctx)).validate()
+    return stage_study(ctx, stage, **params)[1]

@@ -1,0 +1,313 @@
+"""The results contract: every section and key a run records, declared once.
+
+A run of a strategy records its evidence in the Evaluation Store as named results
+``(section, name) -> value``. This module is the only place where those names exist:
+
+* each section is a dataclass (:class:`DataResults`, :class:`VolatilityResults`,
+  :class:`RatingResults`, :class:`RiskResults`, :class:`ValidationResults`) whose fields are
+  the section's keys, each declared with :func:`result` (kind, description, required columns);
+* :meth:`SectionResults.record` is the section's one writer (the stages call it, in
+  production and in tests); it checks every value against its declaration first and writes
+  nothing when one is wrong;
+* :meth:`SectionResults.read` is the typed reader (evidence, report sections, notebooks and
+  tests read through it). A section that is absent reads as ``None`` (the stage is not part of
+  the strategy); a declared key that is missing, a key that is not declared, or a value of the
+  wrong kind raises :class:`ResultsError` naming the stage that should have written it.
+
+Kinds: ``frame`` (DataFrame; index kept), ``series`` (Series, stored as a one-column frame),
+``mapping`` (a JSON-able dict).
+
+>>> from qmtl_research.results import RatingResults
+>>> rating = RatingResults.read(store.get_results(key))      # doctest: +SKIP
+>>> rating.table4.loc["RBF", "accuracy"]                     # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import pandas as pd
+
+from qmtl_research.errors import QMTLResearchError
+
+KINDS = ("frame", "series", "mapping")
+Results = Mapping[tuple[str, str], Any]
+
+
+class ResultsError(QMTLResearchError):
+    """A recorded result does not follow the contract (missing, unknown or of the wrong kind)."""
+
+
+def result(kind: str, doc: str, *, required: bool = True, columns: tuple[str, ...] = (),
+           fields: tuple[str, ...] = ()) -> Any:
+    """Declare one key of a section.
+
+    Parameters
+    ----------
+    kind : "frame" | "series" | "mapping"
+    doc : what the value is, with units.
+    required : a required key must be recorded whenever the section is.
+    columns : frames: columns (or the index name) that must be present.
+    fields : mappings: keys that must be present.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown result kind {kind!r}")
+    meta = {"kind": kind, "doc": doc, "required": required, "columns": tuple(columns), "fields": tuple(fields)}
+    return field(default=None, metadata=meta)
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    section: str
+    name: str
+    kind: str
+    doc: str
+    required: bool
+    columns: tuple[str, ...]
+    fields: tuple[str, ...]
+
+
+@dataclass
+class SectionResults:
+    """Base of the section dataclasses (see the module docstring)."""
+
+    SECTION: ClassVar[str] = ""
+    STAGE: ClassVar[str] = ""
+
+    # ------------------------------------------------------------ contract
+    @classmethod
+    def specs(cls) -> list[KeySpec]:
+        return [KeySpec(cls.SECTION, f.name, f.metadata["kind"], f.metadata["doc"], f.metadata["required"],
+                        f.metadata["columns"], f.metadata["fields"])
+                for f in dataclasses.fields(cls) if "kind" in f.metadata]
+
+    @classmethod
+    def spec(cls, name: str) -> KeySpec:
+        for s in cls.specs():
+            if s.name == name:
+                return s
+        raise ResultsError(f"'{cls.SECTION}/{name}' is not a key of the results contract",
+                           where=f"qmtl_research.results.{cls.__name__}",
+                           fix=f"use one of: {', '.join(s.name for s in cls.specs())}")
+
+    # ------------------------------------------------------------- checks
+    @classmethod
+    def _check(cls, spec: KeySpec, value: Any) -> None:
+        where = f"{spec.section}/{spec.name} (written by {cls.STAGE})"
+        expected = {"frame": pd.DataFrame, "series": pd.Series, "mapping": dict}[spec.kind]
+        if not isinstance(value, expected):
+            raise ResultsError(f"result {spec.section}/{spec.name} must be a {spec.kind}, got {type(value).__name__}",
+                               where=where, fix="record the value the contract declares (qmtl_research.results)")
+        if spec.kind == "frame":
+            have = set(map(str, value.columns)) | {str(n) for n in value.index.names if n is not None}
+            missing = [c for c in spec.columns if c not in have]
+            if missing:
+                raise ResultsError(f"result {spec.section}/{spec.name} lacks columns {missing}", where=where,
+                                   fix="the writer must produce every declared column")
+        if spec.kind == "mapping":
+            missing = [k for k in spec.fields if k not in value]
+            if missing:
+                raise ResultsError(f"result {spec.section}/{spec.name} lacks fields {missing}", where=where,
+                                   fix="the writer must produce every declared field")
+
+    def validate(self) -> "SectionResults":
+        """Check every key against its declaration (required keys present, kinds, columns)."""
+        for spec in self.specs():
+            value = getattr(self, spec.name)
+            if value is None:
+                if spec.required:
+                    raise ResultsError(f"required result {spec.section}/{spec.name} is missing",
+                                       where=f"{type(self).__name__} built by {self.STAGE}",
+                                       fix="the stage must produce every required key of its section")
+                continue
+            self._check(spec, value)
+        return self
+
+    # -------------------------------------------------------------- write
+    def items(self) -> list[tuple[str, Any]]:
+        return [(s.name, getattr(self, s.name)) for s in self.specs() if getattr(self, s.name) is not None]
+
+    def record(self, ctx) -> "SectionResults":
+        """The section's one writer: validate everything, then store each key for the run of
+        ``ctx`` (a :class:`~qmtl_research.store.context.RunContext`; no-op in exploration mode)."""
+        self.validate()
+        if ctx.recording:
+            ctx.store.put_results(ctx.key, self.SECTION, self.items())
+        return self
+
+    # --------------------------------------------------------------- read
+    @classmethod
+    def read(cls, results: Results, *, required: bool = False):
+        """The section from recorded ``results`` (``store.get_results(key)``).
+
+        Returns None when nothing of the section was recorded (unless ``required``); raises
+        :class:`ResultsError` for a missing required key, an unknown key or a wrong kind."""
+        mine = {name: v for (section, name), v in results.items() if section == cls.SECTION}
+        if not mine:
+            if required:
+                raise ResultsError(f"no '{cls.SECTION}' results were recorded for this run",
+                                   where=f"expected from {cls.STAGE}",
+                                   fix="add the stage to the strategy, or run it before reading its results")
+            return None
+        declared = {s.name: s for s in cls.specs()}
+        unknown = sorted(set(mine) - set(declared))
+        if unknown:
+            raise ResultsError(f"results {[f'{cls.SECTION}/{n}' for n in unknown]} are not in the contract",
+                               where=f"recorded for this run, section of {cls.STAGE}",
+                               fix=f"declare them in qmtl_research.results.{cls.__name__} or stop recording them")
+        values = {}
+        for name, spec in declared.items():
+            if name not in mine:
+                if spec.required:
+                    raise ResultsError(f"result {cls.SECTION}/{name} is missing", where=f"should be written by {cls.STAGE}",
+                                       fix="re-run the stage; a run records every required key of a section")
+                continue
+            v = mine[name]
+            if spec.kind == "series" and isinstance(v, pd.DataFrame):
+                v = v.iloc[:, 0]
+            cls._check(spec, v)
+            values[name] = v
+        return cls(**values)
+
+
+# ======================================================================= sections
+@dataclass
+class DataResults(SectionResults):
+    """What data the run studied (written by the runner from the panel the stages used)."""
+
+    SECTION: ClassVar[str] = "data"
+    STAGE: ClassVar[str] = "the data layer (qmtl_research.data.describe)"
+
+    description: dict = result("mapping", "source, synthetic flag, dates, frequency, counts, fingerprint",
+                               fields=("source", "synthetic", "start", "end", "n_series", "frequency",
+                                       "fingerprint"))
+    composition: pd.DataFrame = result("frame", "one row per fund type (fund panels) or asset (portfolios): "
+                                       "counts, history lengths in periods, weights")
+
+
+@dataclass
+class VolatilityResults(SectionResults):
+    """Stage 1: volatility forecasts and their evaluation (units: percent of annualised std)."""
+
+    SECTION: ClassVar[str] = "volatility"
+    STAGE: ClassVar[str] = "stage 1 (qmtl_research.volatility.run_stage1)"
+
+    config: dict = result("mapping", "stage-1 settings: models, split, refits, LSTM and GARCH set-up, seed")
+    table2: pd.DataFrame = result("frame", "Table 2: MSE (%^2), RMSE (pp) per model", columns=("model", "MSE", "RMSE"))
+    table3: pd.DataFrame = result("frame", "Table 3: error by fund type", columns=("fund_type", "std"))
+    fig9_regimes: pd.DataFrame = result("frame", "Figure 9: RMSE by regime", columns=("regime", "n_points"))
+    top20: pd.DataFrame = result("frame", "Figure 10: the 20 highest realised 1-month vols",
+                                 columns=("fund_id", "date", "realised"))
+    dm_tests: pd.DataFrame = result("frame", "Diebold-Mariano tests for every model pair",
+                                    columns=("model_a", "model_b", "dm_stat", "p_value", "better"))
+    failures: pd.DataFrame = result("frame", "funds stage 1 could not process, with the reason",
+                                    columns=("fund_id", "step", "message"))
+    summary: dict = result("mapping", "best model, RMSE per model, split, counts, ordering text",
+                           fields=("best_model", "rmse", "split", "n_funds", "n_test_points"))
+
+
+@dataclass
+class RatingResults(SectionResults):
+    """Stage 2: grade classification (accuracies are fractions 0..1)."""
+
+    SECTION: ClassVar[str] = "rating"
+    STAGE: ClassVar[str] = "stage 2 (qmtl_research.rating.run_rating_study)"
+
+    config: dict = result("mapping", "stage-2 settings: horizons, kernels, grid, split, stage-1 model, screen")
+    table4: pd.DataFrame = result("frame", "Table 4: accuracy, macro-F1, share > 1 grade off, by approach",
+                                  columns=("approach", "accuracy", "macro_f1"))
+    horizons: pd.DataFrame = result("frame", "accuracy by horizon (weeks before settlement) and approach",
+                                    columns=("horizon_weeks", "approach", "accuracy"))
+    pearson: pd.DataFrame = result("frame", "Figure 7: Pearson correlations of the candidate indicators")
+    screen: pd.DataFrame = result("frame", "Pearson screen: |r| with std per indicator, kept or dropped",
+                                  columns=("feature", "abs_r_with_std", "kept"))
+    confusion: pd.DataFrame = result("frame", "confusion counts (long)",
+                                     columns=("approach", "true_grade", "predicted_grade", "count"))
+    per_grade: pd.DataFrame = result("frame", "precision/recall per grade and approach",
+                                     columns=("approach", "grade", "precision", "recall"))
+    best_params: pd.DataFrame = result("frame", "grid-search parameters chosen per outer fold and kernel",
+                                       columns=("approach", "fold", "params"))
+    grades: pd.DataFrame = result("frame", "labelled settlements by year and grade (counts)")
+    exclusions: pd.DataFrame = result("frame", "fund-settlements without a sample, with the reason and horizon",
+                                      columns=("fund_id", "settlement_date", "reason", "horizon_weeks"))
+    early_warning: pd.DataFrame = result("frame", "funds whose predicted grade at the next settlement differs "
+                                         "from the current grade", columns=("fund_id", "current_grade",
+                                                                           "predicted_grade", "probability"))
+    summary: dict = result("mapping", "best kernel and accuracies vs the rule and persistence, verdict text",
+                           fields=("best_kernel", "best_accuracy", "rule_accuracy", "persistence_accuracy",
+                                   "winner", "horizon_weeks", "split", "n_samples", "n_test_predictions"))
+
+
+@dataclass
+class RiskResults(SectionResults):
+    """Portfolio risk and audit (losses are positive fractions of value unless stated)."""
+
+    SECTION: ClassVar[str] = "risk"
+    STAGE: ClassVar[str] = "the risk study (qmtl_research.risk.study.run_risk_study)"
+
+    config: dict = result("mapping", "risk-study settings: confidences, lookbacks, Monte Carlo, backtest, conventions")
+    portfolio: pd.DataFrame = result("frame", "assets, names and weights", columns=("asset", "weight"))
+    var_table: pd.DataFrame = result("frame", "1-day VaR/CVaR by method and confidence",
+                                     columns=("method", "confidence", "VaR", "CVaR"))
+    montecarlo: dict = result("mapping", "Monte Carlo summary (holding-period VaR/CVaR, percentiles)",
+                              fields=("var_95", "var_99", "cvar_95", "cvar_99"))
+    stress: pd.DataFrame = result("frame", "stress scenarios: portfolio loss (positive) and amount",
+                                  columns=("scenario", "kind", "portfolio_loss", "loss_amount"))
+    backtest: dict = result("mapping", "VaR backtest: exceptions, Kupiec, Christoffersen, Basel zone",
+                            fields=("n", "exceptions", "expected_exceptions", "zone"))
+    backtest_series: pd.DataFrame = result("frame", "daily return, VaR forecast and exception flag of the backtest",
+                                           columns=("return", "var", "exception"))
+    performance: dict = result("mapping", "PerformanceReport of the audit layer (its conventions)")
+    attribution: pd.DataFrame = result("frame", "factor attribution: exposure x factor return per factor",
+                                       columns=("factor", "exposure", "contribution"), required=False)
+    portfolio_returns: pd.Series = result("series", "daily simple returns of the portfolio")
+    benchmark_returns: pd.Series = result("series", "daily simple returns of the benchmark", required=False)
+    alerts: pd.DataFrame = result("frame", "audit alerts (drawdown and daily-loss limits)", required=False)
+
+
+@dataclass
+class ValidationResults(SectionResults):
+    """The verdict: rules, thresholds, metrics and health under the world policy."""
+
+    SECTION: ClassVar[str] = "validation"
+    STAGE: ClassVar[str] = "the validation stage (qmtl_research.validation.assessment.assess)"
+
+    rules: pd.DataFrame = result("frame", "rule outcomes", columns=("rule", "status", "severity", "owner",
+                                                                   "reason_code", "reason"))
+    thresholds: pd.DataFrame = result("frame", "every bound of the profile in force",
+                                      columns=("section", "key", "metric", "bound", "value"))
+    summary: dict = result("mapping", "status, recommended stage, profile, policy version, ruleset hash",
+                           fields=("status", "recommended_stage", "profile", "policy_version", "ruleset_hash"))
+    metrics: dict = result("mapping", "QMTL metric blocks the rules judged")
+    health: dict = result("mapping", "validation health (coverage, rules executed, errors, policy age)")
+    benchmark_comparison: pd.DataFrame = result("frame", "model vs benchmarks and challengers",
+                                                columns=("comparison", "candidate", "value", "reference",
+                                                         "reference_value", "difference"))
+    extended: pd.DataFrame = result("frame", "extended layers and model rules", columns=("rule", "status"))
+    overrides: pd.DataFrame = result("frame", "overrides of this run")
+    verdicts: pd.DataFrame = result("frame", "QMTL imports: one row per imported run", required=False)
+
+
+SECTIONS: dict[str, type[SectionResults]] = {c.SECTION: c for c in
+                                             (DataResults, VolatilityResults, RatingResults, RiskResults,
+                                              ValidationResults)}
+
+
+def check_results(results: Results) -> None:
+    """Raise :class:`ResultsError` for a recorded section that is not in the contract and
+    read every known section once (which checks its keys)."""
+    unknown = sorted({s for s, _ in results} - set(SECTIONS))
+    if unknown:
+        raise ResultsError(f"sections {unknown} are not in the results contract",
+                           fix=f"known sections: {', '.join(SECTIONS)}")
+    for cls in SECTIONS.values():
+        cls.read(results)
+
+
+def contract_table() -> pd.DataFrame:
+    """Every declared key: section, name, kind, required, writer, description (for docs and the report)."""
+    rows = [{"section": s.section, "name": s.name, "kind": s.kind, "required": s.required,
+             "written by": cls.STAGE, "description": s.doc}
+            for cls in SECTIONS.values() for s in cls.specs()]
+    return pd.DataFrame(rows)

@@ -1,0 +1,133 @@
+"""The risk study of a portfolio strategy in one call (what ``var.ipynb`` shows and the
+runner records): VaR/CVaR by method, Monte Carlo, stress tests, the VaR backtest,
+performance against the benchmark, factor attribution and audit alerts.
+
+>>> from qmtl_research.risk.study import RiskSettings, run_risk_study
+>>> study = run_risk_study(load_portfolio(strategy), RiskSettings(), seed=42)   # doctest: +SKIP
+>>> study.results().var_table                                                   # doctest: +SKIP
+
+Conventions: daily **simple** returns as fractions; VaR and CVaR are losses reported as
+**positive** fractions of portfolio value; the historical VaR table uses the audit seed's
+definition (``convention="seed"``: ``idx = int((1 - c) n)``, ``VaR = -sorted[idx]``,
+``CVaR = -mean(sorted[:idx + 1])``); performance uses 252 periods a year (the audit layer's
+conventions, maximum drawdown negative there).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from qmtl_research.results import RiskResults
+
+
+class RiskSettings(BaseModel):
+    """Settings of the risk study (the ``var`` notebook's parameters; ``None`` = default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    confidences: list[float] = Field(default_factory=lambda: [0.95, 0.99], min_length=1)
+    var_lookback: int = Field(500, ge=30, description="days of history for the VaR table")
+    var_methods: list[str] = Field(default_factory=lambda: ["historical", "normal", "t", "fhs_ewma", "fhs_garch"])
+    var_convention: str = Field("seed", description="historical quantile convention (qmtl_research.risk.var.CONVENTIONS)")
+    mc_simulations: int = Field(20000, ge=100)
+    mc_method: Literal["historical", "normal", "t"] = "t"
+    mc_mode: Literal["portfolio", "asset_multivariate"] = "asset_multivariate"
+    mc_holding: int = Field(5, ge=1, description="holding period of the Monte Carlo, days")
+    mc_lookback: int = Field(200, ge=30, description="days of history the Monte Carlo is fitted on")
+    backtest_confidence: float = Field(0.99, gt=0.5, lt=1)
+    backtest_window: int = Field(250, ge=30)
+    backtest_method: str = "historical"
+    performance_period: str = "ALL"
+    risk_free: float = Field(0.0, description="annual risk-free rate (fraction) for Sharpe/Sortino")
+
+    @classmethod
+    def with_overrides(cls, **overrides) -> "RiskSettings":
+        """Defaults updated with the overrides that are not None (a notebook's parameters)."""
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass
+class RiskStudy:
+    """Everything the risk study computed (objects of the risk engine and the audit layer)."""
+
+    settings: RiskSettings
+    data: object                    # qmtl_research.audit.portfolio.PortfolioData
+    var_table: pd.DataFrame
+    montecarlo: object              # MonteCarloResult
+    stress: pd.DataFrame
+    not_covered: list
+    backtest: object                # BacktestResult
+    backtest_series: pd.DataFrame   # date-indexed return, var, exception
+    performance: object             # PerformanceReport
+    attribution: object | None      # AttributionResult
+    alerts: pd.DataFrame | None = None
+
+    @property
+    def portfolio_returns(self) -> pd.Series:
+        return self.data.portfolio_returns.rename("portfolio")
+
+    def results(self) -> RiskResults:
+        """The section ``risk`` of the results contract."""
+        d = self.data
+        portfolio = pd.DataFrame({"asset": list(d.weights.index), "name": [d.names.get(a, a) for a in d.weights.index],
+                                  "weight": d.weights.to_numpy(dtype=float)})
+        cfg = {**self.settings.model_dump(), "data": d.label(), "synthetic": bool(d.synthetic),
+               "portfolio_id": d.portfolio_id, "portfolio_value": float(d.portfolio_value),
+               "montecarlo_label": self.montecarlo.method_label, "stress_not_covered": list(self.not_covered)}
+        bench = d.benchmark_returns.rename("benchmark") if d.benchmark_returns is not None else None
+        return RiskResults(config=cfg, portfolio=portfolio, var_table=self.var_table,
+                           montecarlo=self.montecarlo.as_dict(), stress=self.stress,
+                           backtest=self.backtest.as_dict(),
+                           backtest_series=self.backtest_series, performance=self.performance.as_dict(),
+                           attribution=self.attribution.table if self.attribution is not None else None,
+                           portfolio_returns=self.portfolio_returns, benchmark_returns=bench,
+                           alerts=self.alerts)
+
+    def record(self, ctx) -> RiskResults:
+        """Write the section ``risk`` for the run of ``ctx`` (the stage's one writer)."""
+        return self.results().record(ctx)
+
+
+def stress_frame(data, scenarios=None) -> tuple[pd.DataFrame, list]:
+    """User-defined shocks (``params/stress/`` scenarios that apply to the portfolio) and
+    historical windows replayed on the data, in one frame
+    ``scenario, kind, portfolio_loss, loss_amount`` (loss positive; amount in the portfolio's
+    currency), plus the historical windows the data does not cover."""
+    from qmtl_research.risk.stress import historical_scenarios, load_scenarios, stress_test
+
+    weights = data.weights.to_dict()
+    scen = scenarios if scenarios is not None else load_scenarios(portfolio_id=data.portfolio_id)
+    user = stress_test(weights, scen, data.portfolio_value)
+    hist = historical_scenarios(data.asset_returns, weights, portfolio_value=data.portfolio_value)
+    frame = pd.concat([user.assign(kind="user-defined"),
+                       hist[["scenario", "portfolio_loss", "loss_amount"]].assign(kind="historical replay")],
+                      ignore_index=True)[["scenario", "kind", "portfolio_loss", "loss_amount"]]
+    return frame, list(hist.attrs.get("not_covered") or [])
+
+
+def run_risk_study(data, settings: RiskSettings | None = None, seed: int = 42, *, alerts=None) -> RiskStudy:
+    """Run the risk study on a :class:`~qmtl_research.audit.portfolio.PortfolioData`.
+
+    ``alerts``: optional callable ``(portfolio_returns) -> DataFrame`` of audit alerts
+    (drawdown and daily-loss limits of the audit settings)."""
+    from qmtl_research.audit import analyze, factor_attribution
+    from qmtl_research.risk import backtest_var, make_config, simulate, var_table
+
+    s = settings or RiskSettings()
+    port = data.portfolio_returns.rename("portfolio")
+    window = port.iloc[-s.var_lookback:]
+    vt = var_table(window, s.confidences, tuple(s.var_methods), convention=s.var_convention)
+    cfg = make_config(mode=s.mc_mode, method=s.mc_method, num_simulations=s.mc_simulations,
+                      holding_period=s.mc_holding, lookback_days=s.mc_lookback,
+                      confidence_levels=s.confidences, seed=seed)
+    mc = simulate(data.asset_returns, data.weights.to_dict(), cfg, keep_simulations=False)
+    stress, not_covered = stress_frame(data)
+    bt, fc = backtest_var(port, s.backtest_confidence, s.backtest_window, s.backtest_method)
+    perf = analyze(port, data.benchmark_returns, s.performance_period, risk_free=s.risk_free)
+    att = factor_attribution(port, data.factor_returns) if data.factor_returns is not None else None
+    return RiskStudy(settings=s, data=data, var_table=vt, montecarlo=mc, stress=stress, not_covered=not_covered,
+                     backtest=bt, backtest_series=fc, performance=perf, attribution=att,
+                     alerts=alerts(port) if alerts is not None else None)

@@ -1,0 +1,53 @@
+"""Small, hand-made results that follow the contract (qmtl_research.results), for the tests
+of the readers (evidence, report). Numbers are chosen by hand so that expected verdicts are known."""
+from __future__ import annotations
+
+import pandas as pd
+
+from qmtl_research.results import DataResults, RatingResults, VolatilityResults
+
+MODELS = ["GARCH", "LSTM", "GARCH-LSTM", "Naive"]
+
+
+def data_section(n_periods: int = 341, frequency: str = "weekly (W-FRI), simple returns") -> DataResults:
+    return DataResults(description={"source": "hand-made", "synthetic": True, "start": "2016-06-24",
+                                    "end": "2022-12-30", "n_periods": n_periods, "n_series": 3,
+                                    "frequency": frequency, "fingerprint": "0" * 64},
+                       composition=pd.DataFrame({"n_funds": [3]}, index=pd.Index(["equity"], name="fund_type")))
+
+
+def volatility_section(rmse=(2.0, 2.2361, 1.7321, 3.0)) -> VolatilityResults:
+    t2 = pd.DataFrame({"MSE": [r * r for r in rmse], "RMSE": list(rmse)}, index=pd.Index(MODELS, name="model"))
+    return VolatilityResults(
+        config={"models": MODELS}, table2=t2,
+        table3=pd.DataFrame({"std": [10.0]}, index=pd.Index(["equity"], name="fund_type")),
+        fig9_regimes=pd.DataFrame({"GARCH": [1.0], "n_points": [10]}, index=pd.Index(["all"], name="regime")),
+        top20=pd.DataFrame({"fund_id": ["A"], "date": ["2020-03-27"], "realised": [40.0]}),
+        dm_tests=pd.DataFrame({"model_a": ["GARCH"], "model_b": ["LSTM"], "dm_stat": [0.1], "p_value": [0.9],
+                               "better": ["no significant difference"]}),
+        failures=pd.DataFrame(columns=["fund_id", "step", "message"]),
+        summary={"best_model": MODELS[list(rmse).index(min(rmse))], "rmse": dict(zip(MODELS, rmse)),
+                 "split": "walk_forward", "n_funds": 3, "n_test_points": 100})
+
+
+def rating_section(best=0.7, rule=0.65, persistence=0.72) -> RatingResults:
+    t4 = pd.DataFrame({"accuracy": [best, rule, persistence], "macro_f1": [0.6, 0.6, 0.7]},
+                      index=pd.Index(["RBF", "Regulatory rule", "Persistence"], name="approach"))
+    empty = lambda *cols: pd.DataFrame(columns=list(cols))  # noqa: E731
+    return RatingResults(
+        config={"screen_threshold": 0.1}, table4=t4,
+        horizons=pd.DataFrame({"horizon_weeks": [4] * 3, "approach": list(t4.index), "accuracy": t4["accuracy"].to_list()}),
+        pearson=pd.DataFrame({"std_known_pct": [1.0]}, index=["std_known_pct"]),
+        screen=pd.DataFrame({"feature": ["blended_std_pct"], "abs_r_with_std": [0.9], "kept": [True]}),
+        confusion=empty("approach", "true_grade", "predicted_grade", "count"),
+        per_grade=empty("approach", "grade", "precision", "recall"),
+        best_params=empty("approach", "fold", "params"), grades=pd.DataFrame({"grade 1": [3]}),
+        exclusions=empty("fund_id", "settlement_date", "reason", "horizon_weeks"),
+        early_warning=empty("fund_id", "current_grade", "predicted_grade", "probability"),
+        summary={"best_kernel": "RBF", "best_accuracy": best, "rule_accuracy": rule,
+                 "persistence_accuracy": persistence, "winner": "Persistence", "horizon_weeks": 4,
+                 "split": "walk-forward", "n_samples": 500, "n_test_predictions": 400})
+
+
+def as_results(*sections) -> dict:
+    return {(s.SECTION, k): v for s in sections for k, v in s.items()}
