@@ -54,7 +54,7 @@ def run(quick: bool = False, n_jobs: int = 2, seed: int = 42) -> dict:
     out["n_samples"] = len(ds)
     screen = pearson_screen(ds.frame, settings.screen_threshold)
     out["features"] = screen.selected
-    for split in ("walk-forward", "kfold"):
+    for split in ("walk_forward", "kfold"):
         key = split.replace("-", "_")
         t = time.perf_counter()
         per_kernel = {}
@@ -86,7 +86,7 @@ def run(quick: bool = False, n_jobs: int = 2, seed: int = 42) -> dict:
     t = time.perf_counter()
     ev = evaluate(ds_g.frame, make_approaches(table, screen_g.selected, settings.kernels, settings.param_grid,
                                               settings.inner_folds, seed, n_jobs),
-                  "walk-forward", settings.outer_folds, seed, progress=False, min_train=settings.min_train)
+                  "walk_forward", settings.outer_folds, seed, progress=False, min_train=settings.min_train)
     sc = scores(ev.predictions)
     out["garch_walk_forward_accuracy"] = {k: round(float(v), 4) for k, v in sc["accuracy"].items()}
     out["garch_walk_forward_svc_wall_s"] = round(time.perf_counter() - t, 2)

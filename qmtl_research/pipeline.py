@@ -64,7 +64,7 @@ class RatingParams(_Params):
     param_grid: dict[str, list[float | str]] | None = None
     inner_folds: int | None = None
     outer_folds: int | None = None
-    split: Literal["walk-forward", "kfold"] | None = None
+    split: Literal["walk_forward", "kfold"] | None = None
     stage1_model: str | None = None
     screen_threshold: float | None = None
     seed: int | None = None
@@ -143,13 +143,7 @@ def rating_settings(params: RatingParams):
     from qmtl_research.rating import load_rating_settings
 
     names = {"horizon": "horizon_weeks"}
-    overrides = {names.get(k, k): v for k, v in params.model_dump().items() if v is not None and k != "seed"}
-    settings = load_rating_settings()
-    try:
-        return settings.model_validate({**settings.model_dump(), **overrides})
-    except ValidationError as exc:
-        raise ConfigError(f"invalid stage-2 parameters: {exc.errors()[0]['msg']}",
-                          where=f"rating parameters {overrides}", fix="see params/rating/settings.yaml") from None
+    return load_rating_settings(**{names.get(k, k): v for k, v in params.model_dump().items() if k != "seed"})
 
 
 def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False):

@@ -46,7 +46,7 @@ def rating_section(best=0.7, rule=0.65, persistence=0.72) -> RatingResults:
         early_warning=empty("fund_id", "current_grade", "predicted_grade", "probability"),
         summary={"best_kernel": "RBF", "best_accuracy": best, "rule_accuracy": rule,
                  "persistence_accuracy": persistence, "winner": "Persistence", "horizon_weeks": 4,
-                 "split": "walk-forward", "n_samples": 500, "n_test_predictions": 400})
+                 "split": "walk_forward", "n_samples": 500, "n_test_predictions": 400})
 
 
 def as_results(*sections) -> dict:

@@ -12,11 +12,15 @@ from qmtl_research.yamlio import load_yaml, line_of
 
 
 def test_shipped_params_load():
-    for name in config.list_strategies():
+    names = config.list_strategies()
+    assert {"demo", "real-funds", "audit-demo", "real-portfolio", "qmtl-import"} <= set(names)
+    for name in names:
         cfg = config.load_strategy(name)
+        assert cfg.strategy_id == name and cfg.notebooks[-1].notebook == "validation"
         for w in cfg.worlds:
-            config.load_world(w)
-        config.load_model_card(cfg.model_card)
+            assert config.load_world(w).world_id == w
+        card = config.load_model_card(cfg.model_card)
+        assert card.model_card_version and card.objective.strip()
 
 
 def test_unknown_strategy_lists_available():

@@ -9,7 +9,7 @@ import pytest
 from statsmodels.stats.diagnostic import acorr_ljungbox
 
 from qmtl_research.data.synthetic import make_synthetic_universe
-from qmtl_research.data.validation import validate_panel
+from qmtl_research.data.checks import validate_panel
 
 TABLE3 = {"overseas equity": 17.86, "domestic equity": 21.26, "domestic ETF": 11.05, "overseas mixed": 9.55,
           "overseas ETF": 13.06, "domestic mixed": 7.49, "overseas bond": 6.17, "domestic bond": 1.16, "MMF": 0.0117}

@@ -61,7 +61,7 @@ def test_scaler_and_grid_search_see_only_the_training_fold(frame):
 
 
 def test_walk_forward_is_purged_and_later_years_do_not_change_earlier_folds(frame):
-    folds, log = outer_folds(frame, "walk-forward")
+    folds, log = outer_folds(frame, "walk_forward")
     for fold in folds:
         test_first_prediction = frame["prediction_date"].iloc[fold.test].min()
         assert (frame["settlement_date"].iloc[fold.train] <= test_first_prediction).all()

@@ -72,8 +72,10 @@ def test_psr_against_the_formula(r):
     x = r.to_numpy()
     assert M.probabilistic_sharpe_ratio(x, 0.0, 252) == pytest.approx(_psr_by_hand(x, 0.0), rel=1e-10)
     assert M.probabilistic_sharpe_ratio(x, 0.5, 252) == pytest.approx(_psr_by_hand(x, 0.5 / math.sqrt(252)), rel=1e-10)
-    # Normal iid, known numbers: SR_pp = 0.1, n = 101, g3 = 0, g4 = 3 -> z = 0.1*10/sqrt(1.005)
-    assert stats.norm.cdf(0.1 * 10 / math.sqrt(1 + 2 / 4 * 0.01)) == pytest.approx(0.8410, abs=1e-3)
+    # hand-computed case: 50 x (0.1 + 1) and 50 x (0.1 - 1): skewness 0, kurtosis 1, so the denominator
+    # is 1; SR = 0.1 / sqrt(100/99) and z = SR sqrt(99) = 0.99 exactly; Phi(0.99) = 0.838913 (normal table)
+    two_point = np.array([1.1, -0.9] * 50)
+    assert M.probabilistic_sharpe_ratio(two_point, 0.0, 252) == pytest.approx(0.838913, abs=1e-6)
 
 
 def test_dsr_against_the_formula(r):
@@ -133,3 +135,21 @@ def test_benchmark_block():
     blk = M.benchmark_block(p, b, 252)
     assert blk["sharpe_uplift"] == pytest.approx(M.sharpe_ratio(p, 252) - M.sharpe_ratio(b, 252))
     assert blk["max_drawdown_improvement"] > 0 and blk["es_improvement"] > 0
+
+
+def test_the_rules_var_and_es_are_the_risk_engines(r):
+    """One home: the rules' VaR/ES and the stage-2 VaR feature are the risk engine's historical VaR with
+    an explicit convention (linear quantile), which the appendix prints beside the report's seed convention."""
+    from qmtl_research.conventions import conventions_table
+    from qmtl_research.rating.measures import historical_var_pct
+    from qmtl_research.risk.var import historical_var
+
+    x = r.to_numpy()
+    engine = historical_var(x, 0.99, convention=M.VAR_CONVENTION)
+    assert M.var_es(x, 0.01) == (engine.var, engine.cvar)
+    # and the linear convention is what numpy's quantile gives (independent reference)
+    q = np.quantile(x, 0.01)
+    assert engine.var == pytest.approx(-q, rel=1e-12) and engine.cvar == pytest.approx(-x[x <= q].mean(), rel=1e-12)
+    assert historical_var_pct(x, 0.975) == pytest.approx(-np.quantile(x, 0.025) * 100, rel=1e-12)
+    text = " ".join(conventions_table()["convention"])
+    assert "linear" in text and "seed" in text

@@ -38,7 +38,9 @@ def test_shipped_worlds_and_policies_load():
         from qmtl_research.config import load_world
         pol, _ = policy_of_world(load_world(name))
         for stage in ("backtest", "paper", "live"):
-            pol.profile(pol.profile_for_stage(stage))
+            profile = pol.profile_for_stage(stage)
+            assert profile in pol.validation_profiles
+            assert pol.profile(profile) is pol.validation_profiles[profile]
 
 
 def _write(tmp_path, text):

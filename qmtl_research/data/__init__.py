@@ -13,7 +13,7 @@ from qmtl_research.data.real import build_real_universe
 from qmtl_research.data.resample import to_weekly
 from qmtl_research.data.synthetic import make_synthetic_universe
 from qmtl_research.data.universe import load_universe
-from qmtl_research.data.validation import validate_panel
+from qmtl_research.data.checks import validate_panel
 from qmtl_research.data.writers import write_panel
 
 __all__ = ["FundPanel", "build_real_universe", "load_panel", "load_universe", "make_synthetic_universe",

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from qmtl_research.data import validation as v
+from qmtl_research.data import checks as v
 from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from qmtl_research.data.panel import METADATA_COLUMNS, FundPanel
 from qmtl_research.data.resample import weekly_returns_from_prices
-from qmtl_research.data.validation import validate_panel
+from qmtl_research.data.checks import validate_panel
 
 SOURCE = "offline real universe (skfolio S&P 500 stocks, index and factor ETFs; Fama-French RF)"
 WINDOW_START = "2016-06-24"

@@ -2,7 +2,7 @@
 
 Two outer splits:
 
-* ``"walk-forward"`` (default for verdicts): one fold per settlement year Y after the
+* ``"walk_forward"`` (default for verdicts): one fold per settlement year Y after the
   first; it tests on the settlements of year Y and trains on settlements of earlier
   years whose date is on or before the fold's earliest prediction date (purged, so no
   training label was unknown when the first test prediction was made). Folds with
@@ -28,7 +28,7 @@ from qmtl_research.grades import GradeTable
 from qmtl_research.rating.models import (KERNELS, GradeSVC, PersistenceClassifier,
                                          RegulatoryRuleClassifier)
 
-SPLITS = ("walk-forward", "kfold")
+SPLITS = ("walk_forward", "kfold")
 RULE, PERSISTENCE = "Regulatory rule", "Persistence"
 TABLE_ORDER = ["RBF", "Sigmoid", "Linear", "Poly", RULE, PERSISTENCE]
 
@@ -68,7 +68,7 @@ def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF"
     return out
 
 
-def outer_folds(frame: pd.DataFrame, split: str = "walk-forward", folds: int = 4, seed: int = 0,
+def outer_folds(frame: pd.DataFrame, split: str = "walk_forward", folds: int = 4, seed: int = 0,
                 min_train: int = 20, allow_empty: bool = False
                 ) -> tuple[list[Fold], list[tuple[str, int, int, str]]]:
     """The outer folds and a log ``(fold, n_train, n_test, note)`` including skipped folds
@@ -108,7 +108,7 @@ def outer_folds(frame: pd.DataFrame, split: str = "walk-forward", folds: int = 4
     return out, log
 
 
-def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk-forward", folds: int = 4,
+def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward", folds: int = 4,
              seed: int = 0, progress: bool = True, keep_models: bool = False,
              min_train: int = 20) -> Evaluation:
     """Fit every approach on every outer training fold and predict its test fold

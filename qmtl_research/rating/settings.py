@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from qmtl_research.errors import ConfigError
 
 from qmtl_research.paths import params_dir
 from qmtl_research.grades import GradeTable, load_grade_table
@@ -25,7 +27,7 @@ class RatingSettings(BaseModel):
         default_factory=lambda: {"C": [1.0, 10.0, 100.0], "gamma": ["scale", 1.0]})
     inner_folds: int = Field(3, ge=2)
     outer_folds: int = Field(4, ge=2)
-    split: Literal["walk-forward", "kfold"] = "walk-forward"
+    split: Literal["walk_forward", "kfold"] = "walk_forward"
     min_train: int = Field(20, ge=2, description="walk-forward folds with fewer training samples are skipped")
     screen_threshold: float = Field(0.1, ge=0, lt=1)
     risk_free_weekly: float = 0.0
@@ -58,7 +60,23 @@ class RatingSettings(BaseModel):
         return load_grade_table(params_dir() / self.grade_table)
 
 
-def load_rating_settings(path: str | Path | None = None) -> RatingSettings:
-    """Load ``params/rating/settings.yaml`` (or ``path``); errors name file:line and field."""
-    return load_model(RatingSettings, Path(path) if path else params_dir() / "rating" / "settings.yaml",
-                      "rating settings")
+def load_rating_settings(path: str | Path | None = None, **overrides) -> RatingSettings:
+    """Load ``params/rating/settings.yaml`` (or ``path``); errors name file:line and field.
+
+    ``overrides`` (a notebook's or a strategy's parameters; ``None`` values are ignored) replace
+    settings of the file and are validated the same way (ConfigError naming the field)."""
+    where = Path(path) if path else params_dir() / "rating" / "settings.yaml"
+    settings = load_model(RatingSettings, where, "rating settings")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return settings
+    unknown = sorted(set(given) - set(RatingSettings.model_fields))
+    if unknown:
+        raise ConfigError(f"unknown stage-2 setting(s) {unknown}", where="rating settings overrides",
+                          fix=f"use fields of {where.name}: {', '.join(RatingSettings.model_fields)}")
+    try:
+        return RatingSettings.model_validate({**settings.model_dump(), **given})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"stage-2 setting {'.'.join(map(str, err['loc']))}: {err['msg']}",
+                          where=f"overrides of {where.name}", fix="give a value of the documented type") from None

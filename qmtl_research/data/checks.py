@@ -1,4 +1,4 @@
-"""Validation of user data at the edge: every problem is an :class:`InputError`
+"""Checks of user data at the edge (schema, dates, values): every problem is an :class:`InputError`
 saying what is wrong, where (file, line, field, fund id) and what to do.
 
 Two levels:
