@@ -33,6 +33,8 @@ class UniverseConfig(_Strict):
     source: Literal["synthetic", "real", "file", "audit_demo", "qmtl_runs"] = "synthetic"
     n_funds: int | None = Field(None, ge=1, description="synthetic: number of funds")
     seed: int = 20230831
+    dataset: Literal["skfolio-2016-2022", "us-1999-2018"] = Field(
+        "skfolio-2016-2022", description="real: which offline real universe (qmtl_research.data.real)")
     returns_path: str | None = None
     funds_path: str | None = None
     benchmarks_path: str | None = None
@@ -40,12 +42,11 @@ class UniverseConfig(_Strict):
 
 
 class NotebookStep(_Strict):
-    """One papermill step: ``notebooks/<notebook>.ipynb`` with parameters."""
+    """One stage of a strategy: computed by :mod:`qmtl_research.pipeline` with ``parameters``, then
+    shown by ``notebooks/<notebook>.ipynb`` (papermill, with the same parameters)."""
 
     notebook: str
     parameters: dict[str, Any] = Field(default_factory=dict)
-    concurrent: bool = Field(False, description="may run at the same time as the adjacent steps that "
-                                                "also say concurrent (they must not read each other's results)")
 
 
 class StrategyConfig(_Strict):

@@ -64,3 +64,24 @@ def test_blends_and_cash_leg(real):
     std = real.returns.std() * np.sqrt(52) * 100
     assert std["BLEND_60_40"] > std["BLEND_40_60"] > std["BLEND_20_80"] > std["BLEND_02_98"]
     assert std["BLEND_02_98"] < 0.5 < std["BLEND_20_80"]   # a grade-6 series exists
+
+
+def test_us_1999_2018_universe_is_the_arch_data():
+    from arch.data import frenchdata, sp500
+
+    from qmtl_research.data.real import build_us_1999_2018_universe
+
+    p = build_us_1999_2018_universe()
+    assert p.synthetic is False and p.returns.shape == (1042, 8)
+    assert p.dates[-1] == pd.Timestamp("2018-12-28") and (p.dates.day_of_week == 4).all()
+    # S&P 500: ratio of the last adjusted closes of two consecutive Friday weeks (independent of the resampler)
+    close = sp500.load()["Adj Close"]
+    a, b = close.loc[:"2008-10-10"].iloc[-1], close.loc[:"2008-10-03"].iloc[-1]
+    assert p.returns.loc["2008-10-10", "SPX"] == pytest.approx(a / b - 1, rel=1e-12)
+    # the T-bill leg: (1 + RF of the Friday's month)^(12/52) - 1, RF in percent a month
+    ff = frenchdata.load()
+    rf = ff["RF"].iloc[[i for i, v in enumerate(ff.index.asi8.astype(str)) if v == "200703"][0]] / 100
+    assert p.returns.loc["2007-03-16", "CASH"] == pytest.approx((1 + rf) ** (12 / 52) - 1, rel=1e-12)
+    blend = 0.6 * p.returns["SPX"] + 0.4 * p.returns["CASH"]
+    np.testing.assert_allclose(p.returns["BLEND_60_40"], blend, rtol=1e-12)
+    assert set(p.metadata["benchmark"]) <= set(p.benchmarks.columns)

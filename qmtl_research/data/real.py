@@ -145,3 +145,63 @@ def build_real_universe(start: str = WINDOW_START, end: str = WINDOW_END) -> Fun
     }
     panel = FundPanel(returns, metadata, benchmarks, source=SOURCE, synthetic=False, notes=notes)
     return validate_panel(panel, where="real universe")
+
+
+# ---------------------------------------------------------------- a 20-year universe ending in 2018
+US_1999_2018_SOURCE = ("offline real universe 1999-2018 (arch: S&P 500, NASDAQ, WTI crude; Fama-French RF; "
+                       "constructed equity/cash blends)")
+US_1999_2018_BLENDS = ((80, 20), (60, 40), (30, 70), (10, 90))
+
+
+def build_us_1999_2018_universe() -> FundPanel:
+    """Eight REAL weekly series over 1999-01..2018-12 (about 1,040 weeks), from ``arch.data``:
+
+    * ``SPX`` - S&P 500 (adjusted close), benchmark NASDAQ (a broad US equity proxy: the
+      index cannot be its own benchmark);
+    * ``NDX`` - NASDAQ composite (adjusted close), benchmark S&P 500;
+    * ``WTI`` - WTI crude oil spot (``arch.data.wti``; a commodity), benchmark S&P 500;
+    * ``CASH`` - the one-month T-bill (Fama-French RF, ``(1 + RF_m)^(12/52) - 1`` a week; it is
+      exactly 0 in long stretches of 2009-2015, so some windows have no variance), benchmark S&P 500;
+    * ``BLEND_80_20``, ``BLEND_60_40``, ``BLEND_30_70``, ``BLEND_10_90`` - CONSTRUCTED S&P 500 / cash blends,
+      rebalanced weekly, benchmark S&P 500.
+
+    The data end in 2018, before the paper's window: it exercises defaults taken from the data
+    (test period, high-volatility regime). Settlement 31 December; no disclosed grade."""
+    from arch.data import nasdaq, sp500, wti
+
+    px = pd.DataFrame({"SPX": sp500.load()["Adj Close"], "NDX": nasdaq.load()["Adj Close"]})
+    oil = wti.load()["DCOILWTICO"].astype(float)
+    px["WTI"] = oil.reindex(px.index).ffill()
+    weekly = weekly_returns_from_prices(px).loc[:"2018-12-28"].dropna()
+    dates = weekly.index
+    cash = weekly_cash_returns(dates)
+    funds = {"SPX": weekly["SPX"], "NDX": weekly["NDX"], "WTI": weekly["WTI"], "CASH": cash}
+    meta = [("SPX", "S&P 500 index (arch.data.sp500)", "US equity index", "NDX"),
+            ("NDX", "NASDAQ composite (arch.data.nasdaq)", "US equity index", "SPX"),
+            ("WTI", "WTI crude oil spot (arch.data.wti)", "commodity", "SPX"),
+            ("CASH", "one-month T-bill (Fama-French RF)", "cash", "SPX")]
+    for eq, ca in US_1999_2018_BLENDS:
+        fid = f"BLEND_{eq:02d}_{ca:02d}"
+        funds[fid] = eq / 100 * weekly["SPX"] + ca / 100 * cash
+        meta.append((fid, f"S&P 500 / cash {eq}/{ca}, weekly rebalanced (constructed)",
+                     f"equity/cash blend {eq}/{ca} (constructed)", "SPX"))
+    ids = [m[0] for m in meta]
+    returns = pd.DataFrame(funds, index=dates)[ids]
+    returns.columns = pd.Index(ids, name="fund_id", dtype="str")
+    returns.index = pd.DatetimeIndex(dates, name="date").as_unit("us")
+    benchmarks = returns[["SPX", "NDX"]].copy()
+    benchmarks.columns = pd.Index(["SPX", "NDX"], name="benchmark", dtype="str")
+    metadata = pd.DataFrame({
+        "name": [m[1] for m in meta], "fund_type": [m[2] for m in meta], "benchmark": [m[3] for m in meta],
+        "inception_date": pd.DatetimeIndex([returns.index[0]] * len(ids)).as_unit("us"),
+        "settlement_month": np.full(len(ids), 12, dtype=np.int64),
+        "settlement_day": np.full(len(ids), 31, dtype=np.int64),
+        "disclosed_grade": pd.array([pd.NA] * len(ids), dtype="Int64"),
+    }, index=pd.Index(ids, name="fund_id", dtype="str"))[list(METADATA_COLUMNS)]
+    for c in ("name", "fund_type", "benchmark"):
+        metadata[c] = metadata[c].astype("str")
+    notes = {"window": f"{returns.index[0].date()}..{returns.index[-1].date()}",
+             "constructed": [f"BLEND_{eq:02d}_{ca:02d}" for eq, ca in US_1999_2018_BLENDS],
+             "settlement": "31 December for every series (assumption)"}
+    panel = FundPanel(returns, metadata, benchmarks, source=US_1999_2018_SOURCE, synthetic=False, notes=notes)
+    return validate_panel(panel, where="US 1999-2018 universe")

@@ -3,9 +3,9 @@
 Sources handled here:
 
 * ``synthetic``: :func:`make_synthetic_universe` (``n_funds``, default 60; ``seed``);
-* ``real``: the offline real universe - read from ``data/real/`` when
+* ``real``: an offline real universe (``dataset``: ``skfolio-2016-2022`` - read from ``data/real/`` when
   ``make data`` (``qmtl-research data build``) has materialised it, else built in
-  memory from the installed packages;
+  memory from the installed packages; ``us-1999-2018`` - eight weekly series built from ``arch.data``);
 * ``file``: the user's files (``returns_path``, ``funds_path``, optional
   ``benchmarks_path``; relative paths start at the project root).
 
@@ -54,6 +54,13 @@ def _real_built() -> FundPanel:
     return build_real_universe()
 
 
+@lru_cache(maxsize=1)
+def _us_1999_2018() -> FundPanel:
+    from qmtl_research.data.real import build_us_1999_2018_universe
+
+    return build_us_1999_2018_universe()
+
+
 def real_data_dir() -> Path:
     return data_dir() / "real"
 
@@ -87,7 +94,7 @@ def load_universe(cfg: UniverseConfig) -> FundPanel:
     if cfg.source == "synthetic":
         return copy_panel(_synthetic(int(cfg.n_funds or DEFAULT_SYNTHETIC_FUNDS), int(cfg.seed)))
     if cfg.source == "real":
-        return load_real_universe()
+        return load_real_universe() if cfg.dataset == "skfolio-2016-2022" else copy_panel(_us_1999_2018())
     if cfg.source == "file":
         bench = _resolve(cfg.benchmarks_path, "benchmarks_path") if cfg.benchmarks_path else None
         return load_panel(_resolve(cfg.returns_path, "returns_path"), _resolve(cfg.funds_path, "funds_path"), bench)
