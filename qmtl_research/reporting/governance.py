@@ -33,3 +33,25 @@ class RaciTable(BaseModel):
 def load_raci(path=None) -> pd.DataFrame:
     raci = load_model(RaciTable, path or params_dir() / "governance" / "raci.yaml", "RACI table")
     return pd.DataFrame(raci.activities).set_index("activity")[raci.roles]
+
+
+class MappingRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    element: str
+    sections: list[str]
+
+
+class RegulatoryMapping(BaseModel):
+    """``params/governance/regulatory_mapping.yaml``: guidance elements -> report sections."""
+
+    model_config = ConfigDict(extra="forbid")
+    frameworks: list[str]
+    elements: list[MappingRow]
+
+
+def load_regulatory_mapping(path=None) -> tuple[list[str], pd.DataFrame]:
+    """(frameworks, table element -> sections) of the regulatory mapping."""
+    m = load_model(RegulatoryMapping, path or params_dir() / "governance" / "regulatory_mapping.yaml",
+                   "regulatory mapping")
+    return m.frameworks, pd.DataFrame([{"element": r.element, "answered in": "; ".join(r.sections)}
+                                       for r in m.elements])

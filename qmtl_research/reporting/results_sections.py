@@ -11,6 +11,7 @@ import pandas as pd
 
 from qmtl_research.paper import paper_reference
 from qmtl_research.reporting.report_data import ReportData
+from qmtl_research.reporting import sections
 from qmtl_research.reporting.sections import _kv, figure, md, money, not_available, table
 
 EARLY_WARNING_COLUMNS = ["fund_id", "fund_type", "current_grade", "predicted_grade", "probability",
@@ -162,3 +163,22 @@ def recorded_results(rep: ReportData) -> None:
     rows = [{"section": s, "name": n, "value": _describe(v)} for (s, n), v in rep.results.items()]
     table(pd.DataFrame(rows), "every result recorded for this run (section/name and a summary of its value)",
           index=False)
+
+
+def section_4(rep: ReportData) -> None:
+    """Section 4 (Results), numbered as shown: the stage subsections appear only for the stages
+    of the strategy (a portfolio report has no stage 1 or 2, a QMTL import neither)."""
+    parts = [("Rule outcomes", sections.rule_results, True),
+             ("Stage 1: volatility forecasting", volatility, rep.volatility is not None),
+             ("Stage 2: risk-grade classification", rating, rep.rating is not None),
+             ("Risk: VaR, Monte Carlo, stress, backtests, performance", risk, rep.risk is not None),
+             ("Extended validation", sections.extended_validation, True),
+             ("Metrics snapshot", sections.metrics_snapshot, True),
+             ("Override information", sections.overrides, True),
+             ("Benchmark and challenger comparison", sections.benchmark_comparison, True)]
+    n = 0
+    for title, show, present in parts:
+        if present:
+            n += 1
+            md(f"## 4.{n} {title}")
+            show(rep)

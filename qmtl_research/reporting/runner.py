@@ -80,6 +80,14 @@ def runs_fingerprint(cfg: StrategyConfig) -> str:
     return h.hexdigest()
 
 
+def synthetic_note(cfg: StrategyConfig) -> str:
+    """The banner text of a report on synthetic data (funds or a portfolio)."""
+    if cfg.universe.source == "synthetic":
+        return ("every number in this report comes from a deterministic synthetic fund universe generated to mirror "
+                "the paper's population; these are not real funds.")
+    return "every number in this report comes from deterministic synthetic prices; this is not market data."
+
+
 def check_strategy(cfg: StrategyConfig) -> list:
     """Validate every step's parameters before anything runs: the stage's settings model and the
     notebook's parameters cell (papermill) must both know every key. Returns the parameters."""
@@ -177,7 +185,7 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
         "qmtl": {"strategy": strategy, "world": world_id, "version": version, "verdict": verdict,
                  "stage": summary.get("recommended_stage", "n/a"),
                  "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                 "synthetic": bool(cfg.synthetic)},
+                 "synthetic": bool(cfg.synthetic), "synthetic_note": synthetic_note(cfg)},
     }
     outputs = render_notebook(report_nb, folder / "_build", metadata, engine=engine)
     pdf = folder / "validation_report.pdf"

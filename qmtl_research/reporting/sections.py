@@ -68,10 +68,16 @@ def table(df: pd.DataFrame, caption: str | None = None, digits: int = 4, index: 
 def _fmt(v: Any, pct: bool = False, digits: int = 4) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "n/a"
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
     if isinstance(v, (int, np.integer)):
         return f"{v:,}"
     if isinstance(v, (float, np.floating)):
-        return f"{v * 100:.2f} %" if pct else f"{v:.{digits}g}"
+        if pct:
+            return f"{v * 100:.2f} %"
+        if abs(v) >= 1e4:
+            return f"{v:,.0f}"
+        return f"{v:.{digits}g}"
     return str(v)
 
 
@@ -83,7 +89,9 @@ def money(v: Any) -> str:
 
 
 def _kv(rows: list[tuple[str, Any]], caption: str | None = None) -> None:
-    rows = [(k, v.strip() if isinstance(v, str) else v) for k, v in rows]
+    """An item/value table; numbers formatted one by one (counts as integers, amounts with
+    thousands separators, other floats to 6 significant digits)."""
+    rows = [(k, v.strip() if isinstance(v, str) else _fmt(v, digits=6)) for k, v in rows]
     table(pd.DataFrame(rows, columns=["item", "value"]).set_index("item"), caption)
 
 
@@ -137,6 +145,31 @@ def key_findings(rep: ReportData) -> list[str]:
     return out
 
 
+def approvals(rep: ReportData) -> None:
+    """The approval block: decisions recorded for this run and who may sign the next one."""
+    if not rep.has_run:
+        return
+    try:
+        from qmtl_research.validation.approvals import approval_block
+    except ImportError:  # the approval workflow is not installed in this build
+        md("**Approval**: no approval workflow is configured.")
+        return
+    block = approval_block(rep.store, rep_key(rep))
+    md(f"**Approval** — current lifecycle stage: **{block.lifecycle_stage}**.")
+    if len(block.history):
+        table(block.history, "decisions recorded for this run (append-only)", index=False)
+    else:
+        md("No decision has been recorded for this run yet: it is awaiting sign-off "
+           "(`qmtl-research approve --run <run id> --decision approve|reject|conditional ...`).")
+    table(block.signers, "who may sign the next decision (RACI: accountable or responsible)", index=False)
+
+
+def rep_key(rep: ReportData):
+    from qmtl_research.store import RunKey
+
+    return RunKey(rep.run["world_id"], rep.run["strategy_id"], rep.run["run_id"])
+
+
 # --------------------------------------------------------------------- 1
 def scope(rep: ReportData) -> None:
     c, card = rep.strategy, rep.model_card
@@ -164,6 +197,14 @@ def raci() -> None:
     from qmtl_research.reporting.governance import load_raci
 
     table(load_raci(), "roles and responsibilities (R responsible, A accountable, C consulted, I informed)")
+
+
+def regulatory_mapping() -> None:
+    from qmtl_research.reporting.governance import load_regulatory_mapping
+
+    frameworks, frame = load_regulatory_mapping()
+    table(frame, f"where this report answers the elements of {' and '.join(frameworks)} "
+                 "(conceptual soundness, outcomes analysis, ongoing monitoring, governance)", index=False)
 
 
 # --------------------------------------------------------------------- 2
@@ -239,7 +280,7 @@ def rule_results(rep: ReportData) -> None:
     if len(core):
         table(core, "QMTL core rules (data currency, sample, performance, risk constraints, robustness)", index=False)
     else:
-        md("No QMTL core rule applies to this world's profile; the model rules are in section 4.5.")
+        md("No QMTL core rule applies to this world's profile; the research model rules are under Extended validation below.")
     if v.verdicts is not None and not v.verdicts.empty:
         verdicts = v.verdicts
         agree = int(verdicts["agrees"].sum()) if "agrees" in verdicts else None
@@ -344,7 +385,7 @@ def recommendations(rep: ReportData) -> None:
         md("This run is a **compatibility check**: it judges QMTL's fixture runs under QMTL's policy to show that "
            "this project reproduces QMTL's verdicts. It promotes nothing: "
            + ("every imported run got the verdict its fixture set expects." if status == "pass" else
-              "some imported runs got a verdict other than their fixture set expects; see section 4.1."))
+              "some imported runs got a verdict other than their fixture set expects; see the rule outcomes in section 4."))
         return
     if status == "pass":
         text = (f"**Approve** for the `{stage}` stage. Monitor live Sharpe, drawdown and ES over 30/60/90 days "
