@@ -147,17 +147,15 @@ def rating_settings(params: RatingParams):
 
 
 def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False):
-    from qmtl_research.rating import labels_summary, make_forecaster, run_early_warning, run_rating_study, study_results
+    from qmtl_research.rating import labels_summary, make_forecaster, run_rating_study, study_results
+    from qmtl_research.rating.early_warning import warnings_by_horizon
 
     settings = rating_settings(params)
     seed = _seed(params, inputs.strategy)
     panel = inputs.panel
     forecaster = make_forecaster(settings.stage1_model, seed=seed, progress=progress)
     study = run_rating_study(panel, settings, seed=seed, forecaster=forecaster, progress=progress)
-    fields, _ = study.verdict()
-    warnings_table, warning_exclusions = run_early_warning(
-        panel, settings, kernel=fields["best_kernel"], seed=seed, forecaster=forecaster,
-        dataset=study.default.dataset, features=study.default.screen.selected, progress=progress)
+    warnings_table, warning_exclusions = warnings_by_horizon(panel, study, forecaster, seed=seed)
     grades, disclosed = labels_summary(panel, settings)
     study.early_warning = warnings_table
     study.warning_exclusions = warning_exclusions

@@ -7,11 +7,14 @@ the known part of the grading window is the last ``156 - r`` weeks, the stage-1
 forecast stands for the ``r`` unknown weeks, and
 ``blended_std_pct = sqrt(((156 - r) s^2 + r f^2) / 156)``.
 
-The classifier is a :class:`~qmtl_research.rating.models.GradeSVC` (probability=True,
-Platt scaling) trained on every labelled sample of the training horizon whose
-settlement is on or before the as-of date. Funds far beyond the training horizon
-are scored with the same model; their ``weeks_to_settlement`` is shown so the
-reader can discount them.
+Models are trained and validated **per horizon** (:func:`warnings_by_horizon`): a fund
+``r`` weeks from its settlement is scored by the model of the study horizon nearest to
+``r`` (4, 13 or 52 weeks by default): the best SVC kernel at that horizon, a
+:class:`~qmtl_research.rating.models.GradeSVC` (probability=True, Platt scaling) trained
+on every labelled sample of that horizon settled on or before the as-of date. A warning
+is printed only when that horizon's validated (walk-forward) accuracy beats
+persistence at the same horizon, and that accuracy stands beside it; funds whose
+horizon does not are listed as not scored, with both accuracies.
 
 Current grade: the disclosed grade when present, else the computed grade of the
 fund's latest settlement, else the grade of its trailing 156 weeks
@@ -42,6 +45,7 @@ from qmtl_research.rating.models import KERNELS, GradeSVC
 
 EARLY_WARNING_COLUMNS = [
     "fund_id", "fund_type", "current_grade", "current_grade_source", "predicted_grade", "probability",
+    "model_horizon_weeks", "model_kernel", "validated_accuracy", "persistence_accuracy",
     "rule_grade", "blended_std_pct", "std_known_pct", "forecast_vol_pct", "boundary_pct",
     "distance_to_boundary_pp", "next_settlement", "weeks_to_settlement", "days_to_settlement", "urgency"]
 
@@ -151,6 +155,9 @@ def early_warning(scoring: pd.DataFrame, model: GradeSVC, grade_table: GradeTabl
     out["boundary_pct"] = bounds
     out["distance_to_boundary_pp"] = dist
     out["urgency"] = [urgency_of(d) for d in out["days_to_settlement"]]
+    for c in ("model_horizon_weeks", "model_kernel", "validated_accuracy", "persistence_accuracy"):
+        if c not in out:
+            out[c] = np.nan
     if not include_unchanged:
         out = out[out["predicted_grade"] != out["current_grade"]]
     out = out.sort_values(["days_to_settlement", "probability", "fund_id"], ascending=[True, False, True],
@@ -193,3 +200,52 @@ def run_early_warning(panel: FundPanel, settings, *, horizon: int | None = None,
     scoring, excl = scoring_frame(panel, grade_table, forecaster, as_of, settings.window_weeks,
                                   settings.risk_free_weekly)
     return early_warning(scoring, model, grade_table, include_unchanged), excl
+
+
+def nearest_horizon(weeks: int, horizons) -> int:
+    """The study horizon nearest to ``weeks`` (ties go to the shorter horizon)."""
+    return min(sorted(horizons), key=lambda h: (abs(h - weeks), h))
+
+
+def warnings_by_horizon(panel: FundPanel, study, forecaster: Forecaster, *, seed: int = 42,
+                        as_of: pd.Timestamp | None = None, include_unchanged: bool = False
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Early warnings with one validated model per study horizon (see the module docstring).
+
+    ``study`` is a :class:`~qmtl_research.rating.study.RatingStudy`; its horizons that were
+    evaluated provide the models, their datasets and their validated accuracies. Returns the
+    warning table (:data:`EARLY_WARNING_COLUMNS`) and the funds not scored, with the reason."""
+    from qmtl_research.rating.evaluation import PERSISTENCE, RULE
+
+    settings, grade_table = study.settings, study.grade_table
+    scoring, excl = scoring_frame(panel, grade_table, forecaster, as_of, settings.window_weeks,
+                                  settings.risk_free_weekly)
+    excl_rows = [tuple(r) for r in excl.itertuples(index=False)]
+    evaluated = {h: r for h, r in study.results.items() if r.evaluation is not None}
+    if scoring.empty or not evaluated:
+        if not evaluated:
+            excl_rows += [(f, "no study horizon could be validated") for f in scoring.get("fund_id", [])]
+        return pd.DataFrame(columns=EARLY_WARNING_COLUMNS), pd.DataFrame(excl_rows, columns=["fund_id", "reason"])
+    scoring["model_horizon_weeks"] = [nearest_horizon(r, evaluated) for r in scoring["weeks_to_settlement"]]
+    parts = []
+    for h, group in scoring.groupby("model_horizon_weeks", sort=True):
+        res = evaluated[h]
+        table = res.table
+        svc = table.drop(index=[a for a in (RULE, PERSISTENCE) if a in table.index])
+        kernel = str(svc["accuracy"].idxmax())
+        acc, pers = float(svc.loc[kernel, "accuracy"]), float(table.loc[PERSISTENCE, "accuracy"])
+        if not acc > pers:
+            excl_rows += [(f, f"no warning: the h = {h} weeks model ({kernel}, validated accuracy {acc:.1%}) does "
+                              f"not beat persistence ({pers:.1%}) at that horizon") for f in group["fund_id"]]
+            continue
+        model = fit_warning_model(res.dataset.frame, res.screen.selected, kernel, settings.param_grid,
+                                  settings.inner_folds, seed, as_of)
+        scored = early_warning(group.assign(model_kernel=kernel, validated_accuracy=acc, persistence_accuracy=pers),
+                               model, grade_table, include_unchanged=True)
+        parts.append(scored)
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=EARLY_WARNING_COLUMNS)
+    if not include_unchanged and len(table):
+        table = table[table["predicted_grade"] != table["current_grade"]]
+    table = table.sort_values(["days_to_settlement", "probability", "fund_id"], ascending=[True, False, True],
+                              kind="stable").reset_index(drop=True) if len(table) else table
+    return table[EARLY_WARNING_COLUMNS], pd.DataFrame(excl_rows, columns=["fund_id", "reason"])
