@@ -1,22 +1,18 @@
 """Executing the notebooks of a run with papermill: parameters checked first, views run side by
-side in their own processes, and a failure stops the others at once.
+side, and a failure stops the others at once.
 
-Each notebook runs as ``python -m papermill`` in a child process (its own kernel), so a failing
-notebook can stop its siblings immediately (they are terminated, and their partial copies are
-kept, marked as stopped) and the error names the notebook and the cell.
+Each notebook runs in its own kernel, driven by papermill from a thread of this process (one
+import of papermill for all of them). Every kernel is started through a kernel manager that
+this module tracks, so when one notebook fails the kernels of its siblings are killed at once
+(their partial copies are kept) and the error names the notebook and the cell.
 """
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 from qmtl_research.errors import ConfigError, NotebookFailed
 from qmtl_research.paths import notebooks_dir
@@ -54,10 +50,10 @@ class Execution:
     name: str
     out_path: Path
     parameters: dict
-    proc: subprocess.Popen | None = None
-    started: float = 0.0
     seconds: float | None = None
-    stderr_path: Path | None = None
+    error: BaseException | None = None
+    stopped: bool = False
+    kernels: list = field(default_factory=list)
 
 
 def _failed_cell(out_path: Path) -> tuple[int | None, str]:
@@ -73,57 +69,78 @@ def _failed_cell(out_path: Path) -> tuple[int | None, str]:
     return None, "no cell error recorded"
 
 
-def _start(ex: Execution, env: dict) -> None:
-    params_file = Path(tempfile.mkstemp(prefix=f"{ex.name}-", suffix=".yaml")[1])
-    params_file.write_text(yaml.safe_dump(ex.parameters), encoding="utf-8")
-    ex.stderr_path = ex.out_path.with_suffix(".log")
-    cmd = [sys.executable, "-m", "papermill", str(notebook_path(ex.name)), str(ex.out_path), "-f", str(params_file),
-           "-k", KERNEL, "--cwd", str(notebooks_dir()), "--no-progress-bar", "--no-log-output"]
-    ex.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(ex.stderr_path, "w"), env=env)
-    ex.started = time.perf_counter()
+def _kernel_manager_for(ex: Execution):
+    """A kernel-manager class that records the kernels it starts for ``ex`` (so they can be killed)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    def __init__(self, *args, **kwargs):
+        AsyncKernelManager.__init__(self, *args, **kwargs)
+        ex.kernels.append(self)
+
+    return type(f"KernelManagerFor_{ex.name}", (AsyncKernelManager,), {"__init__": __init__})
+
+
+def _kill(ex: Execution) -> None:
+    ex.stopped = True
+    for km in ex.kernels:
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
 
 
 def execute_all(executions: list[Execution], echo=print, max_parallel: int | None = None) -> dict[str, float]:
     """Run the notebooks side by side (at most ``max_parallel`` at once, default all); on the first
-    failure, terminate the others and raise :class:`NotebookFailed` naming notebook and cell.
+    failure, kill the other kernels and raise :class:`NotebookFailed` naming notebook and cell.
     Returns the seconds each notebook took."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    pending = list(executions)
-    running: list[Execution] = []
-    limit = max_parallel or len(executions)
-    timings: dict[str, float] = {}
-    try:
-        while pending or running:
-            while pending and len(running) < limit:
-                ex = pending.pop(0)
-                echo(f"  notebook {ex.name}.ipynb -> {ex.out_path.name}")
-                _start(ex, env)
-                running.append(ex)
-            time.sleep(0.05)
-            for ex in list(running):
-                rc = ex.proc.poll()
-                if rc is None:
-                    continue
-                running.remove(ex)
-                ex.seconds = time.perf_counter() - ex.started
-                timings[ex.name] = ex.seconds
-                if rc != 0:
-                    cell, error = _failed_cell(ex.out_path)
-                    stopped = [o.name for o in running]
-                    for other in running:
-                        other.proc.terminate()
-                    for other in running:
-                        other.proc.wait(timeout=30)
-                    running.clear()
-                    log = ex.stderr_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-                    detail = error if cell is not None else (log[-1] if log else f"papermill exit {rc}")
-                    raise NotebookFailed(
-                        f"notebook '{ex.name}' failed" + (f" in cell {cell}" if cell is not None else "")
-                        + f": {detail}" + (f" (stopped: {', '.join(stopped)})" if stopped else ""),
-                        where=f"{ex.out_path} (partially executed copy)",
-                        fix="open that copy to see the traceback; fix the input or parameters and run again")
-    finally:
-        for ex in running:
-            if ex.proc and ex.proc.poll() is None:
-                ex.proc.kill()
-    return timings
+    import threading
+
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    lock = threading.Lock()
+    failed: list[Execution] = []
+    slots = threading.Semaphore(max_parallel or len(executions))
+
+    def run(ex: Execution) -> None:
+        with slots:
+            if failed:
+                ex.stopped = True
+                return
+            echo(f"  notebook {ex.name}.ipynb -> {ex.out_path.name}")
+            t = time.perf_counter()
+            try:
+                pm.execute_notebook(str(notebook_path(ex.name)), str(ex.out_path), parameters=ex.parameters,
+                                    kernel_name=KERNEL, progress_bar=False, log_output=False, cwd=str(notebooks_dir()),
+                                    kernel_manager_class=_kernel_manager_for(ex), shutdown_kernel="immediate")
+            except BaseException as exc:  # recorded and re-raised by the caller (named, with the cell)
+                with lock:
+                    if ex.stopped:
+                        return
+                    ex.error = exc
+                    failed.append(ex)
+                    for other in executions:
+                        if other is not ex:
+                            _kill(other)
+            finally:
+                ex.seconds = time.perf_counter() - t
+
+    threads = [threading.Thread(target=run, args=(ex,), daemon=True) for ex in executions]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if failed:
+        ex = failed[0]
+        stopped = [o.name for o in executions if o.stopped and o is not ex]
+        if isinstance(ex.error, PapermillExecutionError):
+            where, detail = ex.error.cell_index, f"{ex.error.ename}: {ex.error.evalue}"
+        else:
+            where, detail = _failed_cell(ex.out_path)
+            if where is None:
+                detail = f"{type(ex.error).__name__}: {ex.error}"
+        raise NotebookFailed(
+            f"notebook '{ex.name}' failed" + (f" in cell {where}" if where is not None else "") + f": {detail}"
+            + (f" (stopped: {', '.join(stopped)})" if stopped else ""),
+            where=f"{ex.out_path} (partially executed copy)",
+            fix="open that copy to see the traceback; fix the input or parameters and run again") from None
+    return {ex.name: ex.seconds for ex in executions}
