@@ -3,7 +3,6 @@ unchanged or refused before any write, never overwritten; upgrade of a schema-1 
 Every test runs on SQLite and (marked ``postgres``, with QMTL_TEST_PG_URL) on PostgreSQL."""
 import datetime as dt
 
-import pandas as pd
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError

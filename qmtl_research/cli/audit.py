@@ -1,5 +1,12 @@
 """`qmtl-research audit ...`: Monte Carlo, risk report, performance, attribution and daily snapshots
-(the audit-layer seed's CLI, in text like its example output or JSON)."""
+(the audit-layer seed's CLI, in text like its example output or JSON).
+
+``--save`` writes everything a command run produces (rows and ``audit_alert`` events) in **one
+transaction** of the Evaluation Store (``--store-url``, else ``$QMTL_STORE_URL``, else
+``data/evaluation_store.sqlite``). A rerun with the same key and the same numbers writes nothing
+and says "already stored, unchanged"; with other numbers it is refused before any write (exit 2,
+the table, the key and what to do). Keys: see :mod:`qmtl_research.audit.repository`.
+``performance`` and ``snapshot`` print the alerts of ``params/audit.yaml`` (``--settings``)."""
 from __future__ import annotations
 
 import json
