@@ -221,3 +221,37 @@ def test_upgrade_refuses_rows_that_break_a_new_key(url):  # noqa: F811
         AuditRepository.open(url)
     assert "performance_reports" in str(exc.value) and "remove the repeated rows" in exc.value.fix
     eng.dispose()
+
+
+def _save_performance_at_once(args):
+    url, barrier_path = args  # noqa: F811
+    import time
+    from pathlib import Path
+
+    from qmtl_research.audit import analyze, demo_portfolio
+    from qmtl_research.audit.repository import AuditRepository
+    from qmtl_research.errors import StoreError
+
+    d = demo_portfolio()
+    perf = analyze(d.portfolio_returns, d.benchmark_returns, "1Y")
+    repo = AuditRepository.open(url)
+    Path(barrier_path, f"ready-{time.monotonic_ns()}").touch()
+    while len(list(Path(barrier_path).glob("ready-*"))) < 2:
+        time.sleep(0.005)
+    try:
+        return repo.save_performance(perf, "demo").records[0].status
+    except StoreError as exc:
+        return "refused: another writer" if "another writer" in str(exc) else f"error: {exc}"
+
+
+@pytest.mark.slow
+def test_two_processes_saving_the_same_report(url, tmp_path):  # noqa: F811
+    """Both check "nothing stored" at about the same time: the unique key lets one insert win; the
+    other reports the row unchanged (it checked after the commit) or is refused as another writer."""
+    import multiprocessing as mp
+
+    AuditRepository.open(url)                       # schema first, so both processes only write
+    with mp.get_context("spawn").Pool(2) as pool:
+        results = pool.map(_save_performance_at_once, [(url, str(tmp_path))] * 2)
+    assert "stored" in results and set(results) <= {"stored", "unchanged", "refused: another writer"}, results
+    assert counts(url)["performance_reports"] == 1
