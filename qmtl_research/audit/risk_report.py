@@ -68,10 +68,9 @@ def generate_report(data: PortfolioData, as_of: str | None = None, mc_config: Mo
                       notes={"var_window": int(window.size), "var_convention": "seed (historical, 1 day)"})
 
 
-def save_report(report: RiskReport, repo) -> None:
-    """Write the report's Monte Carlo run, VaR snapshot and stress results."""
-    repo.save_montecarlo(report.montecarlo)
-    v = report.var.set_index("confidence")
-    repo.save_var_snapshot(report.as_of, report.portfolio_id, float(v.loc[0.95, "VaR"]), float(v.loc[0.99, "VaR"]),
-                           float(v.loc[0.95, "CVaR"]), float(v.loc[0.99, "CVaR"]), report.portfolio_value)
-    repo.save_stress(report.montecarlo.run_id, report.stress)
+def save_report(report: RiskReport, repo):
+    """Write the report's Monte Carlo run, VaR snapshot (linked to the run) and stress results in
+    **one transaction**; a rerun for the same portfolio and as-of date is a no-op when its numbers are
+    the same and refused (StoreError, nothing written) when they differ. Returns the
+    :class:`~qmtl_research.audit.repository.SaveOutcome`."""
+    return repo.save_risk_report(report)

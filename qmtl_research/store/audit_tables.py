@@ -11,11 +11,26 @@ for research). Differences from the seed, on purpose:
   (identical to the seed for a single portfolio).
 * ``montecarlo_results.decision_snapshot_id`` has no foreign key (there is no
   ``decision_snapshots`` table in this project).
+* Every table has a unique key, so that a rerun can be recognised (see
+  :mod:`qmtl_research.audit.repository`): ``performance_reports`` are unique per
+  ``(portfolio_id, period, start_date, end_date)``; ``attributions`` carry the
+  period's ``start_date``/``end_date`` (schema version 2) and are unique per
+  ``(portfolio_id, period, start_date, end_date, factor)``.
+* ``var_daily_snapshots.run_id`` (schema version 2) names the Monte Carlo run
+  (``montecarlo_results``) and stress results (``stress_test_results``) written
+  with the same risk report, so a rerun of the report can be compared as a whole.
+
+:func:`upgrade` brings audit tables of an older store (schema version 1) to this
+definition: it adds the new columns and unique indexes (``ALTER TABLE ... ADD
+COLUMN``, ``CREATE UNIQUE INDEX IF NOT EXISTS``); it never drops or rewrites rows.
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Column, Date, DateTime, Float, Index, Integer, PrimaryKeyConstraint, String,
-                        Table, UniqueConstraint, func)
+from sqlalchemy import (BigInteger, Column, Connection, Date, DateTime, Float, Index, Integer, PrimaryKeyConstraint,
+                        String, Table, UniqueConstraint, func, inspect, text)
+from sqlalchemy.exc import IntegrityError
+
+from qmtl_research.errors import StoreError
 
 from qmtl_research.store.tables import Json, metadata
 
@@ -48,6 +63,8 @@ performance_reports = Table(
     Column("report_data", Json),
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
 )
+Index("uq_performance_reports_key", performance_reports.c.portfolio_id, performance_reports.c.period,
+      performance_reports.c.start_date, performance_reports.c.end_date, unique=True)
 
 attributions = Table(
     "attributions", metadata,
@@ -58,7 +75,11 @@ attributions = Table(
     Column("contribution", Float),
     Column("exposure", Float),
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    Column("start_date", Date),          # schema version 2
+    Column("end_date", Date),            # schema version 2
 )
+Index("uq_attributions_key", attributions.c.portfolio_id, attributions.c.period, attributions.c.start_date,
+      attributions.c.end_date, attributions.c.factor, unique=True)
 
 montecarlo_results = Table(
     "montecarlo_results", metadata,
@@ -87,6 +108,7 @@ var_daily_snapshots = Table(
     Column("cvar_99", Float),
     Column("portfolio_value", Float),
     Column("var_95_amount", Float),
+    Column("run_id", String(50)),        # schema version 2: the Monte Carlo run of the same report
     PrimaryKeyConstraint("snapshot_date", "portfolio_id", name="pk_var_daily_snapshots"),
 )
 
@@ -98,3 +120,39 @@ stress_test_results = Table(
     Column("loss_amount", Float),
     PrimaryKeyConstraint("run_id", "scenario_name", name="pk_stress_test_results"),
 )
+
+
+#: columns added after schema version 1: table -> [(column, SQL type)]
+_ADDED_COLUMNS = {
+    "attributions": [("start_date", "DATE"), ("end_date", "DATE")],
+    "var_daily_snapshots": [("run_id", "VARCHAR(50)")],
+}
+#: unique indexes added after schema version 1
+_ADDED_INDEXES = [
+    ("uq_performance_reports_key", "performance_reports", ("portfolio_id", "period", "start_date", "end_date")),
+    ("uq_attributions_key", "attributions", ("portfolio_id", "period", "start_date", "end_date", "factor")),
+]
+
+
+def upgrade(conn: Connection, from_version: int) -> None:
+    """Bring the audit tables of a store at ``from_version`` (< current) up to date.
+
+    Idempotent: only missing columns and indexes are added. Rows already stored
+    keep their values (the new columns are NULL for them). Raises
+    :class:`StoreError` when existing rows break a new unique key."""
+    if from_version >= 2:
+        return
+    insp = inspect(conn)
+    for table, cols in _ADDED_COLUMNS.items():
+        have = {c["name"] for c in insp.get_columns(table)}
+        for name, sql_type in cols:
+            if name not in have:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"))
+    for name, table, cols in _ADDED_INDEXES:
+        try:
+            conn.execute(text(f"CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(cols)})"))
+        except IntegrityError:
+            raise StoreError(f"rows of {table} repeat the key ({', '.join(cols)}) that schema version 2 makes unique",
+                             where=f"{table} in {conn.engine.url.render_as_string(hide_password=True)}",
+                             fix=f"remove the repeated rows of {table} (they were written before reruns were "
+                                 "checked), then open the store again") from None

@@ -9,8 +9,13 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from qmtl_research.errors import StoreError
 from qmtl_research.paths import default_store_path
 
-#: bump when tables change; ``ensure_schema`` refuses a store newer than the code
-SCHEMA_VERSION = 1
+#: bump when tables change; ``ensure_schema`` refuses a store newer than the code and upgrades
+#: an older one (each extension module's ``upgrade(conn, from_version)``).
+#: 2: audit tables get unique keys, ``attributions.start_date/end_date``, ``var_daily_snapshots.run_id``.
+SCHEMA_VERSION = 2
+
+#: modules whose tables register on the shared metadata; each may define ``upgrade(conn, from_version)``
+EXTENSIONS = ("qmtl_research.store.audit_tables",)
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -87,16 +92,22 @@ def _ensure_schema(engine: Engine) -> None:
                 f"the Evaluation Store has schema version {row.version}, newer than this code ({SCHEMA_VERSION})",
                 where=str(engine.url), fix="upgrade qmtl-research (git pull && make setup)")
         elif row.version < SCHEMA_VERSION:
+            for module in _import_extensions():
+                upgrade = getattr(module, "upgrade", None)
+                if upgrade is not None:
+                    upgrade(conn, row.version)
             conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
 
 
-def _import_extensions() -> None:
-    """Tables owned by other layers register on the same metadata when imported."""
+def _import_extensions() -> list:
+    """Tables owned by other layers register on the same metadata when imported; returns the modules."""
     import importlib
 
-    for mod in ("qmtl_research.store.audit_tables",):
+    modules = []
+    for mod in EXTENSIONS:
         try:
-            importlib.import_module(mod)
+            modules.append(importlib.import_module(mod))
         except ModuleNotFoundError as exc:
             if exc.name != mod:
                 raise
+    return modules

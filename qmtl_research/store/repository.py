@@ -46,6 +46,15 @@ def new_run_id(strategy_id: str, now: dt.datetime | None = None) -> str:
     return f"{strategy_id}-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
+def event_values(event_type: str, key: RunKey | None, payload: dict, *, idempotency_key: str,
+                 world_id: str | None = None) -> dict[str, Any]:
+    """The ``events`` row of :meth:`EvaluationStore.emit_event` (for writers that insert events
+    inside their own transaction, e.g. :class:`qmtl_research.audit.repository.AuditRepository`)."""
+    return dict(event_type=event_type, idempotency_key=idempotency_key,
+                world_id=key.world_id if key else world_id, strategy_id=key.strategy_id if key else None,
+                run_id=key.run_id if key else None, payload=to_jsonable(payload), created_at=utcnow())
+
+
 class EvaluationStore:
     """Append-only store of evaluation runs and everything hanging off them.
 
@@ -219,10 +228,8 @@ class EvaluationStore:
         world; returns False (and writes nothing) when the idempotency key was seen before."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(events).values(
-                    event_type=event_type, idempotency_key=idempotency_key,
-                    world_id=key.world_id if key else world_id, strategy_id=key.strategy_id if key else None,
-                    run_id=key.run_id if key else None, payload=to_jsonable(payload), created_at=utcnow()))
+                conn.execute(insert(events).values(**event_values(event_type, key, payload,
+                                                                  idempotency_key=idempotency_key, world_id=world_id)))
             return True
         except IntegrityError:
             return False
