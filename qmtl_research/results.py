@@ -263,7 +263,8 @@ class RiskResults(SectionResults):
                                        columns=("factor", "exposure", "contribution"), required=False)
     portfolio_returns: pd.Series = result("series", "daily simple returns of the portfolio")
     benchmark_returns: pd.Series = result("series", "daily simple returns of the benchmark", required=False)
-    alerts: pd.DataFrame = result("frame", "audit alerts (drawdown and daily-loss limits)", required=False)
+    alerts: pd.DataFrame = result("frame", "audit alerts: days the drawdown or the daily loss reached the limits of "
+                                  "params/audit.yaml", columns=("date", "alert", "value", "threshold", "message"))
 
 
 @dataclass

@@ -63,7 +63,7 @@ class RiskStudy:
     backtest_series: pd.DataFrame   # date-indexed return, var, exception
     performance: object             # PerformanceReport
     attribution: object | None      # AttributionResult
-    alerts: pd.DataFrame | None = None
+    alerts: pd.DataFrame
 
     @property
     def portfolio_returns(self) -> pd.Series:
@@ -87,8 +87,16 @@ class RiskStudy:
                            alerts=self.alerts)
 
     def record(self, ctx) -> RiskResults:
-        """Write the section ``risk`` for the run of ``ctx`` (the stage's one writer)."""
-        return self.results().record(ctx)
+        """Write the section ``risk`` for the run of ``ctx`` (the stage's one writer) and, for a
+        recorded run, emit its audit alerts as ``audit_alert`` events (idempotent)."""
+        res = self.results().record(ctx)
+        if ctx.recording and self.alerts is not None and len(self.alerts):
+            from qmtl_research.audit.repository import AuditRepository
+
+            with AuditRepository(ctx.store).transaction() as tx:
+                tx.add_alerts(self.alerts, portfolio_id=self.data.portfolio_id, source="validation-report",
+                              series_start=self.portfolio_returns.index[0])
+        return res
 
 
 def stress_frame(data, scenarios=None) -> tuple[pd.DataFrame, list]:
@@ -108,11 +116,15 @@ def stress_frame(data, scenarios=None) -> tuple[pd.DataFrame, list]:
     return frame, list(hist.attrs.get("not_covered") or [])
 
 
-def run_risk_study(data, settings: RiskSettings | None = None, seed: int = 42, *, alerts=None) -> RiskStudy:
+def run_risk_study(data, settings: RiskSettings | None = None, seed: int = 42, *, audit_settings=None) -> RiskStudy:
     """Run the risk study on a :class:`~qmtl_research.audit.portfolio.PortfolioData`.
 
-    ``alerts``: optional callable ``(portfolio_returns) -> DataFrame`` of audit alerts
-    (drawdown and daily-loss limits of the audit settings)."""
+    ``audit_settings``: the audit layer's settings (default ``params/audit.yaml``) whose alert
+    limits (drawdown, daily loss) are checked on the portfolio returns
+    (:func:`qmtl_research.audit.alerts.check_alerts`)."""
+    from qmtl_research.audit.alerts import check_alerts
+    from qmtl_research.audit.settings import load_audit_settings
+
     from qmtl_research.audit import analyze, factor_attribution
     from qmtl_research.risk import backtest_var, make_config, simulate, var_table
 
@@ -130,4 +142,4 @@ def run_risk_study(data, settings: RiskSettings | None = None, seed: int = 42, *
     att = factor_attribution(port, data.factor_returns) if data.factor_returns is not None else None
     return RiskStudy(settings=s, data=data, var_table=vt, montecarlo=mc, stress=stress, not_covered=not_covered,
                      backtest=bt, backtest_series=fc, performance=perf, attribution=att,
-                     alerts=alerts(port) if alerts is not None else None)
+                     alerts=check_alerts(port, audit_settings or load_audit_settings()))
