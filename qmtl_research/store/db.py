@@ -9,8 +9,10 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from qmtl_research.errors import StoreError
 from qmtl_research.paths import default_store_path
 
-#: bump when tables change; ``ensure_schema`` refuses a store newer than the code
-SCHEMA_VERSION = 1
+#: bump when tables change; ``ensure_schema`` refuses a store newer than the code and
+#: upgrades an older one (missing tables are created, then the version is recorded).
+#: 1: runs, history, results, events, reports, audit tables; 2: + approvals
+SCHEMA_VERSION = 2
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -94,7 +96,7 @@ def _import_extensions() -> None:
     """Tables owned by other layers register on the same metadata when imported."""
     import importlib
 
-    for mod in ("qmtl_research.store.audit_tables",):
+    for mod in ("qmtl_research.store.audit_tables", "qmtl_research.store.approval_tables"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
