@@ -366,6 +366,8 @@ def test_approval_block_for_the_report(store):
     assert "no approved override" in block.run_refusals["approve"]
     assert "no report is registered for run" in block.run_refusals["approve"]
     assert block.run_refusals["reject"] is None
+    # while its report v0001 is being rendered, the block does not call it missing
+    assert "no report" not in approval_block(store, key, rendering="v0001").run_refusals["approve"]
     record_decision(store, key, decision="reject", actor="Kim", role="Risk", reason="benchmark lost")
     block = approval_block(store, key)
     assert block.current_stage == "development" and block.starting_stage == "validation"
@@ -427,4 +429,7 @@ def test_cli_approve_and_list(sqlite_url):
     assert text_out.returncode == 0
     assert "fund-rating / demo: lifecycle stage approval" in text_out.stdout
     assert "fund-rating / real-funds: lifecycle stage validation" in text_out.stdout
+    ev = _cli(["events", "export", "--type", "approval_recorded"], sqlite_url)
+    assert ev.returncode == 0 and [json.loads(line)["payload"]["stage_after"] for line in ev.stdout.splitlines()] == \
+        ["approval"]
     store.engine.dispose()

@@ -262,9 +262,12 @@ def _render_fix(key: RunKey) -> str:
 
 
 def _run_problems(store: EvaluationStore, key: RunKey, run: dict[str, Any], t: Transition, now: dt.datetime,
-                  report_version: str | None, any_report: bool) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+                  report_version: str | None, any_report: bool,
+                  rendering: str | None = None) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     """Why the run does not allow decision ``t`` (rules 4-6), and what the decision records
-    about the run (verdict, run stage, override revision)."""
+    about the run (verdict, run stage, override revision). ``any_report``: a registered report
+    satisfies ``requires_report`` (the block: the signer names one later); ``rendering``: a
+    report version being rendered now counts as registered."""
     problems: list[tuple[str, str]] = []
     info: dict[str, Any] = {"run_stage": run.get("stage"), "verdict": None, "override_revision": None,
                             "recommended_stage": None}
@@ -292,6 +295,7 @@ def _run_problems(store: EvaluationStore, key: RunKey, run: dict[str, Any], t: T
             problems.append(problem)
         info["override_revision"] = rev
     versions = [r["version"] for r in store.list_reports(key.strategy_id, key.world_id) if r["run_id"] == key.run_id]
+    versions += [rendering] if rendering and rendering not in versions else []
     if report_version is not None and report_version not in versions:
         problems.append((f"report version '{report_version}' is not registered for run {key}",
                          f"use one of: {', '.join(versions)}" if versions else _render_fix(key)))
@@ -310,9 +314,11 @@ def _parse_input(**fields) -> DecisionInput:
         return DecisionInput(**fields)
     except ValidationError as exc:
         msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-        raise InputError(f"invalid decision: {msgs}", where="--decision/--actor/--role/--reason/--conditions/--review-by",
-                         fix="give --actor, --role and --reason; --conditions (and --review-by) only with "
-                             "--decision conditional") from None
+        options = [f"--{e['loc'][0].replace('_', '-')}" for e in exc.errors() if e.get("loc")]
+        raise InputError(f"invalid decision: {msgs}",
+                         where=", ".join(dict.fromkeys(options)) or "--actor/--role/--reason/--conditions/--review-by",
+                         fix="give --decision approve|reject|conditional, --actor, --role and --reason; --conditions "
+                             "(and --review-by YYYY-MM-DD) only with --decision conditional") from None
 
 
 def record_decision(store: EvaluationStore, key: RunKey, *, decision: str, actor: str | None, role: str | None,
@@ -419,7 +425,8 @@ def _conditions_in_force(records: list[dict[str, Any]], now: dt.datetime) -> dic
 
 
 def strategy_block(store: EvaluationStore, world_id: str, strategy_id: str, *, run_id: str | None = None,
-                   governance: Governance | None = None, now: dt.datetime | None = None) -> ApprovalBlock:
+                   rendering: str | None = None, governance: Governance | None = None,
+                   now: dt.datetime | None = None) -> ApprovalBlock:
     """The approval block of a (world, strategy); with ``run_id``, also why each possible
     decision would be refused on that run (see :func:`approval_block`)."""
     gov = governance or load_governance()
@@ -434,7 +441,7 @@ def strategy_block(store: EvaluationStore, world_id: str, strategy_id: str, *, r
         key = RunKey(world_id, strategy_id, run_id)
         run = store.get_run(key)
         for t in gov.lifecycle.transitions_from(stage):
-            problems, _ = _run_problems(store, key, run, t, now, None, any_report=True)
+            problems, _ = _run_problems(store, key, run, t, now, None, any_report=True, rendering=rendering)
             refusals[t.decision] = "; ".join(p for p, _ in problems) or None
     return ApprovalBlock(world_id=world_id, strategy_id=strategy_id, run_id=run_id, current_stage=stage,
                          phase=info.phase, cleared_for=info.cleared_for, starting_stage=start,
@@ -443,13 +450,17 @@ def strategy_block(store: EvaluationStore, world_id: str, strategy_id: str, *, r
                          conditions_in_force=_conditions_in_force(records, now), governance_hash=gov.fingerprint)
 
 
-def approval_block(store: EvaluationStore, key: RunKey, *, governance: Governance | None = None,
-                   now: dt.datetime | None = None) -> ApprovalBlock:
+def approval_block(store: EvaluationStore, key: RunKey, *, rendering: str | None = None,
+                   governance: Governance | None = None, now: dt.datetime | None = None) -> ApprovalBlock:
     """For the Validation Report of run ``key``: the decision history of its strategy in its
     world, the current (derived) lifecycle stage, who may sign the next decision (RACI letters),
     why a decision on this run would be refused whoever signs (``run_refusals``), and the
-    conditions in force."""
-    return strategy_block(store, key.world_id, key.strategy_id, run_id=key.run_id, governance=governance, now=now)
+    conditions in force.
+
+    ``rendering``: the version of the report being rendered for this run (not registered until
+    it is written); it counts as registered, so the block does not say the report is missing."""
+    return strategy_block(store, key.world_id, key.strategy_id, run_id=key.run_id, rendering=rendering,
+                          governance=governance, now=now)
 
 
 def tracked_strategies(store: EvaluationStore, world_id: str | None = None,
