@@ -248,7 +248,7 @@ def _override_problem(store: EvaluationStore, key: RunKey, now: dt.datetime) -> 
     return None, int(latest["revision"])
 
 
-def _latest_run_id(store: EvaluationStore, key: RunKey, stages: list[str]) -> dict[str, Any] | None:
+def _latest_run(store: EvaluationStore, key: RunKey, stages: list[str]) -> dict[str, Any] | None:
     cands = [r for st in stages for r in latest_runs(store, key.world_id, stage=st) if r["strategy_id"] == key.strategy_id]
     return max(cands, key=lambda r: (r["evaluated_at"], r["created_at"])) if cands else None
 
@@ -283,7 +283,7 @@ def _run_problems(store: EvaluationStore, key: RunKey, run: dict[str, Any], t: T
                          f"{' or '.join(t.run_stages)}",
                          f"evaluate a {' or '.join(t.run_stages)} run of {key.strategy_id} and decide on it"))
     else:
-        latest = _latest_run_id(store, key, t.run_stages)
+        latest = _latest_run(store, key, t.run_stages)
         if latest is not None and latest["run_id"] != key.run_id:
             problems.append((f"run {key} is not the latest evaluated {'/'.join(t.run_stages)} run of "
                              f"{key.strategy_id} in {key.world_id}: {latest['run_id']} (evaluated "
