@@ -10,12 +10,14 @@ from qmtl_research.errors import StoreError
 from qmtl_research.paths import default_store_path
 
 #: bump when tables change; ``ensure_schema`` refuses a store newer than the code and upgrades
-#: an older one (each extension module's ``upgrade(conn, from_version)``).
-#: 2: audit tables get unique keys, ``attributions.start_date/end_date``, ``var_daily_snapshots.run_id``.
+#: an older one (missing tables are created; each extension module's ``upgrade(conn, from_version)``).
+#: 1: runs, history, results, events, reports, audit tables;
+#: 2: audit tables get unique keys, ``attributions.start_date/end_date``, ``var_daily_snapshots.run_id``;
+#:    + the append-only ``approvals`` table.
 SCHEMA_VERSION = 2
 
 #: modules whose tables register on the shared metadata; each may define ``upgrade(conn, from_version)``
-EXTENSIONS = ("qmtl_research.store.audit_tables",)
+EXTENSIONS = ("qmtl_research.store.audit_tables", "qmtl_research.store.approval_tables")
 
 
 def resolve_url(url: str | None = None) -> str:

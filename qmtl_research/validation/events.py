@@ -17,9 +17,11 @@ import pandas as pd
 
 from qmtl_research.config import WorldConfig
 from qmtl_research.store import EvaluationStore
+from qmtl_research.store.approval_tables import APPROVAL_EVENT
 from qmtl_research.validation.policy import STAGES, Policy, policy_of_world, ruleset_hash
 
-EVENT_TYPES = ("evaluation_run_created", "evaluation_run_updated", "validation_profile_changed")
+EVENT_TYPES = ("evaluation_run_created", "evaluation_run_updated", "validation_profile_changed",
+               APPROVAL_EVENT)  # approval decisions: qmtl_research.validation.approvals
 
 
 def sync_policy(store: EvaluationStore, world: WorldConfig, policy: Policy | None = None,
