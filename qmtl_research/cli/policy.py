@@ -13,14 +13,16 @@ policy_app = typer.Typer(no_args_is_help=True, help="World policies: check, diff
 
 @policy_app.command("check")
 def check_cmd(path: Path = typer.Argument(..., help="policy YAML")):
-    """Validate a policy file (safe YAML, strict schema) and print its profiles and hashes."""
-    from qmtl_research.validation.policy import STAGES, file_version, load_policy, ruleset_hash
+    """Validate a policy file (safe YAML, strict schema) and print, per stage, the profile and
+    ruleset hash of this project and those QMTL's engine would use (--qmtl-compat)."""
+    from qmtl_research.validation.policy import STAGES, file_version, load_policy, qmtl_ruleset_hash, ruleset_hash
 
     pol = load_policy(path)
     typer.echo(f"{path}: valid (version {file_version(path)})")
     for st in STAGES:
-        prof = pol.profile_for_stage(st)
+        prof, qprof = pol.profile_for_stage(st), pol.qmtl_profile_for_stage(st)
         typer.echo(f"  {st:8s} -> profile {prof:10s} {ruleset_hash(pol, prof)}")
+        typer.echo(f"  {'':8s}    QMTL:   {qprof:10s} {qmtl_ruleset_hash(pol, qprof)}")
 
 
 @policy_app.command("diff")
