@@ -379,10 +379,12 @@ def canonical_json(obj: Any) -> str:
 
 
 def ruleset_hash(policy: Policy, profile: str) -> str:
-    """``sha256:<hex>`` of the canonical JSON of {policy (resolved, defaults filled), profile name,
-    profile body}. Equal policies give equal hashes whatever their key order or layout."""
-    body = {"policy": policy.model_dump(mode="json"), "profile": profile,
-            "profile_rules": policy.profile(profile).model_dump(mode="json")}
+    """This project's ruleset hash: ``sha256:<hex>`` of the canonical JSON of {policy (resolved,
+    defaults filled, unset optional fields left out), profile name, profile body}. Equal policies
+    give equal hashes whatever their key order or layout, and a new optional policy field does not
+    change the hash of policies that do not set it. QMTL's own hash: :func:`qmtl_ruleset_hash`."""
+    body = {"policy": policy.model_dump(mode="json", exclude_none=True), "profile": profile,
+            "profile_rules": policy.profile(profile).model_dump(mode="json", exclude_none=True)}
     return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
