@@ -75,9 +75,12 @@ def test_history_is_append_only_with_events(store):
     with pytest.raises(StoreError, match="change_type"):
         store.append_history(KEY, "rewrite", {})
     types = [e["event_type"] for e in store.events()]
-    assert types == ["evaluation_run_created", "evaluation_run_updated", "evaluation_run_updated"]
-    lines = list(store.export_events_jsonl())
-    assert json.loads(lines[1])["payload"]["change_type"] == "override"
+    # created; the stored verdict (change_type evaluated); the two history revisions
+    assert types == ["evaluation_run_created"] + ["evaluation_run_updated"] * 3
+    lines = [json.loads(x) for x in store.export_events_jsonl()]
+    assert [x["payload"]["change_type"] for x in lines[1:]] == ["evaluated", "override", "ex_post_failure"]
+    assert lines[1]["payload"]["status"] == "warn" and lines[1]["idempotency_key"] == f"evaluation_run_updated:{KEY}:evaluated"
+    assert [x["qmtl_event_type"] for x in lines] == ["EvaluationRunCreated"] + ["EvaluationRunUpdated"] * 3
 
 
 def test_event_idempotency(store):

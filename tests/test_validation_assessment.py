@@ -25,8 +25,11 @@ def test_fund_rating_run_is_judged_and_frozen(sqlite_url):
     assert a.metrics["models"]["forecast"]["rmse"]["GARCH-LSTM"] == pytest.approx(1.7321)
     assert a.metrics["models"]["rating"]["margin_vs_rule"] == pytest.approx(0.05)
     assert a.metrics["sample"]["effective_history_years"] == pytest.approx(341 / 52)
-    assert dict(zip(a.rules["rule"], a.rules["status"])) == {"sample": "pass", "forecast_error": "pass",
-                                                             "rating_accuracy": "pass"}
+    # QMTL's five core rules always (the fund-rating profile only bounds the sample), then the model rules
+    assert dict(zip(a.rules["rule"], a.rules["status"])) == {
+        "data_currency": "pass", "sample": "pass", "performance": "pass", "risk_constraint": "pass",
+        "robustness": "pass", "forecast_error": "pass", "rating_accuracy": "pass"}
+    assert list(a.rules["rule"])[:5] == ["data_currency", "sample", "performance", "risk_constraint", "robustness"]
     assert a.status == "pass" and a.recommended_stage == "paper_only"
     bc = a.benchmark_comparison()
     assert set(bc["reference"]) >= {"GARCH-LSTM", "Regulatory rule", "Persistence"}
@@ -46,6 +49,8 @@ def test_fund_rating_run_is_judged_and_frozen(sqlite_url):
     health = ctx.store.get_result(ctx.key, "validation", "health")
     assert health["validation_policy_age_days"] < 1 and health["ruleset_change_count_last_90d"] == 0
     assert health["metric_coverage_ratio"] == pytest.approx(1 / 12) and health["rules_executed_ratio"] == 1.0
+    upd = ctx.store.events("evaluation_run_updated", world_id="fund-rating")
+    assert [e["payload"]["change_type"] for e in upd] == ["evaluated"] and upd[0]["payload"]["status"] == "pass"
 
 
 def test_same_verdict_from_memory_and_from_the_store(sqlite_url):
@@ -78,6 +83,12 @@ def test_portfolio_run_from_the_risk_study(sqlite_url):
     assert a.metrics["audit_performance"]["max_drawdown"] == pytest.approx(-study.performance.max_drawdown)
     status = dict(zip(a.rules["rule"], a.rules["status"]))
     assert status["var_backtest"] == {"green": "pass", "yellow": "warn", "red": "fail"}[study.backtest.zone]
+    # the audit layer's targets, judged on the PerformanceReport (strict bounds as the seed writes them)
+    perf = study.performance
+    pt = a.rules.set_index("rule").loc["performance_targets"]
+    meets = (perf.sharpe > 1 and perf.sortino > 1.5 and -perf.max_drawdown < 0.2 and perf.win_rate > 0.5
+             and perf.profit_factor > 1.5 and perf.alpha > 0)
+    assert pt["status"] == ("pass" if meets else "fail") and pt["severity"] == "soft"
     assert status["benchmark_performance"] == ("pass" if a.metrics["benchmark"]["sharpe_uplift"] >= 0 else "fail")
     record_assessment(ctx, a)
     assert ctx.store.get_run(ctx.key)["status"] == "evaluated"

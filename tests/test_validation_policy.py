@@ -104,6 +104,16 @@ def test_ruleset_hash_is_canonical():
     data["validation_profiles"]["backtest"]["performance"]["sharpe_min"] = 0.51
     assert ruleset_hash(parse_policy(data), "backtest") != ruleset_hash(p, "backtest")
     assert ruleset_hash(p, "backtest").startswith("sha256:") and len(ruleset_hash(p, "backtest")) == 71
+    # an optional field written out as null is the same policy as one leaving it out
+    data["validation_profiles"]["backtest"]["performance"].update(sharpe_min=0.5, sortino_min=None)
+    data["research_model_rules"] = None
+    assert ruleset_hash(parse_policy(data), "backtest") == ruleset_hash(p, "backtest")
+
+
+def test_qmtl_defaults_for_validation_options():
+    """QMTL's ValidationConfig: on_error and on_missing_metric both default to fail."""
+    v = load_policy(SAMPLE).validation
+    assert (v.on_error, v.on_missing_metric) == ("fail", "fail")
 
 
 def test_unknown_stage_and_policy_choice():

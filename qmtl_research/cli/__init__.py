@@ -26,10 +26,20 @@ def _register_all() -> None:
 _register_all()
 
 
+#: exit codes at the shell: 0 success; 1 a gate tripped (validate --fail-on, policy diff > 5 %,
+#: policy invariants, runs monitor demotion candidates, runs overrides --overdue, report all with a
+#: failed strategy, a failed notebook); 2 bad input / configuration / store refusal (the message
+#: says what, where and what to do) or a usage error; 130 interrupted.
+EXIT_GATE = 1
+
+
 def main() -> None:
-    """Entry point: people get a clear message and a non-zero exit code, not a traceback."""
+    """Entry point: people get a clear message and a non-zero exit code, not a traceback.
+
+    ``standalone_mode=False`` makes click *return* the exit code of ``typer.Exit`` (and a
+    command's return value) instead of exiting: that code is passed on to the shell here."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
     except QMTLResearchError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(exc.exit_code)
@@ -37,10 +47,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # usage errors (typer vendors its own click: match by shape, not by class) show
+        # themselves and carry their exit code (2)
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(rc if isinstance(rc, int) and not isinstance(rc, bool) else 0)

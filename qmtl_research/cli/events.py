@@ -6,20 +6,19 @@ from pathlib import Path
 import typer
 
 events_app = typer.Typer(no_args_is_help=True, help="Validation events (evaluation_run_created, "
-                         "evaluation_run_updated, validation_profile_changed).")
+                         "evaluation_run_updated, validation_profile_changed; QMTL: EvaluationRunCreated, "
+                         "EvaluationRunUpdated, ValidationProfileChanged).")
+TYPE_HELP = "event type, ours or QMTL's spelling (evaluation_run_updated or EvaluationRunUpdated)"
 
 
 def _filters(event_type, world, strategy):
-    from qmtl_research.errors import InputError
-    from qmtl_research.validation.events import EVENT_TYPES
+    from qmtl_research.validation.events import event_type_of
 
-    if event_type and event_type not in EVENT_TYPES:
-        raise InputError(f"unknown event type '{event_type}'", where="--type", fix=f"use one of {', '.join(EVENT_TYPES)}")
-    return {"event_type": event_type, "world_id": world, "strategy_id": strategy}
+    return {"event_type": event_type_of(event_type), "world_id": world, "strategy_id": strategy}
 
 
 @events_app.command("list")
-def list_cmd(event_type: str = typer.Option(None, "--type"), world: str = typer.Option(None, "--world"),
+def list_cmd(event_type: str = typer.Option(None, "--type", help=TYPE_HELP), world: str = typer.Option(None, "--world"),
              strategy: str = typer.Option(None, "--strategy"), store_url: str = typer.Option(None, "--store-url")):
     """List events (oldest first)."""
     from qmtl_research.store import EvaluationStore
@@ -31,9 +30,10 @@ def list_cmd(event_type: str = typer.Option(None, "--type"), world: str = typer.
 
 @events_app.command("export")
 def export_cmd(output: Path = typer.Option(None, "--output", "-o", help="JSON-lines file (default: stdout)"),
-               event_type: str = typer.Option(None, "--type"), world: str = typer.Option(None, "--world"),
+               event_type: str = typer.Option(None, "--type", help=TYPE_HELP), world: str = typer.Option(None, "--world"),
                strategy: str = typer.Option(None, "--strategy"), store_url: str = typer.Option(None, "--store-url")):
-    """Export events as JSON lines (one object per line, keys sorted)."""
+    """Export events as JSON lines (one object per line, keys sorted), each with
+    ``qmtl_event_type``, QMTL's name of the event."""
     from qmtl_research.store import EvaluationStore
     from qmtl_research.validation.events import export_jsonl
 

@@ -13,14 +13,16 @@ policy_app = typer.Typer(no_args_is_help=True, help="World policies: check, diff
 
 @policy_app.command("check")
 def check_cmd(path: Path = typer.Argument(..., help="policy YAML")):
-    """Validate a policy file (safe YAML, strict schema) and print its profiles and hashes."""
-    from qmtl_research.validation.policy import STAGES, file_version, load_policy, ruleset_hash
+    """Validate a policy file (safe YAML, strict schema) and print, per stage, the profile and
+    ruleset hash of this project and those QMTL's engine would use (--qmtl-compat)."""
+    from qmtl_research.validation.policy import STAGES, file_version, load_policy, qmtl_ruleset_hash, ruleset_hash
 
     pol = load_policy(path)
     typer.echo(f"{path}: valid (version {file_version(path)})")
     for st in STAGES:
-        prof = pol.profile_for_stage(st)
+        prof, qprof = pol.profile_for_stage(st), pol.qmtl_profile_for_stage(st)
         typer.echo(f"  {st:8s} -> profile {prof:10s} {ruleset_hash(pol, prof)}")
+        typer.echo(f"  {'':8s}    QMTL:   {qprof:10s} {qmtl_ruleset_hash(pol, qprof)}")
 
 
 @policy_app.command("diff")
@@ -32,8 +34,9 @@ def diff_cmd(old: Path = typer.Argument(..., help="old policy YAML"), new: Path 
              qmtl_compat: bool = typer.Option(False, "--qmtl-compat", help=COMPAT_NOTE),
              output: str = typer.Option("text", "--output", "-o", help="text | json"),
              store_url: str = typer.Option(None, "--store-url")):
-    """Every run whose status or recommended stage changes from OLD to NEW; warns (exit 1) when
-    more than 5 % of the runs change status."""
+    """Every run whose status or recommended stage changes from OLD to NEW (with selection and
+    rule-status changes and QMTL's impact ratio); warns and exits 1 when more than 5 % of the
+    runs change status (a CI gate), else exit 0."""
     import pandas as pd
 
     from qmtl_research.errors import InputError
@@ -63,11 +66,11 @@ def diff_cmd(old: Path = typer.Argument(..., help="old policy YAML"), new: Path 
         typer.echo(json.dumps(d.to_json(), indent=2))
     else:
         typer.echo(f"{d.n_runs} run(s); status changed: {d.n_status_changed} ({d.status_change_share:.1%}); "
-                   f"status or stage changed: {d.n_changed}")
+                   f"status or stage changed: {d.n_changed}; QMTL impact ratio (any change): {d.impact_ratio:.1%}")
         ch = d.changed()
         if len(ch):
-            with pd.option_context("display.width", 220, "display.max_columns", 20):
-                typer.echo(ch.drop(columns=["status_changed", "changed"]).to_string(index=False))
+            with pd.option_context("display.width", 250, "display.max_columns", 20):
+                typer.echo(ch.drop(columns=["status_changed", "changed", "affected"]).to_string(index=False))
     if d.warn:
         typer.secho(f"WARNING: {d.status_change_share:.1%} of runs change status (> {WARN_SHARE:.0%}): review the policy change",
                     err=True, fg=typer.colors.YELLOW)

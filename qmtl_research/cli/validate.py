@@ -25,22 +25,29 @@ def validate_cmd(
     record: bool = typer.Option(False, "--record", help="store the judged runs as evaluated EvaluationRuns "
                                 "(needs --world or world_id in the export)"),
     store_url: str = typer.Option(None, "--store-url", help="Evaluation Store URL (default QMTL_STORE_URL / SQLite)"),
+    fail_on: str = typer.Option(None, "--fail-on", help="warn | fail: exit 1 when any run's status is at least this "
+                                "bad (a CI gate); default: exit 0 whatever the verdicts"),
 ):
     """Evaluate QMTL run exports: status pass|warn|fail, recommended stage and rule results per run.
 
-    Status: any blocking fail -> fail; else any warn or non-blocking fail -> warn; else pass.
-    `selected` is QMTL's policy-engine verdict (all thresholds, then top_k, correlation, hysteresis).
+    QMTL's five core rules (data_currency, sample, performance, risk_constraint, robustness) always,
+    in this order, then extended layers and research rules. Status: fail if a core rule fails (QMTL's
+    engine) or another rule fails with severity blocking; else warn if any rule warns or fails; else
+    pass. `selected` is QMTL's policy-engine verdict (all thresholds, then top_k, correlation,
+    hysteresis). --qmtl-compat reproduces QMTL's engine exactly. Exit: 0, or 1 with --fail-on when a
+    run is at least that bad, 2 on bad input.
     Sharpe convention: annualised x sqrt(periods_per_year), risk-free 0."""
     import pandas as pd
 
     from qmtl_research.errors import InputError
-    from qmtl_research.validation.engine import evaluate_batch, outcomes_frame
-    from qmtl_research.validation.metrics import SHARPE_CONVENTION
+    from qmtl_research.validation.engine import evaluate_batch
     from qmtl_research.validation.policy import check_stage, resolve_policy
     from qmtl_research.validation.qmtl_runs import load_runs, run_files
 
     if output not in ("text", "json"):
         raise InputError(f"unknown output format '{output}'", where="--output", fix="use text or json")
+    if fail_on is not None and fail_on not in ("warn", "fail"):
+        raise InputError(f"unknown --fail-on level '{fail_on}'", where="--fail-on", fix="use warn or fail")
     if stage is not None:
         check_stage(stage)
     pol, version, source = resolve_policy(policy, world)
@@ -73,15 +80,31 @@ def validate_cmd(
                               model_card_version=o.run.extra.get("model_card_version"))
     if output == "json":
         typer.echo(json.dumps([o.to_json(details) for _, outs in results for o in outs], indent=2, sort_keys=False))
-        return
+    else:
+        _print_text(results, source, version, qmtl_compat)
+    if fail_on is not None:
+        bad = {"warn": ("warn", "fail"), "fail": ("fail",)}[fail_on]
+        n = sum(o.status in bad for _, outs in results for o in outs)
+        if n:
+            typer.secho(f"--fail-on {fail_on}: {n} run(s) with status {' or '.join(bad)}", err=True,
+                        fg=typer.colors.RED)
+            raise typer.Exit(1)
+
+
+def _print_text(results, source, version, qmtl_compat) -> None:
+    import pandas as pd
+
+    from qmtl_research.validation.engine import outcomes_frame
+    from qmtl_research.validation.metrics import SHARPE_CONVENTION
+
     typer.echo(f"policy: {source} (version {version}); {SHARPE_CONVENTION}")
     if qmtl_compat:
-        typer.echo("recommended_stage: QMTL code (stage only) — --qmtl-compat")
+        typer.echo("--qmtl-compat: QMTL's engine (recommended_stage from the stage only, QMTL's ruleset hash)")
     with pd.option_context("display.width", 220, "display.max_colwidth", 90, "display.max_columns", 20):
         for f, outs in results:
             frame = outcomes_frame(outs)
             typer.echo(f"\n== {f} ({len(outs)} run(s), profile {outs[0].profile if outs else '-'}, "
-                       f"ruleset {outs[0].ruleset_hash[:19] if outs else '-'})")
+                       f"ruleset {outs[0].ruleset_hash[:26] if outs else '-'})")
             typer.echo(frame.drop(columns=["stage", "profile"]).to_string(index=False))
 
 

@@ -18,6 +18,10 @@ from qmtl_research.store.tables import evaluation_runs, events, reports, run_his
 
 RUN_STATUSES = ("created", "running", "evaluated", "failed")
 CHANGE_TYPES = ("override", "ex_post_failure", "extended_validation")
+#: our snake_case event types (stored) -> QMTL's event names (added to exports)
+QMTL_EVENT_NAMES = {"evaluation_run_created": "EvaluationRunCreated",
+                    "evaluation_run_updated": "EvaluationRunUpdated",
+                    "validation_profile_changed": "ValidationProfileChanged"}
 
 
 def utcnow() -> dt.datetime:
@@ -128,7 +132,9 @@ class EvaluationStore:
 
     def evaluate_run(self, key: RunKey, *, metrics: dict, validation: dict, summary: dict,
                      policy_version: str | None = None, ruleset_hash: str | None = None) -> None:
-        """Store the verdict; the run is frozen afterwards."""
+        """Store the verdict; the run is frozen afterwards. Emits ``evaluation_run_updated``
+        (``change_type: evaluated``, revision 0, the verdict's status, recommended stage, policy
+        version and ruleset hash; idempotency key ``evaluation_run_updated:<key>:evaluated``)."""
         values = dict(status="evaluated", metrics=to_jsonable(metrics), validation=to_jsonable(validation),
                       summary=to_jsonable(summary), evaluated_at=utcnow())
         if policy_version is not None:
@@ -136,6 +142,12 @@ class EvaluationStore:
         if ruleset_hash is not None:
             values["ruleset_hash"] = ruleset_hash
         self._set_status(key, ("created", "running"), **values)
+        s = summary or {}
+        self.emit_event("evaluation_run_updated", key,
+                        {"change_type": "evaluated", "revision": 0, "status": s.get("status"),
+                         "recommended_stage": s.get("recommended_stage"), "policy_version": policy_version,
+                         "ruleset_hash": ruleset_hash},
+                        idempotency_key=f"evaluation_run_updated:{key}:evaluated")
 
     # --------------------------------------------------------------- results
     def put_result(self, key: RunKey, section: str, name: str, value: Any) -> None:
@@ -249,8 +261,12 @@ class EvaluationStore:
             return [dict(r) for r in conn.execute(q.order_by(events.c.id)).mappings()]
 
     def export_events_jsonl(self, **filters) -> Iterator[str]:
+        """One JSON object per event (keys sorted): the stored fields plus ``qmtl_event_type``,
+        QMTL's name of the event (EvaluationRunCreated, EvaluationRunUpdated,
+        ValidationProfileChanged)."""
         for ev in self.events(**filters):
-            yield json.dumps(to_jsonable(ev), sort_keys=True, ensure_ascii=False)
+            row = dict(to_jsonable(ev), qmtl_event_type=QMTL_EVENT_NAMES.get(ev["event_type"]))
+            yield json.dumps(row, sort_keys=True, ensure_ascii=False)
 
     # --------------------------------------------------------------- reports
     def register_report(self, *, strategy_id: str, world_id: str, version: str, run_id: str, path: str,

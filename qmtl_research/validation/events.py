@@ -1,7 +1,10 @@
 """Validation events: evaluation_run_created / evaluation_run_updated come from the store
-(run creation and history revisions); this module adds validation_profile_changed and
-the query / export helpers. Events are append-only; an idempotency key makes a repeated
-emission a no-op.
+(run creation; the stored verdict, ``change_type: evaluated``; history revisions: override,
+ex_post_failure, extended_validation); this module adds validation_profile_changed and the
+query / export helpers. Events are append-only; an idempotency key makes a repeated emission a
+no-op. The store keeps our snake_case ``event_type``; exports add QMTL's names
+(``qmtl_event_type``: EvaluationRunCreated, EvaluationRunUpdated, ValidationProfileChanged),
+and filters accept either spelling.
 
 ``validation_profile_changed`` is emitted by :func:`sync_policy` whenever the ruleset hash
 of a world's (stage, profile) differs from the last one recorded for that world and stage.
@@ -16,12 +19,27 @@ from typing import Iterator
 import pandas as pd
 
 from qmtl_research.config import WorldConfig
+from qmtl_research.errors import InputError
 from qmtl_research.store import EvaluationStore
 from qmtl_research.store.approval_tables import APPROVAL_EVENT
+from qmtl_research.store.repository import QMTL_EVENT_NAMES
 from qmtl_research.validation.policy import STAGES, Policy, policy_of_world, ruleset_hash
 
 EVENT_TYPES = ("evaluation_run_created", "evaluation_run_updated", "validation_profile_changed",
                APPROVAL_EVENT)  # approval decisions: qmtl_research.validation.approvals
+
+
+def event_type_of(name: str | None) -> str | None:
+    """Our event type for ``name``, given in our spelling or QMTL's (``EvaluationRunUpdated``)."""
+    if name is None:
+        return None
+    if name in EVENT_TYPES:
+        return name
+    by_qmtl = {v: k for k, v in QMTL_EVENT_NAMES.items()}
+    if name in by_qmtl:
+        return by_qmtl[name]
+    raise InputError(f"unknown event type '{name}'", where="--type",
+                     fix=f"use one of {', '.join(EVENT_TYPES)} (or QMTL's {', '.join(QMTL_EVENT_NAMES.values())})")
 
 
 def sync_policy(store: EvaluationStore, world: WorldConfig, policy: Policy | None = None,
@@ -48,14 +66,20 @@ def sync_policy(store: EvaluationStore, world: WorldConfig, policy: Policy | Non
 
 def events_frame(store: EvaluationStore, event_type: str | None = None, world_id: str | None = None,
                  strategy_id: str | None = None, since: dt.datetime | None = None) -> pd.DataFrame:
-    rows = store.events(event_type=event_type, world_id=world_id, strategy_id=strategy_id, since=since)
-    cols = ["id", "event_type", "idempotency_key", "world_id", "strategy_id", "run_id", "payload", "created_at"]
+    """Events as a table (oldest first), with QMTL's name of each (``qmtl_event_type``)."""
+    rows = store.events(event_type=event_type_of(event_type), world_id=world_id, strategy_id=strategy_id, since=since)
+    for r in rows:
+        r["qmtl_event_type"] = QMTL_EVENT_NAMES.get(r["event_type"])
+    cols = ["id", "event_type", "qmtl_event_type", "idempotency_key", "world_id", "strategy_id", "run_id", "payload",
+            "created_at"]
     return pd.DataFrame(rows, columns=cols)
 
 
 def export_jsonl(store: EvaluationStore, path: str | Path | None = None, **filters) -> Iterator[str] | int:
-    """JSON lines of the events (one object per line, keys sorted). With ``path``, writes the
-    file and returns the number of lines."""
+    """JSON lines of the events (one object per line, keys sorted, ``qmtl_event_type`` added).
+    With ``path``, writes the file and returns the number of lines."""
+    if filters.get("event_type") is not None:
+        filters["event_type"] = event_type_of(filters["event_type"])
     lines = store.export_events_jsonl(**filters)
     if path is None:
         return lines

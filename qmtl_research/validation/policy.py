@@ -12,14 +12,21 @@ Top-level keys: ``validation_profiles.<profile>.<section>.<key>``,
 ``research_model_rules`` (rules for our own models; QMTL does not know it).
 
 Threshold keys map to metric paths through :data:`THRESHOLDS`; bounds are
-**inclusive** (a value exactly on a bound passes), as in QMTL.
+**inclusive** (a value exactly on a bound passes), as in QMTL. The keys QMTL's own engine
+knows are listed in :data:`QMTL_PROFILE_KEYS`; the others (``sortino_min``, ``psr_min``,
+``es_p01_max`` ...) are this project's extensions, applied by default and ignored under
+``--qmtl-compat`` (QMTL's engine ignores keys it does not know).
+
+Two ruleset hashes: :func:`ruleset_hash` (ours, ``sha256:``; covers the whole policy, research
+rules included) and :func:`qmtl_ruleset_hash` (QMTL's engine, ``blake3:blake3:<hex>``).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -74,6 +81,20 @@ THRESHOLDS: dict[str, dict[str, tuple[str, str]]] = {
                               "es_improvement_min": ("benchmark.es_improvement", "min")},
 }
 
+#: profile keys QMTL's engine knows (qmtl/services/worldservice/policy_engine.py, ``*Profile``
+#: models), in its field order; QMTL keys its thresholds by the metric's leaf name
+QMTL_PROFILE_KEYS: dict[str, tuple[str, ...]] = {
+    "sample": ("min_effective_years", "min_trades_total"),
+    "performance": ("sharpe_min", "max_dd_max", "gain_to_pain_min"),
+    "robustness": ("dsr_min",),
+    "risk": ("adv_utilization_p95_max", "participation_rate_p95_max"),
+}
+#: profile sections in the order QMTL merges their thresholds (``ValidationProfile.to_thresholds``);
+#: ``data_currency`` (our extension, ``max_lag_days``) comes last
+PROFILE_SECTIONS = ("sample", "performance", "robustness", "risk", "data_currency")
+#: QMTL's five core rules, always emitted in this order
+CORE_RULES = ("data_currency", "sample", "performance", "risk_constraint", "robustness")
+
 #: default (severity, owner) of every rule, as in QMTL's engine
 RULE_DEFAULTS: dict[str, tuple[str, str]] = {
     "data_currency": ("blocking", "ops"), "sample": ("soft", "quant"), "performance": ("blocking", "quant"),
@@ -83,6 +104,7 @@ RULE_DEFAULTS: dict[str, tuple[str, str]] = {
     "live_monitoring": ("blocking", "risk"),
     "forecast_error": ("blocking", "quant"), "rating_accuracy": ("blocking", "quant"),
     "var_backtest": ("blocking", "risk"), "benchmark_performance": ("soft", "quant"),
+    "performance_targets": ("soft", "quant"),
 }
 
 
@@ -113,7 +135,9 @@ def _section_model(name: str, extra: dict[str, Any] | None = None) -> type[_Sect
 DataCurrencySection = _section_model("data_currency")
 SampleSection = _section_model("sample")
 PerformanceSection = _section_model("performance")
-RobustnessSection = _section_model("robustness")
+RobustnessSection = _section_model("robustness", {
+    # QMTL: |sharpe_first_half - sharpe_second_half| above this fails robustness
+    "cv_sharpe_gap_max": (float | None, None)})
 RiskSection = _section_model("risk")
 PortfolioSection = _section_model("portfolio")
 BenchmarkSection = _section_model("benchmark")
@@ -184,10 +208,11 @@ class LiveMonitoringSection(_Section):
 
 
 class ValidationOptions(_Strict):
-    """What a rule error / a missing metric does: ``fail`` or ``warn`` (``ignore``: pass, noted)."""
+    """What a rule error / a missing metric does: ``fail`` or ``warn`` (``ignore``: not counted).
+    Both default to ``fail``, as in QMTL's engine (``ValidationConfig``)."""
 
     on_error: Literal["fail", "warn"] = "fail"
-    on_missing_metric: Literal["fail", "warn", "ignore"] = "warn"
+    on_missing_metric: Literal["fail", "warn", "ignore"] = "fail"
 
 
 class LivePromotion(_Strict):
@@ -230,6 +255,38 @@ class VarBacktestRule(_Section):
     warn_zones: list[Literal["green", "yellow", "red"]] = Field(default_factory=lambda: ["yellow"])
 
 
+class PerformanceTargetsRule(_Section):
+    """The audit layer's performance targets (audit seed, "주요 지표 설명"): Sharpe > 1,
+    Sortino > 1.5, max drawdown < 20 %, win rate > 50 %, profit factor > 1.5, alpha > 0.
+
+    Reads ``metrics.audit_performance.{sharpe_ratio, sortino_ratio, max_drawdown (positive loss
+    fraction), win_rate (fraction), profit_factor, alpha (annualised fraction)}``. The bounds are
+    **strict**, as the seed writes them (a value exactly on a target misses it), unlike QMTL's
+    inclusive thresholds. Only the keys that are set are checked."""
+
+    sharpe_min: float | None = None
+    sortino_min: float | None = None
+    max_dd_max: float | None = None
+    win_rate_min: float | None = None
+    profit_factor_min: float | None = None
+    alpha_min: float | None = None
+
+    #: policy key -> (metric path, "min" | "max"); strict bounds
+    TARGETS: ClassVar[dict[str, tuple[str, str]]] = {
+        "sharpe_min": ("audit_performance.sharpe_ratio", "min"),
+        "sortino_min": ("audit_performance.sortino_ratio", "min"),
+        "max_dd_max": ("audit_performance.max_drawdown", "max"),
+        "win_rate_min": ("audit_performance.win_rate", "min"),
+        "profit_factor_min": ("audit_performance.profit_factor", "min"),
+        "alpha_min": ("audit_performance.alpha", "min"),
+    }
+
+    def targets(self) -> list[tuple[str, str, str, float]]:
+        """[(policy key, metric path, 'min'|'max', bound)] of the targets that are set."""
+        return [(k, path, kind, float(getattr(self, k))) for k, (path, kind) in self.TARGETS.items()
+                if getattr(self, k) is not None]
+
+
 class ResearchModelRules(_Strict):
     """qmtl-research extension (not part of QMTL's format): rules for this project's own models,
     fed by the results earlier notebooks recorded for the same run."""
@@ -238,6 +295,7 @@ class ResearchModelRules(_Strict):
     rating_accuracy: RatingAccuracyRule | None = None
     var_backtest: VarBacktestRule | None = None
     benchmark_performance: BenchmarkPerformanceSection | None = None
+    performance_targets: PerformanceTargetsRule | None = None
 
 
 class Policy(_Strict):
@@ -278,6 +336,30 @@ class Policy(_Strict):
         raise ConfigError(f"the policy has no validation profile for stage '{stage}'",
                           fix="add default_profile_by_stage entries or a profile named after the stage")
 
+    def qmtl_profile_for_stage(self, stage: str) -> str:
+        """Profile QMTL's engine picks for ``stage`` (``policy_engine._choose_profile``):
+        ``default_profile_by_stage[<stage>]`` or ``[<stage>_only]``, a profile named like the
+        stage, then the *first* mapped profile, then ``backtest``, ``paper``, the first profile.
+        Differs from :meth:`profile_for_stage` only for a stage with no mapping and no profile of
+        its name (QMTL judges such a live run by the first mapped profile, usually backtest;
+        this project by the nearest earlier stage's, i.e. paper)."""
+        check_stage(stage)
+
+        def norm(x: str) -> str:
+            return x.strip().lower().replace("-", "_")
+
+        names = {norm(n): n for n in self.validation_profiles}
+        mapping = {norm(k): v for k, v in self.default_profile_by_stage.items()}
+        s = norm(stage)
+        candidates = [mapping.get(s), mapping.get(f"{s}_only"), stage, *self.default_profile_by_stage.values()]
+        for c in candidates:
+            if c and norm(c) in names:
+                return names[norm(c)]
+        for fallback in ("backtest", "paper"):
+            if fallback in names:
+                return names[fallback]
+        return next(iter(self.validation_profiles))
+
     def profile(self, name: str) -> ValidationProfile:
         if name not in self.validation_profiles:
             raise ConfigError(f"unknown validation profile '{name}'",
@@ -297,11 +379,92 @@ def canonical_json(obj: Any) -> str:
 
 
 def ruleset_hash(policy: Policy, profile: str) -> str:
-    """``sha256:<hex>`` of the canonical JSON of {policy (resolved, defaults filled), profile name,
-    profile body}. Equal policies give equal hashes whatever their key order or layout."""
-    body = {"policy": policy.model_dump(mode="json"), "profile": profile,
-            "profile_rules": policy.profile(profile).model_dump(mode="json")}
+    """This project's ruleset hash: ``sha256:<hex>`` of the canonical JSON of {policy (resolved,
+    defaults filled, unset optional fields left out), profile name, profile body}. Equal policies
+    give equal hashes whatever their key order or layout, and a new optional policy field does not
+    change the hash of policies that do not set it. QMTL's own hash: :func:`qmtl_ruleset_hash`."""
+    body = {"policy": policy.model_dump(mode="json", exclude_none=True), "profile": profile,
+            "profile_rules": policy.profile(profile).model_dump(mode="json", exclude_none=True)}
     return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+#: fields QMTL's extended-layer models share with ours (``CohortRuleConfig`` ...); QMTL hashes
+#: those of the resolved policy. Our schemas of these layers differ from QMTL's otherwise.
+_QMTL_LAYER_FIELDS = {"cohort": ("sharpe_median_min", "severity", "owner"),
+                      "portfolio": ("severity", "owner"),
+                      "stress": ("severity", "owner"),
+                      "live_monitoring": ("sharpe_min", "severity", "owner")}
+
+
+def qmtl_thresholds(profile: ValidationProfile) -> dict[str, dict[str, Any]]:
+    """QMTL's threshold map of a profile (``ValidationProfile.to_thresholds``): leaf metric name
+    -> ``{"metric", "min" | "max"}``, QMTL-known keys only, in QMTL's order."""
+    out: dict[str, dict[str, Any]] = {}
+    for section, keys in QMTL_PROFILE_KEYS.items():
+        cfg = getattr(profile, section)
+        if cfg is None:
+            continue
+        for key in keys:
+            value = getattr(cfg, key)
+            if value is not None:
+                path, kind = THRESHOLDS[section][key]
+                leaf = path.split(".")[-1]
+                out[leaf] = {"metric": leaf, kind: float(value)}
+    return out
+
+
+def qmtl_resolved_policy(policy: Policy, profile: str) -> dict[str, Any]:
+    """The JSON form of the policy QMTL's engine evaluates for ``profile``
+    (``_materialize_policy(...)`` dumped with ``model_dump(mode="json", exclude_none=True)``):
+    the profile's thresholds, the selection rules, empty profile maps, ``validation``, and the
+    QMTL fields of cohort / portfolio / stress / live_monitoring when they are configured."""
+    th = qmtl_thresholds(policy.profile(profile))
+    sel: dict[str, Any] = {}
+    if policy.selection is not None:
+        s = policy.selection
+        if s.top_k is not None:
+            sel["top_k"] = {"metric": s.top_k.metric, "k": int(s.top_k.k)}
+        if s.correlation is not None:
+            sel["correlation"] = {"max": float(s.correlation.max)}
+        if s.hysteresis is not None:
+            sel["hysteresis"] = {"metric": s.hysteresis.metric, "enter": float(s.hysteresis.enter),
+                                 "exit": float(s.hysteresis.exit)}
+    out: dict[str, Any] = {"thresholds": th, **sel, "selection": {"thresholds": th, **sel},
+                           "validation_profiles": {}, "default_profile_by_stage": {},
+                           "validation": {"on_error": policy.validation.on_error,
+                                          "on_missing_metric": policy.validation.on_missing_metric}}
+    for layer, fields in _QMTL_LAYER_FIELDS.items():
+        cfg = getattr(policy, layer)
+        if cfg is not None:
+            vals = {f: getattr(cfg, f) for f in fields if f in cfg.model_fields_set and getattr(cfg, f) is not None}
+            out[layer] = {f: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+                          for f, v in vals.items()}
+    return out
+
+
+def qmtl_ruleset_hash(policy: Policy, profile: str) -> str:
+    """QMTL's ruleset hash (``policy_engine._ruleset_hash``): ``"blake3:" + hash_bytes(json)`` of
+    ``{"policy": <resolved policy>, "profile": <name>}`` serialised with ``sort_keys=True`` and
+    ``(",", ":")`` separators. QMTL's ``hash_bytes`` already returns ``"blake3:<hex>"``, so the
+    value QMTL's code stores reads ``blake3:blake3:<64 hex>`` (reproduced as is)."""
+    import blake3
+
+    payload: dict[str, Any] = {"policy": qmtl_resolved_policy(policy, profile)}
+    if profile:
+        payload["profile"] = profile
+    for v in _floats(payload):
+        if not math.isfinite(v):
+            raise ConfigError(f"policy value {v} is not finite", fix="use finite numbers in the policy")
+    serialized = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return "blake3:blake3:" + blake3.blake3(serialized.encode("utf-8")).hexdigest()
+
+
+def _floats(obj: Any):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _floats(v)
+    elif isinstance(obj, float):
+        yield obj
 
 
 def _check_profile_refs(policy: Policy, path: Path | None, prefix: tuple = ()) -> None:

@@ -1,9 +1,14 @@
-"""Validation rules: small classes with ``checks(metrics, ctx) -> [Check]``; the base class
-folds checks into one :class:`RuleResult`.
+"""Validation rules beyond QMTL's five core rules: the extended layers (portfolio, benchmark,
+stress, paper_shadow_consistency, live_monitoring; cohort is in the engine) and this project's
+``research_model_rules`` (forecast_error, rating_accuracy, var_backtest, benchmark_performance,
+performance_targets). The five core rules are :mod:`qmtl_research.validation.core`.
 
-Status of a check: a bound breached -> ``fail``; a metric missing -> per
-``validation.on_missing_metric`` (``warn`` by default, reason ``<metric>_missing``);
-inside the bounds (inclusive) -> ``pass``. A rule's status is its worst check.
+Each rule is a small class with ``checks(metrics, ctx) -> [Check]``; the base class folds the
+checks into one :class:`RuleResult`. Status of a check: a bound breached -> ``fail``; a metric
+missing -> per ``validation.on_missing_metric`` (``fail`` by default, as in QMTL; reason
+``<metric>_missing``); inside the bounds -> ``pass``. Bounds are inclusive, except
+``performance_targets`` (strict, as the audit seed states its targets). A rule's status is its
+worst check.
 """
 from __future__ import annotations
 
@@ -74,8 +79,9 @@ def missing_check(key: str, metric: str, on_missing: str, bound: float | None = 
 
 
 def bound_check(metrics: Mapping[str, Any], key: str, metric: str, kind: str, bound: float,
-                on_missing: str) -> Check:
-    """Inclusive bound: ``kind='min'`` passes when value >= bound, ``'max'`` when value <= bound."""
+                on_missing: str, strict: bool = False) -> Check:
+    """Inclusive bound: ``kind='min'`` passes when value >= bound, ``'max'`` when value <= bound.
+    ``strict``: value > bound / value < bound (a value on the bound, up to :data:`EPS`, fails)."""
     value = get_metric(metrics, metric)
     if value is None:
         return missing_check(key, metric, on_missing, bound, kind)
@@ -83,12 +89,13 @@ def bound_check(metrics: Mapping[str, Any], key: str, metric: str, kind: str, bo
         raise TypeError(f"metric {metric} is not a number: {value!r}")
     name = metric.split(".")[-1]
     if kind == "min":
-        ok = value >= bound - EPS or (math.isinf(value) and value > 0)
-        code, op = (f"{name}_ok", ">=") if ok else (f"{name}_below_min", "<")
+        ok = (value > bound + EPS if strict else value >= bound - EPS) or (math.isinf(value) and value > 0)
+        code, op = (f"{name}_ok", ">" if strict else ">=") if ok else (f"{name}_below_min", "<=" if strict else "<")
     else:
-        ok = value <= bound + EPS
-        code, op = (f"{name}_ok", "<=") if ok else (f"{name}_above_max", ">")
-    return Check(key, metric, "pass" if ok else "fail", code, f"{metric} {_fmt(value)} {op} {key} {_fmt(bound)}",
+        ok = value < bound - EPS if strict else value <= bound + EPS
+        code, op = (f"{name}_ok", "<" if strict else "<=") if ok else (f"{name}_above_max", ">=" if strict else ">")
+    return Check(key, metric, "pass" if ok else "fail", code,
+                 f"{metric} {_fmt(value)} {op} {key} {_fmt(bound)}" + (" (strict target)" if strict else ""),
                  value, bound, kind)
 
 
@@ -120,8 +127,6 @@ class Rule:
 
     name: str = "rule"
     tags: tuple[str, ...] = ()
-    #: threshold rules decide candidacy for batch selection (QMTL's policy engine)
-    gates_selection: bool = False
 
     def __init__(self, config: _Section | None = None, name: str | None = None):
         self.config = config
@@ -144,12 +149,10 @@ class Rule:
 class BoundsRule(Rule):
     """Every bound a policy section sets (see :data:`~qmtl_research.validation.policy.THRESHOLDS`)."""
 
-    def __init__(self, name: str, section: str, config: _Section, tags: tuple[str, ...] = (),
-                 gates_selection: bool = False):
+    def __init__(self, name: str, section: str, config: _Section, tags: tuple[str, ...] = ()):
         super().__init__(config, name)
         self.section = section
         self.tags = tags
-        self.gates_selection = gates_selection
 
     def bounds(self, ctx: RuleContext) -> list[tuple[str, str, str, float]]:
         return self.config.thresholds(self.section)
@@ -261,18 +264,28 @@ class VarBacktestRule(Rule):
                       f"VaR backtest zone {zone} ({_fmt(exc)} exceptions, {_fmt(exp)} expected)", zone)]
 
 
+class PerformanceTargetsRule(Rule):
+    """The audit layer's performance targets on ``metrics.audit_performance`` (strict bounds:
+    Sharpe > 1, Sortino > 1.5, max drawdown < 20 %, win rate > 50 %, profit factor > 1.5,
+    alpha > 0 in the shipped portfolios policy). Units: ``max_drawdown`` a positive loss
+    fraction, ``win_rate`` a fraction, ``alpha`` an annualised fraction. A missing metric (or the
+    whole block) -> ``<metric>_missing`` per ``validation.on_missing_metric``."""
+
+    name = "performance_targets"
+    tags = ("model", "audit", "performance")
+
+    def checks(self, metrics, ctx):
+        return [bound_check(metrics, key, path, kind, bound, ctx.on_missing_metric, strict=True)
+                for key, path, kind, bound in self.config.targets()]
+
+
 # ------------------------------------------------------------------ building
-def build_rules(policy: Policy, profile: ValidationProfile, stage: str) -> list[Rule]:
-    """The per-run rules a policy configures for ``stage`` (selection and cohort act on the
-    batch and are applied by the engine)."""
+def build_rules(policy: Policy, profile: ValidationProfile, stage: str, *, research: bool = True) -> list[Rule]:
+    """The per-run rules a policy configures for ``stage`` beyond QMTL's five core rules
+    (:func:`qmtl_research.validation.core.evaluate_core`; cohort acts on the batch and is
+    applied by the engine). ``research=False`` leaves out ``research_model_rules`` (QMTL's
+    engine does not know them: ``--qmtl-compat``)."""
     rules: list[Rule] = []
-    core = (("data_currency", "data_currency", ("core", "data")), ("sample", "sample", ("core", "sample")),
-            ("performance", "performance", ("core", "performance")),
-            ("risk_constraint", "risk", ("core", "risk")), ("robustness", "robustness", ("core", "robustness")))
-    for name, section, tags in core:
-        cfg = getattr(profile, section)
-        if cfg is not None:
-            rules.append(BoundsRule(name, section, cfg, tags, gates_selection=True))
     if policy.portfolio is not None:
         rules.append(BoundsRule("portfolio", "portfolio", policy.portfolio, ("extended", "portfolio")))
     if policy.benchmark is not None:
@@ -285,7 +298,7 @@ def build_rules(policy: Policy, profile: ValidationProfile, stage: str) -> list[
     lm = policy.live_monitoring
     if lm is not None and stage in lm.stages:
         rules.append(LiveMonitoringRule(lm))
-    mr = policy.research_model_rules
+    mr = policy.research_model_rules if research else None
     if mr is not None:
         if mr.forecast_error is not None:
             rules.append(ForecastErrorRule(mr.forecast_error))
@@ -296,9 +309,11 @@ def build_rules(policy: Policy, profile: ValidationProfile, stage: str) -> list[
         if mr.benchmark_performance is not None:
             rules.append(BoundsRule("benchmark_performance", "benchmark_performance", mr.benchmark_performance,
                                     ("model", "benchmark")))
+        if mr.performance_targets is not None:
+            rules.append(PerformanceTargetsRule(mr.performance_targets))
     return rules
 
 
 __all__ = ["RuleResult", "Check", "RuleContext", "Rule", "BoundsRule", "StressRule", "LiveMonitoringRule",
-           "ForecastErrorRule", "RatingAccuracyRule", "VarBacktestRule", "build_rules", "bound_check",
+           "ForecastErrorRule", "RatingAccuracyRule", "VarBacktestRule", "PerformanceTargetsRule", "build_rules", "bound_check",
            "missing_check", "fold", "worst", "THRESHOLDS", "EPS"]
