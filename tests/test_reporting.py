@@ -38,8 +38,7 @@ def _add_cell(path: Path, code: str) -> None:
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A throwaway project home: the real notebooks and params, a tiny two-asset portfolio strategy."""
-    for sub in ("governance", "policies", "model_cards", "paper", "rating", "stress", "worlds"):
-        shutil.copytree(REPO / "params" / sub, tmp_path / "params" / sub)
+    shutil.copytree(REPO / "params", tmp_path / "params", ignore=shutil.ignore_patterns("strategies"))
     (tmp_path / "params" / "strategies").mkdir()
     (tmp_path / "params" / "strategies" / "tiny.yaml").write_text(TINY)
     shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")

@@ -218,7 +218,7 @@ def _numbers(values: pd.Series, src, field: str, assets: pd.Series, *, required:
 
 
 def _long_table(path: str | Path, what: str, required: tuple[str, ...], allowed: tuple[str, ...]):
-    from qmtl_research.data import validation as v
+    from qmtl_research.data import checks as v
     from qmtl_research.data.loaders import read_table
 
     df, src = read_table(path, what)

@@ -33,14 +33,15 @@ def model_card_path(cfg: StrategyConfig) -> Path | None:
 def input_files(cfg: StrategyConfig, world: WorldConfig) -> list[Path]:
     """Every file the run of ``cfg`` in ``world`` reads, in a stable order."""
     files = [_find("strategies", cfg.strategy_id), _find("worlds", world.world_id), world.policy_path(),
-             model_card_path(cfg), params_dir() / "governance" / "raci.yaml"]
+             model_card_path(cfg), params_dir() / "governance" / "raci.yaml",
+             params_dir() / "governance" / "lifecycle.yaml", params_dir() / "governance" / "regulatory_mapping.yaml"]
     stages = {s.notebook for s in cfg.notebooks}
     if "rating" in stages:
         from qmtl_research.rating.settings import load_rating_settings
 
         files += [params_dir() / "rating" / "settings.yaml", params_dir() / load_rating_settings().grade_table]
     if "var" in stages:
-        files += sorted((params_dir() / "stress").glob("*.y*ml"))
+        files += sorted((params_dir() / "stress").glob("*.y*ml")) + [params_dir() / "audit.yaml"]
     u = cfg.universe
     root = project_root()
     for rel in (u.returns_path, u.funds_path, u.benchmarks_path):

@@ -62,6 +62,27 @@ class ReportData:
     def validation(self) -> ValidationResults | None:
         return ValidationResults.read(self.results)
 
+    # ------------------------------------------------------------------ governance
+    @property
+    def approval(self):
+        """The approval block of the run (:func:`qmtl_research.validation.approvals.approval_block`;
+        the report being rendered counts as registered), or None without a run."""
+        if not self.has_run:
+            return None
+        from qmtl_research.store import RunKey
+        from qmtl_research.validation.approvals import approval_block
+
+        if "_approval" not in self.__dict__:
+            key = RunKey(self.run["world_id"], self.run["strategy_id"], self.run["run_id"])
+            self.__dict__["_approval"] = approval_block(self.store, key, rendering=self.version)
+        return self.__dict__["_approval"]
+
+    @property
+    def lifecycle_stage(self) -> str | None:
+        """The lifecycle stage derived from the recorded decisions (the model card's before any)."""
+        block = self.approval
+        return block.current_stage if block is not None else self.model_card.lifecycle_stage
+
     # ------------------------------------------------------------------ run
     @property
     def has_run(self) -> bool:

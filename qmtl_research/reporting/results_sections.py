@@ -37,6 +37,8 @@ def volatility(rep: ReportData) -> None:
     models = list(t2.index)
     table(vol.table3.join(paper.table3_frame()[["std", "RMSE"]].add_prefix("paper "), how="left"),
           "GARCH-LSTM error by fund type (the paper's Table 3; std = mean realised annualised std, %)")
+    plots.plot_rmse_by_type(vol.table3, models)
+    figure("Out-of-sample RMSE by fund type and model (types by mean realised volatility, high to low).")
     plots.plot_regimes(vol.fig9_regimes, models)
     figure("RMSE by regime (the paper's Figure 9): funds above and below the average volatility, and the "
            "high-volatility weeks.")
@@ -70,6 +72,8 @@ def rating(rep: ReportData) -> None:
         pivot = hz.pivot_table(index="approach", columns="horizon_weeks", values="accuracy")
         pivot.columns = [f"h = {c} weeks" for c in pivot.columns]
         table(pivot, "accuracy by horizon (weeks before settlement)")
+        plots.accuracy_by_horizon(r.horizons)
+        figure("Accuracy of each approach by prediction horizon (weeks before the settlement).")
     table(r.per_grade[r.per_grade["approach"] == best].drop(columns="approach"),
           f"per-grade precision and recall of the best kernel ({best})", index=False)
     plots.pearson_heatmap(r.pearson, float(r.config.get("screen_threshold", 0.1)))

@@ -114,7 +114,7 @@ def summary(rep: ReportData) -> None:
          ("policy version", run.get("policy_version")), ("ruleset hash", run.get("ruleset_hash")),
          ("model card version", run.get("model_card_version")), ("risk tier", run.get("risk_tier")),
          ("data fingerprint", (run.get("data_fingerprint") or "")[:16]),
-         ("report version", rep.version), ("lifecycle stage", rep.model_card.lifecycle_stage)],
+         ("report version", rep.version), ("lifecycle stage", rep.lifecycle_stage)],
         "run identity")
     findings = key_findings(rep)
     if findings:
@@ -146,28 +146,33 @@ def key_findings(rep: ReportData) -> list[str]:
 
 
 def approvals(rep: ReportData) -> None:
-    """The approval block: decisions recorded for this run and who may sign the next one."""
-    if not rep.has_run:
+    """The approval block: the decisions recorded for this strategy in this world (append-only),
+    the lifecycle stage they lead to, and who may sign the next decision (RACI)."""
+    block = rep.approval
+    if block is None:
         return
-    try:
-        from qmtl_research.validation.approvals import approval_block
-    except ImportError:  # the approval workflow is not installed in this build
-        md("**Approval**: no approval workflow is configured.")
-        return
-    block = approval_block(rep.store, rep_key(rep))
-    md(f"**Approval** — current lifecycle stage: **{block.lifecycle_stage}**.")
+    md(f"**Approval** — lifecycle stage **{block.current_stage}** ({block.phase}"
+       + (f"; cleared for QMTL stage `{block.cleared_for}`" if block.cleared_for else "")
+       + f"), derived from the recorded decisions (before any decision: `{block.starting_stage}`, "
+       f"{block.starting_source}).")
     if len(block.history):
-        table(block.history, "decisions recorded for this run (append-only)", index=False)
+        cols = [c for c in ("timestamp", "run_id", "decision", "actor", "role", "role_letter", "reason", "conditions",
+                            "review_by", "stage_before", "stage_after", "verdict", "report_version")
+                if c in block.history.columns]
+        table(block.history[cols], "decisions recorded for this strategy in this world (append-only)", index=False)
     else:
-        md("No decision has been recorded for this run yet: it is awaiting sign-off "
-           "(`qmtl-research approve --run <run id> --decision approve|reject|conditional ...`).")
+        md("No decision has been recorded yet: the run awaits sign-off "
+           "(`qmtl-research approve --run <run id> --decision approve|reject|conditional --actor ... "
+           "--role ... --reason ...`).")
     table(block.signers, "who may sign the next decision (RACI: accountable or responsible)", index=False)
-
-
-def rep_key(rep: ReportData):
-    from qmtl_research.store import RunKey
-
-    return RunKey(rep.run["world_id"], rep.run["strategy_id"], rep.run["run_id"])
+    refused = {d: why for d, why in (block.run_refusals or {}).items() if why}
+    if refused:
+        md("Decisions this run cannot receive, whoever signs:\n\n" +
+           "\n".join(f"- **{d}**: {why}" for d, why in refused.items()))
+    if block.conditions_in_force:
+        c = block.conditions_in_force
+        md(f"Conditions in force: {c.get('conditions')} (review by {c.get('review_by')}"
+           + (", **overdue**" if c.get("overdue") else "") + ").")
 
 
 # --------------------------------------------------------------------- 1
@@ -177,7 +182,7 @@ def scope(rep: ReportData) -> None:
     _kv([("objective", card.objective), ("target market", card.target_market), ("asset class", card.asset_class),
          ("hypothesis", card.hypothesis), ("world", f"{rep.world.world_id} — {rep.world.title}"),
          ("world risk tier", rep.world.risk_tier), ("client critical", rep.world.client_critical),
-         ("stage under validation", c.stage), ("model lifecycle stage", card.lifecycle_stage),
+         ("stage under validation", c.stage), ("model lifecycle stage", rep.lifecycle_stage),
          ("data", data_wording(rep))],
         "scope")
 
