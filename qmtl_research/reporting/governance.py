@@ -1,38 +1,22 @@
-"""Governance data shown in reports: the RACI matrix (params/governance/raci.yaml)."""
+"""Governance data shown in reports: the RACI matrix (params/governance/raci.yaml, validated by
+:mod:`qmtl_research.validation.governance`) and the regulatory mapping."""
 from __future__ import annotations
 
-from typing import Literal
-
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from qmtl_research.paths import params_dir
 from qmtl_research.yamlio import load_model
 
-Letter = Literal["R", "A", "C", "I", "A/R"]
-
-
-class RaciTable(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    roles: list[str]
-    activities: list[dict[str, str]]
-
-    @model_validator(mode="after")
-    def _complete(self):
-        allowed = {"R", "A", "C", "I", "A/R"}
-        for i, row in enumerate(self.activities):
-            missing = [r for r in self.roles if r not in row]
-            if "activity" not in row or missing:
-                raise ValueError(f"activities[{i}] needs 'activity' and every role; missing {missing}")
-            bad = {r: row[r] for r in self.roles if row[r] not in allowed}
-            if bad:
-                raise ValueError(f"activities[{i}] has letters outside R/A/C/I: {bad}")
-        return self
-
 
 def load_raci(path=None) -> pd.DataFrame:
-    raci = load_model(RaciTable, path or params_dir() / "governance" / "raci.yaml", "RACI table")
-    return pd.DataFrame(raci.activities).set_index("activity")[raci.roles]
+    """The RACI matrix as a table (activity x role letters), validated by its one home
+    :func:`qmtl_research.validation.governance.load_raci_matrix`."""
+    from qmtl_research.validation.governance import load_raci_matrix
+
+    raci = load_raci_matrix(path)
+    return pd.DataFrame([{"activity": a.activity, **raci.letters(a.activity)} for a in raci.activities]
+                        ).set_index("activity")[raci.roles]
 
 
 class MappingRow(BaseModel):

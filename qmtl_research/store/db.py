@@ -55,6 +55,13 @@ def _schema_lock(engine: Engine):
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         import fcntl
 
+        from pathlib import Path
+
+        folder = Path(engine.url.database).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise StoreError(f"the folder of the SQLite store does not exist: {folder}", where=str(engine.url),
+                             fix="create the folder, or point QMTL_STORE_URL at an existing one "
+                                 "(sqlite:////absolute/path/store.sqlite)")
         with open(f"{engine.url.database}.lock", "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
