@@ -260,7 +260,7 @@ def compute_metric_blocks(returns: pd.Series, *, periods_per_year: float | None 
     n_trials, trials_sharpe_std : multiple-testing inputs of the deflated Sharpe ratio.
     as_of : evaluation date; gives ``diagnostics.data_lag_days`` (days since the last return).
     live_start : first date of the live / paper period; adds the ``live`` block
-        (:func:`qmtl_research.validation.monitoring.live_block`).
+        (:func:`live_block`).
 
     Returns
     -------
@@ -299,10 +299,40 @@ def compute_metric_blocks(returns: pd.Series, *, periods_per_year: float | None 
         if as_of is not None:
             blocks["diagnostics"]["data_lag_days"] = float((pd.Timestamp(as_of) - s.index[-1]).days)
         if live_start is not None:
-            from qmtl_research.validation.monitoring import live_block
-
             blocks["live"] = live_block(s, live_start, ppy)
     return blocks
+
+
+# ---------------------------------------------------------------- live block (monitoring)
+WINDOWS = (30, 60, 90)
+
+
+def split_periods(returns: pd.Series, live_start) -> tuple[pd.Series, pd.Series]:
+    """(backtest, live): dates before ``live_start`` and from it on."""
+    s = pd.Series(returns).dropna().sort_index()
+    start = pd.Timestamp(live_start)
+    return s[s.index < start], s[s.index >= start]
+
+
+def live_block(returns: pd.Series, live_start, periods_per_year: float = 252,
+               windows: Iterable[int] = WINDOWS) -> dict[str, float]:
+    """The ``live`` metric block: sharpe/max_drawdown/es_p01 over each window, the full live
+    period's figures, and ``live_vs_backtest_sharpe_ratio`` (live Sharpe / backtest Sharpe; NaN
+    when the backtest Sharpe is not positive) and ``max_drawdown_ratio`` (live / backtest)."""
+    bt, live = split_periods(returns, live_start)
+    out: dict[str, float] = {"backtest_sharpe": sharpe_ratio(bt, periods_per_year), "backtest_max_drawdown": max_drawdown(bt),
+                             "live_sharpe": sharpe_ratio(live, periods_per_year), "live_max_drawdown": max_drawdown(live),
+                             "live_days": float((live.index[-1] - live.index[0]).days + 1) if len(live) else 0.0}
+    for w in windows:
+        win = live[live.index > live.index[-1] - pd.Timedelta(days=w)] if len(live) else live
+        out[f"sharpe_{w}d"] = sharpe_ratio(win, periods_per_year)
+        out[f"max_drawdown_{w}d"] = max_drawdown(win)
+        out[f"es_p01_{w}d"] = var_es(win, 0.01)[1]
+    b = out["backtest_sharpe"]
+    out["live_vs_backtest_sharpe_ratio"] = out["live_sharpe"] / b if b and b > 0 and not math.isnan(b) else math.nan
+    bd = out["backtest_max_drawdown"]
+    out["max_drawdown_ratio"] = out["live_max_drawdown"] / bd if bd and bd > 0 else math.nan
+    return out
 
 
 def benchmark_block(portfolio: pd.Series, benchmark: pd.Series, periods_per_year: float | None = None) -> dict:

@@ -7,42 +7,11 @@ ES(99 %) are positive loss fractions (ES per period, historical).
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import pandas as pd
 
-from qmtl_research.validation.metrics import max_drawdown, sharpe_ratio, var_es
-
-WINDOWS = (30, 60, 90)
-
-
-def split_periods(returns: pd.Series, live_start) -> tuple[pd.Series, pd.Series]:
-    """(backtest, live): dates before ``live_start`` and from it on."""
-    s = pd.Series(returns).dropna().sort_index()
-    start = pd.Timestamp(live_start)
-    return s[s.index < start], s[s.index >= start]
-
-
-def live_block(returns: pd.Series, live_start, periods_per_year: float = 252,
-               windows: Iterable[int] = WINDOWS) -> dict[str, float]:
-    """The ``live`` metric block: sharpe/max_drawdown/es_p01 over each window, the full live
-    period's figures, and ``live_vs_backtest_sharpe_ratio`` (live Sharpe / backtest Sharpe; NaN
-    when the backtest Sharpe is not positive) and ``max_drawdown_ratio`` (live / backtest)."""
-    bt, live = split_periods(returns, live_start)
-    out: dict[str, float] = {"backtest_sharpe": sharpe_ratio(bt, periods_per_year), "backtest_max_drawdown": max_drawdown(bt),
-                             "live_sharpe": sharpe_ratio(live, periods_per_year), "live_max_drawdown": max_drawdown(live),
-                             "live_days": float((live.index[-1] - live.index[0]).days + 1) if len(live) else 0.0}
-    for w in windows:
-        win = live[live.index > live.index[-1] - pd.Timedelta(days=w)] if len(live) else live
-        out[f"sharpe_{w}d"] = sharpe_ratio(win, periods_per_year)
-        out[f"max_drawdown_{w}d"] = max_drawdown(win)
-        out[f"es_p01_{w}d"] = var_es(win, 0.01)[1]
-    b = out["backtest_sharpe"]
-    out["live_vs_backtest_sharpe_ratio"] = out["live_sharpe"] / b if b and b > 0 and not math.isnan(b) else math.nan
-    bd = out["backtest_max_drawdown"]
-    out["max_drawdown_ratio"] = out["live_max_drawdown"] / bd if bd and bd > 0 else math.nan
-    return out
-
+from qmtl_research.validation.metrics import WINDOWS, live_block, split_periods  # noqa: F401 (the live block is a metric block)
 
 def demotion_candidates(blocks: Mapping[str, Mapping[str, float]], *, min_sharpe_ratio: float = 0.5,
                         window_days: int = 90, min_window_sharpe: float = 0.0,

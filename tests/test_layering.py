@@ -1,0 +1,102 @@
+"""The package's import graph: no cycles, and the layers import one way (data -> stages ->
+validation -> store/reporting); metric blocks are a leaf of the validation layer."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+
+PKG = Path(__file__).resolve().parents[1] / "qmtl_research"
+
+
+def _module(path: Path) -> str:
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+class Graph:
+    """A small directed graph (module -> imported modules)."""
+
+    def __init__(self):
+        self.edges: dict[str, set[str]] = {}
+
+    def add_node(self, n):
+        self.edges.setdefault(n, set())
+
+    def add_edge(self, a, b):
+        self.add_node(a)
+        self.add_node(b)
+        self.edges[a].add(b)
+
+    @property
+    def nodes(self):
+        return list(self.edges)
+
+    def successors(self, n):
+        return self.edges.get(n, set())
+
+    def reachable(self, a, b) -> bool:
+        seen, todo = set(), [a]
+        while todo:
+            n = todo.pop()
+            if n == b:
+                return True
+            if n not in seen:
+                seen.add(n)
+                todo.extend(self.edges.get(n, ()))
+        return False
+
+    def cycles(self) -> list[tuple[str, str]]:
+        """Pairs (a, b) with an edge a -> b and a path b -> a."""
+        return [(a, b) for a, outs in self.edges.items() for b in outs if self.reachable(b, a)]
+
+
+def import_graph(include_lazy: bool) -> Graph:
+    g = Graph()
+    for path in PKG.rglob("*.py"):
+        mod = _module(path)
+        g.add_node(mod)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        nodes = ast.walk(tree) if include_lazy else tree.body
+        for node in nodes:
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("qmtl_research"):
+                target = node.module
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names if a.name.startswith("qmtl_research")]
+                if not names:
+                    continue
+                target = names[0]
+            else:
+                continue
+            if target != mod and not mod.startswith(target + "."):   # a package importing its own parts
+                g.add_edge(mod, target)
+    return g
+
+
+def test_no_import_cycle_among_module_level_imports():
+    assert import_graph(include_lazy=False).cycles() == []
+
+
+def test_the_metric_blocks_import_nothing_of_the_validation_layer():
+    g = import_graph(include_lazy=True)
+    deps = {t for t in g.successors("qmtl_research.validation.metrics")}
+    assert not {d for d in deps if d.startswith("qmtl_research.validation")}, deps
+
+
+def test_the_validation_engine_cycle_is_gone():
+    g = import_graph(include_lazy=True)
+    loop = ["qmtl_research.validation.metrics", "qmtl_research.validation.monitoring",
+            "qmtl_research.validation.runs", "qmtl_research.validation.engine"]
+    assert not any(g.reachable(b, a) for a, b in zip(loop, loop[1:] + loop[:1]) if b in g.successors(a)), loop
+
+
+def test_lower_layers_never_import_reporting_or_notebook_code():
+    g = import_graph(include_lazy=True)
+    for mod in g.nodes:
+        if mod.startswith(("qmtl_research.data", "qmtl_research.volatility", "qmtl_research.rating",
+                           "qmtl_research.risk", "qmtl_research.validation", "qmtl_research.store")):
+            bad = [t for t in g.successors(mod) if t.startswith(("qmtl_research.reporting", "qmtl_research.cli"))]
+            assert not bad, (mod, bad)
