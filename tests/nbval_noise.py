@@ -5,7 +5,7 @@ store) with environment variables that change floating-point behaviour but not t
 maths (``OPENBLAS_CORETYPE``, ``XLA_FLAGS``, thread counts ...), then compares every
 code cell's text outputs with the committed ones number by number::
 
-    .venv/bin/python -m tests.nbval_noise volatility rating \\
+    .venv/bin/python tests/nbval_noise.py volatility rating \\
         --env OPENBLAS_CORETYPE=Haswell --env XLA_FLAGS=--xla_cpu_max_isa=AVX2 --json /tmp/haswell.json
 
 It prints one line per cell whose outputs changed: how many decimal numbers moved,
@@ -20,38 +20,38 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
+from nbval.plugin import get_sanitize_patterns
 
-from tests.nbval_tolerance import _text_slots, cell_tolerance, split_numbers
+from nbval_tolerance import cell_tolerance, diff_text, text_slots
 
 REPO = Path(__file__).resolve().parent.parent
+SANITIZE = get_sanitize_patterns((REPO / "tests" / "nbval_sanitize.cfg").read_text())
+
+
+def sanitize(text: str) -> str:
+    """The regex replacements nbval applies before comparing (tests/nbval_sanitize.cfg)."""
+    for regex, replace in SANITIZE:
+        text = re.sub(regex, replace, text)
+    return text
 
 
 def cell_changes(ref_cell, test_cell) -> dict:
     """Number-by-number changes between two executions of one code cell."""
     moved, exact_changes = [], []
-    ref_slots, test_slots = _text_slots(ref_cell.outputs), _text_slots(test_cell.outputs)
+    ref_slots, test_slots = text_slots(ref_cell.outputs), text_slots(test_cell.outputs)
     if set(ref_slots) != set(test_slots):
         exact_changes.append(f"output keys {sorted(ref_slots)} became {sorted(test_slots)}")
     for key, ref_list in ref_slots.items():
         for (rh, rf), (th, tf) in zip(ref_list, test_slots.get(key, [])):
-            ref_parts, ref_numbers = split_numbers(rh[rf])
-            test_parts, test_numbers = split_numbers(th[tf])
-            if len(ref_numbers) != len(test_numbers):
-                exact_changes.append(f"{key}: {len(ref_numbers)} numbers became {len(test_numbers)}")
-                continue
-            exact_changes += [f"{key}: text {a.strip()!r} became {b.strip()!r}"
-                              for a, b in zip(ref_parts, test_parts) if a.strip() != b.strip()]
-            for r, t in zip(ref_numbers, test_numbers):
-                if r.text == t.text:
-                    continue
-                if r.is_integer or t.is_integer:
-                    exact_changes.append(f"{key}: integer {r.text} became {t.text}")
-                    continue
+            exact, pairs = diff_text(sanitize(rh[rf]), sanitize(th[tf]))
+            exact_changes += [f"{key}: {e}" for e in exact]
+            for r, t in pairs:
                 diff = abs(t.value - r.value)
                 moved.append({"key": key, "ref": r.text, "test": t.text, "abs": diff,
                               "rel": diff / abs(r.value) if r.value else float("inf"),
