@@ -167,7 +167,7 @@ def cell_tolerance(cell, where: str) -> Tolerance | None:
     """The tolerance class a cell declares with a ``nbval-tolerance=<class>`` tag, or None (exact)."""
     names = [tag[len(TAG_PREFIX):] for tag in cell.get("metadata", {}).get("tags", []) or []
              if isinstance(tag, str) and tag.startswith(TAG_PREFIX)]
-    known = ", ".join(f"{t.name}: {t.describe()}" for t in TOLERANCE_CLASSES.values())
+    known = ", ".join(t.describe() for t in TOLERANCE_CLASSES.values())
     if len(names) > 1:
         raise ConfigError(f"a cell declares {len(names)} tolerance classes ({', '.join(names)})", where=where,
                           fix=f"keep one '{TAG_PREFIX}<class>' tag; classes: {known}")
