@@ -23,11 +23,20 @@ from qmtl_research.volatility.config import Stage1Config
 from qmtl_research.volatility.garch import fit_garch_panel
 from qmtl_research.volatility.inputs import check_histories
 from qmtl_research.volatility.models import make_model
-from qmtl_research.volatility.pipeline import GARCH_BASED, _required_columns
-from qmtl_research.volatility.samples import build_inputs, build_samples, y_columns
+from qmtl_research.volatility.samples import build_inputs, build_samples, r_columns, sigma_columns, y_columns
 from qmtl_research.volatility.targets import realized_vol
 
 FORECAST_COLUMNS = ["fund_id", "prediction_date", "forecast_vol_pct", "method"]
+GARCH_BASED = {"GARCH", "GARCH-LSTM"}
+
+
+def _required_columns(models, window: int) -> list[str]:
+    cols = list(sigma_columns(window))
+    if "GARCH-LSTM" in models:
+        cols += r_columns(window)
+    if "GARCH" in models:
+        cols.append("garch_1m")
+    return cols
 
 
 def forecast_for_rating(model: str, panel, requests: pd.DataFrame, seed: int = 42, progress: bool = True,
@@ -75,13 +84,14 @@ def forecast_for_rating(model: str, panel, requests: pd.DataFrame, seed: int = 4
             answer["method"] = f"{label}: no complete training sample before {cutoff.date()}"
             out.append(answer)
             continue
-        est = make_model(model, config).fit(train, train[y_columns(h)].to_numpy())
+        est = None if model == "GARCH" else make_model(model, config).fit(train, train[y_columns(h)].to_numpy())
         origins = [ext[ext.get_loc(d) + 1] for d in answer.loc[ok_req, "prediction_date"]]
         X = build_inputs(target, cond, fcst, answer.loc[ok_req, "fund_id"], origins, w)
         complete = X[required].notna().all(axis=1).to_numpy()
         idx = answer.index[ok_req.to_numpy()]
         if complete.any():
-            answer.loc[idx[complete], "forecast_vol_pct"] = est.predict(X.loc[complete])
+            answer.loc[idx[complete], "forecast_vol_pct"] = (X.loc[complete, "garch_1m"].to_numpy() if est is None
+                                                             else est.predict(X.loc[complete]))
         for i in idx[~complete]:
             fid = answer.at[i, "fund_id"]
             answer.at[i, "method"] = f"{label}: {year_reasons.get(fid, 'inputs missing (history too short before the date)')}"
