@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         rows = _rows(forecasts, latest, since)
         if output == "csv":
             buf = io.StringIO()
-            rows.to_csv(buf, index=False, float_format="%.6f")
+            rows.to_csv(buf, index=False, float_format="%.10g")
             text = buf.getvalue()
         else:
             payload = {"test_start": str(schedule.test_start.date()), "test_start_rule": schedule.test_start_rule,

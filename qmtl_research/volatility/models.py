@@ -345,52 +345,54 @@ class LSTMVolatility(_VolatilityModel):
     def fit(self, X: pd.DataFrame, y):
         import keras
 
-        Xa = self._inputs(X)
-        Y = np.asarray(y, dtype=float)
-        if Y.ndim == 1:
-            Y = np.repeat(Y[:, None], self.horizon, axis=1)  # single target: learn it on every step
-        if Y.shape != (len(X), self.horizon):
-            raise InputError(f"{self._name()}: y has shape {Y.shape}, expected ({len(X)}, {self.horizon})",
+        Y_all = np.asarray(y, dtype=float)
+        if Y_all.ndim == 1:
+            Y_all = np.repeat(Y_all[:, None], self.horizon, axis=1)  # single target: learn it on every step
+        if Y_all.shape != (len(X), self.horizon):
+            raise InputError(f"{self._name()}: y has shape {Y_all.shape}, expected ({len(X)}, {self.horizon})",
                              where="fit(X, y)", fix="pass the output path y_t+0..y_t+3 or the 1-D target")
-        if not np.isfinite(Y).all():
-            raise InputError(f"{self._name()}: y has missing values", where="fit(X, y)",
-                             fix="train on complete rows")
         if len(X) == 0:
             raise InputError(f"{self._name()}: no training samples", where="fit(X, y)",
                              fix="train on a longer history")
         origin = pd.to_datetime(X["origin"]).to_numpy() if "origin" in X else np.arange(len(X))
-        order = np.argsort(origin, kind="stable")
+        order = np.arange(len(X)) if pd.Index(origin).is_monotonic_increasing \
+            else np.argsort(origin, kind="stable")
         warm = self.warm_start and hasattr(self, "weights_")
+        n = len(order)
+        n_val = 0
+        if self.patience is not None and self.validation_fraction > 0:
+            n_val = min(int(n * self.validation_fraction), self.max_validation_samples)
+            n_val = n_val if n_val >= 1 and n - n_val >= 1 else 0
+        pool, val_rows = order[: n - n_val], order[n - n_val:]
+        rng = np.random.default_rng([self.seed, getattr(self, "n_fits_", 0) if warm else 0])
+        epochs = self.epochs
+        if warm:
+            is_new = origin[pool] > self.last_origin_
+            new, old = pool[is_new], pool[~is_new]
+            new = new[-self.warm_max_samples:]
+            n_old = min(len(old), int(round(self.warm_replay * max(len(new), 1))),
+                        max(self.warm_max_samples - len(new), 0))
+            pool = np.sort(np.concatenate([new, rng.choice(old, size=n_old, replace=False)]))
+            epochs = self.warm_epochs
+        if len(pool) == 0:
+            raise InputError(f"{self._name()}: no training samples left after holding out the validation rows",
+                             where="fit(X, y)", fix="train on more samples or set validation_fraction=0")
+        rows = np.concatenate([pool, val_rows])
+        Xa = self._inputs(X.iloc[rows])
+        Y = Y_all[rows]
+        if not np.isfinite(Y).all():
+            raise InputError(f"{self._name()}: y has missing values", where="fit(X, y)",
+                             fix="train on complete rows")
         Yt = self._fwd(Y)
         if not warm:
             self.x_mean_ = Xa.reshape(-1, Xa.shape[-1]).mean(axis=0)
             self.x_std_ = Xa.reshape(-1, Xa.shape[-1]).std(axis=0) + 1e-8
             self.y_mean_, self.y_std_ = float(Yt.mean()), float(Yt.std()) + 1e-8
             self.n_fits_ = 0
-        xs = ((Xa - self.x_mean_) / self.x_std_).astype("float32")[order]
-        ys = ((Yt - self.y_mean_) / self.y_std_).astype("float32")[order]
-        origin = origin[order]
-
-        n = len(xs)
-        n_val = 0
-        if self.patience is not None and self.validation_fraction > 0:
-            n_val = min(int(n * self.validation_fraction), self.max_validation_samples)
-            n_val = n_val if n_val >= 1 and n - n_val >= 1 else 0
-        train_idx = np.arange(n - n_val)
-        val_idx = np.arange(n - n_val, n)
-        rng = np.random.default_rng([self.seed, self.n_fits_])
-        epochs = self.epochs
-        if warm:
-            new = train_idx[origin[train_idx] > self.last_origin_] if "origin" in X else train_idx[:0]
-            old = train_idx[~np.isin(train_idx, new)]
-            n_old = min(len(old), int(round(self.warm_replay * max(len(new), 1))),
-                        max(self.warm_max_samples - len(new), 0))
-            train_idx = np.sort(np.concatenate([new[-self.warm_max_samples:],
-                                                rng.choice(old, size=n_old, replace=False)]))
-            epochs = self.warm_epochs
-        if len(train_idx) == 0:
-            raise InputError(f"{self._name()}: no training samples left after holding out the validation rows",
-                             where="fit(X, y)", fix="train on more samples or set validation_fraction=0")
+        xs = ((Xa - self.x_mean_) / self.x_std_).astype("float32")
+        ys = ((Yt - self.y_mean_) / self.y_std_).astype("float32")
+        train_idx = np.arange(len(pool))
+        val_idx = np.arange(len(pool), len(rows))
 
         model = self._net(Xa.shape[-1])
         if warm:
@@ -413,7 +415,7 @@ class LSTMVolatility(_VolatilityModel):
         self.epochs_run_ = len(hist.get("loss", []))
         self.n_train_ = int(len(train_idx))
         self.n_features_in_ = Xa.shape[-1]
-        self.last_origin_ = origin.max() if len(origin) else None
+        self.last_origin_ = origin.max()
         self.n_fits_ += 1
         return self
 
