@@ -259,6 +259,6 @@ def test_plots_for_the_new_tables(result):
             plots.plot_regimes(t["fig9_regimes"], MODELS)]
     for fig in figs:
         ax = fig.axes[0]
-        assert ax.get_ylabel() and ax.get_title()
+        assert (ax.get_ylabel() or ax.get_xlabel()) and ax.get_title()
         plt.close(fig)
     assert len(figs[0].axes[0].patches) == 2 * len(MODELS)          # both designs, every model
