@@ -128,7 +128,8 @@ def test_tables_contract(result):
     for m in MODELS:   # Table 2 by hand from the predictions
         assert t2.loc[m, "MSE"] == pytest.approx(np.mean((p["y"] - p[m]) ** 2))
         ok = (p["y"] > 0) & (p[MODELS] > 0).all(axis=1)
-        ratio = p.loc[ok, "y"] ** 2 / p.loc[ok, m] ** 2
+        c4 = np.sqrt(2 / 3) * 2 / np.sqrt(np.pi)              # E[S]/sigma for 4 iid normal returns
+        ratio = p.loc[ok, "y"] ** 2 / (p.loc[ok, m] / c4) ** 2
         assert t2.loc[m, "QLIKE"] == pytest.approx(np.mean(ratio - np.log(ratio) - 1))
     assert np.allclose(t2["RMSE"] ** 2, t2["MSE"])
     pd.testing.assert_frame_equal(t["table2"], t["table2_walk_forward"])
@@ -225,8 +226,10 @@ def test_high_vol_regime_quantile_and_empty_window(result):
 
 
 def test_qlike_definition():
-    assert qlike([10.0], [10.0])[0] == 0.0
-    assert qlike([10.0], [20.0])[0] == pytest.approx(0.25 - np.log(0.25) - 1)
+    c4 = 0.9213177319235613                                 # c4(4), closed form
+    assert qlike([10.0], [10.0 * c4])[0] == pytest.approx(0.0, abs=1e-12)
+    assert qlike([10.0], [20.0 * c4])[0] == pytest.approx(0.25 - np.log(0.25) - 1)
+    assert qlike([10.0], [10.0])[0] == pytest.approx(c4 ** 2 - np.log(c4 ** 2) - 1)
     assert np.isnan(qlike([0.0], [5.0])[0]) and np.isnan(qlike([5.0], [0.0])[0])
 
 

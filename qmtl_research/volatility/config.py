@@ -46,11 +46,11 @@ class LSTMConfig(_Strict):
     validation_fraction: float = Field(0.1, ge=0.0, lt=0.5,
                                        description="latest share of training samples held out for early stopping")
     max_validation_samples: int = Field(20_000, ge=1, description="cap on the held-out samples")
-    warm_epochs: int = Field(10, ge=1, description="walk-forward refits: epochs from the previous weights")
+    warm_epochs: int = Field(5, ge=1, description="walk-forward refits: epochs from the previous weights")
     warm_replay: float = Field(3.0, ge=0.0,
                                description="a warm refit trains on the samples new since the previous fit plus "
                                            "this many times as many older ones, drawn at random (seeded)")
-    warm_max_samples: int = Field(200_000, ge=1, description="cap on the samples of one warm epoch")
+    warm_max_samples: int = Field(100_000, ge=1, description="cap on the samples of one warm epoch")
     log_transform: bool = Field(False, description="model log1p(vol %) instead of vol %; off by default because "
                                                    "the back-transformed mean of logs under-predicts (higher MSE)")
 

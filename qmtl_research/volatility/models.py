@@ -215,17 +215,18 @@ def _batch_class():
             self.x, self.y, self.rng = x, y, rng
             self.batch_size = min(batch_size, len(x))
             self.steps = len(x) // self.batch_size
-            self.order = rng.permutation(len(x))
+            self.on_epoch_end()
 
         def __len__(self):
             return self.steps
 
         def __getitem__(self, i):
-            idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-            return self.x[idx], self.y[idx]
+            sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
+            return self.xp[sl], self.yp[sl]
 
         def on_epoch_end(self):
-            self.order = self.rng.permutation(len(self.x))
+            order = self.rng.permutation(len(self.x))          # one gather per epoch, batches are slices
+            self.xp, self.yp = self.x[order], self.y[order]
 
     return Batches
 
@@ -279,7 +280,8 @@ class LSTMVolatility(_VolatilityModel):
         The latest share of training rows (by origin), at most ``max_validation_samples``,
         held out for early stopping; 0 = none.
     warm_start, warm_epochs, warm_replay, warm_max_samples:
-        See the module docstring. Input/output standardisation stays that of the cold fit.
+        See the module docstring. Input/output standardisation stays that of the cold fit; the
+        held-out rows of a warm fit are the latest ones, ``validation_fraction`` of its sample.
     log_transform:
         Model ``log1p(vol %)``; inputs and outputs are then standardised with
         means/stds fitted on the training rows only.
@@ -291,8 +293,8 @@ class LSTMVolatility(_VolatilityModel):
     def __init__(self, features: tuple[str, ...] = ("sigma",), window: int = 4, horizon: int = 4,
                  layers: int = 1, units: int = 32, epochs: int = 30, batch_size: int = 256,
                  learning_rate: float = 1e-3, patience: int | None = 5, validation_fraction: float = 0.1,
-                 max_validation_samples: int = 20_000, warm_start: bool = False, warm_epochs: int = 10,
-                 warm_replay: float = 3.0, warm_max_samples: int = 200_000, log_transform: bool = False,
+                 max_validation_samples: int = 20_000, warm_start: bool = False, warm_epochs: int = 5,
+                 warm_replay: float = 3.0, warm_max_samples: int = 100_000, log_transform: bool = False,
                  seed: int = 42, verbose: int = 0):
         self.features = features
         self.window = window
@@ -374,6 +376,10 @@ class LSTMVolatility(_VolatilityModel):
                         max(self.warm_max_samples - len(new), 0))
             pool = np.sort(np.concatenate([new, rng.choice(old, size=n_old, replace=False)]))
             epochs = self.warm_epochs
+            # validation in proportion to this fit's sample (the latest rows), not to the whole history
+            n_keep = min(len(val_rows), max(1, int(round(len(pool) * self.validation_fraction
+                                                          / (1.0 - self.validation_fraction)))))
+            val_rows = val_rows[len(val_rows) - n_keep:] if len(val_rows) else val_rows
         if len(pool) == 0:
             raise InputError(f"{self._name()}: no training samples left after holding out the validation rows",
                              where="fit(X, y)", fix="train on more samples or set validation_fraction=0")
@@ -438,8 +444,8 @@ class GarchLSTMVolatility(LSTMVolatility):
     def __init__(self, features: tuple[str, ...] = ("sigma", "r"), window: int = 4, horizon: int = 4,
                  layers: int = 1, units: int = 32, epochs: int = 30, batch_size: int = 256,
                  learning_rate: float = 1e-3, patience: int | None = 5, validation_fraction: float = 0.1,
-                 max_validation_samples: int = 20_000, warm_start: bool = False, warm_epochs: int = 10,
-                 warm_replay: float = 3.0, warm_max_samples: int = 200_000, log_transform: bool = False,
+                 max_validation_samples: int = 20_000, warm_start: bool = False, warm_epochs: int = 5,
+                 warm_replay: float = 3.0, warm_max_samples: int = 100_000, log_transform: bool = False,
                  seed: int = 42, verbose: int = 0):
         super().__init__(features=features, window=window, horizon=horizon, layers=layers, units=units,
                          epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience,

@@ -221,19 +221,20 @@ def evaluate(result: Stage1Result) -> tuple[dict[str, pd.DataFrame], list[str]]:
     models = list(cfg.models)
     pred = result.predictions
     fig9, notes = ev.regimes(pred, models, cfg.high_vol)
-    designs = {"walk_forward": ev.error_table(result.walk_forward_predictions, models)}
+    w = cfg.window
+    designs = {"walk_forward": ev.error_table(result.walk_forward_predictions, models, w)}
     if len(result.cv_predictions):
-        designs[f"cv {cfg.folds}-fold"] = ev.error_table(result.cv_predictions, models)
+        designs[f"cv {cfg.folds}-fold"] = ev.error_table(result.cv_predictions, models, w)
     tables = {
-        "table2": ev.error_table(pred, models),
+        "table2": ev.error_table(pred, models, w),
         "table2_walk_forward": designs["walk_forward"],
         "table2_cv": designs.get(f"cv {cfg.folds}-fold", pd.DataFrame(columns=designs["walk_forward"].columns)),
         "design_comparison": ev.design_comparison(designs),
         "table3": ev.by_fund_type(pred, models),
         "fig9_regimes": fig9,
         "top20": ev.top_volatility(pred, models),
-        "dm_tests": ev.dm_tests(pred, models, h=cfg.horizon),
-        "mcs": ev.model_confidence_set(pred, models, size=cfg.mcs_size, reps=cfg.mcs_reps, seed=cfg.seed),
+        "dm_tests": ev.dm_tests(pred, models, h=cfg.horizon, window=w),
+        "mcs": ev.model_confidence_set(pred, models, size=cfg.mcs_size, reps=cfg.mcs_reps, seed=cfg.seed, window=w),
         "garch_diagnostics": ev.garch_diagnostics(result.garch_params),
         "garch_diagnostics_summary": ev.diagnostics_summary(result.garch_params),
         "training": result.training,

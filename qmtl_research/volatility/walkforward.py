@@ -112,7 +112,7 @@ def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, sche
                 train_mask &= r_ok & (first_fit_row <= f_pos)
             if not train_mask.any():
                 continue
-            train = samples.loc[train_mask]
+            train = samples.loc[train_mask, ["fund_id", "origin", *_features(m, w), *y_columns(h)]]
             t0 = time.perf_counter()
             est = estimators[m].fit(train, train[y_columns(h)].to_numpy())
             training.append({"design": "walk_forward", "fit_date": grid[f_pos], "model": m,
