@@ -73,6 +73,7 @@ def test_forecast_panel_contract(result, panel):
 
 
 def test_walk_forward_schedule_and_refits(result):
+    """Refit dates, warm starts, and every LSTM trained on data strictly before its fit date."""
     sched = result.schedule
     assert sched.refit == "yearly" and sched.refit_dates[0] == sched.test_start
     assert all(d.year > sched.test_start.year for d in sched.refit_dates[1:])
@@ -82,6 +83,12 @@ def test_walk_forward_schedule_and_refits(result):
     assert set(fits["fit_date"]) <= set(sched.refit_dates) and set(fits["model"]) == {"LSTM", "GARCH-LSTM"}
     assert fits.sort_values("fit_date").groupby("model")["warm"].apply(lambda w: (~w.iloc[0]) & w.iloc[1:].all()).all()
     assert set(result.forecasts["fit_date"]) <= set(sched.refit_dates)
+    # the LSTM of a refit trained on exactly the samples whose last output week is before the fit date
+    from qmtl_research.volatility import build_samples
+
+    samples = build_samples(result.target)
+    for fit in fits.loc[fits["model"] == "LSTM"].itertuples():
+        assert fit.n_samples == int((samples["date"] < fit.fit_date).sum())
 
 
 def test_no_look_ahead_end_to_end(panel, result):

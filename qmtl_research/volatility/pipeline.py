@@ -65,6 +65,35 @@ class Stage1Result:
     training:
         Every LSTM fit: ``design, fit_date, model, n_samples, n_train, epochs_run, warm,
         final_loss, final_val_loss, seconds``.
+    tables:
+        (errors ``realised - forecast``; MSE in %^2, RMSE in percentage points of annualised std,
+        QLIKE unit-free; points = fund x origin with an observed target and every model's forecast)
+
+        * ``table2`` (verdict design), ``table2_walk_forward``, ``table2_cv`` - index ``model``;
+          ``MSE, RMSE, QLIKE, n_points, n_qlike``.
+        * ``design_comparison`` - index ``model``; ``RMSE (<design>)``, ``QLIKE (<design>)``,
+          ``MSE (<design>)``, ``n_points (<design>)``, ``rank RMSE (<design>)`` for
+          ``walk_forward`` and ``cv 4-fold``.
+        * ``table3`` - index ``fund_type``; ``std`` (mean realised vol, %), ``MSE, RMSE`` of
+          GARCH-LSTM, ``n_funds, n_points``, ``RMSE <model>`` of the others.
+        * ``fig9_regimes`` - index ``regime`` (above / below-average volatility funds, the
+          high-volatility regime; an empty regime is left out, see ``notes``); one RMSE column
+          per model, ``n_points``.
+        * ``top20`` - ``fund_id, fund_type, date, realised, pred <model>..., err <model>...,
+          |err GARCH-LSTM| - |err LSTM|``.
+        * ``dm_tests`` - ``loss`` (MSE | QLIKE), ``model_a, model_b, dm_stat`` (HLN-adjusted,
+          negative = model_a better), ``p_value, better, mean_loss_diff`` (loss units), ``n_weeks, lags``.
+        * ``mcs`` - ``loss, model, mean_loss, mcs_pvalue, in_mcs, rank, n_weeks, block_size``.
+        * ``garch_diagnostics`` - the flagged estimations: ``design, fund_id, fit_date, alpha, beta,
+          persistence, flags, n_obs``; ``garch_diagnostics_summary`` - per design ``estimations,
+          degenerate, persistence >= 0.999, beta = 0 with large alpha, parameter on a bound``.
+        * ``training`` - as the attribute.
+    summary:
+        ``best_model, rmse, qlike, walk_forward_rmse, cv_rmse`` (dicts by model), ``split,
+        verdict_design, test_start, test_start_rule, refit, n_refits, now_origin, n_funds,
+        n_test_points, n_forecast_rows, n_failures, n_degenerate_garch_fits, mcs`` (models in the
+        set, by loss), ``high_vol_regime, paper_ordering_holds, ordering_text, models, seed,
+        notes, data``.
     """
 
     config: Stage1Config
