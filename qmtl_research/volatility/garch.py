@@ -342,7 +342,8 @@ def _estimate(b: _Batch, start: np.ndarray | None, max_iter: int = 200, tol: flo
         ll_final[idx] = np.where(done | stalled, ll, new_ll)
         n_iter[idx] += 1
         tiny = (np.abs(new - th) <= 1e-10 * (1.0 + np.abs(th))).all(axis=1)
-        converged[idx] = done | stalled | tiny
+        flat = (new_ll - ll) <= 1e-12 * (1.0 + np.abs(ll))          # a flat ridge: no gain left to make
+        converged[idx] = done | stalled | tiny | flat
     for j in np.flatnonzero(live & ~converged):
         messages[j] = f"the optimiser did not converge in {max_iter} iterations"
     missing = np.isnan(ll_final) & live
