@@ -247,3 +247,24 @@ def test_risk_garch_filter_matches_arch_on_daily_returns():
     fc = math.sqrt(ref.forecast(horizon=1, reindex=False).variance.to_numpy()[-1, 0]) / 100
     assert nxt == pytest.approx(fc, rel=2e-3)
     np.testing.assert_allclose(z, (r - mu) / vol, rtol=1e-12)
+
+
+def test_a_warm_start_near_a_saddle_restarts_and_reaches_the_optimum():
+    """Paper-scale synthetic fund SYN2517, weekly refits: at 2019-05-31 the previous week's estimate
+    lies on a flat, non-concave ridge; the optimum is on the bound alpha = 0 (arch agrees)."""
+    from qmtl_research.data.synthetic import make_synthetic_universe
+    from qmtl_research.volatility import walk_forward_schedule
+
+    panel = make_synthetic_universe(n_funds=2585)
+    r = panel.returns[["SYN2517"]]
+    stop = pd.Timestamp("2019-05-31")
+    sched = walk_forward_schedule(panel.returns, refit="weekly")
+    wf = garch_walk_forward(r, sched.refit_dates[sched.refit_dates <= stop], GarchConfig(), progress=False)
+    assert not wf.failures
+    last = wf.params.iloc[-1]
+    assert last["fit_date"] == stop and "alpha on its bound 0" in last["flags"]
+    y = r["SYN2517"].loc[: stop - pd.Timedelta(days=1)].dropna().to_numpy() / last["scale"]
+    ref = _arch(y, tol=1e-14, options={"maxiter": 5000})
+    np.testing.assert_allclose(last[["mu", "omega", "alpha", "beta"]].to_numpy(float), ref.params.to_numpy(),
+                               atol=1e-6)
+    assert last["loglik"] == pytest.approx(ref.loglikelihood, abs=1e-8)

@@ -67,6 +67,8 @@ PERSISTENCE_LIMIT = 0.999    # alpha + beta at or above: (near-)integrated varia
 BETA_ZERO = 1e-4             # beta below this counts as 0 ...
 LARGE_ALPHA = 0.2            # ... and together with alpha above this: an ARCH(1) spike model
 BOUND_TOL = 1e-6             # a parameter within this of a bound is "on the bound"
+SCORE_TOL = 1e-10            # optimiser: converged when g' I^-1 g (free parameters) is below this
+WARM_MAX_ITER = 30           # a warm start not converged by then restarts from the grid of starting values
 
 _STARTING_ALPHAS = (0.01, 0.05, 0.1, 0.2)          # arch's grid of starting values
 _STARTING_PERSISTENCE = (0.5, 0.7, 0.9, 0.98)
@@ -311,13 +313,15 @@ def _estimate(b: _Batch, start: np.ndarray | None, max_iter: int = 200, tol: flo
         at_bound = slack <= scale_tol
         active = at_bound & (rate < 0)
         for _pass in range(_A.shape[0]):
-            d = _projected_newton(active, g, observed, info, sb.zero_mean)
+            d, score_stat = _projected_newton(active, g, observed, info, sb.zero_mean)
             blocked = at_bound & ~active & ((d @ _A.T) < 0)     # Newton step leaves the set: add the bound
             if not blocked.any():
                 break
             active |= blocked
         decrement = (g * d).sum(axis=1)
-        done = ~(decrement > tol) | ~np.isfinite(decrement)
+        # converged: no ascent predicted, or the score statistic (twice the log-likelihood distance
+        # to the optimum under the model) is below 1e-8, far inside any statistical precision
+        done = ~(decrement > tol) | ~np.isfinite(decrement) | (score_stat <= SCORE_TOL)
         # step: the largest feasible fraction of the Newton step, then backtracking (Armijo)
         drate = d @ _A.T
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -356,7 +360,8 @@ def _projected_newton(active: np.ndarray, g: np.ndarray, observed: np.ndarray, i
                       zero_mean: bool) -> np.ndarray:
     """Ascent direction in the null space of the active constraints: Newton with the observed
     curvature where it is positive definite on that space (quadratic convergence near the optimum,
-    also when the Gaussian likelihood is misspecified), else Fisher scoring (expected information)."""
+    also when the Gaussian likelihood is misspecified), else Fisher scoring (expected information).
+    Also returns the score statistic ``g' I^-1 g`` (expected information) on that space."""
     eye = np.eye(4)
     rows = _A[None, :, :] * active[:, :, None]
     if zero_mean:
@@ -368,11 +373,17 @@ def _projected_newton(active: np.ndarray, g: np.ndarray, observed: np.ndarray, i
     ok = np.isfinite(system).all(axis=(1, 2))
     ok[ok] = np.linalg.eigvalsh(system[ok])[:, 0] > 0
     system = np.where(ok[:, None, None], system, proj @ info @ proj + (eye - proj))
+    d = _solve(system, pg)
+    fisher = _solve(proj @ info @ proj + (eye - proj), pg)
+    score_stat = (pg * fisher).sum(axis=1)                   # g' I^-1 g on the free parameters
+    return (proj @ d[:, :, None])[:, :, 0], score_stat
+
+
+def _solve(system: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     try:
-        d = np.linalg.solve(system, pg[:, :, None])[:, :, 0]
+        return np.linalg.solve(system, rhs[:, :, None])[:, :, 0]
     except np.linalg.LinAlgError:
-        d = np.stack([np.linalg.lstsq(sm, v, rcond=None)[0] for sm, v in zip(system, pg)])
-    return (proj @ d[:, :, None])[:, :, 0]
+        return np.stack([np.linalg.lstsq(sm, v, rcond=None)[0] for sm, v in zip(system, rhs)])
 
 
 def _subset(b: _Batch, idx: np.ndarray) -> _Batch:
@@ -553,7 +564,18 @@ class GarchVolatility(BaseEstimator):
             batch = _make_batch(y_al, mask, self.mean == "Zero")
             start = np.array([theta.get(fid, np.full(4, np.nan)) for fid in chosen]) if warm else None
             with _one_blas_thread():
-                est = _estimate(batch, start, self.max_iter)
+                if start is None:
+                    est = _estimate(batch, None, self.max_iter)
+                else:
+                    est = _estimate(batch, start, min(self.max_iter, WARM_MAX_ITER))
+                    # a warm start near a saddle can crawl: restart those funds from the grid
+                    retry = np.flatnonzero(~est.converged & np.isfinite(start).all(axis=1))
+                    if len(retry):
+                        again = _estimate(_subset(batch, retry), None, self.max_iter)
+                        for k, j in enumerate(retry):
+                            est.theta[j], est.loglik[j] = again.theta[k], again.loglik[k]
+                            est.n_iter[j] += again.n_iter[k]
+                            est.converged[j], est.message[j] = again.converged[k], again.message[k]
             flags = diagnose(est.theta, batch.omega_lo, batch.omega_hi)
             for k, fid in enumerate(chosen):
                 if not est.converged[k]:
