@@ -48,7 +48,10 @@ class VolatilityParams(_Params):
     models: list[Literal["GARCH", "LSTM", "GARCH-LSTM", "Naive"]] | None = None
     split: Literal["walk_forward", "cv"] | None = None
     test_start: str | None = None
+    refit: Literal["yearly", "weekly"] | None = None
+    cv: bool | None = None
     folds: int | None = None
+    high_vol: dict | None = None
     epochs: int | None = None
     units: int | None = None
     seed: int | None = None
@@ -97,7 +100,7 @@ class ValidationParams(_Params):
 class StageInputs:
     """What the stages of one run share: the configuration, the data, earlier stages' products."""
 
-    strategy: StrategyConfig
+    strategy: StrategyConfig | None = None      # None: a panel from files (command line), seed 42
     panel: Any = None                      # FundPanel (fund strategies)
     portfolio: Any = None                  # PortfolioData (portfolio strategies)
     products: dict[str, Any] = field(default_factory=dict)   # stage name -> its study object
@@ -105,21 +108,29 @@ class StageInputs:
 
 
 # ------------------------------------------------------------------ stage runners
-def _seed(params, cfg: StrategyConfig) -> int:
-    return cfg.seed if getattr(params, "seed", None) is None else params.seed
+def _seed(params, cfg: StrategyConfig | None) -> int:
+    if getattr(params, "seed", None) is not None:
+        return params.seed
+    return cfg.seed if cfg is not None else 42
 
 
 def stage1_config(params: VolatilityParams, seed: int):
-    from qmtl_research.volatility import GarchConfig, LSTMConfig, Stage1Config
+    """The :class:`~qmtl_research.volatility.Stage1Config` of a stage's parameters (validated)."""
+    from qmtl_research.volatility import Stage1Config
 
-    base = Stage1Config()
-    lstm = base.lstm.model_copy(update={k: v for k, v in (("epochs", params.epochs), ("units", params.units))
-                                        if v is not None})
-    garch = base.garch.model_copy(update={"n_jobs": params.n_jobs} if params.n_jobs else {})
-    update = {k: v for k, v in (("models", tuple(params.models) if params.models else None), ("split", params.split),
-                                ("test_start", params.test_start), ("folds", params.folds)) if v is not None}
-    return Stage1Config(**{**base.model_dump(), **update, "garch": GarchConfig(**garch.model_dump()),
-                           "lstm": LSTMConfig(**lstm.model_dump()), "seed": seed})
+    base = Stage1Config().model_dump()
+    p = params.model_dump()
+    top = {k: p[k] for k in ("split", "test_start", "refit", "cv", "folds", "high_vol") if p[k] is not None}
+    if p["models"]:
+        top["models"] = tuple(p["models"])
+    lstm = {**base["lstm"], **{k: p[k] for k in ("epochs", "units") if p[k] is not None}}
+    garch = {**base["garch"], **({"n_jobs": p["n_jobs"]} if p["n_jobs"] else {})}
+    try:
+        return Stage1Config(**{**base, **top, "lstm": lstm, "garch": garch, "seed": seed})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"stage-1 setting {'.'.join(map(str, err['loc']))}: {err['msg']}",
+                          where="volatility parameters", fix="see qmtl_research.volatility.Stage1Config") from None
 
 
 def run_volatility(params: VolatilityParams, inputs: StageInputs, progress: bool = False):
@@ -131,12 +142,8 @@ def run_volatility(params: VolatilityParams, inputs: StageInputs, progress: bool
 
 
 def volatility_results(study):
-    from qmtl_research.results import VolatilityResults
-
-    t = study.tables
-    return VolatilityResults(config=study.config.model_dump(mode="json"), table2=t["table2"], table3=t["table3"],
-                             fig9_regimes=t["fig9_regimes"], top20=t["top20"], dm_tests=t["dm_tests"],
-                             failures=study.failures, summary=study.summary)
+    """The section ``volatility`` of a :class:`~qmtl_research.volatility.pipeline.Stage1Result`."""
+    return study.results()
 
 
 def rating_settings(params: RatingParams):
@@ -146,16 +153,31 @@ def rating_settings(params: RatingParams):
     return load_rating_settings(**{names.get(k, k): v for k, v in params.model_dump().items() if k != "seed"})
 
 
+def stage1_for(inputs: StageInputs, progress: bool = False):
+    """Stage 1 of the run: the volatility stage's product, or (a strategy or notebook without the
+    volatility stage) stage 1 computed now with the strategy's volatility parameters."""
+    if "volatility" not in inputs.products:
+        cfg = inputs.strategy
+        idx = None if cfg is None else next((i for i, s in enumerate(cfg.notebooks) if s.notebook == "volatility"), None)
+        params = stage_params(cfg, idx) if idx is not None else VolatilityParams()
+        inputs.products["volatility"], _ = run_volatility(params, inputs, progress)
+    return inputs.products["volatility"]
+
+
 def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False):
-    from qmtl_research.rating import labels_summary, make_forecaster, run_rating_study, study_results
+    """Stage 2 on the run's stage-1 forecast panel: the study at every horizon, early warnings
+    validated per horizon, label counts and the disclosed-grade comparison."""
+    from qmtl_research.rating import PanelForecaster, labels_summary, run_rating_study, study_results
     from qmtl_research.rating.early_warning import warnings_by_horizon
 
     settings = rating_settings(params)
     seed = _seed(params, inputs.strategy)
     panel = inputs.panel
-    forecaster = make_forecaster(settings.stage1_model, seed=seed, progress=progress)
+    stage1 = stage1_for(inputs, progress)
+    forecaster = PanelForecaster(stage1.forecasts, settings.stage1_model)
     study = run_rating_study(panel, settings, seed=seed, forecaster=forecaster, progress=progress)
     warnings_table, warning_exclusions = warnings_by_horizon(panel, study, forecaster, seed=seed)
+    study.forecaster = forecaster
     grades, disclosed = labels_summary(panel, settings)
     study.early_warning = warnings_table
     study.warning_exclusions = warning_exclusions

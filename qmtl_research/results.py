@@ -40,7 +40,7 @@ class ResultsError(QMTLResearchError):
 
 
 def result(kind: str, doc: str, *, required: bool = True, columns: tuple[str, ...] = (),
-           fields: tuple[str, ...] = ()) -> Any:
+           fields: tuple[str, ...] = (), artifact: bool = False) -> Any:
     """Declare one key of a section.
 
     Parameters
@@ -50,10 +50,13 @@ def result(kind: str, doc: str, *, required: bool = True, columns: tuple[str, ..
     required : a required key must be recorded whenever the section is.
     columns : frames: columns (or the index name) that must be present.
     fields : mappings: keys that must be present.
+    artifact : frames that can be large (a forecast panel): written as a Parquet file in the run
+        folder, the store keeping its path, sha256 and row count (checked when read back).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown result kind {kind!r}")
-    meta = {"kind": kind, "doc": doc, "required": required, "columns": tuple(columns), "fields": tuple(fields)}
+    meta = {"kind": kind, "doc": doc, "required": required, "columns": tuple(columns), "fields": tuple(fields),
+            "artifact": artifact}
     return field(default=None, metadata=meta)
 
 
@@ -66,6 +69,45 @@ class KeySpec:
     required: bool
     columns: tuple[str, ...]
     fields: tuple[str, ...]
+    artifact: bool = False
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_artifact(frame: pd.DataFrame, folder, section: str, name: str) -> dict:
+    """Write a large result frame as ``<folder>/<section>.<name>.parquet`` (never over an existing
+    file) and return the pointer the store keeps: ``{"artifact", "sha256", "rows"}``."""
+    from pathlib import Path
+
+    path = Path(folder) / f"{section}.{name}.parquet"
+    if path.exists():
+        raise ResultsError(f"artifact {path.name} already exists in the run folder", where=str(path),
+                           fix="results are write-once: a stage records its section once per run")
+    frame.to_parquet(path)
+    return {"artifact": str(path.resolve()), "sha256": _sha256(path), "rows": int(len(frame))}
+
+
+def read_artifact(pointer: dict, spec: KeySpec) -> pd.DataFrame:
+    """The frame behind an artifact pointer; its sha256 must match what the store recorded."""
+    from pathlib import Path
+
+    path = Path(pointer["artifact"])
+    where = f"{spec.section}/{spec.name} (written by the stage as {path})"
+    if not path.is_file():
+        raise ResultsError(f"the artifact of result {spec.section}/{spec.name} is missing", where=where,
+                           fix="the run folder was moved or pruned; restore it or re-run the strategy")
+    if _sha256(path) != pointer["sha256"]:
+        raise ResultsError(f"the artifact of result {spec.section}/{spec.name} changed since the run recorded it",
+                           where=where, fix="artifacts are immutable; restore the original or re-run")
+    return pd.read_parquet(path)
 
 
 @dataclass
@@ -79,7 +121,7 @@ class SectionResults:
     @classmethod
     def specs(cls) -> list[KeySpec]:
         return [KeySpec(cls.SECTION, f.name, f.metadata["kind"], f.metadata["doc"], f.metadata["required"],
-                        f.metadata["columns"], f.metadata["fields"])
+                        f.metadata["columns"], f.metadata["fields"], f.metadata["artifact"])
                 for f in dataclasses.fields(cls) if "kind" in f.metadata]
 
     @classmethod
@@ -133,7 +175,13 @@ class SectionResults:
         ``ctx`` (a :class:`~qmtl_research.store.context.RunContext`; no-op in exploration mode)."""
         self.validate()
         if ctx.recording:
-            ctx.store.put_results(ctx.key, self.SECTION, self.items())
+            specs = {s.name: s for s in self.specs()}
+            folder = ctx.run_dir / ctx.run_id          # one folder per run: artifacts are never shared
+            if any(specs[n].artifact for n, _ in self.items()):
+                folder.mkdir(parents=True, exist_ok=True)
+            items = [(name, write_artifact(v, folder, self.SECTION, name) if specs[name].artifact else v)
+                     for name, v in self.items()]
+            ctx.store.put_results(ctx.key, self.SECTION, items)
         return self
 
     # --------------------------------------------------------------- read
@@ -164,6 +212,8 @@ class SectionResults:
                                        fix="re-run the stage; a run records every required key of a section")
                 continue
             v = mine[name]
+            if spec.artifact and isinstance(v, dict) and "artifact" in v:
+                v = read_artifact(v, spec)
             if spec.kind == "series" and isinstance(v, pd.DataFrame):
                 v = v.iloc[:, 0]
             cls._check(spec, v)
@@ -188,23 +238,39 @@ class DataResults(SectionResults):
 
 @dataclass
 class VolatilityResults(SectionResults):
-    """Stage 1: volatility forecasts and their evaluation (units: percent of annualised std)."""
+    """Stage 1: volatility forecasts and their evaluation (errors realised - forecast; MSE in %^2,
+    RMSE in percentage points of annualised std, QLIKE unit-free)."""
 
     SECTION: ClassVar[str] = "volatility"
     STAGE: ClassVar[str] = "stage 1 (qmtl_research.volatility.run_stage1)"
 
-    config: dict = result("mapping", "stage-1 settings: models, split, refits, LSTM and GARCH set-up, seed")
-    table2: pd.DataFrame = result("frame", "Table 2: MSE (%^2), RMSE (pp) per model", columns=("model", "MSE", "RMSE"))
+    config: dict = result("mapping", "stage-1 settings: models, verdict design, test start, refits, GARCH, LSTM, seed")
+    forecasts: pd.DataFrame = result("frame", "the walk-forward forecast panel: one row per fund and forecast origin "
+                                     "(the 'now' origin included), each model's 1-month annualised std forecast (%)",
+                                     columns=("fund_id", "origin", "info_date", "fit_date", "y"), artifact=True)
+    table2: pd.DataFrame = result("frame", "Table 2 of the verdict design: MSE, RMSE, QLIKE per model",
+                                  columns=("model", "MSE", "RMSE", "QLIKE"))
+    table2_walk_forward: pd.DataFrame = result("frame", "Table 2 of the walk-forward design", columns=("model", "RMSE"))
+    table2_cv: pd.DataFrame = result("frame", "Table 2 of the paper's K-fold CV (empty when not run)",
+                                     columns=("model", "RMSE"))
+    design_comparison: pd.DataFrame = result("frame", "walk-forward and K-fold CV side by side", columns=("model",))
     table3: pd.DataFrame = result("frame", "Table 3: error by fund type", columns=("fund_type", "std"))
     fig9_regimes: pd.DataFrame = result("frame", "Figure 9: RMSE by regime", columns=("regime", "n_points"))
     top20: pd.DataFrame = result("frame", "Figure 10: the 20 highest realised 1-month vols",
                                  columns=("fund_id", "date", "realised"))
-    dm_tests: pd.DataFrame = result("frame", "Diebold-Mariano tests for every model pair",
-                                    columns=("model_a", "model_b", "dm_stat", "p_value", "better"))
+    dm_tests: pd.DataFrame = result("frame", "Diebold-Mariano tests (HLN) for every model pair, MSE and QLIKE loss",
+                                    columns=("loss", "model_a", "model_b", "dm_stat", "p_value", "better"))
+    mcs: pd.DataFrame = result("frame", "model confidence set (arch.bootstrap.MCS) per loss",
+                               columns=("loss", "model", "mcs_pvalue", "in_mcs"))
+    garch_diagnostics: pd.DataFrame = result("frame", "degenerate GARCH(1,1) estimations (persistence, beta = 0, bounds)",
+                                             columns=("design", "fund_id", "fit_date", "flags"))
+    garch_diagnostics_summary: pd.DataFrame = result("frame", "GARCH estimations and degenerate ones per design")
+    training: pd.DataFrame = result("frame", "every LSTM fit: design, fit date, samples, epochs, losses")
     failures: pd.DataFrame = result("frame", "funds stage 1 could not process, with the reason",
                                     columns=("fund_id", "step", "message"))
-    summary: dict = result("mapping", "best model, RMSE per model, split, counts, ordering text",
-                           fields=("best_model", "rmse", "split", "n_funds", "n_test_points"))
+    summary: dict = result("mapping", "best model, RMSE/QLIKE per model, designs, test start, refits, MCS, text",
+                           fields=("best_model", "rmse", "qlike", "split", "test_start", "n_funds", "n_test_points",
+                                   "ordering_text"))
 
 
 @dataclass

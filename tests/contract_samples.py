@@ -17,17 +17,25 @@ def data_section(n_periods: int = 341, frequency: str = "weekly (W-FRI), simple 
 
 
 def volatility_section(rmse=(2.0, 2.2361, 1.7321, 3.0)) -> VolatilityResults:
-    t2 = pd.DataFrame({"MSE": [r * r for r in rmse], "RMSE": list(rmse)}, index=pd.Index(MODELS, name="model"))
+    t2 = pd.DataFrame({"MSE": [r * r for r in rmse], "RMSE": list(rmse), "QLIKE": [0.5] * 4},
+                      index=pd.Index(MODELS, name="model"))
+    frame = lambda *cols: pd.DataFrame(columns=list(cols))  # noqa: E731
     return VolatilityResults(
-        config={"models": MODELS}, table2=t2,
+        config={"models": MODELS}, table2=t2, table2_walk_forward=t2, table2_cv=t2,
+        forecasts=frame("fund_id", "origin", "info_date", "fit_date", "y", *MODELS),
+        design_comparison=pd.DataFrame({"RMSE (walk_forward)": list(rmse)}, index=pd.Index(MODELS, name="model")),
+        mcs=frame("loss", "model", "mcs_pvalue", "in_mcs"),
+        garch_diagnostics=frame("design", "fund_id", "fit_date", "flags"),
+        garch_diagnostics_summary=frame("design", "estimations"), training=frame("design", "model"),
         table3=pd.DataFrame({"std": [10.0]}, index=pd.Index(["equity"], name="fund_type")),
         fig9_regimes=pd.DataFrame({"GARCH": [1.0], "n_points": [10]}, index=pd.Index(["all"], name="regime")),
         top20=pd.DataFrame({"fund_id": ["A"], "date": ["2020-03-27"], "realised": [40.0]}),
-        dm_tests=pd.DataFrame({"model_a": ["GARCH"], "model_b": ["LSTM"], "dm_stat": [0.1], "p_value": [0.9],
-                               "better": ["no significant difference"]}),
+        dm_tests=pd.DataFrame({"loss": ["MSE"], "model_a": ["GARCH"], "model_b": ["LSTM"], "dm_stat": [0.1],
+                               "p_value": [0.9], "better": ["no significant difference"]}),
         failures=pd.DataFrame(columns=["fund_id", "step", "message"]),
         summary={"best_model": MODELS[list(rmse).index(min(rmse))], "rmse": dict(zip(MODELS, rmse)),
-                 "split": "walk_forward", "n_funds": 3, "n_test_points": 100})
+                 "qlike": dict.fromkeys(MODELS, 0.5), "split": "walk_forward", "test_start": "2020-01-03",
+                 "n_funds": 3, "n_test_points": 100, "ordering_text": "hand-made"})
 
 
 def rating_section(best=0.7, rule=0.65, persistence=0.72) -> RatingResults:

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import qmtl_research  # noqa: F401
 from qmtl_research.data.synthetic import make_synthetic_universe
 from qmtl_research.errors import ConfigError
-from qmtl_research.rating.early_warning import EARLY_WARNING_COLUMNS, export_early_warning, run_early_warning
-from qmtl_research.rating.forecasters import EwmaForecaster
+from qmtl_research.rating.early_warning import EARLY_WARNING_COLUMNS, export_early_warning, warnings_by_horizon
+from qmtl_research.rating.study import run_rating_study
+from stage1_stub import TrailingStdForecaster
 from qmtl_research.rating.labels import next_settlement
 from qmtl_research.rating.settings import load_rating_settings
 
@@ -24,13 +24,17 @@ def panel():
 
 @pytest.fixture(scope="module")
 def settings():
-    return load_rating_settings().model_copy(update={"param_grid": GRID, "stage1_model": "EWMA"})
+    return load_rating_settings().model_copy(update={"param_grid": GRID, "kernels": ["RBF", "Linear"]})
 
 
 @pytest.fixture(scope="module")
-def warnings_table(panel, settings):
-    return run_early_warning(panel, settings, seed=1, forecaster=EwmaForecaster(), include_unchanged=True,
-                             progress=False)
+def study(panel, settings):
+    return run_rating_study(panel, settings, seed=1, forecaster=TrailingStdForecaster(), progress=False)
+
+
+@pytest.fixture(scope="module")
+def warnings_table(panel, study):
+    return warnings_by_horizon(panel, study, TrailingStdForecaster(), seed=1, include_unchanged=True)
 
 
 def test_every_fund_is_scored_or_excluded_with_a_reason(panel, warnings_table):
@@ -61,9 +65,9 @@ def test_evidence_and_order(panel, warnings_table):
         assert src.at[fund, "current_grade"] == disclosed[fund]
 
 
-def test_flagged_only_and_csv(tmp_path, panel, settings, warnings_table):
+def test_flagged_only_and_csv(tmp_path, panel, study, warnings_table):
     full, _ = warnings_table
-    flagged, _ = run_early_warning(panel, settings, seed=1, forecaster=EwmaForecaster(), progress=False)
+    flagged, _ = warnings_by_horizon(panel, study, TrailingStdForecaster(), seed=1)
     expected = full[full["predicted_grade"] != full["current_grade"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(flagged, expected)
     path = export_early_warning(flagged, tmp_path / "ew.csv")
@@ -71,17 +75,34 @@ def test_flagged_only_and_csv(tmp_path, panel, settings, warnings_table):
     assert list(back.columns) == EARLY_WARNING_COLUMNS and len(back) == len(flagged)
 
 
-def test_cli_writes_the_csv(tmp_path, monkeypatch, panel):
-    from qmtl_research.cli import app
-    import qmtl_research.data.universe as universe
+def test_rating_predict_through_the_console_command(tmp_path):
+    """The distributor's weekly job on its own files: every fund once, grade now and predicted, exit codes."""
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    monkeypatch.setattr(universe, "load_universe", lambda cfg: panel)
-    out = tmp_path / "warn.csv"
-    res = CliRunner().invoke(app, ["rating", "early-warning", "--strategy", "demo", "--horizon", "4",
-                                   "--stage1-model", "EWMA", "--output", str(out), "--quiet"])
-    assert res.exit_code == 0, res.output
-    assert "flagged" in res.output and out.is_file()
-    assert list(pd.read_csv(out).columns) == EARLY_WARNING_COLUMNS
+    from qmtl_research.data.writers import write_panel
+
+    exe = Path(sys.executable).with_name("qmtl-research")
+    panel = make_synthetic_universe(n_funds=24, seed=7)
+    files = write_panel(panel, tmp_path / "files")
+    out = tmp_path / "pred.csv"
+    args = [str(exe), "rating", "predict", "--returns", str(files["returns"]), "--funds", str(files["funds"]),
+            "--benchmarks", str(files["benchmarks"]), "--output", "csv", "--out", str(out), "--quiet"]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = pd.read_csv(out)
+    assert list(table.columns[:7]) == ["fund_id", "fund_type", "current_grade", "current_grade_source",
+                                       "predicted_grade", "probability", "warning"]
+    assert table["fund_id"].is_unique and set(table["fund_id"]) <= set(panel.fund_ids)
+    assert table["predicted_grade"].between(1, 6).all() and table["probability"].between(0, 1).all()
+    # a warning needs a changed grade AND a horizon whose validated accuracy beats persistence
+    w = table[table["warning"]]
+    assert (w["predicted_grade"] != w["current_grade"]).all()
+    assert (w["validated_accuracy"] > w["persistence_accuracy"]).all()
+    bad = subprocess.run([str(exe), "rating", "predict", "--returns", str(files["returns"]), "--quiet"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--funds" in bad.stderr
 
 
 def test_bad_settings_name_the_file_and_field(tmp_path):
@@ -99,7 +120,7 @@ def test_rating_results_round_trip_through_the_store(tmp_path, panel, settings, 
     from qmtl_research.store.context import RunContext
 
     s = settings.model_copy(update={"horizons": [4, 13], "kernels": ["RBF", "Linear"]})
-    study = run_rating_study(panel, s, seed=1, forecaster=EwmaForecaster(), progress=False)
+    study = run_rating_study(panel, s, seed=1, forecaster=TrailingStdForecaster(), progress=False)
     grades, disclosed = labels_summary(panel, s)
     results = study_results(study, warnings_table[0], grades, **disclosed)
     assert list(results.table4.index) == ["RBF", "Linear", "Regulatory rule", "Persistence"]

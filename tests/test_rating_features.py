@@ -12,7 +12,7 @@ from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
 from qmtl_research.rating import measures as M
 from qmtl_research.rating.features import build_rating_dataset
-from qmtl_research.rating.forecasters import EwmaForecaster
+from stage1_stub import TrailingStdForecaster
 from qmtl_research.grades import load_grade_table
 from qmtl_research.rating.labels import compare_disclosed, make_labels, settlement_date
 
@@ -139,13 +139,3 @@ def test_long_horizons_need_longer_histories(table):
         build_rating_dataset(panel, table, horizon=0, forecaster=ConstantForecaster(), progress=False)
 
 
-def test_ewma_forecaster_matches_the_recursion():
-    panel = hand_panel()
-    req = pd.DataFrame({"fund_id": ["RND", "RND"], "prediction_date": [DATES[100], DATES[200]]})
-    got = EwmaForecaster(lam=0.9)(panel, req)
-    r = panel.returns["RND"].to_numpy()
-    for k, pos in enumerate([100, 200]):
-        v = np.mean(r[:4] ** 2)
-        for x in r[:pos + 1]:
-            v = 0.9 * v + 0.1 * x * x
-        assert got["forecast_vol_pct"].iloc[k] == pytest.approx(math.sqrt(v * 52) * 100, rel=1e-10)

@@ -12,7 +12,7 @@ from qmtl_research.errors import ConfigError, InputError
 from qmtl_research.rating.evaluation import (PERSISTENCE, RULE, confusion_long, evaluate, make_approaches,
                                              outer_folds, scores, verdict)
 from qmtl_research.rating.features import build_rating_dataset
-from qmtl_research.rating.forecasters import EwmaForecaster, GarchForecaster
+from stage1_stub import TrailingStdForecaster
 from qmtl_research.grades import load_grade_table
 from qmtl_research.rating.models import GradeSVC, PersistenceClassifier, RegulatoryRuleClassifier
 from qmtl_research.rating.settings import load_rating_settings
@@ -34,7 +34,7 @@ def panel():
 
 @pytest.fixture(scope="module")
 def frame(panel, table):
-    return build_rating_dataset(panel, table, horizon=4, forecaster=EwmaForecaster(), progress=False).frame
+    return build_rating_dataset(panel, table, horizon=4, forecaster=TrailingStdForecaster(), progress=False).frame
 
 
 def test_scaler_and_grid_search_see_only_the_training_fold(frame):
@@ -127,31 +127,18 @@ def test_scores_match_sklearn_and_verdict_is_computed(frame, table):
 
 def test_same_seed_same_numbers(panel):
     s = load_rating_settings().model_copy(update={"horizons": [4], "kernels": ["RBF", "Poly"],
-                                                  "param_grid": GRID, "stage1_model": "EWMA"})
-    a = run_rating_study(panel, s, seed=5, progress=False)
-    b = run_rating_study(panel, s, seed=5, progress=False)
+                                                  "param_grid": GRID})
+    a = run_rating_study(panel, s, seed=5, forecaster=TrailingStdForecaster(), progress=False)
+    b = run_rating_study(panel, s, seed=5, forecaster=TrailingStdForecaster(), progress=False)
     pd.testing.assert_frame_equal(a.table4, b.table4)
     pd.testing.assert_frame_equal(a.default.evaluation.predictions, b.default.evaluation.predictions)
     assert a.summary() == b.summary()
 
 
-def test_garch_forecaster_against_arch_directly(panel):
-    from arch import arch_model
-
-    fund = panel.fund_ids[2]
-    date = panel.dates[250]
-    got = GarchForecaster(progress=False)(panel, pd.DataFrame({"fund_id": [fund], "prediction_date": [date]}))
-    x = panel.returns[fund].loc[:date].dropna().to_numpy() * 100  # percent, no rescaling trick
-    res = arch_model(x - x.mean(), mean="Zero", vol="GARCH", p=1, q=1, rescale=False).fit(disp="off")
-    ref = np.sqrt(res.forecast(horizon=4, reindex=False).variance.to_numpy()[-1].mean() * 52)
-    assert got["method"].iloc[0] == "garch"
-    assert got["forecast_vol_pct"].iloc[0] == pytest.approx(ref, rel=2e-3)
-
-
 def test_study_samples_equal_the_per_horizon_dataset(panel, table):
     s = load_rating_settings().model_copy(update={"horizons": [4, 13], "kernels": ["Linear"], "param_grid": GRID})
-    study = run_rating_study(panel, s, seed=0, forecaster=EwmaForecaster(), progress=False)
+    study = run_rating_study(panel, s, seed=0, forecaster=TrailingStdForecaster(), progress=False)
     for h in (4, 13):
-        ref = build_rating_dataset(panel, table, h, EwmaForecaster(), progress=False)
+        ref = build_rating_dataset(panel, table, h, TrailingStdForecaster(), progress=False)
         pd.testing.assert_frame_equal(study.results[h].dataset.frame, ref.frame)
         pd.testing.assert_frame_equal(study.results[h].dataset.exclusions, ref.exclusions)

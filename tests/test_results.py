@@ -77,3 +77,19 @@ def test_every_key_is_declared_once():
     assert not table.duplicated(["section", "name"]).any()
     assert set(table["section"]) == set(SECTIONS)
     assert table["description"].str.len().min() > 5
+
+
+def test_a_large_frame_is_a_parquet_artifact_checked_when_read(ctx, tmp_path):
+    vol = volatility_section()
+    vol.forecasts = pd.DataFrame({"fund_id": ["A", "B"], "origin": pd.to_datetime(["2020-01-03"] * 2),
+                                  "info_date": pd.to_datetime(["2019-12-27"] * 2),
+                                  "fit_date": pd.to_datetime(["2019-01-04"] * 2), "y": [10.0, None], "LSTM": [9.5, 8.0]})
+    vol.record(ctx)
+    pointer = ctx.store.get_result(ctx.key, "volatility", "forecasts")
+    assert pointer["rows"] == 2 and pointer["artifact"].endswith("volatility.forecasts.parquet")
+    back = VolatilityResults.read(ctx.results(), required=True)
+    pd.testing.assert_frame_equal(back.forecasts, vol.forecasts)
+    with open(pointer["artifact"], "ab") as fh:        # tampering is detected
+        fh.write(b"x")
+    with pytest.raises(ResultsError, match="changed since the run recorded it"):
+        VolatilityResults.read(ctx.results())

@@ -173,48 +173,21 @@ def export_early_warning(table: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def run_early_warning(panel: FundPanel, settings, *, horizon: int | None = None, kernel: str = "RBF",
-                      seed: int = 42, forecaster: Forecaster | None = None, dataset=None,
-                      features: list[str] | None = None, as_of: pd.Timestamp | None = None,
-                      include_unchanged: bool = False, progress: bool = True
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """End to end: training samples at ``horizon`` (or ``dataset``), Pearson-screened
-    features (or ``features``), the probability model, the scored funds.
-
-    Returns ``(early_warning_table, exclusions)``.
-    """
-    from qmtl_research.rating.features import build_rating_dataset
-    from qmtl_research.rating.forecasters import make_forecaster
-    from qmtl_research.rating.screen import pearson_screen
-
-    grade_table = settings.load_grade_table()
-    horizon = horizon or settings.horizon_weeks
-    forecaster = forecaster or make_forecaster(settings.stage1_model, seed=seed, progress=progress)
-    if dataset is None:
-        dataset = build_rating_dataset(panel, grade_table, horizon, forecaster, settings.window_weeks,
-                                       settings.risk_free_weekly, settings.missing_benchmark, progress)
-    if features is None:
-        features = pearson_screen(dataset.frame, settings.screen_threshold).selected
-    model = fit_warning_model(dataset.frame, features, kernel, settings.param_grid, settings.inner_folds,
-                              seed, as_of)
-    scoring, excl = scoring_frame(panel, grade_table, forecaster, as_of, settings.window_weeks,
-                                  settings.risk_free_weekly)
-    return early_warning(scoring, model, grade_table, include_unchanged), excl
-
-
 def nearest_horizon(weeks: int, horizons) -> int:
     """The study horizon nearest to ``weeks`` (ties go to the shorter horizon)."""
     return min(sorted(horizons), key=lambda h: (abs(h - weeks), h))
 
 
 def warnings_by_horizon(panel: FundPanel, study, forecaster: Forecaster, *, seed: int = 42,
-                        as_of: pd.Timestamp | None = None, include_unchanged: bool = False
-                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                        as_of: pd.Timestamp | None = None, include_unchanged: bool = False,
+                        only_validated: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Early warnings with one validated model per study horizon (see the module docstring).
 
     ``study`` is a :class:`~qmtl_research.rating.study.RatingStudy`; its horizons that were
     evaluated provide the models, their datasets and their validated accuracies. Returns the
-    warning table (:data:`EARLY_WARNING_COLUMNS`) and the funds not scored, with the reason."""
+    warning table (:data:`EARLY_WARNING_COLUMNS`) and the funds not scored, with the reason.
+    ``only_validated=False`` scores the funds of a horizon that does not beat persistence too
+    (their validated and persistence accuracies say so), for a full prediction list."""
     from qmtl_research.rating.evaluation import PERSISTENCE, RULE
 
     settings, grade_table = study.settings, study.grade_table
@@ -234,7 +207,7 @@ def warnings_by_horizon(panel: FundPanel, study, forecaster: Forecaster, *, seed
         svc = table.drop(index=[a for a in (RULE, PERSISTENCE) if a in table.index])
         kernel = str(svc["accuracy"].idxmax())
         acc, pers = float(svc.loc[kernel, "accuracy"]), float(table.loc[PERSISTENCE, "accuracy"])
-        if not acc > pers:
+        if only_validated and not acc > pers:
             excl_rows += [(f, f"no warning: the h = {h} weeks model ({kernel}, validated accuracy {acc:.1%}) does "
                               f"not beat persistence ({pers:.1%}) at that horizon") for f in group["fund_id"]]
             continue

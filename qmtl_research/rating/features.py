@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
 from qmtl_research.rating import measures as M
-from qmtl_research.rating.forecasters import Forecaster, make_forecaster
+from qmtl_research.rating.forecasters import Forecaster
 from qmtl_research.grades import GradeTable
 from qmtl_research.rating.labels import (EXCLUSION_COLUMNS, WINDOW_WEEKS, make_labels,
                                          week_position)
@@ -71,8 +71,8 @@ def window_features(r: np.ndarray, b: np.ndarray | None, risk_free: float = 0.0)
     return out
 
 
-def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int = 4,
-                         forecaster: Forecaster | None = None, window: int = WINDOW_WEEKS,
+def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int,
+                         forecaster: Forecaster, window: int = WINDOW_WEEKS,
                          risk_free: float = 0.0, missing_benchmark: str = "exclude",
                          progress: bool = True) -> RatingDataset:
     """Build the stage-2 samples of ``panel`` for ``horizon`` weeks before settlement:
@@ -85,15 +85,15 @@ def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int
         Regulatory table for labels, persistence and rule grades.
     horizon : int
         Weeks between the prediction date and the settlement (1 .. window - 2).
-    forecaster : callable, optional
-        Stage-1 forecaster (``GarchForecaster`` by default).
+    forecaster : callable
+        Stage-1 forecaster (:class:`~qmtl_research.rating.forecasters.PanelForecaster` on the run's
+        stage-1 forecast panel).
     risk_free : float
         Weekly risk-free rate (fraction) for the Sharpe ratio.
     missing_benchmark : {"exclude", "error"}
         Funds whose benchmark is empty, unknown or unobserved in the window are
         excluded and listed (default) or raise :class:`InputError`.
     """
-    forecaster = forecaster or make_forecaster("GARCH", progress=progress)
     cand = candidate_samples(panel, grade_table, horizon, window, risk_free, missing_benchmark, progress)
     cand.notes["forecaster"] = getattr(forecaster, "name", repr(forecaster))
     if cand.frame.empty:

@@ -15,7 +15,7 @@ from qmtl_research.errors import InputError
 from qmtl_research.rating.evaluation import (PERSISTENCE, RULE, Evaluation, confusion_long, evaluate,
                                              make_approaches, outer_folds, per_grade, scores, verdict)
 from qmtl_research.rating.features import RatingDataset, attach_forecasts, candidate_samples
-from qmtl_research.rating.forecasters import Forecaster, make_forecaster
+from qmtl_research.rating.forecasters import Forecaster
 from qmtl_research.grades import GradeTable
 from qmtl_research.rating.screen import ScreenResult, pearson_screen
 from qmtl_research.rating.settings import RatingSettings
@@ -87,12 +87,10 @@ class RatingStudy:
 
 
 def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
-                     forecaster: Forecaster | None = None, progress: bool = True,
+                     *, forecaster: Forecaster, progress: bool = True,
                      n_jobs: int = 1) -> RatingStudy:
     """Run stage 2 for every horizon of ``settings`` (the default horizon included)."""
     grade_table = settings.load_grade_table()
-    forecaster = forecaster or make_forecaster(settings.stage1_model, seed=seed, progress=progress,
-                                               n_jobs=n_jobs)
     horizons = sorted(set(settings.horizons) | {settings.horizon_weeks})
     study = RatingStudy(settings, grade_table)
     # one stage-1 call for the samples of every horizon (a learned stage 1 is trained once per year)

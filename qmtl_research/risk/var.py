@@ -216,18 +216,18 @@ def ewma_volatility(returns, lam: float = 0.94, init_window: int = 30) -> tuple[
 
 
 def garch_filter(returns) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """GARCH(1,1) with constant mean and normal errors, fitted by ``arch``.
+    """GARCH(1,1) with constant mean and normal errors (Gaussian quasi-likelihood), estimated
+    by the project's one GARCH home, :func:`qmtl_research.volatility.garch.fit_garch_series`
+    (the objective of ``arch``; see that module).
 
-    Returns are scaled by 100 for the optimiser and scaled back. Returns
-    ``(std_resid, cond_vol, mu, sigma_next)`` as fractions."""
-    from arch import arch_model
+    Returns ``(std_resid, cond_vol, mu, sigma_next)`` in the units of ``returns`` (fractions):
+    standardised residuals, the conditional volatility of each period (data before it), the
+    mean and the one-step-ahead volatility after the last period."""
+    from qmtl_research.volatility.garch import fit_garch_series
 
     r = check_returns(returns, min_samples=30)
-    res = arch_model(100.0 * r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal",
-                     rescale=False).fit(disp="off")
-    sigma_next = math.sqrt(float(res.forecast(horizon=1, reindex=False).variance.values[-1, 0])) / 100.0
-    return (np.asarray(res.std_resid), np.asarray(res.conditional_volatility) / 100.0,
-            float(res.params["mu"]) / 100.0, sigma_next)
+    fit = fit_garch_series(r)
+    return fit.std_resid, fit.cond_vol, fit.mu, fit.sigma_next
 
 
 def fhs_scenarios(returns, vol_model: str = "ewma", lam: float = 0.94) -> np.ndarray:

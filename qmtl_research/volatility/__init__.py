@@ -1,29 +1,33 @@
 """Stage 1 of the fund risk-rating model: 1-month volatility forecasting.
 
-GARCH(1,1) (``arch``), LSTM and GARCH(1,1)-LSTM (``keras``) and a naive
-challenger forecast the 1-month (4-week) annualised standard deviation of
-weekly simple returns, in percent; evaluated out of time (walk-forward,
-default) or with the paper's 4-fold CV.
+GARCH(1,1), LSTM and GARCH(1,1)-LSTM (``keras``) and a naive challenger forecast the
+1-month (4-week) annualised standard deviation of weekly simple returns, in percent.
+:func:`run_stage1` produces one out-of-time forecast panel (walk-forward, refitted
+yearly or weekly, warm-started) that the evaluation, stage 2 and the early warnings read
+(:func:`forecasts_for`), and runs the paper's 4-fold CV beside it for comparison.
 
-Main entry points: :func:`realized_vol`, :func:`fit_garch_panel`,
-:func:`build_samples`, the estimators in :mod:`.models`, :func:`diebold_mariano`,
-and :func:`run_stage1` (everything, returning a :class:`Stage1Result`).
+Main entry points: :func:`run_stage1` (-> :class:`Stage1Result`), :func:`forecasts_for`,
+:class:`GarchVolatility` (the one GARCH(1,1) estimation home), the estimators in
+:mod:`.models`, :func:`realized_vol` and :func:`expected_target_vol` (the map from
+variance forecasts to the expected target).
 """
-from qmtl_research.volatility.config import MODEL_NAMES, GarchConfig, LSTMConfig, Stage1Config
-from qmtl_research.volatility.dm import diebold_mariano, dm_test_loss_differential
-from qmtl_research.volatility.for_rating import forecast_for_rating
-from qmtl_research.volatility.garch import GarchPanelResult, fit_garch_fund, fit_garch_panel
-from qmtl_research.volatility.models import (GarchLSTMVolatility, GarchVolatility, LSTMVolatility,
-                                             NaiveVolatility, make_model)
+from qmtl_research.volatility.config import (MODEL_NAMES, GarchConfig, HighVolRegime, LSTMConfig,
+                                             Stage1Config)
+from qmtl_research.volatility.garch import (GarchPanelResult, GarchVolatility, fit_garch_panel, fit_garch_series,
+                                            garch_walk_forward)
+from qmtl_research.volatility.lookup import forecasts_for
+from qmtl_research.volatility.models import GarchLSTMVolatility, LSTMVolatility, NaiveVolatility, make_model
 from qmtl_research.volatility.pipeline import Stage1Result, run_stage1
 from qmtl_research.volatility.samples import build_inputs, build_samples
-from qmtl_research.volatility.targets import (REGULATORY_WINDOW, STAGE2_WINDOW, TARGET_WINDOW, realized_vol,
-                                              regulatory_vol, stage2_vol, variance_to_target_scale)
+from qmtl_research.volatility.splits import default_test_start, walk_forward_schedule
+from qmtl_research.volatility.targets import (REGULATORY_WINDOW, STAGE2_WINDOW, TARGET_WINDOW, expected_sample_std,
+                                              expected_target_vol, realized_vol, regulatory_vol, stage2_vol)
 
 __all__ = [
-    "MODEL_NAMES", "GarchConfig", "LSTMConfig", "Stage1Config", "diebold_mariano", "dm_test_loss_differential",
-    "GarchPanelResult", "fit_garch_fund", "fit_garch_panel", "GarchLSTMVolatility", "GarchVolatility",
-    "LSTMVolatility", "NaiveVolatility", "make_model", "Stage1Result", "run_stage1", "build_samples", "build_inputs", "forecast_for_rating",
-    "REGULATORY_WINDOW", "STAGE2_WINDOW", "TARGET_WINDOW", "realized_vol", "regulatory_vol", "stage2_vol",
-    "variance_to_target_scale",
+    "MODEL_NAMES", "GarchConfig", "HighVolRegime", "LSTMConfig", "Stage1Config",
+    "GarchPanelResult", "GarchVolatility", "fit_garch_panel", "fit_garch_series", "garch_walk_forward",
+    "forecasts_for", "GarchLSTMVolatility", "LSTMVolatility", "NaiveVolatility", "make_model",
+    "Stage1Result", "run_stage1", "build_inputs", "build_samples", "default_test_start", "walk_forward_schedule",
+    "REGULATORY_WINDOW", "STAGE2_WINDOW", "TARGET_WINDOW", "expected_sample_std", "expected_target_vol",
+    "realized_vol", "regulatory_vol", "stage2_vol",
 ]

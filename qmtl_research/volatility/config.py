@@ -1,9 +1,15 @@
-"""Stage-1 settings, validated with pydantic (constructor-only hyper-parameters)."""
+"""Stage-1 settings, validated with pydantic (constructor-only hyper-parameters).
+
+Every field has a default that works on any universe: the walk-forward test period
+starts where the data allow (see :func:`~qmtl_research.volatility.schedule.default_test_start`),
+not on a calendar date.
+"""
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MODEL_NAMES = ("GARCH", "LSTM", "GARCH-LSTM", "Naive")
 ModelName = Literal["GARCH", "LSTM", "GARCH-LSTM", "Naive"]
@@ -14,19 +20,16 @@ class _Strict(BaseModel):
 
 
 class GarchConfig(_Strict):
-    """GARCH(1,1) per fund, fitted with ``arch``."""
+    """GARCH(1,1) per fund (:mod:`qmtl_research.volatility.garch`, Gaussian quasi-likelihood)."""
 
-    mean: Literal["Constant", "Zero"] = Field("Constant", description="arch mean model")
-    dist: Literal["normal", "t", "skewt", "ged"] = Field("normal", description="arch error distribution")
-    refit_every: int | None = Field(
-        None, ge=1, description="walk-forward only: re-estimate every N weeks of the test period on an "
-                                "expanding window (None = estimate once on the training period)")
-    min_train_obs: int = Field(104, ge=75, description="weekly returns a fund needs in its estimation sample "
-                                                       "(>= 75 so arch's variance backcast uses training data only)")
+    mean: Literal["Constant", "Zero"] = Field("Constant", description="mean model: mu estimated, or 0")
+    min_train_obs: int = Field(104, ge=75, description="weekly returns a fund needs before an estimation "
+                                                       "(>= 75 so the variance backcast uses estimation data only)")
     late_start: bool = Field(
-        True, description="walk-forward: a fund with fewer than min_train_obs training returns is estimated once it "
-                          "has min_train_obs returns (expanding window); its earlier origins get no forecast")
-    n_jobs: int = Field(1, ge=1, description="parallel workers across funds")
+        True, description="walk-forward: a fund reaching min_train_obs returns between two refit dates is "
+                          "estimated at that week instead of waiting for the next refit")
+    max_iter: int = Field(200, ge=1, description="Fisher-scoring iterations per estimation")
+    n_jobs: int = Field(1, ge=1, description="parallel workers across chunks of funds")
     backend: Literal["loky", "threading", "dask"] = Field(
         "loky", description="joblib backend; 'dask' uses the current dask.distributed Client or starts a local one")
 
@@ -36,30 +39,100 @@ class LSTMConfig(_Strict):
 
     layers: int = Field(1, ge=1, le=4)
     units: int = Field(32, ge=1)
-    epochs: int = Field(30, ge=1)
+    epochs: int = Field(30, ge=1, description="epochs of a cold (first) fit")
     batch_size: int = Field(256, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     patience: int | None = Field(5, ge=1, description="early stopping patience (None = no early stopping)")
     validation_fraction: float = Field(0.1, ge=0.0, lt=0.5,
                                        description="latest share of training samples held out for early stopping")
+    max_validation_samples: int = Field(20_000, ge=1, description="cap on the held-out samples")
+    warm_epochs: int = Field(5, ge=1, description="walk-forward refits: epochs from the previous weights")
+    warm_replay: float = Field(3.0, ge=0.0,
+                               description="a warm refit trains on the samples new since the previous fit plus "
+                                           "this many times as many older ones, drawn at random (seeded)")
+    warm_max_samples: int = Field(100_000, ge=1, description="cap on the samples of one warm epoch")
     log_transform: bool = Field(False, description="model log1p(vol %) instead of vol %; off by default because "
                                                    "the back-transformed mean of logs under-predicts (higher MSE)")
 
 
+class HighVolRegime(_Strict):
+    """The high-volatility regime of the paper's Figure 9 (the paper: the COVID weeks).
+
+    ``quantile`` (default): the target weeks whose cross-sectional mean realised 1-month
+    vol is in the top ``1 - q`` of the test period's weeks (0.9 = top decile).
+    ``window``: the target weeks from ``start`` to ``end`` (e.g. 2020-03-01..2020-04-30).
+    """
+
+    method: Literal["quantile", "window"] = "quantile"
+    quantile: float = Field(0.9, gt=0.0, lt=1.0)
+    start: str | None = None
+    end: str | None = None
+    label: str | None = Field(None, description="regime name in the tables (default: derived from the rule)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.method == "window":
+            if not self.start or not self.end:
+                raise ValueError("high_vol: method 'window' needs start and end dates (YYYY-MM-DD)")
+            try:
+                lo, hi = pd.Timestamp(self.start), pd.Timestamp(self.end)
+            except ValueError as exc:
+                raise ValueError(f"high_vol: start/end are not dates: {exc}") from None
+            if hi < lo:
+                raise ValueError(f"high_vol: end {self.end} is before start {self.start}")
+        return self
+
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        if self.method == "window":
+            return f"high-volatility window {self.start}..{self.end}"
+        return f"high-volatility weeks (top {round((1 - self.quantile) * 100):g} % of cross-sectional mean vol)"
+
+
 class Stage1Config(_Strict):
-    """Everything that determines a stage-1 run (with the panel and the seed)."""
+    """Everything that determines a stage-1 run (with the panel and the seed).
+
+    The verdict design is the **walk-forward**: forecasts for every origin of the test
+    period from models (re)estimated on data strictly before their refit date, refitted
+    ``refit`` (yearly: at the test start and the first week of each later year; weekly:
+    every origin), warm-started from the previous fit. The paper's **K-fold CV** runs
+    beside it when ``cv`` is true, for the comparison table.
+    """
 
     models: tuple[ModelName, ...] = MODEL_NAMES
     split: Literal["walk_forward", "cv"] = Field(
-        "walk_forward", description="walk_forward: train strictly before test_start, test after (verdict default); "
-                                    "cv: the paper's K-fold cross-validation over contiguous time blocks")
-    test_start: str = Field("2020-01-03", description="walk_forward: first forecast origin of the test period")
+        "walk_forward", description="the design whose numbers are the verdict's (table2, summary): "
+                                    "walk_forward (default) or the paper's cv")
+    test_start: str | None = Field(
+        None, description="walk-forward: first forecast origin (YYYY-MM-DD, a week of the panel); None = "
+                          "data-relative: the first week by which test_start_share of the funds have "
+                          "garch.min_train_obs returns")
+    test_start_share: float = Field(0.5, gt=0.0, le=1.0,
+                                    description="share of funds with a full training history at the default test start")
+    refit: Literal["yearly", "weekly"] = Field("yearly", description="walk-forward refit cadence")
+    cv: bool = Field(True, description="also run the paper's K-fold CV (for the design comparison)")
     folds: int = Field(4, ge=2, description="cv: number of folds (the paper uses 4)")
     window: int = Field(4, ge=2, description="weeks in the 1-month target and in the input window")
     horizon: int = Field(4, ge=1, description="output steps t..t+horizon-1; the last one is evaluated")
+    high_vol: HighVolRegime = Field(default_factory=HighVolRegime)
+    mcs_size: float = Field(0.10, gt=0.0, lt=1.0, description="model confidence set: test size")
+    mcs_reps: int = Field(1000, ge=100, description="model confidence set: bootstrap replications")
     garch: GarchConfig = Field(default_factory=GarchConfig)
     lstm: LSTMConfig = Field(default_factory=LSTMConfig)
     seed: int = 42
+
+    @field_validator("test_start")
+    @classmethod
+    def _date(cls, value):
+        if value is None:
+            return value
+        try:
+            pd.Timestamp(value)
+        except ValueError:
+            raise ValueError(f"test_start {value!r} is not a date; use YYYY-MM-DD or leave it empty "
+                             "(data-relative default)") from None
+        return value
 
     @model_validator(mode="after")
     def _check(self):
@@ -67,9 +140,9 @@ class Stage1Config(_Strict):
             raise ValueError("models must name at least one of " + ", ".join(MODEL_NAMES))
         if len(set(self.models)) != len(self.models):
             raise ValueError("models are listed twice")
-        if self.split == "cv" and self.garch.refit_every is not None:
-            raise ValueError("garch.refit_every applies to split='walk_forward' only")
         if self.horizon != self.window:
             raise ValueError("horizon must equal window: the GARCH 1-month forecast covers "
                              "exactly the last output's window")
+        if self.split == "cv" and not self.cv:
+            raise ValueError("split='cv' needs cv=True")
         return self

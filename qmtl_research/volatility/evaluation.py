@@ -1,10 +1,13 @@
-"""Stage-1 evaluation tables from the out-of-sample predictions.
+"""Stage-1 evaluation: losses, Tables 2-3, Figures 9-10, Diebold-Mariano tests, model confidence sets.
 
-``predictions`` is a long frame with one row per (fund, origin) and columns
-``fund_id, fund_type, origin, date, fold, y`` and one column per model (the
-forecast of ``y``, annualised vol in %). Errors are ``realised - forecast``
-(the paper's Figure 10 sign). MSE is in %^2, RMSE in percentage points of
-annualised standard deviation.
+``predictions`` is a long frame with one row per evaluated (fund, origin) and columns
+``fund_id, fund_type, origin, date, y`` and one column per model (the forecast of ``y``,
+annualised vol in %); ``date`` is the target's last week (``origin + 3`` weeks). Errors are
+``realised - forecast`` (the paper's Figure 10 sign). MSE is in %^2, RMSE in percentage
+points of annualised standard deviation, QLIKE is unit-free (see :func:`qlike`).
+
+Tests are run on one time series per model: the **cross-sectional mean loss per target
+week** (the panel's funds share each week's shocks, so fund-weeks are not independent).
 """
 from __future__ import annotations
 
@@ -14,24 +17,98 @@ import numpy as np
 import pandas as pd
 
 from qmtl_research.paper import paper_reference
+from qmtl_research.volatility.targets import TARGET_WINDOW, expected_sample_std
 
-from qmtl_research.volatility.dm import dm_test_loss_differential
+LOSSES = ("MSE", "QLIKE")
 
-COVID_WINDOW = ("2020-03-01", "2020-04-30")
-REGIMES = ("above-average volatility funds", "below-average volatility funds",
-           "COVID window 2020-03..2020-04")
+
+# ------------------------------------------------------------------------------------ losses
+def squared_error(y, forecast) -> np.ndarray:
+    """``(y - f)^2``: squared error of a 1-month annualised vol forecast, in %^2 (percentage points squared)."""
+    return (np.asarray(y, float) - np.asarray(forecast, float)) ** 2
+
+
+def c4(n: int = TARGET_WINDOW) -> float:
+    """``E[S] / sigma`` for the sample std (ddof=1) of ``n`` iid normal returns (c4(4) = 0.9213)."""
+    return float(expected_sample_std(np.ones(n)))
+
+
+def qlike(y, forecast, n: int = TARGET_WINDOW) -> np.ndarray:
+    """QLIKE loss of a 1-month volatility forecast (Patton 2011, the normalised form), unit-free, >= 0.
+
+    * variance proxy: ``s2 = y^2``, the squared realised 1-month annualised vol (%^2), i.e. the
+      annualised sample variance (ddof=1) of the ``n`` weekly returns, which is unbiased for
+      the month's mean conditional variance;
+    * variance forecast: ``h = (f / c4(n))^2``. Every model forecasts the expected **sample
+      std** ``f = E[y]`` (the GARCH map, the MSE-trained LSTMs, the naive last value); for a
+      constant variance ``E[y^2] = E[y]^2 / c4(n)^2``, so ``f^2`` alone would under-state the
+      variance by ``c4(4)^2 = 0.85`` and penalise exactly the unbiased forecasts;
+    * loss: ``QLIKE = s2 / h - log(s2 / h) - 1`` (0 when ``h = s2``; scale-free, so low- and
+      high-vol funds weigh alike).
+
+    QLIKE ranks forecasts of the conditional variance consistently even though ``s2`` is a
+    noisy proxy (Patton 2011); MSE on the vol does so only approximately. ``(f / c4)^2`` is the
+    model's variance forecast exactly only for equal weekly variances: GARCH's own
+    ``mean(h_1..h_4)`` (= ``E[y^2]``) scores a little better (demo walk-forward: 0.671 vs 0.707),
+    but one uniform rule keeps every model's QLIKE a loss of the same forecast. It is undefined
+    for a zero realised variance (``y = 0``: a fund whose 4 weekly returns are equal) and
+    for a non-positive forecast (``f <= 0``); those entries are NaN here, and the tables
+    leave such points out for every model (see :func:`qlike_points`).
+    """
+    y = np.asarray(y, float)
+    f = np.asarray(forecast, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (y * y) / (f * f / c4(n) ** 2)
+        out = ratio - np.log(ratio) - 1.0
+    return np.where((y > 0) & (f > 0) & np.isfinite(ratio), out, np.nan)
+
+
+def qlike_points(predictions: pd.DataFrame, models) -> pd.Series:
+    """True where QLIKE is defined for every model (``y > 0`` and every forecast ``> 0``)."""
+    ok = predictions["y"] > 0
+    for m in models:
+        ok &= predictions[m] > 0
+    return ok
 
 
 def _mse(frame: pd.DataFrame, model: str) -> float:
-    return float(np.mean((frame["y"] - frame[model]) ** 2)) if len(frame) else float("nan")
+    return float(np.mean(squared_error(frame["y"], frame[model]))) if len(frame) else float("nan")
 
 
-def error_table(predictions: pd.DataFrame, models) -> pd.DataFrame:
-    """Table 2: MSE and RMSE per model over all test points."""
-    rows = {m: _mse(predictions, m) for m in models}
-    table = pd.DataFrame({"MSE": rows, "RMSE": {m: np.sqrt(v) for m, v in rows.items()}})
+def _qlike(frame: pd.DataFrame, model: str, n: int = TARGET_WINDOW) -> float:
+    return float(np.mean(qlike(frame["y"], frame[model], n))) if len(frame) else float("nan")
+
+
+# ------------------------------------------------------------------------------------ tables
+def error_table(predictions: pd.DataFrame, models, window: int = TARGET_WINDOW) -> pd.DataFrame:
+    """Table 2: ``MSE`` (%^2), ``RMSE`` (pp), ``QLIKE`` per model over the evaluated points.
+
+    ``n_points``: points in MSE/RMSE; ``n_qlike``: points in QLIKE (those where it is
+    defined for every model, :func:`qlike_points`).
+    """
+    ok = qlike_points(predictions, models)
+    rows = {}
+    for m in models:
+        mse = _mse(predictions, m)
+        rows[m] = {"MSE": mse, "RMSE": float(np.sqrt(mse)), "QLIKE": _qlike(predictions.loc[ok], m, window),
+                   "n_points": int(len(predictions)), "n_qlike": int(ok.sum())}
+    table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "model"
     return table
+
+
+def design_comparison(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Table 2 of each design side by side: rows = models, columns ``<measure> <design>`` for
+    RMSE, QLIKE, MSE and the number of points, plus each design's rank by RMSE."""
+    parts = []
+    for design, t in tables.items():
+        part = t[["RMSE", "QLIKE", "MSE", "n_points"]].copy()
+        part["rank RMSE"] = part["RMSE"].rank(method="min").astype(int)
+        part.columns = [f"{c} ({design})" for c in part.columns]
+        parts.append(part)
+    out = pd.concat(parts, axis=1)
+    out.index.name = "model"
+    return out
 
 
 def by_fund_type(predictions: pd.DataFrame, models, main: str = "GARCH-LSTM") -> pd.DataFrame:
@@ -54,21 +131,51 @@ def by_fund_type(predictions: pd.DataFrame, models, main: str = "GARCH-LSTM") ->
     return table.sort_values("RMSE" if main in models else "std", ascending=False)
 
 
-def regimes(predictions: pd.DataFrame, models) -> pd.DataFrame:
-    """Figure 9: RMSE per model for funds above / below the cross-fund average of the
-    funds' mean realised 1-month vol, and for target weeks in March-April 2020."""
+ABOVE, BELOW = "above-average volatility funds", "below-average volatility funds"
+
+
+def high_vol_weeks(predictions: pd.DataFrame, regime) -> pd.Series:
+    """Boolean per row: the target week belongs to the high-volatility regime
+    (:class:`~qmtl_research.volatility.config.HighVolRegime`).
+
+    ``quantile``: weeks whose cross-sectional mean realised vol (over the evaluated funds) is
+    at or above the ``quantile`` of those weekly means; ``window``: target weeks from
+    ``start`` to ``end`` inclusive.
+    """
+    dates = pd.to_datetime(predictions["date"])
+    if regime.method == "window":
+        return (dates >= pd.Timestamp(regime.start)) & (dates <= pd.Timestamp(regime.end))
+    weekly = predictions.groupby(dates)["y"].mean()
+    if weekly.empty:
+        return pd.Series(False, index=predictions.index)
+    threshold = float(np.quantile(weekly.to_numpy(), regime.quantile))
+    return dates.isin(weekly.index[weekly >= threshold])
+
+
+def regimes(predictions: pd.DataFrame, models, regime) -> tuple[pd.DataFrame, list[str]]:
+    """Figure 9: RMSE per model for funds above / below the cross-fund average of the funds'
+    mean realised 1-month vol, and for the high-volatility regime.
+
+    Returns the table (rows = regimes, columns = models and ``n_points``) and notes: a
+    regime with no evaluated point is left out (no empty bar) and named in a note.
+    """
     fund_mean = predictions.groupby("fund_id")["y"].mean()
     above = fund_mean.index[fund_mean > fund_mean.mean()]
-    dates = pd.to_datetime(predictions["date"])
-    covid = (dates >= COVID_WINDOW[0]) & (dates <= COVID_WINDOW[1])
-    groups = {REGIMES[0]: predictions["fund_id"].isin(above),
-              REGIMES[1]: ~predictions["fund_id"].isin(above),
-              REGIMES[2]: covid}
-    table = pd.DataFrame({m: {name: float(np.sqrt(_mse(predictions.loc[sel], m))) for name, sel in groups.items()}
-                          for m in models})
+    groups = {ABOVE: predictions["fund_id"].isin(above), BELOW: ~predictions["fund_id"].isin(above),
+              regime.name(): high_vol_weeks(predictions, regime)}
+    notes = []
+    kept = {}
+    for name, sel in groups.items():
+        if sel.sum() == 0:
+            notes.append(f"Figure 9: the regime '{name}' has no evaluated forecast in the test period, "
+                         "so it is left out.")
+        else:
+            kept[name] = sel
+    table = pd.DataFrame({m: {name: float(np.sqrt(_mse(predictions.loc[sel], m))) for name, sel in kept.items()}
+                          for m in models}, index=list(kept))
     table.index.name = "regime"
-    table["n_points"] = [int(sel.sum()) for sel in groups.values()]
-    return table
+    table["n_points"] = [int(sel.sum()) for sel in kept.values()]
+    return table, notes
 
 
 def top_volatility(predictions: pd.DataFrame, models, n: int = 20) -> pd.DataFrame:
@@ -86,34 +193,129 @@ def top_volatility(predictions: pd.DataFrame, models, n: int = 20) -> pd.DataFra
     return out.reset_index(drop=True)
 
 
-def loss_series(predictions: pd.DataFrame, model: str) -> pd.Series:
-    """Cross-sectional mean squared error per target week (the DM test's loss series)."""
-    err2 = (predictions["y"] - predictions[model]) ** 2
-    return err2.groupby(predictions["date"]).mean().sort_index()
+# ------------------------------------------------------------------------- tests over weeks
+def weekly_losses(predictions: pd.DataFrame, models, loss: str = "MSE", window: int = TARGET_WINDOW) -> pd.DataFrame:
+    """Cross-sectional mean loss per target week (rows = weeks, columns = models).
 
-
-def dm_tests(predictions: pd.DataFrame, models, h: int = 4, alpha: float = 0.05) -> pd.DataFrame:
-    """Diebold-Mariano (HLN, HAC with h-1 lags) for every model pair.
-
-    The panel is reduced to one loss per target week (the cross-sectional mean
-    squared error), so the test is on a single time series of ``n`` weeks.
-    ``better`` names the model with the lower loss when ``p_value < alpha``,
-    else ``"no significant difference"``.
+    ``MSE``: squared error (%^2) over all points; ``QLIKE``: over the points where QLIKE is
+    defined for every model (:func:`qlike_points`).
     """
+    if loss == "MSE":
+        frame, fn = predictions, squared_error
+    elif loss == "QLIKE":
+        frame, fn = predictions.loc[qlike_points(predictions, models)], qlike
+    else:
+        raise ValueError(f"unknown loss {loss!r}; use one of {LOSSES}")
+    values = pd.DataFrame({m: (fn(frame["y"], frame[m]) if loss == "MSE" else fn(frame["y"], frame[m], window))
+                           for m in models}, index=frame.index)
+    return values.groupby(pd.to_datetime(frame["date"])).mean().sort_index()
+
+
+DM_COLUMNS = ["loss", "model_a", "model_b", "dm_stat", "p_value", "better", "mean_loss_diff", "n_weeks", "lags"]
+
+
+def dm_tests(predictions: pd.DataFrame, models, h: int = 4, alpha: float = 0.05,
+             losses=LOSSES, window: int = TARGET_WINDOW) -> pd.DataFrame:
+    """Diebold-Mariano tests for every model pair and loss, with statsmodels'
+    :func:`statsmodels.tsa.stattools.diebold_mariano_test`.
+
+    The loss differential is ``d_t = L_a,t - L_b,t`` of the weekly cross-sectional mean
+    losses (:func:`weekly_losses`; negative favours ``model_a``), passed to statsmodels as
+    the two "forecasts" with the identity criterion. Newey-West HAC variance with
+    ``lags = h - 1`` (the 4-week targets of consecutive weeks overlap by 3 weeks),
+    Harvey-Leybourne-Newbold small-sample adjustment with ``horizon = h`` and Student-t
+    p-values with ``n - 1`` degrees of freedom. ``better`` names the model with the lower
+    mean loss when ``p_value < alpha``, else ``"no significant difference"``. NaN statistic
+    when the differential has no variance (e.g. identical forecasts) or fewer than 3 weeks.
+    """
+    from statsmodels.tsa.stattools import diebold_mariano_test
+
     rows = []
-    losses = {m: loss_series(predictions, m) for m in models}
-    for a, b in combinations(models, 2):
-        res = dm_test_loss_differential((losses[a] - losses[b]).to_numpy(), h=h)
-        if np.isfinite(res["p_value"]) and res["p_value"] < alpha:
-            better = a if res["mean_loss_diff"] < 0 else b
+    for loss in losses:
+        weekly = weekly_losses(predictions, models, loss, window=window)
+        for a, b in combinations(models, 2):
+            pair = weekly[[a, b]].dropna()
+            d = (pair[a] - pair[b]).to_numpy()
+            n = len(d)
+            stat = p = float("nan")
+            if n >= 3 and not np.allclose(d, d[0]):
+                res = diebold_mariano_test(np.zeros(n), pair[a].to_numpy(), pair[b].to_numpy(),
+                                           criterion=lambda _y, f: f, lags=h - 1, harvey_adj=True, horizon=h)
+                stat, p = float(res.statistic), float(res.pvalue)
+            mean_diff = float(d.mean()) if n else float("nan")
+            better = (a if mean_diff < 0 else b) if np.isfinite(p) and p < alpha else "no significant difference"
+            rows.append({"loss": loss, "model_a": a, "model_b": b, "dm_stat": stat, "p_value": p, "better": better,
+                         "mean_loss_diff": mean_diff, "n_weeks": n, "lags": h - 1})
+    return pd.DataFrame(rows, columns=DM_COLUMNS)
+
+
+MCS_COLUMNS = ["loss", "model", "mean_loss", "mcs_pvalue", "in_mcs", "rank", "n_weeks", "block_size"]
+
+
+def model_confidence_set(predictions: pd.DataFrame, models, size: float = 0.10, reps: int = 1000,
+                         seed: int = 42, losses=LOSSES, window: int = TARGET_WINDOW) -> pd.DataFrame:
+    """Hansen-Lunde-Nason model confidence set over all models, with :class:`arch.bootstrap.MCS`.
+
+    On the weekly cross-sectional mean losses (:func:`weekly_losses`), method ``"R"``,
+    stationary bootstrap with block size ``round(sqrt(n_weeks))`` (at least 2), ``reps``
+    replications, seeded. ``mcs_pvalue``: the MCS p-value of each model; ``in_mcs``: the
+    model belongs to the ``1 - size`` confidence set (p-value >= size); ``rank``: by mean loss.
+    """
+    from arch.bootstrap import MCS
+
+    rows = []
+    for loss in losses:
+        weekly = weekly_losses(predictions, models, loss, window).dropna()
+        n = len(weekly)
+        block = max(2, int(round(np.sqrt(n)))) if n else 0
+        means = weekly.mean()
+        ranks = means.rank(method="min")
+        if n < 10 or len(models) < 2:
+            pvals = pd.Series(np.nan, index=list(models))
         else:
-            better = "no significant difference"
-        rows.append({"model_a": a, "model_b": b, "dm_stat": res["dm_stat"], "p_value": res["p_value"],
-                     "better": better, "mean_loss_diff": res["mean_loss_diff"], "n_weeks": res["n"]})
-    return pd.DataFrame(rows, columns=["model_a", "model_b", "dm_stat", "p_value", "better",
-                                       "mean_loss_diff", "n_weeks"])
+            mcs = MCS(weekly, size=size, reps=reps, block_size=block, method="R", bootstrap="stationary",
+                      seed=seed)
+            mcs.compute()
+            pvals = mcs.pvalues.iloc[:, 0].reindex(list(models))
+        for m in models:
+            p = float(pvals[m])
+            rows.append({"loss": loss, "model": m, "mean_loss": float(means[m]) if n else float("nan"),
+                         "mcs_pvalue": p, "in_mcs": bool(np.isfinite(p) and p >= size),
+                         "rank": int(ranks[m]) if n else 0, "n_weeks": n, "block_size": block})
+    return pd.DataFrame(rows, columns=MCS_COLUMNS)
 
 
+# ------------------------------------------------------------------------- GARCH diagnostics
+DIAGNOSTIC_COLUMNS = ["design", "fund_id", "fit_date", "alpha", "beta", "persistence", "flags", "n_obs"]
+
+
+def garch_diagnostics(params: pd.DataFrame) -> pd.DataFrame:
+    """The degenerate GARCH fits (persistence >= 0.999, beta = 0 with large alpha, a parameter
+    on a bound; see :func:`qmtl_research.volatility.garch.diagnose`), one row per fund and
+    estimation, from the estimation table of :class:`Stage1Result` (``garch_params``)."""
+    if params is None or params.empty or "degenerate" not in params:
+        return pd.DataFrame(columns=DIAGNOSTIC_COLUMNS)
+    bad = params.loc[params["degenerate"].astype(bool)]
+    cols = [c for c in DIAGNOSTIC_COLUMNS if c in bad.columns]
+    return bad[cols].reset_index(drop=True)
+
+
+def diagnostics_summary(params: pd.DataFrame) -> pd.DataFrame:
+    """Counts of estimations per design and flag kind (``persistence``, ``beta = 0``, ``on a bound``)."""
+    if params is None or params.empty:
+        return pd.DataFrame(columns=["design", "estimations", "degenerate", "persistence >= 0.999",
+                                     "beta = 0 with large alpha", "parameter on a bound"])
+    rows = []
+    for design, grp in params.groupby("design", sort=False):
+        flags = grp["flags"].astype(str)
+        rows.append({"design": design, "estimations": int(len(grp)), "degenerate": int(grp["degenerate"].sum()),
+                     "persistence >= 0.999": int(flags.str.contains("persistence").sum()),
+                     "beta = 0 with large alpha": int(flags.str.contains("beta = 0 with").sum()),
+                     "parameter on a bound": int(flags.str.contains("bound").sum())})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------- reading
 def ordering_text(rmse: dict[str, float]) -> tuple[bool | None, str]:
     """Whether the paper's ordering RMSE(GARCH-LSTM) < RMSE(LSTM) < RMSE(GARCH) holds, in words."""
     ranked = sorted(rmse, key=rmse.get)
@@ -129,14 +331,15 @@ def ordering_text(rmse: dict[str, float]) -> tuple[bool | None, str]:
 def ordering_explanation(tables: dict, summary: dict, synthetic: bool) -> str:
     """Plain-language reading of the results, computed from the tables (not typed in).
 
-    States whether the paper's ordering holds, how large the gaps are, whether
-    the Diebold-Mariano tests separate the models, where the hybrid wins
-    (regimes) and the likely reasons.
+    States whether the paper's ordering holds, how large the gaps are, whether the
+    Diebold-Mariano tests (MSE) separate the models, which models the confidence sets keep,
+    where the hybrid wins (regimes) and the likely reasons.
     """
     rmse = summary["rmse"]
     holds, head = ordering_text(rmse)
     lines = [head]
     dm = tables["dm_tests"]
+    dm = dm.loc[dm["loss"] == "MSE"] if "loss" in dm else dm
 
     def pair(a, b):
         row = dm.loc[((dm["model_a"] == a) & (dm["model_b"] == b)) | ((dm["model_a"] == b) & (dm["model_b"] == a))]
@@ -152,6 +355,12 @@ def ordering_explanation(tables: dict, summary: dict, synthetic: bool) -> str:
             else:
                 sig = "no DM test"
             lines.append(f"- RMSE {a} - RMSE {b} = {gap:+.3f} percentage points; {sig}.")
+    mcs = tables.get("mcs")
+    if mcs is not None and len(mcs):
+        for loss, grp in mcs.groupby("loss", sort=False):
+            kept = grp.loc[grp["in_mcs"], "model"].tolist()
+            if kept:
+                lines.append(f"- Model confidence set ({loss}): {', '.join(kept)}.")
     fig9 = tables["fig9_regimes"]
     models = [m for m in rmse if m in fig9.columns]
     for regime in fig9.index:
@@ -165,16 +374,16 @@ def ordering_explanation(tables: dict, summary: dict, synthetic: bool) -> str:
     paper = paper_reference().table2
     if "GARCH" in rmse and "LSTM" in rmse and rmse["GARCH"] < rmse["LSTM"] * 2:
         reasons.append(f"GARCH is not far behind or ahead of the LSTM (RMSE {rmse['GARCH']:.2f} vs "
-                       f"{rmse['LSTM']:.2f}), unlike the paper's {paper['GARCH']['RMSE']:.2f} vs {paper['LSTM']['RMSE']:.2f}; "
-                       "the paper's much larger GARCH error cannot "
-                       "be checked without its data, while here each fund's GARCH is estimated on scaled returns and "
-                       "run forward with fixed parameters, which keeps its forecasts stable")
+                       f"{rmse['LSTM']:.2f}), unlike the paper's {paper['GARCH']['RMSE']:.2f} vs "
+                       f"{paper['LSTM']['RMSE']:.2f}; the paper's much larger GARCH error cannot be checked without "
+                       "its data, while here each fund's GARCH is re-estimated on its own history and its variance "
+                       "forecasts are mapped to the expected sample std the target measures")
     if "GARCH-LSTM" in rmse and "LSTM" in rmse and rmse["GARCH-LSTM"] >= rmse["LSTM"]:
         reasons.append("the GARCH input r adds little to the LSTM that the realised-vol window does not already "
                        "carry, so the hybrid's extra inputs mostly add estimation noise")
-    if summary.get("split", "").startswith("walk_forward"):
-        reasons.append("the walk-forward split trains on the calm years before the test period, so no model saw a "
-                       "crisis like March-April 2020 during training")
+    if str(summary.get("split", "")).startswith("walk_forward"):
+        reasons.append("the walk-forward design trains only on the past of each refit date, so a crisis is "
+                       "forecast by models that never saw one of its size")
     if reasons:
         lines.append("Why: " + "; ".join(reasons) + ".")
     return "\n".join(lines)

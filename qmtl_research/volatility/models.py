@@ -1,8 +1,9 @@
 """Stage-1 models behind one scikit-learn-style interface.
 
-Every model takes the sample table of :func:`~qmtl_research.volatility.samples.build_samples`
-as ``X`` (a DataFrame, one row per fund and forecast origin) and predicts the
-evaluated target ``y`` = the 1-month annualised vol (%) of weeks ``t..t+3``:
+The pooled models (LSTM, GARCH-LSTM, Naive) take the sample table of
+:func:`~qmtl_research.volatility.samples.build_samples` as ``X`` (a DataFrame, one
+row per fund and forecast origin) and predict the evaluated target ``y`` = the 1-month
+annualised vol (%) of weeks ``t..t+3``:
 
 * ``fit(X, y)`` with ``y`` either that target (1-D) or the 4-step output path
   ``y_t+0..y_t+3`` (2-D, as in the paper; the LSTMs learn all steps);
@@ -10,10 +11,20 @@ evaluated target ``y`` = the 1-month annualised vol (%) of weeks ``t..t+3``:
 * ``score(X, y)`` -> ``-RMSE`` of the evaluated target (greater is better, so
   ``GridSearchCV`` / ``cross_val_score`` can use it directly).
 
-Hyper-parameters are constructor arguments only (``get_params``/``set_params``
-and ``sklearn.base.clone`` work).
+GARCH(1,1) is a per-fund time-series model: :class:`~qmtl_research.volatility.garch.GarchVolatility`
+takes the returns panel as ``X`` (``make_model("GARCH", config)`` builds it).
+
+Hyper-parameters are constructor arguments only (``get_params``/``set_params`` and
+``sklearn.base.clone`` work). ``warm_start=True`` (as in scikit-learn) makes a new
+``fit`` continue from the fitted weights: ``warm_epochs`` epochs over the samples that
+are new since the previous fit (later origins) plus ``warm_replay`` times as many older
+ones drawn at random. The fitted weights live in the estimator (``weights_``); the
+compiled Keras network is shared per architecture within the process, so refits and
+cross-validation folds do not recompile.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pandas as pd
@@ -22,6 +33,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from qmtl_research.errors import InputError
 from qmtl_research.volatility.samples import r_columns, sigma_columns
+
+PREDICT_BATCH = 1024          # fixed prediction batch (one compiled shape)
+_NETWORKS: dict[tuple, object] = {}
 
 
 def _evaluated(y) -> np.ndarray:
@@ -71,29 +85,177 @@ class NaiveVolatility(_VolatilityModel):
         return X[col].to_numpy(dtype=float)
 
 
-class GarchVolatility(_VolatilityModel):
-    """GARCH(1,1) 1-month forecast (column ``garch_1m``).
+def _enable_compilation_cache() -> None:
+    """JAX backend: keep compiled XLA programs in the project's ``.cache/jax`` (a persistent
+    cache; the first run compiles, later processes load), unless ``JAX_COMPILATION_CACHE_DIR``
+    is set. The programs are the same, so the numbers are too."""
+    import os
 
-    The GARCH parameters are estimated per fund by
-    :func:`~qmtl_research.volatility.garch.fit_garch_panel` on the training
-    period of the split (a per-fund time-series fit, not a pooled
-    cross-sectional one), and the forecasts for every origin are computed with
-    those fixed parameters from data up to ``t-1``. This estimator exposes them
-    through the common interface; ``fit`` checks the forecasts exist and
-    records their in-sample RMSE.
-    """
+    import keras
 
-    def fit(self, X: pd.DataFrame, y=None):
-        _require(X, ["garch_1m"], "GARCH")
-        self.n_features_in_ = 1
-        if y is not None:
-            self.train_rmse_ = float(np.sqrt(np.mean((_evaluated(y) - X["garch_1m"].to_numpy(float)) ** 2)))
-        return self
+    if keras.backend.backend() != "jax" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return
+    import jax
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "n_features_in_")
-        _require(X, ["garch_1m"], "GARCH")
-        return X["garch_1m"].to_numpy(dtype=float)
+    from qmtl_research.paths import cache_dir
+
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
+def _network(name: str, window: int, n_features: int, horizon: int, layers: int, units: int,
+             learning_rate: float):
+    """The compiled Keras network for an architecture (built once per process)."""
+    import keras
+
+    _enable_compilation_cache()
+    key = (name, window, n_features, horizon, layers, units, float(learning_rate))
+    if key not in _NETWORKS:
+        model = _build(name, window, n_features, horizon, layers, units)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+        _NETWORKS[key] = model
+    return _NETWORKS[key]
+
+
+@functools.cache
+def _placeholder():
+    """An initializer that returns NumPy zeros: building the network compiles no XLA
+    initialisation programs (the weights are set by :func:`_initial_weights` before every fit)."""
+    import keras
+
+    class Placeholder(keras.initializers.Initializer):
+        def __call__(self, shape, dtype=None):
+            return np.zeros(shape, dtype="float32")
+
+    return Placeholder()
+
+
+def _build(name: str, window: int, n_features: int, horizon: int, layers: int, units: int):
+    import keras
+
+    init = dict(kernel_initializer=_placeholder(), bias_initializer=_placeholder())
+    model = keras.Sequential(name=name.replace("-", "_"))
+    model.add(keras.Input(shape=(window, n_features)))
+    for i in range(layers):
+        model.add(keras.layers.LSTM(units, return_sequences=i < layers - 1, recurrent_initializer=_placeholder(),
+                                    unit_forget_bias=False, **init))
+    model.add(keras.layers.Dense(horizon, **init))
+    return model
+
+
+def _initial_weights(model, seed: int) -> list[np.ndarray]:
+    """Seeded initial weights with Keras' default distributions, drawn with NumPy (no XLA
+    compilation per fit): kernels Glorot-uniform, recurrent kernels orthogonal, LSTM biases 0
+    with the forget gate at 1 (``unit_forget_bias``), other biases 0."""
+    rng = np.random.default_rng([seed, 20230831])
+    out = []
+    for layer in model.layers:
+        is_lstm = "lstm" in type(layer).__name__.lower()
+        for v in layer.weights:
+            shape = tuple(v.shape)
+            name = v.path.rsplit("/", 1)[-1]
+            if name == "recurrent_kernel":
+                rows, cols = shape
+                a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+                q, r = np.linalg.qr(a)
+                q = q * np.sign(np.diag(r))
+                out.append((q if rows >= cols else q.T).reshape(shape).astype("float32"))
+            elif name == "kernel":
+                limit = np.sqrt(6.0 / (shape[0] + shape[-1]))
+                out.append(rng.uniform(-limit, limit, size=shape).astype("float32"))
+            elif name == "bias" and is_lstm:
+                units = shape[0] // 4
+                b = np.zeros(shape, dtype="float32")
+                b[units:2 * units] = 1.0
+                out.append(b)
+            else:
+                out.append(np.zeros(shape, dtype="float32"))
+    return out
+
+
+def _weights(model) -> list[np.ndarray]:
+    """Copies of the network's weights as NumPy arrays (``get_weights`` order)."""
+    return [np.array(v.value, copy=True) for v in model.weights]
+
+
+def _reset_optimizer(model) -> None:
+    """Adam from scratch (iteration 0, zero moments), keeping the compiled train step."""
+    opt = model.optimizer
+    if not opt.built:
+        return
+    lr_var = getattr(opt, "_learning_rate", None)
+    for v in opt.variables:
+        if lr_var is not None and v is lr_var:
+            continue
+        v.assign(np.zeros(v.shape, dtype=v.dtype))
+
+
+def _predict_scaled(model, xs: np.ndarray) -> np.ndarray:
+    """Network outputs in fixed-size batches (one compiled shape), padding the last."""
+    n = len(xs)
+    if n == 0:
+        return np.empty((0, model.output_shape[-1]))
+    k = -(-n // PREDICT_BATCH)
+    pad = np.zeros((k * PREDICT_BATCH,) + xs.shape[1:], dtype="float32")
+    pad[:n] = xs
+    out = [np.asarray(model.predict_on_batch(pad[i * PREDICT_BATCH:(i + 1) * PREDICT_BATCH])) for i in range(k)]
+    return np.concatenate(out)[:n].astype(float)
+
+
+@functools.cache
+def _batch_class():
+    """A keras ``PyDataset`` of full training batches, a seeded permutation per epoch (defined
+    lazily: keras is imported only when an LSTM is fitted)."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self, x, y, batch_size, rng):
+            super().__init__()
+            self.x, self.y, self.rng = x, y, rng
+            self.batch_size = min(batch_size, len(x))
+            self.steps = len(x) // self.batch_size
+            self.on_epoch_end()
+
+        def __len__(self):
+            return self.steps
+
+        def __getitem__(self, i):
+            sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
+            return self.xp[sl], self.yp[sl]
+
+        def on_epoch_end(self):
+            order = self.rng.permutation(len(self.x))          # one gather per epoch, batches are slices
+            self.xp, self.yp = self.x[order], self.y[order]
+
+    return Batches
+
+
+@functools.cache
+def _stopping_class():
+    """Validation MSE after each epoch (fixed-shape predictions), patience, best weights."""
+    import keras
+
+    class EarlyStopping(keras.callbacks.Callback):
+        def __init__(self, xv, yv, patience):
+            super().__init__()
+            self.xv, self.yv, self.patience = xv, yv, patience
+            self.best, self.wait, self.best_weights, self.losses = np.inf, 0, None, []
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = float(np.mean((_predict_scaled(self.model, self.xv) - self.yv) ** 2))
+            self.losses.append(loss)
+            if logs is not None:
+                logs["val_loss"] = loss
+            if loss < self.best:
+                self.best, self.wait = loss, 0
+                self.best_weights = _weights(self.model)
+            else:
+                self.wait += 1
+                if self.patience is not None and self.wait >= self.patience:
+                    self.model.stop_training = True
+
+    return EarlyStopping
 
 
 class LSTMVolatility(_VolatilityModel):
@@ -109,24 +271,31 @@ class LSTMVolatility(_VolatilityModel):
     layers, units:
         Stacked LSTM layers and units per layer; a Dense layer maps to the outputs.
     epochs, batch_size, learning_rate:
-        Adam training settings (MSE loss on the scaled outputs).
+        Adam training settings (MSE loss on the standardised outputs); ``epochs`` of a
+        cold fit. Batches are full (``batch_size`` rows of a seeded permutation per epoch).
     patience:
-        Early-stopping patience on the validation loss (None = off).
-    validation_fraction:
-        The latest share of training rows (rows are sorted by origin) used for
-        early stopping; 0 = none.
+        Early-stopping patience on the validation loss (None = off); the best epoch's
+        weights are kept.
+    validation_fraction, max_validation_samples:
+        The latest share of training rows (by origin), at most ``max_validation_samples``,
+        held out for early stopping; 0 = none.
+    warm_start, warm_epochs, warm_replay, warm_max_samples:
+        See the module docstring. Input/output standardisation stays that of the cold fit; the
+        held-out rows of a warm fit are the latest ones, ``validation_fraction`` of its sample.
     log_transform:
         Model ``log1p(vol %)``; inputs and outputs are then standardised with
         means/stds fitted on the training rows only.
     seed:
-        ``keras.utils.set_random_seed(seed)`` before building and training:
-        same data + seed -> identical numbers.
+        ``keras.utils.set_random_seed(seed)`` before initialising the weights, and the
+        seed of the batch order: same data + seed -> identical numbers.
     """
 
     def __init__(self, features: tuple[str, ...] = ("sigma",), window: int = 4, horizon: int = 4,
                  layers: int = 1, units: int = 32, epochs: int = 30, batch_size: int = 256,
                  learning_rate: float = 1e-3, patience: int | None = 5, validation_fraction: float = 0.1,
-                 log_transform: bool = False, seed: int = 42, verbose: int = 0):
+                 max_validation_samples: int = 20_000, warm_start: bool = False, warm_epochs: int = 5,
+                 warm_replay: float = 3.0, warm_max_samples: int = 100_000, log_transform: bool = False,
+                 seed: int = 42, verbose: int = 0):
         self.features = features
         self.window = window
         self.horizon = horizon
@@ -137,6 +306,11 @@ class LSTMVolatility(_VolatilityModel):
         self.learning_rate = learning_rate
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.max_validation_samples = max_validation_samples
+        self.warm_start = warm_start
+        self.warm_epochs = warm_epochs
+        self.warm_replay = warm_replay
+        self.warm_max_samples = warm_max_samples
         self.log_transform = log_transform
         self.seed = seed
         self.verbose = verbose
@@ -160,65 +334,104 @@ class LSTMVolatility(_VolatilityModel):
         cols = self._columns()
         for c in cols:
             _require(X, c, self._name())
-        # (n, window, n_features)
-        return np.stack([self._fwd(X[c].to_numpy(dtype=float)) for c in cols], axis=-1)
+        return np.stack([self._fwd(X[c].to_numpy(dtype=float)) for c in cols], axis=-1)   # (n, window, f)
 
     def _name(self) -> str:
         return "GARCH-LSTM" if "r" in self.features else "LSTM"
 
-    def _build(self, n_features: int):
-        import keras
-
-        model = keras.Sequential(name=self._name().replace("-", "_"))
-        model.add(keras.Input(shape=(self.window, n_features)))
-        for i in range(self.layers):
-            model.add(keras.layers.LSTM(self.units, return_sequences=i < self.layers - 1))
-        model.add(keras.layers.Dense(self.horizon))
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate), loss="mse")
-        return model
+    def _net(self, n_features: int):
+        return _network(self._name(), self.window, n_features, self.horizon, self.layers, self.units,
+                        self.learning_rate)
 
     # ---------------------------------------------------------------- API
     def fit(self, X: pd.DataFrame, y):
         import keras
 
-        Xa = self._inputs(X)
-        Y = np.asarray(y, dtype=float)
-        if Y.ndim == 1:
-            Y = np.repeat(Y[:, None], self.horizon, axis=1)  # single target: learn it on every step
-        if Y.shape != (len(X), self.horizon):
-            raise InputError(f"{self._name()}: y has shape {Y.shape}, expected ({len(X)}, {self.horizon})",
+        Y_all = np.asarray(y, dtype=float)
+        if Y_all.ndim == 1:
+            Y_all = np.repeat(Y_all[:, None], self.horizon, axis=1)  # single target: learn it on every step
+        if Y_all.shape != (len(X), self.horizon):
+            raise InputError(f"{self._name()}: y has shape {Y_all.shape}, expected ({len(X)}, {self.horizon})",
                              where="fit(X, y)", fix="pass the output path y_t+0..y_t+3 or the 1-D target")
+        if len(X) == 0:
+            raise InputError(f"{self._name()}: no training samples", where="fit(X, y)",
+                             fix="train on a longer history")
+        origin = pd.to_datetime(X["origin"]).to_numpy() if "origin" in X else np.arange(len(X))
+        order = np.arange(len(X)) if pd.Index(origin).is_monotonic_increasing \
+            else np.argsort(origin, kind="stable")
+        warm = self.warm_start and hasattr(self, "weights_")
+        n = len(order)
+        n_val = 0
+        if self.patience is not None and self.validation_fraction > 0:
+            n_val = min(int(n * self.validation_fraction), self.max_validation_samples)
+            n_val = n_val if n_val >= 1 and n - n_val >= 1 else 0
+        pool, val_rows = order[: n - n_val], order[n - n_val:]
+        rng = np.random.default_rng([self.seed, getattr(self, "n_fits_", 0) if warm else 0])
+        epochs = self.epochs
+        if warm:
+            is_new = origin[pool] > self.last_origin_
+            new, old = pool[is_new], pool[~is_new]
+            new = new[-self.warm_max_samples:]
+            n_old = min(len(old), int(round(self.warm_replay * max(len(new), 1))),
+                        max(self.warm_max_samples - len(new), 0))
+            pool = np.sort(np.concatenate([new, rng.choice(old, size=n_old, replace=False)]))
+            epochs = self.warm_epochs
+            # validation in proportion to this fit's sample (the latest rows), not to the whole history
+            n_keep = min(len(val_rows), max(1, int(round(len(pool) * self.validation_fraction
+                                                          / (1.0 - self.validation_fraction)))))
+            val_rows = val_rows[len(val_rows) - n_keep:] if len(val_rows) else val_rows
+        if len(pool) == 0:
+            raise InputError(f"{self._name()}: no training samples left after holding out the validation rows",
+                             where="fit(X, y)", fix="train on more samples or set validation_fraction=0")
+        rows = np.concatenate([pool, val_rows])
+        Xa = self._inputs(X.iloc[rows])
+        Y = Y_all[rows]
         if not np.isfinite(Y).all():
             raise InputError(f"{self._name()}: y has missing values", where="fit(X, y)",
                              fix="train on complete rows")
         Yt = self._fwd(Y)
-        self.x_mean_ = Xa.reshape(-1, Xa.shape[-1]).mean(axis=0)
-        self.x_std_ = Xa.reshape(-1, Xa.shape[-1]).std(axis=0) + 1e-8
-        self.y_mean_, self.y_std_ = float(Yt.mean()), float(Yt.std()) + 1e-8
+        if not warm:
+            self.x_mean_ = Xa.reshape(-1, Xa.shape[-1]).mean(axis=0)
+            self.x_std_ = Xa.reshape(-1, Xa.shape[-1]).std(axis=0) + 1e-8
+            self.y_mean_, self.y_std_ = float(Yt.mean()), float(Yt.std()) + 1e-8
+            self.n_fits_ = 0
         xs = ((Xa - self.x_mean_) / self.x_std_).astype("float32")
         ys = ((Yt - self.y_mean_) / self.y_std_).astype("float32")
+        train_idx = np.arange(len(pool))
+        val_idx = np.arange(len(pool), len(rows))
 
-        keras.utils.set_random_seed(self.seed)
-        model = self._build(Xa.shape[-1])
-        callbacks = []
-        use_val = self.validation_fraction > 0 and len(xs) * self.validation_fraction >= 1
-        if self.patience is not None and use_val:
-            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience,
-                                                           restore_best_weights=True))
-        history = model.fit(xs, ys, epochs=self.epochs, batch_size=self.batch_size, shuffle=True,
-                            validation_split=self.validation_fraction if use_val else 0.0,
-                            callbacks=callbacks, verbose=self.verbose)
-        self.model_ = model
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        self.epochs_run_ = len(self.history_.get("loss", []))
+        model = self._net(Xa.shape[-1])
+        if warm:
+            model.set_weights(self.weights_)
+        else:
+            keras.utils.set_random_seed(self.seed)
+            model.set_weights(_initial_weights(model, self.seed))
+        _reset_optimizer(model)
+        stopper = _stopping_class()(xs[val_idx], ys[val_idx], self.patience) if n_val else None
+        data = _batch_class()(xs[train_idx], ys[train_idx], self.batch_size, rng)
+        history = model.fit(data, epochs=epochs, callbacks=[stopper] if stopper else [], verbose=self.verbose,
+                            shuffle=False)
+        if stopper is not None and stopper.best_weights is not None:
+            model.set_weights(stopper.best_weights)
+        self.weights_ = _weights(model)
+        hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        if stopper is not None:
+            hist["val_loss"] = stopper.losses
+        self.history_ = hist
+        self.epochs_run_ = len(hist.get("loss", []))
+        self.n_train_ = int(len(train_idx))
         self.n_features_in_ = Xa.shape[-1]
+        self.last_origin_ = origin.max()
+        self.n_fits_ += 1
         return self
 
     def predict_path(self, X: pd.DataFrame) -> np.ndarray:
         """All output steps ``t..t+horizon-1`` (n, horizon), vol in %."""
-        check_is_fitted(self, "model_")
+        check_is_fitted(self, "weights_")
         xs = ((self._inputs(X) - self.x_mean_) / self.x_std_).astype("float32")
-        out = np.asarray(self.model_.predict(xs, batch_size=4096, verbose=0), dtype=float)
+        model = self._net(xs.shape[-1])
+        model.set_weights(self.weights_)
+        out = _predict_scaled(model, xs)
         return self._inv(out * self.y_std_ + self.y_mean_)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -231,21 +444,30 @@ class GarchLSTMVolatility(LSTMVolatility):
     def __init__(self, features: tuple[str, ...] = ("sigma", "r"), window: int = 4, horizon: int = 4,
                  layers: int = 1, units: int = 32, epochs: int = 30, batch_size: int = 256,
                  learning_rate: float = 1e-3, patience: int | None = 5, validation_fraction: float = 0.1,
-                 log_transform: bool = False, seed: int = 42, verbose: int = 0):
+                 max_validation_samples: int = 20_000, warm_start: bool = False, warm_epochs: int = 5,
+                 warm_replay: float = 3.0, warm_max_samples: int = 100_000, log_transform: bool = False,
+                 seed: int = 42, verbose: int = 0):
         super().__init__(features=features, window=window, horizon=horizon, layers=layers, units=units,
                          epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience,
-                         validation_fraction=validation_fraction, log_transform=log_transform, seed=seed,
+                         validation_fraction=validation_fraction, max_validation_samples=max_validation_samples,
+                         warm_start=warm_start, warm_epochs=warm_epochs, warm_replay=warm_replay,
+                         warm_max_samples=warm_max_samples, log_transform=log_transform, seed=seed,
                          verbose=verbose)
 
 
-def make_model(name: str, config) -> _VolatilityModel:
+def make_model(name: str, config, warm_start: bool = False):
     """The estimator for a model name of :data:`~qmtl_research.volatility.config.MODEL_NAMES`,
     with hyper-parameters from a :class:`~qmtl_research.volatility.config.Stage1Config`."""
     if name == "Naive":
         return NaiveVolatility(window=config.window)
     if name == "GARCH":
-        return GarchVolatility()
-    lstm = dict(config.lstm.model_dump(), window=config.window, horizon=config.horizon, seed=config.seed)
+        from qmtl_research.volatility.garch import GarchVolatility
+
+        g = config.garch
+        return GarchVolatility(mean=g.mean, min_train_obs=g.min_train_obs, horizon=config.horizon,
+                               warm_start=warm_start, max_iter=g.max_iter)
+    lstm = dict(config.lstm.model_dump(), window=config.window, horizon=config.horizon, seed=config.seed,
+                warm_start=warm_start)
     if name == "LSTM":
         return LSTMVolatility(features=("sigma",), **lstm)
     if name == "GARCH-LSTM":

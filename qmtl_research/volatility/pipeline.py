@@ -1,18 +1,27 @@
-"""Stage 1 end to end: targets -> GARCH per fund -> samples -> models -> evaluation.
+"""Stage 1 end to end: one out-of-time forecast panel (walk-forward) + the paper's K-fold CV beside it.
 
->>> from qmtl_research.volatility import Stage1Config, run_stage1
->>> result = run_stage1(panel, Stage1Config(split="walk_forward"))   # doctest: +SKIP
->>> result.tables["table2"]                                          # doctest: +SKIP
+>>> from qmtl_research.volatility import Stage1Config, run_stage1, forecasts_for
+>>> result = run_stage1(panel)                                   # doctest: +SKIP
+>>> result.tables["design_comparison"]                           # doctest: +SKIP
+>>> forecasts_for(result.forecasts, "GARCH-LSTM", requests)      # doctest: +SKIP  (stage 2)
 
-Per split (one for walk-forward, K for CV) GARCH is estimated per fund on the
-split's training returns, the sample table is built, and every model is fitted
-on the training samples and predicts the test samples. All models are compared
-on the same test points: rows any selected model cannot use (e.g. a fund whose
-GARCH fit failed) are left out for every model, and the reason is listed in
-``failures``.
+1. Fund histories are checked (bad funds are listed in ``failures``, the others go on).
+2. **Walk-forward** (:mod:`.walkforward`): the test period starts where the data allow
+   (or at ``test_start``); at every refit date (yearly by default, weekly possible) GARCH
+   is re-estimated per fund on the returns before the date (warm-started from the
+   previous estimates) and the LSTMs are retrained on the samples whose outputs end before
+   it (warm-started from the previous weights); each fit serves the origins up to the next
+   refit. The result is the forecast panel ``forecasts``, one row per fund and origin up
+   to the "now" week, which stage 2 and the early warnings read (:func:`.lookup.forecasts_for`).
+3. **CV** (``cv=True``): the paper's K-fold design, models estimated on the other folds.
+4. Evaluation of each design on the points every model forecasts and whose target is
+   observed: Table 2 (MSE, RMSE, QLIKE), Table 3, Figure 9 regimes, Figure 10, DM tests,
+   model confidence sets, GARCH diagnostics; the verdict design (``split``, walk-forward
+   by default) fills the main tables.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,140 +35,282 @@ from qmtl_research.volatility.garch import fit_garch_panel
 from qmtl_research.volatility.inputs import check_histories, failures_frame
 from qmtl_research.volatility.models import make_model
 from qmtl_research.volatility.samples import build_samples, r_columns, sigma_columns, y_columns
-from qmtl_research.volatility.splits import Split, cv_splits, walk_forward_split
+from qmtl_research.volatility.splits import WalkForwardSchedule, cv_splits, walk_forward_schedule
 from qmtl_research.volatility.targets import realized_vol
+from qmtl_research.volatility.walkforward import GARCH_BASED, build_walk_forward
 
-GARCH_BASED = {"GARCH", "GARCH-LSTM"}
+PREDICTION_COLUMNS = ["fund_id", "fund_type", "origin", "date", "fold", "y"]
+RECORDED = ("table2", "table2_walk_forward", "table2_cv", "design_comparison", "table3", "fig9_regimes", "top20",
+            "dm_tests", "mcs", "garch_diagnostics", "garch_diagnostics_summary", "training")
 
 
 @dataclass
 class Stage1Result:
-    """Out-of-sample predictions, failures and the report tables of one stage-1 run."""
+    """Everything a stage-1 run produced (see :meth:`record` for the stored names).
+
+    Attributes
+    ----------
+    forecasts:
+        The walk-forward forecast panel (:mod:`qmtl_research.volatility.walkforward`): one row
+        per fund and origin of the test period, including the "now" origin.
+    predictions:
+        The verdict design's evaluated points (``fund_id, fund_type, origin, date, fold, y``
+        + models): every model forecasts them and ``y`` is observed.
+    walk_forward_predictions, cv_predictions:
+        The evaluated points of each design (``cv_predictions`` empty when ``cv=False``).
+    garch_params:
+        Every GARCH estimation: ``design`` (walk_forward | cv fold k/K), ``fund_id, fit_date``,
+        ``mu, omega, alpha, beta`` (for returns / ``scale``), ``scale, n_obs, loglik, n_iter,
+        persistence, flags, degenerate``.
+    training:
+        Every LSTM fit: ``design, fit_date, model, n_samples, n_train, epochs_run, warm,
+        final_loss, final_val_loss, seconds``.
+    tables:
+        (errors ``realised - forecast``; MSE in %^2, RMSE in percentage points of annualised std,
+        QLIKE unit-free; points = fund x origin with an observed target and every model's forecast)
+
+        * ``table2`` (verdict design), ``table2_walk_forward``, ``table2_cv`` - index ``model``;
+          ``MSE, RMSE, QLIKE, n_points, n_qlike``.
+        * ``design_comparison`` - index ``model``; ``RMSE (<design>)``, ``QLIKE (<design>)``,
+          ``MSE (<design>)``, ``n_points (<design>)``, ``rank RMSE (<design>)`` for
+          ``walk_forward`` and ``cv 4-fold``.
+        * ``table3`` - index ``fund_type``; ``std`` (mean realised vol, %), ``MSE, RMSE`` of
+          GARCH-LSTM, ``n_funds, n_points``, ``RMSE <model>`` of the others.
+        * ``fig9_regimes`` - index ``regime`` (above / below-average volatility funds, the
+          high-volatility regime; an empty regime is left out, see ``notes``); one RMSE column
+          per model, ``n_points``.
+        * ``top20`` - ``fund_id, fund_type, date, realised, pred <model>..., err <model>...,
+          |err GARCH-LSTM| - |err LSTM|``.
+        * ``dm_tests`` - ``loss`` (MSE | QLIKE), ``model_a, model_b, dm_stat`` (HLN-adjusted,
+          negative = model_a better), ``p_value, better, mean_loss_diff`` (loss units), ``n_weeks, lags``.
+        * ``mcs`` - ``loss, model, mean_loss, mcs_pvalue, in_mcs, rank, n_weeks, block_size``.
+        * ``garch_diagnostics`` - the flagged estimations: ``design, fund_id, fit_date, alpha, beta,
+          persistence, flags, n_obs``; ``garch_diagnostics_summary`` - per design ``estimations,
+          degenerate, persistence >= 0.999, beta = 0 with large alpha, parameter on a bound``.
+        * ``training`` - as the attribute.
+    summary:
+        ``best_model, rmse, qlike, walk_forward_rmse, cv_rmse`` (dicts by model), ``split,
+        verdict_design, test_start, test_start_rule, refit, n_refits, now_origin, n_funds,
+        n_test_points, n_forecast_rows, n_failures, n_degenerate_garch_fits, mcs`` (models in the
+        set, by loss), ``high_vol_regime, paper_ordering_holds, ordering_text, models, seed,
+        notes, data``.
+    """
 
     config: Stage1Config
+    schedule: WalkForwardSchedule
+    forecasts: pd.DataFrame
     predictions: pd.DataFrame
+    walk_forward_predictions: pd.DataFrame
+    cv_predictions: pd.DataFrame
     failures: pd.DataFrame
     garch_params: pd.DataFrame
     target: pd.DataFrame
+    training: pd.DataFrame
     tables: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
-    training: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
-    def record(self, ctx) -> None:
-        """Store the contract's section "volatility" results for the run (``ctx.record``)."""
-        for name in ("table2", "table3", "fig9_regimes", "top20", "dm_tests"):
-            ctx.record("volatility", name, self.tables[name])
-        ctx.record("volatility", "failures", self.failures)
-        ctx.record("volatility", "summary", self.summary)
+    def results(self):
+        """The section ``volatility`` of the results contract (:class:`qmtl_research.results.VolatilityResults`)."""
+        from qmtl_research.results import VolatilityResults
 
+        return VolatilityResults(config=self.config.model_dump(mode="json"), forecasts=self.forecasts,
+                                 failures=self.failures, summary=self.summary,
+                                 **{name: self.tables[name] for name in RECORDED})
 
-def _required_columns(models, window: int) -> list[str]:
-    cols = list(sigma_columns(window))
-    if "GARCH-LSTM" in models:
-        cols += r_columns(window)
-    if "GARCH" in models:
-        cols.append("garch_1m")
-    return cols
+    def record(self, ctx):
+        """Write the section ``volatility`` for the run of ``ctx`` (the stage's one writer)."""
+        return self.results().record(ctx)
 
 
-def make_splits(dates: pd.DatetimeIndex, config: Stage1Config) -> list[Split]:
-    if config.split == "walk_forward":
-        return [walk_forward_split(dates, config.test_start, config.window, config.horizon,
-                                   config.garch.refit_every)]
-    return cv_splits(dates, config.folds, config.window, config.horizon)
+def _fund_types(panel, funds) -> pd.Series:
+    if "fund_type" in panel.metadata:
+        return panel.metadata["fund_type"].astype(str).reindex(funds).fillna("unknown")
+    return pd.Series("unknown", index=funds)
 
 
-def run_stage1(panel, config: Stage1Config | None = None, progress: bool = True) -> Stage1Result:
-    """Run stage 1 on a :class:`~qmtl_research.data.panel.FundPanel`.
+def _evaluated(frame: pd.DataFrame, models, fold) -> pd.DataFrame:
+    """Points every model forecasts and whose target is observed."""
+    ok = frame["y"].notna() & frame[list(models)].notna().all(axis=1)
+    out = frame.loc[ok, ["fund_id", "fund_type", "origin", "date", "y", *models]].copy()
+    out.insert(4, "fold", fold if isinstance(fold, str) else fold[ok.to_numpy()])
+    return out.reset_index(drop=True)
 
-    Bad funds (all-NaN, gaps, constant, too short, GARCH failure or
-    non-convergence) are listed in ``failures`` with a message; the others are
-    processed. Raises :class:`~qmtl_research.errors.InputError` only when no
-    fund or no training/test sample is left.
-    """
-    config = config or Stage1Config()
+
+def run_cv(returns: pd.DataFrame, fund_type: pd.Series, config: Stage1Config, progress: bool = True):
+    """The paper's K-fold CV (contiguous blocks, purged): ``(predictions, garch_params, training, failures)``."""
     models = list(config.models)
     w, h = config.window, config.horizon
-    returns = panel.returns
-    usable, failure_rows = check_histories(returns, min_obs=2 * w + h)
-    if not usable:
-        raise InputError("no fund has a usable return history", where=f"panel {panel.source}",
-                         fix="see the failures: " + "; ".join(f"{f['fund_id']}: {f['message']}"
-                                                             for f in failure_rows[:5]))
-    returns = returns[usable]
     target = realized_vol(returns, w)
-    fund_type = panel.metadata["fund_type"].astype(str).reindex(usable).fillna("unknown") \
-        if "fund_type" in panel.metadata else pd.Series("unknown", index=usable)
-    required = _required_columns(models, w)
-    needs_garch = bool(GARCH_BASED & set(models))
-
-    parts, params, training = [], [], {}
-    splits = make_splits(returns.index, config)
-    for split in splits:
-        cond_vol = forecast = None
-        if needs_garch:
-            garch = fit_garch_panel(returns, split.garch_mask, config.garch, split.refit_dates,
-                                    horizon=h, progress=progress)
-            cond_vol, forecast = garch.cond_vol, garch.forecast
-            suffix = f" ({split.name})" if len(splits) > 1 else ""
-            failure_rows += [dict(f, step=f["step"] + suffix) for f in garch.failures]
-            params.append(garch.params.assign(split=split.name))
-        samples = build_samples(target, cond_vol, forecast, w, h)
+    parts, params, training, failures = [], [], [], []
+    required = list(sigma_columns(w)) + (r_columns(w) if "GARCH-LSTM" in models else []) \
+        + (["garch_1m"] if "GARCH" in models else [])
+    for split in cv_splits(returns.index, config.folds, w, h):
+        cond = fcst = None
+        if set(GARCH_BASED) & set(models):
+            g = fit_garch_panel(returns, split.garch_mask, config.garch, horizon=h, progress=False)
+            cond, fcst = g.cond_vol.iloc[:-1], g.forecast.iloc[:-1]
+            failures += [dict(f, step=f"garch ({split.name})") for f in g.failures]
+            params.append(g.params.assign(design=split.name))
+        samples = build_samples(target, cond, fcst, w, h)
         samples = samples.loc[samples[required].notna().all(axis=1)]
         train, test = split.select(samples)
         if train.empty or test.empty:
             raise InputError(f"{split.name}: {len(train)} training and {len(test)} test samples",
-                             where="stage-1 split", fix="use a longer panel, another test_start or fewer folds")
+                             where="stage 1, cv", fix="use a longer panel, fewer folds or cv: false")
         pred = test[["fund_id", "origin", "date", "y"]].copy()
         pred.insert(1, "fund_type", fund_type.reindex(pred["fund_id"]).to_numpy())
-        pred.insert(4, "fold", split.name)
         for name in tqdm(models, desc=f"stage-1 models, {split.name}", disable=not progress):
-            model = make_model(name, config)
-            model.fit(train, train[y_columns(h)].to_numpy())
+            if name == "GARCH":
+                pred[name] = test["garch_1m"].to_numpy()
+                continue
+            t0 = time.perf_counter()
+            model = make_model(name, config).fit(train, train[y_columns(h)].to_numpy())
             pred[name] = model.predict(test)
             if hasattr(model, "history_"):
-                training[(split.name, name)] = {"epochs_run": model.epochs_run_,
-                                                "final_loss": model.history_["loss"][-1],
-                                                "final_val_loss": model.history_.get("val_loss", [np.nan])[-1],
-                                                "n_train": len(train)}
-        parts.append(pred)
+                training.append({"design": split.name, "fit_date": pd.NaT, "model": name,
+                                 "n_samples": len(train), "n_train": model.n_train_, "epochs_run": model.epochs_run_,
+                                 "warm": False, "final_loss": model.history_["loss"][-1],
+                                 "final_val_loss": model.history_.get("val_loss", [np.nan])[-1],
+                                 "seconds": round(time.perf_counter() - t0, 3)})
+        parts.append(_evaluated(pred, models, split.name))
+    return pd.concat(parts, ignore_index=True), params, training, failures
 
-    predictions = pd.concat(parts, ignore_index=True)
-    failures = failures_frame(failure_rows)
-    result = Stage1Result(config=config, predictions=predictions, failures=failures,
-                          garch_params=pd.concat(params) if params else pd.DataFrame(),
-                          target=target, training=training)
-    result.tables = evaluate(predictions, models, horizon=h)
-    result.summary = summarise(result, panel, splits)
+
+def _usable(panel, config: Stage1Config):
+    w, h = config.window, config.horizon
+    usable, failure_rows = check_histories(panel.returns, min_obs=2 * w + h)
+    if not usable:
+        raise InputError("no fund has a usable return history", where=f"panel {panel.source}",
+                         fix="see the failures: " + "; ".join(f"{f['fund_id']}: {f['message']}"
+                                                             for f in failure_rows[:5]))
+    returns = panel.returns[usable]
+    schedule = walk_forward_schedule(returns, config.test_start, config.refit, w, h, config.garch.min_train_obs,
+                                     config.test_start_share)
+    return returns, _fund_types(panel, usable), failure_rows, schedule
+
+
+def forecast_panel(panel, config: Stage1Config | None = None, progress: bool = True):
+    """Only the walk-forward forecast panel (no CV, no evaluation): ``(forecasts, failures, schedule)``.
+
+    The same rows and numbers as ``run_stage1(panel, config).forecasts``; used by the
+    ``qmtl-research volatility forecast`` command.
+    """
+    config = config or Stage1Config()
+    returns, fund_type, failure_rows, schedule = _usable(panel, config)
+    forecasts, garch, _ = build_walk_forward(returns, fund_type, config, schedule, progress=progress)
+    if garch is not None:
+        failure_rows += garch.failures
+    return forecasts, failures_frame(failure_rows), schedule
+
+
+def run_stage1(panel, config: Stage1Config | None = None, progress: bool = True) -> Stage1Result:
+    """Run stage 1 on a :class:`~qmtl_research.data.panel.FundPanel` (see the module docstring).
+
+    Bad funds (all-NaN, gaps, constant, too short, GARCH failure or non-convergence) are
+    listed in ``failures`` with a message; the others are processed. Raises
+    :class:`~qmtl_research.errors.InputError` when no fund is usable or a design has no
+    training/test sample, :class:`~qmtl_research.errors.ConfigError` for a bad ``test_start``.
+    """
+    config = config or Stage1Config()
+    models = list(config.models)
+    returns, fund_type, failure_rows, schedule = _usable(panel, config)
+    forecasts, garch, training = build_walk_forward(returns, fund_type, config, schedule, progress=progress)
+    params = []
+    if garch is not None:
+        failure_rows += garch.failures
+        params.append(garch.params.assign(design="walk_forward"))
+    wf_pred = _evaluated(forecasts, models, "walk_forward")
+    if wf_pred.empty:
+        raise InputError(f"the walk-forward test period from {schedule.test_start.date()} has no point that every "
+                         f"model forecasts with an observed target", where="stage 1, walk_forward",
+                         fix="use a longer panel, an earlier test_start, or fewer GARCH-based models")
+    cv_pred = pd.DataFrame(columns=[*PREDICTION_COLUMNS, *models])
+    train_log = [training] if len(training) else []
+    if config.cv:
+        cv_pred, cv_params, cv_training, cv_failures = run_cv(returns, fund_type, config, progress)
+        params += cv_params
+        failure_rows += cv_failures
+        if cv_training:
+            train_log.append(pd.DataFrame(cv_training))
+    garch_params = pd.concat(params, ignore_index=True) if params else pd.DataFrame()
+    if len(garch_params):
+        garch_params = garch_params[["design", *[c for c in garch_params.columns if c != "design"]]]
+    predictions = wf_pred if config.split == "walk_forward" else cv_pred
+    result = Stage1Result(config=config, schedule=schedule, forecasts=forecasts, predictions=predictions,
+                          walk_forward_predictions=wf_pred, cv_predictions=cv_pred,
+                          failures=failures_frame(failure_rows), garch_params=garch_params,
+                          target=realized_vol(returns, config.window),
+                          training=pd.concat(train_log, ignore_index=True) if train_log else pd.DataFrame())
+    result.tables, result.notes = evaluate(result)
+    result.summary = summarise(result, panel)
     return result
 
 
-def evaluate(predictions: pd.DataFrame, models, horizon: int = 4) -> dict[str, pd.DataFrame]:
-    """The contract's tables from out-of-sample predictions."""
-    return {
-        "table2": ev.error_table(predictions, models),
-        "table3": ev.by_fund_type(predictions, models),
-        "fig9_regimes": ev.regimes(predictions, models),
-        "top20": ev.top_volatility(predictions, models),
-        "dm_tests": ev.dm_tests(predictions, models, h=horizon),
+def evaluate(result: Stage1Result) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """The stage-1 tables (names in :data:`RECORDED`) and notes (e.g. an empty regime left out)."""
+    cfg = result.config
+    models = list(cfg.models)
+    pred = result.predictions
+    fig9, notes = ev.regimes(pred, models, cfg.high_vol)
+    w = cfg.window
+    designs = {"walk_forward": ev.error_table(result.walk_forward_predictions, models, w)}
+    if len(result.cv_predictions):
+        designs[f"cv {cfg.folds}-fold"] = ev.error_table(result.cv_predictions, models, w)
+    tables = {
+        "table2": ev.error_table(pred, models, w),
+        "table2_walk_forward": designs["walk_forward"],
+        "table2_cv": designs.get(f"cv {cfg.folds}-fold", pd.DataFrame(columns=designs["walk_forward"].columns)),
+        "design_comparison": ev.design_comparison(designs),
+        "table3": ev.by_fund_type(pred, models),
+        "fig9_regimes": fig9,
+        "top20": ev.top_volatility(pred, models),
+        "dm_tests": ev.dm_tests(pred, models, h=cfg.horizon, window=w),
+        "mcs": ev.model_confidence_set(pred, models, size=cfg.mcs_size, reps=cfg.mcs_reps, seed=cfg.seed, window=w),
+        "garch_diagnostics": ev.garch_diagnostics(result.garch_params),
+        "garch_diagnostics_summary": ev.diagnostics_summary(result.garch_params),
+        "training": result.training,
     }
+    if not cfg.cv:
+        notes.append("The paper's K-fold CV was not run (cv: false); the design comparison shows the "
+                     "walk-forward only.")
+    return tables, notes
 
 
-def summarise(result: Stage1Result, panel, splits) -> dict:
-    rmse = {m: float(v) for m, v in result.tables["table2"]["RMSE"].items()}
+def summarise(result: Stage1Result, panel) -> dict:
+    t2 = result.tables["table2"]
+    rmse = {m: float(v) for m, v in t2["RMSE"].items()}
     holds, text = ev.ordering_text(rmse)
     cfg = result.config
-    split = splits[0].name if cfg.split == "walk_forward" else f"cv ({cfg.folds}-fold, contiguous time blocks)"
-    return {
+    sched = result.schedule
+    split = sched.name() if cfg.split == "walk_forward" else f"cv ({cfg.folds}-fold, contiguous time blocks)"
+    mcs = result.tables["mcs"]
+    now = result.forecasts.loc[result.forecasts["origin"] == result.forecasts["origin"].max()]
+    summary = {
         "best_model": min(rmse, key=rmse.get),
         "rmse": rmse,
+        "qlike": {m: float(v) for m, v in t2["QLIKE"].items()},
+        "walk_forward_rmse": {m: float(v) for m, v in result.tables["table2_walk_forward"]["RMSE"].items()},
+        "cv_rmse": {m: float(v) for m, v in result.tables["table2_cv"]["RMSE"].items()},
         "split": split,
+        "verdict_design": cfg.split,
+        "test_start": str(sched.test_start.date()),
+        "test_start_rule": sched.test_start_rule,
+        "refit": cfg.refit,
+        "n_refits": int(len(sched.refit_dates)),
+        "now_origin": str(pd.Timestamp(now["origin"].iloc[0]).date()) if len(now) else None,
         "n_funds": int(result.predictions["fund_id"].nunique()),
         "n_test_points": int(len(result.predictions)),
+        "n_forecast_rows": int(len(result.forecasts)),
         "n_failures": int(len(result.failures)),
+        "n_degenerate_garch_fits": int(len(result.tables["garch_diagnostics"])),
+        "mcs": {loss: grp.loc[grp["in_mcs"], "model"].tolist() for loss, grp in mcs.groupby("loss", sort=False)},
+        "high_vol_regime": cfg.high_vol.name(),
         "paper_ordering_holds": holds,
         "ordering_text": text,
         "models": list(cfg.models),
         "seed": cfg.seed,
+        "notes": list(result.notes),
         "data": panel.label() if hasattr(panel, "label") else str(getattr(panel, "source", "")),
     }
+    return summary

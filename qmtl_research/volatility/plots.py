@@ -47,10 +47,69 @@ def plot_rmse_by_type(table3: pd.DataFrame, models, figsize=(8, 4)):
 
 
 def plot_regimes(fig9: pd.DataFrame, models, figsize=(8, 4)):
-    """Figure 9: RMSE by regime and model."""
+    """Figure 9: RMSE by regime and model (regimes without evaluated points are not in the table)."""
     ax = fig9[[m for m in models if m in fig9.columns]].plot.bar(figsize=figsize, width=0.8)
     ax.set_title("RMSE by regime (Figure 9)")
     ax.set_ylabel("RMSE (percentage points of annualised std)")
     ax.set_xlabel("")
     ax.tick_params(axis="x", rotation=0)
     return ax.figure
+
+
+def plot_design_comparison(comparison: pd.DataFrame, measure: str = "RMSE", figsize=(8, 3.6)):
+    """Walk-forward vs K-fold CV: ``measure`` (RMSE or QLIKE) per model and design, from
+    ``tables["design_comparison"]``."""
+    cols = [c for c in comparison.columns if c.startswith(f"{measure} (")]
+    data = comparison[cols].copy()
+    data.columns = [c[len(measure) + 2:-1] for c in cols]
+    ax = data.plot.bar(figsize=figsize, width=0.75, rot=0)
+    unit = "percentage points of annualised std" if measure == "RMSE" else "unit-free, 0 = perfect"
+    ax.set_title(f"{measure} by model: the paper's K-fold CV beside the out-of-time walk-forward")
+    ax.set_ylabel(f"{measure} ({unit})")
+    ax.set_xlabel("")
+    ax.legend(title="design")
+    return ax.figure
+
+
+def plot_qlike(table2: pd.DataFrame, figsize=(7, 2.8)):
+    """QLIKE per model (Table 2's ``QLIKE`` column), lower is better."""
+    fig, ax = plt.subplots(figsize=figsize)
+    table2["QLIKE"].sort_values().plot.barh(ax=ax, color="#1f3b5c")
+    ax.set_xlabel("mean QLIKE (unit-free; 0 = forecast variance equals the realised one)")
+    ax.set_ylabel("")
+    ax.set_title("Stage 1 forecast loss by model (QLIKE, robust to the noisy volatility proxy)")
+    return fig
+
+
+def plot_mcs(mcs: pd.DataFrame, size: float = 0.10, figsize=(8, 3.2)):
+    """Model confidence set p-values per model and loss (``tables["mcs"]``); models at or above
+    the dashed line (the test size) are in the set."""
+    data = mcs.pivot_table(index="model", columns="loss", values="mcs_pvalue", sort=False)
+    ax = data.plot.bar(figsize=figsize, width=0.75, rot=0)
+    ax.axhline(size, color="black", ls="--", lw=1, label=f"size {size:g}")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("MCS p-value")
+    ax.set_xlabel("")
+    ax.set_title("Model confidence set (Hansen-Lunde-Nason; weekly mean losses)")
+    ax.legend()
+    return ax.figure
+
+
+def plot_garch_diagnostics(garch_params: pd.DataFrame, figsize=(8, 3.2)):
+    """Persistence ``alpha + beta`` of every GARCH estimation, degenerate fits marked (from
+    ``Stage1Result.garch_params``)."""
+    fig, ax = plt.subplots(figsize=figsize)
+    if garch_params is None or garch_params.empty:
+        ax.text(0.5, 0.5, "no GARCH estimations", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    deg = garch_params["degenerate"].astype(bool)
+    bins = np.linspace(min(0.0, float(garch_params["persistence"].min())), 1.0, 41)
+    ax.hist([garch_params.loc[~deg, "persistence"], garch_params.loc[deg, "persistence"]], bins=bins,
+            stacked=True, label=["regular", "degenerate (flagged)"], color=["#1f3b5c", "#c0392b"])
+    ax.set_xlabel("persistence alpha + beta")
+    ax.set_ylabel("estimations (fund x refit)")
+    ax.set_title(f"GARCH(1,1) fits: {int(deg.sum())} of {len(deg)} flagged "
+                 "(persistence >= 0.999, beta = 0 with large alpha, or a parameter on a bound)")
+    ax.legend()
+    return fig

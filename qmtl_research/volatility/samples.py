@@ -4,19 +4,20 @@ For origin ``t`` (a week-end date) and window/horizon 4:
 
 * inputs ``sigma_t-4 .. sigma_t-1``: the 1-month realised vol target (%, see
   :mod:`~qmtl_research.volatility.targets`) at weeks ``t-4..t-1``;
-* inputs ``r_t-4 .. r_t-1``: the GARCH conditional volatility (%) at those weeks;
+* inputs ``r_t-4 .. r_t-1``: the GARCH conditional volatility (%) of those weeks;
 * ``garch_1m``: the GARCH 1-month forecast for weeks ``t..t+3`` made at ``t-1``;
 * outputs ``y_t+0 .. y_t+3``: the target at ``t..t+3`` (the paper's 4 outputs);
 * ``y``: the evaluated target ``y_t+3`` = realised vol of the 4 returns
   ``t..t+3``, none of which is known at ``t-1``; ``date`` is its week (``t+3``).
 
-Everything a row's inputs use was observed by week ``t-1``.
+Everything a row's inputs use was observed by week ``t-1``. All frames are on one
+date grid (rows) x funds (columns); origins whose outputs fall beyond the grid get NaN
+outputs.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 
 
 def sigma_columns(window: int) -> list[str]:
@@ -31,51 +32,77 @@ def y_columns(horizon: int) -> list[str]:
     return [f"y_t+{k}" for k in range(horizon)]
 
 
+def sample_columns(window: int, horizon: int) -> list[str]:
+    return ["fund_id", "origin", "date", *sigma_columns(window), *r_columns(window), "garch_1m",
+            *y_columns(horizon), "y"]
+
+
+def _values(frame: pd.DataFrame | None, like: pd.DataFrame) -> np.ndarray:
+    if frame is None:
+        return np.full(like.shape, np.nan)
+    return frame.reindex(index=like.index, columns=like.columns).to_numpy(dtype=float, na_value=np.nan)
+
+
+def gather(target: pd.DataFrame, cond_vol: pd.DataFrame | None, garch_forecast: pd.DataFrame | None,
+           positions: np.ndarray, cols: np.ndarray, window: int = 4, horizon: int = 4,
+           arrays: tuple | None = None) -> pd.DataFrame:
+    """Sample rows for the (origin grid position, fund column) pairs ``positions``, ``cols``.
+
+    ``arrays`` may pass the three value matrices (target, cond_vol, garch_forecast aligned
+    to ``target``) to skip re-aligning them on repeated calls. Values outside the grid are NaN.
+    """
+    t_vals, r_vals, g_vals = arrays if arrays is not None else (
+        _values(target, target), _values(cond_vol, target), _values(garch_forecast, target))
+    positions = np.asarray(positions, dtype=int)
+    cols = np.asarray(cols, dtype=int)
+    n_rows = t_vals.shape[0]
+
+    def take(vals, offsets):
+        idx = positions[:, None] + offsets[None, :]
+        ok = (idx >= 0) & (idx < n_rows)
+        out = np.full(idx.shape, np.nan)
+        out[ok] = vals[idx[ok], np.broadcast_to(cols[:, None], idx.shape)[ok]]
+        return out
+
+    back = np.arange(-window, 0)
+    sig = take(t_vals, back)
+    rr = take(r_vals, back)
+    ys = take(t_vals, np.arange(horizon))
+    g = g_vals[positions, cols] if len(positions) else np.empty(0)
+    dates = target.index
+    date_pos = np.minimum(positions + horizon - 1, n_rows - 1)
+    frame = pd.DataFrame(np.column_stack([sig, rr, g, ys]) if len(positions) else
+                         np.empty((0, 2 * window + 1 + horizon)),
+                         columns=[*sigma_columns(window), *r_columns(window), "garch_1m", *y_columns(horizon)])
+    frame.insert(0, "fund_id", np.asarray(target.columns, dtype=object)[cols].astype(str))
+    frame.insert(1, "origin", dates[positions])
+    out_date = dates[date_pos].to_numpy().copy()
+    out_date[positions + horizon - 1 >= n_rows] = np.datetime64("NaT")
+    frame.insert(2, "date", out_date)
+    frame["y"] = frame[y_columns(horizon)[-1]]
+    return frame
+
+
 def build_samples(target: pd.DataFrame, cond_vol: pd.DataFrame | None = None,
                   garch_forecast: pd.DataFrame | None = None, window: int = 4,
                   horizon: int = 4) -> pd.DataFrame:
-    """Long table of samples; rows whose target inputs or outputs are missing are left out.
+    """Long table of all complete samples (sigma inputs and every output present).
 
-    ``cond_vol`` / ``garch_forecast`` may lack funds (GARCH failures) or be
-    None: their columns are then NaN, and models that need them skip the row.
+    ``cond_vol`` / ``garch_forecast`` may lack funds (GARCH failures) or be None: their
+    columns are then NaN, and models that need them skip the row.
 
     Returns
     -------
     DataFrame with columns ``fund_id, origin, date``, the sigma/r input columns,
     ``garch_1m``, the ``y_t+k`` outputs and ``y``; sorted by origin, then fund.
     """
-    funds = list(target.columns)
-    dates = target.index
-
-    def aligned(frame):
-        if frame is None:
-            return np.full(target.shape, np.nan)
-        return frame.reindex(index=dates, columns=funds).to_numpy(dtype=float, na_value=np.nan)
-
-    t_vals = target.to_numpy(dtype=float, na_value=np.nan)
-    r_vals, g_vals = aligned(cond_vol), aligned(garch_forecast)
-    span = window + horizon
-    if len(dates) < span:
-        return pd.DataFrame(columns=["fund_id", "origin", "date", *sigma_columns(window), *r_columns(window),
-                                     "garch_1m", *y_columns(horizon), "y"])
-    tw = sliding_window_view(t_vals, span, axis=0)           # (n_origins, n_funds, span)
-    rw = sliding_window_view(r_vals, window, axis=0)[:len(tw)]
-    n_origins, n_funds = tw.shape[:2]
-    origin_pos = np.arange(window, window + n_origins)
-    sig = tw[:, :, :window].reshape(-1, window)
-    ys = tw[:, :, window:].reshape(-1, horizon)
-    rr = rw.reshape(-1, window)
-    gg = g_vals[origin_pos].reshape(-1)
-    frame = pd.DataFrame(np.column_stack([sig, rr, gg, ys]),
-                         columns=[*sigma_columns(window), *r_columns(window), "garch_1m", *y_columns(horizon)])
-    frame.insert(0, "fund_id", np.tile(np.asarray(funds, dtype=object), n_origins))
-    frame.insert(1, "origin", np.repeat(dates[origin_pos].to_numpy(), n_funds))
-    frame.insert(2, "date", np.repeat(dates[origin_pos + horizon - 1].to_numpy(), n_funds))
-    frame["y"] = frame[y_columns(horizon)[-1]]
+    n_rows, n_funds = target.shape
+    pos = np.arange(window, max(window, n_rows - horizon + 1))
+    positions = np.repeat(pos, n_funds)
+    cols = np.tile(np.arange(n_funds), len(pos))
+    frame = gather(target, cond_vol, garch_forecast, positions, cols, window, horizon)
     complete = frame[[*sigma_columns(window), *y_columns(horizon)]].notna().all(axis=1)
-    frame = frame.loc[complete].reset_index(drop=True)
-    frame["fund_id"] = frame["fund_id"].astype(str)
-    return frame
+    return frame.loc[complete].reset_index(drop=True)
 
 
 def build_inputs(target: pd.DataFrame, cond_vol: pd.DataFrame | None, garch_forecast: pd.DataFrame | None,
@@ -85,30 +112,11 @@ def build_inputs(target: pd.DataFrame, cond_vol: pd.DataFrame | None, garch_fore
     ``origins`` must be dates of ``target.index``; the inputs are the same as
     in :func:`build_samples` (weeks ``t-window..t-1``), NaN where unavailable.
     """
-    dates = target.index
-    pos = dates.get_indexer(pd.DatetimeIndex(origins))
+    pos = target.index.get_indexer(pd.DatetimeIndex(origins))
     if (pos < 0).any():
         raise ValueError("every origin must be a date of the target index")
     cols = target.columns.get_indexer(list(fund_ids))
     if (cols < 0).any():
         raise ValueError("every fund id must be a column of the target")
-
-    def lagged(frame):
-        if frame is None:
-            return np.full((len(pos), window), np.nan)
-        vals = frame.reindex(index=dates, columns=target.columns).to_numpy(dtype=float, na_value=np.nan)
-        lag_pos = pos[:, None] + np.arange(-window, 0)[None, :]
-        ok = lag_pos >= 0
-        out = np.full(lag_pos.shape, np.nan)
-        out[ok] = vals[lag_pos[ok], np.broadcast_to(cols[:, None], lag_pos.shape)[ok]]
-        return out
-
-    g = np.full(len(pos), np.nan)
-    if garch_forecast is not None:
-        gv = garch_forecast.reindex(index=dates, columns=target.columns).to_numpy(dtype=float, na_value=np.nan)
-        g = gv[pos, cols]
-    frame = pd.DataFrame(np.column_stack([lagged(target), lagged(cond_vol), g]),
-                         columns=[*sigma_columns(window), *r_columns(window), "garch_1m"])
-    frame.insert(0, "fund_id", [str(f) for f in fund_ids])
-    frame.insert(1, "origin", pd.DatetimeIndex(origins))
-    return frame
+    frame = gather(target, cond_vol, garch_forecast, pos, cols, window, horizon=1)
+    return frame[["fund_id", "origin", *sigma_columns(window), *r_columns(window), "garch_1m"]]

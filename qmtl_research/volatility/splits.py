@@ -1,18 +1,25 @@
-"""Train/test splits of the stage-1 samples: out-of-time walk-forward (default) or K-fold CV.
+"""When stage 1 trains and forecasts: the walk-forward schedule (verdict) and the paper's K-fold CV.
 
-A sample with origin ``t`` uses the returns of weeks ``t-2w+1 .. t+h-1``
-(inputs: the ``w`` one-month vols ending at ``t-1``; outputs: up to ``t+h-1``).
+Date grid: the panel's weeks plus **one extra week** after the last, the "now" forecast
+origin (its realised target is not observed yet). A forecast for origin ``t`` (the first
+week forecast) uses data up to ``t-1`` (its *info date*); its target is the realised
+1-month vol of weeks ``t .. t+h-1``. A sample with origin ``t`` uses the returns of weeks
+``t-2w+1 .. t+h-1`` (inputs: the ``w`` one-month vols ending at ``t-1``).
 
-* ``walk_forward``: GARCH is estimated on returns before ``test_start``; the
-  LSTMs train on samples whose last output week is before ``test_start``;
-  the test samples are those with origin ``>= test_start``. Training is
-  strictly before testing.
-* ``cv``: the paper's K-fold cross-validation, over K contiguous blocks of
-  forecast origins (no shuffling, sklearn ``KFold``). For each fold GARCH is
-  estimated on the returns outside the test block's return span, and training
-  samples whose return span overlaps the test block's are purged
-  (``2w+h-2`` origins on each side). Folds other than the last train on the
-  future of their test block, so CV measures fit, not out-of-time skill.
+* **walk-forward** (:func:`walk_forward_schedule`): forecasts for every origin from the
+  test start to the "now" week. Models are (re)estimated at refit dates on data strictly
+  before the date (LSTM training samples: last output week before it) and serve the
+  origins up to the next refit. ``yearly`` refits: the test start and the first week of
+  every later calendar year; ``weekly``: every origin.
+* **default test start** (:func:`default_test_start`): data-relative, the first week by
+  which ``share`` (default half) of the funds have ``min_train_obs`` returns, so any
+  universe, ending in any year, has a test period.
+* **cv** (:func:`cv_splits`): the paper's K-fold cross-validation over K contiguous blocks
+  of forecast origins (no shuffling, sklearn ``KFold``). For each fold GARCH is estimated
+  on the returns outside the test block's return span, and training samples whose return
+  span overlaps the test block's are purged (``2w+h-2`` origins on each side). Folds other
+  than the last train on the future of their test block, so CV measures fit, not
+  out-of-time skill.
 """
 from __future__ import annotations
 
@@ -22,16 +29,121 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
-from qmtl_research.errors import InputError
+from qmtl_research.errors import ConfigError, InputError
+
+
+def extended_grid(dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The panel's weeks plus the week after the last (the "now" forecast origin)."""
+    return dates.append(pd.DatetimeIndex([dates[-1] + pd.Timedelta(weeks=1)]))
+
+
+def first_origin_position(window: int) -> int:
+    """Earliest grid position of a forecast origin for a history starting at position 0:
+    the ``window`` one-month vols before it need ``2 window - 1`` returns."""
+    return 2 * window - 1
+
+
+def default_test_start(returns: pd.DataFrame, min_train_obs: int, share: float = 0.5) -> pd.Timestamp:
+    """First week by which ``share`` of the funds have at least ``min_train_obs`` weekly returns
+    before it (a grid week; may be the "now" week after the panel's last).
+
+    Raises :class:`InputError` when too few funds ever have ``min_train_obs`` returns.
+    """
+    grid = extended_grid(returns.index)
+    finite = returns.notna().to_numpy()
+    has = finite.any(axis=0)
+    first = finite.argmax(axis=0)[has]
+    counts = finite.sum(axis=0)[has]
+    eligible = np.sort(np.where(counts >= min_train_obs, first + min_train_obs, np.iinfo(np.int64).max))
+    k = max(1, int(np.ceil(share * len(eligible)))) if len(eligible) else 0
+    if k == 0 or eligible[k - 1] >= len(grid):
+        longest = int(counts.max()) if len(counts) else 0
+        raise InputError(f"fewer than {share:.0%} of the funds have {min_train_obs} weekly returns "
+                         f"(the longest history has {longest})",
+                         where="stage 1, default test start (garch.min_train_obs, test_start_share)",
+                         fix="give longer histories, lower garch.min_train_obs (>= 75) or test_start_share, "
+                             "or set test_start")
+    return grid[int(eligible[k - 1])]
+
+
+def resolve_test_start(dates: pd.DatetimeIndex, test_start, window: int, horizon: int) -> int:
+    """Grid position of an explicit ``test_start`` (a week of the panel or the week after it),
+    checked to leave training samples before it."""
+    grid = extended_grid(dates)
+    try:
+        ts = pd.Timestamp(test_start)
+    except (TypeError, ValueError):
+        raise ConfigError(f"test_start {test_start!r} is not a date", where="stage 1 config, test_start",
+                          fix="use YYYY-MM-DD, or leave it empty for the data-relative default") from None
+    pos = int(grid.searchsorted(ts))
+    if pos >= len(grid) or grid[pos] != ts:
+        raise ConfigError(f"test_start {ts.date()} is not a week of the panel "
+                          f"({grid[0].date()} .. {grid[-1].date()}, Fridays)", where="stage 1 config, test_start",
+                          fix="choose a Friday inside the panel (or the week after its last), or leave it empty")
+    if pos - horizon + 1 <= first_origin_position(window):
+        raise ConfigError(f"test_start {ts.date()} leaves no training samples (the panel starts "
+                          f"{grid[0].date()})", where="stage 1 config, test_start",
+                          fix="choose a later test_start or leave it empty for the data-relative default")
+    return pos
+
+
+@dataclass(frozen=True)
+class WalkForwardSchedule:
+    """Test origins and refit dates on the extended grid (dates = the panel's weeks + 1)."""
+
+    grid: pd.DatetimeIndex
+    test_start: pd.Timestamp
+    refit_dates: pd.DatetimeIndex
+    refit: str
+    test_start_rule: str
+
+    @property
+    def origins(self) -> pd.DatetimeIndex:
+        return self.grid[self.grid >= self.test_start]
+
+    def fit_date_of(self, origins) -> pd.DatetimeIndex:
+        """The scheduled refit in force at each origin (the latest refit date <= origin)."""
+        pos = self.refit_dates.searchsorted(pd.DatetimeIndex(origins), side="right") - 1
+        return self.refit_dates[pos]
+
+    def name(self) -> str:
+        return f"walk_forward (test from {self.test_start.date()}, {self.refit} refits)"
+
+
+def walk_forward_schedule(returns: pd.DataFrame, test_start=None, refit: str = "yearly", window: int = 4,
+                          horizon: int = 4, min_train_obs: int = 104, share: float = 0.5) -> WalkForwardSchedule:
+    """The walk-forward schedule: ``test_start`` (explicit, validated; None = data-relative
+    :func:`default_test_start`) and the refit dates (``yearly`` | ``weekly``)."""
+    grid = extended_grid(returns.index)
+    if test_start is None:
+        ts = default_test_start(returns, min_train_obs, share)
+        pos = max(int(grid.get_loc(ts)), first_origin_position(window) + horizon)
+        rule = (f"data-relative: first week by which {share:.0%} of the funds have {min_train_obs} weekly "
+                f"returns")
+    else:
+        pos = resolve_test_start(returns.index, test_start, window, horizon)
+        rule = "set in the configuration"
+    ts = grid[pos]
+    if refit == "weekly":
+        refits = grid[pos:]
+    elif refit == "yearly":
+        later = grid[pos + 1:]
+        years = later[later.year > ts.year]
+        firsts = years.to_series().groupby(years.year).min()
+        refits = pd.DatetimeIndex([ts, *firsts.tolist()])
+    else:
+        raise ConfigError(f"unknown refit cadence {refit!r}", where="stage 1 config, refit",
+                          fix="use 'yearly' or 'weekly'")
+    return WalkForwardSchedule(grid=grid, test_start=ts, refit_dates=pd.DatetimeIndex(refits), refit=refit,
+                               test_start_rule=rule)
 
 
 @dataclass(frozen=True)
 class Split:
-    """One train/test split on the weekly date grid."""
+    """One CV fold on the panel's weekly grid."""
 
     name: str
     garch_mask: pd.Series        # dates -> bool: returns usable for GARCH estimation
-    refit_dates: tuple           # walk-forward re-estimation origins
     train_origins: pd.DatetimeIndex
     test_origins: pd.DatetimeIndex
 
@@ -42,29 +154,8 @@ class Split:
 
 
 def _origins(dates: pd.DatetimeIndex, window: int, horizon: int) -> np.ndarray:
+    """Positions of origins with a full sample (inputs and outputs) inside the panel."""
     return np.arange(window, len(dates) - horizon + 1)
-
-
-def walk_forward_split(dates: pd.DatetimeIndex, test_start, window: int = 4, horizon: int = 4,
-                       refit_every: int | None = None) -> Split:
-    """Single out-of-time split at ``test_start`` (the first test forecast origin)."""
-    ts = pd.Timestamp(test_start)
-    pos = int(dates.searchsorted(ts))
-    origins = _origins(dates, window, horizon)
-    if len(origins) == 0 or pos - horizon + 1 <= origins[0]:
-        raise InputError(f"test_start {ts.date()} leaves no training samples",
-                         where="split=walk_forward, test_start", fix="choose a later test_start")
-    if pos > origins[-1]:
-        raise InputError(f"test_start {ts.date()} is after the last forecast origin {dates[origins[-1]].date()}",
-                         where="split=walk_forward, test_start", fix="choose an earlier test_start")
-    train = origins[origins + horizon - 1 < pos]
-    test = origins[origins >= pos]
-    refits = ()
-    if refit_every:
-        refits = tuple(dates[p] for p in range(pos + refit_every, origins[-1] + 1, refit_every))
-    mask = pd.Series(np.arange(len(dates)) < pos, index=dates)
-    return Split(f"walk_forward (test from {dates[pos].date()})", mask, refits,
-                 dates[train], dates[test])
 
 
 def cv_splits(dates: pd.DatetimeIndex, folds: int = 4, window: int = 4, horizon: int = 4) -> list[Split]:
@@ -72,7 +163,7 @@ def cv_splits(dates: pd.DatetimeIndex, folds: int = 4, window: int = 4, horizon:
     origins = _origins(dates, window, horizon)
     if len(origins) < folds * 4:
         raise InputError(f"{len(origins)} forecast origins are too few for {folds}-fold CV",
-                         where="split=cv", fix="use fewer folds or a longer panel")
+                         where="stage 1, cv", fix="use fewer folds, cv: false, or a longer panel")
     purge = 2 * window + horizon - 2
     out = []
     for k, (_, test_idx) in enumerate(KFold(n_splits=folds, shuffle=False).split(origins)):
@@ -81,6 +172,5 @@ def cv_splits(dates: pd.DatetimeIndex, folds: int = 4, window: int = 4, horizon:
         train = origins[(origins < lo - purge) | (origins > hi + purge)]
         grid = np.arange(len(dates))
         mask = ~((grid >= lo - 2 * window + 1) & (grid <= hi + horizon - 1))
-        out.append(Split(f"cv fold {k + 1}/{folds}", pd.Series(mask, index=dates), (),
-                         dates[train], dates[test]))
+        out.append(Split(f"cv fold {k + 1}/{folds}", pd.Series(mask, index=dates), dates[train], dates[test]))
     return out
