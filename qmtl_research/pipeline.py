@@ -46,7 +46,7 @@ class VolatilityParams(_Params):
     """Stage-1 notebook parameters (``None``: the default of :class:`~qmtl_research.volatility.Stage1Config`)."""
 
     models: list[Literal["GARCH", "LSTM", "GARCH-LSTM", "Naive"]] | None = None
-    split: Literal["walk_forward", "cv"] | None = None
+    split: Literal["walk_forward", "kfold"] | None = None
     test_start: str | None = None
     refit: Literal["yearly", "weekly"] | None = None
     cv: bool | None = None
@@ -69,6 +69,7 @@ class RatingParams(_Params):
     outer_folds: int | None = None
     split: Literal["walk_forward", "kfold"] | None = None
     stage1_model: str | None = None
+    label: Literal["computed", "disclosed"] | None = None
     screen_threshold: float | None = None
     seed: int | None = None
 
@@ -168,6 +169,7 @@ def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False
     """Stage 2 on the run's stage-1 forecast panel: the study at every horizon, early warnings
     validated per horizon, label counts and the disclosed-grade comparison."""
     from qmtl_research.rating import PanelForecaster, labels_summary, run_rating_study, study_results
+    from qmtl_research.rating.study import label_comparison
     from qmtl_research.rating.early_warning import warnings_by_horizon
 
     settings = rating_settings(params)
@@ -181,7 +183,8 @@ def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False
     grades, disclosed = labels_summary(panel, settings)
     study.early_warning = warnings_table
     study.warning_exclusions = warning_exclusions
-    results = study_results(study, warnings_table, grades, **disclosed, synthetic=bool(panel.synthetic),
+    labels = label_comparison(panel, settings, forecaster, seed, study) if settings.label == "computed" else None
+    results = study_results(study, warnings_table, grades, labels, warning_exclusions, **disclosed, synthetic=bool(panel.synthetic),
                             n_warning_exclusions=int(len(warning_exclusions)))
     return study, results
 

@@ -295,11 +295,17 @@ class RatingResults(SectionResults):
     best_params: pd.DataFrame = result("frame", "grid-search parameters chosen per outer fold and kernel",
                                        columns=("approach", "fold", "params"))
     grades: pd.DataFrame = result("frame", "labelled settlements by year and grade (counts)")
+    label_comparison: pd.DataFrame = result("frame", "accuracy with the computed Table-1 grade and with the grade disclosed "
+                                            "in the prospectus (the paper's target) as label", required=False,
+                                            columns=("approach",))
     exclusions: pd.DataFrame = result("frame", "fund-settlements without a sample, with the reason and horizon",
                                       columns=("fund_id", "settlement_date", "reason", "horizon_weeks"))
     early_warning: pd.DataFrame = result("frame", "funds whose predicted grade at the next settlement differs "
                                          "from the current grade", columns=("fund_id", "current_grade",
                                                                            "predicted_grade", "probability"))
+    early_warning_not_scored: pd.DataFrame = result("frame", "funds without a warning decision, with the reason (e.g. "
+                                                    "their horizon's model does not beat persistence)",
+                                                    columns=("fund_id", "reason"))
     summary: dict = result("mapping", "best kernel and accuracies vs the rule and persistence, verdict text",
                            fields=("best_kernel", "best_accuracy", "rule_accuracy", "persistence_accuracy",
                                    "winner", "horizon_weeks", "split", "n_samples", "n_test_predictions"))

@@ -11,9 +11,9 @@ from qmtl_research.store.context import RunContext
 
 
 @pytest.fixture
-def ctx(store_url):
+def ctx(store_url, tmp_path):
     EvaluationStore.open(store_url).create_run(RunKey("fund-rating", "demo", "r1"))
-    return RunContext("demo", "fund-rating", "r1", store_url)
+    return RunContext("demo", "fund-rating", "r1", store_url, tmp_path / "run")
 
 
 def test_round_trip_through_the_store(ctx):

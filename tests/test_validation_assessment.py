@@ -12,9 +12,11 @@ from qmtl_research.validation.assessment import assess, fixture_expectation, rec
 
 
 def _ctx(strategy, world, url, run_id="run-1"):
+    from pathlib import Path
+
     store = EvaluationStore.open(url)
     store.create_run(RunKey(world, strategy, run_id), stage="backtest", model_card_version="v1.0")
-    return RunContext.from_params(strategy, world, run_id, url, None)
+    return RunContext.from_params(strategy, world, run_id, url, Path(url.removeprefix("sqlite:///")).parent / "run")
 
 
 def test_fund_rating_run_is_judged_and_frozen(sqlite_url):

@@ -34,7 +34,7 @@ from qmtl_research.errors import InputError
 from qmtl_research.rating import measures as M
 from qmtl_research.rating.forecasters import Forecaster
 from qmtl_research.grades import GradeTable
-from qmtl_research.rating.labels import (EXCLUSION_COLUMNS, WINDOW_WEEKS, make_labels,
+from qmtl_research.rating.labels import (EXCLUSION_COLUMNS, WINDOW_WEEKS, disclosed_labels, make_labels,
                                          week_position)
 
 #: candidate indicators of the Pearson screen (Figure 7), in display order
@@ -103,7 +103,7 @@ def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int
 
 def candidate_samples(panel: FundPanel, grade_table: GradeTable, horizon: int = 4, window: int = WINDOW_WEEKS,
                       risk_free: float = 0.0, missing_benchmark: str = "exclude",
-                      progress: bool = True) -> RatingDataset:
+                      progress: bool = True, label: str = "computed") -> RatingDataset:
     """Stage-2 samples before the stage-1 forecast: labels, the known-window indicators,
     persistence grade and the exclusions (arguments as :func:`build_rating_dataset`)."""
     if not 1 <= horizon <= window - 2:
@@ -113,6 +113,11 @@ def candidate_samples(panel: FundPanel, grade_table: GradeTable, horizon: int = 
         raise InputError(f"missing_benchmark must be 'exclude' or 'error', got {missing_benchmark!r}",
                          where="missing_benchmark")
     labels, excl = make_labels(panel, grade_table, window)
+    if label == "disclosed":
+        labels, more = disclosed_labels(labels)
+        excl = pd.concat([excl, more], ignore_index=True)
+    elif label != "computed":
+        raise InputError(f"unknown label {label!r}", where="label", fix="use computed or disclosed")
     exclusions = [tuple(r) for r in excl.itertuples(index=False)]
     rets = panel.returns
     bench = panel.benchmarks

@@ -134,3 +134,22 @@ def compare_disclosed(labels: pd.DataFrame) -> pd.DataFrame:
                         "disclosed_grade": latest["disclosed_grade"].to_numpy(dtype=int)})
     out["difference"] = out["computed_grade"] - out["disclosed_grade"]
     return out.sort_values("fund_id").reset_index(drop=True)
+
+
+def disclosed_labels(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Labels with the grade **disclosed in the prospectus** (the paper's actual target) instead of
+    the computed Table-1 grade.
+
+    The funds file gives one disclosed grade per fund: the grade in force after the fund's latest
+    settlement in the data. So each fund contributes its latest settlement, labelled with its
+    disclosed grade; its other settlements and the funds that disclose none are listed as
+    exclusions. Returns ``(labels, exclusions)`` in the shapes of :func:`make_labels`."""
+    have = labels.dropna(subset=["disclosed_grade"])
+    latest = have.sort_values("settlement_date").groupby("fund_id", sort=False).tail(1)
+    out = latest.assign(grade=latest["disclosed_grade"].astype(int)).sort_values(["settlement_date", "fund_id"])
+    rest = labels.drop(index=latest.index)
+    reasons = np.where(rest["disclosed_grade"].isna(), "label=disclosed: the fund discloses no grade",
+                       "label=disclosed: only the latest settlement has a disclosed grade (one per fund)")
+    excl = pd.DataFrame({"fund_id": rest["fund_id"].to_numpy(), "settlement_date": rest["settlement_date"].to_numpy(),
+                         "reason": reasons}, columns=EXCLUSION_COLUMNS)
+    return out.reset_index(drop=True), excl

@@ -29,6 +29,9 @@ class RatingSettings(BaseModel):
     inner_folds: int = Field(3, ge=2)
     outer_folds: int = Field(4, ge=2)
     split: Literal["walk_forward", "kfold"] = "walk_forward"
+    label: Literal["computed", "disclosed"] = Field(
+        "computed", description="the grade to predict: computed (Table 1 on the 156-week std, every settlement) or "
+                                "disclosed (the grade in the prospectus, the paper's target: one per fund, latest settlement)")
     min_train: int = Field(20, ge=2, description="walk-forward folds with fewer training samples are skipped")
     screen_threshold: float = Field(0.1, ge=0, lt=1)
     risk_free_weekly: float = 0.0

@@ -95,7 +95,7 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
     study = RatingStudy(settings, grade_table)
     # one stage-1 call for the samples of every horizon (a learned stage 1 is trained once per year)
     candidates = {h: candidate_samples(panel, grade_table, h, settings.window_weeks, settings.risk_free_weekly,
-                                       settings.missing_benchmark, progress) for h in horizons}
+                                       settings.missing_benchmark, progress, settings.label) for h in horizons}
     requests = [c.frame[["fund_id", "prediction_date"]] for c in candidates.values() if not c.frame.empty]
     forecasts = (forecaster(panel, pd.concat(requests, ignore_index=True).drop_duplicates(ignore_index=True))
                  if requests else pd.DataFrame(columns=["fund_id", "prediction_date", "forecast_vol_pct", "method"]))
@@ -140,7 +140,32 @@ def labels_summary(panel: FundPanel, settings: RatingSettings) -> tuple[pd.DataF
                     "disclosed_disagreeing": disclosed.loc[disclosed["difference"] != 0, "fund_id"].tolist()}
 
 
+MIN_DISCLOSED = 20
+
+
+def label_comparison(panel: FundPanel, settings: RatingSettings, forecaster: Forecaster, seed: int = 42,
+                     verdict: RatingStudy | None = None) -> pd.DataFrame | None:
+    """Accuracy by approach at the default horizon with the computed grade (the verdict's split, and
+    the paper's shuffled K-fold) beside the **disclosed** grade as label (K-fold: one label per fund,
+    so there is no earlier year to train on). None when fewer than ``MIN_DISCLOSED`` funds disclose."""
+    n_disclosed = int(panel.metadata["disclosed_grade"].notna().sum()) if "disclosed_grade" in panel.metadata else 0
+    if n_disclosed < MIN_DISCLOSED:
+        return None
+    one = {"horizons": [settings.horizon_weeks], "split": "kfold"}
+    kfold = run_rating_study(panel, settings.model_copy(update=one), seed=seed, forecaster=forecaster, progress=False)
+    disclosed = run_rating_study(panel, settings.model_copy(update={**one, "label": "disclosed"}), seed=seed,
+                                 forecaster=forecaster, progress=False)
+    cols = {"computed label, kfold": kfold, "disclosed label, kfold": disclosed}
+    if verdict is not None:
+        cols = {f"computed label, {settings.split} (the verdict)": verdict, **cols}
+    out = pd.DataFrame({name: st.table4["accuracy"] for name, st in cols.items()})
+    out.index.name = "approach"
+    out.loc["n samples"] = [float(len(st.default.dataset)) for st in cols.values()]
+    return out.reset_index()
+
+
 def study_results(study: RatingStudy, early_warning_table: pd.DataFrame, grades: pd.DataFrame,
+                  label_table: pd.DataFrame | None = None, not_scored: pd.DataFrame | None = None,
                   **summary_extra) -> RatingResults:
     """The section ``rating`` of the results contract (``summary_extra`` adds summary fields)."""
     _, text = study.verdict()
@@ -157,5 +182,7 @@ def study_results(study: RatingStudy, early_warning_table: pd.DataFrame, grades:
         horizons=study.horizons_table()[["horizon_weeks", "approach", "accuracy", "macro_f1", "n_samples",
                                          "n_test", "note"]],
         pearson=screen.correlations, screen=screen_frame, confusion=study.confusion(),
-        per_grade=study.per_grade(), best_params=ev.best_params, grades=grades,
-        exclusions=study.exclusions(), early_warning=early_warning_table, summary=summary)
+        per_grade=study.per_grade(), best_params=ev.best_params, grades=grades, label_comparison=label_table,
+        exclusions=study.exclusions(), early_warning=early_warning_table,
+        early_warning_not_scored=not_scored if not_scored is not None else pd.DataFrame(columns=["fund_id", "reason"]),
+        summary=summary)

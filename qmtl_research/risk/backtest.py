@@ -143,7 +143,10 @@ def rolling_var_forecasts(returns: pd.Series, confidence: float = 0.99, window: 
 
 
 def _rolling_garch(r, wins, c, convention, refit_every, progress):
-    from arch import arch_model
+    """FHS-GARCH VaR forecasts: GARCH(1,1) re-estimated every ``refit_every`` windows by the
+    project's one GARCH home (:func:`qmtl_research.volatility.garch.fit_garch_series`), its
+    standardised residuals re-scaled by the filtered volatility in between (fractions)."""
+    from qmtl_research.volatility.garch import fit_garch_series
 
     n = wins.shape[0]
     var = np.empty(n)
@@ -152,16 +155,16 @@ def _rolling_garch(r, wins, c, convention, refit_every, progress):
         from tqdm.auto import tqdm
         steps = tqdm(steps, desc="GARCH refits")
     for i0 in steps:
-        res = arch_model(100.0 * wins[i0], mean="Constant", vol="GARCH", p=1, q=1, rescale=False).fit(disp="off")
-        mu, omega, a, b = (float(res.params[k]) for k in ("mu", "omega", "alpha[1]", "beta[1]"))
-        z = np.asarray(res.std_resid)
-        s2 = float(res.conditional_volatility[-1]) ** 2
-        eps = 100.0 * wins[i0][-1] - mu
+        fit = fit_garch_series(wins[i0])
+        mu, omega, a, b = fit.mu, fit.omega, fit.alpha, fit.beta
+        z = np.asarray(fit.std_resid)
+        s2 = float(fit.cond_vol[-1]) ** 2
+        eps = wins[i0][-1] - mu
         for i in range(i0, min(i0 + refit_every, n)):
             s2 = omega + a * eps ** 2 + b * s2          # forecast for day window + i
-            scen = np.sort(mu / 100.0 + np.sqrt(s2) / 100.0 * z)
+            scen = np.sort(mu + np.sqrt(s2) * z)
             var[i] = _historical_sorted(scen, c, convention)[0]
-            eps = 100.0 * r[len(wins[0]) + i] - mu
+            eps = r[len(wins[0]) + i] - mu
     return var
 
 

@@ -101,9 +101,9 @@ class Stage1Config(_Strict):
     """
 
     models: tuple[ModelName, ...] = MODEL_NAMES
-    split: Literal["walk_forward", "cv"] = Field(
+    split: Literal["walk_forward", "kfold"] = Field(
         "walk_forward", description="the design whose numbers are the verdict's (table2, summary): "
-                                    "walk_forward (default) or the paper's cv")
+                                    "walk_forward (default) or the paper's kfold (K-fold CV)")
     test_start: str | None = Field(
         None, description="walk-forward: first forecast origin (YYYY-MM-DD, a week of the panel); None = "
                           "data-relative: the first week by which test_start_share of the funds have "
@@ -143,6 +143,6 @@ class Stage1Config(_Strict):
         if self.horizon != self.window:
             raise ValueError("horizon must equal window: the GARCH 1-month forecast covers "
                              "exactly the last output's window")
-        if self.split == "cv" and not self.cv:
-            raise ValueError("split='cv' needs cv=True")
+        if self.split == "kfold" and not self.cv:
+            raise ValueError("split='kfold' needs cv=True")
         return self
