@@ -52,6 +52,7 @@ def rating_section(best=0.7, rule=0.65, persistence=0.72) -> RatingResults:
         best_params=empty("approach", "fold", "params"), grades=pd.DataFrame({"grade 1": [3]}),
         exclusions=empty("fund_id", "settlement_date", "reason", "horizon_weeks"),
         early_warning=empty("fund_id", "current_grade", "predicted_grade", "probability"),
+        early_warning_not_scored=empty("fund_id", "reason"),
         summary={"best_kernel": "RBF", "best_accuracy": best, "rule_accuracy": rule,
                  "persistence_accuracy": persistence, "winner": "Persistence", "horizon_weeks": 4,
                  "split": "walk_forward", "n_samples": 500, "n_test_predictions": 400})

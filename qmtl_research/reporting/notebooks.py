@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,11 +71,19 @@ def _failed_cell(out_path: Path) -> tuple[int | None, str]:
 
 
 def _kernel_manager_for(ex: Execution):
-    """A kernel-manager class that records the kernels it starts for ``ex`` (so they can be killed)."""
+    """A kernel-manager class that records the kernels it starts for ``ex`` (so they can be killed).
+
+    Kernels talk over IPC sockets in a private temporary folder, not TCP ports: kernels started at
+    the same time by several processes (``report all``) cannot race for the same free port."""
+    import tempfile
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager
 
     def __init__(self, *args, **kwargs):
         AsyncKernelManager.__init__(self, *args, **kwargs)
+        self.transport = "ipc"
+        self.ip = str(Path(tempfile.mkdtemp(prefix="qmtl-kernel-")) / f"k-{uuid.uuid4().hex[:8]}")
         ex.kernels.append(self)
 
     return type(f"KernelManagerFor_{ex.name}", (AsyncKernelManager,), {"__init__": __init__})
@@ -123,6 +132,8 @@ def execute_all(executions: list[Execution], echo=print, max_parallel: int | Non
                             _kill(other)
             finally:
                 ex.seconds = time.perf_counter() - t
+                for km in ex.kernels:          # the kernel's private socket folder (empty once it stopped)
+                    shutil.rmtree(Path(km.ip).parent, ignore_errors=True)
 
     threads = [threading.Thread(target=run, args=(ex,), daemon=True) for ex in executions]
     for th in threads:
