@@ -74,13 +74,22 @@ TOLERANCE_CLASSES: dict[str, Tolerance] = {
         Tolerance(
             name="garch-lstm",
             rtol=1e-3, atol=1e-5,
-            why="numbers computed from stage-1 fits: GARCH(1,1) maximum likelihood (arch's SLSQP stops "
-                "where BLAS rounding leads it, so another OpenBLAS kernel moves the estimates) and the "
-                "LSTM / GARCH-LSTM trained on those inputs. Measured over the OpenBLAS kernels Haswell, "
-                "Sandybridge, Nehalem and Prescott, XLA ISA/thread flags and one thread: at most 8.3e-5 "
-                "relative (7.3e-4 absolute) on table numbers, 5.9e-4 relative on a single fund-week "
-                "forecast, 5.7e-6 absolute on values below 1; retraining the LSTM with another seed moves table numbers by 1e-3 to 2 "
-                "relative (1.3e-2 on Table 2). Table in tests/NOTEBOOKS.md"),
+            why="numbers computed from stage-1 fits: GARCH(1,1) maximum likelihood and the LSTM / "
+                "GARCH-LSTM trained on those inputs. With arch's SLSQP (before the vectorised estimator) "
+                "the OpenBLAS kernels Haswell, Sandybridge, Nehalem and Prescott moved table numbers by at "
+                "most 8.3e-5 relative (5.9e-4 on a single fund-week forecast); the vectorised Fisher-scoring "
+                "estimator moves by 1.5e-14 relative under the same kernels, so the class keeps the margin "
+                "for CPUs whose arithmetic differs more. Retraining the LSTM with another seed moves table "
+                "numbers by 1e-3 to 2 relative (1.3e-2 on Table 2). Table in tests/NOTEBOOKS.md"),
+        Tolerance(
+            name="grade-flips",
+            rtol=0.0, atol=0.006,
+            why="stage-2 accuracies, F1 and precision/recall are counts over the test fund-settlements: a "
+                "feature that moves by floating-point noise (from the stage-1 forecasts) can put ONE "
+                "fund-settlement on the other side of an SVC decision boundary. Seen under OpenBLAS "
+                "Haswell: Sigmoid, K-fold, computed label 126/175 -> 127/175 (0.7200 -> 0.7257). atol is one "
+                "sample of the demo's 175 (0.0057); two flips, or any change on the rule, persistence or "
+                "sample counts (integers stay exact), fail"),
     )
 }
 

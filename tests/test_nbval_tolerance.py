@@ -247,7 +247,8 @@ def _garch_under(coretype: str) -> dict:
 
 def test_another_openblas_kernel_moves_garch_forecasts_within_the_tolerance():
     """make test re-runs the notebooks with OPENBLAS_CORETYPE=Haswell. That setting must really change
-    raw numbers (else the second pass proves nothing) and only by noise the tolerance covers. Prescott
+    raw numbers (else the second pass proves nothing) and only by noise the tolerance covers; through
+    stage 2 it flips one fund-settlement's grade (the grade-flips class). Prescott
     (SSE3) and Haswell (AVX2) kernels run on any x86-64 machine with AVX2 and give kernel-determined bits."""
     runs = {ct: _garch_under(ct) for ct in ("Prescott", "Haswell")}
     expected = {"Prescott": ["Katmai", "Prescott"], "Haswell": ["Haswell"]}
@@ -257,8 +258,9 @@ def test_another_openblas_kernel_moves_garch_forecasts_within_the_tolerance():
     a, b = runs["Prescott"]["forecast"], runs["Haswell"]["forecast"]
     assert len(a) == len(b) > 100
     rel = [abs(x - y) / abs(x) for x, y in zip(a, b)]
-    assert max(rel) > 1e-6                 # the kernels change the GARCH estimates ...
-    assert max(rel) < TOL.rtol             # ... by less than the declared tolerance (measured 6.1e-4)
+    assert max(rel) > 0.0                  # the kernels change the raw GARCH numbers ...
+    assert max(rel) < TOL.rtol             # ... by less than the declared tolerance (measured 1.5e-14 with the
+                                           # vectorised estimator, 6.1e-4 with arch's SLSQP before it)
 
 
 # --- the measurement tool (tests/nbval_noise.py) ----------------------------------------------

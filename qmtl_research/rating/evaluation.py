@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import KFold
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from qmtl_research.errors import ConfigError, InputError
 from qmtl_research.grades import GradeTable

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 
 def _command(strategy: str, world: str | None, engine: str) -> list[str]:

@@ -152,7 +152,7 @@ def _rolling_garch(r, wins, c, convention, refit_every, progress):
     var = np.empty(n)
     steps = range(0, n, max(1, refit_every))
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         steps = tqdm(steps, desc="GARCH refits")
     for i0 in steps:
         fit = fit_garch_series(wins[i0])

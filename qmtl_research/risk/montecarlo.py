@@ -324,7 +324,7 @@ def simulate(returns: pd.DataFrame | pd.Series, weights=None, config: MonteCarlo
     blocks_per_chunk = max(1, cfg.chunk_size // RNG_BLOCK)
     chunk_starts = range(0, n_blocks, blocks_per_chunk)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         chunk_starts = tqdm(chunk_starts, desc="Monte Carlo", unit="chunk")
     with _single_threaded_blas():
         _run_chunks(chunk_starts, blocks_per_chunk, n_blocks, n_sims, entropy, sampler, cfg, w_sim, out)
