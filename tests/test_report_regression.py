@@ -26,7 +26,8 @@ TOL = {"rmse": 0.15, "accuracy": 2.0}  # percentage points
 
 def extract(text: str) -> dict:
     """Verdict, stage, RMSEs, accuracies and rule counts from the report's text."""
-    flat = re.sub(r"\s+", " ", text)
+    flat = re.sub(r"(?<=\w)-\s+(?=\w)", "-", text)      # "GARCH-" at a line end + "LSTM"
+    flat = re.sub(r"\s+", " ", flat)
     out: dict = {"sections": [s for s in SECTIONS if s in text]}
     m = re.search(r"Verdict (PASS|WARN|FAIL)", flat)
     out["verdict"] = m and m.group(1)
