@@ -280,22 +280,39 @@ class StrategyOutcome:
     fingerprint: str | None = None
 
 
+def input_kind(strategy: StrategyConfig) -> Literal["panel", "portfolio", "runs"]:
+    """What the strategy's stages study: a fund panel (volatility, rating), a portfolio (var) or
+    QMTL run exports (validation only, ``universe.source: qmtl_runs``)."""
+    needs = {STAGES[s.notebook].needs for s in strategy.notebooks if s.notebook in STAGES}
+    where = f"params/strategies/{strategy.strategy_id}.yaml"
+    if {"panel", "portfolio"} <= needs:
+        raise ConfigError("a strategy studies either a fund panel (volatility, rating) or a portfolio (var), "
+                          "not both", where=f"{where}: notebooks", fix="split it into two strategies")
+    if "portfolio" in needs:
+        return "portfolio"
+    if "panel" in needs:
+        if strategy.universe.source not in ("synthetic", "real", "file"):
+            raise ConfigError(f"universe source '{strategy.universe.source}' is not a fund panel, but the strategy "
+                              f"has fund stages", where=f"{where}: universe.source",
+                              fix="use source synthetic, real or file for volatility/rating")
+        return "panel"
+    if strategy.universe.source == "qmtl_runs":
+        return "runs"
+    return "portfolio" if strategy.portfolio is not None or strategy.universe.source == "audit_demo" else "panel"
+
+
 def load_inputs(strategy: StrategyConfig) -> StageInputs:
     """Load the strategy's data once: a fund panel, a portfolio, or nothing (QMTL imports)."""
-    needs = {STAGES[s.notebook].needs for s in strategy.notebooks if s.notebook in STAGES}
     inputs = StageInputs(strategy)
-    if strategy.universe.source in ("synthetic", "real", "file"):
+    kind = input_kind(strategy)
+    if kind == "panel":
         from qmtl_research.data.universe import load_universe
 
         inputs.panel = load_universe(strategy.universe)
-    elif "portfolio" in needs or strategy.universe.source == "audit_demo":
+    elif kind == "portfolio":
         from qmtl_research.audit.portfolio import load_portfolio
 
         inputs.portfolio = load_portfolio(strategy)
-    if "panel" in needs and inputs.panel is None:
-        raise ConfigError(f"universe source '{strategy.universe.source}' is not a fund panel, but the strategy "
-                          f"has fund stages", where=f"strategy {strategy.strategy_id}: universe.source",
-                          fix="use source synthetic, real or file for volatility/rating")
     return inputs
 
 

@@ -106,6 +106,11 @@ def execute_all(executions: list[Execution], echo=print, max_parallel: int | Non
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    import logging
+
+    # papermill logs "Kernel died ..." for the siblings this function stops on purpose; the
+    # NotebookFailed raised below says which notebook failed and which were stopped
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
     lock = threading.Lock()
     failed: list[Execution] = []
     slots = threading.Semaphore(max_parallel or len(executions))

@@ -27,7 +27,6 @@ from qmtl_research.validation.metrics import SHARPE_CONVENTION, metric_coverage_
 from qmtl_research.validation.policy import Policy, policy_of_world, ruleset_hash
 from qmtl_research.validation.qmtl_runs import RunRecord, load_runs, run_files
 
-PANEL_SOURCES = ("synthetic", "real", "file")
 
 
 def fixture_expectation(strategy_id: str) -> str:
@@ -168,8 +167,9 @@ def assess(ctx, results: dict | None = None) -> Assessment:
 def describe_inputs(ctx):
     """The ``data`` section of the strategy's inputs (a fund panel or a portfolio), as a dict."""
     from qmtl_research.data.describe import describe_panel, describe_portfolio
+    from qmtl_research.pipeline import input_kind
 
-    if ctx.strategy.universe.source in PANEL_SOURCES:
+    if input_kind(ctx.strategy) == "panel":
         return dict(describe_panel(ctx.panel()).items())
     from qmtl_research.audit.portfolio import load_portfolio
 
