@@ -107,8 +107,13 @@ def summary(rep: ReportData) -> None:
         return
     s, run = rep.summary, rep.run
     verdict = STATUS_WORD.get(str(s.get("status", "")).lower(), rep.status.upper())
-    md(f"**Verdict: {verdict}** — recommended stage **{s.get('recommended_stage', 'n/a')}** "
-       f"under profile `{s.get('profile', 'n/a')}` of world `{rep.world.world_id}`.")
+    if rep.strategy.universe.source == "qmtl_runs":
+        md(f"**Compatibility check: {verdict}** — {'every' if verdict == 'PASS' else 'NOT every'} imported QMTL run "
+           f"gets the verdict its fixture set expects, under profile `{s.get('profile', 'n/a')}` of world "
+           f"`{rep.world.world_id}`. This report promotes nothing: the imported runs are QMTL's fixtures.")
+    else:
+        md(f"**Verdict: {verdict}** — recommended stage **{s.get('recommended_stage', 'n/a')}** "
+           f"under profile `{s.get('profile', 'n/a')}` of world `{rep.world.world_id}`.")
     _kv([("strategy", rep.strategy.strategy_id), ("world", rep.world.world_id), ("run id", run["run_id"]),
          ("run status", run["status"]), ("stage evaluated", run.get("stage")),
          ("policy version", run.get("policy_version")), ("ruleset hash", run.get("ruleset_hash")),

@@ -29,6 +29,10 @@ from qmtl_research.validation.qmtl_runs import RunRecord, load_runs, run_files
 
 
 
+#: the "recommended stage" of a QMTL-import strategy: it checks verdicts, it promotes nothing
+COMPATIBILITY_STAGE = "none (compatibility check)"
+
+
 def fixture_expectation(strategy_id: str) -> str:
     """The verdict QMTL's fixture names announce: ``good_*``/``borderline_floor``/
     ``borderline_close`` are selected; ``bad_*``, ``known_bad_*`` and
@@ -206,7 +210,8 @@ def _assess_qmtl_runs(ctx, base: dict) -> Assessment:
                                                                        for o in outcomes) / len(outcomes))}}
     return Assessment(**base, outcomes=outcomes, evidence="QMTL run export(s) " + str(_runs_path(ctx).name),
                       metrics=metrics, verdicts=verdicts, rules=rules, status=status,
-                      recommended_stage=recommended_stage(status, base["stage"], base["policy"]),
+                      # a compatibility check promotes nothing: the imported runs keep their own stages
+                      recommended_stage=COMPATIBILITY_STAGE,
                       notes=["Each export file is one batch (selection acts across it); bounds inclusive."])
 
 
