@@ -185,3 +185,12 @@ def test_small_universes_work():
     assert one.returns.shape == (341, 1)
     nine = make_synthetic_universe(9)
     assert nine.metadata["fund_type"].nunique() == 9
+
+
+def test_a_window_before_2005_builds_with_earlier_inceptions():
+    from qmtl_research.data.synthetic import make_synthetic_universe
+
+    p = make_synthetic_universe(n_funds=12, seed=3, start="1999-01-01", end="2006-12-31")
+    assert p.dates[0] >= pd.Timestamp("1999-01-01") and p.dates[-1] <= pd.Timestamp("2006-12-31")
+    assert (p.metadata["inception_date"] >= pd.Timestamp("1989-01-01")).all()
+    assert p.returns.notna().sum().min() >= 156

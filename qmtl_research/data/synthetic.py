@@ -265,7 +265,9 @@ def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
 
     # --- inception dates (>= 156 weekly returns by the end of the window)
     late = rng.random(n_funds) < _LATE_INCEPTION_SHARE
-    early_lo, early_hi = pd.Timestamp("2005-01-01"), dates[0] - pd.Timedelta(days=1)
+    early_hi = dates[0] - pd.Timedelta(days=1)
+    # funds launched before the window: from 2005 (the default window) or 10 years before an earlier window
+    early_lo = min(pd.Timestamp("2005-01-01"), dates[0] - pd.DateOffset(years=10))
     late_lo, late_hi = dates[0], dates[-GRADE_WINDOW_WEEKS] - pd.Timedelta(days=1)
     early_days = rng.integers(0, (early_hi - early_lo).days + 1, n_funds)
     late_days = rng.integers(0, (late_hi - late_lo).days + 1, n_funds)

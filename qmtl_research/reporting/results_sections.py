@@ -6,7 +6,6 @@ Everything is read from the run's recorded results through the typed contract
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from qmtl_research.paper import paper_reference
@@ -129,24 +128,19 @@ def risk(rep: ReportData) -> None:
                                      "cvar_95", "cvar_99") if k in mc]
     _kv(rows, f"Monte Carlo simulation ({cfg.get('montecarlo_label', '')}, {cfg['mc_holding']}-day holding "
               f"period, {cfg['mc_simulations']:,} paths)")
-    pct = mc.get("percentiles")
-    if isinstance(pct, dict) and pct:
-        ser = pd.Series({int(k): v for k, v in pct.items()}).sort_index()
-        fig, ax = plt.subplots(figsize=(7, 2.8))
-        ax.plot(ser.index, ser.values * 100, marker="o", color="#1f3b5c")
-        for lvl, key in ((95, "var_95"), (99, "var_99")):
-            if mc.get(key) is not None:
-                ax.axhline(-mc[key] * 100, ls="--", lw=1, color="#b03030")
-                ax.text(99, -mc[key] * 100, f" VaR {lvl}%", va="bottom", ha="right", fontsize=7, color="#b03030")
-        ax.set_xlabel("percentile")
-        ax.set_ylabel("holding-period return (%)")
-        ax.set_title("Monte Carlo return distribution (percentiles)")
-        figure("Percentiles of the simulated holding-period return; dashed lines mark minus VaR at 95 % and 99 %.")
+    from qmtl_research.risk import plots as risk_plots
+
+    if mc.get("percentiles"):
+        risk_plots.plot_mc_percentiles(mc, cfg["mc_holding"], cfg.get("montecarlo_label", ""))
+        figure("Percentiles of the simulated holding-period return; red lines mark minus VaR (95 %, 99 %) and "
+               "minus CVaR 99 %.")
     st = rk.stress.copy()
     st["loss_amount"] = st["loss_amount"].map(money)
     table(st, f"stress scenarios (portfolio loss as a positive fraction; amount in the portfolio's currency, "
               f"value {money(cfg['portfolio_value'])})", index=False)
     _kv(list(rk.backtest.items()), "VaR backtest (Kupiec POF, Christoffersen, Basel traffic light)")
+    risk_plots.plot_backtest(rk.backtest_series, rk.backtest)
+    figure("Daily returns, minus the rolling one-day VaR forecast and the exceptions of the backtest (percent).")
     _kv([(k, v) for k, v in rk.performance.items() if not isinstance(v, (dict, list))],
         "performance (the audit layer's conventions: maximum drawdown negative)")
     if rk.attribution is not None:
@@ -155,20 +149,14 @@ def risk(rep: ReportData) -> None:
         table(att, "factor attribution: exposure x summed factor return; with alpha (daily intercept x days) and "
                    "the residual, the contributions add up to the sum of the daily returns (not the compounded "
                    "return)", index=False)
+        risk_plots.plot_attribution(rk.attribution)
+        figure("Contribution of each factor, alpha and the residual to the summed daily returns (percentage points).")
     if rk.alerts is not None:
         md(f"Audit alerts: **{len(rk.alerts)}**." if len(rk.alerts) else "Audit alerts: none.")
         if len(rk.alerts):
             table(rk.alerts.head(20), "audit alerts (first 20)", index=False)
-    cum = (1 + rk.portfolio_returns).cumprod() - 1
-    fig, ax = plt.subplots(figsize=(8, 2.8))
-    ax.plot(cum.index, cum.values * 100, label="portfolio", color="#1f3b5c")
-    if rk.benchmark_returns is not None:
-        bc = (1 + rk.benchmark_returns).cumprod() - 1
-        ax.plot(bc.index, bc.values * 100, label="benchmark", color="#999999")
-    ax.set_ylabel("cumulative return (%)")
-    ax.set_title("Cumulative return")
-    ax.legend()
-    figure("Cumulative simple return of the portfolio and its benchmark (percent).")
+    risk_plots.plot_growth(rk.portfolio_returns, rk.benchmark_returns)
+    figure("Growth of 1 of the portfolio and its benchmark (compounded daily simple returns, log scale).")
 
 
 def _describe(value) -> str:

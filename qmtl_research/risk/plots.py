@@ -1,0 +1,64 @@
+"""Figures of the risk study (matplotlib), used by the var notebook and the Validation Report;
+every axis labelled with units. Inputs are the section ``risk`` of the results contract."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+
+def plot_mc_percentiles(montecarlo: dict, holding_days: int, label: str = "", figsize=(8, 3.2)):
+    """Percentiles of the simulated holding-period return (%), with minus VaR/CVaR lines."""
+    pct = pd.Series({int(k): v for k, v in montecarlo["percentiles"].items()}).sort_index()
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.plot(pct.index, pct.values * 100, marker="o", color="#1f3b5c", label="simulated percentile")
+    for name, key, ls in (("VaR 95 %", "var_95", "--"), ("VaR 99 %", "var_99", "-"), ("CVaR 99 %", "cvar_99", ":")):
+        if montecarlo.get(key) is not None:
+            ax.axhline(-montecarlo[key] * 100, color="#b22222", ls=ls, lw=1,
+                       label=f"-{name}: {montecarlo[key] * 100:.2f} % loss")
+    ax.set_title(f"Monte Carlo {holding_days}-day portfolio return ({label})" if label else
+                 f"Monte Carlo {holding_days}-day portfolio return")
+    ax.set_xlabel("percentile of the simulated distribution")
+    ax.set_ylabel(f"{holding_days}-day return (%)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_backtest(series: pd.DataFrame, backtest: dict, figsize=(8, 3.6)):
+    """Daily returns, minus the VaR forecast and the exceptions of a VaR backtest (%)."""
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.plot(series.index, series["return"] * 100, lw=0.5, color="#555555", label="daily return")
+    ax.plot(series.index, -series["var"] * 100, lw=1.0, color="#1f77b4",
+            label=f"-VaR {backtest['confidence'] * 100:g} %")
+    exc = series[series["exception"].astype(bool)]
+    ax.scatter(exc.index, exc["return"] * 100, color="#d62728", s=10, zorder=3, label=f"exceptions ({len(exc)})")
+    ax.set_title(f"VaR backtest ({backtest['method']}, window {backtest['window']}): zone {backtest['zone']}")
+    ax.set_xlabel("date")
+    ax.set_ylabel("daily return (%)")
+    ax.legend(loc="lower left", fontsize=8)
+    return fig
+
+
+def plot_growth(portfolio: pd.Series, benchmark: pd.Series | None = None, figsize=(8, 3.2)):
+    """Growth of 1 (compounded simple returns, log scale) of the portfolio and its benchmark."""
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.plot((1 + portfolio).cumprod(), label="portfolio", color="#1f3b5c")
+    if benchmark is not None:
+        ax.plot((1 + benchmark).cumprod(), label=str(benchmark.name or "benchmark"), color="#999999")
+    ax.set_yscale("log")
+    ax.set_title("Growth of 1 (daily rebalanced constant weights)")
+    ax.set_xlabel("date")
+    ax.set_ylabel("wealth (log scale)")
+    ax.legend()
+    return fig
+
+
+def plot_attribution(attribution: pd.DataFrame, figsize=(8, 3.4)):
+    """Contribution of each factor, alpha and the residual to the summed daily returns (% points)."""
+    t = attribution.set_index("factor")["contribution"] * 100
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.bar(t.index, t.values, color=["#1f77b4" if v >= 0 else "#d62728" for v in t.values])
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_title("Return attribution (summed daily returns)")
+    ax.set_xlabel("factor")
+    ax.set_ylabel("contribution (% points)")
+    return fig
