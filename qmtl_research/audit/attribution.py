@@ -62,7 +62,7 @@ def factor_attribution(returns: pd.Series, factors: pd.DataFrame, *, min_samples
     rows = [{"factor": str(c), "exposure": float(b), "factor_return": float(fs), "contribution": float(b * fs),
              "t_stat": float(t)} for c, b, fs, t in zip(X.columns, betas, f_sum, fit.tvalues[1:])]
     n = data.shape[0]
-    rows.append({"factor": "alpha", "exposure": float(fit.params[0]), "factor_return": float(n),
+    rows.append({"factor": "alpha", "exposure": float(fit.params[0]), "factor_return": np.nan,
                  "contribution": float(fit.params[0] * n), "t_stat": float(fit.tvalues[0])})
     rows.append({"factor": "residual", "exposure": np.nan, "factor_return": np.nan,
                  "contribution": float(fit.resid.sum()), "t_stat": np.nan})

@@ -132,8 +132,7 @@ def analyze(returns: pd.Series, benchmark: pd.Series | None = None, period: str 
     ex = r - rf
     vol = float(r.std(ddof=1) * math.sqrt(ppy))
     sharpe = _measures.sharpe_ratio(r, ppy, rf)
-    downside = math.sqrt(float(np.mean(np.minimum(ex, 0.0) ** 2))) * math.sqrt(ppy)
-    sortino = float(ex.mean() * ppy / downside) if downside > 0 else float("inf")
+    sortino = _measures.sortino_ratio(r, ppy, target=rf)
     mdd = max_drawdown(r)
     pos, neg = r[r > 0], r[r < 0]
     win_rate = pos.size / (pos.size + neg.size) if pos.size + neg.size else float("nan")

@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from qmtl_research.conventions import WEEKS_PER_YEAR
 from qmtl_research.grades import GRADE_WINDOW_WEEKS, annualised_std_pct, load_grade_table
 from qmtl_research.data.panel import METADATA_COLUMNS, FundPanel
 from qmtl_research.errors import InputError
@@ -237,7 +238,7 @@ def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
     # --- one benchmark per type, realised std = Table 3 level
     weights = np.array([t.factor_weights for t in FUND_TYPES], dtype=float)      # (K, F)
     sigma_k = np.array([t.vol_pct for t in FUND_TYPES]) / 100.0 / np.sqrt(52.0)  # weekly
-    mu_k = np.array([t.annual_drift_pct for t in FUND_TYPES]) / 100.0 / 52.0
+    mu_k = np.array([t.annual_drift_pct for t in FUND_TYPES]) / 100.0 / WEEKS_PER_YEAR
     bench_std = _standardise(f @ weights.T)                                        # (T, K)
     bench = mu_k + sigma_k * bench_std
 
@@ -254,7 +255,7 @@ def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
     beta = rho * d
     te = np.sqrt(1.0 - rho ** 2) * d * sigma_k[type_idx]
     # weekly alpha; annual IR = 52 alpha / (sqrt(52) te) = sqrt(52) alpha / te has sd 0.25
-    alpha = 0.25 * te / np.sqrt(52.0) * rng.standard_normal(n_funds)
+    alpha = 0.25 * te / np.sqrt(WEEKS_PER_YEAR) * rng.standard_normal(n_funds)
 
     a_i = rng.uniform(0.05, 0.12, n_funds)
     b_i = np.minimum(rng.uniform(0.80, 0.90, n_funds), 0.97 - a_i)

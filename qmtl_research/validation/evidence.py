@@ -23,11 +23,13 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from qmtl_research.conventions import TRADING_DAYS_PER_YEAR, WEEKS_PER_YEAR
+
 from qmtl_research.results import DataResults, RatingResults, RiskResults, VolatilityResults
 from qmtl_research.validation.metrics import benchmark_block, compute_metric_blocks
 
 Results = Mapping[tuple[str, str], Any]
-PERIODS_PER_YEAR = {"weekly": 52, "daily": 252, "monthly": 12}
+PERIODS_PER_YEAR = {"weekly": WEEKS_PER_YEAR, "daily": TRADING_DAYS_PER_YEAR, "monthly": 12}
 
 
 def data_blocks(data: DataResults) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.model_selection import KFold
 
+from qmtl_research.conventions import WEEKS_PER_YEAR
 from qmtl_research.measures import drawdown_series, max_drawdown, sharpe_ratio, sortino_ratio, wealth_curve  # noqa: F401
 
 SHARPE_CONVENTION = ("Sharpe = mean(r) / std(r, ddof=1) x sqrt(periods_per_year), risk-free 0, "
@@ -60,7 +61,7 @@ def infer_periods_per_year(index: pd.Index) -> int:
     if days <= 3:
         return 252
     if days <= 10:
-        return 52
+        return WEEKS_PER_YEAR
     if days <= 40:
         return 12
     return 4
