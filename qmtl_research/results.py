@@ -273,6 +273,10 @@ class VolatilityResults(SectionResults):
                                    "ordering_text"))
 
 
+#: the row of ``rating.label_comparison`` that holds each column's denominator (test fund-settlements)
+LABEL_COMPARISON_COUNT_ROW = "n scored (test fund-settlements)"
+
+
 @dataclass
 class RatingResults(SectionResults):
     """Stage 2: grade classification (accuracies are fractions 0..1)."""
@@ -296,7 +300,9 @@ class RatingResults(SectionResults):
                                        columns=("approach", "fold", "params"))
     grades: pd.DataFrame = result("frame", "labelled settlements by year and grade (counts)")
     label_comparison: pd.DataFrame = result("frame", "accuracy with the computed Table-1 grade and with the grade disclosed "
-                                            "in the prospectus (the paper's target) as label", required=False,
+                                            "in the prospectus (the paper's target) as label; the row "
+                                            f"{LABEL_COMPARISON_COUNT_ROW!r} counts the fund-settlements scored",
+                                            required=False,
                                             columns=("approach",))
     exclusions: pd.DataFrame = result("frame", "fund-settlements without a sample, with the reason and horizon",
                                       columns=("fund_id", "settlement_date", "reason", "horizon_weeks"))

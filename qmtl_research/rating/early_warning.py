@@ -83,7 +83,10 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
             continue
         known = col[q - (window - r) + 1:q + 1]
         bid = meta.at[fund, "benchmark"] if "benchmark" in meta.columns else None
-        if not (isinstance(bid, str) and bid in panel.benchmarks.columns):
+        if not (isinstance(bid, str) and bid.strip()):
+            excl.append((fund, "no benchmark named in the funds metadata (column 'benchmark' empty)"))
+            continue
+        if bid not in panel.benchmarks.columns:
             excl.append((fund, f"benchmark {bid!r} missing from the benchmarks frame"))
             continue
         b = panel.benchmarks[bid].to_numpy(dtype=float)[q - (window - r) + 1:q + 1]

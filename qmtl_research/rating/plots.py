@@ -51,5 +51,6 @@ def accuracy_by_horizon(horizons: pd.DataFrame, ax=None):
     ax.set_xlabel("approach")
     ax.set_ylabel("accuracy (fraction of fund-settlements)")
     ax.set_title("Grade accuracy by prediction horizon")
-    ax.legend(title="horizon (weeks)", fontsize=8, title_fontsize=8, loc="lower left", ncol=3, framealpha=0.9)
+    # beside the bars, never on them
+    ax.legend(title="horizon (weeks)", fontsize=8, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax

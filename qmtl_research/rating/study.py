@@ -19,7 +19,7 @@ from qmtl_research.rating.forecasters import Forecaster
 from qmtl_research.grades import GradeTable
 from qmtl_research.rating.screen import ScreenResult, pearson_screen
 from qmtl_research.rating.settings import RatingSettings
-from qmtl_research.results import RatingResults
+from qmtl_research.results import LABEL_COMPARISON_COUNT_ROW, RatingResults
 
 
 @dataclass
@@ -160,7 +160,10 @@ def label_comparison(panel: FundPanel, settings: RatingSettings, forecaster: For
         cols = {f"computed label, {settings.split} (the verdict)": verdict, **cols}
     out = pd.DataFrame({name: st.table4["accuracy"] for name, st in cols.items()})
     out.index.name = "approach"
-    out.loc["n samples"] = [float(len(st.default.dataset)) for st in cols.values()]
+    # the accuracies' denominators: fund-settlements scored out of sample (not all samples: the
+    # walk-forward split never scores its first settlement year)
+    out.loc[LABEL_COMPARISON_COUNT_ROW] = [float(0 if st.default.evaluation is None else st.default.evaluation.predictions["row"].nunique())
+                                        for st in cols.values()]
     return out.reset_index()
 
 

@@ -10,12 +10,31 @@ import pandas as pd
 
 from qmtl_research.paper import paper_reference
 from qmtl_research.reporting.report_data import ReportData
+from qmtl_research.results import LABEL_COMPARISON_COUNT_ROW
 from qmtl_research.reporting import sections
 from qmtl_research.reporting.sections import _kv, figure, md, money, not_available, table
 
 EARLY_WARNING_COLUMNS = ["fund_id", "current_grade", "predicted_grade", "probability", "model_horizon_weeks",
                          "validated_accuracy", "persistence_accuracy", "blended_std_pct", "boundary_pct",
                          "next_settlement", "days_to_settlement"]
+
+
+def _designs_by_measure(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The design comparison (rows = models, columns ``<measure> (<design>)``) turned for reading:
+    rows = ``<measure> (<design>)`` grouped by measure, columns = models; counts and ranks as
+    integers, errors to 4 decimals."""
+    def measure(col: str) -> str:
+        return col.rsplit(" (", 1)[0]
+    order = list(dict.fromkeys(measure(c) for c in comparison.columns))
+    cols = sorted(comparison.columns, key=lambda c: order.index(measure(c)))
+    out = comparison[cols].T.astype(object)
+    for label in out.index:
+        integer = measure(label) in ("n_points", "rank RMSE")
+        out.loc[label] = [(f"{int(v):,}" if integer else f"{v:.4f}") if pd.notna(v) else "n/a"
+                          for v in out.loc[label]]
+    out.index.name = "measure (design)"
+    out.columns.name = None
+    return out
 
 
 def volatility(rep: ReportData) -> None:
@@ -38,8 +57,9 @@ def volatility(rep: ReportData) -> None:
     table(t2.join(paper.table2_frame().add_prefix("paper "), how="left"),
           "forecast error by model (the paper's Table 2; MSE in %², RMSE in percentage points, QLIKE unit-free); "
           "the paper's values (its data, 4-fold CV) beside ours")
-    table(vol.design_comparison, "the paper's 4-fold CV beside the walk-forward: the same models under both "
-                                 "designs (CV folds train on the future of their test block)")
+    table(_designs_by_measure(vol.design_comparison),
+          "the paper's 4-fold CV beside the walk-forward: the same models (columns) under both designs, each "
+          "measure's designs on adjacent rows (CV folds train on the future of their test block)")
     plots.plot_design_comparison(vol.design_comparison)
     figure("RMSE by model under the walk-forward and the paper's 4-fold CV.")
     table(vol.table3.join(paper.table3_frame()[["std", "RMSE"]].add_prefix("paper "), how="left"),
@@ -89,8 +109,13 @@ def rating(rep: ReportData) -> None:
         plots.accuracy_by_horizon(r.horizons)
         figure("Accuracy of each approach by prediction horizon (weeks before the settlement).")
     if r.label_comparison is not None:
-        table(r.label_comparison, "accuracy with the computed Table-1 grade and with the grade disclosed in the "
-              "prospectus (the paper's target; one label per fund: its latest settlement) as label", index=False)
+        labels = r.label_comparison.astype(object)
+        counts = labels["approach"] == LABEL_COMPARISON_COUNT_ROW
+        labels.loc[counts, labels.columns[1:]] = labels.loc[counts, labels.columns[1:]].map(lambda v: f"{int(v):,}")
+        labels.loc[~counts, labels.columns[1:]] = labels.loc[~counts, labels.columns[1:]].map(lambda v: f"{v:.4f}")
+        table(labels, "accuracy with the computed Table-1 grade and with the grade disclosed in the "
+              "prospectus (the paper's target; one label per fund: its latest settlement) as label; the last row "
+              "counts the fund-settlements each accuracy is over", index=False)
     table(r.per_grade[r.per_grade["approach"] == best].drop(columns="approach"),
           f"per-grade precision and recall of the best kernel ({best})", index=False)
     plots.pearson_heatmap(r.pearson, float(r.config.get("screen_threshold", 0.1)))

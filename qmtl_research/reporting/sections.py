@@ -261,7 +261,8 @@ def method(rep: ReportData) -> None:
         if len(r.grades):
             table(r.grades, "labelled fund-settlements by settlement year and grade (counts)")
     if (v := rep.validation) is not None:
-        _kv([(k, x) for k, x in v.health.items()], "validation health")
+        # ratios and ages to 3 decimals (a policy registered seconds ago is 0.000 days old, not 1.8e-07)
+        _kv([(k, (f"{x:.3f}" if np.isfinite(x) else "n/a") if isinstance(x, float) else x) for k, x in v.health.items()], "validation health")
 
 
 def config_rows(cfg: dict, prefix: str = "") -> list[tuple[str, Any]]:
@@ -298,7 +299,12 @@ def rule_results(rep: ReportData) -> None:
            + (f": **{agree} of {len(verdicts)}** agree with the outcome their fixture names expect." if agree is not None else "."))
         cols = [c for c in ("batch", "strategy_id", "status", "recommended_stage", "selected", "failed_rules",
                             "warned_rules", "expected", "agrees") if c in verdicts.columns]
-        table(verdicts[cols], "verdict of every imported run", index=False)
+        shown = verdicts[cols].copy()
+        if "batch" in shown:
+            # the export file without its suffix (bad_strategies_runs.json -> bad): keeps the table on the page
+            shown["batch"] = shown["batch"].astype(str).str.replace(r"(_strategies)?_runs\.json$|\.json$", "", regex=True)
+        table(shown, "verdict of every imported run (batch: the export file, without `_strategies_runs.json`)",
+              index=False)
 
 
 def metrics_snapshot(rep: ReportData) -> None:

@@ -1,6 +1,8 @@
 """Stage-1 figures (matplotlib); every axis labelled with units."""
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -52,7 +54,8 @@ def plot_regimes(fig9: pd.DataFrame, models, figsize=(8, 4)):
     ax.set_title("RMSE by regime (Figure 9)")
     ax.set_ylabel("RMSE (percentage points of annualised std)")
     ax.set_xlabel("")
-    ax.tick_params(axis="x", rotation=0)
+    # regime names are long ("high-volatility weeks (top 10 % of ...)"): wrap them so they do not overlap
+    ax.set_xticks(range(len(fig9.index)), [textwrap.fill(str(r), 24) for r in fig9.index], rotation=0)
     return ax.figure
 
 
@@ -67,7 +70,7 @@ def plot_design_comparison(comparison: pd.DataFrame, measure: str = "RMSE", figs
     ax.set_title(f"{measure} by model: the paper's K-fold CV beside the out-of-time walk-forward")
     ax.set_ylabel(f"{measure} ({unit})")
     ax.set_xlabel("")
-    ax.legend(title="design")
+    ax.legend(title="design", loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never on them
     return ax.figure
 
 
