@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from qmtl_research.plotting import annotated_matrix
 from qmtl_research.rating.features import FEATURE_LABELS
 
 
@@ -14,9 +15,8 @@ def pearson_heatmap(correlations: pd.DataFrame, threshold: float, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 5.0))
     labels = [FEATURE_LABELS.get(c, c) for c in correlations.columns]
-    sns.heatmap(correlations.abs().to_numpy(), annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1,
-                xticklabels=labels, yticklabels=labels, cbar_kws={"label": "|Pearson r|"}, ax=ax,
-                annot_kws={"size": 8})
+    annotated_matrix(ax, correlations.abs().to_numpy(), fmt=".2f", cmap="Blues", vmin=0, vmax=1,
+                     xticklabels=labels, yticklabels=labels, colorbar_label="|Pearson r|", fontsize=8)
     ax.set_title(f"Figure 7: |Pearson r| of the risk indicators (screen: |r| with std > {threshold})")
     ax.set_xlabel("indicator")
     ax.set_ylabel("indicator")
@@ -31,7 +31,8 @@ def confusion_grid(confusion: pd.DataFrame, approaches: list[str], ncols: int = 
     for ax, name in zip(axes.ravel(), approaches):
         m = confusion[confusion["approach"] == name].pivot(index="true_grade", columns="predicted_grade",
                                                            values="count")
-        sns.heatmap(m, annot=True, fmt="d", cmap="Greens", cbar=False, ax=ax, annot_kws={"size": 7})
+        annotated_matrix(ax, m.to_numpy(), fmt="d", cmap="Greens", xticklabels=m.columns, yticklabels=m.index,
+                         fontsize=7)
         ax.set_title(name)
         ax.set_xlabel("predicted grade")
         ax.set_ylabel("true grade")
