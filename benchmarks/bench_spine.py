@@ -19,6 +19,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def machine_reference() -> dict:
+    """How fast this machine is today, to compare figures across machines (CI machines of the same
+    kind differ by up to 2x in single-thread speed): a pure-Python loop of 1e7 additions and 200
+    float64 400x400 matrix products (BLAS), in seconds (lower = faster)."""
+    import numpy as np
+
+    t = time.perf_counter()
+    total = 0
+    for i in range(10**7):
+        total += i
+    loop = time.perf_counter() - t
+    a = np.random.default_rng(0).random((400, 400))
+    t = time.perf_counter()
+    for _ in range(200):
+        a @ a
+    return {"python_loop_1e7_s": round(loop, 3), "matmul_200x400_s": round(time.perf_counter() - t, 3),
+            "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                         if line.startswith("model name")), "unknown") if Path("/proc/cpuinfo").exists() else "unknown"}
+
+
 def _timed(cmd, **kw) -> float:
     t = time.perf_counter()
     subprocess.run(cmd, check=True, **kw)
@@ -31,6 +51,7 @@ def run(quick: bool = False) -> dict:
         env = dict(os.environ, QMTL_STORE_URL=f"sqlite:///{tmp}/store.sqlite", QMTL_REPORTS_DIR=f"{tmp}/reports")
         py = str(ROOT / ".venv" / "bin" / "qmtl-research")
         figures["load_average_before"] = os.getloadavg()
+        figures["machine_reference"] = machine_reference()
         # the first run fills the caches (compiled XLA programs in .cache/jax); the second is "warm"
         figures["report_demo_first_s"] = round(_timed([py, "report", "run", "--strategy", "demo", "--quiet"],
                                                       env=env, cwd=ROOT, capture_output=True), 1)
