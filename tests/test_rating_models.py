@@ -142,3 +142,24 @@ def test_study_samples_equal_the_per_horizon_dataset(panel, table):
         ref = build_rating_dataset(panel, table, h, TrailingStdForecaster(), progress=False)
         pd.testing.assert_frame_equal(study.results[h].dataset.frame, ref.frame)
         pd.testing.assert_frame_equal(study.results[h].dataset.exclusions, ref.exclusions)
+
+
+def test_label_comparison_counts_the_scored_fund_settlements(panel):
+    """Each column's count row is the number of fund-settlements its accuracies are over (walk-forward
+    never scores its first settlement year, so fewer than its samples), and each accuracy is
+    sklearn's accuracy over exactly those predictions."""
+    from qmtl_research.rating.study import label_comparison
+    from qmtl_research.results import LABEL_COMPARISON_COUNT_ROW
+
+    s = load_rating_settings().model_copy(update={"horizons": [4], "kernels": ["Linear"], "param_grid": GRID,
+                                                  "split": "walk_forward"})
+    verdict = run_rating_study(panel, s, seed=0, forecaster=TrailingStdForecaster(), progress=False)
+    out = label_comparison(panel, s, TrailingStdForecaster(), seed=0, verdict=verdict)
+    assert out is not None, "the synthetic universe discloses grades for at least 20 funds"
+    col = "computed label, walk_forward (the verdict)"
+    row = out.set_index("approach")
+    pred = verdict.default.evaluation.predictions
+    assert row.at[LABEL_COMPARISON_COUNT_ROW, col] == pred["row"].nunique() < len(verdict.default.dataset)
+    linear = pred[pred["approach"] == "Linear"]
+    assert row.at["Linear", col] == pytest.approx(accuracy_score(linear["true_grade"], linear["predicted_grade"]))
+    assert row.at[LABEL_COMPARISON_COUNT_ROW, "computed label, kfold"] > row.at[LABEL_COMPARISON_COUNT_ROW, col]
