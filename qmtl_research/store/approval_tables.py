@@ -12,7 +12,7 @@ and letter it was signed under, and checks that the database itself enforces:
 * decisions are ``approve | reject | conditional``; ``reason`` is non-empty; a conditional
   decision has conditions and a review date (CHECK constraints);
 * rows are never updated or deleted (triggers on SQLite and PostgreSQL abort an UPDATE or
-  DELETE);
+  DELETE: :data:`qmtl_research.store.guards.PROTECTED`);
 * ``idempotency_key`` is unique: the same decision submitted twice is stored once;
 * every decision appends an ``approval_recorded`` event in the same transaction.
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (DDL, CheckConstraint, Column, Date, DateTime, Integer, String, Table, Text,
-                        UniqueConstraint, and_, event, func, insert, select)
+from sqlalchemy import (CheckConstraint, Column, Date, DateTime, Integer, String, Table, Text, UniqueConstraint,
+                        and_, func, insert, select)
 from sqlalchemy.exc import IntegrityError
 
 from qmtl_research.errors import StoreError
@@ -67,18 +67,7 @@ approvals = Table(
                     "AND review_by IS NOT NULL)", name="ck_approval_conditional"),
 )
 
-_SQLITE_GUARDS = [
-    DDL(f"CREATE TRIGGER IF NOT EXISTS approvals_no_{op.lower()} BEFORE {op} ON approvals "
-        "BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END").execute_if(dialect="sqlite")
-    for op in ("UPDATE", "DELETE")]
-_PG_GUARDS = [
-    DDL("CREATE OR REPLACE FUNCTION approvals_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'approvals are append-only'; END $$").execute_if(dialect="postgresql"),
-    DDL("CREATE TRIGGER approvals_append_only BEFORE UPDATE OR DELETE ON approvals "
-        "FOR EACH ROW EXECUTE FUNCTION approvals_append_only()").execute_if(dialect="postgresql"),
-]
-for _ddl in _SQLITE_GUARDS + _PG_GUARDS:
-    event.listen(approvals, "after_create", _ddl)
+# rows are never updated or deleted: the `approvals` entry of qmtl_research.store.guards.PROTECTED
 
 
 def _of(world_id: str, strategy_id: str):

@@ -88,6 +88,7 @@ def ensure_schema(engine: Engine) -> None:
 
 def _ensure_schema(engine: Engine) -> None:
     from qmtl_research.store import tables  # noqa: F401  (registers core tables)
+    from qmtl_research.store.guards import install_guards
     from qmtl_research.store.tables import metadata, schema_info
 
     _import_extensions()
@@ -106,6 +107,7 @@ def _ensure_schema(engine: Engine) -> None:
                 if upgrade is not None:
                     upgrade(conn, row.version)
             conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
+        install_guards(conn)      # append-only triggers (store.guards.PROTECTED); an older store gets them too
 
 
 def _import_extensions() -> list:

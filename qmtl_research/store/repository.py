@@ -9,11 +9,12 @@ from typing import Any, Iterable, Iterator
 
 import pandas as pd
 from sqlalchemy import Engine, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from qmtl_research.errors import StoreError
 from qmtl_research.store.codec import decode, encode, to_jsonable
 from qmtl_research.store.db import ensure_schema, make_engine
+from qmtl_research.store.guards import is_guard_refusal
 from qmtl_research.store.tables import evaluation_runs, events, reports, run_history, run_results
 
 RUN_STATUSES = ("created", "running", "evaluated", "failed")
@@ -122,7 +123,15 @@ class EvaluationStore:
             if current not in allowed_from:
                 raise StoreError(f"run {key} is '{current}' and cannot become '{values.get('status')}'",
                                  fix="evaluated runs are immutable: append history or re-evaluate under a new run_id")
-            conn.execute(update(evaluation_runs).where(key.where(evaluation_runs)).values(**values))
+            try:
+                conn.execute(update(evaluation_runs).where(key.where(evaluation_runs)).values(**values))
+            except DBAPIError as exc:       # the database's own guard (store.guards): another writer won
+                if not is_guard_refusal(exc):
+                    raise
+                raise StoreError(f"run {key} changed while this update was prepared; the database refused "
+                                 f"'{current}' -> '{values.get('status')}'", where=self.url,
+                                 fix="evaluated runs are immutable: append history or re-evaluate under a new run_id"
+                                 ) from None
 
     def start_run(self, key: RunKey) -> None:
         self._set_status(key, ("created",), status="running")
