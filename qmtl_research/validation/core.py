@@ -8,6 +8,11 @@ way ``scripts/policy_diff.py`` drives it. For one batch of runs, one stage and o
    is checked on every run; a breach is a *blocking* failure, a missing metric is blocking under
    ``validation.on_missing_metric: fail``, recorded but not blocking under ``warn``, ignored
    under ``ignore``. Bounds are inclusive (``value < min`` or ``value > max`` breaches).
+   **Departure from QMTL** (both views): an infinite value (``Infinity``/``-Infinity`` in an
+   export) is a blocking failure ``<metric>_not_finite`` (QMTL lets +inf pass a minimum and -inf a
+   maximum), and so is an infinite top_k / hysteresis metric. NaN keeps QMTL's meaning (missing in
+   the default view, a number that passes in the QMTL view); a finite value outside its domain
+   (a negative drawdown ...) is refused when the export is loaded.
 2. **selection**: runs without a blocking failure are candidates; ``top_k`` keeps the best k by
    its metric (a missing value ranks as -inf, ties keep batch order); ``correlation`` (only with
    correlations given) drops a run whose ``|corr|`` with an already kept run exceeds ``max``
@@ -170,6 +175,12 @@ def check_threshold(view: MetricView, t: Threshold, on_missing: str) -> Check:
                      None, t.bound, t.kind)
     if not _is_number(value):
         raise MetricError(f"metric {t.metric} is not a number: {value!r}")
+    if math.isinf(value):
+        # a deliberate departure from QMTL's engine (which lets +inf pass a minimum and -inf a
+        # maximum): no gate is passed by an infinite metric, in either view; blocking, whatever
+        # on_missing_metric says
+        return Check(t.key, t.metric, "fail", f"{t.leaf}_not_finite",
+                     f"{t.metric} is {value} (not a finite number): no bound can be checked", value, t.bound, t.kind)
     breached = value < t.bound if t.kind == "min" else value > t.bound
     if breached:
         code = f"{t.leaf}_{'below_min' if t.kind == 'min' else 'above_max'}"
@@ -239,6 +250,7 @@ def evaluate_core(runs: list[RunRecord], policy: Policy, profile: ValidationProf
                 cs.append(check_threshold(v, t, on_missing))
             except MetricError as exc:
                 errs.append(f"{t.section}.{t.key}: {exc}")
+        cs += _non_finite_selection_checks(v, policy)
         checks.append(cs)
         errors.append(errs)
     candidates = [not errors[i] and all(c.status != "fail" for c in checks[i]) for i in range(len(runs))]
@@ -319,6 +331,24 @@ def evaluate_core(runs: list[RunRecord], policy: Policy, profile: ValidationProf
     return CoreVerdicts(out, [i in selected for i in range(len(runs))], candidates, errors)
 
 
+def _non_finite_selection_checks(view: MetricView, policy: Policy) -> list[Check]:
+    """A failing check for each selection metric (top_k, hysteresis) whose value is +-inf: an
+    infinite Sharpe must neither rank first nor enter (this project's rule, not QMTL's; the check
+    comes after the threshold checks, so it fails ``performance`` and makes the run no candidate)."""
+    sel = policy.selection
+    out: list[Check] = []
+    for name in ("top_k", "hysteresis"):
+        cfg = getattr(sel, name, None) if sel is not None else None
+        if cfg is None:
+            continue
+        val = _selection_metric(view, cfg.metric)
+        if _is_number(val) and math.isinf(val) and all(c.metric != cfg.metric for c in out):
+            leaf = cfg.metric.split(".")[-1]
+            out.append(Check(f"selection.{name}.metric", cfg.metric, "fail", f"{leaf}_not_finite",
+                             f"{cfg.metric} is {val} (not a finite number): it cannot rank the run", val, None, None))
+    return out
+
+
 def _selection_label(i: int, candidates: list[bool], topk: set[int], selected: set[int]) -> str:
     if i in selected:
         return "selected"
@@ -386,6 +416,7 @@ def _performance(cs: list[Check], profile: ValidationProfile, on_missing: str, t
     if blocking:
         c = blocking[0]
         reason = (f"{c.metric.split('.')[-1]} missing" if c.value is None else
+                  f"{c.metric.split('.')[-1]} is not finite ({c.value})" if c.reason_code.endswith("_not_finite") else
                   f"{c.metric.split('.')[-1]} {'below minimum' if c.kind == 'min' else 'above maximum'} {c.bound}")
         return _result("performance", "fail", sev, own, "performance_thresholds_failed", reason, tags,
                        {"violations": [x.as_dict() for x in blocking], "checks": [x.as_dict() for x in cs]})

@@ -46,6 +46,58 @@ V15_PATHS: tuple[str, ...] = (
 )
 EULER_GAMMA = 0.5772156649015329
 
+#: the values a metric can take under this project's conventions (module docstring): path ->
+#: (lowest, highest), inclusive, ``None`` = unbounded. A run export holding a finite value outside
+#: its domain is refused when loaded (:func:`qmtl_research.validation.qmtl_runs.parse_runs`), and a
+#: policy bound no value of the domain can satisfy is refused by ``policy check``
+#: (:func:`qmtl_research.validation.policy.parse_policy`). Losses are positive fractions of wealth:
+#: with simple returns > -100 %, a drawdown lies in [0, 1] and a per-period VaR/ES is at most 1 (it
+#: is negative when even the tail return is a gain). Probabilities and shares lie in [0, 1];
+#: counts, durations, utilisations and dispersions are >= 0; gain-to-pain = sum(r) / |sum of losses|
+#: >= -1. Ratios such as Sharpe and Sortino are unbounded. Non-finite values are not domain errors:
+#: the rules fail them (``<metric>_not_finite``).
+METRIC_DOMAINS: dict[str, tuple[float | None, float | None]] = {
+    "returns.max_drawdown": (0.0, 1.0), "returns.time_under_water_ratio": (0.0, 1.0),
+    "returns.gain_to_pain_ratio": (-1.0, None), "returns.var_p01": (None, 1.0), "returns.es_p01": (None, 1.0),
+    "returns.max_time_under_water_days": (0.0, None),
+    "sample.effective_history_years": (0.0, None), "sample.n_trades_total": (0.0, None),
+    "sample.n_trades_per_year": (0.0, None), "sample.sample_days": (0.0, None), "sample.num_trades": (0.0, None),
+    "sample.regime_coverage": (0.0, 1.0),
+    "risk.adv_utilization_p95": (0.0, None), "risk.participation_rate_p95": (0.0, None),
+    "robustness.deflated_sharpe_ratio": (0.0, 1.0), "robustness.probabilistic_sharpe_ratio": (0.0, 1.0),
+    "robustness.cv_folds": (0.0, None), "robustness.cv_sharpe_std": (0.0, None),
+    "diagnostics.data_lag_days": (0.0, None),
+    "live.max_drawdown_ratio": (0.0, None),
+}
+
+
+def domain_violation(path: str, value: Any) -> str | None:
+    """Why ``value`` cannot be the metric ``path`` (see :data:`METRIC_DOMAINS`), or None.
+
+    Parameters
+    ----------
+    path : dotted metric path, e.g. ``returns.max_drawdown``.
+    value : the value; non-numbers, NaN and +-inf are not judged here (None).
+
+    Returns
+    -------
+    str or None
+        e.g. ``"-0.25 is below 0 (drawdowns are positive loss fractions)"``.
+    """
+    if path not in METRIC_DOMAINS or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    if not math.isfinite(value):
+        return None
+    lo, hi = METRIC_DOMAINS[path]
+    if lo is not None and value < lo:
+        return f"{value!r} is below {lo:g}, the lowest value {path} can take ({DOMAIN_NOTE})"
+    if hi is not None and value > hi:
+        return f"{value!r} is above {hi:g}, the highest value {path} can take ({DOMAIN_NOTE})"
+    return None
+
+
+DOMAIN_NOTE = "losses are positive fractions, probabilities and shares in [0, 1], counts >= 0"
+
 
 # ---------------------------------------------------------------- helpers
 def _array(returns: Any) -> np.ndarray:

@@ -476,10 +476,82 @@ def _check_profile_refs(policy: Policy, path: Path | None, prefix: tuple = ()) -
                               fix=f"use one of: {', '.join(policy.validation_profiles)}")
 
 
+#: bounds outside THRESHOLDS' sections that also read a metric (section, key) -> metric path
+_OTHER_BOUNDS = {("live_monitoring", "max_dd_max"): "returns.max_drawdown",
+                 ("live_monitoring", "es_p01_max"): "returns.es_p01",
+                 ("stress", "max_loss"): "returns.max_drawdown"}
+
+
+def _policy_bounds(policy: Policy) -> list[tuple[tuple, str, str, float]]:
+    """[(location in the file, metric path, 'min' | 'max', bound)] of every bound the policy sets."""
+    out = []
+    for prof_name, prof in policy.validation_profiles.items():
+        for section in PROFILE_SECTIONS:
+            cfg = getattr(prof, section)
+            for key, path, kind, bound in (cfg.thresholds(section) if cfg is not None else []):
+                out.append((("validation_profiles", prof_name, section, key), path, kind, bound))
+    for section in ("portfolio", "benchmark", "paper_shadow_consistency"):
+        cfg = getattr(policy, section)
+        for key, path, kind, bound in (cfg.thresholds(section) if cfg is not None else []):
+            out.append(((section, key), path, kind, bound))
+    for (section, key), path in _OTHER_BOUNDS.items():
+        cfg = getattr(policy, section)
+        if cfg is not None and getattr(cfg, key) is not None:
+            out.append(((section, key), path, "max", float(getattr(cfg, key))))
+    rmr = policy.research_model_rules
+    if rmr is not None and rmr.performance_targets is not None and rmr.performance_targets.max_dd_max is not None:
+        out.append((("research_model_rules", "performance_targets", "max_dd_max"), "returns.max_drawdown", "max",
+                    float(rmr.performance_targets.max_dd_max)))
+    return out
+
+
+def _check_bounds(policy: Policy, data: Any, path: Path | None, prefix: tuple = ()) -> None:
+    """Refuse non-finite numbers anywhere in the policy and bounds no value of the metric's
+    domain (:data:`qmtl_research.validation.metrics.METRIC_DOMAINS`) can satisfy, e.g.
+    ``max_dd_max: -0.25`` (drawdowns are positive loss fractions: every run would fail)."""
+    from qmtl_research.validation.metrics import DOMAIN_NOTE, METRIC_DOMAINS
+
+    problems = []
+
+    def place(loc: tuple) -> str:
+        ln = line_of(path, prefix + loc) if path else None
+        dotted = ".".join(map(str, prefix + loc))
+        return f"{path}:{ln} field '{dotted}'" if ln else f"{path or '<policy>'} field '{dotted}'"
+
+    def visit(loc: tuple, obj: Any) -> None:
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                visit(loc + (k,), v)
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                visit(loc + (i,), v)
+        elif isinstance(obj, float) and not math.isfinite(obj):
+            problems.append(f"{place(loc)}: {obj} is not a finite number")
+
+    visit((), data)
+    for loc, metric, kind, bound in _policy_bounds(policy):
+        lo, hi = METRIC_DOMAINS.get(metric, (None, None))
+        if not math.isfinite(bound):
+            continue                                    # reported above
+        if kind == "max" and lo is not None and bound < lo:
+            problems.append(f"{place(loc)}: {loc[-1]} {bound:g} is below {lo:g}, the lowest value {metric} can take: "
+                            f"no run can satisfy it ({DOMAIN_NOTE})")
+        elif kind == "min" and hi is not None and bound > hi:
+            problems.append(f"{place(loc)}: {loc[-1]} {bound:g} is above {hi:g}, the highest value {metric} can "
+                            f"take: no run can satisfy it ({DOMAIN_NOTE})")
+    if problems:
+        raise ConfigError(f"the policy sets {len(problems)} bound(s) no run can satisfy",
+                          where="\n         ".join(problems),
+                          fix="use finite bounds inside each metric's domain, e.g. max_dd_max: 0.25 for "
+                              "'at most a 25 % drawdown' (losses are positive fractions)")
+
+
 def parse_policy(data: Any, path: str | Path | None = None, what: str = "policy") -> Policy:
-    """Validate a policy mapping (errors name ``file:line`` when ``path`` is given)."""
+    """Validate a policy mapping (errors name ``file:line`` when ``path`` is given): schema,
+    profile references, finite numbers and satisfiable bounds (:func:`_check_bounds`)."""
     policy = validate(Policy, data, path, what)
     _check_profile_refs(policy, Path(path) if path else None)
+    _check_bounds(policy, data, Path(path) if path else None)
     return policy
 
 
@@ -510,6 +582,7 @@ def policy_of_world(world: WorldConfig) -> tuple[Policy, str]:
     wf = world_file(world.world_id)
     inline = validate(_InlinePolicy, {"policy": world.policy}, wf, f"inline policy of world {world.world_id}").policy
     _check_profile_refs(inline, wf, ("policy",))
+    _check_bounds(inline, world.policy, wf, ("policy",))
     return inline, f"{wf}#policy"
 
 

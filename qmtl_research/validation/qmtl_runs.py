@@ -65,11 +65,15 @@ class RunRecord:
 def parse_runs(data: Any, path: str | Path | None = None) -> list[RunRecord]:
     """Validate exported runs (a list or ``{"runs": [...]}``)."""
     where = str(path) if path else "<runs>"
-    if isinstance(data, dict) and "runs" in data:
+    wrapped = isinstance(data, dict) and "runs" in data
+    if wrapped:
         data = data["runs"]
     if not isinstance(data, list):
         raise InputError("a QMTL run export must be a JSON list of runs (or {\"runs\": [...]})", where=where,
                          fix="export the EvaluationRuns as a list")
+    if not data:
+        raise InputError("the QMTL run export holds no runs (an empty list)", where=where,
+                         fix="export at least one EvaluationRun, or leave the file out of --runs")
     for i, rec in enumerate(data):
         if isinstance(rec, dict) and isinstance(rec.get("metrics"), dict):
             lacking = [b for b in REQUIRED_BLOCKS if b not in rec["metrics"]]
@@ -91,6 +95,7 @@ def parse_runs(data: Any, path: str | Path | None = None) -> list[RunRecord]:
         raise InputError(f"QMTL run export {where} is not valid ({len(problems)} problem(s))",
                          where="\n         ".join(problems),
                          fix="metric values must be numbers or null; identity fields strings") from None
+    _check_domains(parsed.runs, path, where, wrapped)
     seen: set[tuple] = set()
     out = []
     for i, rec in enumerate(parsed.runs):
@@ -117,6 +122,34 @@ def load_runs(path: str | Path) -> list[RunRecord]:
         raise InputError(f"invalid JSON: {exc.msg}", where=f"{path}:{exc.lineno}:{exc.colno}",
                          fix="fix the JSON syntax at that line") from None
     return parse_runs(data, path)
+
+
+def _check_domains(runs: list[_RunRecord], path: str | Path | None, where: str, wrapped: bool) -> None:
+    """Refuse finite metric values outside their domain (:data:`metrics.METRIC_DOMAINS`): a
+    negative drawdown, a probability above 1 ... are impossible under this project's conventions,
+    so the export was written under another convention (or is corrupt). Every such value is
+    listed with file:line, run and field."""
+    from qmtl_research.validation.metrics import domain_violation
+
+    problems = []
+    for i, rec in enumerate(runs):
+        for block, values in rec.metrics.model_dump().items():
+            if not isinstance(values, dict):
+                continue
+            for name, value in values.items():
+                why = domain_violation(f"{block}.{name}", value)
+                if why is None:
+                    continue
+                loc = (("runs",) if wrapped else ()) + (i, "metrics", block, name)
+                ln = line_of(path, loc) if path else None
+                problems.append(f"{where}{':' + str(ln) if ln else ''} run {rec.run_id} (runs[{i}]) "
+                                f"field 'metrics.{block}.{name}': {why}")
+    if problems:
+        raise InputError(f"QMTL run export {where} holds {len(problems)} impossible metric value(s)",
+                         where="\n         ".join(problems),
+                         fix="export drawdowns, VaR and ES as positive loss fractions (0.2 = a 20 % loss), "
+                             "probabilities and shares as fractions in [0, 1]; see SHARPE_CONVENTION in "
+                             "qmtl_research.validation.metrics")
 
 
 def run_files(path: str | Path) -> list[Path]:

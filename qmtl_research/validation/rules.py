@@ -88,8 +88,11 @@ def bound_check(metrics: Mapping[str, Any], key: str, metric: str, kind: str, bo
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"metric {metric} is not a number: {value!r}")
     name = metric.split(".")[-1]
+    if math.isinf(value):          # no gate is passed by an infinite metric (blocking, own reason code)
+        return Check(key, metric, "fail", f"{name}_not_finite",
+                     f"{metric} is {value} (not a finite number): {key} cannot be checked", value, bound, kind)
     if kind == "min":
-        ok = (value > bound + EPS if strict else value >= bound - EPS) or (math.isinf(value) and value > 0)
+        ok = value > bound + EPS if strict else value >= bound - EPS
         code, op = (f"{name}_ok", ">" if strict else ">=") if ok else (f"{name}_below_min", "<=" if strict else "<")
     else:
         ok = value < bound - EPS if strict else value <= bound + EPS
