@@ -1,5 +1,8 @@
 """VaR backtesting: rolling out-of-sample forecasts, exception tests, Basel zone.
 
+The tests themselves live in :mod:`qmtl_research.risk.backtests` (with the ES tests and the
+rest of the VaR suite); this module makes the rolling forecasts of one return series.
+
 Forecast for day ``t`` uses only the ``window`` returns before ``t``;
 an *exception* is a loss larger than the forecast: ``-r_t > VaR_t``.
 
@@ -28,65 +31,15 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
-from scipy.special import xlogy
 
 from qmtl_research.errors import InputError
 from qmtl_research.risk._checks import check_confidence, check_returns
+# the tests live in risk.backtests (one home); re-exported here for the existing callers
+from qmtl_research.risk.backtests.var_tests import (GREEN_CUTOFF, RED_CUTOFF, christoffersen_independence,  # noqa: F401
+                                                    kupiec_pof, traffic_light, transition_counts, zone_thresholds)
 from qmtl_research.risk.var import _historical_sorted, fhs_scenarios, moments_dof, normal_var_es
 
 BACKTEST_METHODS = ("historical", "normal", "t", "fhs_ewma", "fhs_garch")
-GREEN_CUTOFF, RED_CUTOFF = 0.95, 0.9999
-
-
-def kupiec_pof(n: int, exceptions: int, confidence: float) -> tuple[float, float]:
-    """Kupiec proportion-of-failures LR statistic and chi2(1) p-value."""
-    p = 1.0 - check_confidence(confidence)
-    x = int(exceptions)
-    if n <= 0 or not 0 <= x <= n:
-        raise InputError(f"need 0 <= exceptions <= n and n > 0, got n={n}, exceptions={x}", where="kupiec_pof")
-    phat = x / n
-    ll0 = xlogy(n - x, 1.0 - p) + xlogy(x, p)
-    ll1 = xlogy(n - x, 1.0 - phat) + xlogy(x, phat)
-    lr = max(0.0, float(-2.0 * (ll0 - ll1)))
-    return lr, float(stats.chi2.sf(lr, 1))
-
-
-def transition_counts(hits) -> tuple[int, int, int, int]:
-    """``(n00, n01, n10, n11)`` of consecutive exception indicators."""
-    h = np.asarray(hits, dtype=bool).astype(int)
-    prev, cur = h[:-1], h[1:]
-    return (int(((prev == 0) & (cur == 0)).sum()), int(((prev == 0) & (cur == 1)).sum()),
-            int(((prev == 1) & (cur == 0)).sum()), int(((prev == 1) & (cur == 1)).sum()))
-
-
-def christoffersen_independence(hits) -> tuple[float, float]:
-    """Christoffersen (1998) independence LR statistic and chi2(1) p-value."""
-    n00, n01, n10, n11 = transition_counts(hits)
-    total = n00 + n01 + n10 + n11
-    if total == 0:
-        raise InputError("need at least two forecasts for the independence test", where="christoffersen")
-    pi = (n01 + n11) / total
-    pi01 = n01 / (n00 + n01) if n00 + n01 else 0.0
-    pi11 = n11 / (n10 + n11) if n10 + n11 else 0.0
-    ll0 = xlogy(n00 + n10, 1.0 - pi) + xlogy(n01 + n11, pi)
-    ll1 = xlogy(n00, 1.0 - pi01) + xlogy(n01, pi01) + xlogy(n10, 1.0 - pi11) + xlogy(n11, pi11)
-    lr = max(0.0, float(-2.0 * (ll0 - ll1)))
-    return lr, float(stats.chi2.sf(lr, 1))
-
-
-def traffic_light(exceptions: int, n: int = 250, confidence: float = 0.99) -> str:
-    """Basel traffic-light zone (``"green" | "yellow" | "red"``), see module docstring."""
-    p = 1.0 - check_confidence(confidence)
-    cdf = stats.binom.cdf(int(exceptions), int(n), p)
-    return "green" if cdf < GREEN_CUTOFF else ("yellow" if cdf < RED_CUTOFF else "red")
-
-
-def zone_thresholds(n: int = 250, confidence: float = 0.99) -> tuple[int, int]:
-    """Smallest exception counts of the yellow and of the red zone."""
-    p = 1.0 - check_confidence(confidence)
-    k = np.arange(n + 1)
-    cdf = stats.binom.cdf(k, n, p)
-    return int(k[cdf >= GREEN_CUTOFF][0]), int(k[cdf >= RED_CUTOFF][0])
 
 
 def rolling_var_forecasts(returns: pd.Series, confidence: float = 0.99, window: int = 250,
