@@ -132,23 +132,38 @@ class LocationScale:
 
 @dataclass(frozen=True)
 class Empirical:
-    """Equally weighted return scenarios per row: ``scenarios`` (n, m), NaN = no scenario.
+    """Equally weighted return scenarios per row: ``scenarios`` (n, k), NaN = no scenario.
 
-    The distribution of row ``t`` puts mass ``1/m_t`` on each of its ``m_t`` scenarios.
+    The distribution of row ``t`` puts mass ``1/m_t`` on each of its ``m_t`` scenarios. With
+    ``counts`` given, ``scenarios`` hold only the *smallest* ``k_t <= m_t`` of the ``m_t``
+    scenarios (the lower tail, all a backtest needs: a panel of thousands of funds then fits in
+    memory); quantiles and ``cdf`` beyond the stored tail are refused / NaN.
     """
 
     scenarios: np.ndarray
+    counts: np.ndarray | None = None
 
     def __post_init__(self):
         s = np.asarray(self.scenarios, dtype=float)
         if s.ndim != 2:
             raise InputError(f"scenarios must be 2-d (forecasts x scenarios), got {s.shape}", where="Empirical")
         s = np.sort(s, axis=1)                        # NaN last
-        counts = np.isfinite(s).sum(axis=1)
-        if (counts == 0).any():
-            raise InputError(f"row {int(np.argmax(counts == 0))} has no scenario", where="Empirical")
+        stored = np.isfinite(s).sum(axis=1)
+        if (stored == 0).any():
+            raise InputError(f"row {int(np.argmax(stored == 0))} has no scenario", where="Empirical")
+        counts = stored if self.counts is None else np.asarray(self.counts, dtype=np.int64).ravel()
+        if counts.shape != stored.shape or (counts < stored).any():
+            raise InputError("counts must cover the stored scenarios of every row", where="Empirical")
         object.__setattr__(self, "scenarios", s)
         object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "stored", stored)
+
+    def _index(self, rows, u) -> np.ndarray:
+        k = np.clip(np.ceil(np.asarray(u) * self.counts[rows] - 1e-9).astype(np.int64), 1, self.counts[rows])
+        if (k > self.stored[rows]).any():
+            raise InputError("quantile beyond the stored tail of the scenarios", where="Empirical",
+                             fix="store more of the lower tail (a larger k)")
+        return k - 1
 
     @property
     def n(self) -> int:
@@ -157,14 +172,15 @@ class Empirical:
     def ppf_at(self, rows, u) -> np.ndarray:
         """Inverted-cdf quantile: the ``ceil(u m_t)``-th smallest scenario of row ``t``."""
         rows = np.asarray(rows)
-        k = np.clip(np.ceil(np.asarray(u) * self.counts[rows]).astype(np.int64) - 1, 0, self.counts[rows] - 1)
-        return self.scenarios[rows, k]
+        return self.scenarios[rows, self._index(rows, u)]
 
     def cdf(self, x) -> np.ndarray:
-        """``F_t(x_t)`` = share of row ``t``'s scenarios at or below ``x_t``."""
+        """``F_t(x_t)`` = share of row ``t``'s scenarios at or below ``x_t`` (NaN where ``x_t`` lies
+        beyond a stored tail)."""
         x = np.asarray(x, dtype=float)
         below = (self.scenarios <= x[:, None]).sum(axis=1)
-        return below / self.counts
+        out = below / self.counts
+        return np.where((below == self.stored) & (self.stored < self.counts), np.nan, out)
 
     def var_es(self, confidence: float) -> tuple[np.ndarray, np.ndarray]:
         """VaR and ES of each row's empirical distribution (positive losses).
@@ -176,8 +192,8 @@ class Empirical:
         a = 1.0 - check_confidence(confidence)
         m = self.counts
         am = a * m
-        k = np.clip(np.ceil(am - 1e-9).astype(np.int64), 1, m)
         rows = np.arange(self.n)
+        k = self._index(rows, np.full(self.n, a)) + 1
         xk = self.scenarios[rows, k - 1]
         csum = np.nancumsum(self.scenarios, axis=1)
         head = np.where(k > 1, csum[rows, np.maximum(k - 2, 0)], 0.0)

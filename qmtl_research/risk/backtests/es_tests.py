@@ -123,24 +123,31 @@ def simulate_z(dist, var, es, confidence: float, n_sims: int = 1000, seed: int =
 
     Notes
     -----
-    Only the tail matters: with ``q >= max_t F_t(-VaR_t)``, draw the periods where ``U_t < q``
-    (a Bernoulli(q) process, :func:`bernoulli_positions`), then ``U_t ~ U(0, q)`` there and
-    ``r_t = F_t^-1(U_t)``; an exception is ``-r_t > VaR_t`` as for the observed statistic.
-    This is exact (thinning), and costs ``O(n q n_sims)``.
+    Only the tail matters: with ``q_t >= F_t(-VaR_t)`` and ``q = max_t q_t``, draw the periods
+    where ``U_t < q`` (a Bernoulli(q) process, :func:`bernoulli_positions`), then ``U_t ~ U(0, q)``
+    there, keep those with ``U_t < q_t`` and set ``r_t = F_t^-1(U_t)``; an exception is
+    ``-r_t > VaR_t`` as for the observed statistic (it needs ``U_t <= F_t(-VaR_t)``). This is
+    exact (thinning), and costs ``O(n q n_sims)``.
     """
     c = check_confidence(confidence)
     a = 1.0 - c
     v = np.asarray(var, dtype=float)
     e = np.asarray(es, dtype=float)
     n = v.size
-    q = float(min(1.0, max(a, float(np.max(dist.cdf(-v)))) * (1.0 + 1e-9) + 1e-15))
+    q_t = np.minimum(1.0, np.maximum(a, dist.cdf(-v)) * (1.0 + 1e-9) + 1e-15)
+    if not np.isfinite(q_t).all():
+        raise InputError("the VaR lies beyond the stored tail of a predictive distribution", where="simulate_z")
+    q = float(q_t.max())
     rng = np.random.default_rng(seed)
     z1 = np.empty(n_sims)
     z2 = np.empty(n_sims)
     for b0 in range(0, n_sims, SIM_BLOCK):
         m = min(SIM_BLOCK, n_sims - b0)
         sim, t = bernoulli_positions(n, q, m, rng)
-        x = dist.ppf_at(t, rng.uniform(0.0, q, size=t.size))
+        u = rng.uniform(0.0, q, size=t.size)
+        near = u < q_t[t]                       # an exception needs u <= F_t(-VaR_t) <= q_t
+        sim, t = sim[near], t[near]
+        x = dist.ppf_at(t, u[near])
         hit = -x > v[t]
         ratio = np.where(hit, -x / e[t], 0.0)
         s = np.bincount(sim, weights=ratio, minlength=m)

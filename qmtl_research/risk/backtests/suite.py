@@ -19,7 +19,7 @@ P_VALUES = {"pof_p": "Kupiec POF", "tuff_p": "Kupiec TUFF", "ind_p": "Christoffe
 ES_P_VALUES = ("z1_p", "z2_p", "mf_p", "de_u_p", "de_c_p")
 
 
-def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, n_sims: int = 1000,
+def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, pit=None, n_sims: int = 1000,
               seed: int = 0, dq_lags: int = 4, de_lags: int = 1, zone_days: int = 250) -> dict:
     """Every VaR and ES backtest of one forecast series (time order).
 
@@ -32,6 +32,8 @@ def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, n_s
         needed for the Acerbi-Szekely p-values and the Du-Escanciano tests (PIT).
     scale : array (n,) or None, forecast volatilities for McNeil-Frey (None: ``dist.sigma``
         when the distribution has one, else raw residuals).
+    pit : array (n,) or None, ``F_t(r_t)`` computed elsewhere (e.g. from all scenarios when ``dist``
+        stores only the tail); None: ``dist.cdf(returns)``.
     n_sims, seed : simulations / bootstrap replications and their seed.
     dq_lags, de_lags : lags of the DQ and Du-Escanciano conditional tests.
     zone_days : the traffic light and FRTB multiplier use the last ``zone_days`` forecasts.
@@ -80,8 +82,8 @@ def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, n_s
         scale = dist.sigma
     mf = es_t.mcneil_frey(r, v, e, scale, n_sims, seed)
     out.update(mf_stat=mf["stat"], mf_p=mf["p_value"])
-    if dist is not None:
-        pit = np.clip(dist.cdf(r), 0.0, 1.0)
+    if pit is not None or dist is not None:
+        pit = np.clip(np.asarray(pit, dtype=float) if pit is not None else dist.cdf(r), 0.0, 1.0)
         u = es_t.du_escanciano_unconditional(pit, c)
         cd = es_t.du_escanciano_conditional(pit, c, de_lags)
         out.update(de_u=u["stat"], de_u_p=u["p_value"], de_c=cd["stat"], de_c_p=cd["p_value"])
@@ -99,7 +101,7 @@ def _take(dist, rows: np.ndarray):
     if isinstance(dist, LocationScale):
         return LocationScale(dist.mu[rows], dist.sigma[rows], dist.dof[rows])
     if isinstance(dist, Empirical):
-        return Empirical(dist.scenarios[rows])
+        return Empirical(dist.scenarios[rows], dist.counts[rows])
     raise TypeError(f"unknown distribution {type(dist).__name__}")
 
 
@@ -110,8 +112,9 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
 
     Parameters
     ----------
-    frame : long DataFrame with ``series``, ``time``, ``return``, ``var`` and optionally ``es``
-        columns; rows of one series in time order after sorting by ``(series, time)``.
+    frame : long DataFrame with ``series``, ``time``, ``return``, ``var`` and optionally ``es``,
+        ``pit`` and ``scale`` columns (see :func:`run_suite`); rows of one series in time order
+        after sorting by ``(series, time)``.
     confidence : float; dist : predictive distributions aligned with ``frame``'s rows (or None).
     min_obs : series with fewer forecasts are not tested alone (listed in the third frame).
     kwargs : passed to :func:`run_suite`.
@@ -120,7 +123,8 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
     -------
     (pooled, per_series, skipped)
         ``pooled``: :func:`run_suite` on all rows (series after series: the independence,
-        duration and DQ tests then see the concatenation, so they are reported per series too);
+        duration and DQ tests then see the concatenation, so they are reported per series too;
+        the pooled traffic light and multiplier count all rows, by the binomial scaling);
         ``per_series``: one row per series; ``skipped``: ``series, reason``.
 
     Notes
@@ -133,8 +137,11 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
     d = _take(dist, order)
     has_es = "es" in f.columns
     es = f["es"].to_numpy(dtype=float) if has_es else None
+    pit = f["pit"].to_numpy(dtype=float) if "pit" in f.columns else None
+    scale = f["scale"].to_numpy(dtype=float) if "scale" in f.columns else None
+    pooled_kw = {**kwargs, "zone_days": len(f)}
     pooled = run_suite(f["return"].to_numpy(float), f["var"].to_numpy(float), es, confidence, d,
-                       n_sims=n_sims, seed=seed, **kwargs)
+                       pit=pit, scale=scale, n_sims=n_sims, seed=seed, **pooled_kw)
     rows, skipped = [], []
     keys = f[series].astype(str).to_numpy()
     bounds = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
@@ -145,7 +152,8 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
             continue
         idx = np.arange(a, b)
         res = run_suite(f["return"].to_numpy(float)[idx], f["var"].to_numpy(float)[idx],
-                        es[idx] if has_es else None, confidence, _take(d, idx), n_sims=n_sims,
-                        seed=seed + i, **kwargs)
+                        es[idx] if has_es else None, confidence, _take(d, idx),
+                        pit=None if pit is None else pit[idx], scale=None if scale is None else scale[idx],
+                        n_sims=n_sims, seed=seed + i, **kwargs)
         rows.append({"series": sid, **res})
     return pooled, pd.DataFrame(rows), pd.DataFrame(skipped, columns=["series", "reason"])
