@@ -357,6 +357,9 @@ class RiskResults(SectionResults):
     benchmark_returns: pd.Series = result("series", "daily simple returns of the benchmark", required=False)
     alerts: pd.DataFrame = result("frame", "audit alerts: days the drawdown or the daily loss reached the limits of "
                                   "params/audit.yaml", columns=("date", "alert", "value", "threshold", "message"))
+    es_backtest: pd.DataFrame = result("frame", "the VaR/ES backtest suite of the rolling forecasts per level (Kupiec, "
+                                       "Christoffersen, durations, DQ, zone, Acerbi-Szekely, McNeil-Frey, "
+                                       "Du-Escanciano)", columns=("level", "exceptions", "z2", "z2_p"), required=False)
 
 
 @dataclass

@@ -169,3 +169,66 @@ def backtest_var(returns: pd.Series, confidence: float = 0.99, window: int = 250
                          zone=traffic_light(int(last.sum()), last.size, confidence), zone_n=int(last.size),
                          zone_exceptions=int(last.sum()), zone_yellow_from=yellow, zone_red_from=red)
     return res, fc
+
+
+ES_METHODS = ("historical", "normal", "t", "fhs_ewma")
+
+
+def rolling_var_es(returns: pd.Series, confidence: float = 0.975, window: int = 250, method: str = "historical",
+                   *, convention: str = "seed"):
+    """One-day-ahead VaR and ES forecasts from a rolling window, with their predictive laws.
+
+    Parameters
+    ----------
+    returns : Series of per-period returns (NaN refused); confidence : float; window : int.
+    method : {"historical", "normal", "t", "fhs_ewma"}
+        The same estimators as :func:`rolling_var_forecasts` (so the VaR equals its VaR);
+        ES is the matching CVaR (historical conventions of :mod:`qmtl_research.risk.var`,
+        closed forms for normal / t).
+
+    Returns
+    -------
+    (frame, dist)
+        ``frame`` indexed by date: ``return, var, es, exception``; ``dist`` the predictive
+        distributions (:class:`~qmtl_research.risk.backtests.Empirical` of the window's
+        scenarios, or :class:`~qmtl_research.risk.backtests.LocationScale`) the ES tests draw from.
+    """
+    from qmtl_research.risk.backtests import Empirical, LocationScale
+
+    if method not in ES_METHODS:
+        raise InputError(f"no ES backtest for the method {method!r}", where="method",
+                         fix=f"use one of: {', '.join(ES_METHODS)}")
+    c = check_confidence(confidence)
+    fc = rolling_var_forecasts(returns, c, window, method, convention=convention)
+    r = check_returns(returns if isinstance(returns, pd.Series) else pd.Series(returns), where="returns")
+    wins = sliding_window_view(r[:-1], window)
+    if method in ("historical", "fhs_ewma"):
+        scen = wins if method == "historical" else np.array([fhs_scenarios(w, "ewma") for w in wins])
+        srt = np.sort(scen, axis=1)
+        es = np.array([_historical_sorted(srt[i], c, convention)[1] for i in range(srt.shape[0])])
+        dist = Empirical(scen)
+    else:
+        mean, sd = wins.mean(axis=1), wins.std(axis=1, ddof=1)
+        if method == "normal":
+            dist = LocationScale(mean, sd, np.inf)
+        else:
+            dof = np.array([moments_dof(k) for k in stats.kurtosis(wins, axis=1, fisher=True, bias=False)])
+            dist = LocationScale(mean, sd, dof)          # unit-variance t scaled by the sample std
+        _, es = dist.var_es(c)
+    out = fc.assign(es=es)[["return", "var", "es", "exception"]]
+    return out, dist
+
+
+def backtest_var_es(returns: pd.Series, confidences=(0.975, 0.99), window: int = 250, method: str = "historical",
+                    *, n_sims: int = 1000, seed: int = 0, zone_days: int = 250) -> pd.DataFrame:
+    """The whole VaR/ES suite (:func:`qmtl_research.risk.backtests.run_suite`) on rolling forecasts
+    of one return series, one row per level (the portfolio reports' ES backtests)."""
+    from qmtl_research.risk.backtests import run_suite
+
+    rows = []
+    for c in confidences:
+        fc, dist = rolling_var_es(returns, c, window, method)
+        res = run_suite(fc["return"].to_numpy(), fc["var"].to_numpy(), fc["es"].to_numpy(), c, dist,
+                        n_sims=n_sims, seed=seed, zone_days=zone_days)
+        rows.append({"level": float(c), "method": method, "window": int(window), **res})
+    return pd.DataFrame(rows)
