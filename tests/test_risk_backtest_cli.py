@@ -51,8 +51,10 @@ def test_user_files_json_equals_the_suite(files):
     assert law.mu == pytest.approx(np.zeros(300), abs=1e-12) and law.sigma == pytest.approx(np.full(300, 0.01))
     ref = run_suite(f1["return"].to_numpy(), f1["var"].to_numpy(), f1["es"].to_numpy(), 0.975, law, n_sims=300, seed=0)
     got = next(r for r in out["per_series"] if r["series"] == "F1")
-    for k in ("exceptions", "pof_p", "cc_p", "dur_p", "dq_p", "z1", "z1_p", "z2", "z2_p", "mf_p", "de_u_p", "de_c_p"):
+    for k in ("exceptions", "pof_p", "cc_p", "dur_p", "dq_p", "z1", "z2", "mf_p", "de_u_p", "de_c_p"):
         assert got[k] == pytest.approx(ref[k], nan_ok=True), k
+    for k in ("z1_p", "z2_p"):         # the panel's own null draws: equal within Monte Carlo error
+        assert abs(got[k] - ref[k]) < 4 * math.sqrt(ref[k] * (1 - ref[k]) / 300) + 2 / 300, k
     assert out["pooled"]["n"] == 600
     again = run("risk", "backtest", "--returns", path / "r.csv", "--var", path / "v.csv", "--es", path / "e.parquet",
                 "--level", "0.975", "--sims", "300", "--output", "json")

@@ -284,8 +284,9 @@ def test_run_suite_and_panel_are_consistent():
     one = run_suite(r[n:], var[n:], es[n:], 0.99, LocationScale(np.zeros(n), np.full(n, 0.01), math.inf),
                     n_sims=200, seed=0)
     a = per.set_index("series").loc["A"]
-    for k in ("exceptions", "pof_lr", "dq_stat", "z2", "z2_p", "de_u", "mf_stat"):
+    for k in ("exceptions", "pof_lr", "dq_stat", "dur_lr", "z2", "de_u", "mf_stat"):
         assert a[k] == pytest.approx(one[k], nan_ok=True)
+    assert abs(a["z2_p"] - one["z2_p"]) < 4 * math.sqrt(one["z2_p"] * (1 - one["z2_p"]) / 200) + 2 / 200
     assert pooled["exceptions"] == per["exceptions"].sum()
     assert run_suite(r, var, None, 0.99).keys().isdisjoint({"z1", "de_u"})
     _, _, skipped = run_panel(frame, 0.99, d, n_sims=50, min_obs=400)
@@ -297,3 +298,21 @@ def test_registry_lists_every_test_with_a_paper():
                                                              "Du-Escanciano U", "Du-Escanciano C"}
     for name, (kind, fn, paper) in TESTS.items():
         assert fn.__doc__ and "Returns" in fn.__doc__ and any(ch.isdigit() for ch in paper), name
+
+
+def test_grouped_simulation_gives_each_series_its_own_null():
+    from qmtl_research.risk.backtests.es_tests import simulate_z_groups
+
+    rng = np.random.default_rng(12)
+    n = 400
+    sigma = np.r_[np.full(n // 2, 0.01), np.full(n // 2, 0.03)]
+    d = LocationScale(np.zeros(n), sigma, 4.0)
+    var, es = d.var_es(0.975)
+    groups = np.r_[np.zeros(n // 2, int), np.ones(n // 2, int)]
+    z1, z2 = simulate_z_groups(d, var, es, 0.975, groups, 3000, seed=4)
+    assert z1.shape == (3000, 2)
+    for g in (0, 1):                        # same law as simulating the series alone
+        rows = groups == g
+        alone = simulate_z(LocationScale(np.zeros(n // 2), sigma[rows], 4.0), var[rows], es[rows], 0.975, 3000, seed=9)
+        assert stats.ks_2samp(z2[:, g], alone[1]).pvalue > 1e-3 and stats.ks_2samp(z1[:, g], alone[0]).pvalue > 1e-3
+    assert stats.pearsonr(z2[:, 0], z2[:, 1])[1] > 1e-3           # independent across series

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from qmtl_research.errors import InputError
 from qmtl_research.risk._checks import check_confidence
@@ -64,10 +64,10 @@ class LocationScale:
     def _zppf(self, u, dof):
         normal = ~np.isfinite(dof)
         out = np.empty(np.shape(u))
-        out[normal] = stats.norm.ppf(u[normal])
+        out[normal] = special.ndtri(u[normal])
         t = ~normal
         if t.any():
-            out[t] = stats.t.ppf(u[t], dof[t]) * _std_t_factor(dof[t])
+            out[t] = special.stdtrit(dof[t], u[t]) * _std_t_factor(dof[t])
         return out
 
     def ppf_at(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -81,10 +81,10 @@ class LocationScale:
         z = (np.asarray(x, dtype=float) - self.mu) / self.sigma
         normal = ~np.isfinite(self.dof)
         out = np.empty(self.n)
-        out[normal] = stats.norm.cdf(z[normal])
+        out[normal] = special.ndtr(z[normal])
         t = ~normal
         if t.any():
-            out[t] = stats.t.cdf(z[t] / _std_t_factor(self.dof[t]), self.dof[t])
+            out[t] = special.stdtr(self.dof[t], z[t] / _std_t_factor(self.dof[t]))
         return out
 
     def var_es(self, confidence: float) -> tuple[np.ndarray, np.ndarray]:

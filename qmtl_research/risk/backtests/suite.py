@@ -20,7 +20,8 @@ ES_P_VALUES = ("z1_p", "z2_p", "mf_p", "de_u_p", "de_c_p")
 
 
 def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, pit=None, n_sims: int = 1000,
-              seed: int = 0, dq_lags: int = 4, de_lags: int = 1, zone_days: int = 250) -> dict:
+              seed: int = 0, dq_lags: int = 4, de_lags: int = 1, zone_days: int = 250, simulated=None,
+              duration=None) -> dict:
     """Every VaR and ES backtest of one forecast series (time order).
 
     Parameters
@@ -37,6 +38,8 @@ def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, pit
     n_sims, seed : simulations / bootstrap replications and their seed.
     dq_lags, de_lags : lags of the DQ and Du-Escanciano conditional tests.
     zone_days : the traffic light and FRTB multiplier use the last ``zone_days`` forecasts.
+    simulated, duration : results already computed for these rows by :func:`run_panel` (the
+        Acerbi-Szekely null draws ``(z1, z2)``, the duration test's dict); None computes them.
 
     Returns
     -------
@@ -65,7 +68,7 @@ def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, pit
         out.update(ind_lr=cc["lr_ind"], ind_p=cc["p_ind"], cc_lr=cc["lr"], cc_p=cc["p_value"])
     else:
         out.update(ind_lr=math.nan, ind_p=math.nan, cc_lr=math.nan, cc_p=math.nan)
-    dur = var_t.duration_test(hits)
+    dur = duration if duration is not None else var_t.duration_test(hits)
     out.update(dur_lr=dur["lr"], dur_p=dur["p_value"], dur_b=dur["b"])
     dq = var_t.dynamic_quantile(hits, v, c, dq_lags)
     out.update(dq_stat=dq["stat"], dq_p=dq["p_value"])
@@ -76,7 +79,7 @@ def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, pit
     if es is None:
         return out
     e = np.asarray(es, dtype=float)
-    asz = es_t.acerbi_szekely(r, v, e, c, dist, n_sims, seed)
+    asz = es_t.acerbi_szekely(r, v, e, c, dist, n_sims, seed, simulated=simulated)
     out.update(z1=asz["z1"], z1_p=asz["z1_p"], z2=asz["z2"], z2_p=asz["z2_p"])
     if scale is None and dist is not None and hasattr(dist, "sigma"):
         scale = dist.sigma
@@ -129,8 +132,10 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
 
     Notes
     -----
-    Per-series seeds are ``seed + i`` (i the series' position), so results do not depend on
-    which other series are in the panel's order before it.
+    The Acerbi-Szekely null draws of every series come from one simulation of the panel (seed
+    ``seed + 1``) restricted to the series' rows (draws are independent over rows); McNeil-Frey
+    bootstraps use ``seed + i`` (i the series' position). The duration tests of all series are
+    fitted together (:func:`~qmtl_research.risk.backtests.var_tests.weibull_duration_lr`).
     """
     order = np.lexsort((frame[time].to_numpy(), frame[series].astype(str).to_numpy()))
     f = frame.iloc[order]
@@ -145,15 +150,53 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
     rows, skipped = [], []
     keys = f[series].astype(str).to_numpy()
     bounds = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
-    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        sid = keys[a]
+    ret, var = f["return"].to_numpy(float), f["var"].to_numpy(float)
+    spans = [(i, a, b) for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])) if b - a >= min_obs]
+    for a, b in zip(bounds[:-1], bounds[1:]):
         if b - a < min_obs:
-            skipped.append({"series": sid, "reason": f"{b - a} forecast(s), fewer than {min_obs}"})
-            continue
+            skipped.append({"series": keys[a], "reason": f"{b - a} forecast(s), fewer than {min_obs}"})
+    # the costly parts once for every series: the duration MLEs and the Acerbi-Szekely null draws
+    hits = -ret > var
+    dur = _durations_by_series(hits, spans)
+    sims = None
+    if has_es and d is not None and spans:
+        group = np.full(len(f), -1, dtype=np.int64)
+        for j, (_, a, b) in enumerate(spans):
+            group[a:b] = j
+        inside = group >= 0
+        z1s, z2s = es_t.simulate_z_groups(_take(d, np.flatnonzero(inside)), var[inside], es[inside], confidence,
+                                          group[inside], n_sims, seed + 1)
+    for j, (i, a, b) in enumerate(spans):
         idx = np.arange(a, b)
-        res = run_suite(f["return"].to_numpy(float)[idx], f["var"].to_numpy(float)[idx],
-                        es[idx] if has_es else None, confidence, _take(d, idx),
+        if has_es and d is not None:
+            sims = (z1s[:, j], z2s[:, j])
+        res = run_suite(ret[idx], var[idx], es[idx] if has_es else None, confidence, _take(d, idx),
                         pit=None if pit is None else pit[idx], scale=None if scale is None else scale[idx],
-                        n_sims=n_sims, seed=seed + i, **kwargs)
-        rows.append({"series": sid, **res})
+                        n_sims=n_sims, seed=seed + i, simulated=sims, duration=dur[j], **kwargs)
+        rows.append({"series": keys[a], **res})
     return pooled, pd.DataFrame(rows), pd.DataFrame(skipped, columns=["series", "reason"])
+
+
+def _durations_by_series(hits: np.ndarray, spans) -> list[dict]:
+    """The Christoffersen-Pelletier test of every series (one vectorised Weibull fit)."""
+    out = [{"lr": math.nan, "p_value": math.nan, "b": math.nan, "n_durations": 0} for _ in spans]
+    fit, ds, cs = [], [], []
+    for j, (_, a, b) in enumerate(spans):
+        h = hits[a:b]
+        out[j]["n_durations"] = int(h.sum())
+        if h.sum() >= 2:
+            d, c = var_t.durations(h)
+            fit.append(j)
+            ds.append(d)
+            cs.append(c)
+    if fit:
+        width = max(len(d) for d in ds)
+        D = np.full((len(fit), width), np.nan)
+        C = np.zeros((len(fit), width), dtype=bool)
+        for r, (d, c) in enumerate(zip(ds, cs)):
+            D[r, :len(d)], C[r, :len(c)] = d, c
+        lr, bshape = var_t.weibull_duration_lr(D, C)
+        for r, j in enumerate(fit):
+            out[j] = {"lr": float(lr[r]), "p_value": var_t._chi2(float(lr[r]), 1), "b": float(bshape[r]),
+                      "n_durations": int((~cs[r]).sum())}
+    return out
