@@ -139,7 +139,19 @@ def run_volatility(params: VolatilityParams, inputs: StageInputs, progress: bool
 
     config = stage1_config(params, _seed(params, inputs.strategy))
     study = run_stage1(inputs.panel, config, progress=progress)
-    return study, volatility_results(study)
+    return study, with_fund_risk(volatility_results(study), inputs.panel, study, progress)
+
+
+def with_fund_risk(results, panel, study, progress: bool = False):
+    """The ``volatility`` section with the fund-level VaR/ES of the stage-1 models and their
+    backtests (:func:`qmtl_research.risk.fund_var.fund_risk`) added."""
+    import dataclasses
+
+    from qmtl_research.risk.fund_var import fund_risk
+
+    fr = fund_risk(panel.returns, study, progress=progress)
+    return dataclasses.replace(results, var_forecasts=fr.forecasts, var_backtests=fr.backtests,
+                               var_not_tested=fr.not_tested, var_summary=fr.summary)
 
 
 def volatility_results(study):

@@ -271,6 +271,20 @@ class VolatilityResults(SectionResults):
     summary: dict = result("mapping", "best model, RMSE/QLIKE per model, designs, test start, refits, MCS, text",
                            fields=("best_model", "rmse", "qlike", "split", "test_start", "n_funds", "n_test_points",
                                    "ordering_text"))
+    # fund-level VaR/ES of the stage-1 models and their backtests (qmtl_research.risk.fund_var;
+    # written by the pipeline's volatility stage, optional for runs recorded before them)
+    var_forecasts: pd.DataFrame = result("frame", "one-week VaR/ES (positive losses, fractions) per fund, origin and "
+                                         "model at 97.5 % and 99 %, the realised return and its PIT",
+                                         columns=("fund_id", "origin", "model", "return", "pit"), artifact=True,
+                                         required=False)
+    var_backtests: pd.DataFrame = result("frame", "the VaR/ES backtest suite per model and level: pooled and per fund "
+                                         "(exceptions, zone, FRTB multiplier, p-values)",
+                                         columns=("model", "level", "scope", "fund_id", "exceptions", "zone"),
+                                         required=False)
+    var_not_tested: pd.DataFrame = result("frame", "fund-weeks and funds without a backtested VaR/ES, with the reason",
+                                          columns=("fund_id", "model", "reason"), required=False)
+    var_summary: dict = result("mapping", "fund-level VaR/ES settings, pooled results and shares of funds rejected",
+                               fields=("models", "levels", "pooled", "share_rejected_5pct"), required=False)
 
 
 #: the row of ``rating.label_comparison`` that holds each column's denominator (test fund-settlements)
@@ -343,6 +357,9 @@ class RiskResults(SectionResults):
     benchmark_returns: pd.Series = result("series", "daily simple returns of the benchmark", required=False)
     alerts: pd.DataFrame = result("frame", "audit alerts: days the drawdown or the daily loss reached the limits of "
                                   "params/audit.yaml", columns=("date", "alert", "value", "threshold", "message"))
+    es_backtest: pd.DataFrame = result("frame", "the VaR/ES backtest suite of the rolling forecasts per level (Kupiec, "
+                                       "Christoffersen, durations, DQ, zone, Acerbi-Szekely, McNeil-Frey, "
+                                       "Du-Escanciano)", columns=("level", "exceptions", "z2", "z2_p"), required=False)
 
 
 @dataclass

@@ -16,7 +16,15 @@ def data_section(n_periods: int = 341, frequency: str = "weekly (W-FRI), simple 
                        composition=pd.DataFrame({"n_funds": [3]}, index=pd.Index(["equity"], name="fund_type")))
 
 
-def volatility_section(rmse=(2.0, 2.2361, 1.7321, 3.0)) -> VolatilityResults:
+def var_backtests_sample(zone="green", z2_p=0.5) -> pd.DataFrame:
+    """volatility/var_backtests as the pipeline writes it: pooled rows of GARCH at 97.5/99 % (hand-made)."""
+    return pd.DataFrame([{"model": "GARCH", "level": lv, "scope": "pooled", "fund_id": "", "n_funds": 3, "n": 300,
+                          "exceptions": 3, "expected": 300 * (1 - lv), "zone": zone, "multiplier": 1.5,
+                          "z1_p": 0.4, "z2_p": z2_p, "mf_p": 0.3, "de_u_p": 0.6, "de_c_p": 0.7}
+                         for lv in (0.975, 0.99)])
+
+
+def volatility_section(rmse=(2.0, 2.2361, 1.7321, 3.0), var_backtests=True) -> VolatilityResults:
     t2 = pd.DataFrame({"MSE": [r * r for r in rmse], "RMSE": list(rmse), "QLIKE": [0.5] * 4},
                       index=pd.Index(MODELS, name="model"))
     frame = lambda *cols: pd.DataFrame(columns=list(cols))  # noqa: E731
@@ -35,7 +43,8 @@ def volatility_section(rmse=(2.0, 2.2361, 1.7321, 3.0)) -> VolatilityResults:
         failures=pd.DataFrame(columns=["fund_id", "step", "message"]),
         summary={"best_model": MODELS[list(rmse).index(min(rmse))], "rmse": dict(zip(MODELS, rmse)),
                  "qlike": dict.fromkeys(MODELS, 0.5), "split": "walk_forward", "test_start": "2020-01-03",
-                 "n_funds": 3, "n_test_points": 100, "ordering_text": "hand-made"})
+                 "n_funds": 3, "n_test_points": 100, "ordering_text": "hand-made"},
+        var_backtests=var_backtests_sample() if var_backtests is True else (var_backtests or None))
 
 
 def rating_section(best=0.7, rule=0.65, persistence=0.72) -> RatingResults:

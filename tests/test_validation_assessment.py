@@ -30,7 +30,7 @@ def test_fund_rating_run_is_judged_and_frozen(sqlite_url):
     # QMTL's five core rules always (the fund-rating profile only bounds the sample), then the model rules
     assert dict(zip(a.rules["rule"], a.rules["status"])) == {
         "data_currency": "pass", "sample": "pass", "performance": "pass", "risk_constraint": "pass",
-        "robustness": "pass", "forecast_error": "pass", "rating_accuracy": "pass"}
+        "robustness": "pass", "forecast_error": "pass", "var_backtest": "pass", "rating_accuracy": "pass"}
     assert list(a.rules["rule"])[:5] == ["data_currency", "sample", "performance", "risk_constraint", "robustness"]
     assert a.status == "pass" and a.recommended_stage == "paper_only"
     bc = a.benchmark_comparison()
@@ -71,7 +71,8 @@ def test_missing_upstream_fails_closed_in_a_high_tier_world(sqlite_url):
     ctx = _ctx("demo", "fund-rating", sqlite_url)
     a = assess(ctx, as_results(data_section()))
     assert a.status == "fail"
-    assert set(a.rules.loc[a.rules.status == "fail", "reason_code"]) == {"GARCH-LSTM_missing", "margin_vs_rule_missing"}
+    assert set(a.rules.loc[a.rules.status == "fail", "reason_code"]) == {"GARCH-LSTM_missing", "margin_vs_rule_missing",
+                                                                        "zone_missing"}
 
 
 def test_portfolio_run_from_the_risk_study(sqlite_url):

@@ -166,6 +166,9 @@ def risk(rep: ReportData) -> None:
     _kv(list(rk.backtest.items()), "VaR backtest (Kupiec POF, Christoffersen, Basel traffic light)")
     risk_plots.plot_backtest(rk.backtest_series, rk.backtest)
     figure("Daily returns, minus the rolling one-day VaR forecast and the exceptions of the backtest (percent).")
+    from qmtl_research.reporting.backtest_sections import portfolio_es_backtests
+
+    portfolio_es_backtests(rep)
     _kv([(k, v) for k, v in rk.performance.items() if not isinstance(v, (dict, list))],
         "performance (the audit layer's conventions: maximum drawdown negative)")
     if rk.attribution is not None:
@@ -205,11 +208,19 @@ def recorded_results(rep: ReportData) -> None:
           index=False)
 
 
+def _fund_backtests(rep: ReportData) -> None:
+    from qmtl_research.reporting.backtest_sections import fund_backtests
+
+    fund_backtests(rep)
+
+
 def section_4(rep: ReportData) -> None:
     """Section 4 (Results), numbered as shown: the stage subsections appear only for the stages
     of the strategy (a portfolio report has no stage 1 or 2, a QMTL import neither)."""
     parts = [("Rule outcomes", sections.rule_results, True),
              ("Stage 1: volatility forecasting", volatility, rep.volatility is not None),
+             ("Stage 1: fund VaR and ES backtests (outcomes analysis)", _fund_backtests,
+              rep.volatility is not None and rep.volatility.var_backtests is not None),
              ("Stage 2: risk-grade classification", rating, rep.rating is not None),
              ("Risk: VaR, Monte Carlo, stress, backtests, performance", risk, rep.risk is not None),
              ("Extended validation", sections.extended_validation, True),

@@ -1,5 +1,8 @@
 """VaR backtesting: rolling out-of-sample forecasts, exception tests, Basel zone.
 
+The tests themselves live in :mod:`qmtl_research.risk.backtests` (with the ES tests and the
+rest of the VaR suite); this module makes the rolling forecasts of one return series.
+
 Forecast for day ``t`` uses only the ``window`` returns before ``t``;
 an *exception* is a loss larger than the forecast: ``-r_t > VaR_t``.
 
@@ -28,65 +31,15 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
-from scipy.special import xlogy
 
 from qmtl_research.errors import InputError
 from qmtl_research.risk._checks import check_confidence, check_returns
+# the tests live in risk.backtests (one home); re-exported here for the existing callers
+from qmtl_research.risk.backtests.var_tests import (GREEN_CUTOFF, RED_CUTOFF, christoffersen_independence,  # noqa: F401
+                                                    kupiec_pof, traffic_light, transition_counts, zone_thresholds)
 from qmtl_research.risk.var import _historical_sorted, fhs_scenarios, moments_dof, normal_var_es
 
 BACKTEST_METHODS = ("historical", "normal", "t", "fhs_ewma", "fhs_garch")
-GREEN_CUTOFF, RED_CUTOFF = 0.95, 0.9999
-
-
-def kupiec_pof(n: int, exceptions: int, confidence: float) -> tuple[float, float]:
-    """Kupiec proportion-of-failures LR statistic and chi2(1) p-value."""
-    p = 1.0 - check_confidence(confidence)
-    x = int(exceptions)
-    if n <= 0 or not 0 <= x <= n:
-        raise InputError(f"need 0 <= exceptions <= n and n > 0, got n={n}, exceptions={x}", where="kupiec_pof")
-    phat = x / n
-    ll0 = xlogy(n - x, 1.0 - p) + xlogy(x, p)
-    ll1 = xlogy(n - x, 1.0 - phat) + xlogy(x, phat)
-    lr = max(0.0, float(-2.0 * (ll0 - ll1)))
-    return lr, float(stats.chi2.sf(lr, 1))
-
-
-def transition_counts(hits) -> tuple[int, int, int, int]:
-    """``(n00, n01, n10, n11)`` of consecutive exception indicators."""
-    h = np.asarray(hits, dtype=bool).astype(int)
-    prev, cur = h[:-1], h[1:]
-    return (int(((prev == 0) & (cur == 0)).sum()), int(((prev == 0) & (cur == 1)).sum()),
-            int(((prev == 1) & (cur == 0)).sum()), int(((prev == 1) & (cur == 1)).sum()))
-
-
-def christoffersen_independence(hits) -> tuple[float, float]:
-    """Christoffersen (1998) independence LR statistic and chi2(1) p-value."""
-    n00, n01, n10, n11 = transition_counts(hits)
-    total = n00 + n01 + n10 + n11
-    if total == 0:
-        raise InputError("need at least two forecasts for the independence test", where="christoffersen")
-    pi = (n01 + n11) / total
-    pi01 = n01 / (n00 + n01) if n00 + n01 else 0.0
-    pi11 = n11 / (n10 + n11) if n10 + n11 else 0.0
-    ll0 = xlogy(n00 + n10, 1.0 - pi) + xlogy(n01 + n11, pi)
-    ll1 = xlogy(n00, 1.0 - pi01) + xlogy(n01, pi01) + xlogy(n10, 1.0 - pi11) + xlogy(n11, pi11)
-    lr = max(0.0, float(-2.0 * (ll0 - ll1)))
-    return lr, float(stats.chi2.sf(lr, 1))
-
-
-def traffic_light(exceptions: int, n: int = 250, confidence: float = 0.99) -> str:
-    """Basel traffic-light zone (``"green" | "yellow" | "red"``), see module docstring."""
-    p = 1.0 - check_confidence(confidence)
-    cdf = stats.binom.cdf(int(exceptions), int(n), p)
-    return "green" if cdf < GREEN_CUTOFF else ("yellow" if cdf < RED_CUTOFF else "red")
-
-
-def zone_thresholds(n: int = 250, confidence: float = 0.99) -> tuple[int, int]:
-    """Smallest exception counts of the yellow and of the red zone."""
-    p = 1.0 - check_confidence(confidence)
-    k = np.arange(n + 1)
-    cdf = stats.binom.cdf(k, n, p)
-    return int(k[cdf >= GREEN_CUTOFF][0]), int(k[cdf >= RED_CUTOFF][0])
 
 
 def rolling_var_forecasts(returns: pd.Series, confidence: float = 0.99, window: int = 250,
@@ -216,3 +169,66 @@ def backtest_var(returns: pd.Series, confidence: float = 0.99, window: int = 250
                          zone=traffic_light(int(last.sum()), last.size, confidence), zone_n=int(last.size),
                          zone_exceptions=int(last.sum()), zone_yellow_from=yellow, zone_red_from=red)
     return res, fc
+
+
+ES_METHODS = ("historical", "normal", "t", "fhs_ewma")
+
+
+def rolling_var_es(returns: pd.Series, confidence: float = 0.975, window: int = 250, method: str = "historical",
+                   *, convention: str = "seed"):
+    """One-day-ahead VaR and ES forecasts from a rolling window, with their predictive laws.
+
+    Parameters
+    ----------
+    returns : Series of per-period returns (NaN refused); confidence : float; window : int.
+    method : {"historical", "normal", "t", "fhs_ewma"}
+        The same estimators as :func:`rolling_var_forecasts` (so the VaR equals its VaR);
+        ES is the matching CVaR (historical conventions of :mod:`qmtl_research.risk.var`,
+        closed forms for normal / t).
+
+    Returns
+    -------
+    (frame, dist)
+        ``frame`` indexed by date: ``return, var, es, exception``; ``dist`` the predictive
+        distributions (:class:`~qmtl_research.risk.backtests.Empirical` of the window's
+        scenarios, or :class:`~qmtl_research.risk.backtests.LocationScale`) the ES tests draw from.
+    """
+    from qmtl_research.risk.backtests import Empirical, LocationScale
+
+    if method not in ES_METHODS:
+        raise InputError(f"no ES backtest for the method {method!r}", where="method",
+                         fix=f"use one of: {', '.join(ES_METHODS)}")
+    c = check_confidence(confidence)
+    fc = rolling_var_forecasts(returns, c, window, method, convention=convention)
+    r = check_returns(returns if isinstance(returns, pd.Series) else pd.Series(returns), where="returns")
+    wins = sliding_window_view(r[:-1], window)
+    if method in ("historical", "fhs_ewma"):
+        scen = wins if method == "historical" else np.array([fhs_scenarios(w, "ewma") for w in wins])
+        srt = np.sort(scen, axis=1)
+        es = np.array([_historical_sorted(srt[i], c, convention)[1] for i in range(srt.shape[0])])
+        dist = Empirical(scen)
+    else:
+        mean, sd = wins.mean(axis=1), wins.std(axis=1, ddof=1)
+        if method == "normal":
+            dist = LocationScale(mean, sd, np.inf)
+        else:
+            dof = np.array([moments_dof(k) for k in stats.kurtosis(wins, axis=1, fisher=True, bias=False)])
+            dist = LocationScale(mean, sd, dof)          # unit-variance t scaled by the sample std
+        _, es = dist.var_es(c)
+    out = fc.assign(es=es)[["return", "var", "es", "exception"]]
+    return out, dist
+
+
+def backtest_var_es(returns: pd.Series, confidences=(0.975, 0.99), window: int = 250, method: str = "historical",
+                    *, n_sims: int = 1000, seed: int = 0, zone_days: int = 250) -> pd.DataFrame:
+    """The whole VaR/ES suite (:func:`qmtl_research.risk.backtests.run_suite`) on rolling forecasts
+    of one return series, one row per level (the portfolio reports' ES backtests)."""
+    from qmtl_research.risk.backtests import run_suite
+
+    rows = []
+    for c in confidences:
+        fc, dist = rolling_var_es(returns, c, window, method)
+        res = run_suite(fc["return"].to_numpy(), fc["var"].to_numpy(), fc["es"].to_numpy(), c, dist,
+                        n_sims=n_sims, seed=seed, zone_days=zone_days)
+        rows.append({"level": float(c), "method": method, "window": int(window), **res})
+    return pd.DataFrame(rows)

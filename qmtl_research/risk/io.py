@@ -76,3 +76,69 @@ def read_returns(path: str | Path, columns: list[str] | None = None) -> pd.DataF
         out[str(c)] = vals.to_numpy(dtype=float)
     frame = pd.DataFrame(out, index=pd.DatetimeIndex(dates.to_numpy(), name="date"))
     return frame.sort_index()
+
+
+SERIES_COLUMNS = ("series", "fund_id", "asset", "id")
+
+
+def read_long(path: str | Path, value: str) -> pd.DataFrame:
+    """A long table ``date, series, <value>`` (one row per date and series) from CSV or Parquet.
+
+    ``series`` may also be named ``fund_id``, ``asset`` or ``id``; a file without it is one series
+    named ``"series"``. Refused with file and line (CSV lines count the header as line 1): missing
+    or empty file, no date or ``value`` column, unparsable dates, non-numeric / NaN / infinite
+    values, an empty series id, a repeated ``(date, series)``. Returns ``date, series, <value>``
+    sorted by series then date.
+    """
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise InputError("file not found", where=where, fix="check the path")
+    if path.stat().st_size == 0:
+        raise InputError("file is empty", where=where, fix=f"provide columns date, series, {value}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        elif suffix in (".parquet", ".pq"):
+            raw = pd.read_parquet(path)
+        else:
+            raise InputError(f"unsupported file type {suffix!r}", where=where, fix="use .csv or .parquet")
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"cannot read the file: {exc}", where=where) from None
+    if raw.shape[0] == 0:
+        raise InputError("file has no rows", where=where, fix=f"add rows date, series, {value}")
+    line = (lambda i: f"{where}:{i + 2}") if suffix == ".csv" else (lambda i: f"{where} row {i}")
+    date_col = next((c for c in raw.columns if str(c) in DATE_COLUMNS), None)
+    if date_col is None:
+        raise InputError(f"no date column (looked for {', '.join(DATE_COLUMNS)})", where=where,
+                         fix=f"use the columns date, series, {value}")
+    if value not in raw.columns:
+        raise InputError(f"no {value!r} column (columns: {', '.join(map(str, raw.columns))})", where=where,
+                         fix=f"use the columns date, series, {value}")
+    sid_col = next((c for c in raw.columns if str(c) in SERIES_COLUMNS), None)
+    dates = pd.to_datetime(raw[date_col].astype(str) if suffix == ".csv" else raw[date_col], errors="coerce")
+    if dates.isna().any():
+        i = int(np.argmax(dates.isna().to_numpy()))
+        raise InputError(f"unparsable date {raw[date_col].iloc[i]!r}", where=f"{line(i)} field {date_col}",
+                         fix="use ISO dates YYYY-MM-DD")
+    sid = raw[sid_col].astype(str).str.strip() if sid_col is not None else pd.Series("series", index=raw.index)
+    if (sid == "").any():
+        i = int(np.argmax((sid == "").to_numpy()))
+        raise InputError("empty series id", where=f"{line(i)} field {sid_col}", fix="name every series")
+    col = raw[value]
+    vals = pd.to_numeric(col.replace("", np.nan) if suffix == ".csv" else col, errors="coerce")
+    bad = vals.isna() | ~np.isfinite(vals.to_numpy(dtype=float, na_value=np.nan))
+    if bad.any():
+        i = int(np.argmax(bad.to_numpy()))
+        raise InputError(f"missing or non-numeric {value} {col.iloc[i]!r}", where=f"{line(i)} field {value}",
+                         fix=f"every row needs a numeric {value} (fractions, 0.01 = 1 %)")
+    out = pd.DataFrame({"date": dates.to_numpy(), "series": sid.to_numpy(), value: vals.to_numpy(dtype=float)})
+    dup = out.duplicated(["date", "series"])
+    if dup.any():
+        i = int(np.argmax(dup.to_numpy()))
+        raise InputError(f"series {out['series'].iloc[i]!r} has the date {out['date'].iloc[i].date()} twice",
+                         where=line(i), fix="one row per date and series")
+    return out.sort_values(["series", "date"], kind="stable").reset_index(drop=True)

@@ -62,3 +62,20 @@ def plot_attribution(attribution: pd.DataFrame, figsize=(8, 3.4)):
     ax.set_xlabel("factor")
     ax.set_ylabel("contribution (% points)")
     return fig
+
+
+def plot_fund_exceedances(forecasts: pd.DataFrame, level: float = 0.99, figsize=(8, 3.4)):
+    """Share of funds whose weekly loss exceeded the one-week VaR, per week and model (%), against
+    the expected share ``1 - level`` (volatility/var_forecasts; weeks with an observed return)."""
+    key = f"var_{level * 100:g}"
+    f = forecasts[forecasts["return"].notna()]
+    fig, ax = plt.subplots(figsize=figsize)
+    for model, g in f.groupby("model", sort=False):
+        share = (-g["return"] > g[key]).groupby(g["origin"]).mean() * 100
+        ax.plot(share.index, share.values, lw=0.8, label=f"{model} (mean {share.mean():.2f} %)")
+    ax.axhline((1 - level) * 100, color="black", ls="--", lw=1, label=f"expected {(1 - level) * 100:g} %")
+    ax.set_title(f"Fund-week VaR {level * 100:g} % exceedances by week")
+    ax.set_xlabel("week (forecast origin)")
+    ax.set_ylabel("funds with an exception (%)")
+    ax.legend(fontsize=7, ncol=2)
+    return fig

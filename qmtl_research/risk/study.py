@@ -40,6 +40,9 @@ class RiskSettings(BaseModel):
     backtest_confidence: float = Field(0.99, gt=0.5, lt=1)
     backtest_window: int = Field(250, ge=30)
     backtest_method: str = "historical"
+    es_backtest_levels: list[float] = Field(default_factory=lambda: [0.975, 0.99], min_length=1,
+                                            description="levels of the VaR/ES backtest suite (FRTB: 97.5 % ES)")
+    es_backtest_sims: int = Field(1000, ge=99, description="Acerbi-Szekely simulations / McNeil-Frey bootstrap draws")
     performance_period: str = "ALL"
     risk_free: float = Field(0.0, description="annual risk-free rate (fraction) for Sharpe/Sortino")
 
@@ -64,6 +67,7 @@ class RiskStudy:
     performance: object             # PerformanceReport
     attribution: object | None      # AttributionResult
     alerts: pd.DataFrame
+    es_backtest: pd.DataFrame | None = None   # the VaR/ES suite per level (risk.backtest.backtest_var_es)
 
     @property
     def portfolio_returns(self) -> pd.Series:
@@ -84,7 +88,7 @@ class RiskStudy:
                            backtest_series=self.backtest_series, performance=self.performance.as_dict(),
                            attribution=self.attribution.table if self.attribution is not None else None,
                            portfolio_returns=self.portfolio_returns, benchmark_returns=bench,
-                           alerts=self.alerts)
+                           alerts=self.alerts, es_backtest=self.es_backtest)
 
     def record(self, ctx) -> RiskResults:
         """Write the section ``risk`` for the run of ``ctx`` (the stage's one writer) and, for a
@@ -138,8 +142,13 @@ def run_risk_study(data, settings: RiskSettings | None = None, seed: int = 42, *
     mc = simulate(data.asset_returns, data.weights.to_dict(), cfg, keep_simulations=False)
     stress, not_covered = stress_frame(data)
     bt, fc = backtest_var(port, s.backtest_confidence, s.backtest_window, s.backtest_method)
+    from qmtl_research.risk.backtest import ES_METHODS, backtest_var_es
+
+    es_method = s.backtest_method if s.backtest_method in ES_METHODS else "historical"
+    es_bt = backtest_var_es(port, tuple(s.es_backtest_levels), s.backtest_window, es_method,
+                            n_sims=s.es_backtest_sims, seed=seed)
     perf = analyze(port, data.benchmark_returns, s.performance_period, risk_free=s.risk_free)
     att = factor_attribution(port, data.factor_returns) if data.factor_returns is not None else None
     return RiskStudy(settings=s, data=data, var_table=vt, montecarlo=mc, stress=stress, not_covered=not_covered,
                      backtest=bt, backtest_series=fc, performance=perf, attribution=att,
-                     alerts=check_alerts(port, audit_settings or load_audit_settings()))
+                     alerts=check_alerts(port, audit_settings or load_audit_settings()), es_backtest=es_bt)

@@ -10,7 +10,10 @@ gives the rules:
   ``models.forecast.best_model``;
 * ``rating``: ``models.rating.{best_kernel, best_accuracy, rule_accuracy, persistence_accuracy,
   margin_vs_rule, margin_vs_persistence}`` (fractions);
-* ``risk``: ``models.var_backtest`` (zone green|yellow|red), the core QMTL blocks of the
+* ``volatility`` with fund-level VaR/ES: ``models.var_backtest`` (pooled over funds, the stage-1
+  GARCH at 99 %: zone, exceptions, ``es_<test>_p``; every model and level under ``by_model``);
+* ``risk``: ``models.var_backtest`` (zone green|yellow|red, and the ES p-values ``es_<test>_p``
+  at the backtest's level from risk/es_backtest), the core QMTL blocks of the
   portfolio returns (daily, 252 periods a year), a ``benchmark`` block against the benchmark,
   ``stress.<scenario>`` (portfolio loss, positive fraction) and ``audit_performance`` (the audit
   layer's PerformanceReport in the rules' sign convention: drawdown a positive loss fraction).
@@ -63,6 +66,45 @@ def rating_block(rating: RatingResults) -> dict:
     return block
 
 
+#: the ES p-values the var_backtest rule can judge (risk.backtests.suite columns)
+ES_P_VALUE_KEYS = ("z1_p", "z2_p", "mf_p", "de_u_p", "de_c_p")
+#: the fund-level headline of ``models.var_backtest``: the stage-1 GARCH at the Basel 99 % level
+FUND_HEADLINE = ("GARCH", 0.99)
+
+
+def _finite(v):
+    return None if v is None or (isinstance(v, float) and v != v) else float(v)
+
+
+def es_block(es_backtest: pd.DataFrame, confidence: float) -> dict:
+    """``es_<test>_p`` of the suite row at ``confidence`` (else the highest level) of risk/es_backtest."""
+    rows = es_backtest.set_index("level")
+    level = confidence if confidence in rows.index else float(rows.index.max())
+    row = rows.loc[level]
+    return {"es_level": level, **{f"es_{k}": _finite(row.get(k)) for k in ES_P_VALUE_KEYS}}
+
+
+def fund_var_block(var_backtests: pd.DataFrame) -> dict:
+    """``models.var_backtest`` of a fund-rating run: the pooled suite of the stage-1 GARCH at 99 %
+    (else the first model and the highest level) as the headline (``zone, exceptions,
+    expected_exceptions, es_*_p``) and ``by_model.<model> <level %>`` for every pooled row."""
+    pooled = var_backtests[var_backtests["scope"] == "pooled"]
+    by = {}
+    for _, r in pooled.iterrows():
+        by[f"{r['model']} {r['level'] * 100:g}"] = {"zone": r["zone"], "exceptions": int(r["exceptions"]),
+                                                    "expected_exceptions": float(r["expected"]),
+                                                    "multiplier": float(r["multiplier"]),
+                                                    **{f"es_{k}": _finite(r.get(k)) for k in ES_P_VALUE_KEYS}}
+    model, level = FUND_HEADLINE
+    pick = pooled[(pooled["model"] == model) & (pooled["level"] == level)]
+    if pick.empty:
+        pick = pooled[pooled["model"] == pooled["model"].iloc[0]].sort_values("level").tail(1)
+    r = pick.iloc[0]
+    head = by[f"{r['model']} {r['level'] * 100:g}"]
+    return {**head, "model": r["model"], "confidence": float(r["level"]), "es_level": float(r["level"]),
+            "n": int(r["n"]), "scope": "pooled over funds", "by_model": by}
+
+
 def audit_performance_block(performance: Mapping[str, Any]) -> dict:
     """The audit layer's PerformanceReport in the rules' conventions (max drawdown as a
     positive loss fraction; alpha annualised; win rate a fraction)."""
@@ -92,10 +134,14 @@ def blocks_from_results(results: Results) -> dict[str, Any]:
         blocks.update(data_blocks(data))
     if (vol := VolatilityResults.read(results)) is not None:
         models["forecast"] = forecast_block(vol)
+        if vol.var_backtests is not None and len(vol.var_backtests):
+            models["var_backtest"] = fund_var_block(vol.var_backtests)
     if (rating := RatingResults.read(results)) is not None:
         models["rating"] = rating_block(rating)
     if (risk := RiskResults.read(results)) is not None:
         models["var_backtest"] = dict(risk.backtest)
+        if risk.es_backtest is not None and len(risk.es_backtest):
+            models["var_backtest"].update(es_block(risk.es_backtest, float(risk.backtest["confidence"])))
         risk_part = risk_blocks(risk)
         # the portfolio's own return series is the better sample evidence for a portfolio
         diag = {**blocks.get("diagnostics", {}), **risk_part.pop("diagnostics", {})}

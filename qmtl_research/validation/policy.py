@@ -248,11 +248,16 @@ class RatingAccuracyRule(_Section):
 
 
 class VarBacktestRule(_Section):
-    """Basel traffic-light zone of the VaR backtest (risk/backtest): ``pass_zones`` pass,
-    ``warn_zones`` warn, any other zone fails."""
+    """Basel traffic-light zone of the VaR backtest (risk/backtest, or the fund-level backtests of
+    volatility/var_backtests): ``pass_zones`` pass, ``warn_zones`` warn, any other zone fails; with
+    ``min_es_p_value`` each ES test of ``es_tests`` (Acerbi-Szekely ``z1_p``/``z2_p``,
+    McNeil-Frey ``mf_p``, Du-Escanciano ``de_u_p``/``de_c_p``) fails below it."""
 
     pass_zones: list[Literal["green", "yellow", "red"]] = Field(default_factory=lambda: ["green"])
     warn_zones: list[Literal["green", "yellow", "red"]] = Field(default_factory=lambda: ["yellow"])
+    #: ES backtests (``models.var_backtest.es_<test>``): each p-value below ``min_es_p_value`` fails
+    min_es_p_value: float | None = Field(None, gt=0, lt=1)
+    es_tests: list[Literal["z1_p", "z2_p", "mf_p", "de_u_p", "de_c_p"]] = Field(default_factory=lambda: ["z2_p"])
 
 
 class PerformanceTargetsRule(_Section):

@@ -250,7 +250,9 @@ class RatingAccuracyRule(Rule):
 
 
 class VarBacktestRule(Rule):
-    """VaR backtest traffic light (``metrics.models.var_backtest.zone``, from risk/backtest)."""
+    """VaR backtest traffic light (``metrics.models.var_backtest.zone``, from risk/backtest or the
+    fund-level volatility/var_backtests) and, with ``min_es_p_value``, the ES backtests'
+    p-values (``metrics.models.var_backtest.es_<test>``)."""
 
     name = "var_backtest"
     tags = ("model", "risk", "backtest")
@@ -263,8 +265,21 @@ class VarBacktestRule(Rule):
                           "warn" if zone in self.config.warn_zones else "fail")
         exc = get_metric(metrics, "models.var_backtest.exceptions")
         exp = get_metric(metrics, "models.var_backtest.expected_exceptions")
-        return [Check("zone", "models.var_backtest.zone", status, f"var_backtest_zone_{zone}",
-                      f"VaR backtest zone {zone} ({_fmt(exc)} exceptions, {_fmt(exp)} expected)", zone)]
+        out = [Check("zone", "models.var_backtest.zone", status, f"var_backtest_zone_{zone}",
+                     f"VaR backtest zone {zone} ({_fmt(exc)} exceptions, {_fmt(exp)} expected)", zone)]
+        if self.config.min_es_p_value is not None:
+            for test in self.config.es_tests:
+                path = f"models.var_backtest.es_{test}"
+                p = get_metric(metrics, path)
+                if p is None:
+                    out.append(missing_check(f"es_{test}", path, ctx.on_missing_metric))
+                    continue
+                ok = p >= self.config.min_es_p_value
+                out.append(Check(f"es_{test}", path, "pass" if ok else "fail",
+                                 f"es_backtest_{test}_{'ok' if ok else 'rejected'}",
+                                 f"ES backtest {test[:-2]} p-value {_fmt(p)} {'>=' if ok else '<'} "
+                                 f"{self.config.min_es_p_value}", p, self.config.min_es_p_value, "min"))
+        return out
 
 
 class PerformanceTargetsRule(Rule):
