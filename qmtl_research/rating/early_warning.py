@@ -148,8 +148,8 @@ def early_warning(scoring: pd.DataFrame, model: GradeSVC, grade_table: GradeTabl
     out["probability"] = proba[np.arange(len(out)), [cls.index(g) for g in out["predicted_grade"]]]
     bounds, dist = [], []
     for cur, pred, blended in zip(out["current_grade"], out["predicted_grade"], out["blended_std_pct"]):
-        # riskier prediction (smaller number) -> the current band's upper bound, else its lower bound
-        bound = grade_table.upper_bound(cur) if pred < cur else grade_table.lower_bound(cur)
+        # riskier prediction -> the current band's upper bound, else its lower bound
+        bound = grade_table.upper_bound(cur) if grade_table.is_riskier(pred, cur) else grade_table.lower_bound(cur)
         if pred == cur:  # nearest bound of the band
             up, low = grade_table.upper_bound(cur), grade_table.lower_bound(cur)
             bound = up if abs(up - blended) < abs(blended - low) else low
