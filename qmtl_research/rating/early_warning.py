@@ -103,8 +103,17 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
             current, source = int(disclosed), "disclosed"
         elif len(mine):
             current, source = int(mine["grade"].iloc[-1]), "computed at last settlement"
+        elif grade_table.measure.kind == "weekly_std" and grade_table.measure.window_weeks == window:
+            current, source = grade_table.grade_of(M.annualised_std_pct(trailing)), f"trailing {window} weeks"
         else:
-            current, source = grade_table.grade_of(M.annualised_std_pct(trailing)), "trailing 156 weeks"
+            from qmtl_research.rating.by_scheme import value_at
+
+            v = value_at(panel, fund, as_of_week, grade_table)
+            if not np.isfinite(v):
+                excl.append((fund, f"no current {grade_table.scheme_id} grade: its window is not observed up to "
+                                   f"{as_of_week.date()}"))
+                continue
+            current, source = grade_table.grade_of(v), f"{grade_table.scheme_id} window up to {as_of_week.date()}"
         rows.append({"fund_id": fund, "fund_type": meta.at[fund, "fund_type"], "prediction_date": as_of_week,
                      "next_settlement": s, "weeks_to_settlement": r, "days_to_settlement": days,
                      "current_grade": current, "current_grade_source": source, **feats})

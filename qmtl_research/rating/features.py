@@ -15,7 +15,8 @@ Timeline for a settlement whose grading window ends at week position ``p``
   computed on the known part against the fund's benchmark (risk-free 0 unless
   configured; units in :mod:`qmtl_research.rating.measures`);
 * ``persistence_grade`` = grade of the trailing 156 weeks ``p-h-155 .. p-h``
-  (today's grade), so a sample needs ``156 + h`` observed weeks;
+  (today's grade), so a sample needs ``156 + h`` observed weeks; under a scheme whose measure
+  is not the 156-week std, the scheme's own grade of its window ending at week ``p - h``;
 * ``rule_grade`` = the regulatory table applied to ``blended_std_pct``.
 
 Samples that cannot be built are listed in ``RatingDataset.exclusions`` with the
@@ -157,11 +158,23 @@ def candidate_samples(panel: FundPanel, grade_table: GradeTable, horizon: int = 
             exclusions.append((fund, lab.settlement_date, f"undefined {bad} (zero-variance window)"))
             continue
         trailing = col[q - window + 1:q + 1]
+        m = grade_table.measure
+        if m.kind == "weekly_std" and m.window_weeks == window:
+            today = grade_table.grade_of(M.annualised_std_pct(trailing))
+        else:  # the scheme's own measure on its window ending at the prediction week
+            from qmtl_research.rating.by_scheme import value_at
+
+            v = value_at(panel, fund, dates[q], grade_table)
+            if not np.isfinite(v):
+                exclusions.append((fund, lab.settlement_date, f"persistence: no {grade_table.scheme_id} grade at the "
+                                                              f"prediction date {dates[q].date()} (window not observed)"))
+                continue
+            today = grade_table.grade_of(v)
         rows.append({"fund_id": fund, "fund_type": lab.fund_type, "settlement_date": lab.settlement_date,
                      "settlement_year": lab.settlement_year, "prediction_date": dates[q],
                      "horizon_weeks": horizon, "std_pct": lab.std_pct, "grade": lab.grade,
                      "disclosed_grade": lab.disclosed_grade, **feats,
-                     "persistence_grade": grade_table.grade_of(M.annualised_std_pct(trailing))})
+                     "persistence_grade": today})
     frame = pd.DataFrame(rows)
     notes = {"n_labels": len(labels), "horizon_weeks": horizon, "window": window, "risk_free_weekly": risk_free}
     return RatingDataset(frame, pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS), horizon, window, notes)
