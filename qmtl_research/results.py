@@ -315,6 +315,10 @@ class RatingResults(SectionResults):
     summary: dict = result("mapping", "best kernel and accuracies vs the rule and persistence, verdict text",
                            fields=("best_kernel", "best_accuracy", "rule_accuracy", "persistence_accuracy",
                                    "winner", "horizon_weeks", "split", "n_samples", "n_test_predictions"))
+    scored: pd.DataFrame = result("frame", "test fund-settlements each approach scored at the verdict horizon: n_scored "
+                                  "(its own rows: the challengers also score funds without a benchmark), n_common "
+                                  "(scored by every approach: Table 4's denominator), accuracy on its own rows",
+                                  required=False, columns=("approach", "n_scored", "n_common", "accuracy_own_rows"))
     schemes: pd.DataFrame = result("frame", "grading schemes configured (params/grading): the one in force (named) "
                                    "first, measure, bands with their inclusive side, source, effective date",
                                    required=False, columns=("scheme", "in_force", "measure", "bands", "source"))

@@ -41,6 +41,11 @@ from qmtl_research.rating.labels import (EXCLUSION_COLUMNS, WINDOW_WEEKS, disclo
 #: candidate indicators of the Pearson screen (Figure 7), in display order
 CANDIDATE_FEATURES = ["blended_std_pct", "sharpe", "tracking_error_pct", "information_ratio",
                       "var_975_pct", "beta"]
+#: indicators that need the fund's benchmark (NaN for a fund without one under missing_benchmark='challengers')
+BENCHMARK_FEATURES = ("tracking_error_pct", "information_ratio", "beta")
+#: challengers: keep samples without a benchmark for the rule and persistence (the SVCs skip them);
+#: exclude: list them as exclusions; error: refuse
+MISSING_BENCHMARK = ("challengers", "exclude", "error")
 FEATURE_LABELS = {"std_known_pct": "std", "blended_std_pct": "blended std", "sharpe": "Sharpe",
                   "tracking_error_pct": "TE", "information_ratio": "IR", "var_975_pct": "VaR 97.5%",
                   "beta": "Beta"}
@@ -74,7 +79,7 @@ def window_features(r: np.ndarray, b: np.ndarray | None, risk_free: float = 0.0)
 
 def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int,
                          forecaster: Forecaster, window: int = WINDOW_WEEKS,
-                         risk_free: float = 0.0, missing_benchmark: str = "exclude",
+                         risk_free: float = 0.0, missing_benchmark: str = "challengers",
                          progress: bool = True) -> RatingDataset:
     """Build the stage-2 samples of ``panel`` for ``horizon`` weeks before settlement:
     :func:`candidate_samples`, one call of the stage-1 ``forecaster`` for their
@@ -91,9 +96,11 @@ def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int
         stage-1 forecast panel).
     risk_free : float
         Weekly risk-free rate (fraction) for the Sharpe ratio.
-    missing_benchmark : {"exclude", "error"}
-        Funds whose benchmark is empty, unknown or unobserved in the window are
-        excluded and listed (default) or raise :class:`InputError`.
+    missing_benchmark : {"challengers", "exclude", "error"}
+        Samples of funds whose benchmark is empty, unknown or unobserved in the window keep
+        NaN tracking error, information ratio and beta and are scored by the rule and
+        persistence only (``challengers``), are excluded and listed (``exclude``), or raise
+        :class:`InputError` (``error``).
     """
     cand = candidate_samples(panel, grade_table, horizon, window, risk_free, missing_benchmark, progress)
     cand.notes["forecaster"] = getattr(forecaster, "name", repr(forecaster))
@@ -103,15 +110,15 @@ def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int
 
 
 def candidate_samples(panel: FundPanel, grade_table: GradeTable, horizon: int = 4, window: int = WINDOW_WEEKS,
-                      risk_free: float = 0.0, missing_benchmark: str = "exclude",
+                      risk_free: float = 0.0, missing_benchmark: str = "challengers",
                       progress: bool = True, label: str = "computed") -> RatingDataset:
     """Stage-2 samples before the stage-1 forecast: labels, the known-window indicators,
     persistence grade and the exclusions (arguments as :func:`build_rating_dataset`)."""
     if not 1 <= horizon <= window - 2:
         raise InputError(f"horizon {horizon} weeks is outside 1..{window - 2}", where="horizon",
                          fix="use a horizon such as 4, 13 or 52 weeks")
-    if missing_benchmark not in ("exclude", "error"):
-        raise InputError(f"missing_benchmark must be 'exclude' or 'error', got {missing_benchmark!r}",
+    if missing_benchmark not in MISSING_BENCHMARK:
+        raise InputError(f"missing_benchmark must be one of {MISSING_BENCHMARK}, got {missing_benchmark!r}",
                          where="missing_benchmark")
     labels, excl = make_labels(panel, grade_table, window)
     if label == "disclosed":
@@ -149,11 +156,14 @@ def candidate_samples(panel: FundPanel, grade_table: GradeTable, horizon: int = 
             if missing_benchmark == "error":
                 raise InputError(msg, where=f"FundPanel.metadata[{fund}].benchmark",
                                  fix="give the fund a benchmark column of FundPanel.benchmarks, or "
-                                     "use missing_benchmark='exclude'")
-            exclusions.append((fund, lab.settlement_date, msg))
-            continue
+                                     "use missing_benchmark='challengers' or 'exclude'")
+            if missing_benchmark == "exclude":
+                exclusions.append((fund, lab.settlement_date, msg))
+                continue
         feats = window_features(known, b, risk_free)
-        bad = sorted(k for k, v in feats.items() if not np.isfinite(v))
+        if b is None:   # 'challengers': kept for the rule and persistence; the SVCs need TE, IR, beta
+            feats.update(tracking_error_pct=np.nan, information_ratio=np.nan, beta=np.nan)
+        bad = sorted(k for k, v in feats.items() if not np.isfinite(v) and not (b is None and k in BENCHMARK_FEATURES))
         if bad:
             exclusions.append((fund, lab.settlement_date, f"undefined {bad} (zero-variance window)"))
             continue

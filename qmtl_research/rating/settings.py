@@ -37,7 +37,9 @@ class RatingSettings(BaseModel):
     min_train: int = Field(20, ge=2, description="walk-forward folds with fewer training samples are skipped")
     screen_threshold: float = Field(0.1, ge=0, lt=1)
     risk_free_weekly: float = 0.0
-    missing_benchmark: Literal["exclude", "error"] = "exclude"
+    missing_benchmark: Literal["challengers", "exclude", "error"] = Field(
+        "challengers", description="samples of funds without a benchmark: challengers = scored by the rule and "
+                                   "persistence only (the SVCs need TE/IR/beta); exclude = listed; error = refused")
 
     @field_validator("kernels")
     @classmethod

@@ -116,6 +116,13 @@ def rating(rep: ReportData) -> None:
         table(labels, "accuracy with the computed Table-1 grade and with the grade disclosed in the "
               "prospectus (the paper's target; one label per fund: its latest settlement) as label; the last row "
               "counts the fund-settlements each accuracy is over", index=False)
+    if r.scored is not None and len(r.scored) and (r.scored["n_scored"] != r.scored["n_common"]).any():
+        extra = int(r.summary.get("n_test_challengers", 0)) - int(s["n_test_predictions"])
+        md(f"Table 4 compares the approaches on the {s['n_test_predictions']} test fund-settlements every approach "
+           f"scored; the rule and persistence need no benchmark and also score {extra} more (funds without a "
+           "benchmark, whose TE/IR/beta the SVCs need):")
+        table(r.scored, "test fund-settlements scored by each approach, and its accuracy on its own rows",
+              index=False)
     table(r.per_grade[r.per_grade["approach"] == best].drop(columns="approach"),
           f"per-grade precision and recall of the best kernel ({best})", index=False)
     plots.pearson_heatmap(r.pearson, float(r.config.get("screen_threshold", 0.1)))
