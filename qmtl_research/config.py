@@ -33,6 +33,9 @@ class UniverseConfig(_Strict):
     source: Literal["synthetic", "real", "file", "audit_demo", "qmtl_runs"] = "synthetic"
     n_funds: int | None = Field(None, ge=1, description="synthetic: number of funds")
     seed: int = 20230831
+    frequency: Literal["weekly", "daily"] = Field(
+        "weekly", description="daily: the data are daily (files: one row per fund and day; synthetic/real: daily "
+                              "series kept beside their weekly resample) for the daily grading measures")
     dataset: Literal["skfolio-2016-2022", "us-1999-2018"] = Field(
         "skfolio-2016-2022", description="real: which offline real universe (qmtl_research.data.real)")
     returns_path: str | None = None

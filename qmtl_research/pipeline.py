@@ -71,6 +71,8 @@ class RatingParams(_Params):
     stage1_model: str | None = None
     label: Literal["computed", "disclosed"] | None = None
     screen_threshold: float | None = None
+    grading: str | None = None
+    schemes: list[str] | None = None
     seed: int | None = None
 
 
@@ -198,6 +200,14 @@ def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False
     labels = label_comparison(panel, settings, forecaster, seed, study) if settings.label == "computed" else None
     results = study_results(study, warnings_table, grades, labels, warning_exclusions, **disclosed, synthetic=bool(panel.synthetic),
                             n_warning_exclusions=int(len(warning_exclusions)))
+    from qmtl_research.rating.by_scheme import grades_side_by_side, scheme_grades, schemes_table
+
+    schemes = settings.load_schemes()
+    long, scheme_excl = scheme_grades(panel, schemes)
+    results.schemes = schemes_table(schemes, settings.grading)
+    results.scheme_grades = grades_side_by_side(panel, long, schemes, settings.grading)
+    results.scheme_exclusions = scheme_excl
+    results.summary["grading"] = settings.grading
     return study, results
 
 

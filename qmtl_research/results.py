@@ -329,6 +329,19 @@ class RatingResults(SectionResults):
     summary: dict = result("mapping", "best kernel and accuracies vs the rule and persistence, verdict text",
                            fields=("best_kernel", "best_accuracy", "rule_accuracy", "persistence_accuracy",
                                    "winner", "horizon_weeks", "split", "n_samples", "n_test_predictions"))
+    scored: pd.DataFrame = result("frame", "test fund-settlements each approach scored at the verdict horizon: n_scored "
+                                  "(its own rows: the challengers also score funds without a benchmark), n_common "
+                                  "(scored by every approach: Table 4's denominator), accuracy on its own rows",
+                                  required=False, columns=("approach", "n_scored", "n_common", "accuracy_own_rows"))
+    schemes: pd.DataFrame = result("frame", "grading schemes configured (params/grading): the one in force (named) "
+                                   "first, measure, bands with their inclusive side, source, effective date",
+                                   required=False, columns=("scheme", "in_force", "measure", "bands", "source"))
+    scheme_grades: pd.DataFrame = result("frame", "grade (grade[<scheme>]) and measure value in percent (value[<scheme>]) "
+                                         "of every fund-settlement under every scheme, with a one-line reason where "
+                                         "a scheme's grade differs from its bands on the named scheme's value",
+                                         required=False, columns=("fund_id", "settlement_date", "reason"))
+    scheme_exclusions: pd.DataFrame = result("frame", "fund-settlements a scheme could not grade, with the reason",
+                                             required=False, columns=("fund_id", "settlement_date", "scheme", "reason"))
 
 
 @dataclass

@@ -93,8 +93,8 @@ def test_real_source_reads_materialised_files(tmp_path, monkeypatch):
 
 
 def test_cli_build_writes_loadable_files_and_refuses_to_overwrite(tmp_path, monkeypatch):
-    # the synthetic universe's disclosed grades use the project's grade table (params/rating)
-    shutil.copytree(Path(__file__).resolve().parents[1] / "params" / "rating", tmp_path / "params" / "rating")
+    # the synthetic universe's disclosed grades use the project's grade table (the kr-2016 scheme, params/grading)
+    shutil.copytree(Path(__file__).resolve().parents[1] / "params" / "grading", tmp_path / "params" / "grading")
     monkeypatch.setenv("QMTL_RESEARCH_HOME", str(tmp_path))
     runner = CliRunner()
     result = runner.invoke(app, ["data", "build", "--n-funds", "25", "--seed", "9"])

@@ -116,9 +116,19 @@ def test_features_against_hand_computation(table):
     assert set(map(tuple, fc.requests.to_numpy())) == set(map(tuple, ds.frame[["fund_id", "prediction_date"]].to_numpy()))
 
 
-def test_missing_benchmark_is_excluded_or_an_error(table):
+def test_missing_benchmark_is_kept_for_the_challengers_excluded_or_an_error(table):
     panel = hand_panel()
-    ds = build_rating_dataset(panel, table, horizon=4, forecaster=ConstantForecaster(), progress=False)
+    kept = build_rating_dataset(panel, table, horizon=4, forecaster=ConstantForecaster(), progress=False)
+    nobm = kept.frame[kept.frame["fund_id"] == "NOBM"]
+    assert len(nobm) and nobm[["tracking_error_pct", "information_ratio", "beta"]].isna().all().all()
+    assert nobm[["std_known_pct", "sharpe", "var_975_pct", "blended_std_pct", "persistence_grade"]].notna().all().all()
+    from qmtl_research.rating.evaluation import make_approaches, usable_rows
+    ap = make_approaches(table, ["blended_std_pct", "tracking_error_pct"], ["RBF"])
+    rows = kept.frame["fund_id"] == "NOBM"
+    assert not usable_rows(kept.frame, ap["RBF"])[rows].any()
+    assert usable_rows(kept.frame, ap["Regulatory rule"])[rows].all() and usable_rows(kept.frame, ap["Persistence"])[rows].all()
+    ds = build_rating_dataset(panel, table, horizon=4, forecaster=ConstantForecaster(), progress=False,
+                              missing_benchmark="exclude")
     assert "NOBM" not in set(ds.frame["fund_id"])
     nobm = ds.exclusions[ds.exclusions["fund_id"] == "NOBM"]
     assert nobm["reason"].str.contains("benchmark").any()

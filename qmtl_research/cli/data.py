@@ -1,7 +1,8 @@
 """`qmtl-research data ...`: materialise the offline universes, validate user files.
 
     qmtl-research data build [--n-funds 60] [--seed 20230831] [--force]
-    qmtl-research data validate --returns R.csv --funds F.csv [--benchmarks B.csv]
+    qmtl-research data validate --returns R.csv --funds F.csv [--benchmarks B.csv] [--daily]
+    qmtl-research data resample --input daily.csv --out weekly.csv [--force]
 """
 from __future__ import annotations
 
@@ -122,12 +123,38 @@ def register(app: typer.Typer) -> None:
     def validate(returns: Path = typer.Option(..., "--returns", help="long-form returns or NAVs (CSV/Parquet)"),
                  funds: Path = typer.Option(..., "--funds", help="funds metadata (CSV/Parquet)"),
                  benchmarks: Path | None = typer.Option(None, "--benchmarks", help="long-form benchmark returns"),
-                 synthetic: bool = typer.Option(False, "--synthetic", help="label the data as synthetic")) -> None:
+                 synthetic: bool = typer.Option(False, "--synthetic", help="label the data as synthetic"),
+                 daily: bool = typer.Option(False, "--daily", help="the files hold daily NAVs/returns (frequency: daily)")
+                 ) -> None:
         """Load and check your files; print a summary, or the first error (non-zero exit)."""
         from qmtl_research.data.loaders import load_panel
 
-        panel = load_panel(returns, funds, benchmarks, synthetic=synthetic)
+        panel = load_panel(returns, funds, benchmarks, synthetic=synthetic, frequency="daily" if daily else "weekly")
         for line in summary_lines(panel):
             typer.echo(line)
+        if panel.daily is not None:
+            typer.echo(f"  daily:      {len(panel.daily.index)} days ({panel.daily.index[0].date()} .. "
+                       f"{panel.daily.index[-1].date()}); {panel.notes['resampled']}")
+
+    @grp.command("resample")
+    def resample(input: Path = typer.Option(..., "--input", help="long-form DAILY NAVs or returns: date, fund_id, nav|return"),
+                 out: Path = typer.Option(..., "--out", help="weekly returns file to write (CSV, or Parquet by suffix)"),
+                 force: bool = typer.Option(False, "--force", help="replace an existing --out file")) -> None:
+        """Daily NAVs/returns -> weekly (W-FRI) returns in the long form the loaders read."""
+        from qmtl_research.data.loaders import RESAMPLE_NOTE, load_returns
+        from qmtl_research.data.writers import _long, write_frame
+
+        if out.exists() and not force:
+            raise InputError(f"{out} exists", where="--out", fix="choose another file or pass --force to replace it")
+        if out.resolve() == input.resolve():
+            raise InputError("--out is the --input file", where="--out", fix="write the weekly file elsewhere")
+        weekly, facts = load_returns(input, "daily")
+        long = _long(weekly, "fund_id")
+        write_frame(long, out)
+        typer.echo(f"{len(long)} weekly returns of {weekly.shape[1]} funds ({weekly.index[0].date()} .. "
+                   f"{weekly.index[-1].date()}) from {len(facts['daily'].index)} days of {facts['input']} -> {out}")
+        typer.echo(f"  {RESAMPLE_NOTE}")
+        if facts["single_nav_funds"]:
+            typer.echo(f"  left out (a single NAV, no return): {', '.join(facts['single_nav_funds'])}")
 
     app.add_typer(grp, name="data")

@@ -224,6 +224,26 @@ def check_no_gaps(dates: pd.Series, ids: pd.Series, src: SourceFile, key: str = 
                              "(a week without trading has return 0)")
 
 
+#: the longest calendar gap accepted inside a daily history (long holidays such as Chuseok or the
+#: Lunar New Year with a weekend stay below it)
+MAX_DAILY_GAP_DAYS = 14
+
+
+def check_daily_gaps(dates: pd.Series, ids: pd.Series, src: SourceFile, key: str = "fund",
+                     max_days: int = MAX_DAILY_GAP_DAYS) -> None:
+    """Per id: no more than ``max_days`` calendar days between consecutive daily observations."""
+    frame = pd.DataFrame({"id": ids.to_numpy(), "date": dates.to_numpy()}, index=dates.index)
+    step = frame.groupby("id", sort=False)["date"].diff()
+    gap = step.notna() & (step > pd.Timedelta(days=max_days))
+    if gap.any():
+        i = first_true(gap)
+        end = pd.Timestamp(frame["date"].iloc[i])
+        raise InputError(f"gap in the daily history of {key} {frame['id'].iloc[i]}: no observation between "
+                         f"{(end - step.iloc[i]).date()} and {end.date()} ({step.iloc[i].days} days)",
+                         where=src.at(frame.index[i], "date", frame["id"].iloc[i], key),
+                         fix=f"supply the missing days (at most {max_days} calendar days between two observations)")
+
+
 def parse_int_in_range(values: pd.Series, src: SourceFile, field: str, ids: pd.Series, lo: int, hi: int,
                        optional: bool = False, fix: str | None = None) -> pd.Series:
     """Integers ``lo..hi`` (``optional``: empty cells become <NA>). Returns Int64."""

@@ -17,6 +17,14 @@ The file schema (full description with examples in ``data/README.md``):
   columns are kept as text.
 * **benchmarks** (optional, long form): ``date, benchmark, return``.
 
+**Daily data** (``frequency="daily"``, a strategy's ``universe.frequency: daily``): the same long
+form with one row per fund and observation day (business days; holidays simply absent, at most
+14 calendar days between two rows of a fund). NAVs give daily returns per fund; the weekly
+returns every weekly model uses are their W-FRI resample (:mod:`qmtl_research.data.resample`:
+last NAV of the week, or compounded daily returns), and the daily returns are kept in
+``FundPanel.daily`` for the daily grading measures. A daily benchmarks file is compounded the
+same way.
+
 Headers are matched after stripping blanks and lower-casing. The file type
 follows the suffix: ``.parquet``/``.pq`` is Parquet, anything else is CSV.
 """
@@ -30,6 +38,10 @@ import pandas as pd
 from qmtl_research.data import checks as v
 from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
+
+FREQUENCIES = ("weekly", "daily")
+RESAMPLE_NOTE = ("weekly = W-FRI resample of the daily data (qmtl_research.data.resample): last NAV of each week "
+                 "(weekly_returns_from_prices) or compounded daily returns (weekly_returns_from_daily_returns)")
 
 RETURNS_COLUMNS = ("date", "fund_id")
 RETURN_FIELDS = ("return", "nav")
@@ -70,16 +82,30 @@ def read_table(path: str | Path, what: str) -> tuple[pd.DataFrame, v.SourceFile]
     return df, src
 
 
-def load_returns(path: str | Path) -> tuple[pd.DataFrame, dict]:
+def _check_frequency(frequency: str) -> None:
+    if frequency not in FREQUENCIES:
+        raise InputError(f"unknown frequency {frequency!r}", where="frequency", fix="use weekly or daily")
+
+
+def load_returns(path: str | Path, frequency: str = "weekly") -> tuple[pd.DataFrame, dict]:
     """Read and validate a long-form returns (or NAV) file.
+
+    Parameters
+    ----------
+    path : path
+        CSV or Parquet, ``date, fund_id, return|nav``.
+    frequency : {"weekly", "daily"}
+        Weekly rows are dated on Fridays without missing weeks; daily rows are observation days.
 
     Returns
     -------
     (DataFrame, dict)
         Wide weekly simple returns (index ``date`` on a complete W-FRI grid,
         columns ``fund_id`` in order of first appearance) and facts for the notes
-        (``input`` = "return" | "nav", ``first_line`` per fund).
+        (``input`` = "return" | "nav", ``first_line`` per fund; for daily input ``daily``:
+        the wide daily simple returns, NaN where a fund has no row that day).
     """
+    _check_frequency(frequency)
     df, src = read_table(path, "returns file")
     v.check_columns(df, RETURNS_COLUMNS, src, "returns file",
                     fix=f"returns need columns date, fund_id and return (or nav); {_SCHEMA}")
@@ -100,6 +126,10 @@ def load_returns(path: str | Path) -> tuple[pd.DataFrame, dict]:
         v.check_returns_above_minus_one(values, src, ids)
     else:
         v.check_positive(values, src, ids)
+    if frequency == "daily":
+        v.check_order(dates, ids, src)
+        v.check_daily_gaps(dates, ids, src)
+        return _daily_to_weekly(dates, ids, values, field, src)
     v.check_fridays(dates, src, ids)
     v.check_order(dates, ids, src)
     v.check_no_gaps(dates, ids, src)
@@ -120,6 +150,36 @@ def load_returns(path: str | Path) -> tuple[pd.DataFrame, dict]:
     first_line = {fid: src.at(row) for row, fid in ids.drop_duplicates().items()}
     dropped = [f for f in order if f not in kept]   # NAV funds with a single row
     return wide, {"input": field, "first_line": first_line, "single_nav_funds": dropped, "file": str(src.path)}
+
+
+def _daily_to_weekly(dates: pd.Series, ids: pd.Series, values: pd.Series, field: str, src: v.SourceFile
+                     ) -> tuple[pd.DataFrame, dict]:
+    """Daily long rows -> (wide weekly returns, facts with the wide daily returns)."""
+    from qmtl_research.data.resample import weekly_returns_from_daily_returns, weekly_returns_from_prices
+
+    order = list(pd.unique(ids))
+    long = pd.DataFrame({"date": dates, "fund_id": ids, "value": values})
+    wide = long.pivot(index="date", columns="fund_id", values="value").reindex(columns=order).astype(float)
+    wide.index = pd.DatetimeIndex(wide.index, name="date").as_unit("us")
+    if field == "nav":
+        daily = pd.DataFrame({f: wide[f].dropna().pct_change() for f in order}).reindex(wide.index)
+        weekly = weekly_returns_from_prices(wide)
+    else:
+        daily = wide
+        inside = wide.notna().cummax() & wide.notna()[::-1].cummax()[::-1]
+        weekly = weekly_returns_from_daily_returns(wide.mask(inside & wide.isna(), 0.0))
+    daily = daily.reindex(columns=order)
+    kept = [f for f in order if weekly[f].notna().any()]
+    single = [f for f in order if f not in kept]
+    observed = weekly[kept].dropna(how="all").index
+    grid = pd.date_range(observed.min(), observed.max(), freq="W-FRI", name="date").as_unit("us")
+    weekly = weekly.reindex(index=grid, columns=kept).astype(float)
+    weekly.columns = pd.Index(kept, name="fund_id", dtype="str")
+    daily = daily[kept].dropna(how="all")
+    daily.columns = pd.Index(kept, name="fund_id", dtype="str")
+    first_line = {fid: src.at(row) for row, fid in ids.drop_duplicates().items()}
+    return weekly, {"input": field, "first_line": first_line, "single_nav_funds": single, "file": str(src.path),
+                    "daily": daily}
 
 
 def load_funds(path: str | Path) -> pd.DataFrame:
@@ -173,8 +233,10 @@ def _read_funds(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
 
 
 
-def load_benchmarks(path: str | Path) -> pd.DataFrame:
-    """Read and validate a long-form benchmarks file; wide weekly returns by benchmark."""
+def load_benchmarks(path: str | Path, frequency: str = "weekly") -> pd.DataFrame:
+    """Read and validate a long-form benchmarks file; wide weekly returns by benchmark (daily
+    returns compounded within W-FRI weeks when ``frequency="daily"``)."""
+    _check_frequency(frequency)
     df, src = read_table(path, "benchmarks file")
     v.check_columns(df, BENCHMARKS_COLUMNS, src, "benchmarks file",
                     fix=f"benchmarks need columns date, benchmark, return; {_SCHEMA}")
@@ -184,6 +246,13 @@ def load_benchmarks(path: str | Path) -> pd.DataFrame:
     values = v.parse_numbers(df["return"], src, "return", ids, key="benchmark",
                              unit_hint=" (a fraction: 0.01 = +1 %)")
     v.check_returns_above_minus_one(values, src, ids, key="benchmark")
+    if frequency == "daily":
+        v.check_order(dates, ids, src, key="benchmark")
+        v.check_daily_gaps(dates, ids, src, key="benchmark")
+        weekly, _ = _daily_to_weekly(dates, ids, values, "return", src)
+        weekly.columns = pd.Index(list(weekly.columns), name="benchmark", dtype="str")
+        weekly.attrs["file"] = str(src.path)
+        return weekly
     v.check_fridays(dates, src, ids, key="benchmark")
     v.check_order(dates, ids, src, key="benchmark")
     v.check_no_gaps(dates, ids, src, key="benchmark")
@@ -196,7 +265,7 @@ def load_benchmarks(path: str | Path) -> pd.DataFrame:
 
 
 def load_panel(returns_path: str | Path, funds_path: str | Path, benchmarks_path: str | Path | None = None,
-               *, source: str | None = None, synthetic: bool = False) -> FundPanel:
+               *, source: str | None = None, synthetic: bool = False, frequency: str = "weekly") -> FundPanel:
     """Load user files into a validated :class:`FundPanel`.
 
     Parameters
@@ -212,6 +281,9 @@ def load_panel(returns_path: str | Path, funds_path: str | Path, benchmarks_path
     source, synthetic :
         Label of the panel (default: the returns file name) and whether the
         data is synthetic.
+    frequency : {"weekly", "daily"}
+        Daily files are resampled to W-FRI weeks for the weekly models and kept in
+        ``panel.daily`` for the daily grading measures (``notes["resampled"]`` says how).
 
     Raises
     ------
@@ -220,7 +292,7 @@ def load_panel(returns_path: str | Path, funds_path: str | Path, benchmarks_path
         Funds listed in the funds file without returns are left out and listed in
         ``panel.notes["funds_without_returns"]``.
     """
-    returns, facts = load_returns(returns_path)
+    returns, facts = load_returns(returns_path, frequency)
     meta, lines = _read_funds(funds_path)
     funds_src = str(Path(funds_path))
     absent = [f for f in returns.columns if f not in meta.index]
@@ -238,7 +310,7 @@ def load_panel(returns_path: str | Path, funds_path: str | Path, benchmarks_path
                              f"{start.date()}", where=f"{lines.get(fid, funds_src)}, field 'inception_date', fund {fid}",
                              fix="correct the inception date or drop the returns before it")
     if benchmarks_path is not None:
-        bench = load_benchmarks(benchmarks_path)
+        bench = load_benchmarks(benchmarks_path, frequency)
         bench = bench.reindex(returns.index)
     else:
         bench = pd.DataFrame(index=returns.index, columns=pd.Index([], name="benchmark", dtype="str"), dtype=float)
@@ -257,6 +329,8 @@ def load_panel(returns_path: str | Path, funds_path: str | Path, benchmarks_path
     notes = {"returns_file": str(Path(returns_path)), "funds_file": funds_src,
              "benchmarks_file": str(Path(benchmarks_path)) if benchmarks_path is not None else None,
              "input": facts["input"], "funds_without_returns": without + facts["single_nav_funds"]}
+    if frequency == "daily":
+        notes.update(frequency="daily", resampled=RESAMPLE_NOTE)
     panel = FundPanel(returns, meta, bench, source=source or f"files: {Path(returns_path).name}",
-                      synthetic=synthetic, notes=notes)
+                      synthetic=synthetic, notes=notes, daily=facts.get("daily"))
     return v.validate_panel(panel, where=f"panel from {Path(returns_path).name}")

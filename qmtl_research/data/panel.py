@@ -14,6 +14,11 @@ Conventions (the whole project relies on them):
 * ``benchmarks``: DataFrame, same index as ``returns``, columns = benchmark ids,
   weekly simple returns.
 * ``synthetic``: True when the data was generated; shown wherever it appears.
+* ``daily`` (optional): DataFrame of **daily** simple returns (fractions), index = the
+  observation dates (``DatetimeIndex`` named ``date``, increasing), columns = ``fund_id``
+  (a subset of ``returns``' columns); NaN where a fund has no observation that day. Present
+  when the universe is daily (``frequency: daily``); ``returns`` is then its W-FRI resample
+  (:mod:`qmtl_research.data.resample`) and the daily grading measures use it.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ class FundPanel:
     source: str = "unknown"
     synthetic: bool = False
     notes: dict = field(default_factory=dict)
+    daily: pd.DataFrame | None = None
 
     @property
     def fund_ids(self) -> list[str]:
@@ -46,15 +52,28 @@ class FundPanel:
     def fingerprint(self) -> str:
         """sha256 of returns, metadata and benchmarks (stable across runs)."""
         h = hashlib.sha256()
-        for frame in (self.returns, self.metadata, self.benchmarks):
+        frames = (self.returns, self.metadata, self.benchmarks) + ((self.daily,) if self.daily is not None else ())
+        for frame in frames:
             h.update(pd.util.hash_pandas_object(frame, index=True).values.tobytes())
             h.update("|".join(map(str, frame.columns)).encode())
         return h.hexdigest()
 
     def subset(self, fund_ids) -> "FundPanel":
         fund_ids = list(fund_ids)
+        daily = None if self.daily is None else self.daily[[f for f in fund_ids if f in self.daily.columns]]
         return FundPanel(self.returns[fund_ids], self.metadata.loc[fund_ids], self.benchmarks,
-                         self.source, self.synthetic, dict(self.notes))
+                         self.source, self.synthetic, dict(self.notes), daily)
+
+    @property
+    def frequency(self) -> str:
+        """``"daily"`` when the panel carries daily returns, else ``"weekly"``."""
+        return "weekly" if self.daily is None else "daily"
+
+    def daily_of(self, fund_id: str) -> pd.Series | None:
+        """The fund's observed daily returns (NaN days dropped), or None without daily data."""
+        if self.daily is None or fund_id not in self.daily.columns:
+            return None
+        return self.daily[fund_id].dropna()
 
     def label(self) -> str:
         return f"{self.source} ({'SYNTHETIC' if self.synthetic else 'real'} data)"

@@ -26,6 +26,12 @@ close). The data end on Wednesday 2022-12-28, so the last week (labelled
 2022-12-30) runs to that close. Inception dates are the first date of each
 series in the bundled dataset (not the listing date); settlement is the
 calendar year end (31 December) for all; there is no disclosed grade.
+
+With ``daily=True`` the panel also keeps the **daily** simple returns of every series from the
+same closes (``panel.daily``, first day = the Monday of the first week), for the daily grading
+measures: stocks, index and ETFs are the close-to-close returns (they compound exactly to the
+weekly ones); the blends are rebalanced **daily** with the cash leg ``(1 + RF_m)^(12/252) - 1`` a
+day (so they compound to returns close to, not equal to, the weekly-rebalanced weekly blends).
 skfolio marks its bundled data "for testing and example purposes".
 """
 from __future__ import annotations
@@ -82,8 +88,9 @@ def _weekly(prices: pd.DataFrame, start: str, end: str) -> pd.DataFrame:
     return weekly.loc[start:end]
 
 
-def build_real_universe(start: str = WINDOW_START, end: str = WINDOW_END) -> FundPanel:
-    """Build the offline real universe (see the module docstring); ``synthetic=False``."""
+def build_real_universe(start: str = WINDOW_START, end: str = WINDOW_END, daily: bool = False) -> FundPanel:
+    """Build the offline real universe (see the module docstring); ``synthetic=False``;
+    ``daily`` adds the daily series."""
     from skfolio import datasets
 
     stocks_px = datasets.load_sp500_dataset()
@@ -143,7 +150,26 @@ def build_real_universe(start: str = WINDOW_START, end: str = WINDOW_END) -> Fun
         "constructed": [f"BLEND_{eq:02d}_{ca:02d}" for eq, ca in BLENDS],
         "settlement": "31 December for every series (assumption)",
     }
-    panel = FundPanel(returns, metadata, benchmarks, source=SOURCE, synthetic=False, notes=notes)
+    daily_frame = None
+    if daily:
+        first_day = returns.index[0] - pd.Timedelta(days=4)
+        px = pd.concat([stocks_px, index_px[[INDEX_BENCHMARK]].rename(columns={INDEX_BENCHMARK: "SPX"}), etf_px], axis=1)
+        px = px.loc[first_day - pd.Timedelta(days=10):end]
+        day_ret = px.pct_change(fill_method=None).loc[first_day:]
+        rf = monthly_risk_free()
+        months = day_ret.index.to_period("M").to_timestamp()
+        rf_m = rf.reindex(rf.index.union(months.unique())).ffill().reindex(months).to_numpy()
+        cash_d = pd.Series((1.0 + rf_m) ** (12.0 / 252.0) - 1.0, index=day_ret.index)
+        eq_d = day_ret[list(stocks.columns)].mean(axis=1)
+        for eq, ca in BLENDS:
+            day_ret[f"BLEND_{eq:02d}_{ca:02d}"] = eq / 100 * eq_d + ca / 100 * cash_d
+        daily_frame = day_ret[ids]
+        daily_frame.columns = pd.Index(ids, name="fund_id", dtype="str")
+        daily_frame.index = pd.DatetimeIndex(daily_frame.index, name="date").as_unit("us")
+        notes["frequency"] = "daily"
+        notes["resampled"] = ("weekly series from the W-FRI closes (qmtl_research.data.resample); daily = close-to-close "
+                              "returns of the same closes, blends rebalanced daily")
+    panel = FundPanel(returns, metadata, benchmarks, source=SOURCE, synthetic=False, notes=notes, daily=daily_frame)
     return validate_panel(panel, where="real universe")
 
 

@@ -49,6 +49,13 @@ How a universe is generated (``make_synthetic_universe``):
    graded funds (at least one when n_funds >= 30) keep a deliberately STALE
    grade: the one of their 2021 settlement, chosen among funds whose grade
    changed. Their ids are in ``panel.notes["stale_disclosed_grade"]``.
+10. **Daily returns** (``frequency="daily"`` only; the weekly returns above are unchanged): each
+    week's log return ``L`` is split over its five business days Monday..Friday as
+    ``L / 5 + s (e_j - mean(e))`` with Student-t(7) unit-variance ``e_j`` and
+    ``s = sd_i x shock / sqrt(5)`` (``sd_i`` the fund's weekly std, ``shock`` the COVID multiplier
+    of step 3), from a separate random stream (``SeedSequence(seed).spawn``). The five days
+    compound exactly to the weekly return, so the weekly series IS the W-FRI resample of the
+    daily one (``weekly_returns_from_daily_returns``); no holidays are simulated.
 """
 from __future__ import annotations
 
@@ -188,8 +195,28 @@ def _stratified_multiples(n: int, sigma: float) -> np.ndarray:
     return d / d.mean()
 
 
+def daily_from_weekly(weekly: pd.DataFrame, seed: int, shock: np.ndarray | None = None) -> pd.DataFrame:
+    """Daily simple returns (Monday..Friday) that compound exactly to each weekly return (step 10
+    of the module docstring). ``weekly``: W-FRI simple returns (NaN before inception);
+    ``shock``: per-week volatility multiplier (default 1). Same seed, same days."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    w = weekly.to_numpy(dtype=float)
+    T, N = w.shape
+    log_w = np.log1p(w)
+    sd = np.nanstd(w, axis=0, ddof=1)
+    mult = np.ones(T) if shock is None else np.asarray(shock, dtype=float)
+    e = _student_t(rng, (T, 5, N))
+    e -= e.mean(axis=1, keepdims=True)
+    days = log_w[:, None, :] / 5.0 + (mult[:, None, None] * sd[None, None, :] / np.sqrt(5.0)) * e
+    offsets = pd.to_timedelta(np.arange(-4, 1), "D")                      # Monday .. Friday
+    dates = pd.DatetimeIndex((weekly.index.values[:, None] + offsets.values[None, :]).ravel(), name="date").as_unit("us")
+    daily = pd.DataFrame(np.expm1(days.reshape(T * 5, N)), index=dates, columns=weekly.columns)
+    return daily
+
+
 def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
-                            start: str = DEFAULT_START, end: str = DEFAULT_END) -> FundPanel:
+                            start: str = DEFAULT_START, end: str = DEFAULT_END,
+                            frequency: str = "weekly") -> FundPanel:
     """Generate the synthetic Korean fund universe (see the module docstring).
 
     Parameters
@@ -202,6 +229,9 @@ def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
     start, end : str
         Window; weekly returns are dated on the Fridays inside it. The window
         must hold more than 156 weeks (grades need 156 weekly returns).
+    frequency : {"weekly", "daily"}
+        ``"daily"`` adds ``panel.daily`` (step 10 of the module docstring); the weekly
+        returns are the same for both.
 
     Returns
     -------
@@ -210,6 +240,9 @@ def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
         simple returns (fractions); metadata with the extra column
         ``fund_type_ko``; one benchmark per fund type (``BM_<TYPE>``).
     """
+    if frequency not in ("weekly", "daily"):
+        raise InputError(f"unknown frequency {frequency!r}", where="make_synthetic_universe(frequency=...)",
+                         fix="use weekly or daily")
     if int(n_funds) < 1:
         raise InputError(f"n_funds must be at least 1, got {n_funds}", where="make_synthetic_universe(n_funds=...)",
                          fix="pass a positive number of funds (2585 = paper scale)")
@@ -317,7 +350,12 @@ def make_synthetic_universe(n_funds: int = 60, seed: int = DEFAULT_SEED,
                                  f"stale ids keep their {end_year - 1} grade; <NA> with < 156 returns"),
         "type_levels_pct": {t.name: t.vol_pct for t in FUND_TYPES},
     }
-    return FundPanel(returns_df, metadata, bench_df, source=SOURCE, synthetic=True, notes=notes)
+    daily = None
+    if frequency == "daily":
+        daily = daily_from_weekly(returns_df, seed, _shock_profile(dates, _NOISE_COVID_SCALE))
+        notes["frequency"] = "daily"
+        notes["resampled"] = "weekly = the compounded five generated business days of each week (step 10)"
+    return FundPanel(returns_df, metadata, bench_df, source=SOURCE, synthetic=True, notes=notes, daily=daily)
 
 
 def _settlement_grades(returns: np.ndarray, dates: pd.DatetimeIndex, year: int,

@@ -41,17 +41,18 @@ def copy_panel(panel: FundPanel) -> FundPanel:
     import copy
 
     return FundPanel(panel.returns.copy(), panel.metadata.copy(), panel.benchmarks.copy(),
-                     panel.source, panel.synthetic, copy.deepcopy(panel.notes))
+                     panel.source, panel.synthetic, copy.deepcopy(panel.notes),
+                     None if panel.daily is None else panel.daily.copy())
 
 
 @lru_cache(maxsize=4)
-def _synthetic(n_funds: int, seed: int) -> FundPanel:
-    return make_synthetic_universe(n_funds=n_funds, seed=seed)
+def _synthetic(n_funds: int, seed: int, frequency: str = "weekly") -> FundPanel:
+    return make_synthetic_universe(n_funds=n_funds, seed=seed, frequency=frequency)
 
 
-@lru_cache(maxsize=1)
-def _real_built() -> FundPanel:
-    return build_real_universe()
+@lru_cache(maxsize=2)
+def _real_built(daily: bool = False) -> FundPanel:
+    return build_real_universe(daily=daily)
 
 
 @lru_cache(maxsize=1)
@@ -92,12 +93,19 @@ def _resolve(path: str | None, field: str) -> Path:
 def load_universe(cfg: UniverseConfig) -> FundPanel:
     """The FundPanel for a strategy's universe config (see the module docstring)."""
     if cfg.source == "synthetic":
-        return copy_panel(_synthetic(int(cfg.n_funds or DEFAULT_SYNTHETIC_FUNDS), int(cfg.seed)))
+        return copy_panel(_synthetic(int(cfg.n_funds or DEFAULT_SYNTHETIC_FUNDS), int(cfg.seed), cfg.frequency))
     if cfg.source == "real":
-        return load_real_universe() if cfg.dataset == "skfolio-2016-2022" else copy_panel(_us_1999_2018())
+        if cfg.dataset != "skfolio-2016-2022":
+            if cfg.frequency == "daily":
+                raise ConfigError(f"the real dataset {cfg.dataset} has no daily series here", where="strategy universe.frequency",
+                                  fix="use frequency weekly, or dataset skfolio-2016-2022 for daily series")
+            return copy_panel(_us_1999_2018())
+        # daily: built in memory from the installed packages' daily closes (data/real/ holds the weekly files)
+        return copy_panel(_real_built(True)) if cfg.frequency == "daily" else load_real_universe()
     if cfg.source == "file":
         bench = _resolve(cfg.benchmarks_path, "benchmarks_path") if cfg.benchmarks_path else None
-        return load_panel(_resolve(cfg.returns_path, "returns_path"), _resolve(cfg.funds_path, "funds_path"), bench)
+        return load_panel(_resolve(cfg.returns_path, "returns_path"), _resolve(cfg.funds_path, "funds_path"), bench,
+                          frequency=cfg.frequency)
     if cfg.source in _HANDLED_ELSEWHERE:
         raise ConfigError(f"universe source '{cfg.source}' is not a fund panel", where="strategy universe.source",
                           fix=f"it is handled by {_HANDLED_ELSEWHERE[cfg.source]}; use source synthetic, real or "

@@ -9,11 +9,14 @@ forecast stands for the ``r`` unknown weeks, and
 
 Models are trained and validated **per horizon** (:func:`warnings_by_horizon`): a fund
 ``r`` weeks from its settlement is scored by the model of the study horizon nearest to
-``r`` (4, 13 or 52 weeks by default): the best SVC kernel at that horizon, a
+``r`` (4, 13 or 52 weeks by default; ``horizon_used`` says which, e.g. "nearest study horizon:
+13 weeks for a fund 30 weeks from its settlement" - add ``r`` to the settings' ``horizons`` to
+train the horizon a fund needs): the best SVC kernel at that horizon, a
 :class:`~qmtl_research.rating.models.GradeSVC` (probability=True, Platt scaling) trained
 on every labelled sample of that horizon settled on or before the as-of date. A warning
 is printed only when that horizon's validated (walk-forward) accuracy beats
-persistence at the same horizon, and that accuracy stands beside it; funds whose
+persistence at the same horizon (the regulatory rule on the blended std is the warning model
+instead of the best kernel when it validates better; it gives no probability), and that accuracy stands beside it; funds whose
 horizon does not are listed as not scored, with both accuracies.
 
 Current grade: the disclosed grade when present, else the computed grade of the
@@ -45,7 +48,7 @@ from qmtl_research.rating.models import KERNELS, GradeSVC
 
 EARLY_WARNING_COLUMNS = [
     "fund_id", "fund_type", "current_grade", "current_grade_source", "predicted_grade", "probability",
-    "model_horizon_weeks", "model_kernel", "validated_accuracy", "persistence_accuracy",
+    "model_horizon_weeks", "horizon_used", "model_kernel", "validated_accuracy", "persistence_accuracy",
     "rule_grade", "blended_std_pct", "std_known_pct", "forecast_vol_pct", "boundary_pct",
     "distance_to_boundary_pp", "next_settlement", "weeks_to_settlement", "days_to_settlement", "urgency"]
 
@@ -103,8 +106,17 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
             current, source = int(disclosed), "disclosed"
         elif len(mine):
             current, source = int(mine["grade"].iloc[-1]), "computed at last settlement"
+        elif grade_table.measure.kind == "weekly_std" and grade_table.measure.window_weeks == window:
+            current, source = grade_table.grade_of(M.annualised_std_pct(trailing)), f"trailing {window} weeks"
         else:
-            current, source = grade_table.grade_of(M.annualised_std_pct(trailing)), "trailing 156 weeks"
+            from qmtl_research.rating.by_scheme import value_at
+
+            v = value_at(panel, fund, as_of_week, grade_table)
+            if not np.isfinite(v):
+                excl.append((fund, f"no current {grade_table.scheme_id} grade: its window is not observed up to "
+                                   f"{as_of_week.date()}"))
+                continue
+            current, source = grade_table.grade_of(v), f"{grade_table.scheme_id} window up to {as_of_week.date()}"
         rows.append({"fund_id": fund, "fund_type": meta.at[fund, "fund_type"], "prediction_date": as_of_week,
                      "next_settlement": s, "weeks_to_settlement": r, "days_to_settlement": days,
                      "current_grade": current, "current_grade_source": source, **feats})
@@ -127,8 +139,10 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
 def fit_warning_model(train_frame: pd.DataFrame, features: list[str], kernel: str = "RBF",
                       param_grid: dict | None = None, inner_folds: int = 3, seed: int = 0,
                       as_of: pd.Timestamp | None = None) -> GradeSVC:
-    """GradeSVC(probability=True) tuned on the samples settled on or before ``as_of``."""
+    """GradeSVC(probability=True) tuned on the samples settled on or before ``as_of`` whose features are
+    all finite (samples of funds without a benchmark have none)."""
     train = train_frame if as_of is None else train_frame[train_frame["settlement_date"] <= as_of]
+    train = train[np.isfinite(train[list(features)].to_numpy(dtype=float)).all(axis=1)]   # not the benchmark-less rows
     return GradeSVC(kernel=KERNELS[kernel], features=list(features), param_grid=param_grid,
                     inner_folds=inner_folds, probability=True, random_state=seed).fit(
         train, train["grade"].to_numpy(dtype=int))
@@ -148,8 +162,8 @@ def early_warning(scoring: pd.DataFrame, model: GradeSVC, grade_table: GradeTabl
     out["probability"] = proba[np.arange(len(out)), [cls.index(g) for g in out["predicted_grade"]]]
     bounds, dist = [], []
     for cur, pred, blended in zip(out["current_grade"], out["predicted_grade"], out["blended_std_pct"]):
-        # riskier prediction (smaller number) -> the current band's upper bound, else its lower bound
-        bound = grade_table.upper_bound(cur) if pred < cur else grade_table.lower_bound(cur)
+        # riskier prediction -> the current band's upper bound, else its lower bound
+        bound = grade_table.upper_bound(cur) if grade_table.is_riskier(pred, cur) else grade_table.lower_bound(cur)
         if pred == cur:  # nearest bound of the band
             up, low = grade_table.upper_bound(cur), grade_table.lower_bound(cur)
             bound = up if abs(up - blended) < abs(blended - low) else low
@@ -161,6 +175,8 @@ def early_warning(scoring: pd.DataFrame, model: GradeSVC, grade_table: GradeTabl
     for c in ("model_horizon_weeks", "model_kernel", "validated_accuracy", "persistence_accuracy"):
         if c not in out:
             out[c] = np.nan
+    if "horizon_used" not in out:
+        out["horizon_used"] = ""
     if not include_unchanged:
         out = out[out["predicted_grade"] != out["current_grade"]]
     out = out.sort_values(["days_to_settlement", "probability", "fund_id"], ascending=[True, False, True],
@@ -174,6 +190,19 @@ def export_early_warning(table: pd.DataFrame, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False, float_format="%.6f", date_format="%Y-%m-%d")
     return path
+
+
+class _RuleModel:
+    """The regulatory rule as a warning model: the grade of ``rule_grade`` (the scheme's bands on the
+    blended std), probability NaN (the rule gives none)."""
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return frame["rule_grade"].to_numpy(dtype=int)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        g = frame["rule_grade"].to_numpy(dtype=int)
+        self.classes_ = np.unique(g)
+        return np.full((len(g), len(self.classes_)), np.nan)
 
 
 def nearest_horizon(weeks: int, horizons) -> int:
@@ -203,21 +232,30 @@ def warnings_by_horizon(panel: FundPanel, study, forecaster: Forecaster, *, seed
             excl_rows += [(f, "no study horizon could be validated") for f in scoring.get("fund_id", [])]
         return pd.DataFrame(columns=EARLY_WARNING_COLUMNS), pd.DataFrame(excl_rows, columns=["fund_id", "reason"])
     scoring["model_horizon_weeks"] = [nearest_horizon(r, evaluated) for r in scoring["weeks_to_settlement"]]
+    scoring["horizon_used"] = [("the horizon it needs" if h == r else
+                                f"nearest study horizon: {h} weeks for a fund {r} weeks from its settlement")
+                               for h, r in zip(scoring["model_horizon_weeks"], scoring["weeks_to_settlement"])]
     parts = []
     for h, group in scoring.groupby("model_horizon_weeks", sort=True):
         res = evaluated[h]
         table = res.table
-        svc = table.drop(index=[a for a in (RULE, PERSISTENCE) if a in table.index])
+        models = table.drop(index=[a for a in (PERSISTENCE,) if a in table.index])   # the SVCs and the rule
+        svc = models.drop(index=[a for a in (RULE,) if a in models.index])
         kernel = str(svc["accuracy"].idxmax())
-        acc, pers = float(svc.loc[kernel, "accuracy"]), float(table.loc[PERSISTENCE, "accuracy"])
+        if RULE in models.index and models.loc[RULE, "accuracy"] > svc.loc[kernel, "accuracy"]:
+            kernel = RULE
+        acc, pers = float(models.loc[kernel, "accuracy"]), float(table.loc[PERSISTENCE, "accuracy"])
         if only_validated and not acc > pers:
             excl_rows += [(f, f"no warning: the h = {h} weeks model ({kernel}, validated accuracy {acc:.1%}) does "
                               f"not beat persistence ({pers:.1%}) at that horizon") for f in group["fund_id"]]
             continue
-        model = fit_warning_model(res.dataset.frame, res.screen.selected, kernel, settings.param_grid,
-                                  settings.inner_folds, seed, as_of)
-        scored = early_warning(group.assign(model_kernel=kernel, validated_accuracy=acc, persistence_accuracy=pers),
-                               model, grade_table, include_unchanged=True)
+        tagged = group.assign(model_kernel=kernel, validated_accuracy=acc, persistence_accuracy=pers)
+        if kernel == RULE:   # the regulatory rule on the blended std: no probability
+            scored = early_warning(tagged, _RuleModel(), grade_table, include_unchanged=True)
+        else:
+            model = fit_warning_model(res.dataset.frame, res.screen.selected, kernel, settings.param_grid,
+                                      settings.inner_folds, seed, as_of)
+            scored = early_warning(tagged, model, grade_table, include_unchanged=True)
         parts.append(scored)
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=EARLY_WARNING_COLUMNS)
     if not include_unchanged and len(table):
@@ -225,3 +263,66 @@ def warnings_by_horizon(panel: FundPanel, study, forecaster: Forecaster, *, seed
     table = table.sort_values(["days_to_settlement", "probability", "fund_id"], ascending=[True, False, True],
                               kind="stable").reset_index(drop=True) if len(table) else table
     return table[EARLY_WARNING_COLUMNS], pd.DataFrame(excl_rows, columns=["fund_id", "reason"])
+
+
+BACKTEST_COLUMNS = ["fold", "settlement_year", "kernel", "prior_accuracy", "prior_persistence_accuracy", "issued",
+                    "n_scored", "n_warnings", "n_warnings_right", "n_changes", "n_changes_warned", "note"]
+
+
+def warning_backtest(study, horizon: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Warnings issued and checked **out of time** on the walk-forward test folds of one horizon.
+
+    For each test year (in order) the warning model is the SVC kernel or the regulatory rule with the
+    best accuracy on the **earlier** test years; it issues warnings for that year only when that earlier accuracy beats
+    persistence's on the same earlier rows (the rule :func:`warnings_by_horizon` applies now, with
+    nothing from the year itself or later). A warning is a sample whose predicted grade differs from
+    its grade at the prediction date (``persistence_grade``); it is right when the grade decided at
+    the settlement equals the prediction. The first test year has no earlier year and issues none.
+
+    Returns
+    -------
+    folds : DataFrame :data:`BACKTEST_COLUMNS` (``n_changes``: samples whose grade changed;
+        ``n_changes_warned``: of them, warned with the right grade).
+    warnings : one row per warning issued (fund_id, settlement_date, fold, kernel, current_grade,
+        predicted_grade, true_grade, right).
+    """
+    from qmtl_research.rating.evaluation import PERSISTENCE, RULE, common
+
+    h = study.settings.horizon_weeks if horizon is None else horizon
+    res = study.results.get(h)
+    empty = pd.DataFrame(columns=BACKTEST_COLUMNS), pd.DataFrame(
+        columns=["fund_id", "settlement_date", "fold", "kernel", "current_grade", "predicted_grade", "true_grade", "right"])
+    if res is None or res.evaluation is None or res.evaluation.split != "walk_forward":
+        return empty
+    pred = common(res.evaluation.predictions).copy()
+    frame = res.dataset.frame
+    pred["current_grade"] = frame["persistence_grade"].to_numpy(dtype=int)[pred["row"].to_numpy()]
+    pred["year"] = pd.to_datetime(pred["settlement_date"]).dt.year
+    kernels = [a for a in pred["approach"].unique() if a != PERSISTENCE]   # the SVCs and the rule
+    rows, warned = [], []
+    for year in sorted(pred["year"].unique()):
+        now = pred[pred["year"] == year]
+        before = pred[pred["year"] < year]
+        fold = str(now["fold"].iloc[0])
+        if before.empty:
+            rows.append((fold, int(year), None, np.nan, np.nan, False, int(now["row"].nunique()), 0, 0,
+                         int((now.drop_duplicates("row")["true_grade"] != now.drop_duplicates("row")["current_grade"]).sum()),
+                         0, "no earlier test year to validate on"))
+            continue
+        acc = {a: float((g["true_grade"] == g["predicted_grade"]).mean()) for a, g in before.groupby("approach")}
+        kernel = max(kernels, key=lambda a: (acc.get(a, -1.0), a))
+        issued = acc[kernel] > acc.get(PERSISTENCE, np.inf)
+        mine = now[now["approach"] == kernel]
+        changes = mine["true_grade"] != mine["current_grade"]
+        warn = mine[mine["predicted_grade"] != mine["current_grade"]] if issued else mine.iloc[:0]
+        right = warn["predicted_grade"] == warn["true_grade"]
+        rows.append((fold, int(year), kernel, acc[kernel], acc.get(PERSISTENCE, np.nan), bool(issued), len(mine),
+                     len(warn), int(right.sum()), int(changes.sum()),
+                     int((changes & (mine["predicted_grade"] == mine["true_grade"])).sum()) if issued else 0,
+                     "" if issued else f"{kernel} ({acc[kernel]:.1%}) does not beat persistence "
+                                       f"({acc.get(PERSISTENCE, np.nan):.1%}) on the earlier years"))
+        warned.append(warn.assign(fold=fold, kernel=kernel, right=right.to_numpy())[
+            ["fund_id", "settlement_date", "fold", "kernel", "current_grade", "predicted_grade", "true_grade", "right"]])
+    table = pd.DataFrame(rows, columns=BACKTEST_COLUMNS)
+    warnings = pd.concat(warned, ignore_index=True) if warned else empty[1]
+    return table, warnings

@@ -115,18 +115,26 @@ def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward",
     (``keep_models``: keep the fitted estimators in ``Evaluation.models[(fold, approach)]``)."""
     fold_list, log = outer_folds(frame, split, folds, seed, min_train)
     y = frame["grade"].to_numpy(dtype=int)
+    usable = {name: usable_rows(frame, est) for name, est in approaches.items()}
     preds, params, models = [], [], {}
     tasks = [(f, name) for f in fold_list for name in approaches]
     for fold, name in tqdm(tasks, desc="stage-2 outer folds x approaches", disable=not progress):
-        est = clone(approaches[name]).fit(frame.iloc[fold.train], y[fold.train])
-        yhat = est.predict(frame.iloc[fold.test])
+        train = fold.train[usable[name][fold.train]]
+        test = fold.test[usable[name][fold.test]]
+        if len(test) == 0:
+            continue
+        est = clone(approaches[name]).fit(frame.iloc[train], y[train])
+        yhat = est.predict(frame.iloc[test])
         if keep_models:
             models[(fold.name, name)] = est
-        preds.append(pd.DataFrame({"row": fold.test, "fold": fold.name, "approach": name,
-                                   "true_grade": y[fold.test], "predicted_grade": yhat.astype(int)}))
+        preds.append(pd.DataFrame({"row": test, "fold": fold.name, "approach": name,
+                                   "true_grade": y[test], "predicted_grade": yhat.astype(int)}))
         if hasattr(est, "best_params_"):
             params.append((name, fold.name, ", ".join(f"{k}={v}" for k, v in sorted(est.best_params_.items()))))
     pred = pd.concat(preds, ignore_index=True)
+    # rows every approach scored: Table 4 and the matrices compare approaches on the same samples
+    n_app = pred.groupby("row")["approach"].nunique()
+    pred["all_scored"] = pred["row"].map(n_app == len(approaches)).to_numpy(dtype=bool)
     pred.insert(1, "fund_id", frame["fund_id"].to_numpy()[pred["row"]])
     pred.insert(2, "settlement_date", frame["settlement_date"].to_numpy()[pred["row"]])
     grades = sorted(set(y))
@@ -134,12 +142,38 @@ def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward",
                       pd.DataFrame(params, columns=["approach", "fold", "params"]), split, grades, models)
 
 
+def usable_rows(frame: pd.DataFrame, estimator) -> np.ndarray:
+    """Rows whose inputs the ``estimator`` needs are all finite (an SVC's ``features``; a challenger's
+    ``feature``): samples without a benchmark have NaN TE/IR/beta and only the challengers score them."""
+    cols = list(getattr(estimator, "features", None) or [getattr(estimator, "feature", None)] or [])
+    cols = [c for c in cols if c is not None and c in frame.columns]
+    if not cols:
+        return np.ones(len(frame), dtype=bool)
+    return np.isfinite(frame[cols].to_numpy(dtype=float)).all(axis=1)
+
+
+def common(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The predictions of the rows every approach scored (all rows for a frame without ``all_scored``)."""
+    return predictions[predictions["all_scored"]] if "all_scored" in predictions else predictions
+
+
+def scored_by_approach(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per approach: ``n_scored`` (test fund-settlements it scored), ``n_common`` (of them, scored by
+    every approach: Table 4's denominator) and its accuracy on all of its own rows."""
+    rows = []
+    for name, g in predictions.groupby("approach", sort=False):
+        rows.append((name, int(len(g)), int(g["all_scored"].sum()) if "all_scored" in g else int(len(g)),
+                     float(np.mean(g["true_grade"].to_numpy() == g["predicted_grade"].to_numpy()))))
+    return pd.DataFrame(rows, columns=["approach", "n_scored", "n_common", "accuracy_own_rows"])
+
+
 def scores(predictions: pd.DataFrame) -> pd.DataFrame:
     """Per approach: ``accuracy``, ``macro_f1`` (over the grades present in truth or
     prediction, zero when undefined) and ``off_by_more_than_one`` (share with
-    |predicted - true| > 1), all fractions 0..1; index ``approach`` in table order."""
+    |predicted - true| > 1), all fractions 0..1; index ``approach`` in table order; on the rows
+    every approach scored (:func:`common`)."""
     rows = {}
-    for name, g in predictions.groupby("approach", sort=False):
+    for name, g in common(predictions).groupby("approach", sort=False):
         t, p = g["true_grade"].to_numpy(), g["predicted_grade"].to_numpy()
         rows[name] = {"accuracy": float(np.mean(t == p)),
                       "macro_f1": float(f1_score(t, p, average="macro", zero_division=0)),
@@ -154,7 +188,7 @@ def confusion_long(predictions: pd.DataFrame, grades: list[int]) -> pd.DataFrame
     """Long confusion counts ``approach, true_grade, predicted_grade, count`` over all
     grade pairs (zeros included)."""
     rows = []
-    for name, g in predictions.groupby("approach", sort=False):
+    for name, g in common(predictions).groupby("approach", sort=False):
         tab = pd.crosstab(g["true_grade"], g["predicted_grade"]).reindex(index=grades, columns=grades,
                                                                            fill_value=0)
         for t in grades:
@@ -166,7 +200,7 @@ def confusion_long(predictions: pd.DataFrame, grades: list[int]) -> pd.DataFrame
 def per_grade(predictions: pd.DataFrame, grades: list[int]) -> pd.DataFrame:
     """Per approach and grade: precision, recall, f1 and support (sklearn, zero when undefined)."""
     rows = []
-    for name, g in predictions.groupby("approach", sort=False):
+    for name, g in common(predictions).groupby("approach", sort=False):
         p, r, f, s = precision_recall_fscore_support(g["true_grade"], g["predicted_grade"], labels=grades,
                                                      zero_division=0)
         rows += [(name, gr, p[i], r[i], f[i], int(s[i])) for i, gr in enumerate(grades)]

@@ -15,7 +15,8 @@ Timeline for a settlement whose grading window ends at week position ``p``
   computed on the known part against the fund's benchmark (risk-free 0 unless
   configured; units in :mod:`qmtl_research.rating.measures`);
 * ``persistence_grade`` = grade of the trailing 156 weeks ``p-h-155 .. p-h``
-  (today's grade), so a sample needs ``156 + h`` observed weeks;
+  (today's grade), so a sample needs ``156 + h`` observed weeks; under a scheme whose measure
+  is not the 156-week std, the scheme's own grade of its window ending at week ``p - h``;
 * ``rule_grade`` = the regulatory table applied to ``blended_std_pct``.
 
 Samples that cannot be built are listed in ``RatingDataset.exclusions`` with the
@@ -40,6 +41,11 @@ from qmtl_research.rating.labels import (EXCLUSION_COLUMNS, WINDOW_WEEKS, disclo
 #: candidate indicators of the Pearson screen (Figure 7), in display order
 CANDIDATE_FEATURES = ["blended_std_pct", "sharpe", "tracking_error_pct", "information_ratio",
                       "var_975_pct", "beta"]
+#: indicators that need the fund's benchmark (NaN for a fund without one under missing_benchmark='challengers')
+BENCHMARK_FEATURES = ("tracking_error_pct", "information_ratio", "beta")
+#: challengers: keep samples without a benchmark for the rule and persistence (the SVCs skip them);
+#: exclude: list them as exclusions; error: refuse
+MISSING_BENCHMARK = ("challengers", "exclude", "error")
 FEATURE_LABELS = {"std_known_pct": "std", "blended_std_pct": "blended std", "sharpe": "Sharpe",
                   "tracking_error_pct": "TE", "information_ratio": "IR", "var_975_pct": "VaR 97.5%",
                   "beta": "Beta"}
@@ -73,7 +79,7 @@ def window_features(r: np.ndarray, b: np.ndarray | None, risk_free: float = 0.0)
 
 def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int,
                          forecaster: Forecaster, window: int = WINDOW_WEEKS,
-                         risk_free: float = 0.0, missing_benchmark: str = "exclude",
+                         risk_free: float = 0.0, missing_benchmark: str = "challengers",
                          progress: bool = True) -> RatingDataset:
     """Build the stage-2 samples of ``panel`` for ``horizon`` weeks before settlement:
     :func:`candidate_samples`, one call of the stage-1 ``forecaster`` for their
@@ -90,9 +96,11 @@ def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int
         stage-1 forecast panel).
     risk_free : float
         Weekly risk-free rate (fraction) for the Sharpe ratio.
-    missing_benchmark : {"exclude", "error"}
-        Funds whose benchmark is empty, unknown or unobserved in the window are
-        excluded and listed (default) or raise :class:`InputError`.
+    missing_benchmark : {"challengers", "exclude", "error"}
+        Samples of funds whose benchmark is empty, unknown or unobserved in the window keep
+        NaN tracking error, information ratio and beta and are scored by the rule and
+        persistence only (``challengers``), are excluded and listed (``exclude``), or raise
+        :class:`InputError` (``error``).
     """
     cand = candidate_samples(panel, grade_table, horizon, window, risk_free, missing_benchmark, progress)
     cand.notes["forecaster"] = getattr(forecaster, "name", repr(forecaster))
@@ -102,15 +110,15 @@ def build_rating_dataset(panel: FundPanel, grade_table: GradeTable, horizon: int
 
 
 def candidate_samples(panel: FundPanel, grade_table: GradeTable, horizon: int = 4, window: int = WINDOW_WEEKS,
-                      risk_free: float = 0.0, missing_benchmark: str = "exclude",
+                      risk_free: float = 0.0, missing_benchmark: str = "challengers",
                       progress: bool = True, label: str = "computed") -> RatingDataset:
     """Stage-2 samples before the stage-1 forecast: labels, the known-window indicators,
     persistence grade and the exclusions (arguments as :func:`build_rating_dataset`)."""
     if not 1 <= horizon <= window - 2:
         raise InputError(f"horizon {horizon} weeks is outside 1..{window - 2}", where="horizon",
                          fix="use a horizon such as 4, 13 or 52 weeks")
-    if missing_benchmark not in ("exclude", "error"):
-        raise InputError(f"missing_benchmark must be 'exclude' or 'error', got {missing_benchmark!r}",
+    if missing_benchmark not in MISSING_BENCHMARK:
+        raise InputError(f"missing_benchmark must be one of {MISSING_BENCHMARK}, got {missing_benchmark!r}",
                          where="missing_benchmark")
     labels, excl = make_labels(panel, grade_table, window)
     if label == "disclosed":
@@ -148,20 +156,35 @@ def candidate_samples(panel: FundPanel, grade_table: GradeTable, horizon: int = 
             if missing_benchmark == "error":
                 raise InputError(msg, where=f"FundPanel.metadata[{fund}].benchmark",
                                  fix="give the fund a benchmark column of FundPanel.benchmarks, or "
-                                     "use missing_benchmark='exclude'")
-            exclusions.append((fund, lab.settlement_date, msg))
-            continue
+                                     "use missing_benchmark='challengers' or 'exclude'")
+            if missing_benchmark == "exclude":
+                exclusions.append((fund, lab.settlement_date, msg))
+                continue
         feats = window_features(known, b, risk_free)
-        bad = sorted(k for k, v in feats.items() if not np.isfinite(v))
+        if b is None:   # 'challengers': kept for the rule and persistence; the SVCs need TE, IR, beta
+            feats.update(tracking_error_pct=np.nan, information_ratio=np.nan, beta=np.nan)
+        bad = sorted(k for k, v in feats.items() if not np.isfinite(v) and not (b is None and k in BENCHMARK_FEATURES))
         if bad:
             exclusions.append((fund, lab.settlement_date, f"undefined {bad} (zero-variance window)"))
             continue
         trailing = col[q - window + 1:q + 1]
+        m = grade_table.measure
+        if m.kind == "weekly_std" and m.window_weeks == window:
+            today = grade_table.grade_of(M.annualised_std_pct(trailing))
+        else:  # the scheme's own measure on its window ending at the prediction week
+            from qmtl_research.rating.by_scheme import value_at
+
+            v = value_at(panel, fund, dates[q], grade_table)
+            if not np.isfinite(v):
+                exclusions.append((fund, lab.settlement_date, f"persistence: no {grade_table.scheme_id} grade at the "
+                                                              f"prediction date {dates[q].date()} (window not observed)"))
+                continue
+            today = grade_table.grade_of(v)
         rows.append({"fund_id": fund, "fund_type": lab.fund_type, "settlement_date": lab.settlement_date,
                      "settlement_year": lab.settlement_year, "prediction_date": dates[q],
                      "horizon_weeks": horizon, "std_pct": lab.std_pct, "grade": lab.grade,
                      "disclosed_grade": lab.disclosed_grade, **feats,
-                     "persistence_grade": grade_table.grade_of(M.annualised_std_pct(trailing))})
+                     "persistence_grade": today})
     frame = pd.DataFrame(rows)
     notes = {"n_labels": len(labels), "horizon_weeks": horizon, "window": window, "risk_free_weekly": risk_free}
     return RatingDataset(frame, pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS), horizon, window, notes)

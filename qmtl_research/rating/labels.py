@@ -6,9 +6,13 @@ weekly returns whose week ends on or before the settlement date (the last one
 is the week-end on or before it). The label is the grade (Table 1) of the
 annualised std (``ddof=1``, x sqrt(52), percent) of those returns.
 
-Settlements whose window is not fully observed (fund younger than 156 weeks,
-gaps, or a settlement after the panel's last week) get no label; they are
-listed in the exclusion frame with the reason instead of vanishing silently.
+The settlements considered are those from the panel's first week to the last day whose
+week-end on or before it is the panel's last week (``last week + 6 days``): a settlement on
+Saturday 31 December after data ending on Friday 30 December has its whole window observed
+and is graded. Settlements whose window is not fully observed get no label; they are listed in
+the exclusion frame with the true reason (the data start too late, the fund's history starts
+inside the window, the fund's last return is before the settlement, missing weeks) instead of
+vanishing silently.
 """
 from __future__ import annotations
 
@@ -50,11 +54,41 @@ def _settlement_of(panel: FundPanel, fund_id: str) -> tuple[int, int]:
 
 
 def settlement_dates(panel: FundPanel, fund_id: str) -> list[pd.Timestamp]:
-    """The fund's settlement dates falling inside the panel's date range."""
+    """The fund's settlement dates from the panel's first week to its last week + 6 days (a
+    settlement after the last week-end but before the next one has its window in the data)."""
     m, d = _settlement_of(panel, fund_id)
-    first, last = panel.dates[0], panel.dates[-1]
+    first, last = panel.dates[0], panel.dates[-1] + pd.Timedelta(days=6)
     out = [settlement_date(y, m, d) for y in range(first.year, last.year + 1)]
     return [s for s in out if first <= s <= last]
+
+
+def observed_span(col: np.ndarray) -> tuple[int, int]:
+    """Positions of the first and last finite value of a weekly column ((-1, -1) if none)."""
+    ok = np.flatnonzero(np.isfinite(col))
+    return (int(ok[0]), int(ok[-1])) if len(ok) else (-1, -1)
+
+
+def window_gap_reason(dates: pd.DatetimeIndex, col: np.ndarray, p: int, window: int,
+                      settlement: pd.Timestamp) -> str | None:
+    """Why the ``window`` weeks ending at position ``p`` are not all observed (None if they are):
+    the data start, the fund's first return, its last return, or missing weeks inside."""
+    if p + 1 < window:
+        return (f"the data start {dates[0].date()}: only {p + 1} weeks before the settlement date, "
+                f"{window} needed")
+    w = col[p - window + 1:p + 1]
+    n_obs = int(np.isfinite(w).sum())
+    if n_obs == window:
+        return None
+    first, last = observed_span(col)
+    if first < 0:
+        return "the fund has no return at all"
+    if last < p:
+        return (f"the fund's last return is dated {dates[last].date()}, {p - last} week(s) before the settlement "
+                f"{settlement.date()} (fund ended): {n_obs} of the {window} weeks observed")
+    if first > p - window + 1:
+        return (f"the fund's first return is dated {dates[first].date()}: only {n_obs} of the {window} weeks "
+                f"before the settlement date are observed (fund younger than {window} weeks)")
+    return f"{window - n_obs} of the {window} weeks before the settlement date are missing"
 
 
 def next_settlement(panel: FundPanel, fund_id: str, as_of: pd.Timestamp) -> pd.Timestamp:
@@ -73,6 +107,11 @@ def make_labels(panel: FundPanel, grade_table: GradeTable, window: int = WINDOW_
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Grade labels for every fund and settlement date with ``window`` weeks of history.
 
+    ``grade_table`` is a grading scheme (:mod:`qmtl_research.grades`); when its measure is not
+    the ``window``-week std (e.g. ``ucits-srri``'s 260 weeks, ``priips-mrm``'s daily VEV) the labels
+    are its grades at each settlement (:mod:`qmtl_research.rating.by_scheme`) and ``std_pct`` holds
+    its measure.
+
     Returns
     -------
     labels : DataFrame with columns ``LABEL_COLUMNS`` (``week_end`` = last week of the
@@ -81,6 +120,9 @@ def make_labels(panel: FundPanel, grade_table: GradeTable, window: int = WINDOW_
     exclusions : DataFrame ``fund_id, settlement_date, reason`` for settlements without
         a full window.
     """
+    m = grade_table.measure
+    if m.kind != "weekly_std" or m.window_weeks != window:
+        return _scheme_labels(panel, grade_table)
     rets = panel.returns.to_numpy(dtype=float)
     dates = panel.dates
     rows, excl = [], []
@@ -88,17 +130,11 @@ def make_labels(panel: FundPanel, grade_table: GradeTable, window: int = WINDOW_
         col = rets[:, j]
         for s in settlement_dates(panel, fund):
             p = week_position(dates, s)
-            if p + 1 < window:
-                excl.append((fund, s, f"only {p + 1} weeks of data before the settlement date, "
-                                      f"{window} needed"))
+            reason = window_gap_reason(dates, col, p, window, s)
+            if reason is not None:
+                excl.append((fund, s, reason))
                 continue
-            w = col[p - window + 1:p + 1]
-            n_obs = int(np.isfinite(w).sum())
-            if n_obs < window:
-                excl.append((fund, s, f"only {n_obs} of the {window} weeks before the settlement "
-                                      f"date are observed (fund younger than {window} weeks)"))
-                continue
-            std = annualised_std_pct(w)
+            std = annualised_std_pct(col[p - window + 1:p + 1])
             rows.append((fund, s, p, std))
     exclusions = pd.DataFrame(excl, columns=EXCLUSION_COLUMNS)
     if not rows:
@@ -114,6 +150,29 @@ def make_labels(panel: FundPanel, grade_table: GradeTable, window: int = WINDOW_
     labels["disclosed_grade"] = pd.array(disclosed, dtype="Int64")
     labels = labels.drop(columns="_pos")[LABEL_COLUMNS].reset_index(drop=True)
     return labels, exclusions
+
+
+def _scheme_labels(panel: FundPanel, scheme: GradeTable) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Labels of a scheme whose measure is not the ``window``-week std (another window, a daily
+    measure): its grade at each settlement; ``std_pct`` holds the scheme's measure value and
+    ``week_end`` the week-end on or before the settlement."""
+    from qmtl_research.rating.by_scheme import scheme_grades
+
+    grades, excl = scheme_grades(panel, {scheme.scheme_id: scheme})
+    exclusions = excl[EXCLUSION_COLUMNS].reset_index(drop=True)
+    if grades.empty:
+        return pd.DataFrame(columns=LABEL_COLUMNS), exclusions
+    meta = panel.metadata
+    pos = [week_position(panel.dates, s) for s in grades["settlement_date"]]
+    labels = pd.DataFrame({"fund_id": grades["fund_id"].to_numpy(), "settlement_date": grades["settlement_date"].to_numpy(),
+                           "std_pct": grades["value_pct"].to_numpy(), "grade": grades["grade"].to_numpy(dtype=int)})
+    labels["week_end"] = panel.dates[pos]
+    labels["settlement_year"] = labels["settlement_date"].dt.year
+    labels["fund_type"] = meta.loc[labels["fund_id"], "fund_type"].to_numpy()
+    disclosed = (meta.loc[labels["fund_id"], "disclosed_grade"].to_numpy()
+                 if "disclosed_grade" in meta.columns else [pd.NA] * len(labels))
+    labels["disclosed_grade"] = pd.array(disclosed, dtype="Int64")
+    return labels[LABEL_COLUMNS].reset_index(drop=True), exclusions
 
 
 def compare_disclosed(labels: pd.DataFrame) -> pd.DataFrame:

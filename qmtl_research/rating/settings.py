@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qmtl_research.errors import ConfigError
 
 from qmtl_research.paths import params_dir
-from qmtl_research.grades import GradeTable, load_grade_table
+from qmtl_research.grades import DEFAULT_SCHEME, GradingScheme, load_scheme, load_schemes
 from qmtl_research.rating.models import KERNELS
 from qmtl_research.yamlio import load_model
 
@@ -17,7 +17,9 @@ from qmtl_research.yamlio import load_model
 class RatingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    grade_table: str = "rating/grade_table.yaml"
+    grading: str = Field(DEFAULT_SCHEME, description="the grading scheme stage 2 predicts (params/grading/<id>.yaml)")
+    schemes: list[str] = Field(default_factory=lambda: [DEFAULT_SCHEME, "ucits-srri", "priips-mrm"], min_length=1,
+                               description="schemes whose grades are shown side by side")
     window_weeks: int = Field(156, ge=10)
     horizon_weeks: int = Field(4, ge=1)
     horizons: list[int] = Field(default_factory=lambda: [4, 13, 52], min_length=1)
@@ -35,7 +37,9 @@ class RatingSettings(BaseModel):
     min_train: int = Field(20, ge=2, description="walk-forward folds with fewer training samples are skipped")
     screen_threshold: float = Field(0.1, ge=0, lt=1)
     risk_free_weekly: float = 0.0
-    missing_benchmark: Literal["exclude", "error"] = "exclude"
+    missing_benchmark: Literal["challengers", "exclude", "error"] = Field(
+        "challengers", description="samples of funds without a benchmark: challengers = scored by the rule and "
+                                   "persistence only (the SVCs need TE/IR/beta); exclude = listed; error = refused")
 
     @field_validator("kernels")
     @classmethod
@@ -60,8 +64,13 @@ class RatingSettings(BaseModel):
                                      + (" (gamma also accepts 'scale' or 'auto')" if name == "gamma" else ""))
         return v
 
-    def load_grade_table(self) -> GradeTable:
-        return load_grade_table(params_dir() / self.grade_table)
+    def load_grade_table(self) -> GradingScheme:
+        """The scheme named by ``grading`` (stage 2's labels, rule and warnings)."""
+        return load_scheme(self.grading)
+
+    def load_schemes(self) -> dict[str, GradingScheme]:
+        """``grading`` first, then the other ``schemes``, in order."""
+        return load_schemes([self.grading, *[s for s in self.schemes if s != self.grading]])
 
 
 def load_rating_settings(path: str | Path | None = None, **overrides) -> RatingSettings:

@@ -12,8 +12,9 @@ import pandas as pd
 
 from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
-from qmtl_research.rating.evaluation import (PERSISTENCE, RULE, Evaluation, confusion_long, evaluate,
-                                             make_approaches, outer_folds, per_grade, scores, verdict)
+from qmtl_research.rating.evaluation import (PERSISTENCE, RULE, Evaluation, common, confusion_long, evaluate,
+                                             make_approaches, outer_folds, per_grade, scored_by_approach, scores,
+                                             verdict)
 from qmtl_research.rating.features import RatingDataset, attach_forecasts, candidate_samples
 from qmtl_research.rating.forecasters import Forecaster
 from qmtl_research.grades import GradeTable
@@ -52,7 +53,7 @@ class RatingStudy:
     def horizons_table(self) -> pd.DataFrame:
         rows = []
         for h, res in sorted(self.results.items()):
-            n_test = 0 if res.evaluation is None else int(res.evaluation.predictions["row"].nunique())
+            n_test = 0 if res.evaluation is None else int(common(res.evaluation.predictions)["row"].nunique())
             if res.evaluation is None:
                 rows += [(h, a, float("nan"), float("nan"), len(res.dataset), 0, res.note)
                          for a in [*self.settings.kernels, RULE, PERSISTENCE]]
@@ -69,6 +70,10 @@ class RatingStudy:
     def per_grade(self) -> pd.DataFrame:
         return per_grade(self.default.evaluation.predictions, self.grade_table.grade_numbers)
 
+    def scored(self) -> pd.DataFrame:
+        """Test fund-settlements each approach scored at the default horizon (:func:`scored_by_approach`)."""
+        return scored_by_approach(self.default.evaluation.predictions)
+
     def exclusions(self) -> pd.DataFrame:
         """Exclusions of every horizon, with the horizon."""
         parts = [r.dataset.exclusions.assign(horizon_weeks=h) for h, r in sorted(self.results.items())]
@@ -81,7 +86,8 @@ class RatingStudy:
         fields, _ = self.verdict()
         return {**fields, "horizon_weeks": self.settings.horizon_weeks, "split": self.settings.split,
                 "n_samples": int(len(self.default.dataset)),
-                "n_test_predictions": int(self.default.evaluation.predictions["row"].nunique()),
+                "n_test_predictions": int(common(self.default.evaluation.predictions)["row"].nunique()),
+                "n_test_challengers": int(self.default.evaluation.predictions["row"].nunique()),
                 "features": list(self.default.screen.selected),
                 "stage1_model": self.settings.stage1_model}
 
@@ -162,7 +168,7 @@ def label_comparison(panel: FundPanel, settings: RatingSettings, forecaster: For
     out.index.name = "approach"
     # the accuracies' denominators: fund-settlements scored out of sample (not all samples: the
     # walk-forward split never scores its first settlement year)
-    out.loc[LABEL_COMPARISON_COUNT_ROW] = [float(0 if st.default.evaluation is None else st.default.evaluation.predictions["row"].nunique())
+    out.loc[LABEL_COMPARISON_COUNT_ROW] = [float(0 if st.default.evaluation is None else common(st.default.evaluation.predictions)["row"].nunique())
                                         for st in cols.values()]
     return out.reset_index()
 
@@ -188,4 +194,4 @@ def study_results(study: RatingStudy, early_warning_table: pd.DataFrame, grades:
         per_grade=study.per_grade(), best_params=ev.best_params, grades=grades, label_comparison=label_table,
         exclusions=study.exclusions(), early_warning=early_warning_table,
         early_warning_not_scored=not_scored if not_scored is not None else pd.DataFrame(columns=["fund_id", "reason"]),
-        summary=summary)
+        summary=summary, scored=study.scored())

@@ -37,9 +37,12 @@ def input_files(cfg: StrategyConfig, world: WorldConfig) -> list[Path]:
              params_dir() / "governance" / "lifecycle.yaml", params_dir() / "governance" / "regulatory_mapping.yaml"]
     stages = {s.notebook for s in cfg.notebooks}
     if "rating" in stages:
+        from qmtl_research.grades import scheme_path
         from qmtl_research.rating.settings import load_rating_settings
 
-        files += [params_dir() / "rating" / "settings.yaml", params_dir() / load_rating_settings().grade_table]
+        rs = load_rating_settings()
+        files += [params_dir() / "rating" / "settings.yaml",
+                  *[scheme_path(s) for s in dict.fromkeys([rs.grading, *rs.schemes])]]
     if "var" in stages:
         files += sorted((params_dir() / "stress").glob("*.y*ml")) + [params_dir() / "audit.yaml"]
     u = cfg.universe

@@ -116,6 +116,13 @@ def rating(rep: ReportData) -> None:
         table(labels, "accuracy with the computed Table-1 grade and with the grade disclosed in the "
               "prospectus (the paper's target; one label per fund: its latest settlement) as label; the last row "
               "counts the fund-settlements each accuracy is over", index=False)
+    if r.scored is not None and len(r.scored) and (r.scored["n_scored"] != r.scored["n_common"]).any():
+        extra = int(r.summary.get("n_test_challengers", 0)) - int(s["n_test_predictions"])
+        md(f"Table 4 compares the approaches on the {s['n_test_predictions']} test fund-settlements every approach "
+           f"scored; the rule and persistence need no benchmark and also score {extra} more (funds without a "
+           "benchmark, whose TE/IR/beta the SVCs need):")
+        table(r.scored, "test fund-settlements scored by each approach, and its accuracy on its own rows",
+              index=False)
     table(r.per_grade[r.per_grade["approach"] == best].drop(columns="approach"),
           f"per-grade precision and recall of the best kernel ({best})", index=False)
     plots.pearson_heatmap(r.pearson, float(r.config.get("screen_threshold", 0.1)))
@@ -138,6 +145,46 @@ def rating(rep: ReportData) -> None:
         cols = [c for c in EARLY_WARNING_COLUMNS if c in ew.columns]
         table(ew[cols].head(15), "early-warning list (top 15): grades, probability of the predicted grade, "
               "blended std vs the nearest grade boundary (%)", digits=3, index=False)
+    grading_schemes(rep)
+
+
+def grading_schemes(rep: ReportData) -> None:
+    """The scheme in force, every configured scheme, and each fund's grade under each at its latest settlement."""
+    from qmtl_research.rating.by_scheme import latest_side_by_side
+
+    r = rep.rating
+    if r is None or r.schemes is None or r.schemes.empty:
+        return
+    named = str(r.summary.get("grading", r.schemes.loc[r.schemes["in_force"], "scheme"].iloc[0]))
+    md(f"Grading scheme in force: **{named}** (stage 2 predicts its grade; the warnings use its bands). Every "
+       "configured scheme grades each fund-settlement side by side (`params/grading/`):")
+    table(r.schemes.drop(columns=["in_force"]), "grading schemes: measure, bands (grade: interval in percent, with "
+          "its inclusive side), direction, source and effective date", index=False)
+    side = r.scheme_grades
+    if side is None or side.empty:
+        md("No fund-settlement could be graded under any scheme; see the exclusions below.")
+    else:
+        latest = latest_side_by_side(side)
+        ids = list(r.schemes["scheme"])
+        shown = latest[["fund_id", "settlement_date"]].copy()
+        for sid in ids:
+            if f"grade[{sid}]" in latest:
+                g, v = latest[f"grade[{sid}]"], latest[f"value[{sid}]"]
+                shown[sid] = [("-" if pd.isna(a) else f"{int(a)} ({b:.2f}%)") for a, b in zip(g, v)]
+        table(shown, "grade (measure, %) under each scheme at each fund's latest settlement ('-': not graded, "
+              "see the exclusions)", index=False)
+        differ = latest[latest["reason"] != ""]
+        n_all = int((side["reason"] != "").sum())
+        md(f"{n_all} of {len(side)} fund-settlements have a scheme whose grade differs from its bands applied to "
+           f"{named}'s measure (the measure, not the band edges, makes the difference); at the latest settlement:"
+           + ("" if len(differ) else " none."))
+        if len(differ):
+            md("\n".join(f"- **{f}**: {why}" for f, why in zip(differ["fund_id"], differ["reason"])))
+    ex = r.scheme_exclusions
+    if ex is not None and len(ex):
+        counts = ex.assign(reason=ex["reason"].str.replace(r"[0-9][0-9.\-]*", "#", regex=True)).groupby(
+            ["scheme", "reason"]).size().rename("fund-settlements").reset_index()
+        table(counts, "fund-settlements a scheme could not grade, by reason (numbers replaced by #)", index=False)
 
 
 def risk(rep: ReportData) -> None:
