@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from qmtl_research.config import (ModelCard, StrategyConfig, WorldConfig, load_model_card, load_strategy,
+from qmtl_research.config import (ModelCard, StrategyConfig, WorldConfig, load_strategy, load_strategy_card,
                                   load_world)
 from qmtl_research.paths import cache_dir
 from qmtl_research.store.repository import EvaluationStore, RunKey
@@ -96,7 +96,7 @@ class RunContext:
 
     @cached_property
     def model_card(self) -> ModelCard:
-        return load_model_card(self.strategy.model_card)
+        return load_strategy_card(self.strategy)
 
     @property
     def seed(self) -> int:

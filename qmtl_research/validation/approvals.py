@@ -53,7 +53,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from qmtl_research.config import ModelCard, WorldConfig, list_strategies, load_model_card, load_strategy
+from qmtl_research.config import WorldConfig, list_strategies
 from qmtl_research.errors import ConfigError, InputError, StoreError
 from qmtl_research.paths import params_dir
 from qmtl_research.store import EvaluationStore, RunKey
@@ -62,6 +62,7 @@ from qmtl_research.store.repository import utcnow
 from qmtl_research.validation.governance import Decision, Governance, Transition, load_governance
 from qmtl_research.validation.overrides import review_window_days
 from qmtl_research.validation.runs import effective_summary, latest_runs
+from qmtl_research.validation.signoff import SignOffRefused, check_independence, check_role, model_card_of
 from qmtl_research.yamlio import line_of
 
 HISTORY_COLUMNS = ["seq", "timestamp", "run_id", "decision", "actor", "role", "role_letter", "activity",
@@ -70,7 +71,7 @@ HISTORY_COLUMNS = ["seq", "timestamp", "run_id", "decision", "actor", "role", "r
 SIGNER_COLUMNS = ["decision", "to_stage", "activity", "role", "letter", "run_stages", "requires_report"]
 
 
-class DecisionRefused(StoreError):
+class DecisionRefused(SignOffRefused):
     """The governance rules do not allow this decision; nothing was written."""
 
 
@@ -162,28 +163,14 @@ class ApprovalBlock:
 
 
 # --------------------------------------------------------------------------- stages
-def _card_path(strategy_id: str) -> Path | None:
-    """The model card of ``strategy_id``: its strategy file's ``model_card``, else a card
-    whose ``strategy_id`` matches; None when there is none."""
-    folder = params_dir() / "model_cards"
-    if strategy_id in list_strategies():
-        name = load_strategy(strategy_id).model_card
-        return next((p for ext in (".yaml", ".yml") if (p := folder / f"{name}{ext}").is_file()), None)
-    for path in sorted(folder.glob("*.y*ml")):
-        if load_model_card(path).strategy_id == strategy_id:
-            return path
-    return None
-
-
 def starting_stage(strategy_id: str, governance: Governance | None = None) -> tuple[str, str]:
     """(stage, where it comes from) of a strategy before any decision: the model card's
     ``lifecycle_stage``, else the lifecycle's ``start_without_model_card``."""
     gov = governance or load_governance()
     lc = gov.lifecycle
-    path = _card_path(strategy_id)
-    if path is None:
+    path, card = model_card_of(strategy_id)
+    if card is None or path is None:
         return lc.start_without_model_card, f"no model card for '{strategy_id}': lifecycle default"
-    card: ModelCard = load_model_card(path)
     if card.lifecycle_stage is None:
         return lc.start_without_model_card, f"model card {path.name} has no lifecycle_stage: lifecycle default"
     if card.lifecycle_stage not in lc.stage_names:
@@ -360,16 +347,12 @@ def record_decision(store: EvaluationStore, key: RunKey, *, decision: str, actor
                        ("possible: " + "; ".join(f"{o.decision} -> {o.to}" for o in options)) if options else
                        f"'{stage}' is final; a successor model is a new strategy_id")
     signers = gov.signers(t.activity)
-    who = ", ".join(f"{r} ({x})" for r, x in signers.items())
-    canonical = gov.raci.canonical_role(inp.role)
-    if canonical is None:
-        raise _refused(f"unknown role '{inp.role}'", f"--role; roles of {gov.raci_file}",
-                       f"use one of: {', '.join(gov.raci.roles)}; '{t.activity}' is signed by {who}")
-    letter = gov.raci.letters(t.activity)[canonical]
-    if canonical not in signers:
-        raise _refused(f"role {canonical} is '{letter}' for '{t.activity}' and may not sign the {inp.decision} "
-                       f"{t.from_stage} -> {t.to} of {key.strategy_id} in {key.world_id}",
-                       f"--role {inp.role}; {gov.raci_file}", f"the roles that may sign: {who}")
+    what = f"sign the {inp.decision} {t.from_stage} -> {t.to} of {key.strategy_id} in {key.world_id}"
+    try:
+        canonical, letter = check_role(gov, t.activity, inp.role, what)
+        independence = check_independence(gov, t.activity, inp.actor, key.strategy_id, what)
+    except SignOffRefused as exc:
+        raise DecisionRefused(exc.what, where=exc.where, fix=exc.fix) from None
     problems, info = _run_problems(store, key, run, t, now, inp.report_version, any_report=False)
     if problems:
         raise _refused("; ".join(p for p, _ in problems), str(key), "; ".join(dict.fromkeys(f for _, f in problems)))
@@ -390,7 +373,7 @@ def record_decision(store: EvaluationStore, key: RunKey, *, decision: str, actor
                run_stage=info["run_stage"], verdict=info["verdict"], override_revision=info["override_revision"],
                report_version=inp.report_version, governance_hash=gov.fingerprint, content_hash=content,
                idempotency_key=idempotency_key or f"approval:{content[7:47]}:{seq}",
-               payload={"signers": signers, "run_stages": t.run_stages, "requires_report": t.requires_report,
+               payload={"signers": signers, "independence": independence, "run_stages": t.run_stages, "requires_report": t.requires_report,
                         "recommended_stage": info["recommended_stage"],
                         "review_by_defaulted": inp.decision == "conditional" and inp.review_by is None},
                created_at=now)
