@@ -18,7 +18,9 @@ the command line, and writes nothing):
    ``review_by`` is refused on approve / reject (an :class:`~qmtl_research.errors.InputError`);
 2. transition: the lifecycle must have a ``decision`` transition from the current stage
    (``decommissioned`` has none);
-3. RACI: the role must be ``A``, ``R`` or ``A/R`` for the transition's activity;
+3. RACI: the role must be ``A``, ``R`` or ``A/R`` for the transition's activity; for the
+   activities listed under ``independent_review`` in the RACI file the actor must not be the
+   model's owner or developer (model card; :mod:`qmtl_research.validation.signoff`);
 4. the run: it must be ``evaluated``; judged for one of the transition's ``run_stages``; the
    latest evaluated run of the strategy in the world for those stages (a newer run, e.g. a
    re-evaluation under a new policy, supersedes it);
@@ -27,7 +29,9 @@ the command line, and writes nothing):
    override-or-ex-post-failure revision is an approved override whose review is not overdue.
    A ``warn`` verdict may be approved (QMTL's warnings are soft); the verdict is recorded with
    the decision. ``reject`` is allowed on any verdict;
-6. report: a transition with ``requires_report`` (signing the Validation Report) needs the
+6. findings: ``approve`` / ``conditional`` are refused while a finding of severity ``high`` on the
+   strategy in the world is open or in progress (:mod:`qmtl_research.validation.findings`);
+7. report: a transition with ``requires_report`` (signing the Validation Report) needs the
    version of a report registered for this run; any ``report_version`` given must be one.
 
 Idempotency: the same decision (same run, decision, actor, role, reason, conditions, review
@@ -151,6 +155,39 @@ class ApprovalBlock:
     conditions_in_force: dict[str, Any] | None = None
     governance_hash: str = ""
 
+    @property
+    def this_run(self) -> pd.DataFrame:
+        """The decisions recorded on this block's run (all decisions without a run)."""
+        if self.run_id is None:
+            return self.history
+        return self.history[self.history["run_id"] == self.run_id].reset_index(drop=True)
+
+    @property
+    def other_runs(self) -> pd.DataFrame:
+        """The decisions recorded on other runs of the strategy in the world (history)."""
+        if self.run_id is None:
+            return self.history.iloc[0:0]
+        return self.history[self.history["run_id"] != self.run_id].reset_index(drop=True)
+
+    @property
+    def stage_source(self) -> str:
+        """Where the current stage comes from, in words: this run's decision, another run's
+        decision (named: it does not approve this run) or the starting stage."""
+        if not len(self.history):
+            return f"no decision recorded yet; the starting stage ({self.starting_source})"
+        last = self.history.iloc[-1]
+        on = "this run" if self.run_id is not None and last["run_id"] == self.run_id else f"run {last['run_id']}"
+        text = (f"decision #{last['seq']} ({last['decision']}, {last['transition']}) recorded on {on}"
+                + (f", report {last['report_version']}" if last.get("report_version") else ""))
+        if self.run_id is not None and last["run_id"] != self.run_id:
+            text += "; another run's decision, not a decision on this run"
+        return text
+
+    @property
+    def stage_wording(self) -> str:
+        """``current_stage`` with its source (for the report's identity tables)."""
+        return f"{self.current_stage} ({self.stage_source})"
+
     def to_dict(self) -> dict[str, Any]:
         from qmtl_research.store.codec import to_jsonable
 
@@ -251,7 +288,7 @@ def _render_fix(key: RunKey) -> str:
 def _run_problems(store: EvaluationStore, key: RunKey, run: dict[str, Any], t: Transition, now: dt.datetime,
                   report_version: str | None, any_report: bool,
                   rendering: str | None = None) -> tuple[list[tuple[str, str]], dict[str, Any]]:
-    """Why the run does not allow decision ``t`` (rules 4-6), and what the decision records
+    """Why the run does not allow decision ``t`` (rules 4-7), and what the decision records
     about the run (verdict, run stage, override revision). ``any_report``: a registered report
     satisfies ``requires_report`` (the block: the signer names one later); ``rendering``: a
     report version being rendered now counts as registered."""
@@ -281,6 +318,17 @@ def _run_problems(store: EvaluationStore, key: RunKey, run: dict[str, Any], t: T
         if problem:
             problems.append(problem)
         info["override_revision"] = rev
+    if t.decision in ("approve", "conditional"):
+        from qmtl_research.validation.findings import blocking_findings
+
+        blocking = blocking_findings(store, key.world_id, key.strategy_id)
+        if len(blocking):
+            listed = "; ".join(f"{r.finding_id} '{r.title}' (owner {r.owner}, due {r.due_date}, {r.status}, raised on "
+                               f"run {r.run_id})" for r in blocking.itertuples())
+            problems.append((f"findings rule: {len(blocking)} open finding(s) of severity high on {key.strategy_id} in "
+                             f"{key.world_id} block {t.decision}: {listed}",
+                             "remediate and close them (`qmtl-research findings close <id> --evidence ...`), "
+                             "or decide reject"))
     versions = [r["version"] for r in store.list_reports(key.strategy_id, key.world_id) if r["run_id"] == key.run_id]
     versions += [rendering] if rendering and rendering not in versions else []
     if report_version is not None and report_version not in versions:
