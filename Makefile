@@ -53,8 +53,12 @@ $(STAMP): requirements.lock pyproject.toml | $(IPYTHONDIR)
 lock: ## re-pin requirements.lock from the current .venv
 	$(PY) -m pip freeze --exclude-editable | grep -v '^qmtl-research' > requirements.lock.new && mv requirements.lock.new requirements.lock
 
-lab: setup | $(IPYTHONDIR) ## JupyterLab with the qmtl-research kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+# make lab [PORT=8888] [BROWSER=0]: as root (containers) JupyterLab needs --allow-root; BROWSER=0 opens no browser
+PORT       ?= 8888
+BROWSER    ?= 1
+lab: setup | $(IPYTHONDIR) ## JupyterLab with the qmtl-research kernel (PORT=8888, BROWSER=0: no browser)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT) \
+	  $(if $(filter 0 no false,$(BROWSER)),--no-browser,) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 data: setup ## materialise the offline real universe and the synthetic default under data/
 	$(VENV)/bin/qmtl-research data build $(if $(N_FUNDS),--n-funds $(N_FUNDS),)

@@ -109,9 +109,18 @@ class ModelCard(_Strict):
     model_structure: list[str] = Field(default_factory=list)
     model_type: str | None = None
     risk_tier: Literal["low", "medium", "high"] | None = None
-    owner: str | None = None
+    owner: str | None = Field(None, description="the model's owner (a person or team): may not sign "
+                              "independent-review decisions (SR 11-7 effective challenge)")
+    developer: str | list[str] | None = Field(None, description="who built the model (one or several): "
+                                              "may not sign independent-review decisions either")
     validator: str | None = None
     lifecycle_stage: str | None = None
+
+    @property
+    def developers(self) -> list[str]:
+        """``developer`` as a list (empty when not declared)."""
+        d = self.developer
+        return [] if d is None else [d] if isinstance(d, str) else list(d)
 
 
 def _available(kind: str) -> list[str]:
@@ -159,6 +168,19 @@ def load_model_card(name_or_path: str | Path) -> ModelCard:
     p = Path(name_or_path)
     path = p if p.suffix in (".yaml", ".yml") and p.is_file() else _find("model_cards", str(name_or_path), "model card")
     return load_model(ModelCard, path, f"model card {path.name}")
+
+
+def load_strategy_card(cfg: StrategyConfig) -> ModelCard:
+    """The model card a strategy names, checked to be *its* card: the card's ``strategy_id`` must
+    be the strategy's (another strategy's card is refused). Called on every run."""
+    card = load_model_card(cfg.model_card)
+    if card.strategy_id != cfg.strategy_id:
+        raise ConfigError(f"model card '{cfg.model_card}' belongs to strategy '{card.strategy_id}', not to "
+                          f"'{cfg.strategy_id}'",
+                          where=f"params/strategies/{cfg.strategy_id}.yaml field 'model_card'",
+                          fix=f"name the card of '{cfg.strategy_id}' (or write one: `qmtl-research strategy new` "
+                              "writes a skeleton bound to the strategy)")
+    return card
 
 
 def strategies_of_world(world: str) -> list[str]:

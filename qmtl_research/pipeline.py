@@ -24,11 +24,12 @@ whose fields are exactly the parameters of the stage's notebook (a test checks t
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from qmtl_research.config import StrategyConfig
 from qmtl_research.errors import ConfigError
@@ -39,7 +40,24 @@ BASE_PARAMETERS = ("strategy", "world", "run_id", "store_url", "run_dir")
 
 
 class _Params(BaseModel):
+    """Stage parameters. A list or mapping may also be given as a JSON string, as papermill's
+    ``-p kernels '["RBF", "Linear"]'`` passes it (``-y 'kernels: [RBF, Linear]'`` passes YAML)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_strings(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for k, v in data.items():
+            if isinstance(v, str) and v.strip()[:1] in ("[", "{"):
+                try:
+                    out[k] = json.loads(v)
+                except json.JSONDecodeError:
+                    pass                      # left as given: the field's type check names it
+        return out
 
 
 class VolatilityParams(_Params):

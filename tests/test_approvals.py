@@ -314,11 +314,11 @@ def test_approving_a_failed_run_needs_a_current_approved_override(store):
     _report(store, key)
     # reject needs no override
     sign = dict(actor="Kim", role="Risk", reason="accepted: benchmark failure understood", report_version="v0001")
-    record_override(store, key, world, status="rejected", actor="Lee", reason="no")
+    record_override(store, key, world, status="rejected", actor="Lee", role="Gov", reason="no")
     with pytest.raises(DecisionRefused, match="latest override .* is 'rejected'"):
         record_decision(store, key, decision="approve", **sign)
     t0 = dt.datetime.now(UTC)
-    rev = record_override(store, key, world, status="approved", actor="Lee", reason="known limitation", timestamp=t0)
+    rev = record_override(store, key, world, status="approved", actor="Lee", role="Gov", reason="known limitation", timestamp=t0)
     with pytest.raises(DecisionRefused, match="was due"):        # 30-day window (high tier, client critical)
         record_decision(store, key, decision="approve", now=t0 + dt.timedelta(days=31), **sign)
     rec = record_decision(store, key, decision="approve", now=t0 + dt.timedelta(days=29), **sign)
@@ -326,7 +326,7 @@ def test_approving_a_failed_run_needs_a_current_approved_override(store):
     # an ex-post failure after the override is not covered by it
     key2 = _run(store, "r2", verdict="fail", strategy="real-funds")
     _report(store, key2)
-    record_override(store, key2, world, status="approved", actor="Lee", reason="known", timestamp=t0)
+    record_override(store, key2, world, status="approved", actor="Lee", role="Gov", reason="known", timestamp=t0)
     record_ex_post_failure(store, key2, reason="live VaR breach", actor="Ops")
     with pytest.raises(DecisionRefused, match="ex-post failure .* live VaR breach"):
         record_decision(store, key2, decision="approve", now=t0 + dt.timedelta(days=1), **sign)

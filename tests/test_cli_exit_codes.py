@@ -117,14 +117,16 @@ def recorded(tmp_path):
 
 
 def test_runs_overrides_overdue_gate(recorded):
-    from qmtl_research.config import load_world
+    from qmtl_research.config import ModelCard, load_world
     from qmtl_research.store import EvaluationStore, RunKey
     from qmtl_research.validation.overrides import record_override
 
     qr("runs", "overrides", "--overdue", "--store-url", recorded, check_rc=0)        # no override yet
     store = EvaluationStore.open(recorded)
     key = RunKey("qmtl-sample", "known_bad_short_history_01", "known-bad-001")
+    card = ModelCard(strategy_id="known-bad", model_card_version="v1", objective="fixtures", owner="o", developer="d")
     record_override(store, key, load_world("qmtl-sample"), status="approved", actor="alice", reason="accepted",
+                    role="Risk", card=card,
                     timestamp=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))       # live: due 30 days later
     res = qr("runs", "overrides", "--overdue", "--store-url", recorded, check_rc=1)
     assert "known-bad-001" in res.stdout

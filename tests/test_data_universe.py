@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -65,9 +66,19 @@ def test_file_source_relative_to_project_root(tmp_path, monkeypatch):
     cfg = UniverseConfig(source="file", returns_path="data/sample/returns.csv", funds_path="data/sample/funds.csv",
                          benchmarks_path="data/sample/benchmarks.csv")
     panel = load_universe(cfg)
-    assert panel.fund_ids == ["F001", "F002", "F003"] and not panel.synthetic
+    assert panel.fund_ids == [f"SYN{i:04d}" for i in range(1, 13)] and not panel.synthetic
     absolute = cfg.model_copy(update={"returns_path": str(tmp_path / "data/sample/navs.csv")})
-    assert load_universe(absolute).fund_ids == ["F001", "F002", "F003"]
+    from_navs = load_universe(absolute)
+    assert from_navs.fund_ids == panel.fund_ids
+    np.testing.assert_allclose(from_navs.returns.to_numpy(), panel.returns.to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_the_shipped_sample_is_the_documented_synthetic_universe():
+    """data/sample/ is make_synthetic_universe(12, seed 20230831) written in the user schema (data/README.md)."""
+    sample = ROOT / "data" / "sample"
+    panel = load_panel(sample / "returns.csv", sample / "funds.csv", sample / "benchmarks.csv")
+    _assert_same_panel(panel, make_synthetic_universe(12, seed=20230831))
+    assert sorted(panel.metadata["disclosed_grade"].dropna().astype(int).unique()) == [1, 2, 3, 4, 5, 6]
 
 
 def test_file_source_needs_paths():
@@ -118,18 +129,18 @@ def test_cli_validate_summary():
                                       "--funds", str(ROOT / "data/sample/funds.csv"),
                                       "--benchmarks", str(ROOT / "data/sample/benchmarks.csv")])
     assert result.exit_code == 0, result.output
-    assert "funds:      3" in result.output and "2022-07-01 .. 2022-12-30" in result.output
-    assert "disclosed grades: 2: 1, 5: 1" in result.output
+    assert "funds:      12" in result.output and "2016-06-24 .. 2022-12-30" in result.output
+    assert "disclosed grades: 1: 1, 2: 5, 3: 1, 4: 3, 5: 1, 6: 1" in result.output
 
 
 def test_cli_validate_error_exits_non_zero(tmp_path):
     bad = tmp_path / "returns.csv"
     lines = (ROOT / "data/sample/returns.csv").read_text().splitlines()
-    lines[3] = "2022-07-15,F001,abc"
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",abc"          # the 3rd data row: SYN0001, 2016-07-08
     bad.write_text("\n".join(lines) + "\n")
     proc = subprocess.run([sys.executable, "-c", "from qmtl_research.cli import main; main()", "data", "validate",
                            "--returns", str(bad), "--funds", str(ROOT / "data/sample/funds.csv"),
                            "--benchmarks", str(ROOT / "data/sample/benchmarks.csv")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert "non-numeric return 'abc'" in proc.stderr and "line 4" in proc.stderr and "fund F001" in proc.stderr
+    assert "non-numeric return 'abc'" in proc.stderr and "line 4" in proc.stderr and "fund SYN0001" in proc.stderr

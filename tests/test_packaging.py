@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 TINY = """strategy_id: tiny
 title: 'Tiny strategy from a wheel'
-model_card: audit-demo
+model_card: tiny
 worlds: [portfolios]
 synthetic: true
 universe: {source: audit_demo, seed: 20260111}
@@ -67,6 +67,8 @@ def test_a_report_renders_from_the_installed_wheel(wheel, tmp_path):
     for sub in ("params", "notebooks"):
         shutil.copytree(REPO / sub, home / sub)
     (home / "params" / "strategies" / "tiny.yaml").write_text(TINY)
+    card = (REPO / "params" / "model_cards" / "audit-demo.yaml").read_text()
+    (home / "params" / "model_cards" / "tiny.yaml").write_text(card.replace("strategy_id: audit-demo", "strategy_id: tiny"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON"))}
     env.update(QMTL_RESEARCH_HOME=str(home), QMTL_STORE_URL=f"sqlite:///{tmp_path}/store.sqlite",
                PYTHONNOUSERSITE="1")

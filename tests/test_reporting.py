@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 TINY = """strategy_id: tiny
 title: 'Tiny 한글 strategy'
-model_card: audit-demo
+model_card: tiny
 worlds: [portfolios]
 synthetic: true
 universe: {source: audit_demo, seed: 20260111}
@@ -35,12 +35,19 @@ def _add_cell(path: Path, code: str) -> None:
     nbf.write(nb, path)
 
 
+def _tiny_card(home: Path) -> None:
+    """tiny's model card: the audit demo's, bound to tiny (a run refuses another strategy's card)."""
+    card = (REPO / "params" / "model_cards" / "audit-demo.yaml").read_text()
+    (home / "params" / "model_cards" / "tiny.yaml").write_text(card.replace("strategy_id: audit-demo", "strategy_id: tiny"))
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A throwaway project home: the real notebooks and params, a tiny two-asset portfolio strategy."""
     shutil.copytree(REPO / "params", tmp_path / "params", ignore=shutil.ignore_patterns("strategies"))
     (tmp_path / "params" / "strategies").mkdir()
     (tmp_path / "params" / "strategies" / "tiny.yaml").write_text(TINY)
+    _tiny_card(tmp_path)
     shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
     monkeypatch.setenv("QMTL_RESEARCH_HOME", str(tmp_path))
     monkeypatch.setenv("QMTL_STORE_URL", f"sqlite:///{tmp_path}/store.sqlite")
@@ -84,7 +91,7 @@ def test_run_report_end_to_end(home):
     assert versions.sha256_file(res.pdf) == manifest["files"]["validation_report.pdf"]
     # every input file is listed with its hash; the throwaway home is not a git checkout
     paths = {f["path"]: f for f in manifest["inputs"]["files"]}
-    assert {"params/strategies/tiny.yaml", "params/model_cards/audit-demo.yaml", "params/policies/portfolios.yml",
+    assert {"params/strategies/tiny.yaml", "params/model_cards/tiny.yaml", "params/policies/portfolios.yml",
             "notebooks/var.ipynb"} <= set(paths)
     assert paths["params/strategies/tiny.yaml"]["sha256"] == versions.sha256_file(home / "params/strategies/tiny.yaml")
     text = pdf_text(res.pdf)
@@ -201,7 +208,7 @@ def test_a_changed_model_card_needs_a_new_version(home):
     from qmtl_research.reporting.runner import run_report
 
     run_report("tiny", progress=False, echo=lambda *_: None, no_notebooks=True)
-    card = home / "params" / "model_cards" / "audit-demo.yaml"
+    card = home / "params" / "model_cards" / "tiny.yaml"
     card.write_text(card.read_text().replace("objective:", "objective: (edited)", 1)
                     if "objective: >" not in card.read_text() else card.read_text() + "\n# edited\n")
     with pytest.raises(ConfigError, match="changed but its model_card_version is still 'v1.0'"):

@@ -1,12 +1,13 @@
 """Runs, overrides, events, health, invariants and policy diff against a temporary store."""
 import datetime as dt
 import json
+import shutil
 
 import pytest
 from typer.testing import CliRunner
 
 from qmtl_research.cli import app
-from qmtl_research.config import WorldConfig, load_world
+from qmtl_research.config import ModelCard, WorldConfig, load_world
 from qmtl_research.errors import InputError, StoreError
 from qmtl_research.paths import params_dir
 from qmtl_research.store import EvaluationStore, RunKey
@@ -21,6 +22,9 @@ from qmtl_research.validation.qmtl_runs import load_runs
 from qmtl_research.validation.runs import (effective_summary, record_ex_post_failure, reevaluate, store_outcome)
 
 QMTL = params_dir() / "qmtl"
+# QMTL's fixture strategies have no model card here: the independence check reads this one
+CARD = ModelCard(strategy_id="qmtl-fixtures", model_card_version="v1.0", objective="QMTL fixture runs",
+                 owner="Fixture Owner", developer=["Fixture Developer"])
 POLICY = params_dir() / "policies" / "qmtl_sample_policy.yml"
 UTC = dt.timezone.utc
 
@@ -85,13 +89,13 @@ def test_override_requires_fields_and_stores_nothing_otherwise(store):
     world = _world()
     for actor, reason in ((None, "ok"), ("alice", None), ("  ", "ok"), ("alice", "  ")):
         with pytest.raises(InputError):
-            record_override(store, key, world, status="approved", actor=actor, reason=reason)
+            record_override(store, key, world, role="Risk", card=CARD, status="approved", actor=actor, reason=reason)
     with pytest.raises(InputError):
-        record_override(store, key, world, status="maybe", actor="a", reason="r")
+        record_override(store, key, world, role="Risk", card=CARD, status="maybe", actor="a", reason="r")
     assert store.history(key) == []
     created = store.create_run(RunKey("qmtl-sample", "x", "r1"))
     with pytest.raises(StoreError):
-        record_override(store, created, world, status="approved", actor="a", reason="r")
+        record_override(store, created, world, role="Risk", card=CARD, status="approved", actor="a", reason="r")
     assert store.history(created) == []
 
 
@@ -99,9 +103,9 @@ def test_override_review_and_overdue(store):
     k1, k2, _ = _stored(store)
     world = _world("high", True)
     t0 = dt.datetime(2026, 1, 1, tzinfo=UTC)
-    record_override(store, k1, world, status="approved", actor="alice", reason="accepted risk", timestamp=t0)
-    record_override(store, k2, world, status="approved", actor="bob", reason="temp", timestamp=t0)
-    record_override(store, k2, world, status="revoked", actor="bob", reason="ended", timestamp=t0 + dt.timedelta(days=1))
+    record_override(store, k1, world, role="Risk", card=CARD, status="approved", actor="alice", reason="accepted risk", timestamp=t0)
+    record_override(store, k2, world, role="Risk", card=CARD, status="approved", actor="bob", reason="temp", timestamp=t0)
+    record_override(store, k2, world, role="Risk", card=CARD, status="revoked", actor="bob", reason="ended", timestamp=t0 + dt.timedelta(days=1))
     f = overrides_frame(store, "qmtl-sample", now=t0 + dt.timedelta(days=30))
     assert f.loc[f.run_id == k1.run_id, "review_due"].iloc[0].startswith("2026-01-31")
     assert not f["overdue"].any()
@@ -117,9 +121,9 @@ def test_events_idempotent_and_exported(store, tmp_path):
     assert sync_policy(store, world) == ["backtest", "paper", "live"]
     assert sync_policy(store, world) == []                            # same ruleset: nothing new
     t0 = dt.datetime(2026, 1, 1, tzinfo=UTC)
-    assert record_override(store, key, world, status="approved", actor="a", reason="r", timestamp=t0) == 1
-    assert record_override(store, key, world, status="approved", actor="a", reason="r", timestamp=t0) == 1
-    assert record_override(store, key, world, status="rejected", actor="a", reason="r", timestamp=t0) == 2
+    assert record_override(store, key, world, role="Risk", card=CARD, status="approved", actor="a", reason="r", timestamp=t0) == 1
+    assert record_override(store, key, world, role="Risk", card=CARD, status="approved", actor="a", reason="r", timestamp=t0) == 1
+    assert record_override(store, key, world, role="Risk", card=CARD, status="rejected", actor="a", reason="r", timestamp=t0) == 2
     ev = events_frame(store)
     assert set(ev["event_type"]) == {"evaluation_run_created", "evaluation_run_updated", "validation_profile_changed"}
     upd = ev[ev.event_type == "evaluation_run_updated"]
@@ -173,7 +177,7 @@ def test_invariants(store):
     items = {i.name: i for i in check_invariants(store, world)}
     # live runs judged by the paper profile (sharpe_min 0.8): the borderline runs no longer pass
     assert items["latest_live_run_passes"].status == "fail"
-    record_override(store, keys[0], world, status="approved", actor="a", reason="r",
+    record_override(store, keys[0], world, role="Risk", card=CARD, status="approved", actor="a", reason="r",
                     timestamp=dt.datetime(2020, 1, 1, tzinfo=UTC))
     items = {i.name: i for i in check_invariants(store, world)}
     assert items["overrides_complete_and_current"].status == "fail" and "overdue" in items["overrides_complete_and_current"].detail
@@ -203,16 +207,25 @@ def test_policy_diff_on_the_fixtures(tmp_path):
     assert res.exit_code == 1 and "good-set-003" in res.output
 
 
-def test_cli_override_events_runs(sqlite_url, tmp_path):
+def test_cli_override_events_runs(sqlite_url, tmp_path, monkeypatch):
     r = CliRunner()
     res = r.invoke(app, ["validate", "--world", "qmtl-sample", "--runs", str(QMTL / "good_strategies_runs.json"),
                          "--record", "--store-url", sqlite_url])
     assert res.exit_code == 0, res.output
     base = ["--world", "qmtl-sample", "--strategy", "good_set_1", "--run", "good-set-001", "--store-url", sqlite_url]
-    res = r.invoke(app, ["override", *base, "--status", "approved", "--actor", "alice"])
+    res = r.invoke(app, ["override", *base, "--status", "approved", "--actor", "alice", "--role", "Risk"])
     assert isinstance(res.exception, InputError) and "reason" in str(res.exception)
-    res = r.invoke(app, ["override", *base, "--status", "approved", "--actor", "alice", "--reason", "accepted"])
-    assert res.exit_code == 0 and "90 days" in res.output
+    sign = ["--status", "approved", "--actor", "alice", "--role", "Risk", "--reason", "accepted"]
+    # QMTL's fixture strategy has no model card: independence cannot be shown, so it is refused
+    res = r.invoke(app, ["override", *base, *sign])
+    assert isinstance(res.exception, StoreError) and "no model card declares the owner and developer" in str(res.exception)
+    # a project whose params/ hold a card for good_set_1
+    shutil.copytree(params_dir(), tmp_path / "home" / "params")
+    (tmp_path / "home" / "params" / "model_cards" / "good_set_1.yaml").write_text(
+        "strategy_id: good_set_1\nmodel_card_version: v1\nobjective: QMTL fixture\nowner: Olga\ndeveloper: [Dan]\n")
+    monkeypatch.setenv("QMTL_RESEARCH_HOME", str(tmp_path / "home"))
+    res = r.invoke(app, ["override", *base, *sign])
+    assert res.exit_code == 0 and "90 days" in res.output and "alice as Risk (A)" in res.output
     res = r.invoke(app, ["runs", "list", "--world", "qmtl-sample", "--store-url", sqlite_url])
     assert res.exit_code == 0 and "good-set-003" in res.output
     res = r.invoke(app, ["runs", "show", *base])

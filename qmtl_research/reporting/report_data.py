@@ -79,9 +79,19 @@ class ReportData:
 
     @property
     def lifecycle_stage(self) -> str | None:
-        """The lifecycle stage derived from the recorded decisions (the model card's before any)."""
+        """The lifecycle stage derived from the recorded decisions (the model card's before any),
+        with where it comes from: a decision on this run, or another run's (named as such)."""
         block = self.approval
-        return block.current_stage if block is not None else self.model_card.lifecycle_stage
+        return block.stage_wording if block is not None else self.model_card.lifecycle_stage
+
+    @property
+    def findings(self):
+        """The findings log of the strategy in the world (latest revision each), or None without a run."""
+        if not self.has_run:
+            return None
+        from qmtl_research.validation.findings import findings_frame
+
+        return findings_frame(self.store, self.run["world_id"], self.run["strategy_id"])
 
     # ------------------------------------------------------------------ run
     @property

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qmtl_research.config import StrategyConfig, load_model_card, load_strategy, load_world, strategies_of_world
+from qmtl_research.config import StrategyConfig, load_strategy, load_strategy_card, load_world, strategies_of_world
 from qmtl_research.errors import ConfigError, NotebookFailed
 from qmtl_research.paths import project_root
 from qmtl_research.reporting.manifest import build_manifest, file_hashes, write_manifest
@@ -109,7 +109,7 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     cfg = load_strategy(strategy)
     world_id = resolve_world(cfg, world)
     world_cfg = load_world(world_id)
-    card = load_model_card(cfg.model_card)
+    card = load_strategy_card(cfg)
     stage_params = check_strategy(cfg)
     store = EvaluationStore.open(store_url)
     card_sha = check_model_card_version(store, cfg, card)

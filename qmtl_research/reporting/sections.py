@@ -151,24 +151,31 @@ def key_findings(rep: ReportData) -> list[str]:
 
 
 def approvals(rep: ReportData) -> None:
-    """The approval block: the decisions recorded for this strategy in this world (append-only),
-    the lifecycle stage they lead to, and who may sign the next decision (RACI)."""
+    """The approval block, bound to this run: the decisions recorded on *this* run (none: it
+    awaits sign-off), the strategy's lifecycle stage and where it comes from (a decision on
+    another run is named as such: it does not approve this run), the earlier decisions on other
+    runs as history (with their run ids), and who may sign the next decision (RACI)."""
     block = rep.approval
     if block is None:
         return
-    md(f"**Approval** — lifecycle stage **{block.current_stage}** ({block.phase}"
-       + (f"; cleared for QMTL stage `{block.cleared_for}`" if block.cleared_for else "")
-       + f"), derived from the recorded decisions (before any decision: `{block.starting_stage}`, "
-       f"{block.starting_source}).")
-    if len(block.history):
-        cols = [c for c in ("timestamp", "run_id", "decision", "actor", "role", "role_letter", "reason", "conditions",
-                            "review_by", "stage_before", "stage_after", "verdict", "report_version")
-                if c in block.history.columns]
-        table(block.history[cols], "decisions recorded for this strategy in this world (append-only)", index=False)
+    mine, others = block.this_run, block.other_runs
+    if len(mine):
+        last = mine.iloc[-1]
+        md(f"**Approval of this run** (`{block.run_id}`): {len(mine)} decision(s) recorded on this run; the latest is "
+           f"**{last['decision']}** by {last['actor']} ({last['role']}) on {str(last['timestamp'])[:10]}"
+           + (f" for report {last['report_version']}" if last.get("report_version") else "") + ".")
+        table(mine[_DECISION_COLS], "decisions recorded on this run (append-only)", index=False)
     else:
-        md("No decision has been recorded yet: the run awaits sign-off "
-           "(`qmtl-research approve --run <run id> --decision approve|reject|conditional --actor ... "
-           "--role ... --reason ...`).")
+        md(f"**Approval of this run** (`{block.run_id}`): no decision has been recorded on this run; it awaits "
+           "sign-off (`qmtl-research approve --run " + str(block.run_id) + " --decision approve|reject|conditional "
+           "--actor ... --role ... --reason ... --report-version ...`).")
+    md(f"Lifecycle stage of `{block.strategy_id}` in world `{block.world_id}`: **{block.current_stage}** "
+       f"({block.phase}" + (f"; cleared for QMTL stage `{block.cleared_for}`" if block.cleared_for else "")
+       + f"), from {block.stage_source}. Before any decision: `{block.starting_stage}` ({block.starting_source}).")
+    if len(others):
+        table(others[["run_id", *[c for c in _DECISION_COLS if c != "run_id"]]],
+              "history: decisions recorded on other runs of this strategy in this world (they do not decide on "
+              "this run)", index=False)
     table(block.signers, "who may sign the next decision (RACI: accountable or responsible)", index=False)
     refused = {d: why for d, why in (block.run_refusals or {}).items() if why}
     if refused:
@@ -178,6 +185,58 @@ def approvals(rep: ReportData) -> None:
         c = block.conditions_in_force
         md(f"Conditions in force: {c.get('conditions')} (review by {c.get('review_by')}"
            + (", **overdue**" if c.get("overdue") else "") + ").")
+
+
+_DECISION_COLS = ["seq", "timestamp", "run_id", "decision", "actor", "role", "reason", "conditions", "review_by",
+                  "transition", "verdict", "report_version"]
+
+
+def findings(rep: ReportData) -> None:
+    """The findings log of this strategy in this world (latest revision of each finding): raised on
+    this run or on earlier runs (named), with severity, owner, due date, status and evidence."""
+    frame = rep.findings
+    if frame is None:
+        return
+    if frame.empty:
+        md("No finding has been recorded for this strategy in this world (`qmtl-research findings add`).")
+        return
+    shown = frame.copy()
+    shown["raised on"] = [("this run" if r == rep.run["run_id"] else f"run {r}") + (f", report {v}" if v else "")
+                          for r, v in zip(shown["run_id"], shown["report_version"])]
+    shown["due"] = [f"{d}" + (" (overdue)" if o else "") for d, o in zip(shown["due_date"], shown["overdue"])]
+    shown["evidence"] = shown["evidence"].fillna("none")
+    open_high = shown[(shown["severity"] == "high") & (shown["status"] != "closed")]
+    counts = shown["status"].value_counts()
+    md(f"{len(shown)} finding(s): " + ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}"
+                                                for k in ("open", "in_progress", "closed"))
+       + (f". **{len(open_high)} open finding(s) of severity high block approval**: "
+          + ", ".join(open_high["finding_id"]) + "." if len(open_high) else
+          ". No open finding of severity high blocks approval."))
+    cols = ["finding_id", "raised on", "title", "severity", "owner", "due", "status", "remediation", "evidence",
+            "revision"]
+    table(shown[cols], "findings log (latest revision of each finding; every change is a new revision)", index=False)
+
+
+def signatures(rep: ReportData) -> None:
+    """The signature block: role, name, date and decision of every decision recorded on *this*
+    run; without one, empty lines to sign for each role that may sign the next decision."""
+    block = rep.approval
+    if block is None:
+        return
+    mine = block.this_run
+    if len(mine):
+        rows = [{"role": f"{r.role} ({r.role_letter})", "name": r.actor, "date": str(r.timestamp)[:10],
+                 "decision": f"{r.decision} ({r.transition})", "report": r.report_version or "none named"}
+                for r in mine.itertuples()]
+        md(f"Signed on run `{block.run_id}`, as recorded in the Evaluation Store (append-only):")
+        table(pd.DataFrame(rows), "signatures", index=False)
+    else:
+        blank = "_" * 18
+        roles = list(dict.fromkeys(block.signers["role"])) if len(block.signers) else ["Validator"]
+        rows = [{"role": r, "name": blank, "date": blank, "decision": "approve / conditional / reject"} for r in roles]
+        md(f"No decision has been recorded on run `{block.run_id}`: to be signed by the role(s) that may sign the "
+           f"next decision (lifecycle stage `{block.current_stage}`), and recorded with `qmtl-research approve`.")
+        table(pd.DataFrame(rows), "signatures", index=False)
 
 
 # --------------------------------------------------------------------- 1

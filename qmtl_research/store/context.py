@@ -23,10 +23,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from qmtl_research.config import (ModelCard, StrategyConfig, WorldConfig, load_model_card, load_strategy,
+from qmtl_research.config import (ModelCard, StrategyConfig, WorldConfig, load_strategy, load_strategy_card,
                                   load_world)
 from qmtl_research.paths import cache_dir
 from qmtl_research.store.repository import EvaluationStore, RunKey
+
+
+def exploration_note(strategy: str, world: str) -> str:
+    """What a notebook prints first in exploration mode."""
+    return (f"EXPLORATION MODE: no run_id, so this notebook computes strategy '{strategy}' (world '{world}') itself and "
+            f"stores nothing; these outputs belong to no evaluated run or report. `make report STRATEGY={strategy}` "
+            "executes it under papermill for a stored, judged run.")
 
 
 class RunContext:
@@ -62,8 +69,12 @@ class RunContext:
     @classmethod
     def from_params(cls, strategy: str, world: str | None = None, run_id: str | None = None,
                     store_url: str | None = None, run_dir: str | Path | None = None) -> "RunContext":
-        """The context of a notebook's parameters cell."""
-        return cls(strategy, world, run_id, store_url, run_dir)
+        """The context of a notebook's parameters cell. In exploration mode (no ``run_id``: the
+        notebook opened in JupyterLab, not executed by papermill for a run) it says so first."""
+        ctx = cls(strategy, world, run_id, store_url, run_dir)
+        if run_id is None:
+            print(exploration_note(ctx.strategy_id, ctx.world_id))
+        return ctx
 
     def _recorded_config(self) -> StrategyConfig | None:
         if self.run_id is None:
@@ -96,7 +107,7 @@ class RunContext:
 
     @cached_property
     def model_card(self) -> ModelCard:
-        return load_model_card(self.strategy.model_card)
+        return load_strategy_card(self.strategy)
 
     @property
     def seed(self) -> int:

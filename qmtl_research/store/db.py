@@ -17,7 +17,8 @@ from qmtl_research.paths import default_store_path
 SCHEMA_VERSION = 2
 
 #: modules whose tables register on the shared metadata; each may define ``upgrade(conn, from_version)``
-EXTENSIONS = ("qmtl_research.store.audit_tables", "qmtl_research.store.approval_tables")
+EXTENSIONS = ("qmtl_research.store.audit_tables", "qmtl_research.store.approval_tables",
+              "qmtl_research.store.finding_tables")
 
 
 def resolve_url(url: str | None = None) -> str:

@@ -18,7 +18,9 @@ the command line, and writes nothing):
    ``review_by`` is refused on approve / reject (an :class:`~qmtl_research.errors.InputError`);
 2. transition: the lifecycle must have a ``decision`` transition from the current stage
    (``decommissioned`` has none);
-3. RACI: the role must be ``A``, ``R`` or ``A/R`` for the transition's activity;
+3. RACI: the role must be ``A``, ``R`` or ``A/R`` for the transition's activity; for the
+   activities listed under ``independent_review`` in the RACI file the actor must not be the
+   model's owner or developer (model card; :mod:`qmtl_research.validation.signoff`);
 4. the run: it must be ``evaluated``; judged for one of the transition's ``run_stages``; the
    latest evaluated run of the strategy in the world for those stages (a newer run, e.g. a
    re-evaluation under a new policy, supersedes it);
@@ -27,7 +29,9 @@ the command line, and writes nothing):
    override-or-ex-post-failure revision is an approved override whose review is not overdue.
    A ``warn`` verdict may be approved (QMTL's warnings are soft); the verdict is recorded with
    the decision. ``reject`` is allowed on any verdict;
-6. report: a transition with ``requires_report`` (signing the Validation Report) needs the
+6. findings: ``approve`` / ``conditional`` are refused while a finding of severity ``high`` on the
+   strategy in the world is open or in progress (:mod:`qmtl_research.validation.findings`);
+7. report: a transition with ``requires_report`` (signing the Validation Report) needs the
    version of a report registered for this run; any ``report_version`` given must be one.
 
 Idempotency: the same decision (same run, decision, actor, role, reason, conditions, review
@@ -53,7 +57,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from qmtl_research.config import ModelCard, WorldConfig, list_strategies, load_model_card, load_strategy
+from qmtl_research.config import WorldConfig, list_strategies
 from qmtl_research.errors import ConfigError, InputError, StoreError
 from qmtl_research.paths import params_dir
 from qmtl_research.store import EvaluationStore, RunKey
@@ -62,6 +66,7 @@ from qmtl_research.store.repository import utcnow
 from qmtl_research.validation.governance import Decision, Governance, Transition, load_governance
 from qmtl_research.validation.overrides import review_window_days
 from qmtl_research.validation.runs import effective_summary, latest_runs
+from qmtl_research.validation.signoff import SignOffRefused, check_independence, check_role, model_card_of
 from qmtl_research.yamlio import line_of
 
 HISTORY_COLUMNS = ["seq", "timestamp", "run_id", "decision", "actor", "role", "role_letter", "activity",
@@ -70,7 +75,7 @@ HISTORY_COLUMNS = ["seq", "timestamp", "run_id", "decision", "actor", "role", "r
 SIGNER_COLUMNS = ["decision", "to_stage", "activity", "role", "letter", "run_stages", "requires_report"]
 
 
-class DecisionRefused(StoreError):
+class DecisionRefused(SignOffRefused):
     """The governance rules do not allow this decision; nothing was written."""
 
 
@@ -150,6 +155,39 @@ class ApprovalBlock:
     conditions_in_force: dict[str, Any] | None = None
     governance_hash: str = ""
 
+    @property
+    def this_run(self) -> pd.DataFrame:
+        """The decisions recorded on this block's run (all decisions without a run)."""
+        if self.run_id is None:
+            return self.history
+        return self.history[self.history["run_id"] == self.run_id].reset_index(drop=True)
+
+    @property
+    def other_runs(self) -> pd.DataFrame:
+        """The decisions recorded on other runs of the strategy in the world (history)."""
+        if self.run_id is None:
+            return self.history.iloc[0:0]
+        return self.history[self.history["run_id"] != self.run_id].reset_index(drop=True)
+
+    @property
+    def stage_source(self) -> str:
+        """Where the current stage comes from, in words: this run's decision, another run's
+        decision (named: it does not approve this run) or the starting stage."""
+        if not len(self.history):
+            return f"no decision recorded yet; the starting stage ({self.starting_source})"
+        last = self.history.iloc[-1]
+        on = "this run" if self.run_id is not None and last["run_id"] == self.run_id else f"run {last['run_id']}"
+        text = (f"decision #{last['seq']} ({last['decision']}, {last['transition']}) recorded on {on}"
+                + (f", report {last['report_version']}" if last.get("report_version") else ""))
+        if self.run_id is not None and last["run_id"] != self.run_id:
+            text += "; another run's decision, not a decision on this run"
+        return text
+
+    @property
+    def stage_wording(self) -> str:
+        """``current_stage`` with its source (for the report's identity tables)."""
+        return f"{self.current_stage} ({self.stage_source})"
+
     def to_dict(self) -> dict[str, Any]:
         from qmtl_research.store.codec import to_jsonable
 
@@ -162,28 +200,14 @@ class ApprovalBlock:
 
 
 # --------------------------------------------------------------------------- stages
-def _card_path(strategy_id: str) -> Path | None:
-    """The model card of ``strategy_id``: its strategy file's ``model_card``, else a card
-    whose ``strategy_id`` matches; None when there is none."""
-    folder = params_dir() / "model_cards"
-    if strategy_id in list_strategies():
-        name = load_strategy(strategy_id).model_card
-        return next((p for ext in (".yaml", ".yml") if (p := folder / f"{name}{ext}").is_file()), None)
-    for path in sorted(folder.glob("*.y*ml")):
-        if load_model_card(path).strategy_id == strategy_id:
-            return path
-    return None
-
-
 def starting_stage(strategy_id: str, governance: Governance | None = None) -> tuple[str, str]:
     """(stage, where it comes from) of a strategy before any decision: the model card's
     ``lifecycle_stage``, else the lifecycle's ``start_without_model_card``."""
     gov = governance or load_governance()
     lc = gov.lifecycle
-    path = _card_path(strategy_id)
-    if path is None:
+    path, card = model_card_of(strategy_id)
+    if card is None or path is None:
         return lc.start_without_model_card, f"no model card for '{strategy_id}': lifecycle default"
-    card: ModelCard = load_model_card(path)
     if card.lifecycle_stage is None:
         return lc.start_without_model_card, f"model card {path.name} has no lifecycle_stage: lifecycle default"
     if card.lifecycle_stage not in lc.stage_names:
@@ -264,7 +288,7 @@ def _render_fix(key: RunKey) -> str:
 def _run_problems(store: EvaluationStore, key: RunKey, run: dict[str, Any], t: Transition, now: dt.datetime,
                   report_version: str | None, any_report: bool,
                   rendering: str | None = None) -> tuple[list[tuple[str, str]], dict[str, Any]]:
-    """Why the run does not allow decision ``t`` (rules 4-6), and what the decision records
+    """Why the run does not allow decision ``t`` (rules 4-7), and what the decision records
     about the run (verdict, run stage, override revision). ``any_report``: a registered report
     satisfies ``requires_report`` (the block: the signer names one later); ``rendering``: a
     report version being rendered now counts as registered."""
@@ -294,6 +318,17 @@ def _run_problems(store: EvaluationStore, key: RunKey, run: dict[str, Any], t: T
         if problem:
             problems.append(problem)
         info["override_revision"] = rev
+    if t.decision in ("approve", "conditional"):
+        from qmtl_research.validation.findings import blocking_findings
+
+        blocking = blocking_findings(store, key.world_id, key.strategy_id)
+        if len(blocking):
+            listed = "; ".join(f"{r.finding_id} '{r.title}' (owner {r.owner}, due {r.due_date}, {r.status}, raised on "
+                               f"run {r.run_id})" for r in blocking.itertuples())
+            problems.append((f"findings rule: {len(blocking)} open finding(s) of severity high on {key.strategy_id} in "
+                             f"{key.world_id} block {t.decision}: {listed}",
+                             "remediate and close them (`qmtl-research findings close <id> --evidence ...`), "
+                             "or decide reject"))
     versions = [r["version"] for r in store.list_reports(key.strategy_id, key.world_id) if r["run_id"] == key.run_id]
     versions += [rendering] if rendering and rendering not in versions else []
     if report_version is not None and report_version not in versions:
@@ -360,16 +395,12 @@ def record_decision(store: EvaluationStore, key: RunKey, *, decision: str, actor
                        ("possible: " + "; ".join(f"{o.decision} -> {o.to}" for o in options)) if options else
                        f"'{stage}' is final; a successor model is a new strategy_id")
     signers = gov.signers(t.activity)
-    who = ", ".join(f"{r} ({x})" for r, x in signers.items())
-    canonical = gov.raci.canonical_role(inp.role)
-    if canonical is None:
-        raise _refused(f"unknown role '{inp.role}'", f"--role; roles of {gov.raci_file}",
-                       f"use one of: {', '.join(gov.raci.roles)}; '{t.activity}' is signed by {who}")
-    letter = gov.raci.letters(t.activity)[canonical]
-    if canonical not in signers:
-        raise _refused(f"role {canonical} is '{letter}' for '{t.activity}' and may not sign the {inp.decision} "
-                       f"{t.from_stage} -> {t.to} of {key.strategy_id} in {key.world_id}",
-                       f"--role {inp.role}; {gov.raci_file}", f"the roles that may sign: {who}")
+    what = f"sign the {inp.decision} {t.from_stage} -> {t.to} of {key.strategy_id} in {key.world_id}"
+    try:
+        canonical, letter = check_role(gov, t.activity, inp.role, what)
+        independence = check_independence(gov, t.activity, inp.actor, key.strategy_id, what)
+    except SignOffRefused as exc:
+        raise DecisionRefused(exc.what, where=exc.where, fix=exc.fix) from None
     problems, info = _run_problems(store, key, run, t, now, inp.report_version, any_report=False)
     if problems:
         raise _refused("; ".join(p for p, _ in problems), str(key), "; ".join(dict.fromkeys(f for _, f in problems)))
@@ -390,7 +421,7 @@ def record_decision(store: EvaluationStore, key: RunKey, *, decision: str, actor
                run_stage=info["run_stage"], verdict=info["verdict"], override_revision=info["override_revision"],
                report_version=inp.report_version, governance_hash=gov.fingerprint, content_hash=content,
                idempotency_key=idempotency_key or f"approval:{content[7:47]}:{seq}",
-               payload={"signers": signers, "run_stages": t.run_stages, "requires_report": t.requires_report,
+               payload={"signers": signers, "independence": independence, "run_stages": t.run_stages, "requires_report": t.requires_report,
                         "recommended_stage": info["recommended_stage"],
                         "review_by_defaulted": inp.decision == "conditional" and inp.review_by is None},
                created_at=now)

@@ -22,11 +22,13 @@ from qmtl_research.config import WorldConfig
 from qmtl_research.errors import InputError
 from qmtl_research.store import EvaluationStore
 from qmtl_research.store.approval_tables import APPROVAL_EVENT
+from qmtl_research.store.finding_tables import FINDING_EVENT
 from qmtl_research.store.repository import QMTL_EVENT_NAMES
 from qmtl_research.validation.policy import STAGES, Policy, policy_of_world, ruleset_hash
 
 EVENT_TYPES = ("evaluation_run_created", "evaluation_run_updated", "validation_profile_changed",
-               APPROVAL_EVENT)  # approval decisions: qmtl_research.validation.approvals
+               APPROVAL_EVENT,  # approval decisions: qmtl_research.validation.approvals
+               FINDING_EVENT)   # findings log revisions: qmtl_research.validation.findings
 
 
 def event_type_of(name: str | None) -> str | None:

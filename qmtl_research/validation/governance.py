@@ -62,6 +62,8 @@ class RaciMatrix(BaseModel):
     model_config = ConfigDict(extra="forbid")
     roles: list[str] = Field(min_length=1)
     activities: list[RaciActivity] = Field(min_length=1)
+    independent_review: list[str] = Field(
+        default_factory=list, description="activities whose signer must not be the model's owner or developer")
 
     @property
     def activity_names(self) -> list[str]:
@@ -183,6 +185,10 @@ def load_raci_matrix(path: str | Path | None = None) -> RaciMatrix:
         if row.activity in seen:
             problems.append(f"{where}: activity '{row.activity}' is listed twice")
         seen.add(row.activity)
+    for i, name in enumerate(raci.independent_review):
+        if name not in raci.activity_names:
+            problems.append(f"{path}:{line_of(path, ('independent_review', i))} field 'independent_review.{i}': "
+                            f"activity '{name}' is not in the RACI table (activities: {'; '.join(raci.activity_names)})")
     _raise(problems, f"RACI table {path.name}")
     return raci
 

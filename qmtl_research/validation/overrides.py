@@ -1,6 +1,9 @@
 """Overrides: a person accepts (or rejects) a verdict, with a review date.
 
-An approved override needs an actor, a reason and a timestamp. Review window:
+An approved override needs an actor, a reason and a timestamp. Every override (approved,
+rejected, revoked) is signed in a RACI role that may sign the activity ``Override approval``
+(``A``/``R`` in ``params/governance/raci.yaml``), by a person who is neither the model's owner
+nor its developer (model card; :mod:`qmtl_research.validation.signoff`). Review window:
 30 days for live runs or worlds that are high-tier **and** client-critical,
 otherwise 90 days. An override is stored as a run-history revision
 (``change_type = override``); the run itself never changes.
@@ -13,10 +16,12 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from qmtl_research.config import WorldConfig
+from qmtl_research.config import ModelCard, WorldConfig
 from qmtl_research.errors import InputError, StoreError
 from qmtl_research.store import EvaluationStore, RunKey
 from qmtl_research.store.repository import utcnow
+from qmtl_research.validation.governance import Governance, load_governance
+from qmtl_research.validation.signoff import OVERRIDE_ACTIVITY, check_independence, check_role
 
 SHORT_WINDOW_DAYS = 30
 LONG_WINDOW_DAYS = 90
@@ -64,10 +69,19 @@ def make_override(status: str, actor: str | None, reason: str | None,
 
 
 def record_override(store: EvaluationStore, key: RunKey, world: WorldConfig, *, status: str, actor: str | None,
-                    reason: str | None, timestamp: dt.datetime | None = None) -> int:
+                    reason: str | None, role: str | None, timestamp: dt.datetime | None = None,
+                    card: ModelCard | None = None, governance: Governance | None = None) -> int:
     """Validate and append an override to an evaluated run; returns the history revision.
-    Nothing is stored when the override is incomplete or the run is not evaluated."""
+
+    ``role``: the RACI role signed under (must be A or R for ``Override approval``); the actor
+    must not be the model's owner or developer (``card``, default: the strategy's model card).
+    Nothing is stored when the override is incomplete, the role or the person may not sign
+    (:class:`~qmtl_research.validation.signoff.SignOffRefused`) or the run is not evaluated."""
     ov = make_override(status, actor, reason, timestamp or (utcnow() if status == "approved" else None))
+    gov = governance or load_governance()
+    what = f"record an override ({ov.status}) of run {key}"
+    canonical, letter = check_role(gov, OVERRIDE_ACTIVITY, role, what)
+    independence = check_independence(gov, OVERRIDE_ACTIVITY, ov.actor, key.strategy_id, what, card=card)
     run = store.get_run(key)
     if run["status"] != "evaluated":
         raise StoreError(f"run {key} is '{run['status']}'; only evaluated runs can be overridden",
@@ -83,6 +97,8 @@ def record_override(store: EvaluationStore, key: RunKey, world: WorldConfig, *, 
             return h["revision"]
     window = review_window_days(world, run.get("stage"))
     payload = {"override_status": ov.status, "override_actor": ov.actor, "override_reason": ov.reason,
+               "override_role": canonical, "override_role_letter": letter, "activity": OVERRIDE_ACTIVITY,
+               "independence": independence, "governance_hash": gov.fingerprint,
                "override_timestamp": ts.isoformat(), "review_window_days": window,
                "review_due": (ts + dt.timedelta(days=window)).isoformat(),
                "verdict_status": (run.get("summary") or {}).get("status")}
@@ -94,7 +110,7 @@ def overrides_frame(store: EvaluationStore, world_id: str | None = None, strateg
                     now: dt.datetime | None = None) -> pd.DataFrame:
     """Every override revision with its review due date and whether it is overdue at ``now``."""
     now = now or utcnow()
-    cols = ["world_id", "strategy_id", "run_id", "revision", "status", "actor", "reason", "timestamp",
+    cols = ["world_id", "strategy_id", "run_id", "revision", "status", "actor", "role", "reason", "timestamp",
             "review_window_days", "review_due", "overdue", "complete"]
     rows = []
     for run in store.list_runs(world_id=world_id, strategy_id=strategy_id):
@@ -107,6 +123,7 @@ def overrides_frame(store: EvaluationStore, world_id: str | None = None, strateg
             complete = all(p.get(f) for f in ("override_actor", "override_reason", "override_timestamp"))
             rows.append({"world_id": key.world_id, "strategy_id": key.strategy_id, "run_id": key.run_id,
                          "revision": h["revision"], "status": p.get("override_status"), "actor": p.get("override_actor"),
+                         "role": p.get("override_role"),
                          "reason": p.get("override_reason"), "timestamp": p.get("override_timestamp"),
                          "review_window_days": p.get("review_window_days"), "review_due": p.get("review_due"),
                          "overdue": bool(latest and p.get("override_status") == "approved" and due is not None and pd.Timestamp(now) > due),
