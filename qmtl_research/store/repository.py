@@ -87,12 +87,14 @@ class EvaluationStore:
                    params=to_jsonable(params or {}), data_fingerprint=data_fingerprint,
                    created_at=utcnow())
         try:
+            # the run and its evaluation_run_created event: one transaction (both or neither)
             with self.engine.begin() as conn:
                 conn.execute(insert(evaluation_runs).values(**row))
+                conn.execute(insert(events).values(**event_values(
+                    "evaluation_run_created", key, {"stage": stage, "model_card_version": model_card_version},
+                    idempotency_key=f"evaluation_run_created:{key}")))
         except IntegrityError:
             raise StoreError(f"run {key} already exists", fix="use a new run_id (runs are never overwritten)") from None
-        self.emit_event("evaluation_run_created", key, {"stage": stage, "model_card_version": model_card_version},
-                        idempotency_key=f"evaluation_run_created:{key}")
         return key
 
     def get_run(self, key: RunKey) -> dict[str, Any]:
@@ -115,7 +117,10 @@ class EvaluationStore:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q.order_by(evaluation_runs.c.created_at)).mappings()]
 
-    def _set_status(self, key: RunKey, allowed_from: Iterable[str], **values) -> None:
+    def _set_status(self, key: RunKey, allowed_from: Iterable[str], *, event: dict | None = None, **values) -> None:
+        """Move the run to ``values['status']`` from one of ``allowed_from``; with ``event``
+        (the keyword arguments of :func:`event_values`), insert that event in the **same
+        transaction**: the status change and its event are stored together or not at all."""
         with self.engine.begin() as conn:
             current = conn.execute(select(evaluation_runs.c.status).where(key.where(evaluation_runs))).scalar()
             if current is None:
@@ -124,7 +129,9 @@ class EvaluationStore:
                 raise StoreError(f"run {key} is '{current}' and cannot become '{values.get('status')}'",
                                  fix="evaluated runs are immutable: append history or re-evaluate under a new run_id")
             try:
-                conn.execute(update(evaluation_runs).where(key.where(evaluation_runs)).values(**values))
+                changed = conn.execute(update(evaluation_runs).where(and_(key.where(evaluation_runs),
+                                                                          evaluation_runs.c.status == current))
+                                       .values(**values)).rowcount
             except DBAPIError as exc:       # the database's own guard (store.guards): another writer won
                 if not is_guard_refusal(exc):
                     raise
@@ -132,6 +139,11 @@ class EvaluationStore:
                                  f"'{current}' -> '{values.get('status')}'", where=self.url,
                                  fix="evaluated runs are immutable: append history or re-evaluate under a new run_id"
                                  ) from None
+            if changed != 1:   # another writer changed the status between the read and the update
+                raise StoreError(f"run {key} changed status while this writer updated it",
+                                 fix="read the run again (`qmtl-research runs show`) before changing it")
+            if event is not None:
+                conn.execute(insert(events).values(**event_values(key=key, **event)))
 
     def start_run(self, key: RunKey) -> None:
         self._set_status(key, ("created",), status="running")
@@ -150,13 +162,18 @@ class EvaluationStore:
             values["policy_version"] = policy_version
         if ruleset_hash is not None:
             values["ruleset_hash"] = ruleset_hash
-        self._set_status(key, ("created", "running"), **values)
         s = summary or {}
-        self.emit_event("evaluation_run_updated", key,
-                        {"change_type": "evaluated", "revision": 0, "status": s.get("status"),
-                         "recommended_stage": s.get("recommended_stage"), "policy_version": policy_version,
-                         "ruleset_hash": ruleset_hash},
-                        idempotency_key=f"evaluation_run_updated:{key}:evaluated")
+        event = dict(event_type="evaluation_run_updated",
+                     payload={"change_type": "evaluated", "revision": 0, "status": s.get("status"),
+                              "recommended_stage": s.get("recommended_stage"), "policy_version": policy_version,
+                              "ruleset_hash": ruleset_hash},
+                     idempotency_key=f"evaluation_run_updated:{key}:evaluated")
+        try:
+            # verdict and its event in one transaction: a failure between them leaves neither
+            self._set_status(key, ("created", "running"), event=event, **values)
+        except IntegrityError:
+            raise StoreError(f"the evaluation event of run {key} is already recorded; the verdict was not stored",
+                             where=self.url, fix="a run is evaluated once: re-evaluate under a new run_id") from None
 
     # --------------------------------------------------------------- results
     def put_result(self, key: RunKey, section: str, name: str, value: Any) -> None:
@@ -226,14 +243,30 @@ class EvaluationStore:
                 seen = conn.execute(select(events.c.payload).where(events.c.idempotency_key == idempotency_key)).first()
             if seen is not None:
                 return int(seen.payload.get("revision", 0))
+        # the revision and its evaluation_run_updated event: one transaction (both or neither)
+        try:
+            return self._append_history(key, change_type, payload, actor, idempotency_key)
+        except IntegrityError:
+            if idempotency_key:    # a concurrent writer stored the same change first: nothing written here
+                with self.engine.connect() as conn:
+                    seen = conn.execute(select(events.c.payload)
+                                        .where(events.c.idempotency_key == idempotency_key)).first()
+                if seen is not None:
+                    return int(seen.payload.get("revision", 0))
+            raise StoreError(f"another revision of run {key} was appended at the same time; nothing was written",
+                             where=self.url, fix="run the command again") from None
+
+    def _append_history(self, key: RunKey, change_type: str, payload: dict, actor: str | None,
+                        idempotency_key: str | None) -> int:
         with self.engine.begin() as conn:
             last = conn.execute(select(func.max(run_history.c.revision)).where(key.where(run_history))).scalar()
             revision = (last or 0) + 1
             conn.execute(insert(run_history).values(
                 world_id=key.world_id, strategy_id=key.strategy_id, run_id=key.run_id, revision=revision,
                 change_type=change_type, actor=actor, payload=to_jsonable(payload), created_at=utcnow()))
-        self.emit_event("evaluation_run_updated", key, {"change_type": change_type, "revision": revision, **to_jsonable(payload)},
-                        idempotency_key=idempotency_key or f"evaluation_run_updated:{key}:{revision}")
+            conn.execute(insert(events).values(**event_values(
+                "evaluation_run_updated", key, {"change_type": change_type, "revision": revision, **to_jsonable(payload)},
+                idempotency_key=idempotency_key or f"evaluation_run_updated:{key}:{revision}")))
         return revision
 
     def history(self, key: RunKey) -> list[dict[str, Any]]:
