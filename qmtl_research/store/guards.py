@@ -5,7 +5,8 @@ raw ``UPDATE``/``DELETE`` in ``sqlite3`` or ``psql``, another tool, a bug). One 
 :data:`PROTECTED`, declares every protected table and the only changes allowed to its rows:
 
 * :class:`AppendOnly`: rows are inserted, never updated or deleted (``run_results``,
-  ``run_history``, ``events``, ``reports``, ``approvals``);
+  ``run_history``, ``events``, ``reports``, ``approvals``, ``findings`` and the audit layer's
+  snapshots, performance reports, attributions, Monte Carlo, VaR and stress results);
 * :class:`Transitions`: rows are never deleted; an update is allowed only when a ``column``
   moves along one of the declared transitions and the ``frozen`` columns keep their values
   (``evaluation_runs``: ``created -> running -> evaluated | failed``, and ``created ->
@@ -90,7 +91,10 @@ protect(Transitions("evaluation_runs", "status",
                     allowed=(("created", "running"), ("created", "evaluated"), ("created", "failed"),
                              ("running", "evaluated"), ("running", "failed")),
                     frozen=("world_id", "strategy_id", "run_id", "created_at")))
-for _table in ("run_results", "run_history", "events", "reports", "approvals"):
+for _table in ("run_results", "run_history", "events", "reports", "approvals", "findings",
+               # the audit layer's stored products: "stored rows are never overwritten"
+               "daily_snapshots", "performance_reports", "attributions", "montecarlo_results",
+               "var_daily_snapshots", "stress_test_results"):
     protect(AppendOnly(_table))
 
 
