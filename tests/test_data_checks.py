@@ -13,7 +13,8 @@ from qmtl_research.data.panel import FundPanel
 from qmtl_research.data.checks import validate_panel
 from qmtl_research.errors import InputError
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+# the 3-fund file set that the line numbers below refer to (data/sample/ is the 12-fund user sample)
+SAMPLE = Path(__file__).resolve().parent / "fixtures" / "three_funds"
 # returns.csv: line 1 header; F001 lines 2-28 (2022-07-01..2022-12-30),
 # F002 lines 29-55, F003 lines 56-70 (2022-09-23..2022-12-30)
 

@@ -18,7 +18,7 @@ from qmtl_research.data.universe import load_universe
 from qmtl_research.errors import InputError
 from qmtl_research.paths import data_dir
 
-SAMPLE = data_dir() / "sample"
+SAMPLE = data_dir() / "sample" / "daily"
 CLI = str(Path(sys.executable).with_name("qmtl-research"))
 
 
@@ -34,8 +34,8 @@ def _hand_weekly_from_navs(navs: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_daily_navs_give_the_hand_resampled_weeks_and_keep_the_days():
-    navs = pd.read_csv(SAMPLE / "daily_navs.csv")
-    panel = load_panel(SAMPLE / "daily_navs.csv", SAMPLE / "funds.csv", SAMPLE / "daily_benchmarks.csv",
+    navs = pd.read_csv(SAMPLE / "navs.csv")
+    panel = load_panel(SAMPLE / "navs.csv", SAMPLE / "funds.csv", SAMPLE / "benchmarks.csv",
                        frequency="daily")
     ref = _hand_weekly_from_navs(navs).reindex(panel.returns.index)
     np.testing.assert_allclose(panel.returns.to_numpy(), ref[panel.fund_ids].to_numpy(), rtol=0, atol=1e-14)
@@ -47,7 +47,7 @@ def test_daily_navs_give_the_hand_resampled_weeks_and_keep_the_days():
     # the MMF starts later: its daily series starts after its inception
     assert panel.daily_of("F003").index[0] > pd.Timestamp("2022-09-15")
     # benchmarks: daily returns compounded to weeks by hand
-    b = pd.read_csv(SAMPLE / "daily_benchmarks.csv")
+    b = pd.read_csv(SAMPLE / "benchmarks.csv")
     eq = b[b["benchmark"] == "EQ_INDEX"]
     d = pd.to_datetime(eq["date"])
     friday = d + pd.to_timedelta((4 - d.dt.day_of_week) % 7, "D")
@@ -83,8 +83,8 @@ def test_bad_daily_files_are_refused_with_the_line(tmp_path, rows, match, where)
 
 
 def test_a_strategy_universe_with_frequency_daily_loads_the_files():
-    cfg = UniverseConfig(source="file", frequency="daily", returns_path=str(SAMPLE / "daily_navs.csv"),
-                         funds_path=str(SAMPLE / "funds.csv"), benchmarks_path=str(SAMPLE / "daily_benchmarks.csv"))
+    cfg = UniverseConfig(source="file", frequency="daily", returns_path=str(SAMPLE / "navs.csv"),
+                         funds_path=str(SAMPLE / "funds.csv"), benchmarks_path=str(SAMPLE / "benchmarks.csv"))
     panel = load_universe(cfg)
     assert panel.daily is not None and panel.returns.shape[1] == 3
     with pytest.raises(InputError, match="is a Monday"):   # the same files read as weekly are refused
@@ -93,17 +93,17 @@ def test_a_strategy_universe_with_frequency_daily_loads_the_files():
 
 def test_resample_cli_writes_the_weekly_file_and_never_overwrites(tmp_path):
     out = tmp_path / "weekly.csv"
-    res = subprocess.run([CLI, "data", "resample", "--input", SAMPLE / "daily_navs.csv", "--out", out],
+    res = subprocess.run([CLI, "data", "resample", "--input", SAMPLE / "navs.csv", "--out", out],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     weekly = pd.read_csv(out)
     assert list(weekly.columns) == ["date", "fund_id", "return"]
-    ref = _hand_weekly_from_navs(pd.read_csv(SAMPLE / "daily_navs.csv"))
+    ref = _hand_weekly_from_navs(pd.read_csv(SAMPLE / "navs.csv"))
     got = weekly.pivot(index="date", columns="fund_id", values="return")
     got.index = pd.to_datetime(got.index)
     np.testing.assert_allclose(got.to_numpy(), ref.reindex(got.index)[got.columns].to_numpy(), atol=1e-15)
     before = out.read_bytes()
-    res = subprocess.run([CLI, "data", "resample", "--input", SAMPLE / "daily_navs.csv", "--out", out],
+    res = subprocess.run([CLI, "data", "resample", "--input", SAMPLE / "navs.csv", "--out", out],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "exists" in res.stderr and out.read_bytes() == before
 
