@@ -250,7 +250,10 @@ def test_report_all_runs_strategies_in_separate_processes(home, scheduler):
     from qmtl_research.store import EvaluationStore
 
     spec = (home / "params" / "strategies" / "tiny.yaml").read_text()
-    (home / "params" / "strategies" / "tiny2.yaml").write_text(spec.replace("strategy_id: tiny", "strategy_id: tiny2"))
+    (home / "params" / "strategies" / "tiny2.yaml").write_text(
+        spec.replace("strategy_id: tiny", "strategy_id: tiny2").replace("model_card: tiny", "model_card: tiny2"))
+    card = (home / "params" / "model_cards" / "tiny.yaml").read_text()   # a card is bound to its strategy
+    (home / "params" / "model_cards" / "tiny2.yaml").write_text(card.replace("strategy_id: tiny", "strategy_id: tiny2"))
     out = run_many(["tiny", "tiny2"], workers=2, scheduler=scheduler, engine="pandoc")
     assert [o["strategy"] for o in out] == ["tiny", "tiny2"]
     assert all(o["returncode"] == 0 for o in out), [o["output"][-500:] for o in out]
