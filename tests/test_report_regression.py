@@ -17,10 +17,11 @@ import pytest
 
 BASELINE = Path(__file__).parent / "baselines" / "demo_report.json"
 SECTIONS = ["0 Summary", "1 Scope & Objective", "2 Model description", "3 Validation method", "4 Results",
-            "4.1 Rule outcomes", "4.2 Stage 1: volatility forecasting", "4.3 Stage 2: risk-grade classification",
-            "4.4 Extended validation", "4.5 Metrics snapshot", "4.6 Override information",
-            "4.7 Benchmark and challenger comparison", "5 Risks & limitations", "6 Recommendations",
-            "7 Changes since the previous version", "Appendix A: conventions and recorded results"]
+            "4.1 Rule outcomes", "4.2 Stage 1: volatility forecasting",
+            "4.3 Stage 1: fund VaR and ES backtests (outcomes analysis)", "4.4 Stage 2: risk-grade classification",
+            "4.5 Extended validation", "4.6 Metrics snapshot", "4.7 Override information",
+            "4.8 Benchmark and challenger comparison", "5 Risks & limitations", "6 Recommendations",
+            "6.1 Findings log", "7 Changes since the previous version", "Appendix A: conventions and recorded results"]
 TOL = {"rmse": 0.15, "accuracy": 2.0}  # percentage points
 
 
