@@ -28,12 +28,13 @@ TOL = {"rmse": 0.15, "accuracy": 2.0}  # percentage points
 def extract(text: str) -> dict:
     """Verdict, stage, RMSEs, accuracies and rule counts from the report's text."""
     flat = re.sub(r"(?<=\w)-\s+(?=\w)", "-", text)      # "GARCH-" at a line end + "LSTM"
+    flat = flat.replace("GARCHLSTM", "GARCH-LSTM")      # typst breaks at the hyphen and pdftotext drops it
     flat = re.sub(r"\s+", " ", flat)
     out: dict = {"sections": [s for s in SECTIONS if s in text]}
-    m = re.search(r"Verdict (PASS|WARN|FAIL)", flat)
+    # the summary sentence (the title page is a two-column table whose cells pdftotext reads column by column)
+    m = re.search(r"Verdict:? (PASS|WARN|FAIL) \S+ recommended stage (\w+)", flat)
     out["verdict"] = m and m.group(1)
-    m = re.search(r"Recommended stage (\w+)", flat)
-    out["recommended_stage"] = m and m.group(1)
+    out["recommended_stage"] = m and m.group(2)
     m = re.search(r"RMSE order (.*?); best (\S+)\.", flat)
     out["rmse"] = {k: float(v) for k, v in re.findall(r"([\w-]+) \((\d+\.\d+)\)", m.group(1))} if m else {}
     out["best_volatility_model"] = m and m.group(2)
