@@ -22,6 +22,9 @@ KERNEL = os.environ.get("QMTL_KERNEL", "qmtl-research")
 
 
 def notebook_path(name: str) -> Path:
+    from qmtl_research.identifiers import check_identifier
+
+    check_identifier(name, "notebook", where="a strategy's notebooks list")
     src = notebooks_dir() / f"{name}.ipynb"
     if not src.is_file():
         raise ConfigError(f"notebook '{name}' does not exist", where=str(src),
