@@ -11,6 +11,19 @@ WORLD      ?=
 WORKERS    ?= 2
 N_FUNDS    ?=
 
+# Values given on the command line (STRATEGY, WORLD, WORKERS, N_FUNDS, BENCH, PORT) never become shell text:
+# they reach the recipes as environment variables and are read there as quoted "$$MAKE_ARG_..." words, and
+# the numeric ones are checked first (`make report STRATEGY='x; touch pwned'` looks for a strategy of that
+# name and fails; it runs nothing). $(value ...) keeps make from expanding a '$' inside a value.
+export MAKE_ARG_STRATEGY = $(value STRATEGY)
+export MAKE_ARG_WORLD    = $(value WORLD)
+export MAKE_ARG_WORKERS  = $(value WORKERS)
+export MAKE_ARG_N_FUNDS  = $(value N_FUNDS)
+export MAKE_ARG_BENCH    = $(value BENCH)
+export MAKE_ARG_PORT     = $(value PORT)
+# refuse a value that is not a whole number: $(call whole_number,NAME) in a recipe line
+whole_number = case "$$MAKE_ARG_$(1)" in ''|*[!0-9]*) echo "error: $(1) must be a whole number (e.g. $(1)=2)" >&2; exit 2;; esac
+
 # project-local caches (keras, matplotlib, jupyter, ipython)
 export QMTL_RESEARCH_HOME := $(CURDIR)
 export KERAS_BACKEND      := jax
@@ -57,18 +70,24 @@ lock: ## re-pin requirements.lock from the current .venv
 PORT       ?= 8888
 BROWSER    ?= 1
 lab: setup | $(IPYTHONDIR) ## JupyterLab with the qmtl-research kernel (PORT=8888, BROWSER=0: no browser)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(PORT) \
+	@$(call whole_number,PORT)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port="$$MAKE_ARG_PORT" \
 	  $(if $(filter 0 no false,$(BROWSER)),--no-browser,) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 data: setup ## materialise the offline real universe and the synthetic default under data/
-	$(VENV)/bin/qmtl-research data build $(if $(N_FUNDS),--n-funds $(N_FUNDS),)
+	@set --; if [ -n "$$MAKE_ARG_N_FUNDS" ]; then $(call whole_number,N_FUNDS); set -- --n-funds "$$MAKE_ARG_N_FUNDS"; fi; \
+	  $(VENV)/bin/qmtl-research data build "$$@"
 
 report: setup | $(IPYTHONDIR) ## make report STRATEGY=demo [WORLD=w]: run notebooks, store the run, render the PDF
-	@if [ -z "$(STRATEGY)$(WORLD)" ]; then echo "usage: make report STRATEGY=<name> [WORLD=<world>]   (try STRATEGY=demo)"; $(VENV)/bin/qmtl-research report list; exit 2; fi
-	$(VENV)/bin/qmtl-research report run $(if $(STRATEGY),--strategy $(STRATEGY),) $(if $(WORLD),--world $(WORLD),)
+	@set --; [ -z "$$MAKE_ARG_STRATEGY" ] || set -- "$$@" --strategy "$$MAKE_ARG_STRATEGY"; \
+	  [ -z "$$MAKE_ARG_WORLD" ] || set -- "$$@" --world "$$MAKE_ARG_WORLD"; \
+	  if [ $$# -eq 0 ]; then echo "usage: make report STRATEGY=<name> [WORLD=<world>]   (try STRATEGY=demo)"; \
+	    $(VENV)/bin/qmtl-research report list; exit 2; fi; \
+	  echo "qmtl-research report run $$*"; $(VENV)/bin/qmtl-research report run "$$@"
 
 report-all: setup | $(IPYTHONDIR) ## every shipped strategy in parallel (WORKERS=2)
-	$(VENV)/bin/qmtl-research report all --workers $(WORKERS)
+	@$(call whole_number,WORKERS)
+	$(VENV)/bin/qmtl-research report all --workers "$$MAKE_ARG_WORKERS"
 
 # nbval with the per-cell tolerance classes of tests/nbval_tolerance.py (tests/NOTEBOOKS.md); notebooks run
 # in exploration mode against an empty throwaway store, so outputs never depend on local runs
@@ -87,7 +106,8 @@ test: setup | $(IPYTHONDIR) ## pytest + nbval over the committed notebooks + nbv
 	$(OTHER_NUMERICS) $(NBVAL) --nbval-tolerance-only notebooks
 
 bench: setup ## benchmarks (BENCH="spine volatility ..." to choose; QUICK=1 for small scale)
-	$(PY) -m benchmarks.run $(BENCH) $(if $(QUICK),--quick,)
+	@# BENCH is split into words with globbing off; each word is an argument, never shell text
+	set -f; $(PY) -m benchmarks.run $$MAKE_ARG_BENCH $(if $(QUICK),--quick,)
 
 clean: ## remove caches and build leftovers (keeps .venv, data/ and reports/)
 	rm -rf .cache .pytest_cache build dist *.egg-info

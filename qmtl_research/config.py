@@ -14,9 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qmtl_research.errors import ConfigError
+from qmtl_research.identifiers import IDENTIFIER_TEXT, check_identifier, is_identifier
 from qmtl_research.paths import params_dir
 from qmtl_research.yamlio import load_model
 
@@ -25,6 +26,15 @@ Stage = Literal["backtest", "paper", "live"]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _identifier(value, info):
+    """pydantic check: names that become paths are identifiers (qmtl_research.identifiers)."""
+    names = value if isinstance(value, list) else [value]
+    for v in names:
+        if v is not None and not is_identifier(v):
+            raise ValueError(f"{v!r} is not an identifier: use {IDENTIFIER_TEXT}")
+    return value
 
 
 class UniverseConfig(_Strict):
@@ -58,6 +68,8 @@ class StrategyConfig(_Strict):
     description: str = ""
     model_card: str
     worlds: list[str] = Field(min_length=1, description="first one is the default world")
+
+    _names_are_identifiers = field_validator("strategy_id", "model_card", "worlds")(_identifier)
     universe: UniverseConfig = Field(default_factory=UniverseConfig)
     notebooks: list[NotebookStep] = Field(min_length=1)
     seed: int = 42
@@ -76,6 +88,7 @@ class WorldConfig(_Strict):
     (inline mapping) or ``policy_file`` a path to one, relative to params/."""
 
     world_id: str
+    _world_id_is_identifier = field_validator("world_id")(_identifier)
     title: str = ""
     description: str = ""
     policy_version: str = "1"
@@ -85,7 +98,11 @@ class WorldConfig(_Strict):
     policy_file: str | None = None
 
     def policy_path(self) -> Path | None:
-        return (params_dir() / self.policy_file).resolve() if self.policy_file else None
+        """``params/<policy_file>`` resolved and checked to stay under ``params/``."""
+        from qmtl_research.identifiers import inside
+
+        return inside(params_dir() / self.policy_file, params_dir(), f"policy_file {self.policy_file!r}") \
+            if self.policy_file else None
 
 
 class ModelCard(_Strict):
@@ -93,6 +110,7 @@ class ModelCard(_Strict):
     key_assumptions, key_limitations) plus the MRM sketch's fields."""
 
     strategy_id: str
+    _strategy_id_is_identifier = field_validator("strategy_id")(_identifier)
     model_card_version: str
     objective: str
     data_overview: list[str] = Field(default_factory=list)
@@ -129,6 +147,7 @@ def _available(kind: str) -> list[str]:
 
 
 def _find(kind: str, name: str, label: str) -> Path:
+    check_identifier(name, label, where=f"the {label} name given (params/{kind}/<name>.yaml)")
     for ext in (".yaml", ".yml"):
         path = params_dir() / kind / f"{name}{ext}"
         if path.is_file():

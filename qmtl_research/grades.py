@@ -461,6 +461,9 @@ def list_schemes() -> list[str]:
 
 
 def scheme_path(name: str) -> Path:
+    from qmtl_research.identifiers import check_identifier
+
+    check_identifier(name, "grading scheme", where="the scheme name (params/grading/<name>.yaml)")
     for ext in (".yaml", ".yml"):
         p = schemes_dir() / f"{name}{ext}"
         if p.is_file():

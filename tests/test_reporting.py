@@ -259,3 +259,31 @@ def test_report_all_runs_strategies_in_separate_processes(home, scheduler):
     assert all(o["returncode"] == 0 for o in out), [o["output"][-500:] for o in out]
     assert {r["strategy_id"] for r in EvaluationStore.open().list_reports()} == {"tiny", "tiny2"}
     assert (home / "reports" / "tiny2" / "portfolios" / "v0001" / "validation_report.pdf").is_file()
+
+
+def test_a_store_password_reaches_no_file_of_the_report(home, monkeypatch):
+    """#17: a report made against a password-protected PostgreSQL URL writes the password nowhere
+    (executed notebooks, their metadata, manifest, HTML, PDF text, logs): every file is grepped."""
+    from sqlalchemy.engine import make_url
+
+    from conftest import PG_SKIP, PG_URL, _fresh_pg
+    from qmtl_research.reporting.runner import run_report
+
+    if not PG_URL:
+        pytest.skip(PG_SKIP)
+    secret = "Zq9pW-s3cret-71"
+    url = make_url(_fresh_pg(PG_URL)).set(password=secret).render_as_string(hide_password=False)
+    assert secret in url
+    monkeypatch.delenv("QMTL_STORE_URL")          # the URL reaches the run only as an argument
+    res = run_report("tiny", store_url=url, progress=False, echo=lambda *_: None, engine="pandoc")
+    assert res.status == "evaluated"
+    folder = home / "reports" / "tiny" / "portfolios" / res.version
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".ipynb" for p in files) and res.pdf in files
+    leaks = [str(p.relative_to(folder)) for p in files if secret.encode() in p.read_bytes()]
+    assert leaks == []
+    assert secret not in pdf_text(res.pdf)
+    # the kernels did use the PostgreSQL store: the run's notebooks stored what they read there
+    from qmtl_research.store import EvaluationStore
+
+    assert any(r["run_id"] == res.run_id for r in EvaluationStore.open(url).list_reports("tiny", "portfolios"))

@@ -22,6 +22,9 @@ KERNEL = os.environ.get("QMTL_KERNEL", "qmtl-research")
 
 
 def notebook_path(name: str) -> Path:
+    from qmtl_research.identifiers import check_identifier
+
+    check_identifier(name, "notebook", where="a strategy's notebooks list")
     src = notebooks_dir() / f"{name}.ipynb"
     if not src.is_file():
         raise ConfigError(f"notebook '{name}' does not exist", where=str(src),
@@ -51,6 +54,9 @@ class Execution:
     name: str
     out_path: Path
     parameters: dict
+    #: environment variables for the kernel only (e.g. ``QMTL_STORE_URL``): never written into the
+    #: executed notebook, unlike ``parameters``, so a store password cannot reach an artefact
+    env: dict = field(default_factory=dict)
     seconds: float | None = None
     error: BaseException | None = None
     stopped: bool = False
@@ -86,7 +92,13 @@ def _kernel_manager_for(ex: Execution):
         self.ip = str(Path(tempfile.mkdtemp(prefix="qmtl-kernel-")) / f"k-{uuid.uuid4().hex[:8]}")
         ex.kernels.append(self)
 
-    return type(f"KernelManagerFor_{ex.name}", (AsyncKernelManager,), {"__init__": __init__})
+    async def _async_pre_start_kernel(self, **kw):
+        # the kernel's environment: this process's, plus ex.env (the launch kwargs are not saved anywhere)
+        kw["env"] = {**(kw.get("env") or os.environ), **ex.env}
+        return await AsyncKernelManager._async_pre_start_kernel(self, **kw)
+
+    return type(f"KernelManagerFor_{ex.name}", (AsyncKernelManager,),
+                {"__init__": __init__, "_async_pre_start_kernel": _async_pre_start_kernel})
 
 
 def _kill(ex: Execution) -> None:

@@ -100,6 +100,12 @@ def check_strategy(cfg: StrategyConfig) -> list:
     return params
 
 
+def store_env(store_url: str | None) -> dict[str, str]:
+    """Kernel environment that points the notebooks at ``store_url`` (empty: they use this
+    process's ``QMTL_STORE_URL`` or the default store)."""
+    return {"QMTL_STORE_URL": store_url} if store_url else {}
+
+
 def run_report(strategy: str, world: str | None = None, *, store_url: str | None = None,
                engine: str = "auto", progress: bool = True, echo=print, no_notebooks: bool = False) -> ReportResult:
     from qmtl_research.pipeline import load_inputs, run_strategy
@@ -158,15 +164,17 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     previous = store.list_reports(strategy, world_id)
     nb_dir = folder / "notebooks"
     nb_dir.mkdir()
-    base = {"strategy": strategy, "world": world_id, "run_id": run_id, "store_url": store_url,
-            "run_dir": str(artifacts)}
+    # the store URL (which may hold a password) reaches the kernels through their environment,
+    # never as a notebook parameter: papermill writes parameters into the executed notebooks
+    base = {"strategy": strategy, "world": world_id, "run_id": run_id, "run_dir": str(artifacts)}
+    kernel_env = store_env(store_url)
     steps = [(s.notebook, s.parameters) for s in cfg.notebooks]
-    executions = [Execution(name, nb_dir / f"{i + 1:02d}_{name}.ipynb", {**base, **p})
+    executions = [Execution(name, nb_dir / f"{i + 1:02d}_{name}.ipynb", {**base, **p}, env=kernel_env)
                   for i, (name, p) in enumerate(steps)]
     report_nb = nb_dir / f"{len(steps) + 1:02d}_{REPORT_NOTEBOOK}.ipynb"
     executions.append(Execution(REPORT_NOTEBOOK, report_nb, {
         **base, "version": version, "previous_run_id": previous[-1]["run_id"] if previous else None,
-        "previous_version": previous[-1]["version"] if previous else None}))
+        "previous_version": previous[-1]["version"] if previous else None}, env=kernel_env))
     t = time.perf_counter()
     try:
         timings.update({f"notebook {k}": v for k, v in execute_all(executions, echo=echo).items()})

@@ -11,13 +11,19 @@ import hashlib
 import re
 from pathlib import Path
 
+from qmtl_research.identifiers import check_identifier, inside
 from qmtl_research.paths import reports_dir
 
 VERSION_RE = re.compile(r"^v(\d{4,})$")
 
 
 def report_root(strategy: str, world: str) -> Path:
-    return reports_dir() / strategy / world
+    """``reports/<strategy>/<world>/``: both names checked as identifiers (``_world``, the world
+    summaries' folder, is the one reserved name), the path checked to stay under ``reports/``."""
+    if strategy != "_world":
+        check_identifier(strategy, "strategy", where="report folder")
+    check_identifier(world, "world", where="report folder")
+    return inside(reports_dir() / strategy / world, reports_dir(), "report folder")
 
 
 def existing_versions(strategy: str, world: str) -> list[str]:

@@ -14,7 +14,10 @@ def world_summary(world: str, *, store_url: str | None = None, engine: str = "au
 
     version, folder = allocate_version("_world", world)
     nb = folder / "world_summary.ipynb"
-    execute_all([Execution("world", nb, {"world": world, "store_url": store_url})], echo=lambda _m: None)
+    from qmtl_research.reporting.runner import store_env
+
+    # the store URL goes to the kernel's environment, never into the notebook (it may hold a password)
+    execute_all([Execution("world", nb, {"world": world}, env=store_env(store_url))], echo=lambda _m: None)
     meta = {"title": "World summary", "subtitle": f"World {world}",
             "qmtl": {"strategy": "all strategies", "world": world, "version": version, "verdict": "see table",
                      "stage": "n/a", "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}}
