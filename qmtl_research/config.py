@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qmtl_research.errors import ConfigError
-from qmtl_research.identifiers import IDENTIFIER_TEXT, check_identifier, is_identifier
+from qmtl_research.identifiers import IDENTIFIER_TEXT, check_identifier, inside, is_identifier
 from qmtl_research.paths import params_dir
 from qmtl_research.yamlio import load_model
 
@@ -99,8 +99,6 @@ class WorldConfig(_Strict):
 
     def policy_path(self) -> Path | None:
         """``params/<policy_file>`` resolved and checked to stay under ``params/``."""
-        from qmtl_research.identifiers import inside
-
         return inside(params_dir() / self.policy_file, params_dir(), f"policy_file {self.policy_file!r}") \
             if self.policy_file else None
 

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from qmtl_research.conventions import WEEKS_PER_YEAR
 from qmtl_research.errors import ConfigError, InputError
+from qmtl_research.identifiers import check_identifier
 from qmtl_research.paths import params_dir
 from qmtl_research.yamlio import load_model
 
@@ -461,8 +462,6 @@ def list_schemes() -> list[str]:
 
 
 def scheme_path(name: str) -> Path:
-    from qmtl_research.identifiers import check_identifier
-
     check_identifier(name, "grading scheme", where="the scheme name (params/grading/<name>.yaml)")
     for ext in (".yaml", ".yml"):
         p = schemes_dir() / f"{name}{ext}"

@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qmtl_research.errors import ConfigError, NotebookFailed
+from qmtl_research.identifiers import check_identifier
 from qmtl_research.paths import notebooks_dir
 
 KERNEL = os.environ.get("QMTL_KERNEL", "qmtl-research")
 
 
 def notebook_path(name: str) -> Path:
-    from qmtl_research.identifiers import check_identifier
-
     check_identifier(name, "notebook", where="a strategy's notebooks list")
     src = notebooks_dir() / f"{name}.ipynb"
     if not src.is_file():
@@ -61,6 +60,12 @@ class Execution:
     error: BaseException | None = None
     stopped: bool = False
     kernels: list = field(default_factory=list)
+
+
+def store_env(store_url: str | None) -> dict[str, str]:
+    """Kernel environment (:attr:`Execution.env`) that points the notebooks at ``store_url``
+    (empty: they use this process's ``QMTL_STORE_URL`` or the default store)."""
+    return {"QMTL_STORE_URL": store_url} if store_url else {}
 
 
 def _failed_cell(out_path: Path) -> tuple[int | None, str]:

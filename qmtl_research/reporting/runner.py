@@ -33,7 +33,7 @@ from qmtl_research.config import StrategyConfig, load_strategy, load_strategy_ca
 from qmtl_research.errors import ConfigError, NotebookFailed
 from qmtl_research.paths import project_root
 from qmtl_research.reporting.manifest import build_manifest, file_hashes, write_manifest
-from qmtl_research.reporting.notebooks import Execution, check_parameters, execute_all
+from qmtl_research.reporting.notebooks import Execution, check_parameters, execute_all, store_env
 from qmtl_research.reporting.render import render_notebook
 from qmtl_research.reporting.versions import allocate_version
 from qmtl_research.store import EvaluationStore, RunKey
@@ -98,12 +98,6 @@ def check_strategy(cfg: StrategyConfig) -> list:
     for i, step in enumerate(cfg.notebooks):
         check_parameters(step.notebook, step.parameters, f"{source}: notebooks[{i}].parameters")
     return params
-
-
-def store_env(store_url: str | None) -> dict[str, str]:
-    """Kernel environment that points the notebooks at ``store_url`` (empty: they use this
-    process's ``QMTL_STORE_URL`` or the default store)."""
-    return {"QMTL_STORE_URL": store_url} if store_url else {}
 
 
 def run_report(strategy: str, world: str | None = None, *, store_url: str | None = None,

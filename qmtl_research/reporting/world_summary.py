@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qmtl_research.reporting.render import render_notebook
-from qmtl_research.reporting.notebooks import Execution, execute_all
+from qmtl_research.reporting.notebooks import Execution, execute_all, store_env
 from qmtl_research.reporting.versions import allocate_version
 
 
@@ -14,8 +14,6 @@ def world_summary(world: str, *, store_url: str | None = None, engine: str = "au
 
     version, folder = allocate_version("_world", world)
     nb = folder / "world_summary.ipynb"
-    from qmtl_research.reporting.runner import store_env
-
     # the store URL goes to the kernel's environment, never into the notebook (it may hold a password)
     execute_all([Execution("world", nb, {"world": world}, env=store_env(store_url))], echo=lambda _m: None)
     meta = {"title": "World summary", "subtitle": f"World {world}",
