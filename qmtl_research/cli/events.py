@@ -47,5 +47,43 @@ def export_cmd(output: Path = typer.Option(None, "--output", "-o", help="JSON-li
         typer.echo(f"{n} event(s) -> {output}", err=True)
 
 
+@events_app.command("follow")
+def follow_cmd(consumer: str = typer.Option("state-view", "--consumer", help="consumer name (its offset is stored)"),
+               once: bool = typer.Option(False, "--once", help="handle what is pending, then stop"),
+               poll: float = typer.Option(1.0, "--poll", help="seconds between polls (SQLite) / LISTEN timeouts"),
+               idle_timeout: float = typer.Option(None, "--idle-timeout",
+                                                  help="stop after this many seconds without an event"),
+               store_url: str = typer.Option(None, "--store-url")):
+    """Consume the event log from this consumer's stored offset: deep validation on
+    EvaluationRunCreated, re-judgement on ValidationProfileChanged, the state view on every
+    event (at least once, idempotent; resumable after a kill). PostgreSQL: LISTEN/NOTIFY; SQLite: polling."""
+    from qmtl_research.store import EvaluationStore
+    from qmtl_research.validation.stream import Consumer
+
+    def echo(ev, revisions):
+        typer.echo(f"{ev['id']} {ev['event_type']}" + "".join(f"\n  + {r}" for r in revisions))
+
+    c = Consumer(EvaluationStore.open(store_url), consumer, poll_s=poll, on_event=echo)
+    try:
+        res = c.follow(once=once, idle_timeout=idle_timeout)
+    except KeyboardInterrupt:
+        res = None
+    typer.echo(f"consumer {consumer}: offset {c.offset}" + (f", {res.handled} event(s) handled" if res else ""),
+               err=True)
+
+
+@events_app.command("state")
+def state_cmd(world: str = typer.Option(None, "--world"), store_url: str = typer.Option(None, "--store-url")):
+    """The state view the consumer keeps (one row per world and strategy)."""
+    import pandas as pd
+
+    from qmtl_research.store import EvaluationStore
+    from qmtl_research.validation.stream import state_frame
+
+    f = state_frame(EvaluationStore.open(store_url), world).drop(columns=["detail", "note", "updated_at"])
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        typer.echo(f.to_string(index=False) if len(f) else "empty state view (run `qmtl-research events follow --once`)")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(events_app, name="events")

@@ -17,8 +17,9 @@ from qmtl_research.paths import default_store_path
 SCHEMA_VERSION = 2
 
 #: modules whose tables register on the shared metadata; each may define ``upgrade(conn, from_version)``
+#: and ``install(conn)`` (triggers etc., run on every open after the guards)
 EXTENSIONS = ("qmtl_research.store.audit_tables", "qmtl_research.store.approval_tables",
-              "qmtl_research.store.finding_tables")
+              "qmtl_research.store.finding_tables", "qmtl_research.store.stream_tables")
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -109,6 +110,10 @@ def _ensure_schema(engine: Engine) -> None:
                     upgrade(conn, row.version)
             conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
         install_guards(conn)      # append-only triggers (store.guards.PROTECTED); an older store gets them too
+        for module in _import_extensions():
+            install = getattr(module, "install", None)
+            if install is not None:
+                install(conn)
 
 
 def _import_extensions() -> list:

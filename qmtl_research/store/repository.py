@@ -18,7 +18,9 @@ from qmtl_research.store.guards import is_guard_refusal
 from qmtl_research.store.tables import evaluation_runs, events, reports, run_history, run_results
 
 RUN_STATUSES = ("created", "running", "evaluated", "failed")
-CHANGE_TYPES = ("override", "ex_post_failure", "extended_validation")
+#: rejudgement: the verdict again under a changed validation profile (the event-stream consumer,
+#: qmtl_research.validation.stream); the run itself is never rewritten
+CHANGE_TYPES = ("override", "ex_post_failure", "extended_validation", "rejudgement")
 #: our snake_case event types (stored) -> QMTL's event names (added to exports)
 QMTL_EVENT_NAMES = {"evaluation_run_created": "EvaluationRunCreated",
                     "evaluation_run_updated": "EvaluationRunUpdated",

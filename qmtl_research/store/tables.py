@@ -53,7 +53,7 @@ run_history = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     *_run_key_columns(),
     Column("revision", Integer, nullable=False),
-    Column("change_type", String(32), nullable=False),  # override|ex_post_failure|extended_validation
+    Column("change_type", String(32), nullable=False),  # override|ex_post_failure|extended_validation|rejudgement
     Column("actor", String(128)),
     Column("payload", Json, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

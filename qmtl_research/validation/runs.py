@@ -83,13 +83,18 @@ def record_ex_post_failure(store: EvaluationStore, key: RunKey, *, reason: str, 
 
 
 def record_extended_validation(store: EvaluationStore, key: RunKey, results: dict[str, RuleResult], *,
-                               actor: str) -> int:
-    """Append extended-validation results (cohort, portfolio, stress ... run after the verdict)."""
+                               actor: str, context: dict | None = None, idempotency_key: str | None = None) -> int:
+    """Append extended-validation results (cohort, portfolio, stress ... run after the verdict).
+
+    ``context`` adds fields to the revision's payload (e.g. the cohort and ruleset it was judged
+    in); with an ``idempotency_key`` seen before nothing is written (see
+    :meth:`EvaluationStore.append_history`)."""
     _require_evaluated(store, key)
     return store.append_history(key, "extended_validation",
-                                {"results": {n: r.model_dump() for n, r in results.items()},
+                                {**(context or {}), "results": {n: r.model_dump() for n, r in results.items()},
                                  "status": max((r.status for r in results.values()),
-                                               key=["pass", "warn", "fail"].index, default="pass")}, actor)
+                                               key=["pass", "warn", "fail"].index, default="pass")}, actor,
+                                idempotency_key=idempotency_key)
 
 
 def _require_evaluated(store: EvaluationStore, key: RunKey) -> dict:
