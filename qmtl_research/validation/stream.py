@@ -273,9 +273,10 @@ class Consumer:
                 if batch:
                     idle_since = time.monotonic()
                     continue
-                if once or (idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout):
+                left = None if idle_timeout is None else idle_timeout - (time.monotonic() - idle_since)
+                if once or (left is not None and left <= 0):
                     return result
-                self._wait()
+                self._wait(self.poll_s if left is None else min(self.poll_s, left))
         finally:
             self._close()
 
@@ -288,11 +289,11 @@ class Consumer:
         self._listener = psycopg.connect(url, autocommit=True)
         self._listener.execute(f"LISTEN {st.CHANNEL}")
 
-    def _wait(self) -> None:
+    def _wait(self, seconds: float) -> None:
         if self._listener is None:
-            time.sleep(self.poll_s)
+            time.sleep(seconds)
             return
-        for _ in self._listener.notifies(timeout=self.poll_s, stop_after=1):
+        for _ in self._listener.notifies(timeout=seconds, stop_after=1):
             pass
 
     def _close(self) -> None:
