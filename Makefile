@@ -35,7 +35,7 @@ export IPYTHONDIR         := $(CURDIR)/.cache/ipython
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export JAX_PLATFORMS      := cpu
 
-.PHONY: help setup lab data report report-all test test-fast bench clean lock
+.PHONY: help setup lab data report report-all test test-fast bench clean lock site
 
 # kernels read IPYTHONDIR at start-up: when its parent (.cache) is missing, IPython warns "IPython parent
 # ... is not a writable location" and falls back to a new temp dir, so make it before any kernel starts
@@ -88,6 +88,10 @@ report: setup | $(IPYTHONDIR) ## make report STRATEGY=demo [WORLD=w]: run notebo
 report-all: setup | $(IPYTHONDIR) ## every shipped strategy in parallel (WORKERS=2)
 	@$(call whole_number,WORKERS)
 	$(VENV)/bin/qmtl-research report all --workers "$$MAKE_ARG_WORKERS"
+
+site: setup ## the validation portal: bring the state view up to date (events follow --once), render reports/site
+	$(VENV)/bin/qmtl-research events follow --once
+	$(VENV)/bin/qmtl-research site build
 
 # nbval with the per-cell tolerance classes of tests/nbval_tolerance.py (tests/NOTEBOOKS.md); notebooks run
 # in exploration mode against an empty throwaway store, so outputs never depend on local runs
