@@ -180,7 +180,7 @@ def test_kill_9_mid_stream_then_resume(store_url, tmp_path):
     before its offset commit, (2) at an arbitrary moment from outside; each resumes: every
     event handled, no effect applied twice."""
     store = EvaluationStore.open(store_url)
-    keys = _stored(store, ("good_strategies_runs.json", "borderline_strategies_runs.json", "bad_strategies_runs.json"))
+    keys = _stored(store, ("good_strategies_runs.json", "borderline_strategies_runs.json"))
     ids = [e["id"] for e in store.events()]
     env = dict(os.environ)
     target = ids[len(ids) // 2]
