@@ -11,6 +11,7 @@ reported with ``file:line`` and the field path (see :mod:`qmtl_research.yamlio`)
 """
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,6 +63,15 @@ class NotebookStep(_Strict):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class LiveConfig(_Strict):
+    """A strategy's live period (``qmtl-research runs live``): ``start``, the first live date;
+    ``returns_path``, a returns file under ``data/`` (a ``date`` column and one return column),
+    or None for the strategy portfolio's own daily returns."""
+
+    start: dt.date
+    returns_path: str | None = None
+
+
 class StrategyConfig(_Strict):
     strategy_id: str
     title: str
@@ -77,6 +87,7 @@ class StrategyConfig(_Strict):
     synthetic: bool = Field(False, description="data is synthetic: the report says so on every page")
     portfolio: dict[str, Any] | None = Field(
         None, description="portfolio strategies: weights/positions, validated by qmtl_research.audit")
+    live: LiveConfig | None = Field(None, description="live period judged against the backtest (runs live)")
 
     @property
     def default_world(self) -> str:

@@ -1,5 +1,5 @@
 """`qmtl-research runs ...`: EvaluationRuns in the store (list, show, history, re-evaluate,
-ex-post failures, overrides, health, monitoring)."""
+ex-post failures, overrides, health, monitoring, live runs)."""
 from __future__ import annotations
 
 import json
@@ -133,6 +133,35 @@ def monitor_cmd(world: str = typer.Option(None, "--world", help="store: latest l
         typer.echo(table.round(4).to_string() if len(table) else "no live runs with a live block")
         typer.echo(cand.to_string(index=False) if len(cand) else "")
     if len(cand) and cand["demotion_candidate"].any():
+        raise typer.Exit(1)
+
+
+@runs_app.command("live")
+def live_cmd(strategy: str = typer.Option(..., "--strategy"), world: str = typer.Option(None, "--world",
+             help="default: the strategy's first world"),
+             returns: str = typer.Option(None, "--returns", help="returns file (date + one column); default: the "
+                                         "strategy's live.returns_path, else its portfolio's returns"),
+             store_url: str = typer.Option(None, "--store-url")):
+    """Record a live run judged against the strategy's latest backtest run: 30/60/90-day Sharpe,
+    drawdown and ES, live/backtest Sharpe ratio, override frequency, demotion decision (exit 1 when
+    the strategy is a demotion candidate)."""
+    from qmtl_research.config import load_strategy, load_world
+    from qmtl_research.validation.live import live_returns, live_summary, record_live_run
+
+    cfg = load_strategy(strategy)
+    wcfg = load_world(world or cfg.default_world)
+    series, source = live_returns(cfg, returns)
+    store = _store(store_url)
+    key = record_live_run(store, cfg, wcfg, series, source=source)
+    run = store.get_run(key)
+    p, block = run["params"], run["metrics"]["live"]
+    typer.echo(f"live run {key} against backtest run {p['backtest_run']} ({source}, live {p['live_start']}.."
+               f"{p['live_end']}): verdict {run['summary']['status']}")
+    typer.echo(live_summary(store, key).round(4).to_string(index=False))
+    typer.echo(f"live/backtest Sharpe {block['live_vs_backtest_sharpe_ratio']:.3f}; overrides in 90 days "
+               f"{block['override_count_90d']:.0f}; demotion candidate: {p['demotion_candidate']}"
+               + (f" ({p['demotion_reasons']})" if p["demotion_reasons"] else ""))
+    if p["demotion_candidate"]:
         raise typer.Exit(1)
 
 
