@@ -157,8 +157,10 @@ def current_verdict(store: EvaluationStore, key: RunKey, run: dict) -> tuple[str
     return ("fail" if failed else verdict), stage, deep
 
 
-def state_row(store: EvaluationStore, world_id: str, strategy_id: str, event_id: int) -> dict[str, Any]:
-    """The state-view row of (world, strategy), computed from the store."""
+def state_row(store: EvaluationStore, world_id: str, strategy_id: str, event_id: int,
+              governance=None) -> dict[str, Any]:
+    """The state-view row of (world, strategy), computed from the store (``governance``: the
+    loaded governance files, read from ``params/governance`` when None)."""
     from qmtl_research.validation.approvals import current_stage
     from qmtl_research.validation.findings import findings_frame
     from qmtl_research.validation.overrides import overrides_frame
@@ -186,7 +188,7 @@ def state_row(store: EvaluationStore, world_id: str, strategy_id: str, event_id:
     return {"world_id": world_id, "strategy_id": strategy_id,
             "risk_tier": (latest or (runs[-1] if runs else {})).get("risk_tier"),
             "owner": card.owner if card is not None else None,
-            "lifecycle_stage": current_stage(store, world_id, strategy_id),
+            "lifecycle_stage": current_stage(store, world_id, strategy_id, governance),
             "run_id": latest["run_id"] if latest else None, "run_stage": latest.get("stage") if latest else None,
             "current_verdict": verdict, "recommended_stage": rec_stage,
             "last_validation": latest["evaluated_at"] if latest else None, "next_review_due": due,
@@ -231,6 +233,7 @@ class Consumer:
             raise InputError(f"poll interval {poll_s} is not positive", where="--poll", fix="give seconds > 0")
         self.store, self.name, self.poll_s, self.on_event = store, name, poll_s, on_event
         self._listener = None
+        self._governance = None
 
     @property
     def offset(self) -> int:
@@ -244,7 +247,7 @@ class Consumer:
 
     def _apply(self, ev: dict[str, Any], result: FollowResult) -> None:
         revisions, touched = handle(self.store, ev)
-        rows = [state_row(self.store, w, s, ev["id"]) for w, s in sorted(touched)]
+        rows = [state_row(self.store, w, s, ev["id"], self._governance) for w, s in sorted(touched)]
         if os.environ.get(KILL_ENV) == str(ev["id"]):
             os.kill(os.getpid(), signal.SIGKILL)
         with self.store.engine.begin() as conn:       # state rows and the offset: together or not at all
@@ -261,6 +264,9 @@ class Consumer:
         """Handle events from the stored offset on. ``once``: stop when none is left; otherwise
         wait for new ones (LISTEN on PostgreSQL, polling on SQLite) until ``idle_timeout``
         seconds pass without one (None: forever)."""
+        from qmtl_research.validation.governance import load_governance
+
+        self._governance = load_governance()     # once per call (a long follow sees file changes on restart)
         result = FollowResult(self.name, offset=self.offset)
         idle_since = time.monotonic()
         try:
@@ -300,6 +306,7 @@ class Consumer:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+        self._governance = None
 
 
 def state_frame(store: EvaluationStore, world_id: str | None = None) -> pd.DataFrame:
