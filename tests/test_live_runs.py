@@ -42,6 +42,12 @@ def store(tmp_path, returns):
     return store
 
 
+def cfg_owner(cfg):
+    from qmtl_research.config import load_model_card
+
+    return load_model_card(cfg.model_card).owner
+
+
 def test_the_shipped_strategy_declares_a_live_period_on_real_data(returns):
     cfg = load_strategy(SID)
     assert cfg.live is not None and pd.Timestamp(cfg.live.start) == START and not cfg.synthetic
@@ -73,6 +79,13 @@ def test_live_run_figures_match_independent_references(store, returns):
     assert run["params"]["demotion_candidate"] is bool(expected)
     # judged by the world's live_monitoring rule at stage live
     assert "live_monitoring" in run["validation"]["results"]
+    # the consumer's state view carries the live decay of the latest live run
+    from qmtl_research.validation.stream import Consumer, state_frame
+
+    Consumer(store, "live").follow(once=True)
+    row = state_frame(store).set_index("strategy_id").loc[SID]
+    assert row["live_decay"] == pytest.approx(ratio, rel=1e-10) and row["run_id"] == key.run_id
+    assert row["owner"] == cfg_owner(cfg) and row["detail"]["live_run"] == key.run_id
 
 
 def test_runs_live_command(tmp_path, store, returns):
