@@ -222,6 +222,9 @@ class HARVolatility:
         e2 = (r - self.mean_) ** 2
         target = rolling_mean_before(e2, self.horizon)[self.horizon:]          # target[i] = mean e2[i..i+h-1]
         rows = np.arange(max(self.lags), len(r) - self.horizon + 1)
+        if np.linalg.matrix_rank(x[rows]) < x.shape[1]:
+            raise InputError("HAR: the realised-variance regressors are collinear (a constant or near-constant "
+                             "series)", where="HARVolatility.fit", fix="leave the fund to the other models")
         fit = sm.OLS(target[rows], x[rows]).fit()
         self.params_ = np.asarray(fit.params, dtype=float)
         self.floor_ = self.floor_share * float(r.var(ddof=1))

@@ -456,21 +456,8 @@ class GarchLSTMVolatility(LSTMVolatility):
 
 
 def make_model(name: str, config, warm_start: bool = False):
-    """The estimator for a model name of :data:`~qmtl_research.volatility.config.MODEL_NAMES`,
-    with hyper-parameters from a :class:`~qmtl_research.volatility.config.Stage1Config`."""
-    if name == "Naive":
-        return NaiveVolatility(window=config.window)
-    if name == "GARCH":
-        from qmtl_research.volatility.garch import GarchVolatility
+    """The estimator of a registered model (:mod:`~qmtl_research.volatility.registry`), with
+    hyper-parameters from a :class:`~qmtl_research.volatility.config.Stage1Config`."""
+    from qmtl_research.volatility import registry
 
-        g = config.garch
-        return GarchVolatility(mean=g.mean, min_train_obs=g.min_train_obs, horizon=config.horizon,
-                               warm_start=warm_start, max_iter=g.max_iter)
-    lstm = dict(config.lstm.model_dump(), window=config.window, horizon=config.horizon, seed=config.seed,
-                warm_start=warm_start)
-    if name == "LSTM":
-        return LSTMVolatility(features=("sigma",), **lstm)
-    if name == "GARCH-LSTM":
-        return GarchLSTMVolatility(**lstm)
-    raise InputError(f"unknown stage-1 model {name!r}", where="models",
-                     fix="use GARCH, LSTM, GARCH-LSTM or Naive")
+    return registry.get(name).build(config, warm_start=warm_start)
