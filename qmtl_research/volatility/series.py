@@ -61,13 +61,14 @@ def _segment(values: np.ndarray, j: int) -> tuple[int, np.ndarray]:
     return first, values[first:last + 1, j]
 
 
-def _targets(model, r: np.ndarray, horizon: int) -> np.ndarray:
-    """Expected 1-month target (%) for fund-local origins ``0 .. len(r)``."""
+def _targets(model, r: np.ndarray, horizon: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
+    """Expected 1-month target (%) for fund-local origins ``lo .. hi - 1`` (default: ``0 .. len(r)``)."""
     v = np.asarray(model.forecast_variance(r, horizon), dtype=float)
     if v.shape != (len(r) + 1, horizon):
         raise InputError(f"forecast_variance returned shape {v.shape}, expected {(len(r) + 1, horizon)}",
                          where=f"{type(model).__name__}.forecast_variance", fix="see the VolatilityModel protocol")
-    out = np.full(len(r) + 1, np.nan)
+    v = v[lo:hi]
+    out = np.full(len(v), np.nan)
     ok = np.isfinite(v).all(axis=1) & (v >= 0).all(axis=1)
     if ok.any():
         out[ok] = expected_target_vol(v[ok])
@@ -130,9 +131,8 @@ def series_walk_forward(name: str, config, returns: pd.DataFrame, refit_dates, p
             nxt = events[k + 1] if k + 1 < len(events) else n_grid
             if not _fit(model, name, fund, r[: pos - first], grid[pos].date(), failures, fits):
                 continue
-            target = _targets(model, r, config.horizon)
             hi = min(nxt, first + len(r) + 1)
-            out[pos:hi, j] = target[pos - first: hi - first]
+            out[pos:hi, j] = _targets(model, r, config.horizon, pos - first, hi - first)
     frame = pd.DataFrame(out, index=grid, columns=pd.Index([str(c) for c in returns.columns], name="fund_id"))
     return SeriesPanelResult(frame, pd.DataFrame(fits, columns=FIT_COLUMNS), failures)
 

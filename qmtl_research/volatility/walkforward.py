@@ -98,7 +98,7 @@ def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, sche
             test[m] = test["garch_1m"].to_numpy()
         elif kind == "series":
             series[m] = series_walk_forward(m, config, returns, schedule.refit_dates, progress=progress)
-            grid_values = series[m].forecast.reindex(columns=target.columns).to_numpy(dtype=float)
+            grid_values = series[m].forecast.reindex(index=grid, columns=target.columns).to_numpy(dtype=float)
             test[m] = grid_values[test_pos, test_col]
 
     training = []
