@@ -217,3 +217,15 @@ def test_gjr_warm_refits_reach_arch_cold_optimum_on_a_sweep():
                               rescale=False).fit(disp="off")
             worst = min(worst, model.loglik_ - cold.loglikelihood)
     assert worst >= -1e-4
+
+
+def test_series_walk_forward_in_parallel_chunks_gives_the_same_numbers():
+    from qmtl_research.volatility import GarchConfig
+
+    returns = _panel(n_funds=4)
+    refits = [returns.index[200], returns.index[300]]
+    serial = series_walk_forward("HAR", Stage1Config(models=("HAR",)), returns, refits)
+    cfg = Stage1Config(models=("HAR",), garch=GarchConfig(n_jobs=2, backend="threading"))
+    par = series_walk_forward("HAR", cfg, returns, refits)
+    pd.testing.assert_frame_equal(serial.forecast, par.forecast)
+    pd.testing.assert_frame_equal(serial.fits, par.fits)

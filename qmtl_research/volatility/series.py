@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
-
 from qmtl_research.errors import InputError
 from qmtl_research.volatility import registry
-from qmtl_research.volatility.garch import _estimation_events
+from qmtl_research.volatility.garch import _chunks, _estimation_events, _run_chunks
 from qmtl_research.volatility.targets import expected_target_vol
 
 FIT_COLUMNS = ["model", "fund_id", "fit_date", "n_obs", "loglik", "params", "flags"]
@@ -118,23 +116,37 @@ def series_walk_forward(name: str, config, returns: pd.DataFrame, refit_dates, p
         raise InputError("a refit date is not a week of the returns (or the week after)", where="refit_dates",
                          fix="use the walk-forward schedule's refit dates")
     values = returns.to_numpy(dtype=float, na_value=np.nan)
+    funds = [str(c) for c in returns.columns]
+
+    def job(sl):
+        return _walk_funds(spec, config, values[:, sl], funds[sl], refit_pos, grid)
+
+    # funds are independent: chunks in parallel with the GARCH engine's settings (n_jobs, backend)
+    parts = _run_chunks(job, _chunks(len(funds), config.garch.n_jobs), config.garch, progress, f"{name} walk-forward")
+    out = np.column_stack([p[0] for p in parts]) if parts else np.full((len(grid), 0), np.nan)
+    fits = [f for p in parts for f in p[1]]
+    failures = [f for p in parts for f in p[2]]
+    frame = pd.DataFrame(out, index=grid, columns=pd.Index(funds, name="fund_id"))
+    return SeriesPanelResult(frame, pd.DataFrame(fits, columns=FIT_COLUMNS), failures)
+
+
+def _walk_funds(spec, config, values: np.ndarray, funds: list[str], refit_pos: list[int], grid) -> tuple:
+    """One chunk of funds: (forecast grid x funds, fit rows, failures)."""
     n_grid = len(grid)
     out = np.full((n_grid, values.shape[1]), np.nan)
     fits, failures = [], []
     g = config.garch
-    for j in tqdm(range(values.shape[1]), desc=f"{name} walk-forward", unit="fund", disable=not progress):
-        fund = str(returns.columns[j])
+    for j, fund in enumerate(funds):
         first, r = _segment(values, j)
         events = _estimation_events(first, len(r), refit_pos, g.min_train_obs, g.late_start, n_grid - 1)
         model = spec.build(config, warm_start=True)
         for k, pos in enumerate(events):
             nxt = events[k + 1] if k + 1 < len(events) else n_grid
-            if not _fit(model, name, fund, r[: pos - first], grid[pos].date(), failures, fits):
+            if not _fit(model, spec.name, fund, r[: pos - first], grid[pos].date(), failures, fits):
                 continue
             hi = min(nxt, first + len(r) + 1)
             out[pos:hi, j] = _targets(model, r, config.horizon, pos - first, hi - first)
-    frame = pd.DataFrame(out, index=grid, columns=pd.Index([str(c) for c in returns.columns], name="fund_id"))
-    return SeriesPanelResult(frame, pd.DataFrame(fits, columns=FIT_COLUMNS), failures)
+    return out, fits, failures
 
 
 def series_masked(name: str, config, returns: pd.DataFrame, train_mask: pd.Series) -> SeriesPanelResult:
