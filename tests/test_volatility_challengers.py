@@ -229,3 +229,13 @@ def test_series_walk_forward_in_parallel_chunks_gives_the_same_numbers():
     par = series_walk_forward("HAR", cfg, returns, refits)
     pd.testing.assert_frame_equal(serial.forecast, par.forecast)
     pd.testing.assert_frame_equal(serial.fits, par.fits)
+
+
+def test_stage2_settings_take_stage1_model_names_from_the_registry():
+    from pydantic import ValidationError
+
+    from qmtl_research.rating.settings import RatingSettings
+
+    assert RatingSettings(stage1_model="GJR-GARCH").stage1_model == "GJR-GARCH"
+    with pytest.raises(ValidationError, match="unknown stage-1 model 'EGARCH'"):
+        RatingSettings(stage1_model="EGARCH")

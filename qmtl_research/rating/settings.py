@@ -50,6 +50,15 @@ class RatingSettings(BaseModel):
             raise ValueError(f"unknown kernels {bad}; use {list(KERNELS)}")
         return v
 
+    @field_validator("stage1_model")
+    @classmethod
+    def _stage1_model(cls, v: str) -> str:
+        from qmtl_research.volatility import registry
+
+        if v not in registry.names():
+            raise ValueError(f"unknown stage-1 model {v!r}; use one of {list(registry.names())}")
+        return v
+
     @field_validator("param_grid")
     @classmethod
     def _grid(cls, v: dict) -> dict:
