@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from arch import arch_model
-from arch.univariate import ConstantMean, EWMAVariance, GARCH, Normal, ZeroMean
+from arch.univariate import EWMAVariance, ZeroMean
 
 from qmtl_research.errors import InputError
 from qmtl_research.volatility import Stage1Config, registry

@@ -45,9 +45,10 @@ class VolatilityModel(Protocol):
     Like arch's ``VolatilityProcess`` it is fitted on a sample and then filters any series
     with the fitted parameters. The stage-1 driver calls, for one fund and one refit date,
     ``fit(returns[:refit])`` and then ``forecast_variance(returns, horizon)`` on the fund's
-    whole history; row ``i`` may only use ``returns[:i]`` (the driver checks nothing after
-    the refit date can reach an earlier origin by using the forecasts of origins up to the
-    next refit only, so the filter must be causal).
+    whole history, of which it keeps the origins from the refit date to the next refit. Row
+    ``i`` must use ``returns[:i]`` only (a causal filter): the driver cannot check it, the
+    tests do (``tests/test_volatility_challengers.py``: shocking later returns moves no earlier
+    forecast).
 
     Attributes
     ----------
