@@ -16,9 +16,9 @@ from qmtl_research.volatility.config import GarchConfig, HighVolRegime, LSTMConf
 from qmtl_research.volatility.garch import (GarchPanelResult, GarchVolatility, fit_garch_panel, fit_garch_series,
                                             garch_walk_forward)
 from qmtl_research.volatility.lookup import forecasts_for
-from qmtl_research.volatility.models import GarchLSTMVolatility, LSTMVolatility, NaiveVolatility, make_model
+from qmtl_research.volatility.models import GarchLSTMVolatility, LSTMVolatility, NaiveVolatility
 from qmtl_research.volatility.pipeline import Stage1Result, run_stage1
-from qmtl_research.volatility.registry import ModelSpec, VolatilityModel, register, unregister
+from qmtl_research.volatility.registry import ModelSpec, VolatilityModel, make_model, register, unregister
 from qmtl_research.volatility.samples import build_inputs, build_samples
 from qmtl_research.volatility.splits import default_test_start, walk_forward_schedule
 from qmtl_research.volatility.targets import (REGULATORY_WINDOW, STAGE2_WINDOW, TARGET_WINDOW, expected_sample_std,

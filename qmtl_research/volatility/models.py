@@ -12,7 +12,7 @@ annualised vol (%) of weeks ``t..t+3``:
   ``GridSearchCV`` / ``cross_val_score`` can use it directly).
 
 GARCH(1,1) is a per-fund time-series model: :class:`~qmtl_research.volatility.garch.GarchVolatility`
-takes the returns panel as ``X`` (``make_model("GARCH", config)`` builds it).
+takes the returns panel as ``X`` (``registry.make_model("GARCH", config)`` builds it; every model is built through :mod:`.registry`).
 
 Hyper-parameters are constructor arguments only (``get_params``/``set_params`` and
 ``sklearn.base.clone`` work). ``warm_start=True`` (as in scikit-learn) makes a new
@@ -453,11 +453,3 @@ class GarchLSTMVolatility(LSTMVolatility):
                          warm_start=warm_start, warm_epochs=warm_epochs, warm_replay=warm_replay,
                          warm_max_samples=warm_max_samples, log_transform=log_transform, seed=seed,
                          verbose=verbose)
-
-
-def make_model(name: str, config, warm_start: bool = False):
-    """The estimator of a registered model (:mod:`~qmtl_research.volatility.registry`), with
-    hyper-parameters from a :class:`~qmtl_research.volatility.config.Stage1Config`."""
-    from qmtl_research.volatility import registry
-
-    return registry.get(name).build(config, warm_start=warm_start)

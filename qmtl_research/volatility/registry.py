@@ -155,6 +155,12 @@ def garch_based(models) -> tuple[str, ...]:
     return tuple(m for m in models if get(m).kind == "garch" or get(m).needs_garch)
 
 
+def make_model(name: str, config, warm_start: bool = False):
+    """The estimator of the registered model ``name``, with hyper-parameters from a
+    :class:`~qmtl_research.volatility.config.Stage1Config` (``warm_start`` for refits)."""
+    return get(name).build(config, warm_start=warm_start)
+
+
 # ------------------------------------------------------------------ the shipped models
 def _garch(config, warm_start=False):
     from qmtl_research.volatility.garch import GarchVolatility
@@ -182,7 +188,7 @@ def _naive(config, warm_start=False):
 
 def _challenger(cls_name):
     def build(config, warm_start=False):
-        from qmtl_research.volatility import challengers
+        import qmtl_research.volatility.challengers as challengers
 
         return getattr(challengers, cls_name).from_config(config)
     return build
