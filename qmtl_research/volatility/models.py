@@ -12,7 +12,8 @@ annualised vol (%) of weeks ``t..t+3``:
   ``GridSearchCV`` / ``cross_val_score`` can use it directly).
 
 GARCH(1,1) is a per-fund time-series model: :class:`~qmtl_research.volatility.garch.GarchVolatility`
-takes the returns panel as ``X`` (``registry.make_model("GARCH", config)`` builds it; every model is built through :mod:`.registry`).
+takes the returns panel as ``X`` (``registry.make_model("GARCH", config)`` builds it; every
+model is built through :mod:`.registry`).
 
 Hyper-parameters are constructor arguments only (``get_params``/``set_params`` and
 ``sklearn.base.clone`` work). ``warm_start=True`` (as in scikit-learn) makes a new
