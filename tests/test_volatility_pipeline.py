@@ -261,6 +261,9 @@ def test_results_recorded_in_the_store(result, tmp_path):
     stored = VolatilityResults.read(ctx.results(), required=True)
     pd.testing.assert_frame_equal(stored.table2, result.tables["table2"])
     assert stored.summary["best_model"] == result.summary["best_model"]
+    pd.testing.assert_frame_equal(stored.challengers.reset_index(drop=True), result.tables["challengers"],
+                                  check_dtype=False)
+    assert stored.summary["best_challenger"] == result.summary["best_challenger"]
 
 
 def test_plots_for_the_new_tables(result):
