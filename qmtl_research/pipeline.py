@@ -63,7 +63,7 @@ class _Params(BaseModel):
 class VolatilityParams(_Params):
     """Stage-1 notebook parameters (``None``: the default of :class:`~qmtl_research.volatility.Stage1Config`)."""
 
-    models: list[Literal["GARCH", "LSTM", "GARCH-LSTM", "Naive"]] | None = None
+    models: list[str] | None = None         # names of qmtl_research.volatility.registry (checked by Stage1Config)
     split: Literal["walk_forward", "kfold"] | None = None
     test_start: str | None = None
     refit: Literal["yearly", "weekly"] | None = None

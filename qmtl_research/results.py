@@ -262,6 +262,9 @@ class VolatilityResults(SectionResults):
                                     columns=("loss", "model_a", "model_b", "dm_stat", "p_value", "better"))
     mcs: pd.DataFrame = result("frame", "model confidence set (arch.bootstrap.MCS) per loss",
                                columns=("loss", "model", "mcs_pvalue", "in_mcs"))
+    challengers: pd.DataFrame = result("frame", "every model against the model under validation: RMSE, QLIKE, "
+                                       "Diebold-Mariano (HAC, HLN) statistic and p-value, MCS membership",
+                                       columns=("model", "role", "dm_mse", "p_mse", "in_mcs_mse"), required=False)
     garch_diagnostics: pd.DataFrame = result("frame", "degenerate GARCH(1,1) estimations (persistence, beta = 0, bounds)",
                                              columns=("design", "fund_id", "fit_date", "flags"))
     garch_diagnostics_summary: pd.DataFrame = result("frame", "GARCH estimations and degenerate ones per design")

@@ -10,10 +10,11 @@ from qmtl_research.data.synthetic import make_synthetic_universe
 from qmtl_research.errors import ConfigError
 from qmtl_research.volatility import HighVolRegime, LSTMConfig, Stage1Config, realized_vol, run_stage1
 from qmtl_research.volatility.evaluation import qlike
+from qmtl_research.volatility.registry import default_models
 from qmtl_research.volatility.splits import cv_splits, extended_grid
 
 FAST = LSTMConfig(units=4, epochs=2, batch_size=512, patience=None, validation_fraction=0.0, warm_epochs=1)
-MODELS = ["GARCH", "LSTM", "GARCH-LSTM", "Naive"]
+MODELS = list(default_models())         # GARCH, LSTM, GARCH-LSTM, Naive, EWMA, GJR-GARCH, HAR
 
 
 def _with_bad_funds(panel: FundPanel) -> FundPanel:
@@ -148,12 +149,21 @@ def test_tables_contract(result):
                                              HighVolRegime().name()]
     assert len(t["top20"]) == 20 and t["top20"]["realised"].is_monotonic_decreasing
     dm = t["dm_tests"]
-    assert len(dm) == 12 and set(dm["loss"]) == {"MSE", "QLIKE"} and (dm["lags"] == 3).all()
+    n = len(MODELS)
+    assert len(dm) == n * (n - 1) and set(dm["loss"]) == {"MSE", "QLIKE"} and (dm["lags"] == 3).all()
     mcs = t["mcs"]
-    assert len(mcs) == 8 and mcs.groupby("loss")["in_mcs"].any().all()      # the best model is always in
+    assert len(mcs) == 2 * n and mcs.groupby("loss")["in_mcs"].any().all()      # the best model is always in
     best = mcs.loc[mcs.groupby("loss")["mean_loss"].idxmin()]
     assert (best["mcs_pvalue"] == 1.0).all()
     assert set(t["garch_diagnostics"].columns) >= {"design", "fund_id", "fit_date", "alpha", "beta", "flags"}
+    comp = t["challengers"].set_index("model")
+    assert list(comp.index) == MODELS and comp.at["GARCH-LSTM", "role"] == "under validation"
+    assert (comp["role"] == "best challenger").sum() == 1
+    assert comp.loc[comp["role"] == "best challenger", "RMSE"].iloc[0] == t2.drop("GARCH-LSTM")["RMSE"].min()
+    for loss in ("MSE", "QLIKE"):
+        kept = set(mcs.loc[(mcs["loss"] == loss) & mcs["in_mcs"], "model"])
+        assert set(comp.index[comp[f"in_mcs_{loss.lower()}"]]) == kept
+    assert comp.loc[["EWMA", "GJR-GARCH", "HAR"], "fits"].gt(0).all() and comp.loc[["GARCH", "LSTM"], "fits"].isna().all()
     s = result.summary
     assert s["best_model"] == t2["RMSE"].idxmin() and s["n_test_points"] == len(p)
     assert s["test_start"] == str(result.schedule.test_start.date()) and s["now_origin"]
@@ -251,6 +261,9 @@ def test_results_recorded_in_the_store(result, tmp_path):
     stored = VolatilityResults.read(ctx.results(), required=True)
     pd.testing.assert_frame_equal(stored.table2, result.tables["table2"])
     assert stored.summary["best_model"] == result.summary["best_model"]
+    pd.testing.assert_frame_equal(stored.challengers.reset_index(drop=True), result.tables["challengers"],
+                                  check_dtype=False)
+    assert stored.summary["best_challenger"] == result.summary["best_challenger"]
 
 
 def test_plots_for_the_new_tables(result):

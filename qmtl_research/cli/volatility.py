@@ -65,7 +65,8 @@ def _rows(forecasts, latest: bool, since: Optional[str]):
 
 
 def register(app: typer.Typer) -> None:
-    grp = typer.Typer(help="Stage 1: 1-month volatility forecasts (GARCH(1,1), LSTM, GARCH-LSTM, naive).",
+    grp = typer.Typer(help="Stage 1: 1-month volatility forecasts (GARCH(1,1), LSTM, GARCH-LSTM, challengers: "
+                           "naive, EWMA, GJR-GARCH, HAR).",
                       no_args_is_help=True)
     app.add_typer(grp, name="volatility")
 
@@ -75,8 +76,10 @@ def register(app: typer.Typer) -> None:
                                                             "return|nav (CSV/Parquet; data/README.md)"),
         funds: Optional[Path] = typer.Option(None, "--funds", help="funds file (fund_id, name, fund_type, ...); "
                                                                    "gives fund_type"),
-        models: list[str] = typer.Option(["GARCH", "LSTM", "GARCH-LSTM", "Naive"], "--models",
-                                         help="models to run (repeat the option)"),
+        models: Optional[list[str]] = typer.Option(None, "--models",
+                                                   help="models to run (repeat the option; default: the "
+                                                        "registry's default models, qmtl_research.volatility."
+                                                        "registry)"),
         refit: str = typer.Option("yearly", "--refit", help="walk-forward refit cadence: yearly | weekly"),
         test_start: Optional[str] = typer.Option(None, "--test-start",
                                                  help="first forecast origin YYYY-MM-DD (default: data-relative)"),
@@ -92,14 +95,17 @@ def register(app: typer.Typer) -> None:
         from pydantic import ValidationError
 
         from qmtl_research.errors import ConfigError
-        from qmtl_research.volatility.config import MODEL_NAMES, Stage1Config
+        from qmtl_research.volatility import registry
+        from qmtl_research.volatility.config import Stage1Config
         from qmtl_research.volatility.pipeline import forecast_panel
 
         if output not in OUTPUTS:
             raise InputError(f"unknown output format {output!r}", where="--output", fix="use csv or json")
-        unknown = [m for m in models if m not in MODEL_NAMES]
+        models = list(models or registry.default_models())
+        unknown = [m for m in models if m not in registry.names()]
         if unknown:
-            raise InputError(f"unknown model(s) {unknown}", where="--models", fix=f"use {', '.join(MODEL_NAMES)}")
+            raise InputError(f"unknown model(s) {unknown}", where="--models",
+                             fix=f"use {', '.join(registry.names())}")
         if out is not None and out.exists() and not force:
             raise InputError(f"{out} exists", where="--out", fix="choose another file or pass --force to replace it")
         try:

@@ -50,8 +50,10 @@ class PanelForecaster:
     forecasts : DataFrame
         ``Stage1Result.forecasts`` (one row per fund and forecast origin, ``info_date`` = the
         last week the forecast used).
-    model : {"GARCH-LSTM", "LSTM", "GARCH", "Naive"}
-        The stage-1 model whose forecasts feed the blended std (the paper: GARCH-LSTM).
+    model : str
+        The stage-1 model (a column of the panel, a name of
+        :mod:`qmtl_research.volatility.registry`) whose forecasts feed the blended std (the paper:
+        GARCH-LSTM).
     """
 
     def __init__(self, forecasts: pd.DataFrame, model: str = "GARCH-LSTM"):

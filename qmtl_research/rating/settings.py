@@ -23,8 +23,9 @@ class RatingSettings(BaseModel):
     window_weeks: int = Field(156, ge=10)
     horizon_weeks: int = Field(4, ge=1)
     horizons: list[int] = Field(default_factory=lambda: [4, 13, 52], min_length=1)
-    stage1_model: Literal["GARCH-LSTM", "LSTM", "GARCH", "Naive"] = Field(
-        "GARCH-LSTM", description="the stage-1 model whose walk-forward forecasts feed the blended std")
+    stage1_model: str = Field(
+        "GARCH-LSTM", description="the stage-1 model whose walk-forward forecasts feed the blended std "
+                                  "(a model of qmtl_research.volatility.registry that stage 1 ran)")
     kernels: list[str] = Field(default_factory=lambda: list(KERNELS), min_length=1)
     param_grid: dict[str, list[float | str]] = Field(
         default_factory=lambda: {"C": [1.0, 10.0, 100.0], "gamma": ["scale", 1.0]})
@@ -47,6 +48,15 @@ class RatingSettings(BaseModel):
         bad = [k for k in v if k not in KERNELS]
         if bad:
             raise ValueError(f"unknown kernels {bad}; use {list(KERNELS)}")
+        return v
+
+    @field_validator("stage1_model")
+    @classmethod
+    def _stage1_model(cls, v: str) -> str:
+        from qmtl_research.volatility import registry
+
+        if v not in registry.names():
+            raise ValueError(f"unknown stage-1 model {v!r}; use one of {list(registry.names())}")
         return v
 
     @field_validator("param_grid")

@@ -77,6 +77,15 @@ def volatility(rep: ReportData) -> None:
                         "cross-sectional mean loss; negative statistic: model_a better", index=False)
     table(vol.mcs, "model confidence set (arch.bootstrap.MCS): models not significantly worse than the best "
                    f"at size {vol.config.get('mcs_size', 0.1)}", index=False)
+    if vol.challengers is not None and len(vol.challengers):
+        validated = s.get("validated_model", vol.config.get("validated_model", "GARCH-LSTM"))
+        md(f"Challengers against the model under validation, **{validated}** (best challenger: "
+           f"{s.get('best_challenger') or 'none'}): the Diebold-Mariano statistic of each model's weekly loss minus "
+           f"{validated}'s (positive = worse than {validated}; HAC variance with 3 lags, Harvey-Leybourne-Newbold "
+           "correction) and whether the model belongs to the model confidence set of each loss.")
+        table(vol.challengers, f"every stage-1 model against {validated}: RMSE, QLIKE, DM statistic and p-value "
+                               "(MSE, QLIKE), MCS membership; per-fund challengers' estimations and flagged ones",
+              index=False)
     table(vol.garch_diagnostics_summary, "GARCH(1,1) estimations and degenerate fits (persistence >= 0.999, "
                                          "beta = 0 with a large alpha, a parameter on a bound)", index=False)
     if not vol.failures.empty:

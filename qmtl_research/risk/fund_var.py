@@ -148,14 +148,14 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
         the pooled row and one per fund), ``not_tested`` and ``summary``.
     """
     from qmtl_research.risk.var import ewma_volatility
-    from qmtl_research.volatility.walkforward import GARCH_BASED
+    from qmtl_research.volatility.registry import garch_based
 
     cfg = config or FundRiskConfig()
     levels = tuple(cfg.levels)
     panel = stage1.forecasts
     funds = list(dict.fromkeys(panel["fund_id"].astype(str)))
     rets = returns[funds]
-    use_garch = bool(set(GARCH_BASED) & set(stage1.config.models))
+    use_garch = bool(garch_based(stage1.config.models))
     if use_garch:
         grid, g_sigma, g_mu, g_dof, g_pos, g_fail = _garch_panels(rets, stage1, progress)
     else:

@@ -229,11 +229,13 @@ class Governance(_Strict):
 
 
 class ForecastErrorRule(_Section):
-    """Stage 1: the champion's forecast error must not exceed any challenger's by more than
-    ``max_relative_gap`` (0 = champion at least as good). Reads volatility/table2."""
+    """Stage 1: the champion's (the model under validation) forecast error must not exceed the
+    **best** challenger's by more than ``max_relative_gap`` (0 = champion at least as good).
+    ``challengers``: the models to compare with; None (default) = every other stage-1 model the
+    run recorded (GARCH, LSTM, naive, EWMA, GJR-GARCH, HAR, ...). Reads volatility/table2."""
 
     champion: str = "GARCH-LSTM"
-    challengers: list[str] = Field(default_factory=lambda: ["GARCH", "LSTM", "Naive"])
+    challengers: list[str] | None = None
     metric: Literal["RMSE", "MSE"] = "RMSE"
     max_relative_gap: float = Field(0.0, ge=0)
 

@@ -204,8 +204,9 @@ class LiveMonitoringRule(BoundsRule):
 
 
 class ForecastErrorRule(Rule):
-    """Stage 1 (volatility): champion's error <= each challenger's x (1 + max_relative_gap).
-    Reads ``metrics.models.forecast.<metric>.<model>`` (percent units, from volatility/table2)."""
+    """Stage 1 (volatility): champion's error <= the best challenger's x (1 + max_relative_gap).
+    Reads ``metrics.models.forecast.<metric>.<model>`` (percent units, from volatility/table2);
+    the challengers are the configured ones, or every other recorded model (None)."""
 
     name = "forecast_error"
     tags = ("model", "stage1", "challenger")
@@ -216,17 +217,29 @@ class ForecastErrorRule(Rule):
         champ = get_metric(metrics, f"{base}.{c.champion}")
         if champ is None:
             return [missing_check("champion", f"{base}.{c.champion}", ctx.on_missing_metric)]
-        for ch in c.challengers:
+        if c.challengers is None:
+            recorded = get_metric(metrics, base) or {}
+            names = [m for m in recorded if m != c.champion]
+        else:
+            names = list(c.challengers)
+        values = {}
+        for ch in names:
             other = get_metric(metrics, f"{base}.{ch}")
             if other is None:
                 out.append(missing_check(f"challenger {ch}", f"{base}.{ch}", ctx.on_missing_metric))
-                continue
-            limit = other * (1 + c.max_relative_gap)
-            ok = champ <= limit + EPS
-            out.append(Check(f"challenger {ch}", f"{base}.{c.champion}", "pass" if ok else "fail",
-                             "forecast_error_ok" if ok else "forecast_error_above_challenger",
-                             f"{c.champion} {c.metric} {_fmt(champ)} {'<=' if ok else '>'} {ch} {_fmt(other)}"
-                             f" x (1 + {_fmt(c.max_relative_gap)})", champ, limit, "max"))
+            else:
+                values[ch] = other
+        if not values:
+            return out or [missing_check("challengers", f"{base}.<challenger>", ctx.on_missing_metric)]
+        best = min(values, key=values.get)
+        limit = values[best] * (1 + c.max_relative_gap)
+        ok = champ <= limit + EPS
+        out.append(Check(f"best challenger {best}", f"{base}.{c.champion}", "pass" if ok else "fail",
+                         "forecast_error_ok" if ok else "forecast_error_above_challenger",
+                         f"{c.champion} {c.metric} {_fmt(champ)} {'<=' if ok else '>'} best challenger {best} "
+                         f"{_fmt(values[best])} x (1 + {_fmt(c.max_relative_gap)}) (of {len(values)} challengers: "
+                         + ", ".join(f"{m} {_fmt(v)}" for m, v in sorted(values.items(), key=lambda kv: kv[1]))
+                         + ")", champ, limit, "max"))
         return out
 
 

@@ -11,8 +11,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-MODEL_NAMES = ("GARCH", "LSTM", "GARCH-LSTM", "Naive")
-ModelName = Literal["GARCH", "LSTM", "GARCH-LSTM", "Naive"]
+from qmtl_research.volatility import registry
 
 
 class _Strict(BaseModel):
@@ -100,7 +99,10 @@ class Stage1Config(_Strict):
     beside it when ``cv`` is true, for the comparison table.
     """
 
-    models: tuple[ModelName, ...] = MODEL_NAMES
+    models: tuple[str, ...] = Field(default_factory=registry.default_models,
+                                    description="stage-1 models (names of qmtl_research.volatility.registry)")
+    validated_model: str = Field("GARCH-LSTM", description="the model under validation: the forecast tables test "
+                                                            "every other model against it (Diebold-Mariano)")
     split: Literal["walk_forward", "kfold"] = Field(
         "walk_forward", description="the design whose numbers are the verdict's (table2, summary): "
                                     "walk_forward (default) or the paper's kfold (K-fold CV)")
@@ -137,7 +139,10 @@ class Stage1Config(_Strict):
     @model_validator(mode="after")
     def _check(self):
         if not self.models:
-            raise ValueError("models must name at least one of " + ", ".join(MODEL_NAMES))
+            raise ValueError("models must name at least one of " + ", ".join(registry.names()))
+        unknown = [m for m in self.models if m not in registry.names()]
+        if unknown:
+            raise ValueError(f"unknown model(s) {unknown}; registered: {', '.join(registry.names())}")
         if len(set(self.models)) != len(self.models):
             raise ValueError("models are listed twice")
         if self.horizon != self.window:

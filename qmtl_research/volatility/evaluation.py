@@ -285,6 +285,52 @@ def model_confidence_set(predictions: pd.DataFrame, models, size: float = 0.10, 
     return pd.DataFrame(rows, columns=MCS_COLUMNS)
 
 
+# ------------------------------------------------------------- the model under validation vs the others
+COMPARISON_COLUMNS = ["model", "kind", "role", "RMSE", "QLIKE", "dm_mse", "p_mse", "dm_qlike", "p_qlike",
+                      "in_mcs_mse", "in_mcs_qlike", "fits", "flagged_fits"]
+
+
+def challenger_table(table2: pd.DataFrame, dm: pd.DataFrame, mcs: pd.DataFrame, validated: str,
+                     kinds: dict[str, str], fits: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every model against the model under validation: one row per model (``role`` = "under
+    validation", "best challenger" or "challenger"), its ``RMSE`` and ``QLIKE`` (Table 2), the
+    Diebold-Mariano statistic and p-value of **its** loss minus the validated model's
+    (``dm_mse``, ``p_mse``, ``dm_qlike``, ``p_qlike``; positive = worse than the model under
+    validation; from :func:`dm_tests`, HAC variance with HLN correction), its membership of the
+    model confidence set per loss (:func:`model_confidence_set`), and for per-fund
+    ("series") models the number of estimations and of flagged ones (``fits``,
+    ``flagged_fits``; NaN for the others). The best challenger is the lowest RMSE among the
+    others. Without the validated model among the models, the DM columns are NaN.
+    """
+    rows = []
+    others = [m for m in table2.index if m != validated]
+    best = min(others, key=lambda m: table2.at[m, "RMSE"]) if others else None
+    for m in table2.index:
+        row = {"model": m, "kind": kinds.get(m, ""), "RMSE": float(table2.at[m, "RMSE"]),
+               "QLIKE": float(table2.at[m, "QLIKE"]),
+               "role": "under validation" if m == validated else ("best challenger" if m == best else "challenger")}
+        for loss in LOSSES:
+            key = loss.lower()
+            stat = p = float("nan")
+            if m != validated and len(dm):
+                sel = dm.loc[dm["loss"] == loss]
+                ab = sel.loc[(sel["model_a"] == m) & (sel["model_b"] == validated)]
+                ba = sel.loc[(sel["model_a"] == validated) & (sel["model_b"] == m)]
+                if len(ab):
+                    stat, p = float(ab["dm_stat"].iloc[0]), float(ab["p_value"].iloc[0])
+                elif len(ba):
+                    stat, p = -float(ba["dm_stat"].iloc[0]), float(ba["p_value"].iloc[0])
+            row[f"dm_{key}"], row[f"p_{key}"] = stat, p
+            sel = mcs.loc[(mcs["loss"] == loss) & (mcs["model"] == m)] if len(mcs) else mcs
+            row[f"in_mcs_{key}"] = bool(sel["in_mcs"].iloc[0]) if len(sel) else False
+        own = fits.loc[fits["model"] == m] if fits is not None and len(fits) else None
+        row["fits"] = float(len(own)) if own is not None and len(own) else float("nan")
+        row["flagged_fits"] = float((own["flags"].astype(str) != "").sum()) if own is not None and len(own) \
+            else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
 # ------------------------------------------------------------------------- GARCH diagnostics
 DIAGNOSTIC_COLUMNS = ["design", "fund_id", "fit_date", "alpha", "beta", "persistence", "flags", "n_obs"]
 

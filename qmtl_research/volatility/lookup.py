@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from qmtl_research.errors import InputError
+from qmtl_research.volatility import registry
 
 FORECAST_COLUMNS = ["fund_id", "prediction_date", "forecast_vol_pct", "method"]
 
@@ -26,7 +27,7 @@ def forecasts_for(forecasts: pd.DataFrame, model: str, requests: pd.DataFrame) -
         The stage-1 forecast panel (``Stage1Result.forecasts``): ``fund_id, info_date,
         fit_date, garch_fit_date, note`` and one column per model.
     model:
-        A model column of the panel (``GARCH``, ``LSTM``, ``GARCH-LSTM``, ``Naive``).
+        A model column of the panel (a model of :mod:`qmtl_research.volatility.registry` that stage 1 ran).
     requests:
         DataFrame with ``fund_id`` and ``prediction_date`` (a week-end: the last return the
         forecast may use).
@@ -44,7 +45,7 @@ def forecasts_for(forecasts: pd.DataFrame, model: str, requests: pd.DataFrame) -
         raise InputError(f"forecast requests lack columns {sorted(missing)}", where="forecasts_for(requests)",
                          fix="pass a DataFrame with fund_id and prediction_date")
     if model not in forecasts.columns:
-        known = [c for c in forecasts.columns if c in ("GARCH", "LSTM", "GARCH-LSTM", "Naive")]
+        known = [c for c in forecasts.columns if c in registry.names()]
         raise InputError(f"stage-1 model {model!r} is not in the forecast panel (models: {known})",
                          where="forecasts_for(model)", fix="use one of the models stage 1 ran")
     req = pd.DataFrame({"fund_id": requests["fund_id"].astype(str).to_numpy(),
@@ -59,12 +60,13 @@ def forecasts_for(forecasts: pd.DataFrame, model: str, requests: pd.DataFrame) -
     gfit = keyed["garch_fit_date"].to_numpy() if "garch_fit_date" in keyed else None
     note = keyed["note"].to_numpy() if "note" in keyed else None
     funds = set(forecasts["fund_id"])
+    garch_models = registry.garch_based([model]) if model in registry.names() else ()
     lo, hi = forecasts["info_date"].min(), forecasts["info_date"].max()
     for i in range(len(req)):
         if found[i]:
             j = idx[i]
             fit_text = f"fit {pd.Timestamp(fit[j]).date()}"
-            if gfit is not None and model in ("GARCH", "GARCH-LSTM") and pd.notna(gfit[j]) \
+            if gfit is not None and model in garch_models and pd.notna(gfit[j]) \
                     and pd.Timestamp(gfit[j]) != pd.Timestamp(fit[j]):
                 fit_text += f", GARCH estimated {pd.Timestamp(gfit[j]).date()}"
             label = f"{model} walk-forward ({fit_text})"

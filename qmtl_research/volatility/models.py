@@ -12,7 +12,8 @@ annualised vol (%) of weeks ``t..t+3``:
   ``GridSearchCV`` / ``cross_val_score`` can use it directly).
 
 GARCH(1,1) is a per-fund time-series model: :class:`~qmtl_research.volatility.garch.GarchVolatility`
-takes the returns panel as ``X`` (``make_model("GARCH", config)`` builds it).
+takes the returns panel as ``X`` (``registry.make_model("GARCH", config)`` builds it; every
+model is built through :mod:`.registry`).
 
 Hyper-parameters are constructor arguments only (``get_params``/``set_params`` and
 ``sklearn.base.clone`` work). ``warm_start=True`` (as in scikit-learn) makes a new
@@ -453,24 +454,3 @@ class GarchLSTMVolatility(LSTMVolatility):
                          warm_start=warm_start, warm_epochs=warm_epochs, warm_replay=warm_replay,
                          warm_max_samples=warm_max_samples, log_transform=log_transform, seed=seed,
                          verbose=verbose)
-
-
-def make_model(name: str, config, warm_start: bool = False):
-    """The estimator for a model name of :data:`~qmtl_research.volatility.config.MODEL_NAMES`,
-    with hyper-parameters from a :class:`~qmtl_research.volatility.config.Stage1Config`."""
-    if name == "Naive":
-        return NaiveVolatility(window=config.window)
-    if name == "GARCH":
-        from qmtl_research.volatility.garch import GarchVolatility
-
-        g = config.garch
-        return GarchVolatility(mean=g.mean, min_train_obs=g.min_train_obs, horizon=config.horizon,
-                               warm_start=warm_start, max_iter=g.max_iter)
-    lstm = dict(config.lstm.model_dump(), window=config.window, horizon=config.horizon, seed=config.seed,
-                warm_start=warm_start)
-    if name == "LSTM":
-        return LSTMVolatility(features=("sigma",), **lstm)
-    if name == "GARCH-LSTM":
-        return GarchLSTMVolatility(**lstm)
-    raise InputError(f"unknown stage-1 model {name!r}", where="models",
-                     fix="use GARCH, LSTM, GARCH-LSTM or Naive")

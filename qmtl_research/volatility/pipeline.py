@@ -33,15 +33,16 @@ from qmtl_research.volatility import evaluation as ev
 from qmtl_research.volatility.config import Stage1Config
 from qmtl_research.volatility.garch import fit_garch_panel
 from qmtl_research.volatility.inputs import check_histories, failures_frame
-from qmtl_research.volatility.models import make_model
+from qmtl_research.volatility import registry
 from qmtl_research.volatility.samples import build_samples, r_columns, sigma_columns, y_columns
 from qmtl_research.volatility.splits import WalkForwardSchedule, cv_splits, walk_forward_schedule
 from qmtl_research.volatility.targets import realized_vol
-from qmtl_research.volatility.walkforward import GARCH_BASED, build_walk_forward
+from qmtl_research.volatility.series import FIT_COLUMNS, series_masked
+from qmtl_research.volatility.walkforward import build_walk_forward
 
 PREDICTION_COLUMNS = ["fund_id", "fund_type", "origin", "date", "fold", "y"]
 RECORDED = ("table2", "table2_walk_forward", "table2_cv", "design_comparison", "table3", "fig9_regimes", "top20",
-            "dm_tests", "mcs", "garch_diagnostics", "garch_diagnostics_summary", "training")
+            "dm_tests", "mcs", "challengers", "garch_diagnostics", "garch_diagnostics_summary", "training")
 
 
 @dataclass
@@ -62,6 +63,9 @@ class Stage1Result:
         Every GARCH estimation: ``design`` (walk_forward | cv fold k/K), ``fund_id, fit_date``,
         ``mu, omega, alpha, beta`` (for returns / ``scale``), ``scale, n_obs, loglik, n_iter,
         persistence, flags, degenerate``.
+    series_fits:
+        Every estimation of the per-fund challengers (walk-forward): ``model, fund_id, fit_date,
+        n_obs, loglik, params, flags`` (:mod:`qmtl_research.volatility.series`).
     training:
         Every LSTM fit: ``design, fit_date, model, n_samples, n_train, epochs_run, warm,
         final_loss, final_val_loss, seconds``.
@@ -84,6 +88,9 @@ class Stage1Result:
         * ``dm_tests`` - ``loss`` (MSE | QLIKE), ``model_a, model_b, dm_stat`` (HLN-adjusted,
           negative = model_a better), ``p_value, better, mean_loss_diff`` (loss units), ``n_weeks, lags``.
         * ``mcs`` - ``loss, model, mean_loss, mcs_pvalue, in_mcs, rank, n_weeks, block_size``.
+        * ``challengers`` - every model against ``validated_model``: ``model, kind, role, RMSE, QLIKE,
+          dm_mse, p_mse, dm_qlike, p_qlike, in_mcs_mse, in_mcs_qlike, fits, flagged_fits``
+          (:func:`~qmtl_research.volatility.evaluation.challenger_table`).
         * ``garch_diagnostics`` - the flagged estimations: ``design, fund_id, fit_date, alpha, beta,
           persistence, flags, n_obs``; ``garch_diagnostics_summary`` - per design ``estimations,
           degenerate, persistence >= 0.999, beta = 0 with large alpha, parameter on a bound``.
@@ -106,6 +113,7 @@ class Stage1Result:
     garch_params: pd.DataFrame
     target: pd.DataFrame
     training: pd.DataFrame
+    series_fits: pd.DataFrame = field(default_factory=pd.DataFrame)
     tables: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
@@ -143,11 +151,12 @@ def run_cv(returns: pd.DataFrame, fund_type: pd.Series, config: Stage1Config, pr
     w, h = config.window, config.horizon
     target = realized_vol(returns, w)
     parts, params, training, failures = [], [], [], []
-    required = list(sigma_columns(w)) + (r_columns(w) if "GARCH-LSTM" in models else []) \
-        + (["garch_1m"] if "GARCH" in models else [])
+    kinds = {m: registry.get(m).kind for m in models}
+    required = list(sigma_columns(w)) + (r_columns(w) if any(registry.get(m).needs_garch for m in models) else []) \
+        + (["garch_1m"] if "garch" in kinds.values() else [])
     for split in cv_splits(returns.index, config.folds, w, h):
         cond = fcst = None
-        if set(GARCH_BASED) & set(models):
+        if registry.garch_based(models):
             g = fit_garch_panel(returns, split.garch_mask, config.garch, horizon=h, progress=False)
             cond, fcst = g.cond_vol.iloc[:-1], g.forecast.iloc[:-1]
             failures += [dict(f, step=f"garch ({split.name})") for f in g.failures]
@@ -161,11 +170,19 @@ def run_cv(returns: pd.DataFrame, fund_type: pd.Series, config: Stage1Config, pr
         pred = test[["fund_id", "origin", "date", "y"]].copy()
         pred.insert(1, "fund_type", fund_type.reindex(pred["fund_id"]).to_numpy())
         for name in tqdm(models, desc=f"stage-1 models, {split.name}", disable=not progress):
-            if name == "GARCH":
+            if kinds[name] == "garch":
                 pred[name] = test["garch_1m"].to_numpy()
                 continue
+            if kinds[name] == "series":
+                res = series_masked(name, config, returns, split.garch_mask)
+                failures += [dict(f, step=f"{f['step']} ({split.name})") for f in res.failures]
+                fc = res.forecast
+                rows = fc.index.get_indexer(pd.DatetimeIndex(test["origin"]))
+                cols = fc.columns.get_indexer(test["fund_id"].astype(str))
+                pred[name] = fc.to_numpy(dtype=float)[rows, cols]
+                continue
             t0 = time.perf_counter()
-            model = make_model(name, config).fit(train, train[y_columns(h)].to_numpy())
+            model = registry.get(name).build(config).fit(train, train[y_columns(h)].to_numpy())
             pred[name] = model.predict(test)
             if hasattr(model, "history_"):
                 training.append({"design": split.name, "fit_date": pd.NaT, "model": name,
@@ -198,9 +215,11 @@ def forecast_panel(panel, config: Stage1Config | None = None, progress: bool = T
     """
     config = config or Stage1Config()
     returns, fund_type, failure_rows, schedule = _usable(panel, config)
-    forecasts, garch, _ = build_walk_forward(returns, fund_type, config, schedule, progress=progress)
+    forecasts, garch, _, series = build_walk_forward(returns, fund_type, config, schedule, progress=progress)
     if garch is not None:
         failure_rows += garch.failures
+    for res in series.values():
+        failure_rows += res.failures
     return forecasts, failures_frame(failure_rows), schedule
 
 
@@ -215,11 +234,16 @@ def run_stage1(panel, config: Stage1Config | None = None, progress: bool = True)
     config = config or Stage1Config()
     models = list(config.models)
     returns, fund_type, failure_rows, schedule = _usable(panel, config)
-    forecasts, garch, training = build_walk_forward(returns, fund_type, config, schedule, progress=progress)
+    forecasts, garch, training, series = build_walk_forward(returns, fund_type, config, schedule,
+                                                            progress=progress)
     params = []
     if garch is not None:
         failure_rows += garch.failures
         params.append(garch.params.assign(design="walk_forward"))
+    for res in series.values():
+        failure_rows += res.failures
+    series_fits = pd.concat([res.fits for res in series.values()], ignore_index=True) if series \
+        else pd.DataFrame(columns=FIT_COLUMNS)
     wf_pred = _evaluated(forecasts, models, "walk_forward")
     if wf_pred.empty:
         raise InputError(f"the walk-forward test period from {schedule.test_start.date()} has no point that every "
@@ -241,7 +265,8 @@ def run_stage1(panel, config: Stage1Config | None = None, progress: bool = True)
                           walk_forward_predictions=wf_pred, cv_predictions=cv_pred,
                           failures=failures_frame(failure_rows), garch_params=garch_params,
                           target=realized_vol(returns, config.window),
-                          training=pd.concat(train_log, ignore_index=True) if train_log else pd.DataFrame())
+                          training=pd.concat(train_log, ignore_index=True) if train_log else pd.DataFrame(),
+                          series_fits=series_fits)
     result.tables, result.notes = evaluate(result)
     result.summary = summarise(result, panel)
     return result
@@ -267,10 +292,17 @@ def evaluate(result: Stage1Result) -> tuple[dict[str, pd.DataFrame], list[str]]:
         "top20": ev.top_volatility(pred, models),
         "dm_tests": ev.dm_tests(pred, models, h=cfg.horizon, window=w),
         "mcs": ev.model_confidence_set(pred, models, size=cfg.mcs_size, reps=cfg.mcs_reps, seed=cfg.seed, window=w),
+        "challengers": None,
         "garch_diagnostics": ev.garch_diagnostics(result.garch_params),
         "garch_diagnostics_summary": ev.diagnostics_summary(result.garch_params),
         "training": result.training,
     }
+    tables["challengers"] = ev.challenger_table(tables["table2"], tables["dm_tests"], tables["mcs"],
+                                                cfg.validated_model, {m: registry.get(m).kind for m in models},
+                                                result.series_fits)
+    if cfg.validated_model not in models:
+        notes.append(f"The model under validation ({cfg.validated_model}) was not run: the challenger table has "
+                     "no Diebold-Mariano tests against it.")
     if not cfg.cv:
         notes.append("The paper's K-fold CV was not run (cv: false); the design comparison shows the "
                      "walk-forward only.")
@@ -286,8 +318,12 @@ def summarise(result: Stage1Result, panel) -> dict:
     split = sched.name() if cfg.split == "walk_forward" else f"cv ({cfg.folds}-fold, contiguous time blocks)"
     mcs = result.tables["mcs"]
     now = result.forecasts.loc[result.forecasts["origin"] == result.forecasts["origin"].max()]
+    comp = result.tables["challengers"]
+    best_ch = comp.loc[comp["role"] == "best challenger", "model"]
     summary = {
         "best_model": min(rmse, key=rmse.get),
+        "validated_model": cfg.validated_model,
+        "best_challenger": str(best_ch.iloc[0]) if len(best_ch) else None,
         "rmse": rmse,
         "qlike": {m: float(v) for m, v in t2["QLIKE"].items()},
         "walk_forward_rmse": {m: float(v) for m, v in result.tables["table2_walk_forward"]["RMSE"].items()},

@@ -27,35 +27,37 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from qmtl_research.volatility import registry
 from qmtl_research.volatility.garch import GarchPanelResult, garch_walk_forward
-from qmtl_research.volatility.models import make_model
+from qmtl_research.volatility.series import series_walk_forward
 from qmtl_research.volatility.samples import gather, r_columns, sigma_columns, y_columns
 from qmtl_research.volatility.splits import WalkForwardSchedule, first_origin_position
 from qmtl_research.volatility.targets import realized_vol
 
 PANEL_COLUMNS = ["fund_id", "fund_type", "origin", "info_date", "date", "fit_date", "garch_fit_date", "y"]
-GARCH_BASED = ("GARCH", "GARCH-LSTM")
-LEARNED = ("LSTM", "GARCH-LSTM")
 
 
 def _features(model: str, window: int) -> list[str]:
-    return sigma_columns(window) + (r_columns(window) if model == "GARCH-LSTM" else [])
+    return sigma_columns(window) + (r_columns(window) if registry.get(model).needs_garch else [])
 
 
 def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, schedule: WalkForwardSchedule,
                        progress: bool = True):
-    """Walk-forward forecasts of every model; returns ``(forecasts, garch, training)``.
+    """Walk-forward forecasts of every model; returns ``(forecasts, garch, training, series)``.
 
+    Each model is driven by its registry kind (:mod:`~qmtl_research.volatility.registry`).
     ``returns``: usable funds only (checked histories). ``garch`` is the
     :class:`~qmtl_research.volatility.garch.GarchPanelResult` (None without GARCH-based
-    models); ``training`` lists every LSTM fit (refit date, model, samples, epochs, seconds).
+    models); ``training`` lists every LSTM fit (refit date, model, samples, epochs, seconds);
+    ``series`` maps each ``"series"`` model to its
+    :class:`~qmtl_research.volatility.series.SeriesPanelResult` (fits and failures).
     """
     models = list(config.models)
     w, h = config.window, config.horizon
     grid = schedule.grid
     target = realized_vol(returns.reindex(grid), w)
     garch: GarchPanelResult | None = None
-    if set(GARCH_BASED) & set(models):
+    if registry.garch_based(models):
         garch = garch_walk_forward(returns, schedule.refit_dates, config.garch, horizon=h, progress=progress)
     cond = garch.cond_vol.reindex(columns=target.columns) if garch else None
     fcst = garch.forecast.reindex(columns=target.columns) if garch else None
@@ -86,15 +88,22 @@ def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, sche
     test = samples.loc[is_test].copy()
     for m in models:
         test[m] = np.nan
-    if "Naive" in models:
-        test["Naive"] = test[sigma_columns(w)[-1]].to_numpy()
-    if "GARCH" in models:
-        test["GARCH"] = test["garch_1m"].to_numpy()
+    series = {}
+    test_pos, test_col = test["_pos"].to_numpy(), test["_col"].to_numpy()
+    for m in models:
+        kind = registry.get(m).kind
+        if kind == "rule":                      # nothing to learn: the rule reads the sample rows
+            test[m] = registry.get(m).build(config).fit(test).predict(test)
+        elif kind == "garch":
+            test[m] = test["garch_1m"].to_numpy()
+        elif kind == "series":
+            series[m] = series_walk_forward(m, config, returns, schedule.refit_dates, progress=progress)
+            grid_values = series[m].forecast.reindex(index=grid, columns=target.columns).to_numpy(dtype=float)
+            test[m] = grid_values[test_pos, test_col]
 
     training = []
-    learned = [m for m in models if m in LEARNED]
-    estimators = {m: make_model(m, config, warm_start=True) for m in learned}
-    test_pos = test["_pos"].to_numpy()
+    learned = [m for m in models if registry.get(m).kind == "learned"]
+    estimators = {m: registry.get(m).build(config, warm_start=True) for m in learned}
     test_idx = {}
     for k, f_pos in enumerate(refits):
         end = refits[k + 1] if k + 1 < len(refits) else n_grid
@@ -106,7 +115,7 @@ def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, sche
         if not len(rows):
             continue
         for m in learned:
-            need_r = m == "GARCH-LSTM"
+            need_r = registry.get(m).needs_garch
             train_mask = out_ok & (pos + h - 1 < f_pos)
             if need_r:
                 train_mask &= r_ok & (first_fit_row <= f_pos)
@@ -128,11 +137,12 @@ def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, sche
             if usable.any():
                 test.iloc[rows[usable], test.columns.get_loc(m)] = est.predict(seg.loc[usable])
 
-    forecasts = _panel(test, fund_type, schedule, grid, fit_pos, models, garch, config)
-    return forecasts, garch, pd.DataFrame(training)
+    forecasts = _panel(test, fund_type, schedule, grid, fit_pos, models, garch, config, series)
+    return forecasts, garch, pd.DataFrame(training), series
 
 
-def _panel(test: pd.DataFrame, fund_type: pd.Series, schedule, grid, fit_pos, models, garch, config) -> pd.DataFrame:
+def _panel(test: pd.DataFrame, fund_type: pd.Series, schedule, grid, fit_pos, models, garch, config,
+           series=None) -> pd.DataFrame:
     pos = test["_pos"].to_numpy()
     col = test["_col"].to_numpy()
     out = pd.DataFrame({
@@ -148,23 +158,28 @@ def _panel(test: pd.DataFrame, fund_type: pd.Series, schedule, grid, fit_pos, mo
     })
     for m in models:
         out[m] = test[m].to_numpy(dtype=float)
-    out["note"] = _notes(out, models, garch, config)
+    out["note"] = _notes(out, models, garch, config, series or {})
     return out.sort_values(["origin", "fund_id"], kind="stable").reset_index(drop=True)
 
 
-def _notes(panel: pd.DataFrame, models, garch, config) -> np.ndarray:
+def _notes(panel: pd.DataFrame, models, garch, config, series) -> np.ndarray:
     """Why a model has no forecast in a row."""
     notes = np.full(len(panel), "", dtype=object)
     failures = {}
     if garch is not None:
         for f in garch.failures:
             failures.setdefault(f["fund_id"], f["message"])
+    series_failures = {m: {} for m in series}
+    for m, res in series.items():
+        for f in res.failures:
+            series_failures[m].setdefault(f["fund_id"], f["message"])
+    garch_models = registry.garch_based(models)
     missing_any = panel[models].isna().any(axis=1).to_numpy()
     for i in np.flatnonzero(missing_any):
         fid = panel.at[i, "fund_id"]
         parts = []
         gone = [m for m in models if np.isnan(panel.at[i, m])]
-        if any(m in GARCH_BASED for m in gone):
+        if any(m in garch_models for m in gone):
             if fid in failures:
                 why = failures[fid]
             elif pd.isna(panel.at[i, "garch_fit_date"]):
@@ -172,8 +187,13 @@ def _notes(panel: pd.DataFrame, models, garch, config) -> np.ndarray:
                        f"before an estimation)")
             else:
                 why = "GARCH(1,1) estimation failed at this fit"
-            parts.append(f"{', '.join(m for m in gone if m in GARCH_BASED)}: {why}")
-        others = [m for m in gone if m not in GARCH_BASED]
+            parts.append(f"{', '.join(m for m in gone if m in garch_models)}: {why}")
+        for m in [m for m in gone if m in series]:
+            why = series_failures[m].get(fid) or (
+                f"no estimate yet (a fund needs {config.garch.min_train_obs} weekly returns before an estimation)"
+                if pd.isna(panel.at[i, "garch_fit_date"]) else "estimation failed at this fit")
+            parts.append(f"{m}: {why}")
+        others = [m for m in gone if m not in garch_models and m not in series]
         if others:
             parts.append(f"{', '.join(others)}: no model trained before this origin")
         notes[i] = "; ".join(parts)

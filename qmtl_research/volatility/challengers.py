@@ -1,0 +1,271 @@
+"""Stage-1 challengers a validator expects: EWMA (RiskMetrics), GJR-GARCH(1,1) and HAR.
+
+Each is a per-fund :class:`~qmtl_research.volatility.registry.VolatilityModel` on one fund's
+weekly simple returns (fractions), driven by :mod:`~qmtl_research.volatility.series` like
+GARCH(1,1): estimated at each refit date on the returns strictly before it, then filtered
+through the fund's history to forecast the variances of the 4 weeks after each origin,
+which :func:`~qmtl_research.volatility.targets.expected_target_vol` maps to the expected
+1-month target (the same map as GARCH's).
+
+* :class:`EWMAVolatility` - RiskMetrics: ``h_t = lam h_t-1 + (1 - lam) r_t-1^2`` with
+  ``lam = 0.94``, zero mean, started at arch's backcast (the exponentially weighted mean
+  square of the first 75 returns, weights ``0.94^k``); nothing is estimated. The forecast
+  is flat over the month. Checked against arch's ``EWMAVariance`` in the tests.
+* :class:`GJRGarchVolatility` - arch's ``arch_model(100 r, mean="Constant", vol="GARCH",
+  p=1, o=1, q=1)`` (Gaussian likelihood): every refit is arch's own fit on its sample (arch's
+  start values; the fund's previous estimates are tried only when that does not converge), so
+  a refit never depends on the path of earlier ones (a warm start alone ended at a worse local
+  optimum, 1.04 log-likelihood points below arch's, on 1 of 24 simulated refits). Forecasts
+  are arch's recursion and analytic multi-step forecast with the fitted parameters, computed
+  here with a linear filter (arch rebuilding a model per refit cost as much as the fit; the
+  tests check both against ``arch_model(...).forecast``).
+* :class:`HARVolatility` - Corsi's HAR on weekly data: the month's mean squared demeaned
+  return ``mean(e_t..e_t+3)^2`` regressed (statsmodels OLS) on the realised-variance proxies
+  of the last 1, 4 and 13 weeks (means of ``e^2``), ``e = r - mean(training r)``; a forecast
+  below ``floor_share`` x the training variance is raised to it (counted in the flags).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from qmtl_research.errors import InputError
+
+RISKMETRICS_LAMBDA = 0.94
+BACKCAST_OBS = 75           # arch's backcast window (observations)
+PCT = 100.0                 # GJR is estimated on returns in percent (arch's recommended scale)
+
+
+def _as_returns(returns, min_obs: int, who: str) -> np.ndarray:
+    r = np.asarray(returns, dtype=float)
+    if r.ndim != 1 or not np.isfinite(r).all():
+        raise InputError(f"{who}: returns must be one finite 1-D series", where=f"{who}.fit(returns)",
+                         fix="pass one fund's contiguous weekly returns")
+    if len(r) < min_obs:
+        raise InputError(f"{who}: {len(r)} returns, at least {min_obs} needed", where=f"{who}.fit(returns)",
+                         fix="estimate on a longer history")
+    return r
+
+
+def ewma_backcast(returns: np.ndarray, lam: float = RISKMETRICS_LAMBDA, n: int = BACKCAST_OBS) -> float:
+    """arch's variance backcast: ``sum_k w_k r_k^2`` over the first ``min(n, len)`` returns with
+    weights ``lam^k`` normalised to 1."""
+    r = np.asarray(returns, dtype=float)[:n]
+    w = lam ** np.arange(len(r))
+    return float(np.sum(w / w.sum() * r ** 2))
+
+
+class EWMAVolatility:
+    """RiskMetrics EWMA variance (see the module docstring).
+
+    Parameters
+    ----------
+    lam : float
+        The decay (0.94: RiskMetrics' weekly/daily value).
+    min_obs : int
+        Returns :meth:`fit` needs (the backcast's window by default).
+    """
+
+    def __init__(self, lam: float = RISKMETRICS_LAMBDA, min_obs: int = BACKCAST_OBS):
+        if not 0.0 < lam < 1.0:
+            raise InputError(f"EWMA lambda {lam} is outside (0, 1)", where="EWMAVolatility(lam=...)",
+                             fix="use 0.94 (RiskMetrics)")
+        self.lam = lam
+        self.min_obs = min_obs
+
+    @classmethod
+    def from_config(cls, config) -> "EWMAVolatility":
+        """The model with the stage-1 defaults (``lam`` 0.94)."""
+        return cls()
+
+    def fit(self, returns) -> "EWMAVolatility":
+        """Take the backcast from the first returns of the sample (nothing else is estimated)."""
+        r = _as_returns(returns, self.min_obs, "EWMA")
+        self.backcast_ = ewma_backcast(r, self.lam)
+        self.n_obs_ = len(r)
+        return self
+
+    def variances(self, returns) -> np.ndarray:
+        """One-step variances ``h_0 .. h_n`` (``n + 1`` values; ``h_i`` uses ``returns[:i]``)."""
+        from scipy.signal import lfilter
+
+        r2 = np.asarray(returns, dtype=float) ** 2
+        tail = lfilter([1.0 - self.lam], [1.0, -self.lam], r2, zi=[self.lam * self.backcast_])[0]
+        return np.concatenate([[self.backcast_], tail])
+
+    def forecast_variance(self, returns, horizon: int) -> np.ndarray:
+        """Flat forecasts: every week of the month gets the one-step variance."""
+        return np.repeat(self.variances(returns)[:, None], horizon, axis=1)
+
+    def diagnostics(self) -> dict:
+        return {"params": {"lambda": self.lam, "backcast": self.backcast_}, "loglik": float("nan"),
+                "n_obs": self.n_obs_, "flags": ""}
+
+
+class GJRGarchVolatility:
+    """GJR-GARCH(1,1) with a constant mean, Gaussian likelihood, estimated by arch.
+
+    Parameters
+    ----------
+    min_obs : int
+        Returns :meth:`fit` needs (>= 75 so arch's backcast uses estimation data only).
+    warm_start : bool
+        When arch's start values do not converge, also start from the previous estimates and
+        keep the better likelihood.
+    """
+
+    PARAMS = ("mu", "omega", "alpha", "gamma", "beta")
+
+    def __init__(self, min_obs: int = BACKCAST_OBS, warm_start: bool = True):
+        self.min_obs = min_obs
+        self.warm_start = warm_start
+
+    @classmethod
+    def from_config(cls, config) -> "GJRGarchVolatility":
+        """The model with the GARCH settings' ``min_train_obs``."""
+        return cls(min_obs=config.garch.min_train_obs)
+
+    @staticmethod
+    def _model(returns):
+        from arch import arch_model
+
+        return arch_model(PCT * np.asarray(returns, dtype=float), mean="Constant", vol="GARCH", p=1, o=1, q=1,
+                          dist="normal", rescale=False)
+
+    def fit(self, returns) -> "GJRGarchVolatility":
+        """Estimate by arch (its own start values; see the class docstring)."""
+        from arch.utility.exceptions import ConvergenceWarning, DataScaleWarning
+
+        r = _as_returns(returns, self.min_obs, "GJR-GARCH")
+        model = self._model(r)
+        starts = [None] + ([self.params_] if self.warm_start and hasattr(self, "params_") else [])
+        best, notes = None, []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            warnings.simplefilter("always", DataScaleWarning)
+            for start in starts:
+                res = model.fit(disp="off", starting_values=start, options={"maxiter": 500})
+                if best is None or res.loglikelihood > best.loglikelihood:
+                    best = res
+                if best.convergence_flag == 0:
+                    break
+        if any(issubclass(w.category, DataScaleWarning) for w in caught):
+            notes.append("returns badly scaled for the optimiser")
+        if best.convergence_flag != 0:
+            notes.append(f"optimiser did not converge (flag {best.convergence_flag})")
+        self.params_ = best.params.to_numpy(dtype=float)
+        self.loglik_ = float(best.loglikelihood)
+        self.n_obs_ = len(r)
+        self.backcast_ = ewma_backcast(PCT * r - self.params_[0])     # arch's, from the fit sample
+        alpha, gamma, beta = self.params_[2], self.params_[3], self.params_[4]
+        if alpha + gamma / 2 + beta >= 0.999:
+            notes.append("persistence alpha + gamma/2 + beta >= 0.999")
+        self.flags_ = "; ".join(notes)
+        return self
+
+    def variances(self, returns) -> np.ndarray:
+        """One-step variances (percent^2) ``h_0 .. h_n`` with the fitted parameters, arch's recursion:
+        ``h_t = omega + (alpha + gamma 1[e_t-1 < 0]) e_t-1^2 + beta h_t-1``, the pre-sample terms
+        at the backcast (the indicator term at half of it)."""
+        from scipy.signal import lfilter
+
+        mu, omega, alpha, gamma, beta = self.params_
+        e = PCT * np.asarray(returns, dtype=float) - mu
+        h0 = omega + (alpha + gamma / 2 + beta) * self.backcast_
+        drive = omega + (alpha + gamma * (e < 0)) * e * e
+        tail = lfilter([1.0], [1.0, -beta], drive, zi=[beta * h0])[0]
+        return np.concatenate([[h0], tail])
+
+    def forecast_variance(self, returns, horizon: int) -> np.ndarray:
+        """arch's analytic multi-step forecasts (``E h_t+k = omega + (alpha + gamma/2 + beta) E h_t+k-1``),
+        every origin at once, in fraction^2."""
+        _, omega, alpha, gamma, beta = self.params_
+        out = np.empty((len(returns) + 1, horizon))
+        out[:, 0] = self.variances(returns)
+        for k in range(1, horizon):
+            out[:, k] = omega + (alpha + gamma / 2 + beta) * out[:, k - 1]
+        return out / PCT ** 2
+
+    def diagnostics(self) -> dict:
+        return {"params": dict(zip(self.PARAMS, map(float, self.params_))), "loglik": self.loglik_,
+                "n_obs": self.n_obs_, "flags": self.flags_}
+
+
+def rolling_mean_before(x: np.ndarray, k: int) -> np.ndarray:
+    """``m[i] = mean(x[i-k .. i-1])`` for ``i = 0 .. len(x)`` (NaN for ``i < k``)."""
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    out = np.full(len(x) + 1, np.nan)
+    out[k:] = (c[k:] - c[:-k]) / k
+    return out
+
+
+class HARVolatility:
+    """HAR on weekly realised-variance proxies (see the module docstring).
+
+    Parameters
+    ----------
+    lags : tuple of int
+        Weeks of the realised-variance proxies (1, 4 and 13: a week, a month, a quarter).
+    horizon : int
+        Weeks of the forecast month (the regression's target is their mean squared return).
+    floor_share : float
+        Lower bound of a forecast, as a share of the training sample's variance.
+    min_obs : int
+        Returns :meth:`fit` needs.
+    """
+
+    def __init__(self, lags: tuple[int, ...] = (1, 4, 13), horizon: int = 4, floor_share: float = 0.05,
+                 min_obs: int = BACKCAST_OBS):
+        self.lags = tuple(lags)
+        self.horizon = horizon
+        self.floor_share = floor_share
+        self.min_obs = max(min_obs, max(self.lags) + horizon + len(self.lags) + 5)
+
+    @classmethod
+    def from_config(cls, config) -> "HARVolatility":
+        """The model with the stage-1 horizon and the GARCH settings' ``min_train_obs``."""
+        return cls(horizon=config.horizon, min_obs=config.garch.min_train_obs)
+
+    def design(self, returns, mean: float) -> np.ndarray:
+        """Regressors ``[1, RV_1, RV_4, RV_13]`` for origins ``0 .. n`` (row ``i`` uses ``returns[:i]``)."""
+        e2 = (np.asarray(returns, dtype=float) - mean) ** 2
+        return np.column_stack([np.ones(len(e2) + 1), *[rolling_mean_before(e2, k) for k in self.lags]])
+
+    def fit(self, returns) -> "HARVolatility":
+        """OLS (statsmodels) on the origins whose inputs and whole target month lie in the sample."""
+        import statsmodels.api as sm
+
+        r = _as_returns(returns, self.min_obs, "HAR")
+        self.mean_ = float(r.mean())
+        x = self.design(r, self.mean_)
+        e2 = (r - self.mean_) ** 2
+        target = rolling_mean_before(e2, self.horizon)[self.horizon:]          # target[i] = mean e2[i..i+h-1]
+        rows = np.arange(max(self.lags), len(r) - self.horizon + 1)
+        if np.linalg.matrix_rank(x[rows]) < x.shape[1]:
+            raise InputError("HAR: the realised-variance regressors are collinear (a constant or near-constant "
+                             "series)", where="HARVolatility.fit", fix="leave the fund to the other models")
+        fit = sm.OLS(target[rows], x[rows]).fit()
+        self.params_ = np.asarray(fit.params, dtype=float)
+        self.floor_ = self.floor_share * float(r.var(ddof=1))
+        fitted = x[rows] @ self.params_
+        self.n_floored_ = int((fitted < self.floor_).sum())
+        self.rsquared_ = float(fit.rsquared)
+        self.n_obs_ = len(r)
+        return self
+
+    def forecast_variance(self, returns, horizon: int) -> np.ndarray:
+        """The fitted month's mean variance (floored), the same for each of its weeks."""
+        if horizon != self.horizon:
+            raise InputError(f"HAR was built for a {self.horizon}-week month, asked for {horizon}",
+                             where="HARVolatility.forecast_variance", fix="build it with horizon=...")
+        v = self.design(returns, self.mean_) @ self.params_
+        v = np.where(np.isfinite(v), np.maximum(v, self.floor_), np.nan)
+        return np.repeat(v[:, None], horizon, axis=1)
+
+    def diagnostics(self) -> dict:
+        names = ["const", *[f"rv_{k}w" for k in self.lags]]
+        flags = (f"{self.n_floored_} in-sample forecasts below the floor ({self.floor_share:g} x sample variance)"
+                 if self.n_floored_ else "")
+        return {"params": {**dict(zip(names, map(float, self.params_))), "r2": self.rsquared_},
+                "loglik": float("nan"), "n_obs": self.n_obs_, "flags": flags}
