@@ -148,3 +148,41 @@ def compare_calibration(frame: pd.DataFrame, svc: pd.DataFrame, predictive: pd.D
     out.index.name = "approach"
     better = PREDICTIVE_APPROACH if out.at[PREDICTIVE_APPROACH, "brier"] < out.at[SVC_APPROACH, "brier"] else SVC_APPROACH
     return out, pd.concat(rel, ignore_index=True), better
+
+
+def predictive_calibration(study, panel, garch_params: pd.DataFrame, horizon: int | None = None,
+                           n_paths: int = 2000, seed: int = 0, law: str = "normal", n_bins: int = 10) -> dict:
+    """The calibration comparison of one study horizon on its walk-forward test set.
+
+    The SVC is the kernel with the best walk-forward accuracy at that horizon, refitted per fold
+    with ``probability=True`` (:func:`svc_walk_forward_proba`); the predictive distribution is
+    :func:`~qmtl_research.rating.predictive.predictive_panel` on the same test rows from stage 1's
+    walk-forward GARCH estimations (``Stage1Result.garch_params``).
+
+    Returns
+    -------
+    dict with ``table`` and ``reliability`` and ``better`` (:func:`compare_calibration`), ``svc`` and
+    ``predictive`` (probabilities per test row), ``skipped`` (test rows without a predictive
+    distribution, with the reason), ``kernel``, ``horizon_weeks``, ``n_paths``, ``seed``, ``law``.
+    """
+    from qmtl_research.rating.evaluation import PERSISTENCE, RULE, outer_folds
+    from qmtl_research.rating.predictive import predictive_panel
+
+    st = study.settings
+    h = st.horizon_weeks if horizon is None else horizon
+    res = study.results.get(h)
+    if res is None or res.evaluation is None or res.evaluation.split != "walk_forward":
+        raise InputError(f"horizon {h} weeks has no walk-forward evaluation", where="predictive_calibration(horizon)",
+                         fix=f"use an evaluated horizon of {sorted(study.results)} with split walk_forward")
+    frame, grades = res.dataset.frame, study.grade_table.grade_numbers
+    svcs = res.table.drop(index=[a for a in (RULE, PERSISTENCE) if a in res.table.index])
+    kernel = str(svcs["accuracy"].idxmax())
+    folds, _ = outer_folds(frame, "walk_forward", st.outer_folds, seed, st.min_train)
+    svc = svc_walk_forward_proba(frame, folds, kernel, list(res.screen.selected), grades, st.param_grid,
+                                 st.inner_folds, seed)
+    test_rows = np.unique(np.concatenate([f.test for f in folds]))
+    pred, skipped = predictive_panel(panel, frame.iloc[test_rows].assign(row=test_rows), garch_params,
+                                     study.grade_table, h, n_paths, seed, law)
+    table, reliability, better = compare_calibration(frame, svc, pred, grades, n_bins)
+    return {"table": table, "reliability": reliability, "better": better, "svc": svc, "predictive": pred,
+            "skipped": skipped, "kernel": kernel, "horizon_weeks": h, "n_paths": n_paths, "seed": seed, "law": law}

@@ -135,10 +135,14 @@ def grade_probabilities(scheme: GradingScheme, values) -> np.ndarray:
     return np.bincount(g.astype(int) - 1, minlength=scheme.n_grades)[: scheme.n_grades] / g.size
 
 
-def _params_in_force(params: pd.DataFrame, fund: str, when: pd.Timestamp) -> pd.Series | None:
-    """The fund's latest walk-forward estimation with ``fit_date <= when`` (data strictly before it)."""
-    p = params[(params["fund_id"] == fund) & (pd.to_datetime(params["fit_date"]) <= when)]
-    return None if p.empty else p.sort_values("fit_date").iloc[-1]
+def _params_in_force(by_fund: dict, fund: str, when: pd.Timestamp) -> pd.Series | None:
+    """The fund's latest walk-forward estimation with ``fit_date <= when`` (data strictly before it);
+    ``by_fund`` maps a fund to ``(sorted fit dates, its estimation rows in that order)``."""
+    if fund not in by_fund:
+        return None
+    fit_dates, rows = by_fund[fund]
+    i = int(np.searchsorted(fit_dates, np.datetime64(when), side="right")) - 1
+    return None if i < 0 else rows.iloc[i]
 
 
 def garch_state(returns: np.ndarray, est: pd.Series) -> tuple[float, float, float, float, float, np.ndarray]:
@@ -189,6 +193,9 @@ def predictive_panel(panel, frame: pd.DataFrame, garch_params: pd.DataFrame, sch
     params = garch_params
     if "design" in params.columns:
         params = params[params["design"] == "walk_forward"]
+    params = params.assign(fit_date=pd.to_datetime(params["fit_date"])).sort_values(["fund_id", "fit_date"],
+                                                                                     kind="stable")
+    by_fund = {f: (g["fit_date"].to_numpy(), g) for f, g in params.groupby("fund_id", sort=False)}
     dates = panel.dates
     rows_id = frame["row"].to_numpy() if "row" in frame.columns else frame.index.to_numpy()
     out, skipped = [], []
@@ -196,7 +203,7 @@ def predictive_panel(panel, frame: pd.DataFrame, garch_params: pd.DataFrame, sch
         q = int(dates.get_loc(pdate))
         col = panel.returns[fund].to_numpy(dtype=float)[: q + 1]
         known = col[q - (window - horizon) + 1:]
-        est = _params_in_force(params, fund, pdate)
+        est = _params_in_force(by_fund, fund, pdate)
         if est is None:
             skipped.append((rid, fund, pdate, f"no walk-forward GARCH estimation on or before {pdate.date()}"))
             continue
