@@ -266,6 +266,13 @@ class VolatilityResults(SectionResults):
                                              columns=("design", "fund_id", "fit_date", "flags"))
     garch_diagnostics_summary: pd.DataFrame = result("frame", "GARCH estimations and degenerate ones per design")
     training: pd.DataFrame = result("frame", "every LSTM fit: design, fit date, samples, epochs, losses")
+    loss_by_fund: pd.DataFrame = result("frame", "each fund's contribution to each model's MSE (%^2) and QLIKE on "
+                                        "Table 2's points: n_points, total, mean, share of the model's total",
+                                        columns=("loss", "model", "fund_id", "total", "share"), required=False)
+    loss_robust: pd.DataFrame = result("frame", "each loss's mean (Table 2) beside its median, 10 % trimmed mean and "
+                                       "median fund mean; the top fund's share and whether it dominates (> 50 %)",
+                                       columns=("loss", "model", "mean", "median", "trimmed_mean", "top_share",
+                                                "dominated"), required=False)
     failures: pd.DataFrame = result("frame", "funds stage 1 could not process, with the reason",
                                     columns=("fund_id", "step", "message"))
     summary: dict = result("mapping", "best model, RMSE/QLIKE per model, designs, test start, refits, MCS, text",
