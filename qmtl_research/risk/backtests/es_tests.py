@@ -134,7 +134,7 @@ def simulate_z(dist, var, es, confidence: float, n_sims: int = 1000, seed: int =
 
 
 def simulate_z_groups(dist, var, es, confidence: float, groups, n_sims: int = 1000,
-                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                      seed: int = 0, with_total: bool = False) -> tuple[np.ndarray, ...]:
     """:func:`simulate_z` for many series at once: ``(Z1, Z2)`` of every group on the same paths.
 
     Parameters
@@ -142,11 +142,16 @@ def simulate_z_groups(dist, var, es, confidence: float, groups, n_sims: int = 10
     groups : int array (n,), the series (0 .. G-1) of each row; other parameters as
         :func:`simulate_z`.
 
+    with_total : bool
+        Also return the statistics of all rows together on the same paths.
+
     Returns
     -------
     (z1, z2) : arrays (n_sims, G)
         Group ``g``'s statistics on each simulated path restricted to its rows (draws are
         independent over rows, so each group's columns are draws from its own null).
+    (z1, z2, z1_all, z2_all) with ``with_total``: ``z1_all, z2_all`` (n_sims,) the statistics
+        of all ``n`` rows on each path (a draw from the null of the pooled statistic).
     """
     c = check_confidence(confidence)
     a = 1.0 - c
@@ -163,6 +168,8 @@ def simulate_z_groups(dist, var, es, confidence: float, groups, n_sims: int = 10
     rng = np.random.default_rng(seed)
     z1 = np.empty((n_sims, n_groups))
     z2 = np.empty((n_sims, n_groups))
+    z1_all = np.empty(n_sims)
+    z2_all = np.empty(n_sims)
     block = int(max(1, min(n_sims, SIM_EVENTS // max(1.0, n * q))))
     for b0 in range(0, n_sims, block):
         m = min(block, n_sims - b0)
@@ -177,7 +184,11 @@ def simulate_z_groups(dist, var, es, confidence: float, groups, n_sims: int = 10
         cnt = np.bincount(cell, weights=hit.astype(float), minlength=m * n_groups).reshape(m, n_groups)
         z1[b0:b0 + m] = np.where(cnt > 0, 1.0 - s / np.maximum(cnt, 1.0), 0.0)
         z2[b0:b0 + m] = 1.0 - s / (size * a)
-    return z1, z2
+        if with_total:
+            s_all, cnt_all = s.sum(axis=1), cnt.sum(axis=1)
+            z1_all[b0:b0 + m] = np.where(cnt_all > 0, 1.0 - s_all / np.maximum(cnt_all, 1.0), 0.0)
+            z2_all[b0:b0 + m] = 1.0 - s_all / (n * a)
+    return (z1, z2, z1_all, z2_all) if with_total else (z1, z2)
 
 
 def mc_p_value(observed, simulated: np.ndarray):

@@ -133,7 +133,9 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
     Notes
     -----
     The Acerbi-Szekely null draws of every series come from one simulation of the panel (seed
-    ``seed + 1``) restricted to the series' rows (draws are independent over rows); McNeil-Frey
+    ``seed + 1``) restricted to the series' rows (draws are independent over rows); when every row
+    belongs to a tested series the pooled statistics' null draws are those same paths summed over
+    all rows (one simulation instead of two; else the pooled draws use seed ``seed``); McNeil-Frey
     bootstraps use ``seed + i`` (i the series' position). The duration tests of all series are
     fitted together (:func:`~qmtl_research.risk.backtests.var_tests.weibull_duration_lr`).
     """
@@ -144,9 +146,6 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
     es = f["es"].to_numpy(dtype=float) if has_es else None
     pit = f["pit"].to_numpy(dtype=float) if "pit" in f.columns else None
     scale = f["scale"].to_numpy(dtype=float) if "scale" in f.columns else None
-    pooled_kw = {**kwargs, "zone_days": len(f)}
-    pooled = run_suite(f["return"].to_numpy(float), f["var"].to_numpy(float), es, confidence, d,
-                       pit=pit, scale=scale, n_sims=n_sims, seed=seed, **pooled_kw)
     rows, skipped = [], []
     keys = f[series].astype(str).to_numpy()
     bounds = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
@@ -158,14 +157,21 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
     # the costly parts once for every series: the duration MLEs and the Acerbi-Szekely null draws
     hits = -ret > var
     dur = _durations_by_series(hits, spans)
-    sims = None
+    sims = pooled_sims = None
     if has_es and d is not None and spans:
         group = np.full(len(f), -1, dtype=np.int64)
         for j, (_, a, b) in enumerate(spans):
             group[a:b] = j
         inside = group >= 0
-        z1s, z2s = es_t.simulate_z_groups(_take(d, np.flatnonzero(inside)), var[inside], es[inside], confidence,
-                                          group[inside], n_sims, seed + 1)
+        every = bool(inside.all())
+        drawn = es_t.simulate_z_groups(d if every else _take(d, np.flatnonzero(inside)), var[inside], es[inside],
+                                       confidence, group[inside], n_sims, seed + 1, with_total=every)
+        z1s, z2s = drawn[:2]
+        if every:   # every row is in a tested series: the pooled null on the same paths
+            pooled_sims = drawn[2:]
+    pooled_kw = {**kwargs, "zone_days": len(f)}
+    pooled = run_suite(ret, var, es, confidence, d, pit=pit, scale=scale, n_sims=n_sims, seed=seed,
+                       simulated=pooled_sims, **pooled_kw)
     for j, (i, a, b) in enumerate(spans):
         idx = np.arange(a, b)
         if has_es and d is not None:
