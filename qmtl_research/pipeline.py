@@ -226,7 +226,43 @@ def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False
     results.scheme_grades = grades_side_by_side(panel, long, schemes, settings.grading)
     results.scheme_exclusions = scheme_excl
     results.summary["grading"] = settings.grading
+    predictive_grades(results, study, panel, stage1.garch_params, seed)
     return study, results
+
+
+def predictive_grades(results, study, panel, garch_params, seed: int) -> None:
+    """The GARCH predictive grade distribution beside the SVC and their calibration (``grade_*`` keys of
+    ``results``, ``summary["grade_calibration"]``), when the scheme in force is weekly and the verdict
+    horizon has a walk-forward evaluation; otherwise the summary says why it is absent."""
+    from qmtl_research.rating.calibration import PREDICTIVE_PATHS, predictive_calibration
+
+    res = study.default
+    why = None
+    if study.grade_table.measure.kind != "weekly_std":
+        why = (f"scheme {study.grade_table.scheme_id} grades by {study.grade_table.measure.kind}: the weekly stage-1 "
+               f"GARCH cannot simulate its window")
+    elif res.evaluation is None or res.evaluation.split != "walk_forward":
+        why = "the verdict horizon has no walk-forward evaluation"
+    elif garch_params is None or garch_params.empty:
+        why = "stage 1 recorded no GARCH estimation"
+    if why is not None:
+        results.summary["grade_calibration"] = {"computed": False, "reason": why}
+        return
+    out = predictive_calibration(study, panel, garch_params, n_paths=PREDICTIVE_PATHS, seed=seed)
+    table = out["table"].reset_index()
+    table["better"] = table["approach"] == out["better"]
+    results.grade_calibration = table
+    results.grade_reliability = out["reliability"]
+    frame = res.dataset.frame
+    pred = out["predictive"].copy()
+    pred["settlement_date"] = frame["settlement_date"].to_numpy()[pred["row"].to_numpy()]
+    pred["true_grade"] = frame["grade"].to_numpy()[pred["row"].to_numpy()]
+    results.grade_predictive = pred.drop(columns=["row"])
+    results.summary["grade_calibration"] = {
+        "computed": True, "better": out["better"], "svc_kernel": out["kernel"], "horizon_weeks": out["horizon_weeks"],
+        "n_paths": out["n_paths"], "seed": out["seed"], "innovations": out["law"],
+        "n_skipped": int(len(out["skipped"])),
+        "skipped_reasons": out["skipped"]["reason"].value_counts().to_dict() if len(out["skipped"]) else {}}
 
 
 def risk_settings(params: RiskParams):

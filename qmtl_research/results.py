@@ -349,6 +349,18 @@ class RatingResults(SectionResults):
                                          required=False, columns=("fund_id", "settlement_date", "reason"))
     scheme_exclusions: pd.DataFrame = result("frame", "fund-settlements a scheme could not grade, with the reason",
                                              required=False, columns=("fund_id", "settlement_date", "scheme", "reason"))
+    grade_calibration: pd.DataFrame = result("frame", "calibration of P(grade = k) on the walk-forward test set: the "
+                                             "SVC's Platt probabilities vs the GARCH predictive grade distribution "
+                                             "(same rows): n, multiclass Brier score, log loss, accuracy of the most "
+                                             "probable grade; better = the lower Brier score",
+                                             required=False, columns=("approach", "n", "brier", "log_loss", "better"))
+    grade_reliability: pd.DataFrame = result("frame", "reliability bins of both approaches (one-vs-rest pairs): mean "
+                                             "forecast, observed frequency, pairs per bin",
+                                             required=False, columns=("approach", "bin_mean_forecast",
+                                                                      "observed_frequency", "n_pairs"))
+    grade_predictive: pd.DataFrame = result("frame", "the GARCH predictive grade distribution P(grade = k) of every "
+                                            "walk-forward test fund-settlement, with the true grade",
+                                            required=False, columns=("fund_id", "prediction_date", "true_grade"))
 
 
 @dataclass

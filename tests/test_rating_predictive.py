@@ -270,3 +270,43 @@ def test_predictive_calibration_under_the_true_model():
         assert abs(p.mean() - freq) <= band + 1e-9, (g, p.mean(), freq, band)
     # a sharp forecast: 13 of 156 weeks unknown, the true model rarely hesitates between more than two grades
     assert table.at[PREDICTIVE_APPROACH, "brier"] < 0.2
+
+
+def test_the_rating_stage_records_the_predictive_distribution_and_its_calibration():
+    """pipeline.predictive_grades: the grade_* keys and the summary; a daily scheme or a missing GARCH table is
+    said, not skipped silently; the reliability figure draws."""
+    import types
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from stage1_stub import TrailingStdForecaster
+
+    from qmtl_research.pipeline import predictive_grades
+    from qmtl_research.rating import load_rating_settings, run_rating_study
+    from qmtl_research.rating.plots import reliability_figure
+
+    panel, params = garch_panel(n=12, seed=8)
+    st = load_rating_settings(horizon_weeks=13, horizons=[13], kernels=["Linear"], param_grid={"C": [1.0]},
+                              inner_folds=2)
+    study = run_rating_study(panel, st, seed=1, forecaster=TrailingStdForecaster(), progress=False)
+    results = types.SimpleNamespace(summary={})
+    predictive_grades(results, study, panel, params, seed=3)
+    info = results.summary["grade_calibration"]
+    table = results.grade_calibration.set_index("approach")
+    assert info["computed"] and info["n_skipped"] == 0 and info["n_paths"] == 1000
+    assert table["better"].sum() == 1 and table.index[table["better"]][0] == info["better"]
+    assert info["better"] == table["brier"].idxmin()
+    pred = results.grade_predictive
+    assert len(pred) == table.at[PREDICTIVE_APPROACH, "n"]
+    probs = pred[[f"p_grade_{g}" for g in KR.grade_numbers]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    ours = calibration_scores(pred["true_grade"].to_numpy(), probs, KR.grade_numbers)
+    assert ours["brier"] == pytest.approx(table.at[PREDICTIVE_APPROACH, "brier"])
+    assert reliability_figure(results.grade_reliability) is not None
+    missing = types.SimpleNamespace(summary={})
+    predictive_grades(missing, study, panel, params.iloc[:0], seed=3)
+    assert missing.summary["grade_calibration"] == {"computed": False, "reason": "stage 1 recorded no GARCH estimation"}
+    daily = types.SimpleNamespace(summary={})
+    predictive_grades(daily, types.SimpleNamespace(grade_table=load_scheme("priips-mrm"), default=study.default),
+                      panel, params, seed=3)
+    assert "cannot simulate" in daily.summary["grade_calibration"]["reason"]

@@ -159,7 +159,33 @@ def rating(rep: ReportData) -> None:
         cols = [c for c in EARLY_WARNING_COLUMNS if c in ew.columns]
         table(ew[cols].head(15), "early-warning list (top 15): grades, probability of the predicted grade, "
               "blended std vs the nearest grade boundary (%)", digits=3, index=False)
+    grade_calibration(rep)
     grading_schemes(rep)
+
+
+def grade_calibration(rep: ReportData) -> None:
+    """The predictive grade distribution beside the SVC: calibration table and reliability figure."""
+    from qmtl_research.rating import plots
+
+    r = rep.rating
+    info = (r.summary or {}).get("grade_calibration") or {}
+    if r.grade_calibration is None or r.grade_calibration.empty:
+        if info.get("reason"):
+            md(f"Predictive grade distribution: not computed ({info['reason']}).")
+        return
+    md(f"Predictive grade distribution: P(grade = k) at the settlement from {info.get('n_paths')} simulated "
+       f"continuations of each fund's stage-1 GARCH(1,1) (the walk-forward estimation in force at the prediction "
+       f"date, {info.get('innovations')} innovations, seed {info.get('seed')}) over the unobserved weeks of the "
+       f"grading window, beside the {info.get('svc_kernel')} SVC's Platt probabilities, on the same walk-forward "
+       f"test fund-settlements ({info.get('n_skipped', 0)} without a GARCH estimation left out). Better calibrated "
+       f"(lower Brier score): **{info.get('better')}**; an early warning may use it, with this table beside it.")
+    table(r.grade_calibration, "calibration of the grade probabilities on the walk-forward test set (Brier: mean "
+                               "over samples of the squared distance to the observed grade, summed over grades, 0 "
+                               "best; log loss in nats)", digits=4, index=False)
+    if r.grade_reliability is not None and not r.grade_reliability.empty:
+        plots.reliability_figure(r.grade_reliability)
+        figure("Reliability of P(grade = k): each (sample, grade) pair binned by its forecast; on the diagonal a "
+               "forecast of p comes true a share p of the time.")
 
 
 def grading_schemes(rep: ReportData) -> None:
