@@ -8,6 +8,7 @@ Conventions: ``hits`` is the exception sequence ``I_t = 1(L_t > VaR_t)`` (``L_t 
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -361,6 +362,18 @@ def zone_thresholds(n: int = 250, confidence: float = 0.99) -> tuple[int, int]:
     return int(yellow[0]) if yellow.size else n + 1, int(red[0]) if red.size else n + 1
 
 
+@functools.lru_cache(maxsize=4096)
+def _frtb_cached(x: int, n: int, c: float) -> float:
+    """:func:`frtb_multiplier` after the checks (a panel asks for the same few counts thousands of times)."""
+    if n != 250 or abs(c - 0.99) > 1e-12:
+        zone = traffic_light(x, n, c)
+        q = _binom_cdf(x, n, 1.0 - c)
+        k = int(np.searchsorted(_binom_cdf(np.arange(251), 250, 0.01), q, side="right")) - 1
+        lo, hi = {"green": (0, 4), "yellow": (5, 9), "red": (10, 250)}[zone]
+        x = min(max(k, lo), hi)
+    return FRTB_MULTIPLIER.get(x, FRTB_RED_MULTIPLIER)
+
+
 def frtb_multiplier(exceptions: int, n: int = 250, confidence: float = 0.99) -> float:
     """FRTB capital multiplier for ``exceptions`` in ``n`` days at ``confidence``.
 
@@ -389,10 +402,4 @@ def frtb_multiplier(exceptions: int, n: int = 250, confidence: float = 0.99) -> 
     x = int(exceptions)
     if not (0 <= x <= n):
         raise InputError(f"need 0 <= exceptions <= n, got {x} of {n}", where="frtb_multiplier")
-    if n != 250 or abs(c - 0.99) > 1e-12:
-        zone = traffic_light(x, n, c)
-        q = _binom_cdf(x, n, 1.0 - c)
-        k = int(np.searchsorted(_binom_cdf(np.arange(251), 250, 0.01), q, side="right")) - 1
-        lo, hi = {"green": (0, 4), "yellow": (5, 9), "red": (10, 250)}[zone]
-        x = min(max(k, lo), hi)
-    return FRTB_MULTIPLIER.get(x, FRTB_RED_MULTIPLIER)
+    return _frtb_cached(x, int(n), float(c))
