@@ -335,3 +335,25 @@ def test_pooled_null_from_the_grouped_paths_equals_one_simulation_of_all_rows():
     g1, g2 = simulate_z_groups(d, var, es, 0.975, groups, 300, seed=9)      # the per-group draws are unchanged
     np.testing.assert_array_equal(g1, z1g)
     np.testing.assert_array_equal(g2, z2g)
+
+
+def test_mcneil_frey_of_many_series_equals_one_by_one():
+    from qmtl_research.risk.backtests.es_tests import mcneil_frey_groups
+
+    rng = np.random.default_rng(12)
+    sizes = [240, 240, 120, 240, 60, 240, 5, 240]
+    n = sum(sizes)
+    sigma = 0.01 * np.exp(0.4 * rng.standard_normal(n))
+    r = sigma * rng.standard_t(4, n) / math.sqrt(2)
+    var, es = 2.0 * sigma, 2.4 * sigma
+    bounds = np.cumsum([0] + sizes)
+    spans = list(zip(bounds[:-1], bounds[1:]))
+    got = mcneil_frey_groups(r, var, es, sigma, spans, 500, [7 + j for j in range(len(spans))])
+    ks = set()
+    for j, (a, b) in enumerate(spans):
+        one = mcneil_frey(r[a:b], var[a:b], es[a:b], sigma[a:b], 500, 7 + j)
+        assert got[j].keys() == one.keys()
+        for key in one:
+            assert (got[j][key] == one[key]) or (math.isnan(got[j][key]) and math.isnan(one[key])), (j, key)
+        ks.add(one["n_exceptions"])
+    assert len(ks) >= 3 and min(ks) < 2          # several exception counts, and a series too short to test
