@@ -272,7 +272,7 @@ def test_predictive_calibration_under_the_true_model():
     assert table.at[PREDICTIVE_APPROACH, "brier"] < 0.2
 
 
-def test_the_rating_stage_records_the_predictive_distribution_and_its_calibration():
+def test_the_rating_stage_records_the_predictive_distribution_and_its_calibration(capsys):
     """pipeline.predictive_grades: the grade_* keys and the summary; a daily scheme or a missing GARCH table is
     said, not skipped silently; the reliability figure draws."""
     import types
@@ -303,6 +303,12 @@ def test_the_rating_stage_records_the_predictive_distribution_and_its_calibratio
     ours = calibration_scores(pred["true_grade"].to_numpy(), probs, KR.grade_numbers)
     assert ours["brier"] == pytest.approx(table.at[PREDICTIVE_APPROACH, "brier"])
     assert reliability_figure(results.grade_reliability) is not None
+    from qmtl_research.reporting.results_sections import grade_calibration
+
+    capsys.readouterr()
+    grade_calibration(types.SimpleNamespace(rating=results))         # the report's table (and figure)
+    shown = capsys.readouterr().out
+    assert PREDICTIVE_APPROACH in shown and SVC_APPROACH in shown and "brier" in shown
     missing = types.SimpleNamespace(summary={})
     predictive_grades(missing, study, panel, params.iloc[:0], seed=3)
     assert missing.summary["grade_calibration"] == {"computed": False, "reason": "stage 1 recorded no GARCH estimation"}

@@ -60,3 +60,20 @@ def test_one_fund_dominating_a_loss_is_said():
     assert q["mean_without_top"] == pytest.approx(float((ratio - np.log(ratio) - 1).mean()))
     assert q["median"] < q["mean"] / 100                     # the robust summaries are not moved by it
     assert not bool(robust.loc[("QLIKE", "A"), "dominated"])
+
+
+def test_the_report_shows_the_robust_losses_and_the_dominating_fund(capsys):
+    import types
+
+    from qmtl_research.reporting.results_sections import loss_concentration
+
+    pred = _predictions()
+    mmf = pred["fund_id"] == "F4"
+    pred.loc[mmf, ["y", "A"]] = [1.0, 1.05]
+    pred.loc[mmf, "Naive"] = 0.01
+    vol = types.SimpleNamespace(loss_robust=loss_robust(pred, ["A", "Naive"]), loss_by_fund=loss_by_fund(pred, ["A", "Naive"]))
+    loss_concentration(vol)
+    out = capsys.readouterr().out
+    assert "trimmed_mean" in out and "F4" in out and "dominated" in out
+    loss_concentration(types.SimpleNamespace(loss_robust=None, loss_by_fund=None))    # a run recorded before them
+    assert capsys.readouterr().out == ""

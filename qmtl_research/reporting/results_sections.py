@@ -37,6 +37,25 @@ def _designs_by_measure(comparison: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def loss_concentration(vol) -> None:
+    """Each stage-1 loss beside its robust summaries, the losses one fund dominates, and the top
+    contributors (``volatility/loss_robust`` and ``loss_by_fund``; nothing for runs recorded before them)."""
+    if vol.loss_robust is not None and not vol.loss_robust.empty:
+        robust = vol.loss_robust.drop(columns=["note"])
+        dominated = vol.loss_robust.loc[vol.loss_robust["dominated"].astype(bool), ["loss", "model", "note"]]
+        table(robust, "each loss per model: the mean (Table 2) beside the median and 10 % trimmed mean of the point "
+                      "losses and the median over funds of their mean loss; top_share = the largest single fund's "
+                      "share of the model's total loss (dominated: more than half)", index=False)
+        if len(dominated):   # fund ids are data: they go into a table (escaped), never into markdown text
+            md(f"> One fund makes more than half of the total loss in {len(dominated)} of {len(robust)} "
+               f"(loss, model) pairs: the mean there reflects that fund; read the median and the trimmed mean.")
+            table(dominated, "losses dominated by one fund", index=False)
+        if vol.loss_by_fund is not None and not vol.loss_by_fund.empty:
+            top = vol.loss_by_fund.groupby(["loss", "model"], sort=False).head(3)
+            table(top, "the three funds contributing most to each model's loss (total = sum of the fund's point "
+                       "losses; share of the model's total)", index=False)
+
+
 def volatility(rep: ReportData) -> None:
     from qmtl_research.volatility import plots
 
@@ -57,20 +76,7 @@ def volatility(rep: ReportData) -> None:
     table(t2.join(paper.table2_frame().add_prefix("paper "), how="left"),
           "forecast error by model (the paper's Table 2; MSE in %², RMSE in percentage points, QLIKE unit-free); "
           "the paper's values (its data, 4-fold CV) beside ours")
-    if vol.loss_robust is not None and not vol.loss_robust.empty:
-        robust = vol.loss_robust.drop(columns=["note"])
-        dominated = vol.loss_robust.loc[vol.loss_robust["dominated"].astype(bool), ["loss", "model", "note"]]
-        table(robust, "each loss per model: the mean (Table 2) beside the median and 10 % trimmed mean of the point "
-                      "losses and the median over funds of their mean loss; top_share = the largest single fund's "
-                      "share of the model's total loss (dominated: more than half)", index=False)
-        if len(dominated):   # fund ids are data: they go into a table (escaped), never into markdown text
-            md(f"> One fund makes more than half of the total loss in {len(dominated)} of {len(robust)} "
-               f"(loss, model) pairs: the mean there reflects that fund; read the median and the trimmed mean.")
-            table(dominated, "losses dominated by one fund", index=False)
-        if vol.loss_by_fund is not None and not vol.loss_by_fund.empty:
-            top = vol.loss_by_fund.groupby(["loss", "model"], sort=False).head(3)
-            table(top, "the three funds contributing most to each model's loss (total = sum of the fund's point "
-                       "losses; share of the model's total)", index=False)
+    loss_concentration(vol)
     table(_designs_by_measure(vol.design_comparison),
           "the paper's 4-fold CV beside the walk-forward: the same models (columns) under both designs, each "
           "measure's designs on adjacent rows (CV folds train on the future of their test block)")
