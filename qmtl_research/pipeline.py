@@ -226,14 +226,16 @@ def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False
     results.scheme_grades = grades_side_by_side(panel, long, schemes, settings.grading)
     results.scheme_exclusions = scheme_excl
     results.summary["grading"] = settings.grading
-    predictive_grades(results, study, panel, stage1.garch_params, seed)
+    predictive_grades(results, study, panel, stage1.garch_params, seed, forecaster)
     return study, results
 
 
-def predictive_grades(results, study, panel, garch_params, seed: int) -> None:
+def predictive_grades(results, study, panel, garch_params, seed: int, forecaster=None) -> None:
     """The GARCH predictive grade distribution beside the SVC and their calibration (``grade_*`` keys of
     ``results``, ``summary["grade_calibration"]``), when the scheme in force is weekly and the verdict
-    horizon has a walk-forward evaluation; otherwise the summary says why it is absent."""
+    horizon has a walk-forward evaluation; otherwise the summary says why it is absent. With the
+    ``forecaster``, also ``grade_outlook``: P(grade = k) at every early-warning fund's next settlement
+    (:func:`~qmtl_research.rating.predictive.predictive_outlook`)."""
     from qmtl_research.rating.calibration import PREDICTIVE_PATHS, predictive_calibration
 
     res = study.default
@@ -263,6 +265,17 @@ def predictive_grades(results, study, panel, garch_params, seed: int) -> None:
         "n_paths": out["n_paths"], "seed": out["seed"], "innovations": out["law"],
         "n_skipped": int(len(out["skipped"])),
         "skipped_reasons": out["skipped"]["reason"].value_counts().to_dict() if len(out["skipped"]) else {}}
+    if forecaster is not None:
+        from qmtl_research.rating.early_warning import scoring_frame
+        from qmtl_research.rating.predictive import predictive_outlook
+
+        st = study.settings
+        scoring, _ = scoring_frame(panel, study.grade_table, forecaster, None, st.window_weeks, st.risk_free_weekly)
+        outlook, skipped = predictive_outlook(panel, scoring, garch_params, study.grade_table, PREDICTIVE_PATHS, seed)
+        results.grade_outlook = outlook
+        results.summary["grade_calibration"].update(
+            outlook_funds=int(len(outlook)), outlook_skipped=int(len(skipped)),
+            outlook_changes=int((outlook["predictive_grade"] != outlook["current_grade"]).sum()) if len(outlook) else 0)
 
 
 def risk_settings(params: RiskParams):

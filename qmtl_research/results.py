@@ -358,6 +358,10 @@ class RatingResults(SectionResults):
                                              "forecast, observed frequency, pairs per bin",
                                              required=False, columns=("approach", "bin_mean_forecast",
                                                                       "observed_frequency", "n_pairs"))
+    grade_outlook: pd.DataFrame = result("frame", "P(grade = k) at each early-warning fund's next settlement from "
+                                         "the GARCH predictive distribution: the most probable grade and P(change)",
+                                         required=False, columns=("fund_id", "next_settlement", "current_grade",
+                                                                  "predictive_grade", "p_change"))
     grade_predictive: pd.DataFrame = result("frame", "the GARCH predictive grade distribution P(grade = k) of every "
                                             "walk-forward test fund-settlement, with the true grade",
                                             required=False, columns=("fund_id", "prediction_date", "true_grade"))

@@ -290,7 +290,7 @@ def test_the_rating_stage_records_the_predictive_distribution_and_its_calibratio
                               inner_folds=2)
     study = run_rating_study(panel, st, seed=1, forecaster=TrailingStdForecaster(), progress=False)
     results = types.SimpleNamespace(summary={})
-    predictive_grades(results, study, panel, params, seed=3)
+    predictive_grades(results, study, panel, params, seed=3, forecaster=TrailingStdForecaster())
     info = results.summary["grade_calibration"]
     table = results.grade_calibration.set_index("approach")
     assert info["computed"] and info["n_skipped"] == 0 and info["n_paths"] == 1000
@@ -303,12 +303,22 @@ def test_the_rating_stage_records_the_predictive_distribution_and_its_calibratio
     ours = calibration_scores(pred["true_grade"].to_numpy(), probs, KR.grade_numbers)
     assert ours["brier"] == pytest.approx(table.at[PREDICTIVE_APPROACH, "brier"])
     assert reliability_figure(results.grade_reliability) is not None
+    outlook = results.grade_outlook                                     # as of the panel's last week
+    cols = [f"p_grade_{g}" for g in KR.grade_numbers]
+    assert len(outlook) == info["outlook_funds"] == 12 and info["outlook_skipped"] == 0
+    assert np.allclose(outlook[cols].sum(axis=1), 1.0) and outlook["p_change"].is_monotonic_decreasing
+    first = outlook.iloc[0]
+    assert first["p_change"] == pytest.approx(1 - first[f"p_grade_{int(first['current_grade'])}"])
+    r = int(first["weeks_to_settlement"])
+    one = pd.DataFrame({"fund_id": [first["fund_id"]], "prediction_date": [panel.dates[-1]]}, index=[0])
+    alone, _ = predictive_panel(panel, one, params, KR, r, 20000, 5)     # the same law, other paths
+    _within_binomial(first[cols].to_numpy(dtype=float), alone[cols].to_numpy()[0], 1000)
     from qmtl_research.reporting.results_sections import grade_calibration
 
     capsys.readouterr()
     grade_calibration(types.SimpleNamespace(rating=results))         # the report's table (and figure)
     shown = capsys.readouterr().out
-    assert PREDICTIVE_APPROACH in shown and SVC_APPROACH in shown and "brier" in shown
+    assert PREDICTIVE_APPROACH in shown and SVC_APPROACH in shown and "brier" in shown and "p_change" in shown
     missing = types.SimpleNamespace(summary={})
     predictive_grades(missing, study, panel, params.iloc[:0], seed=3)
     assert missing.summary["grade_calibration"] == {"computed": False, "reason": "stage 1 recorded no GARCH estimation"}

@@ -220,3 +220,48 @@ def predictive_panel(panel, frame: pd.DataFrame, garch_params: pd.DataFrame, sch
     cols = ["row", "fund_id", "prediction_date"] + [f"p_grade_{g}" for g in scheme.grade_numbers] + ["mean_value_pct"]
     return (pd.DataFrame(out, columns=cols),
             pd.DataFrame(skipped, columns=["row", "fund_id", "prediction_date", "reason"]))
+
+
+def predictive_outlook(panel, scoring: pd.DataFrame, garch_params: pd.DataFrame, scheme: GradingScheme,
+                       n_paths: int = 2000, seed: int = 0, law: str = "normal") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """P(grade = k) at each fund's next settlement as of the scoring date (the early warning's funds).
+
+    Parameters
+    ----------
+    scoring : DataFrame
+        :func:`~qmtl_research.rating.early_warning.scoring_frame` (``fund_id, prediction_date,
+        weeks_to_settlement, next_settlement, current_grade``): ``weeks_to_settlement`` weeks of each
+        fund's grading window are unobserved.
+    garch_params, scheme, n_paths, seed, law : as :func:`predictive_panel` (row ``i`` of ``scoring``
+        uses the seed ``(seed, i)``).
+
+    Returns
+    -------
+    outlook : DataFrame ``fund_id, next_settlement, weeks_to_settlement, current_grade, p_grade_<k>...,
+        predictive_grade`` (the most probable), ``p_current`` (P(grade = current grade)) and
+        ``p_change = 1 - p_current``, sorted by ``p_change`` (largest first).
+    skipped : DataFrame ``fund_id, reason``.
+    """
+    cols = [f"p_grade_{g}" for g in scheme.grade_numbers]
+    if scoring.empty:
+        return (pd.DataFrame(columns=["fund_id", "next_settlement", "weeks_to_settlement", "current_grade", *cols,
+                                      "predictive_grade", "p_current", "p_change"]),
+                pd.DataFrame(columns=["fund_id", "reason"]))
+    frame = scoring.reset_index(drop=True).assign(row=lambda f: np.arange(len(f)))
+    parts, skipped = [], []
+    for r, group in frame.groupby("weeks_to_settlement", sort=True):
+        probs, skip = predictive_panel(panel, group, garch_params, scheme, int(r), n_paths, seed, law)
+        parts.append(probs)
+        skipped += [(f, why) for f, why in zip(skip["fund_id"], skip["reason"])]
+    probs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["row", *cols])
+    out = frame.merge(probs[["row", *cols]], on="row", how="inner")
+    p = out[cols].to_numpy(dtype=float)
+    grades = np.asarray(scheme.grade_numbers)
+    out["predictive_grade"] = grades[p.argmax(axis=1)] if len(out) else []
+    cur = out["current_grade"].to_numpy(dtype=int)
+    out["p_current"] = p[np.arange(len(out)), cur - 1] if len(out) else []
+    out["p_change"] = 1.0 - out["p_current"]
+    out = out.sort_values(["p_change", "fund_id"], ascending=[False, True], kind="stable")
+    keep = ["fund_id", "next_settlement", "weeks_to_settlement", "current_grade", *cols, "predictive_grade",
+            "p_current", "p_change"]
+    return out[keep].reset_index(drop=True), pd.DataFrame(skipped, columns=["fund_id", "reason"])

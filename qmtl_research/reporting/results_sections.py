@@ -188,6 +188,14 @@ def grade_calibration(rep: ReportData) -> None:
     table(r.grade_calibration, "calibration of the grade probabilities on the walk-forward test set (Brier: mean "
                                "over samples of the squared distance to the observed grade, summed over grades, 0 "
                                "best; log loss in nats)", digits=4, index=False)
+    outlook = r.grade_outlook
+    if outlook is not None and not outlook.empty:
+        moved = outlook[outlook["predictive_grade"] != outlook["current_grade"]]
+        md(f"Predictive outlook: for **{len(moved)}** of {len(outlook)} scored funds the most probable grade at the "
+           f"next settlement differs from the current one (P(change) = 1 - P(current grade)); the calibration above "
+           f"is its validation.")
+        table(outlook.head(15), "predictive outlook (top 15 by P(change)): P(grade = k) at the next settlement",
+              digits=3, index=False)
     if r.grade_reliability is not None and not r.grade_reliability.empty:
         plots.reliability_figure(r.grade_reliability)
         figure("Reliability of P(grade = k): each (sample, grade) pair binned by its forecast; on the diagonal a "
