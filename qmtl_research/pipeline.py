@@ -226,7 +226,56 @@ def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False
     results.scheme_grades = grades_side_by_side(panel, long, schemes, settings.grading)
     results.scheme_exclusions = scheme_excl
     results.summary["grading"] = settings.grading
+    predictive_grades(results, study, panel, stage1.garch_params, seed, forecaster)
     return study, results
+
+
+def predictive_grades(results, study, panel, garch_params, seed: int, forecaster=None) -> None:
+    """The GARCH predictive grade distribution beside the SVC and their calibration (``grade_*`` keys of
+    ``results``, ``summary["grade_calibration"]``), when the scheme in force is weekly and the verdict
+    horizon has a walk-forward evaluation; otherwise the summary says why it is absent. With the
+    ``forecaster``, also ``grade_outlook``: P(grade = k) at every early-warning fund's next settlement
+    (:func:`~qmtl_research.rating.predictive.predictive_outlook`)."""
+    from qmtl_research.rating.calibration import PREDICTIVE_PATHS, predictive_calibration
+
+    res = study.default
+    why = None
+    if study.grade_table.measure.kind != "weekly_std":
+        why = (f"scheme {study.grade_table.scheme_id} grades by {study.grade_table.measure.kind}: the weekly stage-1 "
+               f"GARCH cannot simulate its window")
+    elif res.evaluation is None or res.evaluation.split != "walk_forward":
+        why = "the verdict horizon has no walk-forward evaluation"
+    elif garch_params is None or garch_params.empty:
+        why = "stage 1 recorded no GARCH estimation"
+    if why is not None:
+        results.summary["grade_calibration"] = {"computed": False, "reason": why}
+        return
+    out = predictive_calibration(study, panel, garch_params, n_paths=PREDICTIVE_PATHS, seed=seed)
+    table = out["table"].reset_index()
+    table["better"] = table["approach"] == out["better"]
+    results.grade_calibration = table
+    results.grade_reliability = out["reliability"]
+    frame = res.dataset.frame
+    pred = out["predictive"].copy()
+    pred["settlement_date"] = frame["settlement_date"].to_numpy()[pred["row"].to_numpy()]
+    pred["true_grade"] = frame["grade"].to_numpy()[pred["row"].to_numpy()]
+    results.grade_predictive = pred.drop(columns=["row"])
+    results.summary["grade_calibration"] = {
+        "computed": True, "better": out["better"], "svc_kernel": out["kernel"], "horizon_weeks": out["horizon_weeks"],
+        "n_paths": out["n_paths"], "seed": out["seed"], "innovations": out["law"],
+        "n_skipped": int(len(out["skipped"])),
+        "skipped_reasons": out["skipped"]["reason"].value_counts().to_dict() if len(out["skipped"]) else {}}
+    if forecaster is not None:
+        from qmtl_research.rating.early_warning import scoring_frame
+        from qmtl_research.rating.predictive import predictive_outlook
+
+        st = study.settings
+        scoring, _ = scoring_frame(panel, study.grade_table, forecaster, None, st.window_weeks, st.risk_free_weekly)
+        outlook, skipped = predictive_outlook(panel, scoring, garch_params, study.grade_table, PREDICTIVE_PATHS, seed)
+        results.grade_outlook = outlook
+        results.summary["grade_calibration"].update(
+            outlook_funds=int(len(outlook)), outlook_skipped=int(len(skipped)),
+            outlook_changes=int((outlook["predictive_grade"] != outlook["current_grade"]).sum()) if len(outlook) else 0)
 
 
 def risk_settings(params: RiskParams):

@@ -269,6 +269,13 @@ class VolatilityResults(SectionResults):
                                              columns=("design", "fund_id", "fit_date", "flags"))
     garch_diagnostics_summary: pd.DataFrame = result("frame", "GARCH estimations and degenerate ones per design")
     training: pd.DataFrame = result("frame", "every LSTM fit: design, fit date, samples, epochs, losses")
+    loss_by_fund: pd.DataFrame = result("frame", "each fund's contribution to each model's MSE (%^2) and QLIKE on "
+                                        "Table 2's points: n_points, total, mean, share of the model's total",
+                                        columns=("loss", "model", "fund_id", "total", "share"), required=False)
+    loss_robust: pd.DataFrame = result("frame", "each loss's mean (Table 2) beside its median, 10 % trimmed mean and "
+                                       "median fund mean; the top fund's share and whether it dominates (> 50 %)",
+                                       columns=("loss", "model", "mean", "median", "trimmed_mean", "top_share",
+                                                "dominated"), required=False)
     failures: pd.DataFrame = result("frame", "funds stage 1 could not process, with the reason",
                                     columns=("fund_id", "step", "message"))
     summary: dict = result("mapping", "best model, RMSE/QLIKE per model, designs, test start, refits, MCS, text",
@@ -345,6 +352,22 @@ class RatingResults(SectionResults):
                                          required=False, columns=("fund_id", "settlement_date", "reason"))
     scheme_exclusions: pd.DataFrame = result("frame", "fund-settlements a scheme could not grade, with the reason",
                                              required=False, columns=("fund_id", "settlement_date", "scheme", "reason"))
+    grade_calibration: pd.DataFrame = result("frame", "calibration of P(grade = k) on the walk-forward test set: the "
+                                             "SVC's Platt probabilities vs the GARCH predictive grade distribution "
+                                             "(same rows): n, multiclass Brier score, log loss, accuracy of the most "
+                                             "probable grade; better = the lower Brier score",
+                                             required=False, columns=("approach", "n", "brier", "log_loss", "better"))
+    grade_reliability: pd.DataFrame = result("frame", "reliability bins of both approaches (one-vs-rest pairs): mean "
+                                             "forecast, observed frequency, pairs per bin",
+                                             required=False, columns=("approach", "bin_mean_forecast",
+                                                                      "observed_frequency", "n_pairs"))
+    grade_outlook: pd.DataFrame = result("frame", "P(grade = k) at each early-warning fund's next settlement from "
+                                         "the GARCH predictive distribution: the most probable grade and P(change)",
+                                         required=False, columns=("fund_id", "next_settlement", "current_grade",
+                                                                  "predictive_grade", "p_change"))
+    grade_predictive: pd.DataFrame = result("frame", "the GARCH predictive grade distribution P(grade = k) of every "
+                                            "walk-forward test fund-settlement, with the true grade",
+                                            required=False, columns=("fund_id", "prediction_date", "true_grade"))
 
 
 @dataclass

@@ -316,3 +316,44 @@ def test_grouped_simulation_gives_each_series_its_own_null():
         alone = simulate_z(LocationScale(np.zeros(n // 2), sigma[rows], 4.0), var[rows], es[rows], 0.975, 3000, seed=9)
         assert stats.ks_2samp(z2[:, g], alone[1]).pvalue > 1e-3 and stats.ks_2samp(z1[:, g], alone[0]).pvalue > 1e-3
     assert stats.pearsonr(z2[:, 0], z2[:, 1])[1] > 1e-3           # independent across series
+
+
+def test_pooled_null_from_the_grouped_paths_equals_one_simulation_of_all_rows():
+    """The pooled (Z1, Z2) draws run_panel takes from the grouped simulation are those of one
+    simulation of all rows with the same seed (same paths, summed over the groups)."""
+    from qmtl_research.risk.backtests.es_tests import simulate_z_groups
+
+    rng = np.random.default_rng(4)
+    n = 900
+    d = LocationScale(np.zeros(n), 0.01 * np.exp(0.3 * rng.standard_normal(n)), np.where(np.arange(n) % 2, 5.0, math.inf))
+    var, es = d.var_es(0.975)
+    groups = np.repeat(np.arange(3), n // 3)
+    z1g, z2g, z1a, z2a = simulate_z_groups(d, var, es, 0.975, groups, 300, seed=9, with_total=True)
+    z1, z2 = simulate_z(d, var, es, 0.975, 300, seed=9)
+    np.testing.assert_allclose(z1a, z1, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(z2a, z2, rtol=0, atol=1e-12)
+    g1, g2 = simulate_z_groups(d, var, es, 0.975, groups, 300, seed=9)      # the per-group draws are unchanged
+    np.testing.assert_array_equal(g1, z1g)
+    np.testing.assert_array_equal(g2, z2g)
+
+
+def test_mcneil_frey_of_many_series_equals_one_by_one():
+    from qmtl_research.risk.backtests.es_tests import mcneil_frey_groups
+
+    rng = np.random.default_rng(12)
+    sizes = [240, 240, 120, 240, 60, 240, 5, 240]
+    n = sum(sizes)
+    sigma = 0.01 * np.exp(0.4 * rng.standard_normal(n))
+    r = sigma * rng.standard_t(4, n) / math.sqrt(2)
+    var, es = 2.0 * sigma, 2.4 * sigma
+    bounds = np.cumsum([0] + sizes)
+    spans = list(zip(bounds[:-1], bounds[1:]))
+    got = mcneil_frey_groups(r, var, es, sigma, spans, 500, [7 + j for j in range(len(spans))])
+    ks = set()
+    for j, (a, b) in enumerate(spans):
+        one = mcneil_frey(r[a:b], var[a:b], es[a:b], sigma[a:b], 500, 7 + j)
+        assert got[j].keys() == one.keys()
+        for key in one:
+            assert (got[j][key] == one[key]) or (math.isnan(got[j][key]) and math.isnan(one[key])), (j, key)
+        ks.add(one["n_exceptions"])
+    assert len(ks) >= 3 and min(ks) < 2          # several exception counts, and a series too short to test

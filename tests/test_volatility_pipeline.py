@@ -168,6 +168,13 @@ def test_tables_contract(result):
     assert s["best_model"] == t2["RMSE"].idxmin() and s["n_test_points"] == len(p)
     assert s["test_start"] == str(result.schedule.test_start.date()) and s["now_origin"]
     assert set(s) >= {"rmse", "qlike", "cv_rmse", "walk_forward_rmse", "split", "mcs", "notes", "test_start_rule"}
+    robust = t["loss_robust"].set_index(["loss", "model"])      # per-fund contributions beside Table 2
+    for m in MODELS:
+        assert robust.loc[("MSE", m), "mean"] == pytest.approx(t2.loc[m, "MSE"])
+        assert robust.loc[("QLIKE", m), "mean"] == pytest.approx(t2.loc[m, "QLIKE"])
+    shares = t["loss_by_fund"].groupby(["loss", "model"])["share"].sum()
+    assert np.allclose(shares, 1.0) and len(shares) == 2 * len(MODELS)
+    assert s["loss_dominated"] == [n for n in t["loss_robust"]["note"] if n]
 
 
 def test_mcs_is_seeded(result):

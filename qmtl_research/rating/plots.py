@@ -55,3 +55,23 @@ def accuracy_by_horizon(horizons: pd.DataFrame, ax=None):
     # beside the bars, never on them
     ax.legend(title="horizon (weeks)", fontsize=8, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
+
+
+def reliability_figure(reliability: pd.DataFrame, ax=None):
+    """Reliability diagram of grade probabilities (one-vs-rest pairs, see
+    :func:`qmtl_research.rating.calibration.reliability_table`): mean forecast against observed frequency
+    per bin and approach, the diagonal for perfect calibration; marker area grows with the pairs in the bin."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for name, g in reliability.groupby("approach", sort=False):
+        size = 12 + 60 * np.sqrt(g["n_pairs"] / g["n_pairs"].max())
+        ax.plot(g["bin_mean_forecast"], g["observed_frequency"], marker="o", linewidth=1, markersize=4, label=name)
+        ax.scatter(g["bin_mean_forecast"], g["observed_frequency"], s=size, alpha=0.3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("forecast P(grade = k) (bin mean)")
+    ax.set_ylabel("observed share with grade k")
+    ax.set_title("Reliability of grade probabilities (walk-forward test set)")
+    ax.legend(fontsize=8, loc="upper left")
+    return ax

@@ -37,6 +37,25 @@ def _designs_by_measure(comparison: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def loss_concentration(vol) -> None:
+    """Each stage-1 loss beside its robust summaries, the losses one fund dominates, and the top
+    contributors (``volatility/loss_robust`` and ``loss_by_fund``; nothing for runs recorded before them)."""
+    if vol.loss_robust is not None and not vol.loss_robust.empty:
+        robust = vol.loss_robust.drop(columns=["note"])
+        dominated = vol.loss_robust.loc[vol.loss_robust["dominated"].astype(bool), ["loss", "model", "note"]]
+        table(robust, "each loss per model: the mean (Table 2) beside the median and 10 % trimmed mean of the point "
+                      "losses and the median over funds of their mean loss; top_share = the largest single fund's "
+                      "share of the model's total loss (dominated: more than half)", index=False)
+        if len(dominated):   # fund ids are data: they go into a table (escaped), never into markdown text
+            md(f"> One fund makes more than half of the total loss in {len(dominated)} of {len(robust)} "
+               f"(loss, model) pairs: the mean there reflects that fund; read the median and the trimmed mean.")
+            table(dominated, "losses dominated by one fund", index=False)
+        if vol.loss_by_fund is not None and not vol.loss_by_fund.empty:
+            top = vol.loss_by_fund.groupby(["loss", "model"], sort=False).head(3)
+            table(top, "the three funds contributing most to each model's loss (total = sum of the fund's point "
+                       "losses; share of the model's total)", index=False)
+
+
 def volatility(rep: ReportData) -> None:
     from qmtl_research.volatility import plots
 
@@ -57,6 +76,7 @@ def volatility(rep: ReportData) -> None:
     table(t2.join(paper.table2_frame().add_prefix("paper "), how="left"),
           "forecast error by model (the paper's Table 2; MSE in %², RMSE in percentage points, QLIKE unit-free); "
           "the paper's values (its data, 4-fold CV) beside ours")
+    loss_concentration(vol)
     table(_designs_by_measure(vol.design_comparison),
           "the paper's 4-fold CV beside the walk-forward: the same models (columns) under both designs, each "
           "measure's designs on adjacent rows (CV folds train on the future of their test block)")
@@ -154,7 +174,41 @@ def rating(rep: ReportData) -> None:
         cols = [c for c in EARLY_WARNING_COLUMNS if c in ew.columns]
         table(ew[cols].head(15), "early-warning list (top 15): grades, probability of the predicted grade, "
               "blended std vs the nearest grade boundary (%)", digits=3, index=False)
+    grade_calibration(rep)
     grading_schemes(rep)
+
+
+def grade_calibration(rep: ReportData) -> None:
+    """The predictive grade distribution beside the SVC: calibration table and reliability figure."""
+    from qmtl_research.rating import plots
+
+    r = rep.rating
+    info = (r.summary or {}).get("grade_calibration") or {}
+    if r.grade_calibration is None or r.grade_calibration.empty:
+        if info.get("reason"):
+            md(f"Predictive grade distribution: not computed ({info['reason']}).")
+        return
+    md(f"Predictive grade distribution: P(grade = k) at the settlement from {info.get('n_paths')} simulated "
+       f"continuations of each fund's stage-1 GARCH(1,1) (the walk-forward estimation in force at the prediction "
+       f"date, {info.get('innovations')} innovations, seed {info.get('seed')}) over the unobserved weeks of the "
+       f"grading window, beside the {info.get('svc_kernel')} SVC's Platt probabilities, on the same walk-forward "
+       f"test fund-settlements ({info.get('n_skipped', 0)} without a GARCH estimation left out). Better calibrated "
+       f"(lower Brier score): **{info.get('better')}**; an early warning may use it, with this table beside it.")
+    table(r.grade_calibration, "calibration of the grade probabilities on the walk-forward test set (Brier: mean "
+                               "over samples of the squared distance to the observed grade, summed over grades, 0 "
+                               "best; log loss in nats)", digits=4, index=False)
+    outlook = r.grade_outlook
+    if outlook is not None and not outlook.empty:
+        moved = outlook[outlook["predictive_grade"] != outlook["current_grade"]]
+        md(f"Predictive outlook: for **{len(moved)}** of {len(outlook)} scored funds the most probable grade at the "
+           f"next settlement differs from the current one (P(change) = 1 - P(current grade)); the calibration above "
+           f"is its validation.")
+        table(outlook.head(15), "predictive outlook (top 15 by P(change)): P(grade = k) at the next settlement",
+              digits=3, index=False)
+    if r.grade_reliability is not None and not r.grade_reliability.empty:
+        plots.reliability_figure(r.grade_reliability)
+        figure("Reliability of P(grade = k): each (sample, grade) pair binned by its forecast; on the diagonal a "
+               "forecast of p comes true a share p of the time.")
 
 
 def grading_schemes(rep: ReportData) -> None:

@@ -97,6 +97,92 @@ def error_table(predictions: pd.DataFrame, models, window: int = TARGET_WINDOW) 
     return table
 
 
+#: a fund "dominates" a loss when its points make more than this share of the model's total loss
+DOMINANCE_SHARE = 0.5
+#: the trimmed mean cuts this share of the points from each end (scipy.stats.trim_mean)
+TRIM_SHARE = 0.1
+
+
+def _pointwise(predictions: pd.DataFrame, models, window: int) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """Per loss: the points it is computed on (Table 2's) and each model's loss per point."""
+    ok = qlike_points(predictions, models)
+    q = predictions.loc[ok]
+    return {"MSE": (predictions, {m: squared_error(predictions["y"], predictions[m]) for m in models}),
+            "QLIKE": (q, {m: qlike(q["y"], q[m], window) for m in models})}
+
+
+def loss_by_fund(predictions: pd.DataFrame, models, window: int = TARGET_WINDOW) -> pd.DataFrame:
+    """Each fund's contribution to each model's loss (on Table 2's points).
+
+    Returns
+    -------
+    DataFrame ``loss, model, fund_id, n_points, total`` (sum of the fund's point losses), ``mean``
+    (its mean loss) and ``share`` (``total`` over the model's total loss, fraction 0..1), sorted by
+    loss, model and share (largest first).
+    """
+    rows = []
+    for loss, (frame, values) in _pointwise(predictions, models, window).items():
+        funds = frame["fund_id"].to_numpy()
+        for m in models:
+            g = pd.DataFrame({"fund_id": funds, "v": values[m]}).groupby("fund_id", sort=True)["v"]
+            part = pd.DataFrame({"n_points": g.size(), "total": g.sum(), "mean": g.mean()}).reset_index()
+            grand = float(np.sum(values[m]))
+            part["share"] = part["total"] / grand if grand > 0 else np.nan
+            rows.append(part.assign(loss=loss, model=m))
+    cols = ["loss", "model", "fund_id", "n_points", "total", "mean", "share"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(rows, ignore_index=True)[cols]
+    return out.sort_values(["loss", "model", "share", "fund_id"], ascending=[True, True, False, True],
+                           kind="stable").reset_index(drop=True)
+
+
+def loss_robust(predictions: pd.DataFrame, models, window: int = TARGET_WINDOW,
+                dominance: float = DOMINANCE_SHARE, trim: float = TRIM_SHARE) -> pd.DataFrame:
+    """Each stage-1 loss with robust summaries beside its mean, and whether one fund dominates it.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        The evaluated points (``fund_id, y`` and one forecast column per model).
+    dominance : float
+        A fund dominates a model's loss when its share of the total exceeds this (0.5: more than half).
+    trim : float
+        Share cut from each end of the point losses for the trimmed mean.
+
+    Returns
+    -------
+    DataFrame ``loss, model, n_points, mean`` (= Table 2), ``median`` (of the point losses),
+    ``trimmed_mean``, ``median_fund_mean`` (median over funds of their mean loss), ``top_fund``,
+    ``top_share`` (its share of the total), ``mean_without_top`` (the mean over the other funds'
+    points), ``dominated`` (``top_share > dominance``) and ``note`` (one sentence when dominated).
+    """
+    from scipy.stats import trim_mean
+
+    by_fund = loss_by_fund(predictions, models, window)
+    rows = []
+    for loss, (frame, values) in _pointwise(predictions, models, window).items():
+        funds = frame["fund_id"].to_numpy()
+        for m in models:
+            v = np.asarray(values[m], dtype=float)
+            mine = by_fund[(by_fund["loss"] == loss) & (by_fund["model"] == m)]
+            if len(v) == 0 or mine.empty:
+                rows.append((loss, m, 0, *([np.nan] * 4), None, np.nan, np.nan, False, ""))
+                continue
+            top = mine.iloc[0]
+            rest = v[funds != top["fund_id"]]
+            dominated = bool(top["share"] > dominance)
+            note = (f"fund {top['fund_id']} makes {top['share']:.1%} of {m}'s total {loss} "
+                    f"(mean {float(v.mean()):.4g}; {float(rest.mean()) if len(rest) else float('nan'):.4g} without it)"
+                    if dominated else "")
+            rows.append((loss, m, int(len(v)), float(v.mean()), float(np.median(v)), float(trim_mean(v, trim)),
+                         float(mine["mean"].median()), str(top["fund_id"]), float(top["share"]),
+                         float(rest.mean()) if len(rest) else np.nan, dominated, note))
+    return pd.DataFrame(rows, columns=["loss", "model", "n_points", "mean", "median", "trimmed_mean",
+                                       "median_fund_mean", "top_fund", "top_share", "mean_without_top", "dominated",
+                                       "note"])
+
+
 def design_comparison(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Table 2 of each design side by side: rows = models, columns ``<measure> <design>`` for
     RMSE, QLIKE, MSE and the number of points, plus each design's rank by RMSE."""

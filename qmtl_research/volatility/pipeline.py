@@ -42,7 +42,8 @@ from qmtl_research.volatility.walkforward import build_walk_forward
 
 PREDICTION_COLUMNS = ["fund_id", "fund_type", "origin", "date", "fold", "y"]
 RECORDED = ("table2", "table2_walk_forward", "table2_cv", "design_comparison", "table3", "fig9_regimes", "top20",
-            "dm_tests", "mcs", "challengers", "garch_diagnostics", "garch_diagnostics_summary", "training")
+            "dm_tests", "mcs", "challengers", "garch_diagnostics", "garch_diagnostics_summary", "training",
+            "loss_by_fund", "loss_robust")
 
 
 @dataclass
@@ -296,6 +297,8 @@ def evaluate(result: Stage1Result) -> tuple[dict[str, pd.DataFrame], list[str]]:
         "garch_diagnostics": ev.garch_diagnostics(result.garch_params),
         "garch_diagnostics_summary": ev.diagnostics_summary(result.garch_params),
         "training": result.training,
+        "loss_by_fund": ev.loss_by_fund(pred, models, w),
+        "loss_robust": ev.loss_robust(pred, models, w),
     }
     tables["challengers"] = ev.challenger_table(tables["table2"], tables["dm_tests"], tables["mcs"],
                                                 cfg.validated_model, {m: registry.get(m).kind for m in models},
@@ -341,6 +344,7 @@ def summarise(result: Stage1Result, panel) -> dict:
         "n_failures": int(len(result.failures)),
         "n_degenerate_garch_fits": int(len(result.tables["garch_diagnostics"])),
         "mcs": {loss: grp.loc[grp["in_mcs"], "model"].tolist() for loss, grp in mcs.groupby("loss", sort=False)},
+        "loss_dominated": [n for n in result.tables["loss_robust"]["note"] if n],
         "high_vol_regime": cfg.high_vol.name(),
         "paper_ordering_holds": holds,
         "ordering_text": text,

@@ -63,6 +63,8 @@ class LocationScale:
 
     def _zppf(self, u, dof):
         normal = ~np.isfinite(dof)
+        if normal.all():                 # all normal: no masked copies (the same numbers)
+            return special.ndtri(u)
         out = np.empty(np.shape(u))
         out[normal] = special.ndtri(u[normal])
         t = ~normal

@@ -134,7 +134,7 @@ def simulate_z(dist, var, es, confidence: float, n_sims: int = 1000, seed: int =
 
 
 def simulate_z_groups(dist, var, es, confidence: float, groups, n_sims: int = 1000,
-                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                      seed: int = 0, with_total: bool = False) -> tuple[np.ndarray, ...]:
     """:func:`simulate_z` for many series at once: ``(Z1, Z2)`` of every group on the same paths.
 
     Parameters
@@ -142,11 +142,16 @@ def simulate_z_groups(dist, var, es, confidence: float, groups, n_sims: int = 10
     groups : int array (n,), the series (0 .. G-1) of each row; other parameters as
         :func:`simulate_z`.
 
+    with_total : bool
+        Also return the statistics of all rows together on the same paths.
+
     Returns
     -------
     (z1, z2) : arrays (n_sims, G)
         Group ``g``'s statistics on each simulated path restricted to its rows (draws are
         independent over rows, so each group's columns are draws from its own null).
+    (z1, z2, z1_all, z2_all) with ``with_total``: ``z1_all, z2_all`` (n_sims,) the statistics
+        of all ``n`` rows on each path (a draw from the null of the pooled statistic).
     """
     c = check_confidence(confidence)
     a = 1.0 - c
@@ -163,6 +168,8 @@ def simulate_z_groups(dist, var, es, confidence: float, groups, n_sims: int = 10
     rng = np.random.default_rng(seed)
     z1 = np.empty((n_sims, n_groups))
     z2 = np.empty((n_sims, n_groups))
+    z1_all = np.empty(n_sims)
+    z2_all = np.empty(n_sims)
     block = int(max(1, min(n_sims, SIM_EVENTS // max(1.0, n * q))))
     for b0 in range(0, n_sims, block):
         m = min(block, n_sims - b0)
@@ -177,7 +184,11 @@ def simulate_z_groups(dist, var, es, confidence: float, groups, n_sims: int = 10
         cnt = np.bincount(cell, weights=hit.astype(float), minlength=m * n_groups).reshape(m, n_groups)
         z1[b0:b0 + m] = np.where(cnt > 0, 1.0 - s / np.maximum(cnt, 1.0), 0.0)
         z2[b0:b0 + m] = 1.0 - s / (size * a)
-    return z1, z2
+        if with_total:
+            s_all, cnt_all = s.sum(axis=1), cnt.sum(axis=1)
+            z1_all[b0:b0 + m] = np.where(cnt_all > 0, 1.0 - s_all / np.maximum(cnt_all, 1.0), 0.0)
+            z2_all[b0:b0 + m] = 1.0 - s_all / (n * a)
+    return (z1, z2, z1_all, z2_all) if with_total else (z1, z2)
 
 
 def mc_p_value(observed, simulated: np.ndarray):
@@ -268,6 +279,66 @@ def mcneil_frey(returns, var, es, scale=None, n_boot: int = 1000, seed: int = 0)
     tb = np.where(bsd > 0, tb, 0.0)
     p = float((1 + np.sum(tb >= t)) / (1 + n_boot))
     return {"stat": t, "p_value": p, "mean_residual": float(res.mean()), "n_exceptions": k}
+
+
+#: series whose bootstrap draws are stacked at once in :func:`mcneil_frey_groups` (bounds memory)
+MF_BATCH = 256
+
+
+def mcneil_frey_groups(returns, var, es, scale, spans, n_boot: int = 1000, seeds=None) -> list[dict]:
+    """:func:`mcneil_frey` of many series of one panel, with the same numbers.
+
+    Parameters
+    ----------
+    returns, var, es : arrays (n,), the panel's rows, series after series.
+    scale : array (n,) or None, as in :func:`mcneil_frey`.
+    spans : list of ``(start, stop)`` row ranges, one per series.
+    n_boot : int; seeds : one bootstrap seed per series.
+
+    Returns
+    -------
+    list of dict, one :func:`mcneil_frey` result per span.
+
+    Notes
+    -----
+    Each series draws its own bootstrap indices from ``numpy.random.default_rng(seed)`` exactly as
+    :func:`mcneil_frey`; the resampled means and standard deviations of series with the same number
+    of exceptions are then reduced together (the same reduction over each row of ``k`` values, so
+    the same floating-point results).
+    """
+    r, v, e = _arrays(returns, var, es)
+    s = np.ones_like(r) if scale is None else np.asarray(scale, dtype=float).ravel()
+    if s.shape != r.shape or not (np.isfinite(s).all() and (s > 0).all()):
+        raise InputError("scale must be positive, finite and as long as the returns", where="mcneil_frey")
+    out: list = [None] * len(spans)
+    pending: dict[int, list] = {}
+    for j, (a, b) in enumerate(spans):
+        hit = -r[a:b] > v[a:b]
+        k = int(hit.sum())
+        if k < 2:
+            out[j] = {"stat": math.nan, "p_value": math.nan, "mean_residual": math.nan, "n_exceptions": k}
+            continue
+        res = (-r[a:b][hit] - e[a:b][hit]) / s[a:b][hit]
+        sd = res.std(ddof=1)
+        if sd == 0:
+            out[j] = {"stat": math.nan, "p_value": math.nan, "mean_residual": float(res.mean()), "n_exceptions": k}
+            continue
+        t = float(res.mean() / (sd / math.sqrt(k)))
+        rng = np.random.default_rng(seeds[j])
+        centred = res - res.mean()
+        pending.setdefault(k, []).append((j, t, float(res.mean()), centred[rng.integers(0, k, size=(n_boot, k))]))
+    for k, items in pending.items():
+        for c0 in range(0, len(items), MF_BATCH):
+            chunk = items[c0:c0 + MF_BATCH]
+            boot = np.stack([it[3] for it in chunk])
+            bsd = boot.std(axis=2, ddof=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tb = boot.mean(axis=2) / (bsd / math.sqrt(k))
+            tb = np.where(bsd > 0, tb, 0.0)
+            for g, (j, t, mres, _) in enumerate(chunk):
+                out[j] = {"stat": t, "p_value": float((1 + np.sum(tb[g] >= t)) / (1 + n_boot)),
+                          "mean_residual": mres, "n_exceptions": k}
+    return out
 
 
 def cumulative_violations(pit, confidence: float) -> np.ndarray:

@@ -21,7 +21,7 @@ ES_P_VALUES = ("z1_p", "z2_p", "mf_p", "de_u_p", "de_c_p")
 
 def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, pit=None, n_sims: int = 1000,
               seed: int = 0, dq_lags: int = 4, de_lags: int = 1, zone_days: int = 250, simulated=None,
-              duration=None) -> dict:
+              duration=None, mcneil=None) -> dict:
     """Every VaR and ES backtest of one forecast series (time order).
 
     Parameters
@@ -38,8 +38,9 @@ def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, pit
     n_sims, seed : simulations / bootstrap replications and their seed.
     dq_lags, de_lags : lags of the DQ and Du-Escanciano conditional tests.
     zone_days : the traffic light and FRTB multiplier use the last ``zone_days`` forecasts.
-    simulated, duration : results already computed for these rows by :func:`run_panel` (the
-        Acerbi-Szekely null draws ``(z1, z2)``, the duration test's dict); None computes them.
+    simulated, duration, mcneil : results already computed for these rows by :func:`run_panel` (the
+        Acerbi-Szekely null draws ``(z1, z2)``, the duration test's and McNeil-Frey's dicts); None
+        computes them.
 
     Returns
     -------
@@ -83,7 +84,7 @@ def run_suite(returns, var, es, confidence: float, dist=None, *, scale=None, pit
     out.update(z1=asz["z1"], z1_p=asz["z1_p"], z2=asz["z2"], z2_p=asz["z2_p"])
     if scale is None and dist is not None and hasattr(dist, "sigma"):
         scale = dist.sigma
-    mf = es_t.mcneil_frey(r, v, e, scale, n_sims, seed)
+    mf = mcneil if mcneil is not None else es_t.mcneil_frey(r, v, e, scale, n_sims, seed)
     out.update(mf_stat=mf["stat"], mf_p=mf["p_value"])
     if pit is not None or dist is not None:
         pit = np.clip(np.asarray(pit, dtype=float) if pit is not None else dist.cdf(r), 0.0, 1.0)
@@ -133,8 +134,11 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
     Notes
     -----
     The Acerbi-Szekely null draws of every series come from one simulation of the panel (seed
-    ``seed + 1``) restricted to the series' rows (draws are independent over rows); McNeil-Frey
-    bootstraps use ``seed + i`` (i the series' position). The duration tests of all series are
+    ``seed + 1``) restricted to the series' rows (draws are independent over rows); when every row
+    belongs to a tested series the pooled statistics' null draws are those same paths summed over
+    all rows (one simulation instead of two; else the pooled draws use seed ``seed``); McNeil-Frey
+    bootstraps use ``seed + i`` (i the series' position), drawn series by series and reduced together
+    (:func:`~qmtl_research.risk.backtests.es_tests.mcneil_frey_groups`). The duration tests of all series are
     fitted together (:func:`~qmtl_research.risk.backtests.var_tests.weibull_duration_lr`).
     """
     order = np.lexsort((frame[time].to_numpy(), frame[series].astype(str).to_numpy()))
@@ -144,9 +148,6 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
     es = f["es"].to_numpy(dtype=float) if has_es else None
     pit = f["pit"].to_numpy(dtype=float) if "pit" in f.columns else None
     scale = f["scale"].to_numpy(dtype=float) if "scale" in f.columns else None
-    pooled_kw = {**kwargs, "zone_days": len(f)}
-    pooled = run_suite(f["return"].to_numpy(float), f["var"].to_numpy(float), es, confidence, d,
-                       pit=pit, scale=scale, n_sims=n_sims, seed=seed, **pooled_kw)
     rows, skipped = [], []
     keys = f[series].astype(str).to_numpy()
     bounds = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
@@ -158,21 +159,33 @@ def run_panel(frame: pd.DataFrame, confidence: float, dist=None, *, series: str 
     # the costly parts once for every series: the duration MLEs and the Acerbi-Szekely null draws
     hits = -ret > var
     dur = _durations_by_series(hits, spans)
-    sims = None
+    sims = pooled_sims = None
     if has_es and d is not None and spans:
         group = np.full(len(f), -1, dtype=np.int64)
         for j, (_, a, b) in enumerate(spans):
             group[a:b] = j
         inside = group >= 0
-        z1s, z2s = es_t.simulate_z_groups(_take(d, np.flatnonzero(inside)), var[inside], es[inside], confidence,
-                                          group[inside], n_sims, seed + 1)
+        every = bool(inside.all())
+        drawn = es_t.simulate_z_groups(d if every else _take(d, np.flatnonzero(inside)), var[inside], es[inside],
+                                       confidence, group[inside], n_sims, seed + 1, with_total=every)
+        z1s, z2s = drawn[:2]
+        if every:   # every row is in a tested series: the pooled null on the same paths
+            pooled_sims = drawn[2:]
+    pooled_kw = {**kwargs, "zone_days": len(f)}
+    pooled = run_suite(ret, var, es, confidence, d, pit=pit, scale=scale, n_sims=n_sims, seed=seed,
+                       simulated=pooled_sims, **pooled_kw)
+    mfs = [None] * len(spans)
+    if has_es and spans:
+        sc = scale if scale is not None else (d.sigma if d is not None and hasattr(d, "sigma") else None)
+        mfs = es_t.mcneil_frey_groups(ret, var, es, sc, [(a, b) for _, a, b in spans], n_sims,
+                                      [seed + i for i, _, _ in spans])
     for j, (i, a, b) in enumerate(spans):
         idx = np.arange(a, b)
         if has_es and d is not None:
             sims = (z1s[:, j], z2s[:, j])
         res = run_suite(ret[idx], var[idx], es[idx] if has_es else None, confidence, _take(d, idx),
                         pit=None if pit is None else pit[idx], scale=None if scale is None else scale[idx],
-                        n_sims=n_sims, seed=seed + i, simulated=sims, duration=dur[j], **kwargs)
+                        n_sims=n_sims, seed=seed + i, simulated=sims, duration=dur[j], mcneil=mfs[j], **kwargs)
         rows.append({"series": keys[a], **res})
     return pooled, pd.DataFrame(rows), pd.DataFrame(skipped, columns=["series", "reason"])
 
