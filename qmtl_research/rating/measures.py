@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from qmtl_research import measures as _measures
 from qmtl_research.conventions import WEEKS_PER_YEAR
 from qmtl_research.grades import annualised_std_pct  # noqa: F401  (one home: the grade table's measure)
+from qmtl_research.measures import sharpe_ratio  # noqa: F401  (one home: qmtl_research.measures)
 
 PERIODS_PER_YEAR = WEEKS_PER_YEAR
 #: the historical quantile convention of the stage-2 VaR feature (qmtl_research.risk.var.CONVENTIONS)
@@ -25,12 +25,6 @@ VAR_CONVENTION = "linear"
 
 def _arr(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
-
-
-def sharpe_ratio(returns, risk_free: float = 0.0, periods: int = PERIODS_PER_YEAR) -> float:
-    """Annualised Sharpe ratio of weekly returns (unitless), ``risk_free`` the weekly rate:
-    :func:`qmtl_research.measures.sharpe_ratio` with 52 periods a year."""
-    return _measures.sharpe_ratio(returns, periods, risk_free)
 
 
 def tracking_error_pct(returns, benchmark, periods: int = PERIODS_PER_YEAR) -> float:
