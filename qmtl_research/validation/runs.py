@@ -1,7 +1,7 @@
 """EvaluationRun lifecycle on top of the Evaluation Store.
 
 created -> (running) -> evaluated, then immutable. Afterwards only history
-revisions are appended (override | ex_post_failure | extended_validation);
+revisions are appended (override | ex_post_failure; the store also accepts extended_validation);
 re-evaluating (e.g. under a new policy) makes a **new** run_id that points back
 at the run it re-evaluates. Every evaluated run records policy_version,
 ruleset_hash, profile and the model-card version it was judged with.
@@ -17,7 +17,6 @@ from qmtl_research.store.repository import utcnow
 from qmtl_research.validation.engine import RunOutcome, evaluate_batch
 from qmtl_research.validation.policy import Policy
 from qmtl_research.validation.qmtl_runs import RunRecord
-from qmtl_research.validation.rules import RuleResult
 
 
 def summary_of(outcome: RunOutcome, model_card_version: str | None) -> dict[str, Any]:
@@ -80,16 +79,6 @@ def record_ex_post_failure(store: EvaluationStore, key: RunKey, *, reason: str, 
     _require_evaluated(store, key)
     return store.append_history(key, "ex_post_failure", {"reason": reason, "observed_at": (observed_at or utcnow()).isoformat()},
                                 actor)
-
-
-def record_extended_validation(store: EvaluationStore, key: RunKey, results: dict[str, RuleResult], *,
-                               actor: str) -> int:
-    """Append extended-validation results (cohort, portfolio, stress ... run after the verdict)."""
-    _require_evaluated(store, key)
-    return store.append_history(key, "extended_validation",
-                                {"results": {n: r.model_dump() for n, r in results.items()},
-                                 "status": max((r.status for r in results.values()),
-                                               key=["pass", "warn", "fail"].index, default="pass")}, actor)
 
 
 def _require_evaluated(store: EvaluationStore, key: RunKey) -> dict:
