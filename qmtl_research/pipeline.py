@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from qmtl_research.config import StrategyConfig
 from qmtl_research.errors import ConfigError
 from qmtl_research.results import SectionResults
-from qmtl_research.stages import STAGES, Stage, input_kind  # noqa: F401  (Stage, input_kind: re-exported)
+from qmtl_research.stages import STAGES, input_kind
 
 #: parameters every notebook has (identity of the run), not stage settings
 BASE_PARAMETERS = ("strategy", "world", "run_id", "store_url", "run_dir")

@@ -10,7 +10,6 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import typer

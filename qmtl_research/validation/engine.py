@@ -32,14 +32,12 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from qmtl_research.validation.compat import COMPAT_NOTE  # noqa: F401  (re-exported)
 from qmtl_research.validation.core import evaluate_core
 from qmtl_research.validation.metrics import get_metric
 from qmtl_research.validation.policy import (CORE_RULES, RULE_DEFAULTS, STAGE_LABELS, STAGES, Policy, check_stage,
                                              qmtl_ruleset_hash, ruleset_hash)
 from qmtl_research.validation.qmtl_runs import RunRecord
 from qmtl_research.validation.rules import Check, RuleContext, RuleResult, fold, missing_check
-
 
 
 @dataclass
