@@ -2,19 +2,10 @@
 
 A strategy lists its stages in ``notebooks:`` (params/strategies/<name>.yaml); each stage has
 a notebook of the same name that *shows* it. The stages themselves are computed here, so a
-run can be judged from Python without papermill, and the notebooks are views:
+run can be judged from Python without papermill, and the notebooks are views. The stages, what
+each computes and the section it writes are registered once, in :data:`qmtl_research.stages.STAGES`.
 
-=============  ===========================================  =======================
-stage          computes                                     writes section
-=============  ===========================================  =======================
-volatility     :func:`qmtl_research.volatility.run_stage1`  ``volatility``
-rating         :func:`qmtl_research.rating.run_rating_study`  ``rating``
-var            :func:`qmtl_research.risk.study.run_risk_study`  ``risk``
-validation     :func:`qmtl_research.validation.assessment.assess`  ``validation`` (+ verdict)
-=============  ===========================================  =======================
-
-The stages are registered in :data:`qmtl_research.stages.STAGES` (the one list of them). Every
-stage's parameters are validated by a pydantic model (:data:`STAGES` ``[name].params``)
+Every stage's parameters are validated by a pydantic model (:data:`STAGES` ``[name].params``)
 whose fields are exactly the parameters of the stage's notebook (a test checks that with
 ``papermill.inspect_notebook``); ``None`` means "the stage's default". The runner
 (:func:`qmtl_research.reporting.runner.run_report`) validates them before anything runs.

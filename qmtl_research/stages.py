@@ -6,14 +6,14 @@ Both :mod:`qmtl_research.pipeline` (which runs stages) and the layers a stage ca
 it imports neither of them. A stage's parameter model and runner are named here as
 ``"module:attribute"`` and loaded on first use, so reading the registry loads no stage code.
 
-=============  ==============  ===========  ==========================================
-stage          needs           section      runner
-=============  ==============  ===========  ==========================================
-volatility     a fund panel    volatility   :func:`qmtl_research.pipeline.run_volatility`
-rating         a fund panel    rating       :func:`qmtl_research.pipeline.run_rating`
-var            a portfolio     risk         :func:`qmtl_research.pipeline.run_var`
-validation     nothing         validation   :func:`qmtl_research.pipeline.run_strategy` itself
-=============  ==============  ===========  ==========================================
+==========  ============  ==========  =================================  ==================================
+stage       needs         section     runner (qmtl_research.pipeline)    computes
+==========  ============  ==========  =================================  ==================================
+volatility  a fund panel  volatility  ``run_volatility``                 :func:`~qmtl_research.volatility.run_stage1`
+rating      a fund panel  rating      ``run_rating``                     :func:`~qmtl_research.rating.run_rating_study`
+var         a portfolio   risk        ``run_var``                        :func:`~qmtl_research.risk.study.run_risk_study`
+validation  nothing       validation  ``run_strategy`` itself            :func:`~qmtl_research.validation.assessment.assess` (+ verdict)
+==========  ============  ==========  =================================  ==================================
 """
 from __future__ import annotations
 
