@@ -171,6 +171,48 @@ def gain_to_pain_ratio(returns: Any) -> float:
     return math.inf if pain == 0 else float(r.sum() / pain)
 
 
+def tracking_error(returns: Any, benchmark: Any, *, periods_per_year: float) -> float:
+    """Annualised tracking error, a fraction: ``std(r - b, ddof=1) * sqrt(periods_per_year)``.
+
+    Parameters
+    ----------
+    returns, benchmark : array-like
+        Periodic simple returns (fractions) of the fund and its benchmark, aligned, same length.
+        Paired measures drop nothing: a NaN in either gives NaN.
+    periods_per_year : float
+        Annualisation factor.
+
+    Returns
+    -------
+    float
+    """
+    active = np.asarray(returns, dtype=float) - np.asarray(benchmark, dtype=float)
+    return float(np.std(active, ddof=1) * np.sqrt(periods_per_year))
+
+
+def information_ratio(returns: Any, benchmark: Any, *, periods_per_year: float) -> float:
+    """Annualised information ratio (unitless): ``mean(r - b) / std(r - b, ddof=1) * sqrt(ppy)``.
+
+    Positive when the fund beats its benchmark; empyrical's ``excess_sharpe`` is the same
+    without ``sqrt(periods_per_year)``.
+
+    Parameters
+    ----------
+    returns, benchmark : array-like
+        Periodic simple returns (fractions), aligned, same length; a NaN in either gives NaN.
+    periods_per_year : float
+        Annualisation factor.
+
+    Returns
+    -------
+    float
+        NaN when the active returns have zero dispersion.
+    """
+    active = np.asarray(returns, dtype=float) - np.asarray(benchmark, dtype=float)
+    sd = np.std(active, ddof=1)
+    return float(np.mean(active) / sd * np.sqrt(periods_per_year)) if sd > 0 else math.nan
+
+
 def var_es(returns: Any, alpha: float = VAR_ALPHA) -> tuple[float, float]:
     """Historical one-period VaR and ES at tail level ``alpha``, **positive** loss fractions.
 

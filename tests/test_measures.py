@@ -45,6 +45,8 @@ def test_other_layers_use_the_same_functions():
                  "probabilistic_sharpe_ratio", "deflated_sharpe_ratio", "expected_max_sharpe"):
         assert getattr(metrics, name) is getattr(measures, name), name
     assert rating_measures.sharpe_ratio is measures.sharpe_ratio
+    assert rating_measures.information_ratio([0.01, 0.0, 0.02], [0.0, 0.01, 0.0]) == measures.information_ratio(
+        [0.01, 0.0, 0.02], [0.0, 0.01, 0.0], periods_per_year=52)
     import qmtl_research.audit.performance as perf
     assert not hasattr(perf, "max_drawdown")      # no second, negative drawdown measure
 
@@ -98,3 +100,15 @@ def test_undefined_cases_are_nan_not_numbers():
     assert math.isnan(measures.max_drawdown([])) and math.isnan(measures.gain_to_pain_ratio([]))
     assert all(math.isnan(v) for v in measures.var_es([]))
     assert math.isinf(measures.sortino_ratio([0.01, 0.02], periods_per_year=252))
+
+
+def test_tracking_error_and_information_ratio_by_hand_and_against_empyrical(r):
+    rng = np.random.default_rng(4)
+    b = r * 0.7 + rng.normal(0, 0.004, r.size)
+    active = r - b
+    te = active.std(ddof=1) * math.sqrt(252)
+    assert measures.tracking_error(r, b, periods_per_year=252) == pytest.approx(te, rel=1e-12)
+    assert measures.information_ratio(r, b, periods_per_year=252) == pytest.approx(
+        empyrical.excess_sharpe(r, b) * math.sqrt(252), rel=1e-9)
+    assert math.isnan(measures.information_ratio([0.01, 0.02], [0.0, 0.01], periods_per_year=252))  # no dispersion
+    assert math.isnan(measures.tracking_error([0.01, math.nan, 0.0], [0.0, 0.0, 0.0], periods_per_year=252))

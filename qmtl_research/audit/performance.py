@@ -148,11 +148,9 @@ def analyze(returns: pd.Series, benchmark: pd.Series | None = None, period: str 
         var_b = float(np.mean((bex - bex.mean()) ** 2))
         beta = float(np.mean((bex - bex.mean()) * ex) / var_b) if var_b > 1e-30 else float("nan")
         alpha = float((1.0 + np.mean(ex - beta * bex)) ** ppy - 1.0)
-        active = r - b
-        te = float(active.std(ddof=1))
         rep.benchmark = float(np.prod(1.0 + b) - 1.0)
         rep.excess_return = total - rep.benchmark
         rep.alpha, rep.beta = alpha, beta
-        rep.tracking_error = te * math.sqrt(ppy)
-        rep.information_ratio = float(active.mean() / te * math.sqrt(ppy)) if te > 0 else float("nan")
+        rep.tracking_error = _measures.tracking_error(r, b, periods_per_year=ppy)
+        rep.information_ratio = _measures.information_ratio(r, b, periods_per_year=ppy)
     return rep
