@@ -2,16 +2,8 @@
 
 A strategy lists its stages in ``notebooks:`` (params/strategies/<name>.yaml); each stage has
 a notebook of the same name that *shows* it. The stages themselves are computed here, so a
-run can be judged from Python without papermill, and the notebooks are views:
-
-=============  ===========================================  =======================
-stage          computes                                     writes section
-=============  ===========================================  =======================
-volatility     :func:`qmtl_research.volatility.run_stage1`  ``volatility``
-rating         :func:`qmtl_research.rating.run_rating_study`  ``rating``
-var            :func:`qmtl_research.risk.study.run_risk_study`  ``risk``
-validation     :func:`qmtl_research.validation.assessment.assess`  ``validation`` (+ verdict)
-=============  ===========================================  =======================
+run can be judged from Python without papermill, and the notebooks are views. The stages, what
+each computes and the section it writes are registered once, in :data:`qmtl_research.stages.STAGES`.
 
 Every stage's parameters are validated by a pydantic model (:data:`STAGES` ``[name].params``)
 whose fields are exactly the parameters of the stage's notebook (a test checks that with
@@ -34,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from qmtl_research.config import StrategyConfig
 from qmtl_research.errors import ConfigError
 from qmtl_research.results import SectionResults
+from qmtl_research.stages import STAGES, input_kind
 
 #: parameters every notebook has (identity of the run), not stage settings
 BASE_PARAMETERS = ("strategy", "world", "run_id", "store_url", "run_dir")
@@ -295,27 +288,6 @@ def run_var(params: RiskParams, inputs: StageInputs, progress: bool = False):
     return study, study.results()
 
 
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    params: type[_Params]
-    run: Callable | None       # None: the validation stage (run by run_strategy itself)
-    needs: Literal["panel", "portfolio", "none"]
-    description: str
-
-
-STAGES: dict[str, Stage] = {
-    "volatility": Stage("volatility", VolatilityParams, run_volatility, "panel",
-                        "stage 1: 1-month volatility forecasts (GARCH, LSTM, GARCH-LSTM, naive)"),
-    "rating": Stage("rating", RatingParams, run_rating, "panel",
-                    "stage 2: regulatory grade classification (SVC kernels vs rule and persistence)"),
-    "var": Stage("var", RiskParams, run_var, "portfolio",
-                 "risk study: VaR/CVaR, Monte Carlo, stress, backtest, performance, attribution"),
-    "validation": Stage("validation", ValidationParams, None, "none",
-                        "verdict under the world policy (rules, recommended stage)"),
-}
-
-
 # ------------------------------------------------------------------ validation of parameters
 def stage_params(strategy: StrategyConfig, step_index: int, source: str | None = None):
     """The validated parameters of step ``step_index`` of ``strategy`` (ConfigError naming the
@@ -367,27 +339,6 @@ class StrategyOutcome:
     assessment: Any = None
     timings: dict[str, float] = field(default_factory=dict)
     fingerprint: str | None = None
-
-
-def input_kind(strategy: StrategyConfig) -> Literal["panel", "portfolio", "runs"]:
-    """What the strategy's stages study: a fund panel (volatility, rating), a portfolio (var) or
-    QMTL run exports (validation only, ``universe.source: qmtl_runs``)."""
-    needs = {STAGES[s.notebook].needs for s in strategy.notebooks if s.notebook in STAGES}
-    where = f"params/strategies/{strategy.strategy_id}.yaml"
-    if {"panel", "portfolio"} <= needs:
-        raise ConfigError("a strategy studies either a fund panel (volatility, rating) or a portfolio (var), "
-                          "not both", where=f"{where}: notebooks", fix="split it into two strategies")
-    if "portfolio" in needs:
-        return "portfolio"
-    if "panel" in needs:
-        if strategy.universe.source not in ("synthetic", "real", "file"):
-            raise ConfigError(f"universe source '{strategy.universe.source}' is not a fund panel, but the strategy "
-                              f"has fund stages", where=f"{where}: universe.source",
-                              fix="use source synthetic, real or file for volatility/rating")
-        return "panel"
-    if strategy.universe.source == "qmtl_runs":
-        return "runs"
-    return "portfolio" if strategy.portfolio is not None or strategy.universe.source == "audit_demo" else "panel"
 
 
 def load_inputs(strategy: StrategyConfig) -> StageInputs:
@@ -476,16 +427,13 @@ def stage_study(ctx, stage: str, **overrides):
     return STAGES[stage].run(params, inputs, False)
 
 
-SECTION_OF = {"volatility": "volatility", "rating": "rating", "var": "risk", "validation": "validation"}
-
-
 def view(ctx, stage: str, **params) -> SectionResults:
     """What a stage's notebook shows: for a recorded run, the section the run recorded (read
     through the contract); in exploration mode, the section computed now with the notebook's
     parameters (``params``; None = the strategy's own). Nothing is written either way."""
     from qmtl_research.results import SECTIONS
 
-    cls = SECTIONS[SECTION_OF[stage]]
+    cls = SECTIONS[STAGES[stage].results_section]
     if ctx.recording:
         return cls.read(ctx.results(), required=True)
     if stage == "validation":

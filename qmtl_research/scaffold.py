@@ -30,10 +30,9 @@ import yaml
 
 from qmtl_research.config import StrategyConfig, UniverseConfig, list_strategies, list_worlds, load_world
 from qmtl_research.errors import ConfigError, InputError
+from qmtl_research.identifiers import IDENTIFIER_TEXT, is_identifier
 from qmtl_research.paths import params_dir, project_root
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
-NAME_MAX = 64
 DEFAULT_WORLD = "fund-rating"
 FUND_STAGES = ("volatility", "rating", "validation")
 
@@ -54,12 +53,34 @@ class NewStrategy:
 
 
 def check_name(name: str) -> str:
-    """``name`` when it is a strategy identifier (lower-case letters, digits, single ``-``/``_``
-    inside; at most 64 characters); an :class:`InputError` otherwise."""
-    if not isinstance(name, str) or len(name) > NAME_MAX or not NAME_RE.match(name):
-        raise InputError(f"'{name}' is not a strategy name", where="NAME",
-                         fix=f"use lower-case letters and digits, joined by single '-' or '_', starting with a letter "
-                             f"(at most {NAME_MAX} characters), e.g. my-funds")
+    """The name of a new strategy, checked.
+
+    Parameters
+    ----------
+    name : str
+        ``strategy new NAME``: it must be an identifier (:data:`qmtl_research.identifiers.IDENTIFIER`,
+        the one pattern of names that become paths) and, being new, also read as a word: start
+        with a letter, hold no ``.``, and use ``-``/``_`` only singly between letters or digits.
+
+    Returns
+    -------
+    str
+        ``name`` unchanged.
+
+    Raises
+    ------
+    InputError
+        Naming the rule it breaks (exit 2; nothing is written).
+    """
+    fix = "use a name such as my-funds: " + IDENTIFIER_TEXT + ", and for a new strategy a letter first, no '.'"
+    if not is_identifier(name):
+        raise InputError(f"{name!r} is not a strategy name ({IDENTIFIER_TEXT})", where="NAME", fix=fix)
+    parts = re.split(r"[-_]", name)
+    rules = [(name[0].isalpha(), "it must start with a letter"), ("." not in name, "it must not hold '.'"),
+             (all(parts), "'-' and '_' go singly between letters or digits")]
+    broken = [why for ok, why in rules if not ok]
+    if broken:
+        raise InputError(f"{name!r} is not a new strategy name: {'; '.join(broken)}", where="NAME", fix=fix)
     return name
 
 

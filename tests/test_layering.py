@@ -54,7 +54,26 @@ class Graph:
         return [(a, b) for a, outs in self.edges.items() for b in outs if self.reachable(b, a)]
 
 
+def _targets(node: ast.AST) -> list[str]:
+    """The package modules an Import/ImportFrom node loads: every name of ``import a, b``, and for
+    ``from package import name`` the submodule ``package.name`` when it is one (else the package)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name.startswith("qmtl_research")]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("qmtl_research"):
+        out = []
+        for alias in node.names:
+            sub = f"{node.module}.{alias.name}"
+            out.append(sub if sub in MODULES else node.module)
+        return out
+    return []
+
+
+MODULES = {_module(p) for p in PKG.rglob("*.py")}
+
+
 def import_graph(include_lazy: bool) -> Graph:
+    """Module -> the package modules it imports: at module level only, or (``include_lazy``) every
+    Import/ImportFrom node anywhere in the file (inside functions, methods, ``if TYPE_CHECKING``)."""
     g = Graph()
     for path in PKG.rglob("*.py"):
         mod = _module(path)
@@ -62,22 +81,38 @@ def import_graph(include_lazy: bool) -> Graph:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         nodes = ast.walk(tree) if include_lazy else tree.body
         for node in nodes:
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("qmtl_research"):
-                target = node.module
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names if a.name.startswith("qmtl_research")]
-                if not names:
-                    continue
-                target = names[0]
-            else:
-                continue
-            if target != mod and not mod.startswith(target + "."):   # a package importing its own parts
-                g.add_edge(mod, target)
+            for target in _targets(node):
+                if target != mod and not mod.startswith(target + "."):   # a package importing its own parts
+                    g.add_edge(mod, target)
     return g
 
 
 def test_no_import_cycle_among_module_level_imports():
     assert import_graph(include_lazy=False).cycles() == []
+
+
+def test_no_import_cycle_counting_imports_inside_functions():
+    """A lazy import hides a cycle from the interpreter, not from the design: pipeline.py and
+    validation/assessment.py both read the stage registry (qmtl_research/stages.py) instead of
+    each other; rating/labels.py and rating/by_scheme.py share rating/settlements.py."""
+    assert import_graph(include_lazy=True).cycles() == []
+
+
+def test_the_graph_sees_imports_inside_functions():
+    """The lazy graph holds edges the module-level one lacks (the CLI imports its work inside
+    commands), and resolves ``from package import submodule`` to the submodule."""
+    lazy, eager = import_graph(include_lazy=True), import_graph(include_lazy=False)
+    assert "qmtl_research.data.loaders" in lazy.successors("qmtl_research.cli.data")
+    assert "qmtl_research.data.loaders" not in eager.successors("qmtl_research.cli.data")
+    assert "qmtl_research.store.codec" in lazy.successors("qmtl_research.cli.runs")
+
+
+def test_the_stage_registry_imports_no_stage_code():
+    g = import_graph(include_lazy=True)
+    deps = g.successors("qmtl_research.stages")
+    assert not {d for d in deps if d.startswith(("qmtl_research.pipeline", "qmtl_research.validation",
+                                                 "qmtl_research.volatility", "qmtl_research.rating",
+                                                 "qmtl_research.risk"))}, deps
 
 
 def test_the_metric_blocks_import_nothing_of_the_validation_layer():
@@ -100,3 +135,19 @@ def test_lower_layers_never_import_reporting_or_notebook_code():
                            "qmtl_research.risk", "qmtl_research.validation", "qmtl_research.store")):
             bad = [t for t in g.successors(mod) if t.startswith(("qmtl_research.reporting", "qmtl_research.cli"))]
             assert not bad, (mod, bad)
+
+
+#: package pairs that still import each other (issue #19: audit/ is to be dissolved into risk/,
+#: data/ and store/); the test fails on any new pair, and the entry goes when the pair is gone
+KNOWN_PACKAGE_CYCLES = {("qmtl_research.audit", "qmtl_research.risk")}
+
+
+def test_no_new_import_cycle_between_packages():
+    g = import_graph(include_lazy=True)
+
+    def pkg(m: str) -> str:
+        return ".".join(m.split(".")[:2])
+
+    edges = {(pkg(a), pkg(b)) for a in g.nodes for b in g.successors(a) if pkg(a) != pkg(b)}
+    pairs = {tuple(sorted(e)) for e in edges if (e[1], e[0]) in edges}
+    assert pairs <= KNOWN_PACKAGE_CYCLES, pairs - KNOWN_PACKAGE_CYCLES

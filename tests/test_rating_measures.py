@@ -24,13 +24,13 @@ def test_annualised_std_by_hand():
 
 def test_sharpe_by_hand_and_against_empyrical():
     sd = math.sqrt(0.0013 / 3)
-    assert M.sharpe_ratio(R) == pytest.approx(0.005 / sd * math.sqrt(52), rel=1e-12)
+    assert M.sharpe_ratio(R, periods_per_year=52) == pytest.approx(0.005 / sd * math.sqrt(52), rel=1e-12)
     rng = np.random.default_rng(1)
     r = rng.normal(0.002, 0.02, 156)
     ref = empyrical.sharpe_ratio(pd.Series(r), risk_free=0.0, period="weekly")
-    assert M.sharpe_ratio(r) == pytest.approx(ref, rel=1e-10)
+    assert M.sharpe_ratio(r, periods_per_year=52) == pytest.approx(ref, rel=1e-10)
     # risk-free shifts the mean only
-    assert M.sharpe_ratio(r, risk_free=0.001) == pytest.approx(
+    assert M.sharpe_ratio(r, periods_per_year=52, risk_free=0.001) == pytest.approx(
         empyrical.sharpe_ratio(pd.Series(r), risk_free=0.001, period="weekly"), rel=1e-10)
 
 

@@ -128,6 +128,8 @@ def test_no_notebooks_gives_the_same_verdict(home):
 
 
 def test_a_failing_stage_marks_the_run_failed(home, monkeypatch):
+    import dataclasses
+
     from qmtl_research import pipeline
     from qmtl_research.reporting.runner import run_report
     from qmtl_research.store import EvaluationStore
@@ -135,8 +137,7 @@ def test_a_failing_stage_marks_the_run_failed(home, monkeypatch):
     def broken(*_a, **_k):
         raise ValueError("risk study broke (test)")
 
-    monkeypatch.setitem(pipeline.STAGES, "var", pipeline.STAGES["var"].__class__(
-        "var", pipeline.RiskParams, broken, "portfolio", "broken"))
+    monkeypatch.setitem(pipeline.STAGES, "var", dataclasses.replace(pipeline.STAGES["var"], run_ref=broken))
     with pytest.raises(ValueError, match="risk study broke"):
         run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")
     runs = EvaluationStore.open().list_runs(strategy_id="tiny")

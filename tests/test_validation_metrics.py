@@ -19,8 +19,8 @@ def r():
 
 def test_sharpe_convention_is_annualised_rf0(r):
     x = r.to_numpy()
-    assert M.sharpe_ratio(x, 252) == pytest.approx(x.mean() / x.std(ddof=1) * math.sqrt(252), rel=1e-12)
-    assert M.sharpe_ratio(x, 252) == pytest.approx(empyrical.sharpe_ratio(r, annualization=252), rel=1e-9)
+    assert M.sharpe_ratio(x, periods_per_year=252) == pytest.approx(x.mean() / x.std(ddof=1) * math.sqrt(252), rel=1e-12)
+    assert M.sharpe_ratio(x, periods_per_year=252) == pytest.approx(empyrical.sharpe_ratio(r, annualization=252), rel=1e-9)
     assert "sqrt(periods_per_year)" in M.SHARPE_CONVENTION and "risk-free 0" in M.SHARPE_CONVENTION
 
 
@@ -39,7 +39,7 @@ def test_max_drawdown_matches_empyrical(r):
 
 
 def test_sortino_matches_empyrical(r):
-    assert M.sortino_ratio(r, 252) == pytest.approx(empyrical.sortino_ratio(r, annualization=252), rel=1e-9)
+    assert M.sortino_ratio(r, periods_per_year=252) == pytest.approx(empyrical.sortino_ratio(r, annualization=252), rel=1e-9)
 
 
 def test_var_es_by_hand():
@@ -70,12 +70,12 @@ def _psr_by_hand(x, sr_star_pp):
 
 def test_psr_against_the_formula(r):
     x = r.to_numpy()
-    assert M.probabilistic_sharpe_ratio(x, 0.0, 252) == pytest.approx(_psr_by_hand(x, 0.0), rel=1e-10)
-    assert M.probabilistic_sharpe_ratio(x, 0.5, 252) == pytest.approx(_psr_by_hand(x, 0.5 / math.sqrt(252)), rel=1e-10)
+    assert M.probabilistic_sharpe_ratio(x, periods_per_year=252, benchmark_sharpe=0.0) == pytest.approx(_psr_by_hand(x, 0.0), rel=1e-10)
+    assert M.probabilistic_sharpe_ratio(x, periods_per_year=252, benchmark_sharpe=0.5) == pytest.approx(_psr_by_hand(x, 0.5 / math.sqrt(252)), rel=1e-10)
     # hand-computed case: 50 x (0.1 + 1) and 50 x (0.1 - 1): skewness 0, kurtosis 1, so the denominator
     # is 1; SR = 0.1 / sqrt(100/99) and z = SR sqrt(99) = 0.99 exactly; Phi(0.99) = 0.838913 (normal table)
     two_point = np.array([1.1, -0.9] * 50)
-    assert M.probabilistic_sharpe_ratio(two_point, 0.0, 252) == pytest.approx(0.838913, abs=1e-6)
+    assert M.probabilistic_sharpe_ratio(two_point, periods_per_year=252, benchmark_sharpe=0.0) == pytest.approx(0.838913, abs=1e-6)
 
 
 def test_dsr_against_the_formula(r):
@@ -85,19 +85,19 @@ def test_dsr_against_the_formula(r):
     g = 0.5772156649015329
     sr0 = std_pp * ((1 - g) * stats.norm.ppf(1 - 1 / 20) + g * stats.norm.ppf(1 - 1 / (20 * math.e)))
     assert M.expected_max_sharpe(20, std_pp) == pytest.approx(sr0, rel=1e-12)
-    assert M.deflated_sharpe_ratio(x, n_trials, std_ann, 252) == pytest.approx(_psr_by_hand(x, sr0), rel=1e-10)
+    assert M.deflated_sharpe_ratio(x, periods_per_year=252, n_trials=n_trials, trials_sharpe_std=std_ann) == pytest.approx(_psr_by_hand(x, sr0), rel=1e-10)
     # one trial: DSR = PSR(0); more trials deflate
-    assert M.deflated_sharpe_ratio(x, 1, None, 252) == pytest.approx(M.probabilistic_sharpe_ratio(x, 0, 252))
-    assert M.deflated_sharpe_ratio(x, 100, std_ann, 252) < M.deflated_sharpe_ratio(x, 2, std_ann, 252)
+    assert M.deflated_sharpe_ratio(x, periods_per_year=252, n_trials=1, trials_sharpe_std=None) == pytest.approx(M.probabilistic_sharpe_ratio(x, periods_per_year=252, benchmark_sharpe=0))
+    assert M.deflated_sharpe_ratio(x, periods_per_year=252, n_trials=100, trials_sharpe_std=std_ann) < M.deflated_sharpe_ratio(x, periods_per_year=252, n_trials=2, trials_sharpe_std=std_ann)
 
 
 def test_halves_and_cv(r):
     x = r.to_numpy()
     first, second = M.half_sharpes(x, 252)
-    assert first == pytest.approx(M.sharpe_ratio(x[:378], 252))
-    assert second == pytest.approx(M.sharpe_ratio(x[378:], 252))
+    assert first == pytest.approx(M.sharpe_ratio(x[:378], periods_per_year=252))
+    assert second == pytest.approx(M.sharpe_ratio(x[378:], periods_per_year=252))
     folds, mean, sd = M.cv_sharpe(x, 4, 252)
-    parts = [M.sharpe_ratio(p, 252) for p in np.array_split(x, 4)]
+    parts = [M.sharpe_ratio(p, periods_per_year=252) for p in np.array_split(x, 4)]
     assert folds == 4 and mean == pytest.approx(np.mean(parts)) and sd == pytest.approx(np.std(parts, ddof=1))
 
 
@@ -133,7 +133,7 @@ def test_benchmark_block():
     b = pd.Series(rng.normal(0.0002, 0.012, 300), index=idx)
     p = b * 0.5 + 0.0003
     blk = M.benchmark_block(p, b, 252)
-    assert blk["sharpe_uplift"] == pytest.approx(M.sharpe_ratio(p, 252) - M.sharpe_ratio(b, 252))
+    assert blk["sharpe_uplift"] == pytest.approx(M.sharpe_ratio(p, periods_per_year=252) - M.sharpe_ratio(b, periods_per_year=252))
     assert blk["max_drawdown_improvement"] > 0 and blk["es_improvement"] > 0
 
 

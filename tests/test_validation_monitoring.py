@@ -21,10 +21,10 @@ def test_split_and_windows(series):
     b = live_block(series, start)
     last = live.index[-1]
     w30 = live[live.index > last - pd.Timedelta(days=30)]
-    assert b["sharpe_30d"] == pytest.approx(sharpe_ratio(w30, 252))
+    assert b["sharpe_30d"] == pytest.approx(sharpe_ratio(w30, periods_per_year=252))
     assert b["max_drawdown_30d"] == pytest.approx(max_drawdown(w30))
     assert b["es_p01_30d"] == pytest.approx(var_es(w30, 0.01)[1])
-    assert b["live_vs_backtest_sharpe_ratio"] == pytest.approx(sharpe_ratio(live, 252) / sharpe_ratio(bt, 252))
+    assert b["live_vs_backtest_sharpe_ratio"] == pytest.approx(sharpe_ratio(live, periods_per_year=252) / sharpe_ratio(bt, periods_per_year=252))
     assert b["max_drawdown_ratio"] == pytest.approx(max_drawdown(live) / max_drawdown(bt))
     assert len(series[series.index > last - pd.Timedelta(days=90)]) > len(w30)
 

@@ -13,7 +13,7 @@ snapshots, risk reports, and their tables in the Evaluation Store.
 """
 from qmtl_research.audit.alerts import ALERT_COLUMNS, check_alerts
 from qmtl_research.audit.attribution import AttributionResult, factor_attribution
-from qmtl_research.audit.performance import PerformanceReport, analyze, max_drawdown, period_bounds
+from qmtl_research.audit.performance import PerformanceReport, analyze, period_bounds
 from qmtl_research.audit.portfolio import (DEMO_STOCKS, DEMO_WEIGHTS, PortfolioData, PortfolioSpec, demo_portfolio,
                                            load_portfolio, real_portfolio, validate_weights)
 from qmtl_research.audit.risk_report import RiskReport, generate_report, save_report
@@ -21,7 +21,7 @@ from qmtl_research.audit.settings import AuditSettings, load_audit_settings, res
 from qmtl_research.audit.snapshot import (DailySnapshot, Positions, PositionSnapshot, build_snapshots, demo_positions,
                                           read_positions, snapshots_frame)
 
-__all__ = ["AttributionResult", "factor_attribution", "PerformanceReport", "analyze", "max_drawdown",
+__all__ = ["AttributionResult", "factor_attribution", "PerformanceReport", "analyze",
            "period_bounds", "DEMO_STOCKS", "DEMO_WEIGHTS", "PortfolioData", "PortfolioSpec", "demo_portfolio",
            "load_portfolio", "real_portfolio", "validate_weights", "RiskReport", "generate_report", "save_report",
            "DailySnapshot", "PositionSnapshot", "Positions", "build_snapshots", "snapshots_frame", "read_positions",

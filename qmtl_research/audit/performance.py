@@ -12,8 +12,10 @@ Conventions (printed by the CLI, stated here once):
   ``sharpe_ratio`` with ``risk_free=rf_p``).
 * ``sortino = mean(r - rf_p) * ppy / (sqrt(mean(min(r - rf_p, 0)^2)) * sqrt(ppy))``
   (= empyrical ``sortino_ratio`` with ``required_return=rf_p``).
-* ``max_drawdown`` is **negative** (or 0): the worst ``wealth / running peak - 1``
-  with wealth starting at 1 before the first return (= empyrical).
+* ``max_drawdown`` is **negative** (or 0) in this report, the seed's and empyrical's
+  display sign: the worst ``wealth / running peak - 1`` with wealth starting at 1 before
+  the first return, i.e. minus :func:`qmtl_research.measures.max_drawdown` (the measure's
+  one home, a positive loss fraction).
 * ``beta = cov(r - rf_p, b - rf_p) / var(b - rf_p)`` with population (ddof=0)
   moments; ``alpha`` is annualised **compounding** the mean daily residual:
   ``(1 + mean(r - rf_p - beta (b - rf_p))) ** ppy - 1`` (= empyrical
@@ -106,12 +108,6 @@ def period_bounds(period: str, index: pd.DatetimeIndex, start: str | None = None
     raise InputError(f"unknown period {period!r}", where="period", fix=f"use one of: {', '.join(PERIODS)}")
 
 
-def max_drawdown(returns) -> float:
-    """Worst peak-to-trough decline of compounded wealth as a NEGATIVE fraction or 0 (the seed's
-    and empyrical's sign; :func:`qmtl_research.measures.max_drawdown` is its positive magnitude)."""
-    return -_measures.max_drawdown(check_returns(returns)) + 0.0
-
-
 def analyze(returns: pd.Series, benchmark: pd.Series | None = None, period: str = "ALL", *,
             start: str | None = None, end: str | None = None, risk_free: float = 0.0,
             periods_per_year: int = 252) -> PerformanceReport:
@@ -131,9 +127,9 @@ def analyze(returns: pd.Series, benchmark: pd.Series | None = None, period: str 
     annual = float((1.0 + total) ** (ppy / n) - 1.0)
     ex = r - rf
     vol = float(r.std(ddof=1) * math.sqrt(ppy))
-    sharpe = _measures.sharpe_ratio(r, ppy, rf)
-    sortino = _measures.sortino_ratio(r, ppy, target=rf)
-    mdd = max_drawdown(r)
+    sharpe = _measures.sharpe_ratio(r, periods_per_year=ppy, risk_free=rf)
+    sortino = _measures.sortino_ratio(r, periods_per_year=ppy, risk_free=rf)
+    mdd = -_measures.max_drawdown(r) + 0.0      # the report's display sign: negative (+ 0.0: no -0.0)
     pos, neg = r[r > 0], r[r < 0]
     win_rate = pos.size / (pos.size + neg.size) if pos.size + neg.size else float("nan")
     profit_factor = float(pos.sum() / -neg.sum()) if neg.size else float("inf")
@@ -152,11 +148,9 @@ def analyze(returns: pd.Series, benchmark: pd.Series | None = None, period: str 
         var_b = float(np.mean((bex - bex.mean()) ** 2))
         beta = float(np.mean((bex - bex.mean()) * ex) / var_b) if var_b > 1e-30 else float("nan")
         alpha = float((1.0 + np.mean(ex - beta * bex)) ** ppy - 1.0)
-        active = r - b
-        te = float(active.std(ddof=1))
         rep.benchmark = float(np.prod(1.0 + b) - 1.0)
         rep.excess_return = total - rep.benchmark
         rep.alpha, rep.beta = alpha, beta
-        rep.tracking_error = te * math.sqrt(ppy)
-        rep.information_ratio = float(active.mean() / te * math.sqrt(ppy)) if te > 0 else float("nan")
+        rep.tracking_error = _measures.tracking_error(r, b, periods_per_year=ppy)
+        rep.information_ratio = _measures.information_ratio(r, b, periods_per_year=ppy)
     return rep

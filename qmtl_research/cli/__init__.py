@@ -1,13 +1,23 @@
 """The `qmtl-research` command: one typer app; each module of this package adds a
 command group through ``register(app)`` (data, report, runs, audit, risk,
-validate, override, policy, events ...)."""
+validate, override, policy, events ...).
+
+Building the parser must stay cheap (``qmtl-research --help`` <= 0.5 s): command modules
+import pandas, scipy, sklearn, keras, jax, matplotlib, papermill and the project's
+computing modules only inside their command functions (tests/test_cli_imports.py)."""
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
-import typer
+# Plain click help unless asked otherwise (TYPER_USE_RICH=1): rich's help formatting costs about
+# 0.3 s of imports, most of the `qmtl-research --help` budget (0.5 s; benchmarks/bench_cli.py).
+# Set before typer is imported: typer reads it once. An explicit environment variable wins.
+os.environ.setdefault("TYPER_USE_RICH", "0")
+
+import typer  # noqa: E402
 
 from qmtl_research.errors import QMTLResearchError
 

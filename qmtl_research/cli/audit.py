@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import pandas as pd
 import typer
 
 from qmtl_research.errors import InputError
+
+if TYPE_CHECKING:  # pandas loads only inside the commands (fast `--help`)
+    import pandas as pd
 
 RULE = "═" * 66
 
@@ -103,6 +105,8 @@ def montecarlo_text(res, data) -> str:
 
 def _check_date(date: Optional[str], option: str = "--date") -> None:
     if date is not None:
+        import pandas as pd
+
         try:
             pd.Timestamp(date)
         except ValueError:
@@ -160,6 +164,8 @@ def _alert_lines(alerts, settings, limit: int = 20) -> list[str]:
 
 
 def _alerts_json(alerts) -> list[dict]:
+    import pandas as pd
+
     return [{**a, "date": pd.Timestamp(a["date"]).date().isoformat()} for a in alerts.to_dict(orient="records")]
 
 
@@ -436,6 +442,8 @@ def register(app: typer.Typer) -> None:
     ):
         """Daily snapshot(s): positions, value, weights, daily and cumulative return (against the previous
         stored snapshot of the portfolio), and alerts."""
+        import pandas as pd
+
         from qmtl_research.audit.alerts import check_alerts
         from qmtl_research.audit.settings import load_audit_settings
         from qmtl_research.audit.snapshot import (build_snapshots, demo_positions, read_positions,

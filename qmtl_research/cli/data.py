@@ -10,22 +10,30 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
-from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
+
+if TYPE_CHECKING:  # pandas and the data package load only inside the commands (fast `--help`)
+    import pandas as pd
+
+    from qmtl_research.data.panel import FundPanel
 
 MANIFEST = "manifest.json"
 
 
 def _read_back(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def _same(existing: Path, new: Path) -> bool:
     """Same bytes, or (Parquet/CSV written by another library version) the same table."""
+    import pandas as pd
+
     if existing.read_bytes() == new.read_bytes():
         return True
     if new.suffix == ".json":

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import typer
 
-from qmtl_research.config import list_strategies, list_worlds, load_strategy
-
 report_app = typer.Typer(no_args_is_help=True, help="Execute notebooks, store the run, render the versioned report.")
 
 
@@ -48,6 +46,7 @@ def all_cmd(
     store_url: str = typer.Option(None, envvar="QMTL_STORE_URL"),
 ):
     """Every shipped strategy (each in its own process), with a progress display."""
+    from qmtl_research.config import list_strategies, load_strategy
     from qmtl_research.reporting.batch import run_many
 
     names = [s for s in list_strategies() if world is None or world in load_strategy(s).worlds]
@@ -64,6 +63,8 @@ def all_cmd(
 @report_app.command("list")
 def list_cmd():
     """Strategies and worlds that can be reported."""
+    from qmtl_research.config import list_strategies, list_worlds
+
     typer.echo("strategies: " + ", ".join(list_strategies()))
     typer.echo("worlds:     " + ", ".join(list_worlds()))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from qmtl_research.validation.engine import COMPAT_NOTE
+from qmtl_research.validation.compat import COMPAT_NOTE
 
 
 def validate_cmd(

@@ -29,7 +29,7 @@ import pandas as pd
 
 from qmtl_research.data.panel import FundPanel
 from qmtl_research.grades import (GradingScheme, annualised_std_pct, daily_var_pct, priips_vev_pct)
-from qmtl_research.rating.labels import settlement_dates, week_position, window_gap_reason
+from qmtl_research.rating.settlements import settlement_dates, week_position, window_gap_reason
 
 GRADE_COLUMNS = ["fund_id", "settlement_date", "scheme", "measure", "value_pct", "grade", "window_start",
                  "window_end", "n_returns", "note"]

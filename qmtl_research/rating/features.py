@@ -69,7 +69,7 @@ class RatingDataset:
 def window_features(r: np.ndarray, b: np.ndarray | None, risk_free: float = 0.0) -> dict[str, float]:
     """All stage-2 indicators of one window of weekly returns ``r`` (benchmark ``b``)."""
     out = {"std_known_pct": M.annualised_std_pct(r),
-           "sharpe": M.sharpe_ratio(r, risk_free),
+           "sharpe": M.sharpe_ratio(r, periods_per_year=M.PERIODS_PER_YEAR, risk_free=risk_free),
            "var_975_pct": M.historical_var_pct(r, 0.975)}
     if b is not None:
         out.update(tracking_error_pct=M.tracking_error_pct(r, b),

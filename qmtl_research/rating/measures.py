@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from qmtl_research import measures as _measures
 from qmtl_research.conventions import WEEKS_PER_YEAR
 from qmtl_research.grades import annualised_std_pct  # noqa: F401  (one home: the grade table's measure)
+from qmtl_research import measures as _measures
+from qmtl_research.measures import sharpe_ratio  # noqa: F401  (one home: qmtl_research.measures)
 
 PERIODS_PER_YEAR = WEEKS_PER_YEAR
 #: the historical quantile convention of the stage-2 VaR feature (qmtl_research.risk.var.CONVENTIONS)
@@ -27,29 +28,16 @@ def _arr(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
-def sharpe_ratio(returns, risk_free: float = 0.0, periods: int = PERIODS_PER_YEAR) -> float:
-    """Annualised Sharpe ratio of weekly returns (unitless), ``risk_free`` the weekly rate:
-    :func:`qmtl_research.measures.sharpe_ratio` with 52 periods a year."""
-    return _measures.sharpe_ratio(returns, periods, risk_free)
-
-
 def tracking_error_pct(returns, benchmark, periods: int = PERIODS_PER_YEAR) -> float:
-    """Annualised tracking error against the benchmark, in percent.
-
-    ``std(r - b, ddof=1) * sqrt(periods) * 100``.
-    """
-    active = _arr(returns) - _arr(benchmark)
-    return float(np.std(active, ddof=1) * np.sqrt(periods) * 100.0)
+    """Annualised tracking error against the benchmark, in percent:
+    :func:`qmtl_research.measures.tracking_error` x 100 (``std(r - b, ddof=1) * sqrt(periods) * 100``)."""
+    return _measures.tracking_error(returns, benchmark, periods_per_year=periods) * 100.0
 
 
 def information_ratio(returns, benchmark, periods: int = PERIODS_PER_YEAR) -> float:
-    """Annualised information ratio (unitless): annualised mean active return over
-    annualised tracking error, ``mean(r - b) * periods / (std(r - b, ddof=1) * sqrt(periods))``.
-    Positive when the fund beats its benchmark. NaN when the active returns have zero std.
-    """
-    active = _arr(returns) - _arr(benchmark)
-    sd = np.std(active, ddof=1)
-    return float(np.mean(active) / sd * np.sqrt(periods)) if sd > 0 else float("nan")
+    """Annualised information ratio of weekly returns (unitless):
+    :func:`qmtl_research.measures.information_ratio` with 52 periods a year."""
+    return _measures.information_ratio(returns, benchmark, periods_per_year=periods)
 
 
 def historical_var_pct(returns, confidence: float = 0.975) -> float:

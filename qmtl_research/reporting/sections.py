@@ -400,16 +400,14 @@ def overrides(rep: ReportData) -> None:
 
 def extended_validation(rep: ReportData) -> None:
     """Everything beyond QMTL's five core rules: the extended layers (cohort, portfolio,
-    benchmark, stress, paper/shadow, live monitoring) and the research model rules."""
-    hist = history_of(rep, "extended_validation")
+    benchmark, stress, paper/shadow, live monitoring) and the research model rules, as the
+    verdict evaluated them (nothing appends extended-validation revisions after it)."""
     ext = rep.validation.extended if rep.validation is not None else None
     if ext is not None and not ext.empty:
         table(ext, "extended layers and research model rules (not among the core rules of 4.1)", index=False)
-    elif hist.empty:
+    else:
         md("No extended-validation layer (cohort, portfolio, stress, live monitoring) or model rule was "
            "evaluated for this run.")
-    if not hist.empty:
-        table(hist, "extended validation revisions", index=False)
 
 
 def benchmark_comparison(rep: ReportData) -> None:

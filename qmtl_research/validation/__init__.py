@@ -4,17 +4,40 @@ metrics (blocks from returns) -> policy (QMTL format, pydantic) -> core (QMTL's 
 and selection, as QMTL's policy engine computes them) + rules (extended layers, research rules)
 -> engine (batch verdicts; ``qmtl_compat=True`` reproduces QMTL's engine exactly) -> runs
 (EvaluationRun lifecycle in the store) -> overrides, events, monitoring, health, diff, invariants.
-"""
-from qmtl_research.validation.engine import (COMPAT_NOTE, RunOutcome, evaluate_batch, outcomes_frame,
-                                             recommended_stage, rules_frame, summary_status)
-from qmtl_research.validation.metrics import (CORE_PATHS, SHARPE_CONVENTION, V15_PATHS, compute_metric_blocks,
-                                              get_metric, metric_coverage_ratio)
-from qmtl_research.validation.policy import (CORE_RULES, Policy, load_policy, policy_of_world, qmtl_ruleset_hash,
-                                             ruleset_hash)
-from qmtl_research.validation.qmtl_runs import RunRecord, load_runs, parse_runs
-from qmtl_research.validation.rules import RuleResult
 
-__all__ = ["COMPAT_NOTE", "CORE_PATHS", "CORE_RULES", "Policy", "RuleResult", "RunOutcome", "RunRecord",
-           "SHARPE_CONVENTION", "V15_PATHS", "compute_metric_blocks", "evaluate_batch", "get_metric", "load_policy",
-           "load_runs", "metric_coverage_ratio", "outcomes_frame", "parse_runs", "policy_of_world",
-           "qmtl_ruleset_hash", "recommended_stage", "rules_frame", "ruleset_hash", "summary_status"]
+The names below are loaded on first use (PEP 562), so importing one submodule
+(``qmtl_research.validation.compat`` for the CLI's help text, say) does not load the
+engine and its pandas/scipy/sklearn stack.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> the submodule that is its home
+_HOMES = {
+    "COMPAT_NOTE": "compat",
+    "RunOutcome": "engine", "evaluate_batch": "engine", "outcomes_frame": "engine", "recommended_stage": "engine",
+    "rules_frame": "engine", "summary_status": "engine",
+    "CORE_PATHS": "metrics", "SHARPE_CONVENTION": "metrics", "V15_PATHS": "metrics",
+    "compute_metric_blocks": "metrics", "get_metric": "metrics", "metric_coverage_ratio": "metrics",
+    "CORE_RULES": "policy", "Policy": "policy", "load_policy": "policy", "policy_of_world": "policy",
+    "qmtl_ruleset_hash": "policy", "ruleset_hash": "policy",
+    "RunRecord": "qmtl_runs", "load_runs": "qmtl_runs", "parse_runs": "qmtl_runs",
+    "RuleResult": "rules",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

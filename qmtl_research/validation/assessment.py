@@ -171,7 +171,7 @@ def assess(ctx, results: dict | None = None) -> Assessment:
 def describe_inputs(ctx):
     """The ``data`` section of the strategy's inputs (a fund panel or a portfolio), as a dict."""
     from qmtl_research.data.describe import describe_panel, describe_portfolio
-    from qmtl_research.pipeline import input_kind
+    from qmtl_research.stages import input_kind
 
     if input_kind(ctx.strategy) == "panel":
         return dict(describe_panel(ctx.panel()).items())

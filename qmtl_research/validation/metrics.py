@@ -11,6 +11,9 @@ Conventions (one for the whole project, printed by :data:`SHARPE_CONVENTION`):
   with the skewness and (non-excess) kurtosis of the sample (biased moments),
   following Bailey & Lopez de Prado (2012, 2014).
 
+The measures themselves (Sharpe, Sortino, drawdowns, gain-to-pain, VaR/ES, PSR/DSR) live in
+:mod:`qmtl_research.measures`, their one home; this module assembles QMTL's blocks from them.
+
 The v1 core paths (12) and the v1.5 paths are listed in :data:`CORE_PATHS` and
 :data:`V15_PATHS`. ``risk.*`` and ``sample.n_trades_*`` exist only when trade /
 liquidity data is given; otherwise they are absent (missing), never guessed.
@@ -23,11 +26,12 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.model_selection import KFold
 
 from qmtl_research.conventions import WEEKS_PER_YEAR
-from qmtl_research.measures import drawdown_series, max_drawdown, sharpe_ratio, sortino_ratio, wealth_curve  # noqa: F401
+from qmtl_research.measures import (VAR_CONVENTION, clean, deflated_sharpe_ratio, drawdown_series,  # noqa: F401
+                                    expected_max_sharpe, gain_to_pain_ratio, max_drawdown, probabilistic_sharpe_ratio,
+                                    sharpe_ratio, sortino_ratio, var_es, wealth_curve)
 
 SHARPE_CONVENTION = ("Sharpe = mean(r) / std(r, ddof=1) x sqrt(periods_per_year), risk-free 0, "
                      "simple per-period returns; drawdown/VaR/ES are positive loss fractions")
@@ -44,7 +48,6 @@ V15_PATHS: tuple[str, ...] = (
     "robustness.probabilistic_sharpe_ratio", "robustness.cv_folds", "robustness.cv_sharpe_mean",
     "robustness.cv_sharpe_std",
 )
-EULER_GAMMA = 0.5772156649015329
 
 #: the values a metric can take under this project's conventions (module docstring): path ->
 #: (lowest, highest), inclusive, ``None`` = unbounded. A run export holding a finite value outside
@@ -100,11 +103,6 @@ DOMAIN_NOTE = "losses are positive fractions, probabilities and shares in [0, 1]
 
 
 # ---------------------------------------------------------------- helpers
-def _array(returns: Any) -> np.ndarray:
-    r = np.asarray(returns, dtype=float).ravel()
-    return r[~np.isnan(r)]
-
-
 def infer_periods_per_year(index: pd.Index) -> int:
     """252 for (business-)daily, 52 for weekly, 12 for monthly data, from the median spacing."""
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
@@ -119,25 +117,10 @@ def infer_periods_per_year(index: pd.Index) -> int:
     return 4
 
 
-
-
-
-
 # ---------------------------------------------------------------- returns block
-
-
-def gain_to_pain_ratio(returns: Any) -> float:
-    """sum(r) / |sum of negative r| (QMTL's definition; infinite without a losing period)."""
-    r = _array(returns)
-    pain = abs(float(r[r < 0].sum()))
-    if r.size == 0:
-        return math.nan
-    return math.inf if pain == 0 else float(r.sum() / pain)
-
-
 def time_under_water_ratio(returns: Any) -> float:
     """Share of periods whose wealth is below the running peak (peak includes the start, 1.0)."""
-    r = _array(returns)
+    r = clean(returns)
     return float(np.mean(drawdown_series(r) > 0)) if r.size else math.nan
 
 
@@ -170,91 +153,23 @@ def max_time_under_water_days(returns: pd.Series, periods_per_year: float = 252)
     return longest
 
 
-#: the historical quantile convention of the rules' VaR/ES (qmtl_research.risk.var.CONVENTIONS)
-VAR_CONVENTION = "linear"
-
-
-def var_es(returns: Any, alpha: float = 0.01) -> tuple[float, float]:
-    """Historical VaR and ES at tail level ``alpha`` (0.01 = 99 %), positive loss fractions per period:
-    :func:`qmtl_research.risk.var.historical_var` with the convention :data:`VAR_CONVENTION`
-    (VaR = -numpy.quantile(r, alpha), linear interpolation; ES = -mean(r | r <= that quantile))."""
-    from qmtl_research.risk.var import historical_var
-
-    r = _array(returns)
-    if r.size == 0:
-        return math.nan, math.nan
-    res = historical_var(r, 1.0 - alpha, convention=VAR_CONVENTION)
-    return res.var, res.cvar
-
-
 # ---------------------------------------------------------------- robustness block
-def _moments(r: np.ndarray) -> tuple[float, float, float]:
-    sr = r.mean() / r.std(ddof=1)
-    return float(sr), float(stats.skew(r, bias=True)), float(stats.kurtosis(r, fisher=False, bias=True))
-
-
-def probabilistic_sharpe_ratio(returns: Any, benchmark_sharpe: float = 0.0, periods_per_year: float = 252) -> float:
-    """PSR (Bailey & Lopez de Prado 2012): P(true Sharpe > benchmark).
-
-    ``PSR = Phi((SR - SR*) sqrt(n - 1) / sqrt(1 - g3 SR + (g4 - 1) / 4 SR^2))`` with SR the
-    per-period Sharpe ratio, g3 skewness, g4 (non-excess) kurtosis. ``benchmark_sharpe`` is
-    annualised (project convention) and converted to per period internally."""
-    r = _array(returns)
-    if r.size < 3 or r.std(ddof=1) == 0:
-        return math.nan
-    sr, g3, g4 = _moments(r)
-    sr_star = benchmark_sharpe / math.sqrt(periods_per_year)
-    denom = math.sqrt(max(1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr ** 2, 1e-12))
-    return float(stats.norm.cdf((sr - sr_star) * math.sqrt(r.size - 1) / denom))
-
-
-def expected_max_sharpe(n_trials: int, sharpe_std: float) -> float:
-    """Expected maximum of ``n_trials`` Sharpe estimates with cross-trial std ``sharpe_std`` under
-    the null (Bailey & Lopez de Prado 2014, eq. for SR_0):
-    ``std x ((1 - gamma) Phi^-1(1 - 1/N) + gamma Phi^-1(1 - 1/(N e)))``; 0 when N = 1."""
-    if n_trials < 1:
-        raise ValueError("n_trials must be >= 1")
-    if n_trials == 1:
-        return 0.0
-    return float(sharpe_std * ((1 - EULER_GAMMA) * stats.norm.ppf(1 - 1 / n_trials)
-                               + EULER_GAMMA * stats.norm.ppf(1 - 1 / (n_trials * math.e))))
-
-
-def deflated_sharpe_ratio(returns: Any, n_trials: int = 1, trials_sharpe_std: float | None = None,
-                          periods_per_year: float = 252) -> float:
-    """DSR: the PSR against the expected maximum Sharpe of ``n_trials`` unskilled trials.
-
-    ``trials_sharpe_std`` is the cross-trial standard deviation of the **annualised** Sharpe
-    ratios; when None the standard error of this Sharpe estimate is used,
-    ``sqrt((1 - g3 SR + (g4 - 1)/4 SR^2) / (n - 1))`` (per period). With ``n_trials = 1`` the
-    DSR equals the PSR against 0."""
-    r = _array(returns)
-    if r.size < 3 or r.std(ddof=1) == 0:
-        return math.nan
-    sr, g3, g4 = _moments(r)
-    if trials_sharpe_std is None:
-        std_pp = math.sqrt(max(1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr ** 2, 1e-12) / (r.size - 1))
-    else:
-        std_pp = trials_sharpe_std / math.sqrt(periods_per_year)
-    sr0_annual = expected_max_sharpe(n_trials, std_pp) * math.sqrt(periods_per_year)
-    return probabilistic_sharpe_ratio(r, sr0_annual, periods_per_year)
-
-
 def half_sharpes(returns: Any, periods_per_year: float = 252) -> tuple[float, float]:
     """Annualised Sharpe of the first and second half (by observation count; the middle
     observation of an odd sample goes to the second half)."""
-    r = _array(returns)
+    r = clean(returns)
     h = r.size // 2
-    return sharpe_ratio(r[:h], periods_per_year), sharpe_ratio(r[h:], periods_per_year)
+    return (sharpe_ratio(r[:h], periods_per_year=periods_per_year),
+            sharpe_ratio(r[h:], periods_per_year=periods_per_year))
 
 
 def cv_sharpe(returns: Any, n_folds: int = 5, periods_per_year: float = 252) -> tuple[int, float, float]:
     """Sharpe over ``n_folds`` contiguous time folds (sklearn ``KFold`` without shuffling):
     (folds, mean of fold Sharpes, std ddof=1 of fold Sharpes), annualised."""
-    r = _array(returns)
+    r = clean(returns)
     if r.size < 2 * n_folds:
         return n_folds, math.nan, math.nan
-    vals = [sharpe_ratio(r[test], periods_per_year) for _, test in KFold(n_splits=n_folds).split(r)]
+    vals = [sharpe_ratio(r[test], periods_per_year=periods_per_year) for _, test in KFold(n_splits=n_folds).split(r)]
     return n_folds, float(np.mean(vals)), float(np.std(vals, ddof=1))
 
 
@@ -328,15 +243,16 @@ def compute_metric_blocks(returns: pd.Series, *, periods_per_year: float | None 
     first, second = half_sharpes(r, ppy)
     folds, cv_mean, cv_std = cv_sharpe(r, cv_folds, ppy)
     blocks: dict[str, dict] = {
-        "returns": {"sharpe": sharpe_ratio(r, ppy), "max_drawdown": max_drawdown(r),
+        "returns": {"sharpe": sharpe_ratio(r, periods_per_year=ppy), "max_drawdown": max_drawdown(r),
                     "gain_to_pain_ratio": gain_to_pain_ratio(r), "time_under_water_ratio": time_under_water_ratio(r),
-                    "sortino_ratio": sortino_ratio(r, ppy), "var_p01": var01, "es_p01": es01,
+                    "sortino_ratio": sortino_ratio(r, periods_per_year=ppy), "var_p01": var01, "es_p01": es01,
                     "max_time_under_water_days": max_time_under_water_days(s, ppy)},
         "sample": {"effective_history_years": years,
                    "regime_coverage": regime_coverage(s, market)},
         "risk": {},
-        "robustness": {"deflated_sharpe_ratio": deflated_sharpe_ratio(r, n_trials, trials_sharpe_std, ppy),
-                       "probabilistic_sharpe_ratio": probabilistic_sharpe_ratio(r, 0.0, ppy),
+        "robustness": {"deflated_sharpe_ratio": deflated_sharpe_ratio(r, periods_per_year=ppy, n_trials=n_trials,
+                                                                      trials_sharpe_std=trials_sharpe_std),
+                       "probabilistic_sharpe_ratio": probabilistic_sharpe_ratio(r, periods_per_year=ppy),
                        "sharpe_first_half": first, "sharpe_second_half": second,
                        "cv_folds": folds, "cv_sharpe_mean": cv_mean, "cv_sharpe_std": cv_std},
         "diagnostics": {"returns_source": source, "periods_per_year": ppy, "n_periods": int(r.size),
@@ -373,12 +289,14 @@ def live_block(returns: pd.Series, live_start, periods_per_year: float = 252,
     period's figures, and ``live_vs_backtest_sharpe_ratio`` (live Sharpe / backtest Sharpe; NaN
     when the backtest Sharpe is not positive) and ``max_drawdown_ratio`` (live / backtest)."""
     bt, live = split_periods(returns, live_start)
-    out: dict[str, float] = {"backtest_sharpe": sharpe_ratio(bt, periods_per_year), "backtest_max_drawdown": max_drawdown(bt),
-                             "live_sharpe": sharpe_ratio(live, periods_per_year), "live_max_drawdown": max_drawdown(live),
+    out: dict[str, float] = {"backtest_sharpe": sharpe_ratio(bt, periods_per_year=periods_per_year),
+                             "backtest_max_drawdown": max_drawdown(bt),
+                             "live_sharpe": sharpe_ratio(live, periods_per_year=periods_per_year),
+                             "live_max_drawdown": max_drawdown(live),
                              "live_days": float((live.index[-1] - live.index[0]).days + 1) if len(live) else 0.0}
     for w in windows:
         win = live[live.index > live.index[-1] - pd.Timedelta(days=w)] if len(live) else live
-        out[f"sharpe_{w}d"] = sharpe_ratio(win, periods_per_year)
+        out[f"sharpe_{w}d"] = sharpe_ratio(win, periods_per_year=periods_per_year)
         out[f"max_drawdown_{w}d"] = max_drawdown(win)
         out[f"es_p01_{w}d"] = var_es(win, 0.01)[1]
     b = out["backtest_sharpe"]
@@ -394,7 +312,8 @@ def benchmark_block(portfolio: pd.Series, benchmark: pd.Series, periods_per_year
     joined = pd.concat([pd.Series(portfolio), pd.Series(benchmark)], axis=1, join="inner").dropna()
     p, b = joined.iloc[:, 0], joined.iloc[:, 1]
     ppy = periods_per_year or infer_periods_per_year(joined.index)
-    return {"sharpe": sharpe_ratio(b, ppy), "sharpe_uplift": sharpe_ratio(p, ppy) - sharpe_ratio(b, ppy),
+    sharpe_b = sharpe_ratio(b, periods_per_year=ppy)
+    return {"sharpe": sharpe_b, "sharpe_uplift": sharpe_ratio(p, periods_per_year=ppy) - sharpe_b,
             "max_drawdown": max_drawdown(b), "max_drawdown_improvement": max_drawdown(b) - max_drawdown(p),
             "es_p01": var_es(b)[1], "es_improvement": var_es(b)[1] - var_es(p)[1], "n_periods": int(len(joined))}
 

@@ -1,7 +1,7 @@
 """EvaluationRun lifecycle on top of the Evaluation Store.
 
 created -> (running) -> evaluated, then immutable. Afterwards only history
-revisions are appended (override | ex_post_failure | extended_validation);
+revisions are appended (override | ex_post_failure; the store also accepts extended_validation);
 re-evaluating (e.g. under a new policy) makes a **new** run_id that points back
 at the run it re-evaluates. Every evaluated run records policy_version,
 ruleset_hash, profile and the model-card version it was judged with.
@@ -17,7 +17,6 @@ from qmtl_research.store.repository import utcnow
 from qmtl_research.validation.engine import RunOutcome, evaluate_batch
 from qmtl_research.validation.policy import Policy
 from qmtl_research.validation.qmtl_runs import RunRecord
-from qmtl_research.validation.rules import RuleResult
 
 
 def summary_of(outcome: RunOutcome, model_card_version: str | None) -> dict[str, Any]:

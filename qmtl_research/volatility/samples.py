@@ -32,11 +32,6 @@ def y_columns(horizon: int) -> list[str]:
     return [f"y_t+{k}" for k in range(horizon)]
 
 
-def sample_columns(window: int, horizon: int) -> list[str]:
-    return ["fund_id", "origin", "date", *sigma_columns(window), *r_columns(window), "garch_1m",
-            *y_columns(horizon), "y"]
-
-
 def _values(frame: pd.DataFrame | None, like: pd.DataFrame) -> np.ndarray:
     if frame is None:
         return np.full(like.shape, np.nan)
