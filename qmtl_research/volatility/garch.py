@@ -19,8 +19,11 @@ numerical constraint Jacobians), so weekly refits of the paper's 2,585 funds ove
 ~240 test weeks (about 600,000 fits) would take 25-70 CPU minutes. Here all funds of
 a refit are estimated together, vectorised over funds, by Fisher scoring (analytic
 score and expected information of the Gaussian likelihood) with an active-set
-projection for the bounds and a backtracking line search; refits start from the
-previous estimates (warm starts), which usually converge in 2-4 iterations.
+projection for the bounds and a backtracking line search. The likelihood can have several
+local maxima, so every estimation starts from several points at once (arch's grid start, one
+on ``alpha = 0``, one on ``alpha + beta = 1`` and, for refits, the previous estimates, which
+usually converge in 2-4 iterations) and keeps the best: simulated sweeps of warm refits end at
+or above arch's log-likelihood on the same sample (tests/test_volatility_garch_refits.py).
 
 Filtering and forecasting use the estimated parameters with the backcast taken from
 the first ``min(75, n)`` residuals at the estimated mean (as ``arch``'s
@@ -285,10 +288,12 @@ class _Estimates:
     message: list
 
 
-def _estimate(b: _Batch, start: np.ndarray | None, max_iter: int = 200, tol: float = 1e-11) -> _Estimates:
+def _estimate(b: _Batch, start: np.ndarray | None, max_iter=200, tol: float = 1e-11) -> _Estimates:
     """Maximise the log-likelihood for every column (independently: each column's path does not
-    depend on the others, so results do not depend on how funds are batched)."""
+    depend on the others, so results do not depend on how funds are batched). ``max_iter``: an int
+    or one limit per column."""
     n = b.y.shape[1]
+    limit = np.broadcast_to(np.asarray(max_iter, dtype=int), (n,))
     theta = np.full((n, 4), np.nan) if start is None else np.array(start, dtype=float)
     cold = ~np.isfinite(theta).all(axis=1)
     if cold.any():
@@ -299,8 +304,8 @@ def _estimate(b: _Batch, start: np.ndarray | None, max_iter: int = 200, tol: flo
     ll_final = np.full(n, np.nan)
     live = np.isfinite(_loglik(b, theta))
     messages = ["" if ok else "the likelihood is not finite at the starting values" for ok in live]
-    for _ in range(max_iter):
-        idx = np.flatnonzero(live & ~converged)
+    for _ in range(int(limit.max(initial=0))):
+        idx = np.flatnonzero(live & ~converged & (n_iter < limit))
         if not len(idx):
             break
         sb = _subset(b, idx)
@@ -349,11 +354,73 @@ def _estimate(b: _Batch, start: np.ndarray | None, max_iter: int = 200, tol: flo
         flat = (new_ll - ll) <= 1e-12 * (1.0 + np.abs(ll))          # a flat ridge: no gain left to make
         converged[idx] = done | stalled | tiny | flat
     for j in np.flatnonzero(live & ~converged):
-        messages[j] = f"the optimiser did not converge in {max_iter} iterations"
+        messages[j] = f"the optimiser did not converge in {limit[j]} iterations"
     missing = np.isnan(ll_final) & live
     if missing.any():
         ll_final[missing] = _loglik(_subset(b, np.flatnonzero(missing)), theta[missing])
     return _Estimates(theta=theta, loglik=ll_final, n_iter=n_iter, converged=converged & live, message=messages)
+
+
+NO_ARCH_PERSISTENCE = 0.9    # the second cold start: alpha = 0, beta = 0.9, omega = 0.1 v
+
+
+def _no_arch_start(b: _Batch) -> np.ndarray:
+    """Starting values on the bound ``alpha = 0``: ``mu`` the sample mean (0 for a zero mean),
+    ``beta = 0.9``, ``omega = (1 - beta) v`` (``v`` the mean squared residual)."""
+    n = b.y.shape[1]
+    v = b.omega_hi / OMEGA_BOUNDS[1]
+    mu = np.zeros(n) if b.zero_mean else _tsum(b.y * b.mask) / b.n_obs
+    return np.column_stack([mu, v * (1.0 - NO_ARCH_PERSISTENCE), np.zeros(n), np.full(n, NO_ARCH_PERSISTENCE)])
+
+
+LL_TIE = 1e-9                # log-likelihoods this close: the same optimum (multi-start keeps the earlier)
+INTEGRATED_START = (0.01, 0.99, 1e-3)   # the third cold start: alpha, beta, omega / v (persistence 1)
+
+
+def _integrated_start(b: _Batch) -> np.ndarray:
+    """Starting values on the bound ``alpha + beta = 1``: ``alpha = 0.01``, ``beta = 0.99``,
+    ``omega = 0.001 v`` (a variance that drifts slowly from the backcast)."""
+    start = _no_arch_start(b)
+    start[:, 1:] = np.column_stack([b.omega_hi / OMEGA_BOUNDS[1] * INTEGRATED_START[2],
+                                    np.full(len(start), INTEGRATED_START[0]), np.full(len(start), INTEGRATED_START[1])])
+    return start
+
+
+def _stack(b: _Batch, k: int) -> _Batch:
+    """``k`` copies of the batch side by side (one per starting value)."""
+    return _subset(b, np.tile(np.arange(b.y.shape[1]), k))
+
+
+def _multi_start(b: _Batch, warm: np.ndarray | None, max_iter: int) -> _Estimates:
+    """Estimate every column from several starting values at once and keep the best converged fit.
+
+    The Gaussian GARCH(1,1) likelihood can have several local maxima (an interior one and better
+    ones on a bound: ``alpha = 0`` with a slowly moving variance, or ``alpha + beta = 1``); which one
+    a local optimiser reaches depends on the start, and arch's SLSQP, started from its grid, can
+    reach one where Newton steps from the same start do not. Starts: arch's grid (the best of its
+    16 points), :func:`_no_arch_start`, :func:`_integrated_start` and, for warm refits, the previous
+    estimates (at most :data:`WARM_MAX_ITER` iterations; a warm start that crawls near a saddle is
+    left to the others). ``n_iter`` is the iterations of the kept start. Fits within :data:`LL_TIE` of
+    the best are the same optimum: the earliest start among them is kept (warm first), so a refit
+    keeps its warm path unless another start is really better.
+    """
+    n = b.y.shape[1]
+    starts = [np.full((n, 4), np.nan), _no_arch_start(b), _integrated_start(b)]
+    limits = [max_iter] * 3
+    if warm is not None:
+        starts.insert(0, np.asarray(warm, dtype=float))
+        limits.insert(0, min(max_iter, WARM_MAX_ITER))
+    k = len(starts)
+    res = _estimate(_stack(b, k), np.vstack(starts), np.repeat(limits, n))
+    ll = np.where(res.converged, res.loglik, -np.inf).reshape(k, n)
+    with np.errstate(invalid="ignore"):
+        near_best = ll >= ll.max(axis=0) - LL_TIE
+    best = np.argmax(near_best, axis=0)                           # the earliest start within LL_TIE of the best
+    pick = best * n + np.arange(n)
+    none = ~res.converged.reshape(k, n).any(axis=0)
+    pick[none] = np.arange(n)[none]                               # none converged: report the first start
+    return _Estimates(theta=res.theta[pick], loglik=res.loglik[pick], n_iter=res.n_iter[pick],
+                      converged=res.converged[pick], message=[res.message[i] for i in pick])
 
 
 def _projected_newton(active: np.ndarray, g: np.ndarray, observed: np.ndarray, info: np.ndarray,
@@ -564,18 +631,7 @@ class GarchVolatility(BaseEstimator):
             batch = _make_batch(y_al, mask, self.mean == "Zero")
             start = np.array([theta.get(fid, np.full(4, np.nan)) for fid in chosen]) if warm else None
             with _one_blas_thread():
-                if start is None:
-                    est = _estimate(batch, None, self.max_iter)
-                else:
-                    est = _estimate(batch, start, min(self.max_iter, WARM_MAX_ITER))
-                    # a warm start near a saddle can crawl: restart those funds from the grid
-                    retry = np.flatnonzero(~est.converged & np.isfinite(start).all(axis=1))
-                    if len(retry):
-                        again = _estimate(_subset(batch, retry), None, self.max_iter)
-                        for k, j in enumerate(retry):
-                            est.theta[j], est.loglik[j] = again.theta[k], again.loglik[k]
-                            est.n_iter[j] += again.n_iter[k]
-                            est.converged[j], est.message[j] = again.converged[k], again.message[k]
+                est = _multi_start(batch, start, self.max_iter)
             flags = diagnose(est.theta, batch.omega_lo, batch.omega_hi)
             for k, fid in enumerate(chosen):
                 if not est.converged[k]:
