@@ -73,3 +73,37 @@ def test_warm_refits_end_at_least_at_arch_optimum(dist):
 def test_zero_mean_warm_refits_end_at_least_at_arch_optimum():
     gaps = warm_refit_gaps(simulate_garch(6, 200, "8", seed=3), step=12, mean="Zero")
     assert gaps.min() >= -1e-6, f"{(gaps < -1e-6).sum()} refits below arch, worst {gaps.min():.4g}"
+
+
+def _rounded_nav_returns(n_funds: int, seed: int) -> pd.DataFrame:
+    """Money-market-like funds: a daily accrual of 0.5-3 % a year with tiny noise, the NAV rounded to
+    its tick (1.0000, 10.00, 1000.00 style; coarser for half of them), weekly (Friday) returns."""
+    rng = np.random.default_rng(seed)
+    cols = {}
+    for k in range(n_funds):
+        base, dec = [(1.0, 4), (10.0, 2), (1000.0, 2)][k % 3]
+        dec -= k % 2
+        daily = base * np.cumprod(1 + rng.uniform(0.005, 0.03) / 252 + rng.uniform(0, 5e-6) * rng.standard_normal(2000))
+        nav = pd.Series(np.round(daily, dec), index=pd.bdate_range("2012-01-02", periods=2000)).resample("W-FRI").last()
+        cols[f"M{k}"] = nav.pct_change().iloc[1:]
+    return pd.DataFrame(cols)
+
+
+def test_near_constant_money_market_series_reach_arch_and_are_flagged():
+    from qmtl_research.volatility.evaluation import diagnostics_summary
+
+    returns = _rounded_nav_returns(12, seed=0)
+    est = GarchVolatility().fit(returns)
+    assert not est.failures_ and len(est.params_) == 12
+    diag = est.diagnostics_
+    for fid in returns.columns:
+        y = returns[fid].to_numpy() / est.scale_[fid]
+        assert diag.loc[fid, "loglik"] >= arch_loglik(y) - 1e-6, fid
+        n_distinct = returns[fid].nunique()
+        near = n_distinct < 0.5 * len(returns)
+        assert (f"near-constant returns: {n_distinct} distinct values in {len(returns)}" in diag.loc[fid, "flags"]) == near
+        assert diag.loc[fid, "degenerate"] or not near
+    flagged = diag["flags"].str.contains("near-constant")
+    assert 0 < flagged.sum() < 12                       # the coarse ticks are flagged, the fine ones not
+    params = est.params_.join(diag).assign(design="walk-forward")
+    assert diagnostics_summary(params)["near-constant returns"].tolist() == [int(flagged.sum())]

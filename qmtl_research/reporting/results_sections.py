@@ -78,7 +78,8 @@ def volatility(rep: ReportData) -> None:
     table(vol.mcs, "model confidence set (arch.bootstrap.MCS): models not significantly worse than the best "
                    f"at size {vol.config.get('mcs_size', 0.1)}", index=False)
     table(vol.garch_diagnostics_summary, "GARCH(1,1) estimations and degenerate fits (persistence >= 0.999, "
-                                         "beta = 0 with a large alpha, a parameter on a bound)", index=False)
+                                         "beta = 0 with a large alpha, a parameter on a bound, "
+                                         "near-constant returns)", index=False)
     if not vol.failures.empty:
         table(vol.failures, "funds stage 1 could not process", index=False)
 

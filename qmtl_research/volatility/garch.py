@@ -69,6 +69,7 @@ OMEGA_BOUNDS = (1e-8, 10.0)  # times the mean squared residual (arch)
 PERSISTENCE_LIMIT = 0.999    # alpha + beta at or above: (near-)integrated variance
 BETA_ZERO = 1e-4             # beta below this counts as 0 ...
 LARGE_ALPHA = 0.2            # ... and together with alpha above this: an ARCH(1) spike model
+NEAR_CONSTANT_SHARE = 0.5    # fewer distinct returns than this share of the sample: a tick-rounded NAV
 BOUND_TOL = 1e-6             # a parameter within this of a bound is "on the bound"
 SCORE_TOL = 1e-10            # optimiser: converged when g' I^-1 g (free parameters) is below this
 WARM_MAX_ITER = 30           # a warm start not converged by then restarts from the grid of starting values
@@ -519,8 +520,12 @@ def _returns_frame(X) -> pd.DataFrame:
     return X
 
 
-def diagnose(theta: np.ndarray, omega_lo: np.ndarray, omega_hi: np.ndarray) -> list[str]:
+def diagnose(theta: np.ndarray, omega_lo: np.ndarray, omega_hi: np.ndarray, n_distinct=None, n_obs=None) -> list[str]:
     """Flags of degenerate GARCH(1,1) fits, one string per row (``""`` = none), separated by ``"; "``:
+
+    * ``near-constant returns`` when ``n_distinct`` (distinct return values of the estimation sample)
+      is below :data:`NEAR_CONSTANT_SHARE` of ``n_obs``: a NAV rounded to its tick (a money-market
+      fund), whose variance dynamics are weakly identified (the estimates still reach arch's optimum);
 
     * ``persistence >= 0.999`` (``alpha + beta``; near-integrated variance, forecasts do not mean-revert);
     * ``beta = 0 with alpha >= 0.2`` (``beta < 1e-4``: an ARCH(1) spike model, no smoothing);
@@ -528,8 +533,13 @@ def diagnose(theta: np.ndarray, omega_lo: np.ndarray, omega_hi: np.ndarray) -> l
       or upper bound (within 1e-6, relative for omega).
     """
     out = []
-    for (mu, om, a, b_), lo, hi in zip(theta, omega_lo, omega_hi):
+    n_rows = len(theta)
+    distinct = np.full(n_rows, np.inf) if n_distinct is None else np.asarray(n_distinct, dtype=float)
+    obs = np.full(n_rows, np.inf) if n_obs is None else np.asarray(n_obs, dtype=float)
+    for (mu, om, a, b_), lo, hi, k, n in zip(theta, omega_lo, omega_hi, distinct, obs):
         flags = []
+        if k < NEAR_CONSTANT_SHARE * n:
+            flags.append(f"near-constant returns: {int(k)} distinct values in {int(n)}")
         if a + b_ >= PERSISTENCE_LIMIT:
             flags.append(f"persistence alpha+beta = {a + b_:.4f} >= {PERSISTENCE_LIMIT}")
         if b_ < BETA_ZERO and a >= LARGE_ALPHA:
@@ -632,7 +642,8 @@ class GarchVolatility(BaseEstimator):
             start = np.array([theta.get(fid, np.full(4, np.nan)) for fid in chosen]) if warm else None
             with _one_blas_thread():
                 est = _multi_start(batch, start, self.max_iter)
-            flags = diagnose(est.theta, batch.omega_lo, batch.omega_hi)
+            distinct = [len(np.unique(values[finite[:, j], j])) for j in cols]
+            flags = diagnose(est.theta, batch.omega_lo, batch.omega_hi, distinct, batch.lengths)
             for k, fid in enumerate(chosen):
                 if not est.converged[k]:
                     failures[fid] = f"GARCH(1,1) estimation failed: {est.message[k]}"

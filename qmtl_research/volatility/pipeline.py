@@ -86,7 +86,8 @@ class Stage1Result:
         * ``mcs`` - ``loss, model, mean_loss, mcs_pvalue, in_mcs, rank, n_weeks, block_size``.
         * ``garch_diagnostics`` - the flagged estimations: ``design, fund_id, fit_date, alpha, beta,
           persistence, flags, n_obs``; ``garch_diagnostics_summary`` - per design ``estimations,
-          degenerate, persistence >= 0.999, beta = 0 with large alpha, parameter on a bound``.
+          degenerate, persistence >= 0.999, beta = 0 with large alpha, parameter on a bound,
+          near-constant returns``.
         * ``training`` - as the attribute.
     summary:
         ``best_model, rmse, qlike, walk_forward_rmse, cv_rmse`` (dicts by model), ``split,
