@@ -57,6 +57,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from qmtl_research.errors import InputError
+from qmtl_research.volatility.innovations import fit_student_t_df, tail_factor
 from qmtl_research.volatility.targets import ANNUALISE_PCT, expected_target_vol, realized_vol
 
 PARAM_NAMES = ("mu", "omega", "alpha", "beta")
@@ -424,6 +425,17 @@ def _multi_start(b: _Batch, warm: np.ndarray | None, max_iter: int) -> _Estimate
                       converged=res.converged[pick], message=[res.message[i] for i in pick])
 
 
+def _residual_df(b: _Batch, theta: np.ndarray) -> np.ndarray:
+    """Student-t degrees of freedom of each column's standardised residuals ``(y - mu) / sqrt(h)``
+    at the estimates (:func:`~qmtl_research.volatility.innovations.fit_student_t_df`)."""
+    mu, omega, alpha, beta = theta.T
+    eps = b.y - mu
+    h = _variance_path(eps ** 2, omega, alpha, beta, b.backcast)[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(b.mask, eps / np.sqrt(h), 0.0)
+    return fit_student_t_df(z, b.mask)
+
+
 def _projected_newton(active: np.ndarray, g: np.ndarray, observed: np.ndarray, info: np.ndarray,
                       zero_mean: bool) -> np.ndarray:
     """Ascent direction in the null space of the active constraints: Newton with the observed
@@ -581,6 +593,11 @@ class GarchVolatility(BaseEstimator):
         keep their previous fit.
     max_iter : int
         Fisher-scoring iterations per fit.
+    innovations : {"student-t", "normal"}
+        The innovation law under which variance forecasts are mapped to the expected 1-month
+        target: a unit-variance Student-t with ``nu`` fitted to the fund's standardised residuals
+        (:mod:`~qmtl_research.volatility.innovations`), or Gaussian (``nu = inf``). Estimation is
+        Gaussian (quasi-)maximum likelihood either way.
 
     Attributes (after ``fit``)
     --------------------------
@@ -589,24 +606,30 @@ class GarchVolatility(BaseEstimator):
     scale_ : Series
         The std (ddof=1) of the fund's first estimation sample.
     diagnostics_ : DataFrame
-        Per fitted fund: ``n_obs, loglik, n_iter, persistence, flags, degenerate``.
+        Per fitted fund: ``n_obs, loglik, n_iter, persistence, flags, tail_df, degenerate``
+        (``tail_df``: the Student-t degrees of freedom of the standardised residuals, ``inf`` =
+        Gaussian, used by :meth:`predict`).
     failures_ : dict
         fund_id -> why it was not estimated (too short, constant, not converged).
     """
 
     def __init__(self, mean: str = "Constant", min_train_obs: int = 104, horizon: int = 4,
-                 warm_start: bool = False, max_iter: int = 200):
+                 warm_start: bool = False, max_iter: int = 200, innovations: str = "student-t"):
         self.mean = mean
         self.min_train_obs = min_train_obs
         self.horizon = horizon
         self.warm_start = warm_start
         self.max_iter = max_iter
+        self.innovations = innovations
 
     def fit(self, X, y=None):
         """Estimate every fund of ``X`` with enough returns (``y`` is ignored)."""
         if self.mean not in ("Constant", "Zero"):
             raise InputError(f"unknown GARCH mean model {self.mean!r}", where="GarchVolatility(mean=...)",
                              fix="use 'Constant' or 'Zero'")
+        if self.innovations not in ("student-t", "normal"):
+            raise InputError(f"unknown innovation law {self.innovations!r}", where="GarchVolatility(innovations=...)",
+                             fix="use 'student-t' or 'normal'")
         X = _returns_frame(X)
         warm = self.warm_start and hasattr(self, "_theta")
         theta = dict(self._theta) if warm else {}
@@ -644,6 +667,8 @@ class GarchVolatility(BaseEstimator):
                 est = _multi_start(batch, start, self.max_iter)
             distinct = [len(np.unique(values[finite[:, j], j])) for j in cols]
             flags = diagnose(est.theta, batch.omega_lo, batch.omega_hi, distinct, batch.lengths)
+            tail_df = (_residual_df(batch, est.theta) if self.innovations == "student-t"
+                       else np.full(len(chosen), np.inf))
             for k, fid in enumerate(chosen):
                 if not est.converged[k]:
                     failures[fid] = f"GARCH(1,1) estimation failed: {est.message[k]}"
@@ -654,7 +679,7 @@ class GarchVolatility(BaseEstimator):
                 scale[fid] = float(scales[k])
                 diag[fid] = (float(batch.lengths[k]), float(est.loglik[k]), float(est.n_iter[k]),
                              float(est.theta[k, 2] + est.theta[k, 3]), float(batch.omega_lo[k]),
-                             float(batch.omega_hi[k]), flags[k])
+                             float(batch.omega_hi[k]), flags[k], float(tail_df[k]))
         self._theta, self._scale, self._diag = theta, scale, diag
         self.failures_ = failures
         self.n_features_in_ = X.shape[1]
@@ -680,7 +705,7 @@ class GarchVolatility(BaseEstimator):
         ids = list(self._theta)
         frame = pd.DataFrame([self._diag[f] for f in ids], index=pd.Index(ids, name="fund_id"),
                              columns=["n_obs", "loglik", "n_iter", "persistence", "omega_lower", "omega_upper",
-                                      "flags"])
+                                      "flags", "tail_df"])
         frame["degenerate"] = frame["flags"] != ""
         return frame
 
@@ -690,6 +715,9 @@ class GarchVolatility(BaseEstimator):
         X = _returns_frame(X)
         cols = map(str, X.columns) if funds is None else funds
         return X, [f for f in cols if f in self._theta]
+
+    def _tail_factors(self, funds) -> np.ndarray:
+        return tail_factor([self._diag[f][7] for f in funds]) if len(funds) else np.empty(0)
 
     def _arrays(self, funds):
         return (np.array([self._theta[f] for f in funds]).reshape(len(funds), 4),
@@ -712,7 +740,9 @@ class GarchVolatility(BaseEstimator):
     def predict(self, X, rows: slice | None = None) -> pd.DataFrame:
         """Forecast of the 1-month target made at each date of ``X.index`` (its info date, or the
         positions ``rows`` only): the expected sample std (ddof=1) of the next ``horizon`` weekly
-        returns, annualised percent (:func:`~qmtl_research.volatility.targets.expected_target_vol`)."""
+        returns, annualised percent, under the fitted innovation law
+        (:func:`~qmtl_research.volatility.targets.expected_target_vol` times
+        :func:`~qmtl_research.volatility.innovations.tail_factor`)."""
         h = self.one_step_variances(X)
         return self._map(h, rows)
 
@@ -726,7 +756,8 @@ class GarchVolatility(BaseEstimator):
         path = forecast_variances(nxt, theta, self.horizon)          # info date d -> weeks d+1..d+horizon
         ok = np.isfinite(path).all(axis=-1)
         out = np.full(ok.shape, np.nan)
-        out[ok] = expected_target_vol(path[ok], np.broadcast_to(scales, ok.shape)[ok])
+        factor = np.broadcast_to(scales * self._tail_factors(funds), ok.shape)
+        out[ok] = expected_target_vol(path[ok], factor[ok])
         return pd.DataFrame(out, index=info, columns=h.columns)
 
     def score(self, X, y=None) -> float:
@@ -795,7 +826,7 @@ class GarchPanelResult:
         (its data end strictly before it); -1 where none.
     params:
         one row per fund and estimation: ``fund_id, fit_date``, ``mu, omega, alpha, beta``,
-        ``scale, n_obs, loglik, n_iter, persistence, flags, degenerate``.
+        ``scale, n_obs, loglik, n_iter, persistence, tail_df, tail_factor, flags, degenerate``.
     failures:
         ``{"fund_id", "step": "garch", "message"}`` rows (with the fit date in the message).
     """
@@ -829,6 +860,7 @@ def _param_rows(est: GarchVolatility, funds: list[str], fit_date) -> pd.DataFram
                          **{name: theta[:, k] for k, name in enumerate(PARAM_NAMES)},
                          "scale": scales, "n_obs": [int(d[0]) for d in diag], "loglik": [d[1] for d in diag],
                          "n_iter": [int(d[2]) for d in diag], "persistence": [d[3] for d in diag],
+                         "tail_df": [d[7] for d in diag], "tail_factor": est._tail_factors(funds),
                          "flags": flags, "degenerate": [f != "" for f in flags]})
 
 
@@ -855,7 +887,7 @@ def _walk_chunk(values: np.ndarray, funds: list[str], refit_positions: list[int]
     fpos = np.full((n_grid, len(funds)), -1, dtype=int)
     tables, failures = [], []
     est = GarchVolatility(mean=cfg.mean, min_train_obs=cfg.min_train_obs, horizon=horizon, warm_start=True,
-                          max_iter=cfg.max_iter)
+                          max_iter=cfg.max_iter, innovations=cfg.innovations)
     frame = pd.DataFrame(values, index=dates[:-1], columns=funds)
     for pos in sorted(by_pos):
         cols = by_pos[pos]
@@ -886,7 +918,7 @@ def _walk_chunk(values: np.ndarray, funds: list[str], refit_positions: list[int]
 
 
 PARAM_TABLE_COLUMNS = ["fund_id", "fit_date", *PARAM_NAMES, "scale", "n_obs", "loglik", "n_iter", "persistence",
-                       "flags", "degenerate"]
+                       "tail_df", "tail_factor", "flags", "degenerate"]
 
 
 def _run_chunks(func, chunks, cfg, progress: bool, desc: str) -> list[dict]:
@@ -1012,7 +1044,7 @@ def _mask_chunk(values, mask, funds, cfg, horizon, grid) -> dict:
                 train[first:first + cfg.min_train_obs, j] = values[first:first + cfg.min_train_obs, j]
                 start_from[j] = first + cfg.min_train_obs
     est = GarchVolatility(mean=cfg.mean, min_train_obs=cfg.min_train_obs, horizon=horizon,
-                          max_iter=cfg.max_iter).fit(pd.DataFrame(train, index=grid[:-1], columns=funds))
+                          max_iter=cfg.max_iter, innovations=cfg.innovations).fit(pd.DataFrame(train, index=grid[:-1], columns=funds))
     fitted = [f for f in funds if f in est._theta]
     cond = np.full((n_grid, len(funds)), np.nan)
     fcst = np.full((n_grid, len(funds)), np.nan)
