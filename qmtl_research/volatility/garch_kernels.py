@@ -22,7 +22,7 @@ import numpy as np
 
 LOG_2PI = math.log(2.0 * math.pi)
 MIN_ROWS = 128             # weeks are padded to a power of two (at least this): few compiled programs
-WIDTHS = (32, 256)         # series are processed in chunks of one of these widths
+WIDTHS = (32, 256, 1024)   # series are processed in chunks of one of these widths (wide: less loop overhead)
 UNROLL = 4                 # weeks per compiled loop iteration (fewer loop overheads)
 
 
@@ -43,10 +43,11 @@ def _bucket_rows(n: int) -> int:
 
 
 def _chunks(n: int):
-    """Column slices and the compiled width of each: 32 for a small remainder, else 256."""
+    """Column slices and the compiled width of each: the smallest width that holds what is left,
+    else the largest."""
     out, start = [], 0
     while start < n:
-        width = WIDTHS[0] if n - start <= WIDTHS[0] else WIDTHS[1]
+        width = next((w for w in WIDTHS if n - start <= w), WIDTHS[-1])
         out.append((slice(start, min(start + width, n)), width))
         start += width
     return out
