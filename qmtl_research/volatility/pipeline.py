@@ -61,7 +61,8 @@ class Stage1Result:
     garch_params:
         Every GARCH estimation: ``design`` (walk_forward | cv fold k/K), ``fund_id, fit_date``,
         ``mu, omega, alpha, beta`` (for returns / ``scale``), ``scale, n_obs, loglik, n_iter,
-        persistence, flags, degenerate``.
+        persistence, tail_df, tail_factor, flags, degenerate`` (``tail_df``: Student-t degrees of
+        freedom of the standardised residuals; ``flags`` include ``near-constant returns``).
     training:
         Every LSTM fit: ``design, fit_date, model, n_samples, n_train, epochs_run, warm,
         final_loss, final_val_loss, seconds``.
