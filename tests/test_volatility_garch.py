@@ -12,6 +12,7 @@ from sklearn.base import clone
 
 from qmtl_research.volatility import GarchConfig, GarchVolatility, fit_garch_panel, garch_walk_forward
 from qmtl_research.volatility import garch as G
+from qmtl_research.volatility.innovations import tail_factor
 from qmtl_research.volatility.targets import expected_target_vol
 
 DATES = pd.date_range("2012-01-06", periods=330, freq="W-FRI")
@@ -84,7 +85,8 @@ def test_forecasts_equal_arch_forecasts_with_the_same_parameters(returns, fitted
         path = G.forecast_variances(h[1:, None], theta[None, :], 4)[:, 0, :]
         np.testing.assert_allclose(path, ref, rtol=1e-12)
         pred = fitted.predict(returns[[fid]])[fid].to_numpy()
-        np.testing.assert_allclose(pred, expected_target_vol(ref, s), rtol=1e-12)
+        factor = tail_factor(fitted.diagnostics_.loc[fid, "tail_df"])              # fitted innovation law
+        np.testing.assert_allclose(pred, expected_target_vol(ref, s) * factor, rtol=1e-12)
         r = fitted.conditional_vol(returns[[fid]])[fid].to_numpy()
         np.testing.assert_allclose(r[1:], np.sqrt(ref[:, 0]) * s * math.sqrt(52) * 100, rtol=1e-12)
 

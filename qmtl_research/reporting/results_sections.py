@@ -107,7 +107,8 @@ def volatility(rep: ReportData) -> None:
                                "(MSE, QLIKE), MCS membership; per-fund challengers' estimations and flagged ones",
               index=False)
     table(vol.garch_diagnostics_summary, "GARCH(1,1) estimations and degenerate fits (persistence >= 0.999, "
-                                         "beta = 0 with a large alpha, a parameter on a bound)", index=False)
+                                         "beta = 0 with a large alpha, a parameter on a bound, "
+                                         "near-constant returns)", index=False)
     if not vol.failures.empty:
         table(vol.failures, "funds stage 1 could not process", index=False)
 

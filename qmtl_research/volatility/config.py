@@ -28,6 +28,9 @@ class GarchConfig(_Strict):
         True, description="walk-forward: a fund reaching min_train_obs returns between two refit dates is "
                           "estimated at that week instead of waiting for the next refit")
     max_iter: int = Field(200, ge=1, description="Fisher-scoring iterations per estimation")
+    innovations: Literal["student-t", "normal"] = Field(
+        "student-t", description="innovation law under which variance forecasts map to the expected 1-month target: "
+                                 "Student-t with nu fitted to the standardised residuals, or Gaussian")
     n_jobs: int = Field(1, ge=1, description="parallel workers across chunks of funds")
     backend: Literal["loky", "threading", "dask"] = Field(
         "loky", description="joblib backend; 'dask' uses the current dask.distributed Client or starts a local one")

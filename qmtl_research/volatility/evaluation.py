@@ -432,17 +432,19 @@ def garch_diagnostics(params: pd.DataFrame) -> pd.DataFrame:
 
 
 def diagnostics_summary(params: pd.DataFrame) -> pd.DataFrame:
-    """Counts of estimations per design and flag kind (``persistence``, ``beta = 0``, ``on a bound``)."""
+    """Counts of estimations per design and flag kind (``persistence``, ``beta = 0``, ``on a bound``,
+    ``near-constant returns``: a tick-rounded NAV such as a money-market fund's)."""
     if params is None or params.empty:
         return pd.DataFrame(columns=["design", "estimations", "degenerate", "persistence >= 0.999",
-                                     "beta = 0 with large alpha", "parameter on a bound"])
+                                     "beta = 0 with large alpha", "parameter on a bound", "near-constant returns"])
     rows = []
     for design, grp in params.groupby("design", sort=False):
         flags = grp["flags"].astype(str)
         rows.append({"design": design, "estimations": int(len(grp)), "degenerate": int(grp["degenerate"].sum()),
                      "persistence >= 0.999": int(flags.str.contains("persistence").sum()),
                      "beta = 0 with large alpha": int(flags.str.contains("beta = 0 with").sum()),
-                     "parameter on a bound": int(flags.str.contains("bound").sum())})
+                     "parameter on a bound": int(flags.str.contains("bound").sum()),
+                     "near-constant returns": int(flags.str.contains("near-constant").sum())})
     return pd.DataFrame(rows)
 
 

@@ -14,13 +14,20 @@ same bounds (``omega`` in ``[1e-8 v, 10 v]`` with ``v`` the mean squared residua
 ``alpha, beta >= 0``) and the constraint ``alpha + beta <= 1``. Tests compare the
 estimates, log-likelihoods and forecasts with ``arch``'s.
 
+The variance recursion, the log-likelihood and its analytic derivatives run as compiled loops
+over weeks (JAX ``lax.scan`` + ``jit`` in float64, :mod:`.garch_kernels`); the numpy versions
+(``_loglik_numpy``, ``_derivatives_numpy``) stay as the reference they are tested against.
+
 Why not call ``arch`` for every fit: one ``arch`` fit costs 2.5-7 ms (SLSQP with
 numerical constraint Jacobians), so weekly refits of the paper's 2,585 funds over
 ~240 test weeks (about 600,000 fits) would take 25-70 CPU minutes. Here all funds of
 a refit are estimated together, vectorised over funds, by Fisher scoring (analytic
 score and expected information of the Gaussian likelihood) with an active-set
-projection for the bounds and a backtracking line search; refits start from the
-previous estimates (warm starts), which usually converge in 2-4 iterations.
+projection for the bounds and a backtracking line search. The likelihood can have several
+local maxima, so every estimation starts from several points at once (arch's grid start, one
+on ``alpha = 0``, one on ``alpha + beta = 1`` and, for refits, the previous estimates, which
+usually converge in 2-4 iterations) and keeps the best: simulated sweeps of warm refits end at
+or above arch's log-likelihood on the same sample (tests/test_volatility_garch_refits.py).
 
 Filtering and forecasting use the estimated parameters with the backcast taken from
 the first ``min(75, n)`` residuals at the estimated mean (as ``arch``'s
@@ -54,6 +61,8 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from qmtl_research.errors import InputError
+from qmtl_research.volatility import garch_kernels as kernels
+from qmtl_research.volatility.innovations import fit_student_t_df, tail_factor
 from qmtl_research.volatility.targets import ANNUALISE_PCT, expected_target_vol, realized_vol
 
 PARAM_NAMES = ("mu", "omega", "alpha", "beta")
@@ -66,6 +75,7 @@ OMEGA_BOUNDS = (1e-8, 10.0)  # times the mean squared residual (arch)
 PERSISTENCE_LIMIT = 0.999    # alpha + beta at or above: (near-)integrated variance
 BETA_ZERO = 1e-4             # beta below this counts as 0 ...
 LARGE_ALPHA = 0.2            # ... and together with alpha above this: an ARCH(1) spike model
+NEAR_CONSTANT_SHARE = 0.5    # fewer distinct returns than this share of the sample: a tick-rounded NAV
 BOUND_TOL = 1e-6             # a parameter within this of a bound is "on the bound"
 SCORE_TOL = 1e-10            # optimiser: converged when g' I^-1 g (free parameters) is below this
 WARM_MAX_ITER = 30           # a warm start not converged by then restarts from the grid of starting values
@@ -147,7 +157,13 @@ def _make_batch(y: np.ndarray, mask: np.ndarray, zero_mean: bool) -> _Batch:
 
 
 def _loglik(b: _Batch, theta: np.ndarray) -> np.ndarray:
-    """Gaussian log-likelihood per column (-inf where the variance path is not positive/finite)."""
+    """Gaussian log-likelihood per column (-inf where the variance path is not positive/finite);
+    the compiled kernel (:func:`~qmtl_research.volatility.garch_kernels.loglik`)."""
+    return kernels.loglik(b.y, b.mask, theta, b.backcast)
+
+
+def _loglik_numpy(b: _Batch, theta: np.ndarray) -> np.ndarray:
+    """:func:`_loglik` with numpy, a Python loop over weeks (the reference for the compiled kernel)."""
     mu, omega, alpha, beta = theta.T
     eps = b.y - mu
     eps2 = eps ** 2
@@ -165,6 +181,31 @@ _SECOND = ((0, 0), (0, 2), (0, 3), (1, 3), (2, 3), (3, 3))
 
 
 def _derivatives(b: _Batch, theta: np.ndarray):
+    """:func:`_derivatives_numpy` with the sums over weeks from the compiled kernel
+    (:func:`~qmtl_research.volatility.garch_kernels.derivative_sums`)."""
+    ll, linear, sum_eh, cross, info, outer, sum_inv = kernels.derivative_sums(b.y, b.mask, theta, b.backcast)
+    return _assemble_derivatives(ll, linear, sum_eh, cross, info, outer, sum_inv)
+
+
+def _assemble_derivatives(ll, linear, sum_eh, cross, info, outer, sum_inv):
+    """Score, expected information and observed curvature from the sums over weeks."""
+    score = linear[:, :4].copy()
+    score[:, 0] += sum_eh
+    info = info.copy()
+    info[:, 0, 0] += sum_inv
+    hess = -outer
+    second = linear[:, 4:]
+    for k, (i, j) in enumerate(_SECOND):
+        hess[:, i, j] += second[:, k]
+        if i != j:
+            hess[:, j, i] += second[:, k]
+    hess[:, 0, :] -= cross
+    hess[:, :, 0] -= cross
+    hess[:, 0, 0] -= sum_inv
+    return ll, score, info, -hess
+
+
+def _derivatives_numpy(b: _Batch, theta: np.ndarray):
     """Log-likelihood, score (N, 4), expected information and observed curvature (minus the
     Hessian), both (N, 4, 4), at ``theta``; analytic (recursions for dh and d2h, backcast fixed).
 
@@ -285,10 +326,12 @@ class _Estimates:
     message: list
 
 
-def _estimate(b: _Batch, start: np.ndarray | None, max_iter: int = 200, tol: float = 1e-11) -> _Estimates:
+def _estimate(b: _Batch, start: np.ndarray | None, max_iter=200, tol: float = 1e-11) -> _Estimates:
     """Maximise the log-likelihood for every column (independently: each column's path does not
-    depend on the others, so results do not depend on how funds are batched)."""
+    depend on the others, so results do not depend on how funds are batched). ``max_iter``: an int
+    or one limit per column."""
     n = b.y.shape[1]
+    limit = np.broadcast_to(np.asarray(max_iter, dtype=int), (n,))
     theta = np.full((n, 4), np.nan) if start is None else np.array(start, dtype=float)
     cold = ~np.isfinite(theta).all(axis=1)
     if cold.any():
@@ -299,8 +342,8 @@ def _estimate(b: _Batch, start: np.ndarray | None, max_iter: int = 200, tol: flo
     ll_final = np.full(n, np.nan)
     live = np.isfinite(_loglik(b, theta))
     messages = ["" if ok else "the likelihood is not finite at the starting values" for ok in live]
-    for _ in range(max_iter):
-        idx = np.flatnonzero(live & ~converged)
+    for _ in range(int(limit.max(initial=0))):
+        idx = np.flatnonzero(live & ~converged & (n_iter < limit))
         if not len(idx):
             break
         sb = _subset(b, idx)
@@ -349,11 +392,84 @@ def _estimate(b: _Batch, start: np.ndarray | None, max_iter: int = 200, tol: flo
         flat = (new_ll - ll) <= 1e-12 * (1.0 + np.abs(ll))          # a flat ridge: no gain left to make
         converged[idx] = done | stalled | tiny | flat
     for j in np.flatnonzero(live & ~converged):
-        messages[j] = f"the optimiser did not converge in {max_iter} iterations"
+        messages[j] = f"the optimiser did not converge in {limit[j]} iterations"
     missing = np.isnan(ll_final) & live
     if missing.any():
         ll_final[missing] = _loglik(_subset(b, np.flatnonzero(missing)), theta[missing])
     return _Estimates(theta=theta, loglik=ll_final, n_iter=n_iter, converged=converged & live, message=messages)
+
+
+NO_ARCH_PERSISTENCE = 0.9    # the second cold start: alpha = 0, beta = 0.9, omega = 0.1 v
+
+
+def _no_arch_start(b: _Batch) -> np.ndarray:
+    """Starting values on the bound ``alpha = 0``: ``mu`` the sample mean (0 for a zero mean),
+    ``beta = 0.9``, ``omega = (1 - beta) v`` (``v`` the mean squared residual)."""
+    n = b.y.shape[1]
+    v = b.omega_hi / OMEGA_BOUNDS[1]
+    mu = np.zeros(n) if b.zero_mean else _tsum(b.y * b.mask) / b.n_obs
+    return np.column_stack([mu, v * (1.0 - NO_ARCH_PERSISTENCE), np.zeros(n), np.full(n, NO_ARCH_PERSISTENCE)])
+
+
+LL_TIE = 1e-9                # log-likelihoods this close: the same optimum (multi-start keeps the earlier)
+INTEGRATED_START = (0.01, 0.99, 1e-3)   # the third cold start: alpha, beta, omega / v (persistence 1)
+
+
+def _integrated_start(b: _Batch) -> np.ndarray:
+    """Starting values on the bound ``alpha + beta = 1``: ``alpha = 0.01``, ``beta = 0.99``,
+    ``omega = 0.001 v`` (a variance that drifts slowly from the backcast)."""
+    start = _no_arch_start(b)
+    start[:, 1:] = np.column_stack([b.omega_hi / OMEGA_BOUNDS[1] * INTEGRATED_START[2],
+                                    np.full(len(start), INTEGRATED_START[0]), np.full(len(start), INTEGRATED_START[1])])
+    return start
+
+
+def _stack(b: _Batch, k: int) -> _Batch:
+    """``k`` copies of the batch side by side (one per starting value)."""
+    return _subset(b, np.tile(np.arange(b.y.shape[1]), k))
+
+
+def _multi_start(b: _Batch, warm: np.ndarray | None, max_iter: int) -> _Estimates:
+    """Estimate every column from several starting values at once and keep the best converged fit.
+
+    The Gaussian GARCH(1,1) likelihood can have several local maxima (an interior one and better
+    ones on a bound: ``alpha = 0`` with a slowly moving variance, or ``alpha + beta = 1``); which one
+    a local optimiser reaches depends on the start, and arch's SLSQP, started from its grid, can
+    reach one where Newton steps from the same start do not. Starts: arch's grid (the best of its
+    16 points), :func:`_no_arch_start`, :func:`_integrated_start` and, for warm refits, the previous
+    estimates (at most :data:`WARM_MAX_ITER` iterations; a warm start that crawls near a saddle is
+    left to the others). ``n_iter`` is the iterations of the kept start. Fits within :data:`LL_TIE` of
+    the best are the same optimum: the earliest start among them is kept (warm first), so a refit
+    keeps its warm path unless another start is really better.
+    """
+    n = b.y.shape[1]
+    starts = [np.full((n, 4), np.nan), _no_arch_start(b), _integrated_start(b)]
+    limits = [max_iter] * 3
+    if warm is not None:
+        starts.insert(0, np.asarray(warm, dtype=float))
+        limits.insert(0, min(max_iter, WARM_MAX_ITER))
+    k = len(starts)
+    res = _estimate(_stack(b, k), np.vstack(starts), np.repeat(limits, n))
+    ll = np.where(res.converged, res.loglik, -np.inf).reshape(k, n)
+    with np.errstate(invalid="ignore"):
+        near_best = ll >= ll.max(axis=0) - LL_TIE
+    best = np.argmax(near_best, axis=0)                           # the earliest start within LL_TIE of the best
+    pick = best * n + np.arange(n)
+    none = ~res.converged.reshape(k, n).any(axis=0)
+    pick[none] = np.arange(n)[none]                               # none converged: report the first start
+    return _Estimates(theta=res.theta[pick], loglik=res.loglik[pick], n_iter=res.n_iter[pick],
+                      converged=res.converged[pick], message=[res.message[i] for i in pick])
+
+
+def _residual_df(b: _Batch, theta: np.ndarray) -> np.ndarray:
+    """Student-t degrees of freedom of each column's standardised residuals ``(y - mu) / sqrt(h)``
+    at the estimates (:func:`~qmtl_research.volatility.innovations.fit_student_t_df`)."""
+    mu, omega, alpha, beta = theta.T
+    eps = b.y - mu
+    h = _variance_path(eps ** 2, omega, alpha, beta, b.backcast)[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(b.mask, eps / np.sqrt(h), 0.0)
+    return fit_student_t_df(z, b.mask)
 
 
 def _projected_newton(active: np.ndarray, g: np.ndarray, observed: np.ndarray, info: np.ndarray,
@@ -452,8 +568,12 @@ def _returns_frame(X) -> pd.DataFrame:
     return X
 
 
-def diagnose(theta: np.ndarray, omega_lo: np.ndarray, omega_hi: np.ndarray) -> list[str]:
+def diagnose(theta: np.ndarray, omega_lo: np.ndarray, omega_hi: np.ndarray, n_distinct=None, n_obs=None) -> list[str]:
     """Flags of degenerate GARCH(1,1) fits, one string per row (``""`` = none), separated by ``"; "``:
+
+    * ``near-constant returns`` when ``n_distinct`` (distinct return values of the estimation sample)
+      is below :data:`NEAR_CONSTANT_SHARE` of ``n_obs``: a NAV rounded to its tick (a money-market
+      fund), whose variance dynamics are weakly identified (the estimates still reach arch's optimum);
 
     * ``persistence >= 0.999`` (``alpha + beta``; near-integrated variance, forecasts do not mean-revert);
     * ``beta = 0 with alpha >= 0.2`` (``beta < 1e-4``: an ARCH(1) spike model, no smoothing);
@@ -461,8 +581,13 @@ def diagnose(theta: np.ndarray, omega_lo: np.ndarray, omega_hi: np.ndarray) -> l
       or upper bound (within 1e-6, relative for omega).
     """
     out = []
-    for (mu, om, a, b_), lo, hi in zip(theta, omega_lo, omega_hi):
+    n_rows = len(theta)
+    distinct = np.full(n_rows, np.inf) if n_distinct is None else np.asarray(n_distinct, dtype=float)
+    obs = np.full(n_rows, np.inf) if n_obs is None else np.asarray(n_obs, dtype=float)
+    for (mu, om, a, b_), lo, hi, k, n in zip(theta, omega_lo, omega_hi, distinct, obs):
         flags = []
+        if k < NEAR_CONSTANT_SHARE * n:
+            flags.append(f"near-constant returns: {int(k)} distinct values in {int(n)}")
         if a + b_ >= PERSISTENCE_LIMIT:
             flags.append(f"persistence alpha+beta = {a + b_:.4f} >= {PERSISTENCE_LIMIT}")
         if b_ < BETA_ZERO and a >= LARGE_ALPHA:
@@ -504,6 +629,11 @@ class GarchVolatility(BaseEstimator):
         keep their previous fit.
     max_iter : int
         Fisher-scoring iterations per fit.
+    innovations : {"student-t", "normal"}
+        The innovation law under which variance forecasts are mapped to the expected 1-month
+        target: a unit-variance Student-t with ``nu`` fitted to the fund's standardised residuals
+        (:mod:`~qmtl_research.volatility.innovations`), or Gaussian (``nu = inf``). Estimation is
+        Gaussian (quasi-)maximum likelihood either way.
 
     Attributes (after ``fit``)
     --------------------------
@@ -512,24 +642,30 @@ class GarchVolatility(BaseEstimator):
     scale_ : Series
         The std (ddof=1) of the fund's first estimation sample.
     diagnostics_ : DataFrame
-        Per fitted fund: ``n_obs, loglik, n_iter, persistence, flags, degenerate``.
+        Per fitted fund: ``n_obs, loglik, n_iter, persistence, flags, tail_df, degenerate``
+        (``tail_df``: the Student-t degrees of freedom of the standardised residuals, ``inf`` =
+        Gaussian, used by :meth:`predict`).
     failures_ : dict
         fund_id -> why it was not estimated (too short, constant, not converged).
     """
 
     def __init__(self, mean: str = "Constant", min_train_obs: int = 104, horizon: int = 4,
-                 warm_start: bool = False, max_iter: int = 200):
+                 warm_start: bool = False, max_iter: int = 200, innovations: str = "student-t"):
         self.mean = mean
         self.min_train_obs = min_train_obs
         self.horizon = horizon
         self.warm_start = warm_start
         self.max_iter = max_iter
+        self.innovations = innovations
 
     def fit(self, X, y=None):
         """Estimate every fund of ``X`` with enough returns (``y`` is ignored)."""
         if self.mean not in ("Constant", "Zero"):
             raise InputError(f"unknown GARCH mean model {self.mean!r}", where="GarchVolatility(mean=...)",
                              fix="use 'Constant' or 'Zero'")
+        if self.innovations not in ("student-t", "normal"):
+            raise InputError(f"unknown innovation law {self.innovations!r}", where="GarchVolatility(innovations=...)",
+                             fix="use 'student-t' or 'normal'")
         X = _returns_frame(X)
         warm = self.warm_start and hasattr(self, "_theta")
         theta = dict(self._theta) if warm else {}
@@ -564,19 +700,11 @@ class GarchVolatility(BaseEstimator):
             batch = _make_batch(y_al, mask, self.mean == "Zero")
             start = np.array([theta.get(fid, np.full(4, np.nan)) for fid in chosen]) if warm else None
             with _one_blas_thread():
-                if start is None:
-                    est = _estimate(batch, None, self.max_iter)
-                else:
-                    est = _estimate(batch, start, min(self.max_iter, WARM_MAX_ITER))
-                    # a warm start near a saddle can crawl: restart those funds from the grid
-                    retry = np.flatnonzero(~est.converged & np.isfinite(start).all(axis=1))
-                    if len(retry):
-                        again = _estimate(_subset(batch, retry), None, self.max_iter)
-                        for k, j in enumerate(retry):
-                            est.theta[j], est.loglik[j] = again.theta[k], again.loglik[k]
-                            est.n_iter[j] += again.n_iter[k]
-                            est.converged[j], est.message[j] = again.converged[k], again.message[k]
-            flags = diagnose(est.theta, batch.omega_lo, batch.omega_hi)
+                est = _multi_start(batch, start, self.max_iter)
+            distinct = [len(np.unique(values[finite[:, j], j])) for j in cols]
+            flags = diagnose(est.theta, batch.omega_lo, batch.omega_hi, distinct, batch.lengths)
+            tail_df = (_residual_df(batch, est.theta) if self.innovations == "student-t"
+                       else np.full(len(chosen), np.inf))
             for k, fid in enumerate(chosen):
                 if not est.converged[k]:
                     failures[fid] = f"GARCH(1,1) estimation failed: {est.message[k]}"
@@ -587,7 +715,7 @@ class GarchVolatility(BaseEstimator):
                 scale[fid] = float(scales[k])
                 diag[fid] = (float(batch.lengths[k]), float(est.loglik[k]), float(est.n_iter[k]),
                              float(est.theta[k, 2] + est.theta[k, 3]), float(batch.omega_lo[k]),
-                             float(batch.omega_hi[k]), flags[k])
+                             float(batch.omega_hi[k]), flags[k], float(tail_df[k]))
         self._theta, self._scale, self._diag = theta, scale, diag
         self.failures_ = failures
         self.n_features_in_ = X.shape[1]
@@ -613,7 +741,7 @@ class GarchVolatility(BaseEstimator):
         ids = list(self._theta)
         frame = pd.DataFrame([self._diag[f] for f in ids], index=pd.Index(ids, name="fund_id"),
                              columns=["n_obs", "loglik", "n_iter", "persistence", "omega_lower", "omega_upper",
-                                      "flags"])
+                                      "flags", "tail_df"])
         frame["degenerate"] = frame["flags"] != ""
         return frame
 
@@ -623,6 +751,9 @@ class GarchVolatility(BaseEstimator):
         X = _returns_frame(X)
         cols = map(str, X.columns) if funds is None else funds
         return X, [f for f in cols if f in self._theta]
+
+    def _tail_factors(self, funds) -> np.ndarray:
+        return tail_factor([self._diag[f][7] for f in funds]) if len(funds) else np.empty(0)
 
     def _arrays(self, funds):
         return (np.array([self._theta[f] for f in funds]).reshape(len(funds), 4),
@@ -645,7 +776,9 @@ class GarchVolatility(BaseEstimator):
     def predict(self, X, rows: slice | None = None) -> pd.DataFrame:
         """Forecast of the 1-month target made at each date of ``X.index`` (its info date, or the
         positions ``rows`` only): the expected sample std (ddof=1) of the next ``horizon`` weekly
-        returns, annualised percent (:func:`~qmtl_research.volatility.targets.expected_target_vol`)."""
+        returns, annualised percent, under the fitted innovation law
+        (:func:`~qmtl_research.volatility.targets.expected_target_vol` times
+        :func:`~qmtl_research.volatility.innovations.tail_factor`)."""
         h = self.one_step_variances(X)
         return self._map(h, rows)
 
@@ -659,7 +792,8 @@ class GarchVolatility(BaseEstimator):
         path = forecast_variances(nxt, theta, self.horizon)          # info date d -> weeks d+1..d+horizon
         ok = np.isfinite(path).all(axis=-1)
         out = np.full(ok.shape, np.nan)
-        out[ok] = expected_target_vol(path[ok], np.broadcast_to(scales, ok.shape)[ok])
+        factor = np.broadcast_to(scales * self._tail_factors(funds), ok.shape)
+        out[ok] = expected_target_vol(path[ok], factor[ok])
         return pd.DataFrame(out, index=info, columns=h.columns)
 
     def score(self, X, y=None) -> float:
@@ -728,7 +862,7 @@ class GarchPanelResult:
         (its data end strictly before it); -1 where none.
     params:
         one row per fund and estimation: ``fund_id, fit_date``, ``mu, omega, alpha, beta``,
-        ``scale, n_obs, loglik, n_iter, persistence, flags, degenerate``.
+        ``scale, n_obs, loglik, n_iter, persistence, tail_df, tail_factor, flags, degenerate``.
     failures:
         ``{"fund_id", "step": "garch", "message"}`` rows (with the fit date in the message).
     """
@@ -762,6 +896,7 @@ def _param_rows(est: GarchVolatility, funds: list[str], fit_date) -> pd.DataFram
                          **{name: theta[:, k] for k, name in enumerate(PARAM_NAMES)},
                          "scale": scales, "n_obs": [int(d[0]) for d in diag], "loglik": [d[1] for d in diag],
                          "n_iter": [int(d[2]) for d in diag], "persistence": [d[3] for d in diag],
+                         "tail_df": [d[7] for d in diag], "tail_factor": est._tail_factors(funds),
                          "flags": flags, "degenerate": [f != "" for f in flags]})
 
 
@@ -788,7 +923,7 @@ def _walk_chunk(values: np.ndarray, funds: list[str], refit_positions: list[int]
     fpos = np.full((n_grid, len(funds)), -1, dtype=int)
     tables, failures = [], []
     est = GarchVolatility(mean=cfg.mean, min_train_obs=cfg.min_train_obs, horizon=horizon, warm_start=True,
-                          max_iter=cfg.max_iter)
+                          max_iter=cfg.max_iter, innovations=cfg.innovations)
     frame = pd.DataFrame(values, index=dates[:-1], columns=funds)
     for pos in sorted(by_pos):
         cols = by_pos[pos]
@@ -819,7 +954,7 @@ def _walk_chunk(values: np.ndarray, funds: list[str], refit_positions: list[int]
 
 
 PARAM_TABLE_COLUMNS = ["fund_id", "fit_date", *PARAM_NAMES, "scale", "n_obs", "loglik", "n_iter", "persistence",
-                       "flags", "degenerate"]
+                       "tail_df", "tail_factor", "flags", "degenerate"]
 
 
 def _run_chunks(func, chunks, cfg, progress: bool, desc: str) -> list[dict]:
@@ -945,7 +1080,7 @@ def _mask_chunk(values, mask, funds, cfg, horizon, grid) -> dict:
                 train[first:first + cfg.min_train_obs, j] = values[first:first + cfg.min_train_obs, j]
                 start_from[j] = first + cfg.min_train_obs
     est = GarchVolatility(mean=cfg.mean, min_train_obs=cfg.min_train_obs, horizon=horizon,
-                          max_iter=cfg.max_iter).fit(pd.DataFrame(train, index=grid[:-1], columns=funds))
+                          max_iter=cfg.max_iter, innovations=cfg.innovations).fit(pd.DataFrame(train, index=grid[:-1], columns=funds))
     fitted = [f for f in funds if f in est._theta]
     cond = np.full((n_grid, len(funds)), np.nan)
     fcst = np.full((n_grid, len(funds)), np.nan)

@@ -63,7 +63,8 @@ class Stage1Result:
     garch_params:
         Every GARCH estimation: ``design`` (walk_forward | cv fold k/K), ``fund_id, fit_date``,
         ``mu, omega, alpha, beta`` (for returns / ``scale``), ``scale, n_obs, loglik, n_iter,
-        persistence, flags, degenerate``.
+        persistence, tail_df, tail_factor, flags, degenerate`` (``tail_df``: Student-t degrees of
+        freedom of the standardised residuals; ``flags`` include ``near-constant returns``).
     series_fits:
         Every estimation of the per-fund challengers (walk-forward): ``model, fund_id, fit_date,
         n_obs, loglik, params, flags`` (:mod:`qmtl_research.volatility.series`).
@@ -94,7 +95,8 @@ class Stage1Result:
           (:func:`~qmtl_research.volatility.evaluation.challenger_table`).
         * ``garch_diagnostics`` - the flagged estimations: ``design, fund_id, fit_date, alpha, beta,
           persistence, flags, n_obs``; ``garch_diagnostics_summary`` - per design ``estimations,
-          degenerate, persistence >= 0.999, beta = 0 with large alpha, parameter on a bound``.
+          degenerate, persistence >= 0.999, beta = 0 with large alpha, parameter on a bound,
+          near-constant returns``.
         * ``training`` - as the attribute.
     summary:
         ``best_model, rmse, qlike, walk_forward_rmse, cv_rmse`` (dicts by model), ``split,

@@ -1,0 +1,171 @@
+"""Compiled GARCH(1,1) recursions: the variance path, the log-likelihood and its first and second
+derivatives as one ``jax.lax.scan`` over weeks, ``jit``-compiled, in float64.
+
+The numpy engine of :mod:`qmtl_research.volatility.garch` ran these as Python loops over weeks
+(one vectorised numpy step per week); here the whole recursion is one compiled loop. Every
+reduction over weeks is accumulated inside the scan, in week order and elementwise per column,
+so a fund's numbers do not depend on the other funds in its batch (as with the numpy engine's
+``cumsum`` reductions), and they equal the numpy engine's to rounding (tests: 1e-8 on the
+log-likelihood, see ``tests/test_volatility_garch_kernels.py``).
+
+64-bit floats are switched on only around these calls (``jax.enable_x64``), so Keras (stage 1's
+LSTM, float32) is not affected. Shapes are padded to buckets (weeks to a multiple of
+:data:`ROW_BUCKET`, series to a power of two) so that refits on growing samples reuse a few
+compiled programs instead of compiling one per shape.
+"""
+from __future__ import annotations
+
+import math
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+LOG_2PI = math.log(2.0 * math.pi)
+MIN_ROWS = 128             # weeks are padded to a power of two (at least this): few compiled programs
+WIDTHS = (32, 256, 1024)   # series are processed in chunks of one of these widths (wide: less loop overhead)
+UNROLL = 4                 # weeks per compiled loop iteration (fewer loop overheads)
+
+
+def _enable_cache() -> None:
+    """Keep compiled programs in the project's ``.cache/jax`` (as stage 1's LSTM does), unless a
+    cache directory is already configured (``JAX_COMPILATION_CACHE_DIR`` or an earlier call)."""
+    import os
+
+    from qmtl_research.paths import cache_dir
+
+    if not jax.config.jax_compilation_cache_dir and not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
+def _bucket_rows(n: int) -> int:
+    return max(MIN_ROWS, 1 << (int(n) - 1).bit_length())
+
+
+def _chunks(n: int):
+    """Column slices and the compiled width of each: the smallest width that holds what is left,
+    else the largest."""
+    out, start = [], 0
+    while start < n:
+        width = next((w for w in WIDTHS if n - start <= w), WIDTHS[-1])
+        out.append((slice(start, min(start + width, n)), width))
+        start += width
+    return out
+
+
+def _pad(y: np.ndarray, mask: np.ndarray, cols: list[np.ndarray], width: int):
+    """Pad rows with masked zeros and columns with copies of column 0 (sliced off afterwards)."""
+    n_rows, n_cols = y.shape
+    rows = _bucket_rows(n_rows)
+    yp = np.zeros((rows, width))
+    mp = np.zeros((rows, width), dtype=bool)
+    yp[:n_rows, :n_cols], mp[:n_rows, :n_cols] = y, mask
+    yp[:n_rows, n_cols:], mp[:n_rows, n_cols:] = y[:, :1], mask[:, :1]
+    padded = []
+    for c in cols:
+        c = np.asarray(c, dtype=float)
+        out = np.empty((width,) + c.shape[1:])
+        out[:n_cols], out[n_cols:] = c, c[:1]
+        padded.append(out)
+    return yp, mp, padded
+
+
+@jax.jit
+def _loglik_scan(y, mask, mu, omega, alpha, beta, backcast):
+    eps = y - mu
+    eps2 = eps * eps
+    h0 = omega + (alpha + beta) * backcast
+
+    def step(carry, obs):
+        h, acc, bad = carry
+        e2, m = obs
+        term = jnp.where(m, LOG_2PI + jnp.log(h) + e2 / h, 0.0)
+        bad = bad | (m & ~(h > 0))
+        return (omega + alpha * e2 + beta * h, acc + term, bad), None
+
+    (h_next, acc, bad), _ = jax.lax.scan(step, (h0, jnp.zeros_like(h0), jnp.zeros(h0.shape, bool)), (eps2, mask),
+                                         unroll=UNROLL)
+    ll = -0.5 * acc
+    return jnp.where(bad | ~jnp.isfinite(ll), -jnp.inf, ll)
+
+
+# the 10 distinct products dh_i dh_j (i <= j) of the expected information / observed curvature
+_PAIRS = tuple((i, j) for i in range(4) for j in range(i, 4))
+
+
+@jax.jit
+def _derivative_scan(y, mask, mu, omega, alpha, beta, backcast):
+    # layout: components first, series last (elementwise rows over the series)
+    eps = y - mu
+    eps2 = eps * eps
+    n = y.shape[1]
+    h0 = omega + (alpha + beta) * backcast
+    zeros = jnp.zeros(n)
+    ones = jnp.ones(n)
+    state0 = jnp.stack([zeros, ones, backcast, backcast] + [zeros] * 6)                      # (10, N)
+    pi = jnp.asarray([p[0] for p in _PAIRS])
+    pj = jnp.asarray([p[1] for p in _PAIRS])
+
+    def step(carry, obs):
+        h, state, ll, linear, sum_eh, cross, info, outer, sum_inv = carry
+        e, e2, m = obs
+        inv_h = jnp.where(m, 1.0 / h, 0.0)
+        a = e2 * inv_h
+        ll = ll + jnp.where(m, LOG_2PI + jnp.log(h) + a, 0.0)
+        w1 = 0.5 * (a - 1.0) * inv_h
+        linear = linear + w1 * state
+        e_h = e * inv_h
+        sum_eh = sum_eh + e_h
+        dh = state[:4]
+        cross = cross + (e_h * inv_h) * dh
+        prod = dh[pi] * dh[pj]                                                               # (10, N)
+        info = info + (0.5 * inv_h * inv_h) * prod
+        outer = outer + (0.5 * (2.0 * a - 1.0) * inv_h * inv_h) * prod
+        sum_inv = sum_inv + inv_h
+        forcing = jnp.stack([-2.0 * alpha * e, ones, e2, h, 2.0 * alpha, -2.0 * e,
+                             state[0], state[1], state[2], 2.0 * state[3]])
+        new_state = beta * state + forcing
+        return (omega + alpha * e2 + beta * h, new_state, ll, linear, sum_eh, cross, info, outer, sum_inv), None
+
+    init = (h0, state0, zeros, jnp.zeros((10, n)), zeros, jnp.zeros((4, n)), jnp.zeros((10, n)),
+            jnp.zeros((10, n)), zeros)
+    out, _ = jax.lax.scan(step, init, (eps, eps2, mask), unroll=UNROLL)
+    return out[2:]
+
+
+def loglik(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndarray) -> np.ndarray:
+    """Gaussian log-likelihood per column (``-inf`` where the variance path is not positive or the
+    value not finite); ``y``, ``mask`` (L, N), ``theta`` (N, 4) = mu, omega, alpha, beta."""
+    out = np.empty(y.shape[1])
+    _enable_cache()
+    for sl, width in _chunks(y.shape[1]):
+        yp, mp, (th, bc) = _pad(y[:, sl], mask[:, sl], [theta[sl], backcast[sl]], width)
+        with jax.enable_x64(True):
+            ll = _loglik_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2], th[:, 3], bc)
+            out[sl] = np.asarray(ll)[: sl.stop - sl.start]
+    return out
+
+
+def derivative_sums(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndarray):
+    """The sums over weeks the optimiser needs, per column: log-likelihood, ``sum w1 * (dh, d2h)``
+    (N, 10), ``sum e/h``, ``sum e/h^2 dh`` (N, 4), ``sum 0.5 dh dh' / h^2`` and
+    ``sum 0.5 (2a - 1) dh dh' / h^2`` (N, 4, 4), ``sum 1/h``; see ``garch._derivatives``."""
+    n = y.shape[1]
+    ll, sum_eh, sum_inv = np.empty(n), np.empty(n), np.empty(n)
+    linear, cross = np.empty((n, 10)), np.empty((n, 4))
+    full_info, full_outer = np.empty((n, 4, 4)), np.empty((n, 4, 4))
+    _enable_cache()
+    for sl, width in _chunks(n):
+        k_n = sl.stop - sl.start
+        yp, mp, (th, bc) = _pad(y[:, sl], mask[:, sl], [theta[sl], backcast[sl]], width)
+        with jax.enable_x64(True):
+            res = [np.asarray(r)[..., :k_n] for r in _derivative_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2],
+                                                                          th[:, 3], bc)]
+        ll[sl], linear[sl], sum_eh[sl], cross[sl], sum_inv[sl] = -0.5 * res[0], res[1].T, res[2], res[3].T, res[6]
+        for k, (i, j) in enumerate(_PAIRS):
+            full_info[sl, i, j] = full_info[sl, j, i] = res[4][k]
+            full_outer[sl, i, j] = full_outer[sl, j, i] = res[5][k]
+    return ll, linear, sum_eh, cross, full_info, full_outer, sum_inv
+
+
+__all__ = ["loglik", "derivative_sums"]
