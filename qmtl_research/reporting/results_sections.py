@@ -264,19 +264,12 @@ def _fund_backtests(rep: ReportData) -> None:
 def section_4(rep: ReportData) -> None:
     """Section 4 (Results), numbered as shown: the stage subsections appear only for the stages
     of the strategy (a portfolio report has no stage 1 or 2, a QMTL import neither)."""
-    parts = [("Rule outcomes", sections.rule_results, True),
-             ("Stage 1: volatility forecasting", volatility, rep.volatility is not None),
-             ("Stage 1: fund VaR and ES backtests (outcomes analysis)", _fund_backtests,
-              rep.volatility is not None and rep.volatility.var_backtests is not None),
-             ("Stage 2: risk-grade classification", rating, rep.rating is not None),
-             ("Risk: VaR, Monte Carlo, stress, backtests, performance", risk, rep.risk is not None),
-             ("Extended validation", sections.extended_validation, True),
-             ("Metrics snapshot", sections.metrics_snapshot, True),
-             ("Override information", sections.overrides, True),
-             ("Benchmark and challenger comparison", sections.benchmark_comparison, True)]
-    n = 0
-    for title, show, present in parts:
-        if present:
-            n += 1
-            md(f"## 4.{n} {title}")
-            show(rep)
+    from qmtl_research.reporting.outline import results_parts
+
+    show = {"rules": sections.rule_results, "volatility": volatility, "fund_backtests": _fund_backtests,
+            "rating": rating, "risk": risk, "extended": sections.extended_validation,
+            "metrics": sections.metrics_snapshot, "overrides": sections.overrides,
+            "benchmark": sections.benchmark_comparison}
+    for pid, number, title in results_parts(rep):
+        md(f"## {number} {title}")
+        show[pid](rep)

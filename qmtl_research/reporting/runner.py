@@ -126,8 +126,11 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
         version, folder = allocate_version(strategy, world_id)
     run_id = new_run_id(strategy)
     key = RunKey(world_id, strategy, run_id)
+    from qmtl_research.reporting.provenance import run_provenance
+
     params = {"strategy": cfg.model_dump(mode="json"), "world": world_id,
-              "stages": [p.model_dump(mode="json") for p in stage_params]}
+              "stages": [p.model_dump(mode="json") for p in stage_params],
+              "provenance": run_provenance(inputs_info, card_sha)}
     from qmtl_research.pipeline import data_results
 
     data = data_results(inputs)

@@ -117,8 +117,10 @@ def summary(rep: ReportData) -> None:
     _kv([("strategy", rep.strategy.strategy_id), ("world", rep.world.world_id), ("run id", run["run_id"]),
          ("run status", run["status"]), ("stage evaluated", run.get("stage")),
          ("policy version", run.get("policy_version")), ("ruleset hash", run.get("ruleset_hash")),
-         ("model card version", run.get("model_card_version")), ("risk tier", run.get("risk_tier")),
-         ("data fingerprint", (run.get("data_fingerprint") or "")[:16]),
+         ("model card version", run.get("model_card_version")),
+         ("world risk tier (of the world the run is judged in)", run.get("risk_tier")),
+         ("model risk tier (of the model card)", rep.model_card.risk_tier),
+         ("data fingerprint (sha256, in full)", run.get("data_fingerprint") or "n/a"),
          ("report version", rep.version), ("lifecycle stage", rep.lifecycle_stage)],
         "run identity")
     findings = key_findings(rep)
@@ -239,6 +241,27 @@ def signatures(rep: ReportData) -> None:
         table(pd.DataFrame(rows), "signatures", index=False)
 
 
+def provenance(rep: ReportData) -> None:
+    """Appendix B: how the run was made, as recorded with it: commit, dirty flag, data
+    fingerprint, every input file with its sha256 and git state, package versions
+    (:mod:`qmtl_research.reporting.provenance`). Paths are relative to the checkout."""
+    from qmtl_research.reporting.provenance import provenance_tables
+
+    tables = provenance_tables(rep.run) if rep.has_run else None
+    if tables is None:
+        md("No provenance was recorded with this run (it was made before runs recorded their commit and "
+           "input hashes); see the report folder's manifest.json.")
+        return
+    ident, inputs, packages = tables
+    table(ident.set_index("item"), "how this run was made")
+    changed = inputs[inputs["git"] != "tracked"]
+    md(f"{len(inputs)} input file(s) drove this run" + (
+        f"; {len(changed)} of them not as committed ({', '.join(f'`{p}` {g}' for p, g in zip(changed['path'], changed['git']))})."
+        if len(changed) else "; every one of them as committed (git state `tracked`)."))
+    table(inputs, "input files (path relative to the checkout, git state, sha256 of the content)", index=False)
+    table(packages, "package versions", index=False)
+
+
 # --------------------------------------------------------------------- 1
 def scope(rep: ReportData) -> None:
     c, card = rep.strategy, rep.model_card
@@ -268,12 +291,18 @@ def raci() -> None:
     table(load_raci(), "roles and responsibilities (R responsible, A accountable, C consulted, I informed)")
 
 
-def regulatory_mapping() -> None:
-    from qmtl_research.reporting.governance import load_regulatory_mapping
+def regulatory_mapping(rep: ReportData) -> None:
+    """Where *this* report answers each element of the guidance: the sections holding its
+    evidence (by number), and the evidence it lacks, named as a gap
+    (:func:`qmtl_research.reporting.governance.mapping_table`)."""
+    from qmtl_research.reporting.governance import mapping_table
 
-    frameworks, frame = load_regulatory_mapping()
-    table(frame, f"where this report answers the elements of {' and '.join(frameworks)} "
-                 "(conceptual soundness, outcomes analysis, ongoing monitoring, governance)", index=False)
+    frameworks, frame = mapping_table(rep)
+    n_gap = int((frame["evidence in this report (section)"] == "GAP: none in this report").sum())
+    table(frame, f"where this report answers the elements of {' and '.join(frameworks)}: the sections holding "
+                 "the evidence, and the evidence this report does not hold", index=False)
+    md(f"{n_gap} element(s) have no evidence in this report." if n_gap else
+       "Every element has some evidence in this report; the last column names what it does not hold.")
 
 
 # --------------------------------------------------------------------- 2
@@ -281,7 +310,7 @@ def model_description(rep: ReportData) -> None:
     card = rep.model_card
     _kv([("strategy id", card.strategy_id), ("model card version", card.model_card_version),
          ("model type", card.model_type), ("data frequency", card.data_frequency),
-         ("owner", card.owner), ("validator", card.validator), ("risk tier", card.risk_tier)],
+         ("owner", card.owner), ("validator", card.validator), ("model risk tier (of the model card)", card.risk_tier)],
         "model card")
     for title, items in (("Model structure", card.model_structure), ("Data overview", card.data_overview),
                          ("Data sources", card.data_sources), ("Preprocessing", card.preprocessing),
@@ -297,11 +326,7 @@ def method(rep: ReportData) -> None:
        f"{rep.world.policy_version}); the profile is chosen by stage (`{rep.strategy.stage}` → "
        f"`{s.get('profile', 'n/a')}`). Each rule returns pass / warn / fail with a severity; any blocking "
        "fail fails the run, otherwise any warn or non-blocking fail gives warn.")
-    if (v := rep.validation) is not None:
-        if len(v.thresholds):
-            table(v.thresholds, "every bound of the profile in force (inclusive), by policy section", index=False)
-        else:
-            md("The profile sets no QMTL threshold; the research model rules below judge the run.")
+    thresholds_in_force(rep)
     steps = ", ".join(f"`{n.notebook}`" for n in rep.strategy.notebooks)
     md(f"Stages of this run, in order: {steps}; each is computed by the package and shown by its notebook, "
        "then `report`.")
@@ -322,6 +347,29 @@ def method(rep: ReportData) -> None:
     if (v := rep.validation) is not None:
         # ratios and ages to 3 decimals (a policy registered seconds ago is 0.000 days old, not 1.8e-07)
         _kv([(k, (f"{x:.3f}" if np.isfinite(x) else "n/a") if isinstance(x, float) else x) for k, x in v.health.items()], "validation health")
+
+
+def thresholds_in_force(rep: ReportData) -> None:
+    """Every threshold of every rule in force, its severity and the value measured on this run
+    (:func:`qmtl_research.validation.engine.checks_frame`); for a batch of imported QMTL runs
+    the profile's bounds (each imported run's verdict is in section 4)."""
+    from qmtl_research.validation.engine import checks_frame
+
+    v = rep.validation
+    if v is None:
+        return
+    checks = checks_frame((rep.run or {}).get("validation"))
+    if len(checks):
+        n_fail = int((checks["status"] == "fail").sum())
+        md(f"Every threshold of every rule in force ({checks['rule'].nunique()} rules, {len(checks)} checks; "
+           f"{n_fail} not met), with its severity and the value measured on this run. A rule's severity says "
+           "what its fail does: blocking fails the run, soft and info give warn.")
+        table(checks, "every threshold of every rule in force: bound, measured value and status", index=False)
+    elif len(v.thresholds):
+        table(v.thresholds, "every bound of the profile in force (inclusive), by policy section; each imported "
+                            "run is judged against them in section 4", index=False)
+    else:
+        md("The profile sets no threshold; the research model rules judge the run.")
 
 
 def config_rows(cfg: dict, prefix: str = "") -> list[tuple[str, Any]]:
@@ -477,14 +525,26 @@ def recommendations(rep: ReportData) -> None:
 
 
 def changes_since_previous(rep: ReportData) -> None:
+    """Section 7: what changed since the previous report of this strategy and world, in inputs,
+    code and results (:func:`qmtl_research.reporting.changes.diff_runs`, the diff
+    ``qmtl-research report diff`` prints)."""
     if rep.previous is None:
         md("This is the first report version of this strategy in this world.")
         return
-    from qmtl_research.reporting.changes import compare
+    from qmtl_research.reporting.changes import KINDS, diff_runs
 
-    frame = compare(rep.previous, rep)
-    md(f"Compared with run `{rep.previous.run['run_id']}` (the previous report of this strategy and world).")
-    if frame.empty:
-        md("No verdict or metric changed.")
-    else:
-        table(frame, "changes since the previous version", index=False)
+    frame = diff_runs(rep.previous, rep)
+    prev = rep.previous
+    md(f"Compared with run `{prev.run['run_id']}`" + (f" (report {prev.version})" if prev.version else "")
+       + ", the previous report of this strategy and world; the same comparison as "
+       f"`qmtl-research report diff {rep.strategy.strategy_id} --world {rep.world.world_id}"
+       + (f" {prev.version} {rep.version}`." if prev.version and rep.version else "`."))
+    words = {"inputs": "Inputs (strategy, parameters, policy, model card, data, input files)",
+             "code": "Code (commit, dirty flag, package versions)", "results": "Results (verdict, rules, metrics)"}
+    for kind in KINDS:
+        part = frame[frame["kind"] == kind].drop(columns="kind")
+        if part.empty:
+            md(f"**{words[kind]}**: no change.")
+        else:
+            md(f"**{words[kind]}**: {len(part)} change(s).")
+            table(part, f"changes since the previous version: {kind}", index=False)
