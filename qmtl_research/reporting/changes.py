@@ -47,10 +47,9 @@ def flatten(rep) -> dict[str, Any]:
         out[f"verdict.{k}"] = s.get(k)
     _scalars("metrics", (rep.run or {}).get("metrics") or {}, out)
     for (section, name), value in rep.results.items():
-        if name == "summary" and isinstance(value, dict):
-            _scalars(f"{section}", value, out)
-        if name == "backtest" and isinstance(value, dict):
-            _scalars(f"{section}.backtest", value, out)
+        # every recorded mapping of results (a stage's config is an input, not a result)
+        if isinstance(value, dict) and name != "config":
+            _scalars(section if name == "summary" else f"{section}.{name}", value, out)
     rules = rep.results.get(("validation", "rules"))
     if isinstance(rules, pd.DataFrame) and {"rule", "status"} <= set(rules.columns):
         for _, r in rules.iterrows():

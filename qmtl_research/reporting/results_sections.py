@@ -67,11 +67,11 @@ def volatility(rep: ReportData) -> None:
     plots.plot_rmse_by_type(vol.table3, models)
     figure("Out-of-sample RMSE by fund type and model (types by mean realised volatility, high to low).")
     plots.plot_regimes(vol.fig9_regimes, models)
-    figure(f"RMSE by regime (the paper's Figure 9): funds above and below the average volatility, and "
-           f"{s.get('high_vol_regime', 'the high-volatility weeks')}.")
+    figure(f"RMSE by regime: funds above and below the average volatility, and "
+           f"{s.get('high_vol_regime', 'the high-volatility weeks')} (reproduces the paper's Figure 9).")
     for note in s.get("notes") or []:
         md(f"> {note}")
-    table(vol.top20, "the 20 highest realised 1-month vols and each model's error (the paper's Figure 10)",
+    table(vol.top20, "the 20 highest realised 1-month vols and each model's error (reproduces the paper's Figure 10)",
           digits=2, index=False)
     table(vol.dm_tests, "Diebold-Mariano tests (statsmodels, Harvey adjustment, 3 lags) on the weekly "
                         "cross-sectional mean loss; negative statistic: model_a better", index=False)
@@ -127,7 +127,7 @@ def rating(rep: ReportData) -> None:
           f"per-grade precision and recall of the best kernel ({best})", index=False)
     plots.pearson_heatmap(r.pearson, float(r.config.get("screen_threshold", 0.1)))
     figure("Absolute Pearson correlation between the candidate risk indicators and the standard deviation "
-           "(the paper's Figure 7); inputs are screened on it.")
+           "(the inputs are screened on it; reproduces the paper's Figure 7).")
     kept, dropped = r.config.get("features_kept", []), r.config.get("features_dropped", [])
     md(f"Inputs kept by the screen: {', '.join(kept) or 'none'}; dropped: {', '.join(dropped) or 'none'} "
        "(the paper kept the blended std, Sharpe, TE, IR and VaR, and dropped beta).")

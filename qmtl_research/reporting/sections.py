@@ -50,6 +50,16 @@ def md(text: str) -> None:
     display(Markdown(text))
 
 
+def literal(text: Any) -> str:
+    """User text (an actor, a role, a reason) for Markdown, shown as typed: every ASCII
+    punctuation character backslash-escaped, so that ``--`` stays two hyphens (not an en dash in
+    typst), ``*`` no emphasis and ``#`` no typst code."""
+    return "".join("\\" + ch if ch in _PUNCTUATION else ch for ch in str(text))
+
+
+_PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
 def table(df: pd.DataFrame, caption: str | None = None, digits: int = 4, index: bool = True) -> None:
     """Show a DataFrame as a real table (rounded), with an optional caption line above."""
     if caption:
@@ -164,9 +174,9 @@ def approvals(rep: ReportData) -> None:
     if len(mine):
         last = mine.iloc[-1]
         md(f"**Approval of this run** (`{block.run_id}`): {len(mine)} decision(s) recorded on this run; the latest is "
-           f"**{last['decision']}** by {last['actor']} ({last['role']}) on {str(last['timestamp'])[:10]}"
+           f"**{last['decision']}** by {literal(last['actor'])} ({literal(last['role'])}) on {str(last['timestamp'])[:10]}"
            + (f" for report {last['report_version']}" if last.get("report_version") else "") + ".")
-        table(mine[_DECISION_COLS], "decisions recorded on this run (append-only)", index=False)
+        table(_decisions(mine, run_id=False), "decisions recorded on this run (append-only)", index=False)
     else:
         md(f"**Approval of this run** (`{block.run_id}`): no decision has been recorded on this run; it awaits "
            "sign-off (`qmtl-research approve --run " + str(block.run_id) + " --decision approve|reject|conditional "
@@ -175,7 +185,7 @@ def approvals(rep: ReportData) -> None:
        f"({block.phase}" + (f"; cleared for QMTL stage `{block.cleared_for}`" if block.cleared_for else "")
        + f"), from {block.stage_source}. Before any decision: `{block.starting_stage}` ({block.starting_source}).")
     if len(others):
-        table(others[["run_id", *[c for c in _DECISION_COLS if c != "run_id"]]],
+        table(_decisions(others, run_id=True),
               "history: decisions recorded on other runs of this strategy in this world (they do not decide on "
               "this run)", index=False)
     table(block.signers, "who may sign the next decision (RACI: accountable or responsible)", index=False)
@@ -185,12 +195,19 @@ def approvals(rep: ReportData) -> None:
            "\n".join(f"- **{d}**: {why}" for d, why in refused.items()))
     if block.conditions_in_force:
         c = block.conditions_in_force
-        md(f"Conditions in force: {c.get('conditions')} (review by {c.get('review_by')}"
+        md(f"Conditions in force: {literal(c.get('conditions'))} (review by {c.get('review_by')}"
            + (", **overdue**" if c.get("overdue") else "") + ").")
 
 
-_DECISION_COLS = ["seq", "timestamp", "run_id", "decision", "actor", "role", "reason", "conditions", "review_by",
-                  "transition", "verdict", "report_version"]
+_DECISION_COLS = ["seq", "date", "decision", "actor", "role", "reason", "conditions", "review_by", "transition",
+                  "verdict", "report_version"]
+
+
+def _decisions(frame: pd.DataFrame, run_id: bool) -> pd.DataFrame:
+    """Decisions as printed: the date (the full timestamp is in the store), the run id only for
+    decisions on other runs (this run's is named above the table), so the table fits the page."""
+    out = frame.assign(date=frame["timestamp"].astype(str).str[:10])
+    return out[(["run_id"] if run_id else []) + _DECISION_COLS]
 
 
 def findings(rep: ReportData) -> None:
