@@ -271,7 +271,9 @@ def checks_frame(validation: dict | None) -> pd.DataFrame:
         for c in checks:
             bound = c.get("bound")
             if isinstance(bound, (int, float)) and not isinstance(bound, bool):
-                shown = f"{'>=' if c.get('kind') == 'min' else '<='} {bound:.6g}"
+                strict = str(c.get("reason", "")).endswith("(strict target)")
+                op = {("min", False): ">=", ("min", True): ">", ("max", False): "<=", ("max", True): "<"}
+                shown = f"{op[(c.get('kind') or 'max', strict)]} {bound:.6g}"
             else:
                 shown = str(c.get("reason", ""))
             value = c.get("value")
