@@ -78,6 +78,13 @@ def _extended_rule(rep, *names: str) -> bool:
     return v is not None and v.extended is not None and v.extended["rule"].isin(names).any()
 
 
+def _thresholds_measured(rep) -> bool:
+    """The run recorded its rules' checks (a batch of imported QMTL runs records verdicts only)."""
+    from qmtl_research.validation.engine import checks_frame
+
+    return not checks_frame((rep.run or {}).get("validation")).empty
+
+
 def _frame(rep, attr: str) -> bool:
     v = rep.validation
     frame = getattr(v, attr, None) if v is not None else None
@@ -102,7 +109,8 @@ EVIDENCE: dict[str, Evidence] = {
     "data_description": Evidence("data description and composition", "method", lambda rep: rep.data is not None),
     "input_hashes": Evidence("commit, dirty flag, every input file with its sha256 and git state, data fingerprint",
                              "provenance", lambda rep: rep.provenance is not None),
-    "thresholds": Evidence("every threshold of every rule in force, with its measured value", "method", _validation),
+    "thresholds": Evidence("every threshold of every rule in force, with its measured value", "method",
+                           lambda rep: _validation(rep) and _thresholds_measured(rep)),
     "validation_health": Evidence("validation health (metric coverage, rules executed, policy age)", "method",
                                   _validation),
     "rule_outcomes": Evidence("rule outcomes under the world policy", "results.rules", _validation),

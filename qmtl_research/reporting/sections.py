@@ -272,9 +272,14 @@ def provenance(rep: ReportData) -> None:
     ident, inputs, packages = tables
     table(ident.set_index("item"), "how this run was made")
     changed = inputs[inputs["git"] != "tracked"]
-    md(f"{len(inputs)} input file(s) drove this run" + (
-        f"; {len(changed)} of them not as committed ({', '.join(f'`{p}` {g}' for p, g in zip(changed['path'], changed['git']))})."
-        if len(changed) else "; every one of them as committed (git state `tracked`)."))
+    if len(inputs) and (inputs["git"] == "no-git").all():
+        state = "; the project is not a git checkout, so no file's git state is known (git state `no-git`)."
+    elif len(changed):
+        state = (f"; {len(changed)} of them not as committed ("
+                 + ", ".join(f"`{p}` {g}" for p, g in zip(changed["path"], changed["git"])) + ").")
+    else:
+        state = "; every one of them as committed (git state `tracked`)."
+    md(f"{len(inputs)} input file(s) drove this run" + state)
     table(inputs, "input files (path relative to the checkout, git state, sha256 of the content)", index=False)
     table(packages, "package versions", index=False)
 

@@ -197,6 +197,9 @@ local function keep_together(blocks)
     local kind = caption_kind(b)
     if kind == "table" and holds_table(blocks[i + 1]) then
       out:extend(sticky(b))
+    elseif b.t == "Para" and #b.content == 1 and b.content[1].t == "Strong" and blocks[i + 1]
+        and (blocks[i + 1].t == "BulletList" or blocks[i + 1].t == "OrderedList") then
+      out:extend(sticky(b))   -- a bold lead-in ("Key findings") stays with its list
     elseif caption_kind(blocks[i + 1]) == "figure" and has_image(b) then
       out:extend(sticky(b))
     else
