@@ -278,3 +278,38 @@ def test_user_text_is_rendered_literally(tmp_path):
     nbf.write(nb, path)
     out = render.render_notebook(path, tmp_path / "out", {"title": "t"}, engine="pandoc", html=False)
     assert "by A--B *x* #y on" in pdf_text(out["pdf"])
+
+
+def test_signed_report_shows_the_decisions_on_its_run(two_reports):
+    """override -> approve on v0002's failing run -> ``report sign``: a new version of the same run
+    whose Sign-off block holds the decision (role, name as typed, date, decision)."""
+    cli = shutil.which("qmtl-research") or str(Path(os.sys.executable).parent / "qmtl-research")
+    env = {**os.environ, **two_reports["env"]}
+    run_id = two_reports["second"].run_id
+    actor = "J. -- Kim"
+
+    def call(*args, ok=True):
+        proc = subprocess.run([cli, *args], capture_output=True, text=True, env=env)
+        assert (proc.returncode == 0) == ok, proc.stderr
+        return proc
+
+    approve = ["approve", "--run", run_id, "--decision", "approve", "--actor", actor, "--role", "Risk",
+               "--reason", "report v0002 read", "--report-version", "v0002"]
+    refused = call(*approve, ok=False)          # a failing run without an approved override
+    assert refused.returncode == 2
+    call("override", "--world", "portfolios", "--strategy", "tiny", "--run", run_id, "--status", "approved",
+         "--actor", actor, "--role", "Risk", "--reason", "targets are not limits for a demo portfolio")
+    call(*approve)
+    out = call("report", "sign", "--strategy", "tiny", "--world", "portfolios", "--run", run_id, "--engine", "pandoc")
+    assert "v0003: signed report of run " + run_id in out.stdout
+    folder = two_reports["home"] / "reports" / "tiny" / "portfolios" / "v0003"
+    text = pdf_text(folder / "validation_report.pdf")
+    sign = " ".join(text[text.rindex("Sign-off"):].split())
+    assert f"Signed on run {run_id}" in sign and actor in sign and "approve" in sign and "Risk" in sign
+    assert "–" not in sign                       # the actor's "--" is not an en dash
+    rows = table_with(folder / "validation_report.html", ["role", "name", "date", "decision", "report"])
+    assert rows and rows[-1]["name"] == actor and rows[-1]["report"] == "v0002"
+    # the same run: nothing recomputed, so no input, code or result changed since v0002
+    diff = json.loads(call("report", "diff", "tiny", "--world", "portfolios", "v0002", "v0003", "--output",
+                           "json").stdout)
+    assert diff["inputs"] == [] and diff["results"] == [] and diff["current"]["run_id"] == run_id

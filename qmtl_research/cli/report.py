@@ -61,6 +61,23 @@ def all_cmd(
         raise typer.Exit(1)
 
 
+@report_app.command("sign")
+def sign_cmd(
+    strategy: str = typer.Option(..., "--strategy", "-s", help="params/strategies/<name>.yaml"),
+    run_id: str = typer.Option(..., "--run", help="the evaluated run whose decisions the report shows"),
+    world: str = typer.Option(None, "--world", "-w", help="the world (default: the strategy's first world)"),
+    engine: str = typer.Option("auto", help="auto | quarto | pandoc"),
+    store_url: str = typer.Option(None, envvar="QMTL_STORE_URL", help="SQLAlchemy URL of the Evaluation Store"),
+):
+    """The signed report: render an evaluated run's report again as a new version (nothing is
+    recomputed), its Sign-off block filled from the decisions recorded on that run."""
+    from qmtl_research.reporting.runner import render_signed
+
+    res = render_signed(strategy, world, run_id, store_url=store_url, engine=engine, echo=typer.echo)
+    typer.secho(f"{res.strategy_id}/{res.world_id} {res.version}: signed report of run {res.run_id} -> {res.pdf}",
+                fg=typer.colors.GREEN)
+
+
 @report_app.command("diff")
 def diff_cmd(
     strategy: str = typer.Argument(..., help="the strategy (params/strategies/<name>.yaml)"),
