@@ -31,11 +31,13 @@ def pdf_cells(path: Path) -> str:
 
 
 def html_tables(path: Path) -> list[list[list[str]]]:
-    """Every table of the HTML report as rows of cell texts (header row first)."""
+    """Every table of the HTML report as rows of cell texts (header row first; zero-width spaces,
+    the line-break hints of long metric paths, removed)."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
-    return [[[" ".join(c.get_text().split()) for c in tr.find_all(["th", "td"])] for tr in t.find_all("tr")]
+    return [[[" ".join(c.get_text().replace("\u200b", "").split()) for c in tr.find_all(["th", "td"])]
+             for tr in t.find_all("tr")]
             for t in soup.find_all("table")]
 
 

@@ -386,7 +386,10 @@ def thresholds_in_force(rep: ReportData) -> None:
         md(f"Every threshold of every rule in force ({checks['rule'].nunique()} rules, {len(checks)} checks; "
            f"{n_fail} not met), with its severity and the value measured on this run. A rule's severity says "
            "what its fail does: blocking fails the run, soft and info give warn.")
-        table(checks, "every threshold of every rule in force: bound, measured value and status", index=False)
+        # a zero-width space after each dot: long metric paths may break there instead of running
+        # over the next column of the PDF
+        shown = checks.assign(metric=checks["metric"].str.replace(".", ".\u200b", regex=False))
+        table(shown, "every threshold of every rule in force: bound, measured value and status", index=False)
     elif len(v.thresholds):
         table(v.thresholds, "every bound of the profile in force (inclusive), by policy section; each imported "
                             "run is judged against them in section 4", index=False)
