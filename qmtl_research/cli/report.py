@@ -60,6 +60,54 @@ def all_cmd(
         raise typer.Exit(1)
 
 
+@report_app.command("sign")
+def sign_cmd(
+    strategy: str = typer.Option(..., "--strategy", "-s", help="params/strategies/<name>.yaml"),
+    run_id: str = typer.Option(..., "--run", help="the evaluated run whose decisions the report shows"),
+    world: str = typer.Option(None, "--world", "-w", help="the world (default: the strategy's first world)"),
+    engine: str = typer.Option("auto", help="auto | quarto | pandoc"),
+    store_url: str = typer.Option(None, envvar="QMTL_STORE_URL", help="SQLAlchemy URL of the Evaluation Store"),
+):
+    """The signed report: render an evaluated run's report again as a new version (nothing is
+    recomputed), its Sign-off block filled from the decisions recorded on that run."""
+    from qmtl_research.reporting.runner import render_signed
+
+    res = render_signed(strategy, world, run_id, store_url=store_url, engine=engine, echo=typer.echo)
+    typer.secho(f"{res.strategy_id}/{res.world_id} {res.version}: signed report of run {res.run_id} -> {res.pdf}",
+                fg=typer.colors.GREEN)
+
+
+@report_app.command("diff")
+def diff_cmd(
+    strategy: str = typer.Argument(..., help="the strategy (params/strategies/<name>.yaml)"),
+    version_a: str = typer.Argument(..., help="the earlier report version, e.g. v0001"),
+    version_b: str = typer.Argument(..., help="the later report version, e.g. v0002"),
+    world: str = typer.Option(None, "--world", "-w", help="the world (default: the strategy's first world)"),
+    output: str = typer.Option("text", "--output", help="text | json"),
+    store_url: str = typer.Option(None, envvar="QMTL_STORE_URL", help="SQLAlchemy URL of the Evaluation Store"),
+):
+    """What changed between two report versions: inputs (strategy, parameters, policy, model card,
+    data and input files), code (commit, packages) and results (verdict, rules, metrics)."""
+    import json
+
+    from qmtl_research.errors import InputError
+    from qmtl_research.reporting.changes import diff_json, diff_runs, diff_text, load_version
+    from qmtl_research.reporting.runner import resolve_world
+    from qmtl_research.store import EvaluationStore
+    from qmtl_research.store.codec import to_jsonable
+
+    if output not in ("text", "json"):
+        raise InputError(f"unknown output format '{output}'", where="--output", fix="use text or json")
+    world_id = resolve_world(load_strategy(strategy), world)
+    store = EvaluationStore.open(store_url)
+    a, b = (load_version(store, strategy, world_id, v) for v in (version_a, version_b))
+    frame = diff_runs(a, b)
+    if output == "json":
+        typer.echo(json.dumps(to_jsonable(diff_json(a, b, frame)), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(diff_text(a, b, frame))
+
+
 @report_app.command("list")
 def list_cmd():
     """Strategies and worlds that can be reported."""

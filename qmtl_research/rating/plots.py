@@ -17,7 +17,7 @@ def pearson_heatmap(correlations: pd.DataFrame, threshold: float, ax=None):
     labels = [FEATURE_LABELS.get(c, c) for c in correlations.columns]
     annotated_matrix(ax, correlations.abs().to_numpy(), fmt=".2f", cmap="Blues", vmin=0, vmax=1,
                      xticklabels=labels, yticklabels=labels, colorbar_label="|Pearson r|", fontsize=8)
-    ax.set_title(f"Figure 7: |Pearson r| of the risk indicators (screen: |r| with std > {threshold})")
+    ax.set_title(f"|Pearson r| of the risk indicators (screen: |r| with std > {threshold})")
     ax.set_xlabel("indicator")
     ax.set_ylabel("indicator")
     return ax

@@ -95,8 +95,9 @@ def inputs_manifest(cfg: StrategyConfig, world: WorldConfig) -> dict:
     root = project_root().resolve()
     files = input_files(cfg, world)
     states = git_states(files, root)
-    rows = [{"path": str(p.relative_to(root)) if p.is_relative_to(root) else str(p), "sha256": sha256_file(p),
-             "git": states[p]} for p in files]
+    from qmtl_research.reporting.provenance import portable_path
+
+    rows = [{"path": portable_path(p, root), "sha256": sha256_file(p), "git": states[p]} for p in files]
     checkout_dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no").stdout.strip())
     return {"files": rows, "untracked": [r["path"] for r in rows if r["git"] in ("untracked", "outside")],
             "modified": [r["path"] for r in rows if r["git"] == "modified"],

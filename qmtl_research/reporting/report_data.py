@@ -21,6 +21,7 @@ class ReportData:
     version: str | None = None
     previous: "ReportData | None" = None
     store: Any = None
+    manifest: dict | None = None       # the report manifest of a previous version (its provenance)
 
     @classmethod
     def load(cls, ctx, version: str | None = None, previous_run_id: str | None = None) -> "ReportData":
@@ -37,8 +38,12 @@ class ReportData:
                 from qmtl_research.store import RunKey
 
                 pkey = RunKey(ctx.world_id, ctx.strategy_id, previous_run_id)
+                reports = [r for r in ctx.store.list_reports(ctx.strategy_id, ctx.world_id)
+                           if r["run_id"] == previous_run_id]
                 data.previous = cls(ctx.strategy, ctx.world, ctx.model_card,
-                                    run=ctx.store.get_run(pkey), results=ctx.store.get_results(pkey))
+                                    run=ctx.store.get_run(pkey), results=ctx.store.get_results(pkey),
+                                    version=reports[-1]["version"] if reports else None,
+                                    manifest=reports[-1]["manifest"] if reports else None)
         return data
 
     # ------------------------------------------------------------------ sections (typed)
@@ -92,6 +97,12 @@ class ReportData:
         from qmtl_research.validation.findings import findings_frame
 
         return findings_frame(self.store, self.run["world_id"], self.run["strategy_id"])
+
+    @property
+    def provenance(self) -> dict | None:
+        """How the run was made (commit, dirty flag, input hashes, packages), recorded with it
+        (:func:`qmtl_research.reporting.provenance.run_provenance`); None for older runs."""
+        return ((self.run or {}).get("params") or {}).get("provenance")
 
     # ------------------------------------------------------------------ run
     @property

@@ -87,11 +87,11 @@ def volatility(rep: ReportData) -> None:
     plots.plot_rmse_by_type(vol.table3, models)
     figure("Out-of-sample RMSE by fund type and model (types by mean realised volatility, high to low).")
     plots.plot_regimes(vol.fig9_regimes, models)
-    figure(f"RMSE by regime (the paper's Figure 9): funds above and below the average volatility, and "
-           f"{s.get('high_vol_regime', 'the high-volatility weeks')}.")
+    figure(f"RMSE by regime: funds above and below the average volatility, and "
+           f"{s.get('high_vol_regime', 'the high-volatility weeks')} (reproduces the paper's Figure 9).")
     for note in s.get("notes") or []:
         md(f"> {note}")
-    table(vol.top20, "the 20 highest realised 1-month vols and each model's error (the paper's Figure 10)",
+    table(vol.top20, "the 20 highest realised 1-month vols and each model's error (reproduces the paper's Figure 10)",
           digits=2, index=False)
     table(vol.dm_tests, "Diebold-Mariano tests (statsmodels, Harvey adjustment, 3 lags) on the weekly "
                         "cross-sectional mean loss; negative statistic: model_a better", index=False)
@@ -157,7 +157,7 @@ def rating(rep: ReportData) -> None:
           f"per-grade precision and recall of the best kernel ({best})", index=False)
     plots.pearson_heatmap(r.pearson, float(r.config.get("screen_threshold", 0.1)))
     figure("Absolute Pearson correlation between the candidate risk indicators and the standard deviation "
-           "(the paper's Figure 7); inputs are screened on it.")
+           "(the inputs are screened on it; reproduces the paper's Figure 7).")
     kept, dropped = r.config.get("features_kept", []), r.config.get("features_dropped", [])
     md(f"Inputs kept by the screen: {', '.join(kept) or 'none'}; dropped: {', '.join(dropped) or 'none'} "
        "(the paper kept the blended std, Sharpe, TE, IR and VaR, and dropped beta).")
@@ -328,19 +328,12 @@ def _fund_backtests(rep: ReportData) -> None:
 def section_4(rep: ReportData) -> None:
     """Section 4 (Results), numbered as shown: the stage subsections appear only for the stages
     of the strategy (a portfolio report has no stage 1 or 2, a QMTL import neither)."""
-    parts = [("Rule outcomes", sections.rule_results, True),
-             ("Stage 1: volatility forecasting", volatility, rep.volatility is not None),
-             ("Stage 1: fund VaR and ES backtests (outcomes analysis)", _fund_backtests,
-              rep.volatility is not None and rep.volatility.var_backtests is not None),
-             ("Stage 2: risk-grade classification", rating, rep.rating is not None),
-             ("Risk: VaR, Monte Carlo, stress, backtests, performance", risk, rep.risk is not None),
-             ("Extended validation", sections.extended_validation, True),
-             ("Metrics snapshot", sections.metrics_snapshot, True),
-             ("Override information", sections.overrides, True),
-             ("Benchmark and challenger comparison", sections.benchmark_comparison, True)]
-    n = 0
-    for title, show, present in parts:
-        if present:
-            n += 1
-            md(f"## 4.{n} {title}")
-            show(rep)
+    from qmtl_research.reporting.outline import results_parts
+
+    show = {"rules": sections.rule_results, "volatility": volatility, "fund_backtests": _fund_backtests,
+            "rating": rating, "risk": risk, "extended": sections.extended_validation,
+            "metrics": sections.metrics_snapshot, "overrides": sections.overrides,
+            "benchmark": sections.benchmark_comparison}
+    for pid, number, title in results_parts(rep):
+        md(f"## {number} {title}")
+        show[pid](rep)

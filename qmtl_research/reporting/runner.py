@@ -126,8 +126,11 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
         version, folder = allocate_version(strategy, world_id)
     run_id = new_run_id(strategy)
     key = RunKey(world_id, strategy, run_id)
+    from qmtl_research.reporting.provenance import run_provenance
+
     params = {"strategy": cfg.model_dump(mode="json"), "world": world_id,
-              "stages": [p.model_dump(mode="json") for p in stage_params]}
+              "stages": [p.model_dump(mode="json") for p in stage_params],
+              "provenance": run_provenance(inputs_info, card_sha)}
     from qmtl_research.pipeline import data_results
 
     data = data_results(inputs)
@@ -180,11 +183,26 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
         raise
     timings["notebooks"] = time.perf_counter() - t
 
+    return _render_and_register(
+        cfg, store, key, run, version, folder, report_nb, previous, engine, timings,
+        data_fingerprint=fingerprint,
+        parameters={"strategy": cfg.model_dump(mode="json"),
+                    "steps": [dict(notebook=n, parameters=p) for n, p in steps], "stages": params["stages"]},
+        model_card_version=card.model_card_version, model_card_sha256=card_sha, inputs=inputs_info)
+
+
+def _render_and_register(cfg: StrategyConfig, store, key: RunKey, run: dict, version: str, folder: Path,
+                         report_nb: Path, previous: list[dict], engine: str, timings: dict,
+                         **manifest_fields) -> ReportResult:
+    """Render the executed report notebook into ``folder``, write its manifest (``manifest_fields``:
+    data_fingerprint, parameters, model card version and sha256, inputs) and register the version."""
+    summary = run.get("summary") or {}
+    verdict = str(summary.get("status", run["status"])).upper()
     t = time.perf_counter()
     metadata = {
         "title": "Validation Report",
         "subtitle": cfg.title,
-        "qmtl": {"strategy": strategy, "world": world_id, "version": version, "verdict": verdict,
+        "qmtl": {"strategy": key.strategy_id, "world": key.world_id, "version": version, "verdict": verdict,
                  "stage": summary.get("recommended_stage", "n/a"),
                  "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "synthetic": bool(cfg.synthetic), "synthetic_note": synthetic_note(cfg)},
@@ -197,25 +215,67 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
         outputs["html"].rename(html)
     timings["render"] = time.perf_counter() - t
 
+    inputs = manifest_fields["inputs"]
     manifest = build_manifest(
-        strategy_id=strategy, world_id=world_id, version=version, run_id=run_id,
-        run_status=run["status"], summary=summary, data_fingerprint=fingerprint,
-        parameters={"strategy": cfg.model_dump(mode="json"),
-                    "steps": [dict(notebook=n, parameters=p) for n, p in steps],
-                    "stages": params["stages"]},
+        strategy_id=key.strategy_id, world_id=key.world_id, version=version, run_id=key.run_id,
+        run_status=run["status"], summary=summary,
         policy_version=run.get("policy_version"), ruleset_hash=run.get("ruleset_hash"),
-        model_card_version=card.model_card_version, model_card_sha256=card_sha,
         seeds={"strategy": cfg.seed, "universe": cfg.universe.seed},
-        run_ids=[run_id], previous_version=previous[-1]["version"] if previous else None,
-        inputs=inputs_info, render_engine=outputs["engine"], store=store.url,
-        timings_s={k: round(v, 2) for k, v in timings.items()})
-    manifest["git"]["dirty"] = bool(manifest["git"].get("dirty")) or inputs_info["dirty"]
+        run_ids=[key.run_id], previous_version=previous[-1]["version"] if previous else None,
+        render_engine=outputs["engine"], store=store.url,
+        timings_s={k: round(v, 2) for k, v in timings.items()}, **manifest_fields)
+    manifest["git"]["dirty"] = bool(manifest["git"].get("dirty")) or bool(inputs.get("dirty"))
     manifest["files"] = file_hashes(folder)
     write_manifest(folder, manifest)
-    store.register_report(strategy_id=strategy, world_id=world_id, version=version, run_id=run_id,
+    store.register_report(strategy_id=key.strategy_id, world_id=key.world_id, version=version, run_id=key.run_id,
                           path=str(folder), files=manifest["files"], manifest=manifest)
-    return ReportResult(strategy, world_id, version, run_id, folder, pdf, html if html.exists() else None,
-                        run["status"], outputs["engine"], timings, verdict)
+    return ReportResult(key.strategy_id, key.world_id, version, key.run_id, folder, pdf,
+                        html if html.exists() else None, run["status"], outputs["engine"], timings, verdict)
+
+
+def render_signed(strategy: str, world: str | None, run_id: str, *, store_url: str | None = None,
+                  engine: str = "auto", echo=print) -> ReportResult:
+    """Render the report of an already evaluated run again, as a new version registered for the
+    same run: nothing is recomputed (the run, its results and its verdict are read from the store),
+    and the report's approval block and Sign-off show the decisions recorded on that run since
+    (``qmtl-research report sign``). The manifest's inputs are the run's recorded provenance.
+
+    Raises
+    ------
+    InputError
+        The run is not in the store or not evaluated.
+    """
+    from qmtl_research.errors import InputError
+
+    cfg = load_strategy(strategy)
+    world_id = resolve_world(cfg, world)
+    store = EvaluationStore.open(store_url)
+    key = RunKey(world_id, strategy, run_id)
+    run = store.get_run(key)
+    if run["status"] != "evaluated":
+        raise InputError(f"run {key} is '{run['status']}', not evaluated: there is no verdict to sign",
+                         where="qmtl-research report sign --run", fix="sign an evaluated run (qmtl-research runs list)")
+    prov = (run.get("params") or {}).get("provenance") or {}
+    previous = store.list_reports(strategy, world_id)
+    version, folder = allocate_version(strategy, world_id)
+    echo(f"run {key} (already evaluated) -> {folder}")
+    nb_dir = folder / "notebooks"
+    nb_dir.mkdir()
+    report_nb = nb_dir / f"01_{REPORT_NOTEBOOK}.ipynb"
+    execution = Execution(REPORT_NOTEBOOK, report_nb, {
+        "strategy": strategy, "world": world_id, "run_id": run_id, "run_dir": None, "version": version,
+        "previous_run_id": previous[-1]["run_id"] if previous else None,
+        "previous_version": previous[-1]["version"] if previous else None}, env=store_env(store_url))
+    t = time.perf_counter()
+    timings = {f"notebook {k}": v for k, v in execute_all([execution], echo=echo).items()}
+    timings["notebooks"] = time.perf_counter() - t
+    params = run.get("params") or {}
+    return _render_and_register(
+        cfg, store, key, run, version, folder, report_nb, previous, engine, timings,
+        data_fingerprint=run.get("data_fingerprint"),
+        parameters={"strategy": params.get("strategy"), "stages": params.get("stages")},
+        model_card_version=run.get("model_card_version"), model_card_sha256=prov.get("model_card_sha256"),
+        inputs={"files": prov.get("inputs") or [], "dirty": bool(prov.get("dirty"))})
 
 
 def strategies_for(world: str) -> list[str]:

@@ -50,6 +50,16 @@ def md(text: str) -> None:
     display(Markdown(text))
 
 
+def literal(text: Any) -> str:
+    """User text (an actor, a role, a reason) for Markdown, shown as typed: every ASCII
+    punctuation character backslash-escaped, so that ``--`` stays two hyphens (not an en dash in
+    typst), ``*`` no emphasis and ``#`` no typst code."""
+    return "".join("\\" + ch if ch in _PUNCTUATION else ch for ch in str(text))
+
+
+_PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
 def table(df: pd.DataFrame, caption: str | None = None, digits: int = 4, index: bool = True) -> None:
     """Show a DataFrame as a real table (rounded), with an optional caption line above."""
     if caption:
@@ -117,8 +127,10 @@ def summary(rep: ReportData) -> None:
     _kv([("strategy", rep.strategy.strategy_id), ("world", rep.world.world_id), ("run id", run["run_id"]),
          ("run status", run["status"]), ("stage evaluated", run.get("stage")),
          ("policy version", run.get("policy_version")), ("ruleset hash", run.get("ruleset_hash")),
-         ("model card version", run.get("model_card_version")), ("risk tier", run.get("risk_tier")),
-         ("data fingerprint", (run.get("data_fingerprint") or "")[:16]),
+         ("model card version", run.get("model_card_version")),
+         ("world risk tier (of the world the run is judged in)", run.get("risk_tier")),
+         ("model risk tier (of the model card)", rep.model_card.risk_tier),
+         ("data fingerprint (sha256, in full)", run.get("data_fingerprint") or "n/a"),
          ("report version", rep.version), ("lifecycle stage", rep.lifecycle_stage)],
         "run identity")
     findings = key_findings(rep)
@@ -162,9 +174,9 @@ def approvals(rep: ReportData) -> None:
     if len(mine):
         last = mine.iloc[-1]
         md(f"**Approval of this run** (`{block.run_id}`): {len(mine)} decision(s) recorded on this run; the latest is "
-           f"**{last['decision']}** by {last['actor']} ({last['role']}) on {str(last['timestamp'])[:10]}"
+           f"**{last['decision']}** by {literal(last['actor'])} ({literal(last['role'])}) on {str(last['timestamp'])[:10]}"
            + (f" for report {last['report_version']}" if last.get("report_version") else "") + ".")
-        table(mine[_DECISION_COLS], "decisions recorded on this run (append-only)", index=False)
+        table(_decisions(mine, run_id=False), "decisions recorded on this run (append-only)", index=False)
     else:
         md(f"**Approval of this run** (`{block.run_id}`): no decision has been recorded on this run; it awaits "
            "sign-off (`qmtl-research approve --run " + str(block.run_id) + " --decision approve|reject|conditional "
@@ -173,7 +185,7 @@ def approvals(rep: ReportData) -> None:
        f"({block.phase}" + (f"; cleared for QMTL stage `{block.cleared_for}`" if block.cleared_for else "")
        + f"), from {block.stage_source}. Before any decision: `{block.starting_stage}` ({block.starting_source}).")
     if len(others):
-        table(others[["run_id", *[c for c in _DECISION_COLS if c != "run_id"]]],
+        table(_decisions(others, run_id=True),
               "history: decisions recorded on other runs of this strategy in this world (they do not decide on "
               "this run)", index=False)
     table(block.signers, "who may sign the next decision (RACI: accountable or responsible)", index=False)
@@ -183,12 +195,19 @@ def approvals(rep: ReportData) -> None:
            "\n".join(f"- **{d}**: {why}" for d, why in refused.items()))
     if block.conditions_in_force:
         c = block.conditions_in_force
-        md(f"Conditions in force: {c.get('conditions')} (review by {c.get('review_by')}"
+        md(f"Conditions in force: {literal(c.get('conditions'))} (review by {c.get('review_by')}"
            + (", **overdue**" if c.get("overdue") else "") + ").")
 
 
-_DECISION_COLS = ["seq", "timestamp", "run_id", "decision", "actor", "role", "reason", "conditions", "review_by",
-                  "transition", "verdict", "report_version"]
+_DECISION_COLS = ["seq", "date", "decision", "actor", "role", "reason", "conditions", "review_by", "transition",
+                  "verdict", "report_version"]
+
+
+def _decisions(frame: pd.DataFrame, run_id: bool) -> pd.DataFrame:
+    """Decisions as printed: the date (the full timestamp is in the store), the run id only for
+    decisions on other runs (this run's is named above the table), so the table fits the page."""
+    out = frame.assign(date=frame["timestamp"].astype(str).str[:10])
+    return out[(["run_id"] if run_id else []) + _DECISION_COLS]
 
 
 def findings(rep: ReportData) -> None:
@@ -239,6 +258,32 @@ def signatures(rep: ReportData) -> None:
         table(pd.DataFrame(rows), "signatures", index=False)
 
 
+def provenance(rep: ReportData) -> None:
+    """Appendix B: how the run was made, as recorded with it: commit, dirty flag, data
+    fingerprint, every input file with its sha256 and git state, package versions
+    (:mod:`qmtl_research.reporting.provenance`). Paths are relative to the checkout."""
+    from qmtl_research.reporting.provenance import provenance_tables
+
+    tables = provenance_tables(rep.run) if rep.has_run else None
+    if tables is None:
+        md("No provenance was recorded with this run (it was made before runs recorded their commit and "
+           "input hashes); see the report folder's manifest.json.")
+        return
+    ident, inputs, packages = tables
+    table(ident.set_index("item"), "how this run was made")
+    changed = inputs[inputs["git"] != "tracked"]
+    if len(inputs) and (inputs["git"] == "no-git").all():
+        state = "; the project is not a git checkout, so no file's git state is known (git state `no-git`)."
+    elif len(changed):
+        state = (f"; {len(changed)} of them not as committed ("
+                 + ", ".join(f"`{p}` {g}" for p, g in zip(changed["path"], changed["git"])) + ").")
+    else:
+        state = "; every one of them as committed (git state `tracked`)."
+    md(f"{len(inputs)} input file(s) drove this run" + state)
+    table(inputs, "input files (path relative to the checkout, git state, sha256 of the content)", index=False)
+    table(packages, "package versions", index=False)
+
+
 # --------------------------------------------------------------------- 1
 def scope(rep: ReportData) -> None:
     c, card = rep.strategy, rep.model_card
@@ -268,12 +313,18 @@ def raci() -> None:
     table(load_raci(), "roles and responsibilities (R responsible, A accountable, C consulted, I informed)")
 
 
-def regulatory_mapping() -> None:
-    from qmtl_research.reporting.governance import load_regulatory_mapping
+def regulatory_mapping(rep: ReportData) -> None:
+    """Where *this* report answers each element of the guidance: the sections holding its
+    evidence (by number), and the evidence it lacks, named as a gap
+    (:func:`qmtl_research.reporting.governance.mapping_table`)."""
+    from qmtl_research.reporting.governance import mapping_table
 
-    frameworks, frame = load_regulatory_mapping()
-    table(frame, f"where this report answers the elements of {' and '.join(frameworks)} "
-                 "(conceptual soundness, outcomes analysis, ongoing monitoring, governance)", index=False)
+    frameworks, frame = mapping_table(rep)
+    n_gap = int((frame["evidence in this report (section)"] == "GAP: none in this report").sum())
+    table(frame, f"where this report answers the elements of {' and '.join(frameworks)}: the sections holding "
+                 "the evidence, and the evidence this report does not hold", index=False)
+    md(f"{n_gap} element(s) have no evidence in this report." if n_gap else
+       "Every element has some evidence in this report; the last column names what it does not hold.")
 
 
 # --------------------------------------------------------------------- 2
@@ -281,7 +332,7 @@ def model_description(rep: ReportData) -> None:
     card = rep.model_card
     _kv([("strategy id", card.strategy_id), ("model card version", card.model_card_version),
          ("model type", card.model_type), ("data frequency", card.data_frequency),
-         ("owner", card.owner), ("validator", card.validator), ("risk tier", card.risk_tier)],
+         ("owner", card.owner), ("validator", card.validator), ("model risk tier (of the model card)", card.risk_tier)],
         "model card")
     for title, items in (("Model structure", card.model_structure), ("Data overview", card.data_overview),
                          ("Data sources", card.data_sources), ("Preprocessing", card.preprocessing),
@@ -297,11 +348,7 @@ def method(rep: ReportData) -> None:
        f"{rep.world.policy_version}); the profile is chosen by stage (`{rep.strategy.stage}` → "
        f"`{s.get('profile', 'n/a')}`). Each rule returns pass / warn / fail with a severity; any blocking "
        "fail fails the run, otherwise any warn or non-blocking fail gives warn.")
-    if (v := rep.validation) is not None:
-        if len(v.thresholds):
-            table(v.thresholds, "every bound of the profile in force (inclusive), by policy section", index=False)
-        else:
-            md("The profile sets no QMTL threshold; the research model rules below judge the run.")
+    thresholds_in_force(rep)
     steps = ", ".join(f"`{n.notebook}`" for n in rep.strategy.notebooks)
     md(f"Stages of this run, in order: {steps}; each is computed by the package and shown by its notebook, "
        "then `report`.")
@@ -322,6 +369,32 @@ def method(rep: ReportData) -> None:
     if (v := rep.validation) is not None:
         # ratios and ages to 3 decimals (a policy registered seconds ago is 0.000 days old, not 1.8e-07)
         _kv([(k, (f"{x:.3f}" if np.isfinite(x) else "n/a") if isinstance(x, float) else x) for k, x in v.health.items()], "validation health")
+
+
+def thresholds_in_force(rep: ReportData) -> None:
+    """Every threshold of every rule in force, its severity and the value measured on this run
+    (:func:`qmtl_research.validation.engine.checks_frame`); for a batch of imported QMTL runs
+    the profile's bounds (each imported run's verdict is in section 4)."""
+    from qmtl_research.validation.engine import checks_frame
+
+    v = rep.validation
+    if v is None:
+        return
+    checks = checks_frame((rep.run or {}).get("validation"))
+    if len(checks):
+        n_fail = int((checks["status"] == "fail").sum())
+        md(f"Every threshold of every rule in force ({checks['rule'].nunique()} rules, {len(checks)} checks; "
+           f"{n_fail} not met), with its severity and the value measured on this run. A rule's severity says "
+           "what its fail does: blocking fails the run, soft and info give warn.")
+        # a zero-width space after each dot: long metric paths may break there instead of running
+        # over the next column of the PDF
+        shown = checks.assign(metric=checks["metric"].str.replace(".", ".\u200b", regex=False))
+        table(shown, "every threshold of every rule in force: bound, measured value and status", index=False)
+    elif len(v.thresholds):
+        table(v.thresholds, "every bound of the profile in force (inclusive), by policy section; each imported "
+                            "run is judged against them in section 4", index=False)
+    else:
+        md("The profile sets no threshold; the research model rules judge the run.")
 
 
 def config_rows(cfg: dict, prefix: str = "") -> list[tuple[str, Any]]:
@@ -475,14 +548,26 @@ def recommendations(rep: ReportData) -> None:
 
 
 def changes_since_previous(rep: ReportData) -> None:
+    """Section 7: what changed since the previous report of this strategy and world, in inputs,
+    code and results (:func:`qmtl_research.reporting.changes.diff_runs`, the diff
+    ``qmtl-research report diff`` prints)."""
     if rep.previous is None:
         md("This is the first report version of this strategy in this world.")
         return
-    from qmtl_research.reporting.changes import compare
+    from qmtl_research.reporting.changes import KINDS, diff_runs
 
-    frame = compare(rep.previous, rep)
-    md(f"Compared with run `{rep.previous.run['run_id']}` (the previous report of this strategy and world).")
-    if frame.empty:
-        md("No verdict or metric changed.")
-    else:
-        table(frame, "changes since the previous version", index=False)
+    frame = diff_runs(rep.previous, rep)
+    prev = rep.previous
+    md(f"Compared with run `{prev.run['run_id']}`" + (f" (report {prev.version})" if prev.version else "")
+       + ", the previous report of this strategy and world; the same comparison as "
+       f"`qmtl-research report diff {rep.strategy.strategy_id} --world {rep.world.world_id}"
+       + (f" {prev.version} {rep.version}`." if prev.version and rep.version else "`."))
+    words = {"inputs": "Inputs (strategy, parameters, policy, model card, data, input files)",
+             "code": "Code (commit, dirty flag, package versions)", "results": "Results (verdict, rules, metrics)"}
+    for kind in KINDS:
+        part = frame[frame["kind"] == kind].drop(columns="kind")
+        if part.empty:
+            md(f"**{words[kind]}**: no change.")
+        else:
+            md(f"**{words[kind]}**: {len(part)} change(s).")
+            table(part, f"changes since the previous version: {kind}", index=False)

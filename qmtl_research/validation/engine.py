@@ -238,3 +238,40 @@ def rules_frame(outcome: RunOutcome) -> pd.DataFrame:
     return pd.DataFrame([{"rule": r.rule, "status": r.status, "severity": r.severity, "owner": r.owner,
                           "reason_code": r.reason_code, "reason": r.reason} for r in outcome.results.values()],
                         columns=["rule", "status", "severity", "owner", "reason_code", "reason"])
+
+
+def checks_frame(validation: dict | None) -> pd.DataFrame:
+    """Every threshold of every rule in force, with the value measured on the run: one row per
+    check recorded in the RuleResults of a stored run's ``validation`` payload (rule, severity,
+    threshold key, metric, bound as ``>= x`` / ``<= x`` or the test in words, measured value,
+    status). Rules that checked no threshold get one row saying so. Empty when the payload holds
+    no rule details (a batch of imported QMTL runs).
+
+    Parameters
+    ----------
+    validation : dict or None
+        The ``validation`` field of a stored EvaluationRun (:meth:`RunOutcome.validation_payload`).
+    """
+    cols = ["rule", "severity", "threshold", "metric", "bound", "measured", "status"]
+    rows = []
+    for name, r in ((validation or {}).get("results") or {}).items():
+        if not isinstance(r, dict) or "details" not in r:
+            continue
+        checks = (r.get("details") or {}).get("checks") or []
+        if not checks:
+            rows.append({"rule": name, "severity": r.get("severity"), "threshold": "none configured",
+                         "metric": "", "bound": "", "measured": "", "status": r.get("status")})
+        for c in checks:
+            bound = c.get("bound")
+            if isinstance(bound, (int, float)) and not isinstance(bound, bool):
+                strict = str(c.get("reason", "")).endswith("(strict target)")
+                op = {("min", False): ">=", ("min", True): ">", ("max", False): "<=", ("max", True): "<"}
+                shown = f"{op[(c.get('kind') or 'max', strict)]} {bound:.6g}"
+            else:
+                shown = str(c.get("reason", ""))
+            value = c.get("value")
+            measured = (f"{value:.6g}" if isinstance(value, (int, float)) and not isinstance(value, bool)
+                        else "missing" if value is None else str(value))
+            rows.append({"rule": name, "severity": r.get("severity"), "threshold": c.get("key"),
+                         "metric": c.get("metric"), "bound": shown, "measured": measured, "status": c.get("status")})
+    return pd.DataFrame(rows, columns=cols)

@@ -51,7 +51,7 @@ def plot_rmse_by_type(table3: pd.DataFrame, models, figsize=(8, 4)):
 def plot_regimes(fig9: pd.DataFrame, models, figsize=(8, 4)):
     """Figure 9: RMSE by regime and model (regimes without evaluated points are not in the table)."""
     ax = fig9[[m for m in models if m in fig9.columns]].plot.bar(figsize=figsize, width=0.8)
-    ax.set_title("RMSE by regime (Figure 9)")
+    ax.set_title("RMSE by regime")
     ax.set_ylabel("RMSE (percentage points of annualised std)")
     ax.set_xlabel("")
     # regime names are long ("high-volatility weeks (top 10 % of ...)"): wrap them so they do not overlap

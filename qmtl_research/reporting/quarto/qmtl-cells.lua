@@ -169,3 +169,48 @@ function Div(el)
   end
   return out
 end
+
+-- Keep captions with what they caption (typst only): a "Table N." caption paragraph sticks to
+-- the table after it, and an image sticks to the "Figure N." caption after it, so that a page
+-- break never separates them (typst >= 0.12 `block(sticky: true)`).
+local function caption_kind(b)
+  if b and b.t == "Para" and #b.content >= 1 and b.content[1].t == "Emph" then
+    local text = pandoc.utils.stringify(b.content[1])
+    if text:match("^Table %d+%.") then return "table" end
+    if text:match("^Figure %d+%.") then return "figure" end
+  end
+  return nil
+end
+
+local function holds_table(b)
+  return b and (b.t == "Table" or (b.t == "Div" and find_table(b.content) ~= nil))
+end
+
+local function sticky(b)
+  return { pandoc.RawBlock("typst", "#block(sticky: true)["), b, pandoc.RawBlock("typst", "]") }
+end
+
+local function keep_together(blocks)
+  local out = pandoc.List()
+  for i, b in ipairs(blocks) do
+    if b.t == "Div" then b.content = keep_together(b.content) end
+    local kind = caption_kind(b)
+    if kind == "table" and holds_table(blocks[i + 1]) then
+      out:extend(sticky(b))
+    elseif b.t == "Para" and #b.content == 1 and b.content[1].t == "Strong" and blocks[i + 1]
+        and (blocks[i + 1].t == "BulletList" or blocks[i + 1].t == "OrderedList") then
+      out:extend(sticky(b))   -- a bold lead-in ("Key findings") stays with its list
+    elseif caption_kind(blocks[i + 1]) == "figure" and has_image(b) then
+      out:extend(sticky(b))
+    else
+      out:insert(b)
+    end
+  end
+  return out
+end
+
+function Pandoc(doc)
+  if FORMAT ~= "typst" then return nil end
+  doc.blocks = keep_together(doc.blocks)
+  return doc
+end
