@@ -139,7 +139,10 @@ def open_repository(store_url: Optional[str], *, create: bool = True):
         if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") \
                 and not Path(u.database).exists():
             return None
-    return AuditRepository.open(url)
+    repo = AuditRepository.open(url)
+    if create:
+        repo.store.require_writable()      # a read-only store is refused before anything is computed
+    return repo
 
 
 def _store_lines(repo, outcome) -> list[str]:
@@ -198,14 +201,14 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.montecarlo import make_config, simulate
 
         _check_output(output)
+        repo = open_repository(store_url) if save else None     # refused (read-only, unreachable) before computing
         cfg = make_config(mode=mode, return_type=return_type, num_simulations=simulations, holding_period=holding,
                           confidence_levels=list(confidence), method=method, lookback_days=lookback, seed=seed,
                           min_samples=min_samples, dof_method=dof_method)
         data = resolve_portfolio(demo, real_demo, strategy, returns, weights)
         res = simulate(data.asset_returns, data.weights.to_dict(), cfg)
-        repo = outcome = None
+        outcome = None
         if save:
-            repo = open_repository(store_url)
             with repo.transaction() as tx:
                 tx.add_montecarlo(res)
             outcome = tx.outcome
@@ -239,13 +242,13 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.montecarlo import make_config
 
         _check_output(output)
+        repo = open_repository(store_url) if save else None     # refused (read-only, unreachable) before computing
         _check_date(date)
         cfg = make_config(method=method, num_simulations=simulations, seed=seed)
         data = _with_portfolio_id(resolve_portfolio(demo, real_demo, strategy, returns, weights), portfolio_id)
         rep = generate_report(data, date, cfg)
-        repo = outcome = None
+        outcome = None
         if save:
-            repo = open_repository(store_url)
             with repo.transaction() as tx:
                 tx.add_risk_report(rep)
             outcome = tx.outcome
@@ -301,6 +304,7 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.io import read_returns
 
         _check_output(output)
+        repo = open_repository(store_url) if save else None     # refused (read-only, unreachable) before computing
         _check_date(start, "--start")
         _check_date(end, "--end")
         settings = load_audit_settings(settings_path)
@@ -321,9 +325,8 @@ def register(app: typer.Typer) -> None:
             b_name = f"{b.name} ({benchmark})"
         rep = analyze(r, b, period, start=start, end=end, risk_free=risk_free, periods_per_year=periods_per_year)
         alerts = check_alerts(r.loc[rep.start_date:rep.end_date], settings)
-        repo = outcome = None
+        outcome = None
         if save:
-            repo = open_repository(store_url)
             with repo.transaction() as tx:
                 tx.add_performance(rep, pid, benchmark_name=b_name)
                 tx.add_alerts(alerts, portfolio_id=pid, source="performance", series_start=rep.start_date)
@@ -379,6 +382,7 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.io import read_returns
 
         _check_output(output)
+        repo = open_repository(store_url) if save else None     # refused (read-only, unreachable) before computing
         _check_date(start, "--start")
         _check_date(end, "--end")
         _one_source(**{"--returns": returns, "--demo": demo, "--real-demo": real_demo, "--strategy": strategy})
@@ -398,9 +402,8 @@ def register(app: typer.Typer) -> None:
                                  fix="give --factors FILE")
         lo, hi = period_bounds(period, r.index, start, end)
         res = factor_attribution(r.loc[lo:hi], f)
-        repo = outcome = None
+        outcome = None
         if save:
-            repo = open_repository(store_url)
             with repo.transaction() as tx:
                 tx.add_attribution(res, period, pid)
             outcome = tx.outcome

@@ -112,6 +112,7 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     card = load_strategy_card(cfg)
     stage_params = check_strategy(cfg)
     store = EvaluationStore.open(store_url)
+    store.require_writable()           # a read-only store is refused before any folder or computation
     card_sha = check_model_card_version(store, cfg, card)
     inputs_info = inputs_manifest(cfg, world_cfg)
     timings: dict[str, float] = {}

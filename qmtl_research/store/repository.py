@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from qmtl_research.errors import StoreError
 from qmtl_research.store.codec import decode, encode, to_jsonable
-from qmtl_research.store.db import ensure_schema, make_engine
+from qmtl_research.store.db import ensure_schema, make_engine, store_unavailable
 from qmtl_research.store.guards import is_guard_refusal
 from qmtl_research.store.tables import evaluation_runs, events, reports, run_history, run_results
 
@@ -67,7 +67,10 @@ class EvaluationStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        ensure_schema(engine)
+        try:
+            ensure_schema(engine)
+        except DBAPIError as exc:
+            raise store_unavailable(exc, engine.url) from None
 
     @classmethod
     def open(cls, url: str | None = None) -> "EvaluationStore":
@@ -76,6 +79,22 @@ class EvaluationStore:
     @property
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
+
+    def require_writable(self) -> None:
+        """Refuse (:class:`StoreError`) a store that cannot be written (a read-only SQLite file or
+        ``mode=ro`` URI, a read-only PostgreSQL session): a real write, rolled back. Writers call it
+        before they compute or create anything, so that nothing is computed for nothing."""
+        from qmtl_research.store.tables import schema_info
+
+        try:
+            with self.engine.connect() as conn:
+                trans = conn.begin()
+                try:
+                    conn.execute(update(schema_info).values(version=schema_info.c.version))
+                finally:
+                    trans.rollback()
+        except DBAPIError as exc:
+            raise store_unavailable(exc, self.engine.url, "the Evaluation Store is read-only") from None
 
     # ------------------------------------------------------------------ runs
     def create_run(self, key: RunKey, *, stage: str | None = None, risk_tier: str | None = None,
