@@ -19,6 +19,7 @@ from typing import Optional
 
 import typer
 
+from qmtl_research.cli._outputs import check_out
 from qmtl_research.errors import InputError
 
 OUTPUTS = ("text", "csv", "json")
@@ -103,6 +104,7 @@ def predict_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ):
     """Every fund: grade now, predicted grade at its next settlement, probability, validated accuracy."""
+    check_out(out)
     panel, cfg = _panel(strategy, returns, funds, benchmarks)
     table, excluded = predictions(panel, cfg, as_of=as_of, horizon=horizon, progress=not quiet)
     _emit(table, excluded, output, out)
@@ -120,6 +122,7 @@ def early_warning_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ):
     """Only the warnings: funds whose predicted grade differs, from a horizon that beats persistence."""
+    check_out(out)
     panel, cfg = _panel(strategy, returns, funds, benchmarks)
     table, excluded = predictions(panel, cfg, as_of=as_of, progress=not quiet)
     _emit(table[table["warning"]].reset_index(drop=True), excluded, output, out)
