@@ -175,9 +175,15 @@ def parse_numbers(values: pd.Series, src: SourceFile, field: str, ids: pd.Series
     return num
 
 
+#: the largest simple return accepted for one period (+10,000 %): above it a value is not a return
+#: (a price, a unit error, a corrupt cell such as 1e300 that would overflow every variance)
+MAX_RETURN = 100.0
+
+
 def check_returns_above_minus_one(ret: pd.Series, src: SourceFile, ids: pd.Series, field: str = "return",
                                   key: str = "fund") -> None:
-    """A simple return <= -100 % is impossible for a fund (and usually means percent units)."""
+    """A simple return <= -100 % is impossible for a fund (and usually means percent units); one
+    above :data:`MAX_RETURN` is not a return either."""
     bad = ret <= -1.0
     if bad.any():
         i = first_true(bad)
@@ -185,6 +191,12 @@ def check_returns_above_minus_one(ret: pd.Series, src: SourceFile, ids: pd.Serie
                          where=src.at(ret.index[i], field, ids.iloc[i], key),
                          fix="returns are fractions (0.01 = +1 %), above -1; if the file holds "
                              "percent, divide by 100")
+    huge = ret > MAX_RETURN
+    if huge.any():
+        i = first_true(huge)
+        raise InputError(f"{field} {ret.iloc[i]:g} is a gain above {MAX_RETURN * 100:,.0f} % in one period: "
+                         "not a return", where=src.at(ret.index[i], field, ids.iloc[i], key),
+                         fix="returns are fractions (0.01 = +1 %); check the cell (a price, percent or a corrupt value?)")
 
 
 def check_positive(values: pd.Series, src: SourceFile, ids: pd.Series, field: str = "nav",
@@ -360,6 +372,12 @@ def _check_values(values: np.ndarray, dates: pd.DatetimeIndex, ids, where: str, 
         raise InputError(f"return {values[t, j]} is a loss of 100 % or more",
                          where=f"{where}, {key} {ids[j]}, date {dates[t].date()}",
                          fix="returns are fractions (0.01 = +1 %), above -1")
+    huge = values > MAX_RETURN
+    if huge.any():
+        t, j = np.argwhere(huge)[0]
+        raise InputError(f"return {values[t, j]:g} is a gain above {MAX_RETURN * 100:,.0f} % in one period: "
+                         "not a return", where=f"{where}, {key} {ids[j]}, date {dates[t].date()}",
+                         fix="returns are fractions (0.01 = +1 %); check the value")
     obs = ~np.isnan(values)
     empty = ~obs.any(axis=0)
     if empty.any():

@@ -105,11 +105,13 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     from qmtl_research.pipeline import load_inputs, run_strategy
     from qmtl_research.reporting.inputs import check_model_card_version, inputs_manifest
     from qmtl_research.store.context import RunContext
+    from qmtl_research.validation.approvals import starting_stage
 
     cfg = load_strategy(strategy)
     world_id = resolve_world(cfg, world)
     world_cfg = load_world(world_id)
     card = load_strategy_card(cfg)
+    starting_stage(cfg.strategy_id)    # an unknown lifecycle_stage is refused now, not first at approve
     stage_params = check_strategy(cfg)
     store = EvaluationStore.open(store_url)
     store.require_writable()           # a read-only store is refused before any folder or computation

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from qmtl_research.data.checks import not_date_only
+from qmtl_research.data.checks import MAX_RETURN, not_date_only
 from qmtl_research.errors import InputError
 
 DATE_COLUMNS = ("date", "Date", "DATE", "datetime", "timestamp")
@@ -81,6 +81,12 @@ def read_returns(path: str | Path, columns: list[str] | None = None) -> pd.DataF
             raise InputError(f"column {c!r}: return {vals.iloc[i]} is a loss of 100 % or more", where=line(i),
                              fix="returns are fractions (0.01 = +1 %), above -1; if the file holds percent, "
                                  "divide by 100")
+        huge = (vals > MAX_RETURN).to_numpy()
+        if huge.any():
+            i = int(np.argmax(huge))
+            raise InputError(f"column {c!r}: return {vals.iloc[i]:g} is a gain above {MAX_RETURN * 100:,.0f} % in "
+                             "one period: not a return", where=line(i),
+                             fix="returns are fractions (0.01 = +1 %); check the value")
         out[str(c)] = vals.to_numpy(dtype=float)
     frame = pd.DataFrame(out, index=pd.DatetimeIndex(dates.to_numpy(), name="date"))
     return frame.sort_index()
