@@ -36,7 +36,8 @@ def load_yaml(path: str | Path) -> Any:
     """Parse ``path`` with the safe loader; syntax errors name file, line and column."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"YAML file not found: {path}", fix="check the path / name")
+        raise ConfigError(f"YAML file not found: {path}", where=str(path.parent),
+                          fix="check the path / name")
     text = read_utf8(path, "YAML file")
     try:
         return yaml.safe_load(text)

@@ -102,7 +102,12 @@ def montecarlo_text(res, data) -> str:
 
 
 def _check_date(date: Optional[str], option: str = "--date") -> None:
+    from qmtl_research.data.checks import not_date_only
+
     if date is not None:
+        if not_date_only(pd.Series([date])).iloc[0]:
+            raise InputError(f"date {date!r} carries a time of day or a zone offset", where=option,
+                             fix="use a plain date YYYY-MM-DD")
         try:
             pd.Timestamp(date)
         except ValueError:

@@ -34,7 +34,7 @@ from qmtl_research.errors import ConfigError, NotebookFailed
 from qmtl_research.paths import project_root
 from qmtl_research.reporting.manifest import build_manifest, file_hashes, write_manifest
 from qmtl_research.reporting.notebooks import Execution, check_parameters, execute_all, store_env
-from qmtl_research.reporting.render import render_notebook
+from qmtl_research.reporting.render import markdown_literal, render_notebook
 from qmtl_research.reporting.versions import allocate_version
 from qmtl_research.store import EvaluationStore, RunKey
 from qmtl_research.store.repository import new_run_id
@@ -186,7 +186,7 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     t = time.perf_counter()
     metadata = {
         "title": "Validation Report",
-        "subtitle": cfg.title,
+        "subtitle": markdown_literal(cfg.title, one_line=True),   # user text: shown, never interpreted
         "qmtl": {"strategy": strategy, "world": world_id, "version": version, "verdict": verdict,
                  "stage": summary.get("recommended_stage", "n/a"),
                  "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -115,7 +115,8 @@ def load_runs(path: str | Path) -> list[RunRecord]:
     """Read a QMTL run export file."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"run export not found: {path}", fix="check the --runs path")
+        raise InputError(f"run export not found: {path}", where="--runs",
+                         fix="check the --runs path (a run export JSON file or a folder of them)")
     try:
         data = json.loads(read_utf8(path, "run export", InputError))
     except json.JSONDecodeError as exc:
