@@ -25,7 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import signal
+import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +42,7 @@ from qmtl_research.reporting.notebooks import Execution, check_parameters, execu
 from qmtl_research.reporting.render import markdown_literal, render_notebook
 from qmtl_research.reporting.versions import allocate_version
 from qmtl_research.store import EvaluationStore, RunKey
+from qmtl_research.store.leases import OPEN_STATUSES, close_folder, current_lease, fail_with_results, reap
 from qmtl_research.store.repository import new_run_id
 
 REPORT_NOTEBOOK = "report"
@@ -102,9 +108,8 @@ def check_strategy(cfg: StrategyConfig) -> list:
 
 def run_report(strategy: str, world: str | None = None, *, store_url: str | None = None,
                engine: str = "auto", progress: bool = True, echo=print, no_notebooks: bool = False) -> ReportResult:
-    from qmtl_research.pipeline import load_inputs, run_strategy
+    from qmtl_research.pipeline import load_inputs
     from qmtl_research.reporting.inputs import check_model_card_version, inputs_manifest
-    from qmtl_research.store.context import RunContext
     from qmtl_research.validation.approvals import starting_stage
 
     cfg = load_strategy(strategy)
@@ -113,8 +118,15 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     card = load_strategy_card(cfg)
     starting_stage(cfg.strategy_id)    # an unknown lifecycle_stage is refused now, not first at approve
     stage_params = check_strategy(cfg)
+    if "validation" not in [s.notebook for s in cfg.notebooks]:
+        # a run nobody judges would stay open for ever (and get a report): refused before anything
+        raise ConfigError(f"strategy '{cfg.strategy_id}' has no validation stage: its run would never be closed",
+                          where=f"params/strategies/{cfg.strategy_id}.yaml: notebooks",
+                          fix="end the notebooks list with `- notebook: validation`")
     store = EvaluationStore.open(store_url)
     store.require_writable()           # a read-only store is refused before any folder or computation
+    for dead in reap(store, world_id=world_id, strategy_id=strategy, actor="the next report run"):
+        echo(f"closed abandoned run {dead.key}: {dead.error}")
     card_sha = check_model_card_version(store, cfg, card)
     inputs_info = inputs_manifest(cfg, world_cfg)
     timings: dict[str, float] = {}
@@ -135,20 +147,34 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
 
     data = data_results(inputs)
     fingerprint = data.description["fingerprint"] if data is not None else runs_fingerprint(cfg)
-    store.create_run(key, stage=cfg.stage, risk_tier=world_cfg.risk_tier,
-                     model_card_version=card.model_card_version, policy_version=world_cfg.policy_version,
-                     params=params, data_fingerprint=fingerprint)
+    params["lease"] = current_lease(folder)      # `runs reap` / the next writer close it if this process dies
+    try:
+        store.create_run(key, stage=cfg.stage, risk_tier=world_cfg.risk_tier,
+                         model_card_version=card.model_card_version, policy_version=world_cfg.policy_version,
+                         params=params, data_fingerprint=fingerprint)
+    except BaseException:
+        close_folder(folder, f"run {key} could not be created")
+        raise
+    with guard_run(store, key, folder):
+        return _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params, inputs_info, timings,
+                         echo=echo, progress=progress, no_notebooks=no_notebooks, engine=engine,
+                         store_url=store_url, fingerprint=fingerprint, card_sha=card_sha)
+
+
+def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params, inputs_info, timings, *, echo,
+              progress, no_notebooks, engine, store_url, fingerprint, card_sha) -> ReportResult:
+    """Stages, notebooks, render and registration of the created run ``key`` (guarded by the caller)."""
+    from qmtl_research.pipeline import run_strategy
+    from qmtl_research.store.context import RunContext
+
+    strategy, world_id, run_id = key.strategy_id, key.world_id, key.run_id
     store.start_run(key)
     echo(f"run {key} -> {folder or '(no report: --no-notebooks)'}")
     artifacts = (folder / "artifacts") if folder else None
     if artifacts:
         artifacts.mkdir()
     ctx = RunContext(strategy, world_id, run_id, store_url, artifacts, config=cfg, store=store, panel=inputs.panel)
-    try:
-        outcome = run_strategy(cfg, ctx=ctx, inputs=inputs, progress=progress, echo=echo)
-    except Exception as exc:
-        store.fail_run(key, f"{type(exc).__name__}: {exc}")
-        raise
+    outcome = run_strategy(cfg, ctx=ctx, inputs=inputs, progress=progress, echo=echo)   # a failure: guard_run
     timings.update({f"stage {k}": v for k, v in outcome.timings.items()})
     run = store.get_run(key)
     summary = run.get("summary") or {}
@@ -219,6 +245,56 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
                           path=str(folder), files=manifest["files"], manifest=manifest)
     return ReportResult(strategy, world_id, version, run_id, folder, pdf, html if html.exists() else None,
                         run["status"], outputs["engine"], timings, verdict)
+
+
+SIGNAL_REASONS = {signal.SIGINT: "interrupted (SIGINT / Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
+
+
+def _close_after_failure(store: EvaluationStore, key: RunKey, folder: Path | None, reason: str) -> str:
+    """Close the run as failed if it is still open (its partial results stay, belonging to a failed
+    run) and leave no empty or unexplained version folder. Returns the reason stored."""
+    if store.get_run(key)["status"] in OPEN_STATUSES:
+        reason = fail_with_results(store, key, reason)
+    close_folder(folder, f"run {key}: {reason}")
+    return reason
+
+
+@contextmanager
+def guard_run(store: EvaluationStore, key: RunKey, folder: Path | None):
+    """While the run ``key`` is open, a failure never leaves it ``running``:
+
+    * SIGINT (Ctrl-C) and SIGTERM: the handler closes the run and its folder at once and ends the
+      process (exit 130 / 143). It does not raise into the interrupted code: an exception raised
+      there can be swallowed (a garbage-collection callback of jax, a ``__del__``) and the run
+      would go on;
+    * any exception: the run is closed as failed (if still open) and the exception goes on;
+    * ``kill -9`` cannot be caught: :func:`qmtl_research.store.leases.reap` closes that run.
+    """
+    main = threading.current_thread() is threading.main_thread()
+
+    def on_signal(signum, _frame):
+        code = 128 + signum
+        try:
+            _close_after_failure(store, key, folder, SIGNAL_REASONS.get(signum, f"signal {signum}"))
+            print(f"\nrun {key} closed as failed: {SIGNAL_REASONS.get(signum)}", file=sys.stderr, flush=True)
+        except BaseException as exc:   # the lease lets `runs reap` close it; say why it was not closed now
+            print(f"\nrun {key} could not be closed ({type(exc).__name__}: {exc}); "
+                  "`qmtl-research runs reap` will close it", file=sys.stderr, flush=True)
+        finally:
+            os._exit(code)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in SIGNAL_REASONS} if main else {}
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            _close_after_failure(store, key, folder, f"{type(exc).__name__}: {exc}")
+        except Exception as cleanup:      # the original failure is what the user must see; say both
+            exc.add_note(f"while closing run {key} after this failure: {type(cleanup).__name__}: {cleanup}")
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def strategies_for(world: str) -> list[str]:
