@@ -98,7 +98,7 @@ def check_keys(df: pd.DataFrame, key: str, src: SourceFile) -> pd.Series:
 
 
 #: a time of day (``10:30``) or a zone (``Z``, ``+09:00``) written after a date: these files hold dates only
-_TIME_OR_ZONE = re.compile(r"\d:\d\d|\d[Tt]\d|\d[Zz]$")
+_TIME_OR_ZONE = re.compile(r"\d:\d\d|\d[Tt]\d|\d[Zz]$|\d[+-]\d\d:?\d\d$")
 
 
 def not_date_only(values: pd.Series) -> pd.Series:
