@@ -429,3 +429,28 @@ def test_bad_input_exits_2_with_a_message_and_writes_nothing(case, home, capsys,
         assert "where:" in err and "fix:" in err, err      # our errors name where and what to do
     assert "hunter2" not in err + out, "a password reached the output"
     assert snapshot(home) == before, "a refused command wrote or changed something"
+
+
+def test_the_case_table_lists_every_case_and_only_real_tests():
+    """tests/BAD_INPUTS.md: every case of this file is a row, and every row names a test that exists
+    (file, function and, for this file, a case id of CASES)."""
+    import ast
+    import re
+
+    table = (REPO / "tests" / "BAD_INPUTS.md").read_text(encoding="utf-8")
+    node_ids = re.findall(r"`(tests/test_\w+\.py::\w+(?:\[[^\]]+\])?)`", table)
+    rows = [line for line in table.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert len(rows) == len(node_ids) >= 80
+    ids = {c.id for c in CASES}
+    assert len(ids) == len(CASES), "case ids must be unique"
+    listed = set()
+    for node in node_ids:
+        path, _, rest = node.partition("::")
+        func, _, param = rest.partition("[")
+        source = (REPO / path).read_text(encoding="utf-8")
+        names = {n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)}
+        assert func in names, f"{node}: no such test"
+        if path.endswith("test_bad_inputs.py"):
+            assert param.rstrip("]") in ids, f"{node}: no such case"
+            listed.add(param.rstrip("]"))
+    assert listed == ids, f"cases missing from BAD_INPUTS.md: {sorted(ids - listed)}"
