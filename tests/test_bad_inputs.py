@@ -281,6 +281,8 @@ CASES = [
                                     "--store-url", "sqlite:///file:{home}/store.sqlite?mode=ro&uri=true"], "read-only"),
     Case("store-read-only-audit-save", [*MC, "--simulations", "1000", "--save", "--store-url",
                                         "sqlite:///file:{home}/store.sqlite?mode=ro&uri=true"], "read-only"),
+    Case("store-save-missing-folder", [*MC, "--simulations", "1000", "--save", "--store-url",
+                                       "sqlite:///{home}/nowhere/s.sqlite"], "does not exist"),
     Case("store-closed-port-report", [*REPORT, "demo"], "Connection refused",
          env={"QMTL_STORE_URL": "postgresql://u:hunter2@127.0.0.1:{port}/x"}),
     # ------------------------------------------------------------------ encodings (item 8)
@@ -350,6 +352,7 @@ CASES = [
     Case("vol-output-format", [*VOL[:-1], "xml"], "unknown output format"),
     Case("rating-out-missing-folder", [*RATING, "--out", "{home}/nowhere/p.csv"], "does not exist"),
     Case("rating-out-directory", [*RATING, "--out", "{home}/funds"], "is a directory"),
+    Case("rating-output-format", [*RATING, "--output", "xml"], "unknown output format"),
     Case("resample-out-directory", ["data", "resample", "--input", "{home}/funds/navs.csv", "--out", "{home}/funds"],
          "is a directory"),
     Case("resample-out-is-input", ["data", "resample", "--input", "{home}/funds/navs.csv", "--out",

@@ -128,6 +128,13 @@ def _with_portfolio_id(data, portfolio_id: Optional[str]):
     return dataclasses.replace(data, portfolio_id=portfolio_id) if portfolio_id else data
 
 
+def _store_writable(store_url: Optional[str]) -> None:
+    """--save: refuse a store that cannot be written before computing (none is created here)."""
+    from qmtl_research.store.repository import check_writable
+
+    check_writable(store_url)
+
+
 def open_repository(store_url: Optional[str], *, create: bool = True):
     """The AuditRepository of ``store_url`` (else ``$QMTL_STORE_URL`` / the default SQLite file).
 
@@ -206,14 +213,16 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.montecarlo import make_config, simulate
 
         _check_output(output)
-        repo = open_repository(store_url) if save else None     # refused (read-only, unreachable) before computing
+        if save:        # a store that cannot be written is refused before computing (none is created)
+            _store_writable(store_url)
         cfg = make_config(mode=mode, return_type=return_type, num_simulations=simulations, holding_period=holding,
                           confidence_levels=list(confidence), method=method, lookback_days=lookback, seed=seed,
                           min_samples=min_samples, dof_method=dof_method)
         data = resolve_portfolio(demo, real_demo, strategy, returns, weights)
         res = simulate(data.asset_returns, data.weights.to_dict(), cfg)
-        outcome = None
+        repo = outcome = None
         if save:
+            repo = open_repository(store_url)
             with repo.transaction() as tx:
                 tx.add_montecarlo(res)
             outcome = tx.outcome
@@ -247,13 +256,15 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.montecarlo import make_config
 
         _check_output(output)
-        repo = open_repository(store_url) if save else None     # refused (read-only, unreachable) before computing
+        if save:        # a store that cannot be written is refused before computing (none is created)
+            _store_writable(store_url)
         _check_date(date)
         cfg = make_config(method=method, num_simulations=simulations, seed=seed)
         data = _with_portfolio_id(resolve_portfolio(demo, real_demo, strategy, returns, weights), portfolio_id)
         rep = generate_report(data, date, cfg)
-        outcome = None
+        repo = outcome = None
         if save:
+            repo = open_repository(store_url)
             with repo.transaction() as tx:
                 tx.add_risk_report(rep)
             outcome = tx.outcome
@@ -309,7 +320,8 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.io import read_returns
 
         _check_output(output)
-        repo = open_repository(store_url) if save else None     # refused (read-only, unreachable) before computing
+        if save:        # a store that cannot be written is refused before computing (none is created)
+            _store_writable(store_url)
         _check_date(start, "--start")
         _check_date(end, "--end")
         settings = load_audit_settings(settings_path)
@@ -330,8 +342,9 @@ def register(app: typer.Typer) -> None:
             b_name = f"{b.name} ({benchmark})"
         rep = analyze(r, b, period, start=start, end=end, risk_free=risk_free, periods_per_year=periods_per_year)
         alerts = check_alerts(r.loc[rep.start_date:rep.end_date], settings)
-        outcome = None
+        repo = outcome = None
         if save:
+            repo = open_repository(store_url)
             with repo.transaction() as tx:
                 tx.add_performance(rep, pid, benchmark_name=b_name)
                 tx.add_alerts(alerts, portfolio_id=pid, source="performance", series_start=rep.start_date)
@@ -387,7 +400,8 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.io import read_returns
 
         _check_output(output)
-        repo = open_repository(store_url) if save else None     # refused (read-only, unreachable) before computing
+        if save:        # a store that cannot be written is refused before computing (none is created)
+            _store_writable(store_url)
         _check_date(start, "--start")
         _check_date(end, "--end")
         _one_source(**{"--returns": returns, "--demo": demo, "--real-demo": real_demo, "--strategy": strategy})
@@ -407,8 +421,9 @@ def register(app: typer.Typer) -> None:
                                  fix="give --factors FILE")
         lo, hi = period_bounds(period, r.index, start, end)
         res = factor_attribution(r.loc[lo:hi], f)
-        outcome = None
+        repo = outcome = None
         if save:
+            repo = open_repository(store_url)
             with repo.transaction() as tx:
                 tx.add_attribution(res, period, pid)
             outcome = tx.outcome

@@ -71,6 +71,17 @@ def parse_store_url(url: str) -> URL:
     return parsed
 
 
+def sqlite_path(url: URL) -> Path | None:
+    """The database file of an SQLite URL (also of a ``sqlite:///file:/path?mode=ro&uri=true`` URI);
+    None for PostgreSQL or an in-memory database."""
+    database = url.database
+    if not url.drivername.startswith("sqlite") or database in (None, "", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        database = database[len("file:"):]
+    return Path(database).expanduser()
+
+
 def _reason(exc: DBAPIError, password: str | None) -> tuple[str, str]:
     """(first line of the driver's message, what to do) for a failed connection."""
     msg = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
@@ -122,13 +133,11 @@ def make_engine(url: str | None = None) -> Engine:
 def _schema_lock(engine: Engine):
     """Serialise schema creation between processes (reports run in parallel): a file lock
     beside an SQLite database, an advisory lock on PostgreSQL."""
-    database = engine.url.database
-    if database and database.startswith("file:"):          # an SQLite URI (sqlite:///file:/path?mode=ro&uri=true)
-        database = database[len("file:"):]
-    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+    database = sqlite_path(engine.url)          # also an SQLite URI (sqlite:///file:/path?mode=ro&uri=true)
+    if database is not None:
         import fcntl
 
-        folder = Path(database).expanduser().resolve().parent
+        folder = database.resolve().parent
         if not folder.is_dir():
             raise StoreError(f"the folder of the SQLite store does not exist: {folder}", where=str(engine.url),
                              fix="create the folder, or point QMTL_STORE_URL at an existing one "

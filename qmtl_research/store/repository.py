@@ -9,11 +9,12 @@ from typing import Any, Iterable, Iterator
 
 import pandas as pd
 from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from qmtl_research.errors import StoreError
 from qmtl_research.store.codec import decode, encode, to_jsonable
-from qmtl_research.store.db import ensure_schema, make_engine, store_unavailable
+from qmtl_research.store.db import ensure_schema, make_engine, parse_store_url, resolve_url, sqlite_path, store_unavailable
 from qmtl_research.store.guards import is_guard_refusal
 from qmtl_research.store.tables import evaluation_runs, events, reports, run_history, run_results
 
@@ -58,6 +59,27 @@ def event_values(event_type: str, key: RunKey | None, payload: dict, *, idempote
     return dict(event_type=event_type, idempotency_key=idempotency_key,
                 world_id=key.world_id if key else world_id, strategy_id=key.strategy_id if key else None,
                 run_id=key.run_id if key else None, payload=to_jsonable(payload), created_at=utcnow())
+
+
+def check_writable(url: str | None = None) -> None:
+    """Refuse (:class:`StoreError`), before a command computes anything, a store it could not write,
+    without creating one: an SQLite file that does not exist yet needs an existing, writable
+    folder; an existing store is opened and probed (:meth:`EvaluationStore.require_writable`)."""
+    import os
+
+    resolved = resolve_url(url)
+    path = sqlite_path(parse_store_url(resolved))
+    if path is not None and not path.exists():
+        folder = path.resolve().parent
+        shown = make_url(resolved).render_as_string(hide_password=True)
+        if not folder.is_dir():
+            raise StoreError(f"the folder of the SQLite store does not exist: {folder}", where=f"store URL {shown!r}",
+                             fix="create the folder, or point QMTL_STORE_URL at an existing one")
+        if not os.access(folder, os.W_OK) or "mode=ro" in resolved:
+            raise StoreError(f"the SQLite store {path} does not exist and its folder cannot be written",
+                             where=f"store URL {shown!r}", fix="point QMTL_STORE_URL at a writable folder")
+        return
+    EvaluationStore.open(resolved).require_writable()
 
 
 class EvaluationStore:
