@@ -15,7 +15,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qmtl_research.errors import ConfigError
 from qmtl_research.identifiers import IDENTIFIER_TEXT, check_identifier, inside, is_identifier
@@ -23,6 +23,8 @@ from qmtl_research.paths import params_dir
 from qmtl_research.yamlio import load_model
 
 Stage = Literal["backtest", "paper", "live"]
+#: universe sources that generate their data (a strategy on one must say ``synthetic: true``)
+SYNTHETIC_SOURCES = ("synthetic", "audit_demo")
 
 
 class _Strict(BaseModel):
@@ -80,7 +82,8 @@ class StrategyConfig(_Strict):
     worlds: list[str] = Field(min_length=1, description="first one is the default world")
 
     _names_are_identifiers = field_validator("strategy_id", "model_card", "worlds")(_identifier)
-    universe: UniverseConfig = Field(default_factory=UniverseConfig)
+    universe: UniverseConfig = Field(description="required: a strategy names its data (a strategy without "
+                                                 "it once ran silently on the synthetic universe)")
     notebooks: list[NotebookStep] = Field(min_length=1)
     seed: int = 42
     stage: Stage = "backtest"
@@ -88,6 +91,15 @@ class StrategyConfig(_Strict):
     portfolio: dict[str, Any] | None = Field(
         None, description="portfolio strategies: weights/positions, validated by qmtl_research.audit")
     live: LiveConfig | None = Field(None, description="live period judged against the backtest (runs live)")
+
+    @model_validator(mode="after")
+    def _synthetic_labelled(self):
+        """Generated data must be labelled: ``synthetic: true`` (the report's banner) whenever the
+        universe's source is one of :data:`SYNTHETIC_SOURCES`."""
+        if self.universe.source in SYNTHETIC_SOURCES and not self.synthetic:
+            raise ValueError(f"universe source '{self.universe.source}' is generated data: set synthetic: true "
+                             "(every report page then says so)")
+        return self
 
     @property
     def default_world(self) -> str:

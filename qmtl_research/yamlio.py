@@ -12,17 +12,33 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from qmtl_research.errors import ConfigError
+from qmtl_research.errors import ConfigError, QMTLResearchError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def read_utf8(path: str | Path, what: str = "file", error: type[QMTLResearchError] = ConfigError) -> str:
+    """The text of ``path``, which must be UTF-8 (YAML, JSON and CSV inputs all are): another
+    encoding (e.g. CP949 / EUC-KR from Korean Windows) raises ``error`` naming the file, the byte
+    line where decoding failed and how to convert it."""
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise error(f"the {what} is not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded; "
+                    "e.g. CP949/EUC-KR from a Korean Windows editor)", where=f"{path}:{line}",
+                    fix=f"save it as UTF-8 (e.g. `iconv -f cp949 -t utf-8 {Path(path).name} > fixed` "
+                        "or 'Save as UTF-8' in the editor)") from None
 
 
 def load_yaml(path: str | Path) -> Any:
     """Parse ``path`` with the safe loader; syntax errors name file, line and column."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"YAML file not found: {path}", fix="check the path / name")
-    text = path.read_text(encoding="utf-8")
+        raise ConfigError(f"YAML file not found: {path}", where=str(path.parent),
+                          fix="check the path / name")
+    text = read_utf8(path, "YAML file")
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -104,9 +104,14 @@ def montecarlo_text(res, data) -> str:
 
 
 def _check_date(date: Optional[str], option: str = "--date") -> None:
+    from qmtl_research.data.checks import not_date_only
+
     if date is not None:
         import pandas as pd
 
+        if not_date_only(pd.Series([date])).iloc[0]:
+            raise InputError(f"date {date!r} carries a time of day or a zone offset", where=option,
+                             fix="use a plain date YYYY-MM-DD")
         try:
             pd.Timestamp(date)
         except ValueError:
@@ -127,6 +132,13 @@ def _with_portfolio_id(data, portfolio_id: Optional[str]):
     return dataclasses.replace(data, portfolio_id=portfolio_id) if portfolio_id else data
 
 
+def _store_writable(store_url: Optional[str]) -> None:
+    """--save: refuse a store that cannot be written before computing (none is created here)."""
+    from qmtl_research.store.repository import check_writable
+
+    check_writable(store_url)
+
+
 def open_repository(store_url: Optional[str], *, create: bool = True):
     """The AuditRepository of ``store_url`` (else ``$QMTL_STORE_URL`` / the default SQLite file).
 
@@ -143,7 +155,10 @@ def open_repository(store_url: Optional[str], *, create: bool = True):
         if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") \
                 and not Path(u.database).exists():
             return None
-    return AuditRepository.open(url)
+    repo = AuditRepository.open(url)
+    if create:
+        repo.store.require_writable()      # a read-only store is refused before anything is computed
+    return repo
 
 
 def _store_lines(repo, outcome) -> list[str]:
@@ -204,6 +219,8 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.montecarlo import make_config, simulate
 
         _check_output(output)
+        if save:        # a store that cannot be written is refused before computing (none is created)
+            _store_writable(store_url)
         cfg = make_config(mode=mode, return_type=return_type, num_simulations=simulations, holding_period=holding,
                           confidence_levels=list(confidence), method=method, lookback_days=lookback, seed=seed,
                           min_samples=min_samples, dof_method=dof_method)
@@ -245,6 +262,8 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.montecarlo import make_config
 
         _check_output(output)
+        if save:        # a store that cannot be written is refused before computing (none is created)
+            _store_writable(store_url)
         _check_date(date)
         cfg = make_config(method=method, num_simulations=simulations, seed=seed)
         data = _with_portfolio_id(resolve_portfolio(demo, real_demo, strategy, returns, weights), portfolio_id)
@@ -307,6 +326,8 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.io import read_returns
 
         _check_output(output)
+        if save:        # a store that cannot be written is refused before computing (none is created)
+            _store_writable(store_url)
         _check_date(start, "--start")
         _check_date(end, "--end")
         settings = load_audit_settings(settings_path)
@@ -385,6 +406,8 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.risk.io import read_returns
 
         _check_output(output)
+        if save:        # a store that cannot be written is refused before computing (none is created)
+            _store_writable(store_url)
         _check_date(start, "--start")
         _check_date(end, "--end")
         _one_source(**{"--returns": returns, "--demo": demo, "--real-demo": real_demo, "--strategy": strategy})

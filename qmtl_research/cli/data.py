@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from qmtl_research.cli._outputs import check_out
 from qmtl_research.errors import InputError
 
 if TYPE_CHECKING:  # pandas and the data package load only inside the commands (fast `--help`)
@@ -152,8 +153,7 @@ def register(app: typer.Typer) -> None:
         from qmtl_research.data.loaders import RESAMPLE_NOTE, load_returns
         from qmtl_research.data.writers import _long, write_frame
 
-        if out.exists() and not force:
-            raise InputError(f"{out} exists", where="--out", fix="choose another file or pass --force to replace it")
+        check_out(out, force=force)
         if out.resolve() == input.resolve():
             raise InputError("--out is the --input file", where="--out", fix="write the weekly file elsewhere")
         weekly, facts = load_returns(input, "daily")

@@ -19,6 +19,7 @@ from typing import Optional
 
 import typer
 
+from qmtl_research.cli._outputs import check_out
 from qmtl_research.errors import InputError
 
 OUTPUTS = ("text", "csv", "json")
@@ -64,13 +65,19 @@ def predictions(panel, cfg, *, as_of=None, horizon=None, progress=True):
     return table[PREDICT_COLUMNS], excluded
 
 
+def _check_outputs(output: str, out: Optional[Path]) -> None:
+    """--output and --out, checked before anything is computed."""
+    if output not in OUTPUTS:
+        raise InputError(f"unknown output format {output!r}", where="--output", fix="use text, csv or json")
+    check_out(out)
+
+
 def _emit(table, excluded, output: str, out: Optional[Path]) -> None:
     import pandas as pd
 
     from qmtl_research.store.codec import to_jsonable
 
-    if output not in OUTPUTS:
-        raise InputError(f"unknown output format {output!r}", where="--output", fix="use text, csv or json")
+    _check_outputs(output, out)
     shown = table.copy()
     shown["next_settlement"] = pd.to_datetime(shown["next_settlement"]).dt.strftime("%Y-%m-%d")
     if output == "csv":
@@ -103,6 +110,7 @@ def predict_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ):
     """Every fund: grade now, predicted grade at its next settlement, probability, validated accuracy."""
+    _check_outputs(output, out)
     panel, cfg = _panel(strategy, returns, funds, benchmarks)
     table, excluded = predictions(panel, cfg, as_of=as_of, horizon=horizon, progress=not quiet)
     _emit(table, excluded, output, out)
@@ -120,6 +128,7 @@ def early_warning_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ):
     """Only the warnings: funds whose predicted grade differs, from a horizon that beats persistence."""
+    _check_outputs(output, out)
     panel, cfg = _panel(strategy, returns, funds, benchmarks)
     table, excluded = predictions(panel, cfg, as_of=as_of, progress=not quiet)
     _emit(table[table["warning"]].reset_index(drop=True), excluded, output, out)

@@ -64,6 +64,27 @@ def reevaluate_cmd(world: str = typer.Option(..., "--world"), strategy: str = ty
     typer.echo(f"re-evaluated as {new}: {s['status']} -> {s['recommended_stage']}")
 
 
+@runs_app.command("reap")
+def reap_cmd(world: str = typer.Option(None, "--world"), strategy: str = typer.Option(None, "--strategy"),
+             older_than: float = typer.Option(None, "--older-than", min=0.0,
+                                              help="also close open runs leased on another host (or without a "
+                                                   "lease) created more than this many hours ago"),
+             store_url: str = typer.Option(None, "--store-url")):
+    """Close as failed the open (created/running) runs whose process is gone (kill -9, a crash):
+    their partial results stay, as results of a failed run; an empty report folder is removed."""
+    import datetime as dt
+
+    from qmtl_research.store.leases import reap
+
+    store = _store(store_url)
+    store.require_writable()
+    closed = reap(store, world_id=world, strategy_id=strategy,
+                  older_than=dt.timedelta(hours=older_than) if older_than is not None else None)
+    for c in closed:
+        typer.echo(f"closed {c.key}: {c.error}")
+    typer.echo(f"{len(closed)} abandoned run(s) closed as failed" if closed else "no abandoned run")
+
+
 @runs_app.command("ex-post-failure")
 def ex_post_cmd(world: str = typer.Option(..., "--world"), strategy: str = typer.Option(..., "--strategy"),
                 run: str = typer.Option(..., "--run"), actor: str = typer.Option(..., "--actor"),

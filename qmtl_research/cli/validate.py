@@ -51,6 +51,12 @@ def validate_cmd(
     if stage is not None:
         check_stage(stage)
     pol, version, source = resolve_policy(policy, world)
+    store = None
+    if record:                 # a store that cannot take the runs is refused before anything is judged
+        from qmtl_research.store import EvaluationStore
+
+        store = EvaluationStore.open(store_url)
+        store.require_writable()
     active = {s.strip() for s in prev_active.split(",") if s.strip()}
     corr = None
     if correlations is not None:
@@ -65,11 +71,9 @@ def validate_cmd(
                                           correlations=corr, qmtl_compat=qmtl_compat)))
     if record:
         from qmtl_research.config import load_world
-        from qmtl_research.store import EvaluationStore
         from qmtl_research.validation.events import sync_policy
         from qmtl_research.validation.runs import store_outcome
 
-        store = EvaluationStore.open(store_url)
         wcfg = load_world(world) if world else None
         if wcfg is not None:
             sync_policy(store, wcfg, pol)

@@ -17,6 +17,7 @@ from typing import Optional
 
 import typer
 
+from qmtl_research.cli._outputs import check_out
 from qmtl_research.errors import InputError
 
 OUTPUTS = ("csv", "json")
@@ -106,8 +107,7 @@ def register(app: typer.Typer) -> None:
         if unknown:
             raise InputError(f"unknown model(s) {unknown}", where="--models",
                              fix=f"use {', '.join(registry.names())}")
-        if out is not None and out.exists() and not force:
-            raise InputError(f"{out} exists", where="--out", fix="choose another file or pass --force to replace it")
+        check_out(out, force=force)
         try:
             config = Stage1Config(models=tuple(dict.fromkeys(models)), refit=refit, test_start=test_start,
                                   seed=seed, cv=False)

@@ -15,6 +15,7 @@ The file schema itself is documented in ``data/README.md``.
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,13 +97,36 @@ def check_keys(df: pd.DataFrame, key: str, src: SourceFile) -> pd.Series:
     return ids
 
 
+#: a time of day (``10:30``) or a zone (``Z``, ``+09:00``) written after a date: these files hold dates only
+_TIME_OR_ZONE = re.compile(r"\d:\d\d|\d[Tt]\d|\d[Zz]$|\d[+-]\d\d:?\d\d$")
+
+
+def not_date_only(values: pd.Series) -> pd.Series:
+    """True where a date value carries a time of day or a zone offset (text like
+    ``2020-03-06T10:00`` / ``2020-03-06+09:00``, or a datetime column with a time or a zone):
+    weekly and daily inputs are dated, and a time or a zone would shift or split a day."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dt, "tz", None) is not None:
+            return values.notna()
+        return values.notna() & (values != values.dt.normalize())
+    text = values.astype("str").str.strip()
+    return text.str.contains(_TIME_OR_ZONE, na=False)
+
+
 def parse_dates(values: pd.Series, src: SourceFile, field: str, ids: pd.Series | None = None,
                 key: str = "fund", required: bool = True) -> pd.Series:
     """Parse ISO dates (``YYYY-MM-DD``); Parquet date/datetime columns pass as they are.
 
     Returns datetime64[us]; raises on the first unparseable (or, if ``required``,
-    empty) value with its line and fund.
+    empty) value with its line and fund, and on a value with a time of day or a zone offset
+    (:func:`not_date_only`).
     """
+    timed = not_date_only(values)
+    if timed.any():
+        i = first_true(timed)
+        raise InputError(f"date {str(values.iloc[i])!r} carries a time of day or a zone offset",
+                         where=src.at(values.index[i], field, None if ids is None else ids.iloc[i], key),
+                         fix="write plain dates YYYY-MM-DD (the date the return belongs to), without time or zone")
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
         bad = parsed.isna() if required else pd.Series(False, index=values.index)
@@ -151,9 +175,15 @@ def parse_numbers(values: pd.Series, src: SourceFile, field: str, ids: pd.Series
     return num
 
 
+#: the largest simple return accepted for one period (+10,000 %): above it a value is not a return
+#: (a price, a unit error, a corrupt cell such as 1e300 that would overflow every variance)
+MAX_RETURN = 100.0
+
+
 def check_returns_above_minus_one(ret: pd.Series, src: SourceFile, ids: pd.Series, field: str = "return",
                                   key: str = "fund") -> None:
-    """A simple return <= -100 % is impossible for a fund (and usually means percent units)."""
+    """A simple return <= -100 % is impossible for a fund (and usually means percent units); one
+    above :data:`MAX_RETURN` is not a return either."""
     bad = ret <= -1.0
     if bad.any():
         i = first_true(bad)
@@ -161,6 +191,12 @@ def check_returns_above_minus_one(ret: pd.Series, src: SourceFile, ids: pd.Serie
                          where=src.at(ret.index[i], field, ids.iloc[i], key),
                          fix="returns are fractions (0.01 = +1 %), above -1; if the file holds "
                              "percent, divide by 100")
+    huge = ret > MAX_RETURN
+    if huge.any():
+        i = first_true(huge)
+        raise InputError(f"{field} {ret.iloc[i]:g} is a gain above {MAX_RETURN * 100:,.0f} % in one period: "
+                         "not a return", where=src.at(ret.index[i], field, ids.iloc[i], key),
+                         fix="returns are fractions (0.01 = +1 %); check the cell (a price, percent or a corrupt value?)")
 
 
 def check_positive(values: pd.Series, src: SourceFile, ids: pd.Series, field: str = "nav",
@@ -336,6 +372,12 @@ def _check_values(values: np.ndarray, dates: pd.DatetimeIndex, ids, where: str, 
         raise InputError(f"return {values[t, j]} is a loss of 100 % or more",
                          where=f"{where}, {key} {ids[j]}, date {dates[t].date()}",
                          fix="returns are fractions (0.01 = +1 %), above -1")
+    huge = values > MAX_RETURN
+    if huge.any():
+        t, j = np.argwhere(huge)[0]
+        raise InputError(f"return {values[t, j]:g} is a gain above {MAX_RETURN * 100:,.0f} % in one period: "
+                         "not a return", where=f"{where}, {key} {ids[j]}, date {dates[t].date()}",
+                         fix="returns are fractions (0.01 = +1 %); check the value")
     obs = ~np.isnan(values)
     empty = ~obs.any(axis=0)
     if empty.any():

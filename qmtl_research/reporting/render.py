@@ -69,6 +69,22 @@ def choose_engine(engine: str = "auto") -> str:
     return "quarto" if ok else "pandoc"
 
 
+#: ASCII punctuation: pandoc's Markdown reader takes each of these literally after a backslash
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def markdown_literal(text: object, *, one_line: bool = False) -> str:
+    """``text`` (user text: titles, descriptions, reasons) as Markdown that pandoc reads back as
+    that literal text: every ASCII punctuation character backslash-escaped, so that raw HTML
+    (``<img onerror=...>``), math (``$``), citations (``@``), emphasis, links and list markers are
+    shown, never interpreted; the writers then escape it for HTML and typst (``#``, ``$``, ``@``,
+    ``<``, ``[``, ``\\``). ``one_line``: newlines become spaces (titles)."""
+    s = "" if text is None else str(text)
+    if one_line:
+        s = " ".join(s.split())
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
 def write_metadata(path: Path, metadata: dict) -> Path:
     path.write_text(yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path

@@ -25,7 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import signal
+import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,9 +39,10 @@ from qmtl_research.errors import ConfigError, NotebookFailed
 from qmtl_research.paths import project_root
 from qmtl_research.reporting.manifest import build_manifest, file_hashes, write_manifest
 from qmtl_research.reporting.notebooks import Execution, check_parameters, execute_all, store_env
-from qmtl_research.reporting.render import render_notebook
+from qmtl_research.reporting.render import markdown_literal, render_notebook
 from qmtl_research.reporting.versions import allocate_version
 from qmtl_research.store import EvaluationStore, RunKey
+from qmtl_research.store.leases import OPEN_STATUSES, close_folder, current_lease, fail_with_results, reap
 from qmtl_research.store.repository import new_run_id
 
 REPORT_NOTEBOOK = "report"
@@ -102,16 +108,25 @@ def check_strategy(cfg: StrategyConfig) -> list:
 
 def run_report(strategy: str, world: str | None = None, *, store_url: str | None = None,
                engine: str = "auto", progress: bool = True, echo=print, no_notebooks: bool = False) -> ReportResult:
-    from qmtl_research.pipeline import load_inputs, run_strategy
+    from qmtl_research.pipeline import load_inputs
     from qmtl_research.reporting.inputs import check_model_card_version, inputs_manifest
-    from qmtl_research.store.context import RunContext
+    from qmtl_research.validation.approvals import starting_stage
 
     cfg = load_strategy(strategy)
     world_id = resolve_world(cfg, world)
     world_cfg = load_world(world_id)
     card = load_strategy_card(cfg)
+    starting_stage(cfg.strategy_id)    # an unknown lifecycle_stage is refused now, not first at approve
     stage_params = check_strategy(cfg)
+    if "validation" not in [s.notebook for s in cfg.notebooks]:
+        # a run nobody judges would stay open for ever (and get a report): refused before anything
+        raise ConfigError(f"strategy '{cfg.strategy_id}' has no validation stage: its run would never be closed",
+                          where=f"params/strategies/{cfg.strategy_id}.yaml: notebooks",
+                          fix="end the notebooks list with `- notebook: validation`")
     store = EvaluationStore.open(store_url)
+    store.require_writable()           # a read-only store is refused before any folder or computation
+    for dead in reap(store, world_id=world_id, strategy_id=strategy, actor="the next report run"):
+        echo(f"closed abandoned run {dead.key}: {dead.error}")
     card_sha = check_model_card_version(store, cfg, card)
     inputs_info = inputs_manifest(cfg, world_cfg)
     timings: dict[str, float] = {}
@@ -135,20 +150,34 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
 
     data = data_results(inputs)
     fingerprint = data.description["fingerprint"] if data is not None else runs_fingerprint(cfg)
-    store.create_run(key, stage=cfg.stage, risk_tier=world_cfg.risk_tier,
-                     model_card_version=card.model_card_version, policy_version=world_cfg.policy_version,
-                     params=params, data_fingerprint=fingerprint)
+    params["lease"] = current_lease(folder)      # `runs reap` / the next writer close it if this process dies
+    try:
+        store.create_run(key, stage=cfg.stage, risk_tier=world_cfg.risk_tier,
+                         model_card_version=card.model_card_version, policy_version=world_cfg.policy_version,
+                         params=params, data_fingerprint=fingerprint)
+    except BaseException:
+        close_folder(folder, f"run {key} could not be created")
+        raise
+    with guard_run(store, key, folder):
+        return _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params, inputs_info, timings,
+                         echo=echo, progress=progress, no_notebooks=no_notebooks, engine=engine,
+                         store_url=store_url, fingerprint=fingerprint, card_sha=card_sha)
+
+
+def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params, inputs_info, timings, *, echo,
+              progress, no_notebooks, engine, store_url, fingerprint, card_sha) -> ReportResult:
+    """Stages, notebooks, render and registration of the created run ``key`` (guarded by the caller)."""
+    from qmtl_research.pipeline import run_strategy
+    from qmtl_research.store.context import RunContext
+
+    strategy, world_id, run_id = key.strategy_id, key.world_id, key.run_id
     store.start_run(key)
     echo(f"run {key} -> {folder or '(no report: --no-notebooks)'}")
     artifacts = (folder / "artifacts") if folder else None
     if artifacts:
         artifacts.mkdir()
     ctx = RunContext(strategy, world_id, run_id, store_url, artifacts, config=cfg, store=store, panel=inputs.panel)
-    try:
-        outcome = run_strategy(cfg, ctx=ctx, inputs=inputs, progress=progress, echo=echo)
-    except Exception as exc:
-        store.fail_run(key, f"{type(exc).__name__}: {exc}")
-        raise
+    outcome = run_strategy(cfg, ctx=ctx, inputs=inputs, progress=progress, echo=echo)   # a failure: guard_run
     timings.update({f"stage {k}": v for k, v in outcome.timings.items()})
     run = store.get_run(key)
     summary = run.get("summary") or {}
@@ -201,7 +230,7 @@ def _render_and_register(cfg: StrategyConfig, store, key: RunKey, run: dict, ver
     t = time.perf_counter()
     metadata = {
         "title": "Validation Report",
-        "subtitle": cfg.title,
+        "subtitle": markdown_literal(cfg.title, one_line=True),   # user text: shown, never interpreted
         "qmtl": {"strategy": key.strategy_id, "world": key.world_id, "version": version, "verdict": verdict,
                  "stage": summary.get("recommended_stage", "n/a"),
                  "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -276,6 +305,56 @@ def render_signed(strategy: str, world: str | None, run_id: str, *, store_url: s
         parameters={"strategy": params.get("strategy"), "stages": params.get("stages")},
         model_card_version=run.get("model_card_version"), model_card_sha256=prov.get("model_card_sha256"),
         inputs={"files": prov.get("inputs") or [], "dirty": bool(prov.get("dirty"))})
+
+
+SIGNAL_REASONS = {signal.SIGINT: "interrupted (SIGINT / Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
+
+
+def _close_after_failure(store: EvaluationStore, key: RunKey, folder: Path | None, reason: str) -> str:
+    """Close the run as failed if it is still open (its partial results stay, belonging to a failed
+    run) and leave no empty or unexplained version folder. Returns the reason stored."""
+    if store.get_run(key)["status"] in OPEN_STATUSES:
+        reason = fail_with_results(store, key, reason)
+    close_folder(folder, f"run {key}: {reason}")
+    return reason
+
+
+@contextmanager
+def guard_run(store: EvaluationStore, key: RunKey, folder: Path | None):
+    """While the run ``key`` is open, a failure never leaves it ``running``:
+
+    * SIGINT (Ctrl-C) and SIGTERM: the handler closes the run and its folder at once and ends the
+      process (exit 130 / 143). It does not raise into the interrupted code: an exception raised
+      there can be swallowed (a garbage-collection callback of jax, a ``__del__``) and the run
+      would go on;
+    * any exception: the run is closed as failed (if still open) and the exception goes on;
+    * ``kill -9`` cannot be caught: :func:`qmtl_research.store.leases.reap` closes that run.
+    """
+    main = threading.current_thread() is threading.main_thread()
+
+    def on_signal(signum, _frame):
+        code = 128 + signum
+        try:
+            _close_after_failure(store, key, folder, SIGNAL_REASONS.get(signum, f"signal {signum}"))
+            print(f"\nrun {key} closed as failed: {SIGNAL_REASONS.get(signum)}", file=sys.stderr, flush=True)
+        except BaseException as exc:   # the lease lets `runs reap` close it; say why it was not closed now
+            print(f"\nrun {key} could not be closed ({type(exc).__name__}: {exc}); "
+                  "`qmtl-research runs reap` will close it", file=sys.stderr, flush=True)
+        finally:
+            os._exit(code)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in SIGNAL_REASONS} if main else {}
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            _close_after_failure(store, key, folder, f"{type(exc).__name__}: {exc}")
+        except Exception as cleanup:      # the original failure is what the user must see; say both
+            exc.add_note(f"while closing run {key} after this failure: {type(cleanup).__name__}: {cleanup}")
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def strategies_for(world: str) -> list[str]:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
+from qmtl_research.reporting.render import markdown_literal as lit
 from qmtl_research.reporting.report_data import ReportData
 
 STATUS_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
@@ -50,14 +51,8 @@ def md(text: str) -> None:
     display(Markdown(text))
 
 
-def literal(text: Any) -> str:
-    """User text (an actor, a role, a reason) for Markdown, shown as typed: every ASCII
-    punctuation character backslash-escaped, so that ``--`` stays two hyphens (not an en dash in
-    typst), ``*`` no emphasis and ``#`` no typst code."""
-    return "".join("\\" + ch if ch in _PUNCTUATION else ch for ch in str(text))
-
-
-_PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+# user text shown as typed (``--`` stays two hyphens in typst): one home, render.markdown_literal
+literal = lit
 
 
 def table(df: pd.DataFrame, caption: str | None = None, digits: int = 4, index: bool = True) -> None:
@@ -174,7 +169,7 @@ def approvals(rep: ReportData) -> None:
     if len(mine):
         last = mine.iloc[-1]
         md(f"**Approval of this run** (`{block.run_id}`): {len(mine)} decision(s) recorded on this run; the latest is "
-           f"**{last['decision']}** by {literal(last['actor'])} ({literal(last['role'])}) on {str(last['timestamp'])[:10]}"
+           f"**{last['decision']}** by {lit(last['actor'])} ({lit(last['role'])}) on {str(last['timestamp'])[:10]}"
            + (f" for report {last['report_version']}" if last.get("report_version") else "") + ".")
         table(_decisions(mine, run_id=False), "decisions recorded on this run (append-only)", index=False)
     else:
@@ -195,7 +190,7 @@ def approvals(rep: ReportData) -> None:
            "\n".join(f"- **{d}**: {why}" for d, why in refused.items()))
     if block.conditions_in_force:
         c = block.conditions_in_force
-        md(f"Conditions in force: {literal(c.get('conditions'))} (review by {c.get('review_by')}"
+        md(f"Conditions in force: {lit(c.get('conditions'))} (review by {c.get('review_by')}"
            + (", **overdue**" if c.get("overdue") else "") + ").")
 
 
@@ -287,7 +282,7 @@ def provenance(rep: ReportData) -> None:
 # --------------------------------------------------------------------- 1
 def scope(rep: ReportData) -> None:
     c, card = rep.strategy, rep.model_card
-    md(f"**{c.title}**\n\n{c.description}".strip())
+    md(f"**{lit(c.title, one_line=True)}**\n\n{lit(c.description)}".strip())
     _kv([("objective", card.objective), ("target market", card.target_market), ("asset class", card.asset_class),
          ("hypothesis", card.hypothesis), ("world", f"{rep.world.world_id} — {rep.world.title}"),
          ("world risk tier", rep.world.risk_tier), ("client critical", rep.world.client_critical),
@@ -338,7 +333,7 @@ def model_description(rep: ReportData) -> None:
                          ("Data sources", card.data_sources), ("Preprocessing", card.preprocessing),
                          ("Key assumptions", card.key_assumptions), ("Key limitations", card.key_limitations)):
         if items:
-            md(f"**{title}**\n\n" + "\n".join(f"- {i}" for i in items))
+            md(f"**{title}**\n\n" + "\n".join(f"- {lit(i, one_line=True)}" for i in items))
 
 
 # --------------------------------------------------------------------- 3
@@ -494,13 +489,13 @@ def benchmark_comparison(rep: ReportData) -> None:
 
 # --------------------------------------------------------------------- 5 / 6
 def risks_and_limitations(rep: ReportData) -> None:
-    items = list(rep.model_card.key_limitations)
+    items = [lit(i, one_line=True) for i in rep.model_card.key_limitations]
     if rep.strategy.synthetic:
         items.append("The data of this run is synthetic: the verdict validates the pipeline and the method, "
                      "not a real " + ("fund universe." if rep.strategy.universe.source == "synthetic" else "portfolio."))
     if (v := rep.validation) is not None:
         for _, r in v.rules[v.rules["status"].isin(["warn", "fail"])].iterrows():
-            items.append(f"Rule `{r['rule']}` is **{r['status']}** ({r['reason_code']}): {r['reason']}")
+            items.append(f"Rule `{r['rule']}` is **{r['status']}** ({r['reason_code']}): {lit(r['reason'])}")
     if (vol := rep.volatility) is not None and not vol.failures.empty:
         items.append(f"Stage 1 could not process {vol.failures['fund_id'].nunique()} fund(s) "
                      f"({len(vol.failures)} step(s)); see the failures table.")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from qmtl_research.data.checks import MAX_RETURN, not_date_only
 from qmtl_research.errors import InputError
 
 DATE_COLUMNS = ("date", "Date", "DATE", "datetime", "timestamp")
@@ -48,6 +49,7 @@ def read_returns(path: str | Path, columns: list[str] | None = None) -> pd.DataF
         raise InputError(f"no date column (looked for {', '.join(DATE_COLUMNS)})", where=where,
                          fix="name the first column 'date'")
     line = (lambda i: f"{where}:{i + 2}") if suffix == ".csv" else (lambda i: f"{where} row {i}")
+    _refuse_times(raw[date_col], lambda i: f"{line(i)} field {date_col}")
     dates = pd.to_datetime(raw[date_col].astype(str) if suffix == ".csv" else raw[date_col], errors="coerce")
     if dates.isna().any():
         i = int(np.argmax(dates.isna().to_numpy()))
@@ -73,12 +75,33 @@ def read_returns(path: str | Path, columns: list[str] | None = None) -> pd.DataF
             i = int(np.argmax(bad.to_numpy()))
             raise InputError(f"column {c!r}: missing or non-numeric return {col.iloc[i]!r}", where=line(i),
                              fix="every date needs a numeric return (fractions, 0.01 = 1 %)")
+        low = (vals <= -1.0).to_numpy()
+        if low.any():      # the fund loader's check (data.checks.check_returns_above_minus_one)
+            i = int(np.argmax(low))
+            raise InputError(f"column {c!r}: return {vals.iloc[i]} is a loss of 100 % or more", where=line(i),
+                             fix="returns are fractions (0.01 = +1 %), above -1; if the file holds percent, "
+                                 "divide by 100")
+        huge = (vals > MAX_RETURN).to_numpy()
+        if huge.any():
+            i = int(np.argmax(huge))
+            raise InputError(f"column {c!r}: return {vals.iloc[i]:g} is a gain above {MAX_RETURN * 100:,.0f} % in "
+                             "one period: not a return", where=line(i),
+                             fix="returns are fractions (0.01 = +1 %); check the value")
         out[str(c)] = vals.to_numpy(dtype=float)
     frame = pd.DataFrame(out, index=pd.DatetimeIndex(dates.to_numpy(), name="date"))
     return frame.sort_index()
 
 
 SERIES_COLUMNS = ("series", "fund_id", "asset", "id")
+
+
+def _refuse_times(values: pd.Series, where) -> None:
+    """Refuse a date with a time of day or a zone offset (:func:`qmtl_research.data.checks.not_date_only`)."""
+    timed = not_date_only(values).to_numpy()
+    if timed.any():
+        i = int(np.argmax(timed))
+        raise InputError(f"date {values.iloc[i]!r} carries a time of day or a zone offset", where=where(i),
+                         fix="write plain dates YYYY-MM-DD, without time or zone")
 
 
 def read_long(path: str | Path, value: str) -> pd.DataFrame:
@@ -119,6 +142,7 @@ def read_long(path: str | Path, value: str) -> pd.DataFrame:
         raise InputError(f"no {value!r} column (columns: {', '.join(map(str, raw.columns))})", where=where,
                          fix=f"use the columns date, series, {value}")
     sid_col = next((c for c in raw.columns if str(c) in SERIES_COLUMNS), None)
+    _refuse_times(raw[date_col], lambda i: f"{line(i)} field {date_col}")
     dates = pd.to_datetime(raw[date_col].astype(str) if suffix == ".csv" else raw[date_col], errors="coerce")
     if dates.isna().any():
         i = int(np.argmax(dates.isna().to_numpy()))

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -99,14 +100,52 @@ class MonteCarloConfig(BaseModel):
 
 def make_config(**kwargs) -> MonteCarloConfig:
     """:class:`MonteCarloConfig` from keyword arguments; pydantic errors become
-    :class:`InputError` naming the field."""
+    :class:`InputError` naming the field. A run whose results would not fit in the available
+    memory is refused here, before any data is loaded (:func:`check_memory`)."""
     try:
-        return MonteCarloConfig(**kwargs)
+        cfg = MonteCarloConfig(**kwargs)
     except ValidationError as exc:
         err = exc.errors()[0]
         field_name = ".".join(str(p) for p in err["loc"])
         raise InputError(f"invalid Monte Carlo setting {field_name}: {err['msg']}", where=field_name,
                          fix="see `qmtl-research audit montecarlo --help`") from None
+    check_memory(cfg)
+    return cfg
+
+
+#: float64 arrays of length ``num_simulations`` alive at once at the peak: the kept holding-period
+#: returns, the sorted copy (VaR/CVaR) and numpy.percentile's partitioned copy
+RESULT_COPIES = 3
+
+
+def memory_needed(cfg: MonteCarloConfig, n_assets: int = 1) -> int:
+    """Peak bytes of :func:`simulate`: the kept results (:data:`RESULT_COPIES` float64 arrays of
+    ``num_simulations``) plus one chunk of paths (``chunk x holding_period x n_assets`` float64)."""
+    chunk = min(cfg.chunk_size, cfg.num_simulations)
+    return 8 * (RESULT_COPIES * cfg.num_simulations + chunk * cfg.holding_period * max(n_assets, 1))
+
+
+def available_memory() -> int:
+    """Bytes of physical memory available now (``MemAvailable`` of /proc/meminfo, else free pages)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_memory(cfg: MonteCarloConfig, n_assets: int = 1) -> None:
+    """Refuse (:class:`InputError`, with the size it would need) a run that cannot fit in memory."""
+    need, have = memory_needed(cfg, n_assets), available_memory()
+    if need > have:
+        raise InputError(f"{cfg.num_simulations:,} simulations need about {need / 2**30:,.1f} GiB of memory; "
+                         f"{have / 2**30:,.1f} GiB is available",
+                         where="num_simulations (--simulations)",
+                         fix=f"use at most about {int(have / (8 * RESULT_COPIES)):,} simulations "
+                             "(percentiles need every simulated return in memory)")
 
 
 @dataclass
@@ -305,6 +344,7 @@ def simulate(returns: pd.DataFrame | pd.Series, weights=None, config: MonteCarlo
         raise InputError(f"only {n_samples} return observations, fewer than min_samples={cfg.min_samples}: "
                          "refusing to simulate (fail-closed)", where="Monte Carlo input",
                          fix="provide a longer history or lower --min-samples deliberately")
+    check_memory(cfg, frame.shape[1] if cfg.mode == "asset_multivariate" else 1)
     values = window.to_numpy(dtype=float)
     if cfg.mode == "portfolio_univariate":
         sample, w_sim = values @ w, None

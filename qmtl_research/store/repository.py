@@ -9,11 +9,12 @@ from typing import Any, Iterable, Iterator
 
 import pandas as pd
 from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from qmtl_research.errors import StoreError
 from qmtl_research.store.codec import decode, encode, to_jsonable
-from qmtl_research.store.db import ensure_schema, make_engine
+from qmtl_research.store.db import ensure_schema, make_engine, parse_store_url, resolve_url, sqlite_path, store_unavailable
 from qmtl_research.store.guards import is_guard_refusal
 from qmtl_research.store.tables import evaluation_runs, events, reports, run_history, run_results
 
@@ -62,6 +63,27 @@ def event_values(event_type: str, key: RunKey | None, payload: dict, *, idempote
                 run_id=key.run_id if key else None, payload=to_jsonable(payload), created_at=utcnow())
 
 
+def check_writable(url: str | None = None) -> None:
+    """Refuse (:class:`StoreError`), before a command computes anything, a store it could not write,
+    without creating one: an SQLite file that does not exist yet needs an existing, writable
+    folder; an existing store is opened and probed (:meth:`EvaluationStore.require_writable`)."""
+    import os
+
+    resolved = resolve_url(url)
+    path = sqlite_path(parse_store_url(resolved))
+    if path is not None and not path.exists():
+        folder = path.resolve().parent
+        shown = make_url(resolved).render_as_string(hide_password=True)
+        if not folder.is_dir():
+            raise StoreError(f"the folder of the SQLite store does not exist: {folder}", where=f"store URL {shown!r}",
+                             fix="create the folder, or point QMTL_STORE_URL at an existing one")
+        if not os.access(folder, os.W_OK) or "mode=ro" in resolved:
+            raise StoreError(f"the SQLite store {path} does not exist and its folder cannot be written",
+                             where=f"store URL {shown!r}", fix="point QMTL_STORE_URL at a writable folder")
+        return
+    EvaluationStore.open(resolved).require_writable()
+
+
 class EvaluationStore:
     """Append-only store of evaluation runs and everything hanging off them.
 
@@ -69,7 +91,10 @@ class EvaluationStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        ensure_schema(engine)
+        try:
+            ensure_schema(engine)
+        except DBAPIError as exc:
+            raise store_unavailable(exc, engine.url) from None
 
     @classmethod
     def open(cls, url: str | None = None) -> "EvaluationStore":
@@ -78,6 +103,22 @@ class EvaluationStore:
     @property
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
+
+    def require_writable(self) -> None:
+        """Refuse (:class:`StoreError`) a store that cannot be written (a read-only SQLite file or
+        ``mode=ro`` URI, a read-only PostgreSQL session): a real write, rolled back. Writers call it
+        before they compute or create anything, so that nothing is computed for nothing."""
+        from qmtl_research.store.tables import schema_info
+
+        try:
+            with self.engine.connect() as conn:
+                trans = conn.begin()
+                try:
+                    conn.execute(update(schema_info).values(version=schema_info.c.version))
+                finally:
+                    trans.rollback()
+        except DBAPIError as exc:
+            raise store_unavailable(exc, self.engine.url, "the Evaluation Store is read-only") from None
 
     # ------------------------------------------------------------------ runs
     def create_run(self, key: RunKey, *, stage: str | None = None, risk_tier: str | None = None,

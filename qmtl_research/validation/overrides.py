@@ -89,12 +89,19 @@ def record_override(store: EvaluationStore, key: RunKey, world: WorldConfig, *, 
     ts = ov.timestamp or utcnow()
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=dt.timezone.utc)
-    for h in store.history(key):   # the same override submitted twice is recorded once (idempotent)
+    # the same override submitted twice is recorded once (idempotent): one with the same timestamp,
+    # or a resubmission (a new timestamp) of the override in force: same status, actor, reason, role
+    overrides = [h for h in store.history(key) if h["change_type"] == "override"]
+    for h in overrides:
         p = h["payload"] or {}
-        if h["change_type"] == "override" and (p.get("override_status"), p.get("override_actor"),
-                                                p.get("override_reason"), p.get("override_timestamp")) == \
-                (ov.status, ov.actor, ov.reason, ts.isoformat()):
+        if (p.get("override_status"), p.get("override_actor"), p.get("override_reason"),
+                p.get("override_timestamp")) == (ov.status, ov.actor, ov.reason, ts.isoformat()):
             return h["revision"]
+    if overrides:
+        p = overrides[-1]["payload"] or {}
+        if (p.get("override_status"), p.get("override_actor"), p.get("override_reason"), p.get("override_role")) == \
+                (ov.status, ov.actor, ov.reason, canonical):
+            return overrides[-1]["revision"]
     window = review_window_days(world, run.get("stage"))
     payload = {"override_status": ov.status, "override_actor": ov.actor, "override_reason": ov.reason,
                "override_role": canonical, "override_role_letter": letter, "activity": OVERRIDE_ACTIVITY,

@@ -604,7 +604,8 @@ def resolve_policy(policy_file: str | Path | None = None, world_id: str | None =
     from qmtl_research.config import load_world
 
     if (policy_file is None) == (world_id is None):
-        raise InputError("give exactly one of --policy FILE or --world W", where="command line")
+        raise InputError("give exactly one of --policy FILE or --world W", where="command line",
+                         fix="pass --policy params/policies/<file>.yml, or --world <world> for the world's policy")
     if policy_file is not None:
         return load_policy(policy_file), file_version(policy_file), str(policy_file)
     world = load_world(world_id)

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qmtl_research.errors import InputError
-from qmtl_research.yamlio import line_of
+from qmtl_research.yamlio import line_of, read_utf8
 
 REQUIRED_BLOCKS = ("returns", "sample", "risk", "robustness")
 Number = float | None
@@ -115,9 +115,10 @@ def load_runs(path: str | Path) -> list[RunRecord]:
     """Read a QMTL run export file."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"run export not found: {path}", fix="check the --runs path")
+        raise InputError(f"run export not found: {path}", where="--runs",
+                         fix="check the --runs path (a run export JSON file or a folder of them)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_utf8(path, "run export", InputError))
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", where=f"{path}:{exc.lineno}:{exc.colno}",
                          fix="fix the JSON syntax at that line") from None

@@ -16,7 +16,8 @@ from qmtl_research.store import EvaluationStore, RunKey
 from qmtl_research.store.repository import utcnow
 from qmtl_research.validation.engine import RunOutcome, evaluate_batch
 from qmtl_research.validation.policy import Policy
-from qmtl_research.validation.qmtl_runs import RunRecord
+from qmtl_research.validation.qmtl_runs import REQUIRED_BLOCKS, RunRecord
+from qmtl_research.validation.rules import RuleResult
 
 
 def summary_of(outcome: RunOutcome, model_card_version: str | None) -> dict[str, Any]:
@@ -61,6 +62,14 @@ def reevaluate(store: EvaluationStore, key: RunKey, policy: Policy, *, policy_ve
     old = store.get_run(key)
     if old["status"] != "evaluated":
         raise StoreError(f"run {key} is '{old['status']}', only evaluated runs are re-evaluated")
+    metrics = old.get("metrics") or {}
+    if not any(isinstance(metrics.get(b), dict) and any(v is not None for v in metrics[b].values())
+               for b in REQUIRED_BLOCKS):
+        raise StoreError(f"run {key} holds no metrics of its own (e.g. a compatibility check of imported QMTL "
+                         "runs): re-evaluating it would read every metric as missing and store a FAIL",
+                         where=f"run {key}: metrics",
+                         fix="re-evaluate the runs it judged instead: `qmtl-research validate --world "
+                             f"{key.world_id} --runs <export> --record`, or run the report again")
     rec = record_of(old)
     outcome = evaluate_batch([rec], policy, stage or old.get("stage") or "backtest", policy_version=policy_version)[0]
     n = len([r for r in store.list_runs(key.world_id, key.strategy_id) if r["run_id"].startswith(f"{key.run_id}-re")])

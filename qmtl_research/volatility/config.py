@@ -125,7 +125,8 @@ class Stage1Config(_Strict):
     mcs_reps: int = Field(1000, ge=100, description="model confidence set: bootstrap replications")
     garch: GarchConfig = Field(default_factory=GarchConfig)
     lstm: LSTMConfig = Field(default_factory=LSTMConfig)
-    seed: int = 42
+    seed: int = Field(42, ge=0, lt=2**32, description="seed of the LSTMs and the subsampling "
+                                                       "(numpy and keras take seeds in [0, 2**32))")
 
     @field_validator("test_start")
     @classmethod
