@@ -24,4 +24,12 @@ if ! "${RUNAS[@]}" "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
 fi
 "${RUNAS[@]}" "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='qmtl_test'" | grep -q 1 \
   || "${RUNAS[@]}" "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres qmtl_test
+# a role that must give its password (scram), for the store's wrong-password test; the other roles trust
+HBA="$DATA/pg_hba.conf"
+if ! "${RUNAS[@]}" grep -q '^host all qmtl_pw ' "$HBA"; then
+  "${RUNAS[@]}" sed -i '1i host all qmtl_pw 127.0.0.1/32 scram-sha-256' "$HBA"
+  "${RUNAS[@]}" "$BIN/pg_ctl" -D "$DATA" reload >/dev/null
+fi
+"${RUNAS[@]}" "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -qtc "SELECT 1 FROM pg_roles WHERE rolname='qmtl_pw'" | grep -q 1 \
+  || "${RUNAS[@]}" "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -qc "CREATE ROLE qmtl_pw LOGIN PASSWORD 'qmtl-pw-right'" >/dev/null
 echo "postgresql://postgres@127.0.0.1:$PORT/qmtl_test"

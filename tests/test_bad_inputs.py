@@ -275,6 +275,8 @@ CASES = [
     Case("store-url-missing-folder", [*RUNS, "sqlite:///{home}/nowhere/store.sqlite"], "does not exist"),
     Case("store-url-unknown-role", [*RUNS, "{pg_role}"], "does not exist", needs_pg=True),
     Case("store-url-missing-database", [*RUNS, "{pg_nodb}"], "does not exist", needs_pg=True),
+    # .ci/postgres.sh makes the role qmtl_pw log in with a password (scram); the others trust loopback
+    Case("store-url-wrong-password", [*RUNS, "{pg_badpw}"], "password", needs_pg=True),
     Case("store-read-only-report", [*REPORT, "demo"], "read-only",
          env={"QMTL_STORE_URL": "sqlite:///file:{home}/store.sqlite?mode=ro&uri=true"}),
     Case("store-read-only-record", [*VALIDATE_W, "--world", "qmtl-sample", "--record", "--stage", "paper",
@@ -419,6 +421,7 @@ def test_bad_input_exits_2_with_a_message_and_writes_nothing(case, home, capsys,
         pg = make_url(PG_URL)
         ctx["pg_role"] = pg.set(username="no_such_role_x", password="hunter2").render_as_string(hide_password=False)
         ctx["pg_nodb"] = pg.set(password="hunter2", database="no_such_db_x").render_as_string(hide_password=False)
+        ctx["pg_badpw"] = pg.set(username="qmtl_pw", password="hunter2").render_as_string(hide_password=False)
     if case.setup:
         case.setup(home, ctx)
     for k, v in case.env.items():
