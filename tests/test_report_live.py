@@ -162,3 +162,45 @@ def _store_runs(home):
     from qmtl_research.store import EvaluationStore
 
     return EvaluationStore.open(f"sqlite:///{home}/store.sqlite").list_runs()
+
+
+def test_override_tables_fit_the_page_and_keep_every_column(live_report):
+    """An override on the live report's run, rendered again (``report sign``): section 4's override
+    revisions come as two tables of at most 9 columns, keyed by revision, holding every column of
+    the history (reason and governance hash included, the hash breakable)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from qmtl_research.reporting.sections import history_of, override_tables
+
+    cli = str(Path(sys.executable).with_name("qmtl-research"))
+    env = {**os.environ, **live_report["env"]}
+    env.pop("QMTL_REPORTS_DIR", None)
+    res = live_report["res"]
+    reason = "targets are not limits for a demo portfolio"
+    for args in (["override", "--world", "portfolios", "--strategy", "tiny", "--run", res.run_id, "--status",
+                  "approved", "--actor", "A. Reviewer", "--role", "Risk", "--reason", reason],
+                 ["report", "sign", "--strategy", "tiny", "--world", "portfolios", "--run", res.run_id,
+                  "--engine", "pandoc"]):
+        proc = subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+    rep = _rep(live_report["env"], res)
+    hist = history_of(rep, "override")
+    assert len(hist.columns) >= 12
+    decision, detail = override_tables(hist.rename(columns={"actor": "recorded_by", "created_at": "recorded_at"}))
+    assert len(decision.columns) <= 9 and len(detail.columns) <= 9
+    assert decision.columns[0] == detail.columns[0] == "revision"
+    assert len(decision.columns) + len(detail.columns) - 1 == len(hist.columns)   # nothing dropped
+    html = Path(live_report["env"]["QMTL_RESEARCH_HOME"]) / "reports" / "tiny" / "portfolios" / "v0002" / \
+        "validation_report.html"
+    tables = [t for t in html_tables(html) if t and t[0][0] == "revision"]
+    assert len(tables) == 2 and all(len(t[0]) <= 9 for t in tables)
+    first = dict(zip(tables[0][0], tables[0][1]))
+    assert first["status"] == "approved" and first["actor"] == "A. Reviewer" and first["role"] == "Risk"
+    second = dict(zip(tables[1][0], tables[1][1]))
+    assert second["reason"] == reason
+    assert second["governance hash"] == hist["governance_hash"].iloc[0]     # whole (zero-width breaks removed)
+    flat = pdf_cells(html.with_suffix(".pdf"))
+    assert reason in flat
