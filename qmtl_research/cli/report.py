@@ -90,6 +90,7 @@ def diff_cmd(
     data and input files), code (commit, packages) and results (verdict, rules, metrics)."""
     import json
 
+    from qmtl_research.config import load_strategy
     from qmtl_research.errors import InputError
     from qmtl_research.reporting.changes import diff_json, diff_runs, diff_text, load_version
     from qmtl_research.reporting.runner import resolve_world
