@@ -204,3 +204,17 @@ def test_override_tables_fit_the_page_and_keep_every_column(live_report):
     assert second["governance hash"] == hist["governance_hash"].iloc[0]     # whole (zero-width breaks removed)
     flat = pdf_cells(html.with_suffix(".pdf"))
     assert reason in flat
+
+
+def test_override_tables_format_only_whole_timestamps_and_keep_text():
+    from qmtl_research.reporting.sections import override_tables
+
+    frame = pd.DataFrame([{"revision": 1, "override_status": "approved", "override_actor": "x",
+                           "override_reason": "2024-01-01T00:00:00 see memo", "governance_hash": "sha256:" + "a" * 64,
+                           "override_timestamp": "2026-12-06T22:22:55.5+09:00", "extra": 3}])
+    decision, detail = override_tables(frame)
+    assert list(decision.columns) == ["revision", "status", "actor", "timestamp"]
+    assert list(detail.columns) == ["revision", "reason", "governance hash", "extra"]
+    assert decision["timestamp"].iloc[0] == "2026-12-06 13:22:55 UTC"
+    assert detail["reason"].iloc[0] == "2024-01-01T00:00:00 see memo"
+    assert detail["governance hash"].iloc[0].replace("\u200b", "") == "sha256:" + "a" * 64

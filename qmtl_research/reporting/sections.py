@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -468,13 +469,16 @@ OVERRIDE_DECISION = {"revision": "revision", "override_status": "status", "statu
                      "overdue": "overdue"}
 
 
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?")
+
+
 def _wrappable(v: Any) -> Any:
     """A long cell that may break in a narrow PDF column: an ISO timestamp as ``date time`` (UTC,
     to the second, offset kept when not UTC), a long unbroken word (a hash) with zero-width
     spaces every 16 characters."""
     if not isinstance(v, str):
         return v
-    if len(v) >= 19 and v[4] == "-" and v[10] == "T":
+    if _ISO_TIMESTAMP.fullmatch(v):
         ts = pd.Timestamp(v)
         return (ts.tz_convert("UTC") if ts.tzinfo is not None else ts).strftime("%Y-%m-%d %H:%M:%S") + \
             (" UTC" if ts.tzinfo is not None else "")
