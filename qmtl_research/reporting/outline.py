@@ -57,6 +57,7 @@ RESULTS_PARTS: tuple[ResultsPart, ...] = (
     ResultsPart("metrics", "Metrics snapshot", lambda rep: True),
     ResultsPart("overrides", "Override information", lambda rep: True),
     ResultsPart("benchmark", "Benchmark and challenger comparison", lambda rep: True),
+    ResultsPart("live", "Live monitoring", lambda rep: rep.live is not None),
 )
 
 
@@ -134,6 +135,8 @@ EVIDENCE: dict[str, Evidence] = {
                                      lambda rep: _frame(rep, "benchmark_comparison")),
     "live_monitoring": Evidence("live monitoring rules", "results.extended",
                                 lambda rep: _extended_rule(rep, "live_monitoring")),
+    "live_run": Evidence("live run against this backtest: 30/60/90-day Sharpe, drawdown and ES, decay and the "
+                         "demotion decision", "results.live", lambda rep: rep.live is not None),
     "stress_rule": Evidence("stress-loss rule", "results.extended", lambda rep: _extended_rule(rep, "stress")),
     "overrides": Evidence("override record of this run", "results.overrides", _validation),
     "limitations": Evidence("limitations and failing rules", "risks", lambda rep: True),

@@ -99,6 +99,20 @@ class ReportData:
         return findings_frame(self.store, self.run["world_id"], self.run["strategy_id"])
 
     @property
+    def live(self) -> dict | None:
+        """The live run judged against this run (recorded by the report run of a strategy that
+        declares ``live:``, :func:`qmtl_research.validation.live.live_run_of`), or None."""
+        if not self.has_run or self.store is None:
+            return None
+        if "_live" not in self.__dict__:
+            from qmtl_research.store import RunKey
+            from qmtl_research.validation.live import live_run_of
+
+            key = RunKey(self.run["world_id"], self.run["strategy_id"], self.run["run_id"])
+            self.__dict__["_live"] = live_run_of(self.store, key)
+        return self.__dict__["_live"]
+
+    @property
     def provenance(self) -> dict | None:
         """How the run was made (commit, dirty flag, input hashes, packages), recorded with it
         (:func:`qmtl_research.reporting.provenance.run_provenance`); None for older runs."""

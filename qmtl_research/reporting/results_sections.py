@@ -325,6 +325,12 @@ def _fund_backtests(rep: ReportData) -> None:
     fund_backtests(rep)
 
 
+def _live(rep: ReportData) -> None:
+    from qmtl_research.reporting.live_section import live_monitoring
+
+    live_monitoring(rep)
+
+
 def section_4(rep: ReportData) -> None:
     """Section 4 (Results), numbered as shown: the stage subsections appear only for the stages
     of the strategy (a portfolio report has no stage 1 or 2, a QMTL import neither)."""
@@ -333,7 +339,7 @@ def section_4(rep: ReportData) -> None:
     show = {"rules": sections.rule_results, "volatility": volatility, "fund_backtests": _fund_backtests,
             "rating": rating, "risk": risk, "extended": sections.extended_validation,
             "metrics": sections.metrics_snapshot, "overrides": sections.overrides,
-            "benchmark": sections.benchmark_comparison}
+            "benchmark": sections.benchmark_comparison, "live": _live}
     for pid, number, title in results_parts(rep):
         md(f"## {number} {title}")
         show[pid](rep)

@@ -14,6 +14,9 @@
 5. executes the strategy's notebooks and ``notebooks/report.ipynb`` as views of the stored run,
    side by side with papermill, into ``<version>/notebooks/`` (the committed notebooks are never
    written); a failing notebook stops the others at once;
+   A strategy that declares ``live:`` then records its live run, judged against this backtest
+   run (:func:`qmtl_research.validation.live.record_live_run`); the report's "Live monitoring"
+   part of section 4 shows it;
 6. renders the report to PDF and HTML (Quarto when available, else pandoc + typst), writes
    ``manifest.json`` (inputs with hashes and git state) and registers the report.
 
@@ -106,6 +109,22 @@ def check_strategy(cfg: StrategyConfig) -> list:
     return params
 
 
+def live_inputs(cfg: StrategyConfig):
+    """(daily returns, their source) of a strategy that declares ``live:``, checked before anything
+    is written (a backtest strategy; returns spanning the live start); None without ``live:``."""
+    if cfg.live is None:
+        return None
+    from qmtl_research.validation.live import check_live_period, live_returns
+
+    if cfg.stage != "backtest":
+        raise ConfigError(f"strategy '{cfg.strategy_id}' declares live: but its stage is '{cfg.stage}'",
+                          where=f"params/strategies/{cfg.strategy_id}.yaml: stage",
+                          fix="a live period is judged against a backtest run: use stage: backtest or remove live:")
+    series, source = live_returns(cfg)
+    check_live_period(cfg, series, source)
+    return series, source
+
+
 def run_report(strategy: str, world: str | None = None, *, store_url: str | None = None,
                engine: str = "auto", progress: bool = True, echo=print, no_notebooks: bool = False) -> ReportResult:
     from qmtl_research.pipeline import load_inputs
@@ -134,6 +153,7 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     t0 = time.perf_counter()
     inputs = load_inputs(cfg)
     timings["load_data"] = time.perf_counter() - t0
+    live = live_inputs(cfg)
 
     if no_notebooks:
         version, folder = None, None
@@ -183,6 +203,14 @@ def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params,
     summary = run.get("summary") or {}
     verdict = str(summary.get("status", run["status"])).upper()
     echo(f"  verdict: {verdict} (recommended stage {summary.get('recommended_stage', 'n/a')})")
+    if live is not None:
+        from qmtl_research.validation.live import record_live_run
+
+        live_key = record_live_run(store, cfg, world_cfg, live[0], source=live[1], backtest_run_id=run_id)
+        live_run = store.get_run(live_key)
+        echo(f"  live run {live_key.run_id} ({live_run['params']['live_start']}..{live_run['params']['live_end']}): "
+             f"verdict {str((live_run.get('summary') or {}).get('status', '')).upper()}, demotion candidate "
+             f"{live_run['params']['demotion_candidate']}")
     if no_notebooks:
         return ReportResult(strategy, world_id, None, run_id, None, status=run["status"], timings=timings,
                             verdict=verdict)

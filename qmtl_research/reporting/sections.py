@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -454,16 +455,60 @@ def history_of(rep: ReportData, change_type: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: the columns of an override record shown in its first table (decision and review), by name in
+#: the recorded frame / history payload -> header; every other column goes to the second table
+OVERRIDE_DECISION = {"revision": "revision", "override_status": "status", "status": "status",
+                     "override_actor": "actor", "actor": "actor", "override_role": "role", "role": "role",
+                     "override_role_letter": "RACI", "verdict_status": "verdict", "override_timestamp": "timestamp",
+                     "timestamp": "timestamp", "review_window_days": "review days", "review_due": "review due",
+                     "overdue": "overdue"}
+
+
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?")
+
+
+def _wrappable(v: Any) -> Any:
+    """A long cell that may break in a narrow PDF column: an ISO timestamp as ``date time`` (UTC,
+    to the second, offset kept when not UTC), a long unbroken word (a hash) with zero-width
+    spaces every 16 characters."""
+    if not isinstance(v, str):
+        return v
+    if _ISO_TIMESTAMP.fullmatch(v):
+        ts = pd.Timestamp(v)
+        return (ts.tz_convert("UTC") if ts.tzinfo is not None else ts).strftime("%Y-%m-%d %H:%M:%S") + \
+            (" UTC" if ts.tzinfo is not None else "")
+    return " ".join("\u200b".join(w[i:i + 16] for i in range(0, len(w), 16)) if len(w) > 24 else w
+                    for w in v.split(" "))
+
+
+def override_tables(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a wide override record (12+ columns) in two tables that fit a PDF page, both keyed by
+    revision (and run): the decision and its review (:data:`OVERRIDE_DECISION`), and every other
+    column (reason, activity, independence, governance hash, ...). No column is dropped."""
+    shown = frame.apply(lambda col: col.map(_wrappable))
+    keys = [c for c in ("run_id", "revision") if c in shown.columns]
+    first = [c for c in shown.columns if c in OVERRIDE_DECISION and c not in keys]
+    rest = [c for c in shown.columns if c not in first and c not in keys]
+    rename = {c: OVERRIDE_DECISION.get(c, c.removeprefix("override_").replace("_", " ")) for c in shown.columns}
+    return shown[keys + first].rename(columns=rename), shown[keys + rest].rename(columns=rename)
+
+
 def overrides(rep: ReportData) -> None:
+    """Section 4's override information: the overrides recorded with the run and the override
+    revisions of its history, each as two tables (:func:`override_tables`)."""
     frame = rep.validation.overrides if rep.validation is not None else None
-    hist = history_of(rep, "override")
+    # the history's actor and time are who recorded the revision and when (the override's own
+    # actor and timestamp are in its payload)
+    hist = history_of(rep, "override").rename(columns={"actor": "recorded_by", "created_at": "recorded_at"})
     if (frame is None or frame.empty) and hist.empty:
         md("No override has been recorded for this run.")
         return
-    if frame is not None and not frame.empty:
-        table(frame, "overrides", index=False)
-    if not hist.empty:
-        table(hist, "override revisions in the run history", index=False)
+    for what, f in (("overrides recorded with the run", frame), ("override revisions in the run history", hist)):
+        if f is None or f.empty:
+            continue
+        decision, detail = override_tables(f)
+        table(decision, f"{what}: decision and review (timestamps UTC)", index=False)
+        table(detail, f"{what}: reason, governance and record (by revision)", index=False)
 
 
 def extended_validation(rep: ReportData) -> None:

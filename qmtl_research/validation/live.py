@@ -73,9 +73,18 @@ def override_frequency(store: EvaluationStore, world_id: str, strategy_id: str,
             "override_frequency_per_30d": last / (OVERRIDE_WINDOW_DAYS / 30)}
 
 
-def record_live_run(store: EvaluationStore, strategy: StrategyConfig, world: WorldConfig, returns: pd.Series, *,
-                    source: str, live_start: dt.date | None = None, run_id: str | None = None) -> RunKey:
-    """Store the live run of ``strategy`` in ``world`` (see the module docstring)."""
+def check_live_period(strategy: StrategyConfig, returns: pd.Series, source: str,
+                      live_start: dt.date | None = None) -> tuple[dt.date, pd.Series]:
+    """(live start, sorted returns without NaN); refuses a strategy without a live period and
+    returns that do not cover dates both before and from the live start.
+
+    Raises
+    ------
+    ConfigError
+        The strategy declares no ``live:`` period and no ``live_start`` is given.
+    InputError
+        The returns do not span the backtest and the live period.
+    """
     start = live_start or (strategy.live.start if strategy.live else None)
     if start is None:
         raise ConfigError(f"strategy {strategy.strategy_id} declares no live period", where="strategy file",
@@ -84,10 +93,22 @@ def record_live_run(store: EvaluationStore, strategy: StrategyConfig, world: Wor
     if not (s.index < pd.Timestamp(start)).any() or not (s.index >= pd.Timestamp(start)).any():
         raise InputError(f"the returns ({source}) must cover dates before and from the live start {start}",
                          where=source, fix="give returns that span the backtest and the live period")
+    return start, s
+
+
+def record_live_run(store: EvaluationStore, strategy: StrategyConfig, world: WorldConfig, returns: pd.Series, *,
+                    source: str, live_start: dt.date | None = None, run_id: str | None = None,
+                    backtest_run_id: str | None = None) -> RunKey:
+    """Store the live run of ``strategy`` in ``world`` (see the module docstring), judged against
+    ``backtest_run_id`` (an evaluated backtest run; default: the strategy's latest)."""
+    start, s = check_live_period(strategy, returns, source, live_start)
     backtests = [r for r in latest_runs(store, world.world_id, stage="backtest") if r["strategy_id"] == strategy.strategy_id]
+    if backtest_run_id is not None:
+        backtests = [r for r in store.list_runs(world.world_id, strategy.strategy_id, status="evaluated")
+                     if r["run_id"] == backtest_run_id and r["stage"] == "backtest"]
     if not backtests:
-        raise InputError(f"no evaluated backtest run of {strategy.strategy_id} in world {world.world_id}",
-                         where=store.url, fix=f"make report STRATEGY={strategy.strategy_id} first")
+        raise InputError(f"no evaluated backtest run {backtest_run_id or ''} of {strategy.strategy_id} in world "
+                         f"{world.world_id}", where=store.url, fix=f"make report STRATEGY={strategy.strategy_id} first")
     bt = backtests[0]
     block = live_block(s, start)
     block.update(override_frequency(store, world.world_id, strategy.strategy_id))
@@ -103,6 +124,13 @@ def record_live_run(store: EvaluationStore, strategy: StrategyConfig, world: Wor
               "demotion_reasons": demo["reasons"]}
     return store_outcome(store, outcome, world_id=world.world_id, risk_tier=world.risk_tier,
                          model_card_version=bt.get("model_card_version"), params=params)
+
+
+def live_run_of(store: EvaluationStore, backtest: RunKey) -> dict | None:
+    """The latest evaluated live run judged against the backtest run ``backtest``, or None."""
+    runs = [r for r in store.list_runs(backtest.world_id, backtest.strategy_id, status="evaluated")
+            if r["stage"] == "live" and (r.get("params") or {}).get("backtest_run") == backtest.run_id]
+    return runs[-1] if runs else None
 
 
 def live_summary(store: EvaluationStore, key: RunKey) -> pd.DataFrame:
