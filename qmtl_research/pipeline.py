@@ -409,6 +409,8 @@ def run_strategy(strategy: str | StrategyConfig, world: str | None = None, *, ct
             inputs.products[stage.name] = product
             keep(res)
         timings[stage.name] = time.perf_counter() - t
+        if echo:
+            echo(f"    {stage.name}: {timings[stage.name]:.1f} s")
     return outcome
 
 

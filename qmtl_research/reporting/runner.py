@@ -57,6 +57,24 @@ class ReportResult:
     verdict: str | None = None
 
 
+def rounded_timings(timings: dict[str, float]) -> dict[str, float]:
+    """The manifest's ``timings``: ``{step: seconds}`` (2 decimals) plus ``total``.
+
+    Steps are ``load_data``, ``stage <name>`` (each stage of the package), ``notebook <name>``,
+    ``notebooks`` (all views, side by side) and ``render``. Wall-clock seconds on the machine that
+    ran the report: they live in the manifest and the run output only, never in the report text
+    (whose numbers the regression test compares)."""
+    out = {k: round(v, 2) for k, v in timings.items()}
+    out["total"] = round(sum(v for k, v in timings.items() if not k.startswith("notebook ")), 2)
+    return out
+
+
+def timings_line(timings: dict[str, float]) -> str:
+    """One line of the run output: every step's seconds and the total."""
+    t = rounded_timings(timings)
+    return "  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in t.items())
+
+
 def resolve_world(cfg: StrategyConfig, world: str | None) -> str:
     if world is None:
         return cfg.default_world
@@ -152,6 +170,7 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     verdict = str(summary.get("status", run["status"])).upper()
     echo(f"  verdict: {verdict} (recommended stage {summary.get('recommended_stage', 'n/a')})")
     if no_notebooks:
+        echo(timings_line(timings))
         return ReportResult(strategy, world_id, None, run_id, None, status=run["status"], timings=timings,
                             verdict=verdict)
 
@@ -208,7 +227,8 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
         seeds={"strategy": cfg.seed, "universe": cfg.universe.seed},
         run_ids=[run_id], previous_version=previous[-1]["version"] if previous else None,
         inputs=inputs_info, render_engine=outputs["engine"], store=store.url,
-        timings_s={k: round(v, 2) for k, v in timings.items()})
+        timings=rounded_timings(timings))
+    echo(timings_line(timings))
     manifest["git"]["dirty"] = bool(manifest["git"].get("dirty")) or inputs_info["dirty"]
     manifest["files"] = file_hashes(folder)
     write_manifest(folder, manifest)
