@@ -100,3 +100,17 @@ def test_scheduler_address_comes_from_the_environment(monkeypatch):
     with pytest.raises(ConfigError):
         with dask_client(2):
             pass
+
+
+def test_stage_parameters_carry_the_backend():
+    from pydantic import ValidationError
+
+    from qmtl_research.pipeline import RatingParams, VolatilityParams, rating_settings, stage1_config
+
+    cfg = stage1_config(VolatilityParams(n_jobs=2, backend="dask"), seed=1)
+    assert (cfg.garch.n_jobs, cfg.garch.backend) == (2, "dask")
+    assert stage1_config(VolatilityParams(), seed=1).garch.backend == "loky"
+    # the grid search's workers are run settings, not rating settings
+    assert rating_settings(RatingParams(n_jobs=2, backend="dask")) == rating_settings(RatingParams())
+    with pytest.raises(ValidationError):
+        RatingParams(backend="spark")
