@@ -264,3 +264,13 @@ def test_stage2_settings_take_stage1_model_names_from_the_registry():
     assert RatingSettings(stage1_model="GJR-GARCH").stage1_model == "GJR-GARCH"
     with pytest.raises(ValidationError, match="unknown stage-1 model 'EGARCH'"):
         RatingSettings(stage1_model="EGARCH")
+
+
+def test_gjr_without_a_finite_start_hands_over_to_arch():
+    from qmtl_research.volatility.gjr_likelihood import GJRSample, fit_gjr, grid_starts
+
+    flat = np.full(120, 0.25)                       # percent: no variance, no finite grid start
+    s = GJRSample.of(flat)
+    assert grid_starts(s) == []
+    fit = fit_gjr(s, [])
+    assert np.isnan(fit.loglik) and not fit.converged and not fit.within_bounds

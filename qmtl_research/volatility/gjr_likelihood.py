@@ -222,8 +222,8 @@ def fit_gjr(s: GJRSample, starts: list[np.ndarray], max_iter: int = 500) -> GJRF
         fit = run(start)
         if fit is not None and (best is None or fit.loglik > best.loglik):
             best = fit
-    if best is None:
-        return GJRFit(np.asarray(starts[0], dtype=float), float("nan"), False, False)
+    if best is None:        # no start (a constant sample) or no finite optimum: the caller uses arch
+        return GJRFit(np.full(5, np.nan), float("nan"), False, False)
     polished = run(best.params)
     if polished is not None and polished.loglik > best.loglik:
         best = polished
