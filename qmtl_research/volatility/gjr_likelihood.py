@@ -17,6 +17,14 @@ several starts (arch's grid start and, for a refit, the previous estimates) and 
 arch also clips ``h_t`` to loose variance bounds; when an optimum's variances leave them (or
 SLSQP does not converge) the caller falls back to arch's own fit, so the objective is always
 arch's.
+
+Cost, measured on the demo universe (60 funds, 333 walk-forward refits, 236 CV fits; 2 shared
+cores): at a load average of about 1, 3.95 s (walk-forward) and 2.3 s (CV) against arch's
+4.4 s and 2.8 s; at a load of about 4, 4.2-6.2 s and 2.3-3.8 s against 17.4 s and 8.6 s. The
+gain is mostly in reliability: every demo refit ends at a log-likelihood >= arch's cold fit on
+the same sample (minus 1e-6, or 2e-6 where arch's optimum breaks its stationarity constraint
+by 1e-7), where arch's own fits failed on a near-constant fund (flag 4, up to 134,000 points
+below).
 """
 from __future__ import annotations
 
