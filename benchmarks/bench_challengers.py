@@ -1,6 +1,6 @@
 """Stage-1 challengers (``python -m benchmarks.bench_challengers [--quick]``).
 
-Wall time of each per-fund challenger's walk-forward (EWMA, GJR-GARCH by arch, HAR;
+Wall time of each per-fund challenger's walk-forward (EWMA, GJR-GARCH on arch's likelihood, HAR;
 :func:`qmtl_research.volatility.series.series_walk_forward`) on the demo universe (60 synthetic
 funds, seed 20230831) with the demo's schedule (data-relative test start, yearly refits),
 next to the GARCH(1,1) engine's walk-forward on the same panel and schedule, and the number

@@ -67,6 +67,7 @@ class VolatilityParams(_Params):
     units: int | None = None
     seed: int | None = None
     n_jobs: int | None = None
+    backend: Literal["loky", "threading", "dask"] | None = None     # the refits' joblib backend
 
 
 class RatingParams(_Params):
@@ -85,6 +86,8 @@ class RatingParams(_Params):
     grading: str | None = None
     schemes: list[str] | None = None
     seed: int | None = None
+    n_jobs: int | None = None                                           # the SVC grid search's workers
+    backend: Literal["loky", "threading", "dask"] | None = None     # ... and joblib backend
 
 
 class RiskParams(_Params):
@@ -138,7 +141,7 @@ def stage1_config(params: VolatilityParams, seed: int):
     if p["models"]:
         top["models"] = tuple(p["models"])
     lstm = {**base["lstm"], **{k: p[k] for k in ("epochs", "units") if p[k] is not None}}
-    garch = {**base["garch"], **({"n_jobs": p["n_jobs"]} if p["n_jobs"] else {})}
+    garch = {**base["garch"], **{k: p[k] for k in ("n_jobs", "backend") if p[k]}}
     try:
         return Stage1Config(**{**base, **top, "lstm": lstm, "garch": garch, "seed": seed})
     except ValidationError as exc:
@@ -176,7 +179,8 @@ def rating_settings(params: RatingParams):
     from qmtl_research.rating import load_rating_settings
 
     names = {"horizon": "horizon_weeks"}
-    return load_rating_settings(**{names.get(k, k): v for k, v in params.model_dump().items() if k != "seed"})
+    return load_rating_settings(**{names.get(k, k): v for k, v in params.model_dump().items()
+                                  if k not in ("seed", "n_jobs", "backend")})
 
 
 def stage1_for(inputs: StageInputs, progress: bool = False):
@@ -202,7 +206,8 @@ def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False
     panel = inputs.panel
     stage1 = stage1_for(inputs, progress)
     forecaster = PanelForecaster(stage1.forecasts, settings.stage1_model)
-    study = run_rating_study(panel, settings, seed=seed, forecaster=forecaster, progress=progress)
+    study = run_rating_study(panel, settings, seed=seed, forecaster=forecaster, progress=progress,
+                             n_jobs=params.n_jobs or 1, backend=params.backend)
     warnings_table, warning_exclusions = warnings_by_horizon(panel, study, forecaster, seed=seed)
     study.forecaster = forecaster
     grades, disclosed = labels_summary(panel, settings)
@@ -409,6 +414,8 @@ def run_strategy(strategy: str | StrategyConfig, world: str | None = None, *, ct
             inputs.products[stage.name] = product
             keep(res)
         timings[stage.name] = time.perf_counter() - t
+        if echo:
+            echo(f"    {stage.name}: {timings[stage.name]:.1f} s")
     return outcome
 
 

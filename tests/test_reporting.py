@@ -74,7 +74,8 @@ def test_run_report_end_to_end(home):
     from qmtl_research.reporting.runner import run_report
     from qmtl_research.store import EvaluationStore, RunKey
 
-    res = run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")
+    lines: list[str] = []
+    res = run_report("tiny", progress=False, echo=lines.append, engine="pandoc")
     assert res.version == "v0001" and res.status == "evaluated" and res.engine == "pandoc"
     folder = home / "reports" / "tiny" / "portfolios" / "v0001"
     assert res.pdf == folder / "validation_report.pdf" and res.pdf.read_bytes()[:5] == b"%PDF-"
@@ -88,6 +89,16 @@ def test_run_report_end_to_end(home):
                   "model_card_sha256", "inputs", "packages", "seeds", "run_ids", "files"):
         assert field in manifest, field
     assert manifest["model_card_version"] == "v1.0" and manifest["run_ids"] == [res.run_id]
+    # each step's seconds: in the run output and the manifest, never in the report's text
+    stages = [k for k in res.timings if k.startswith("stage ")]
+    assert stages == ["stage var", "stage validation"]
+    timings = manifest["timings"]
+    assert set(timings) == {*res.timings, "total"} and all(v >= 0 for v in timings.values())
+    assert timings["total"] == pytest.approx(sum(v for k, v in res.timings.items() if not k.startswith("notebook ")),
+                                             abs=0.02)
+    assert [ln for ln in lines if ln.strip().startswith(("var:", "validation:"))], lines
+    seconds = [ln for ln in lines if ln.startswith("  seconds: ")]
+    assert len(seconds) == 1 and "stage var" in seconds[0] and f"total {timings['total']:.1f}" in seconds[0]
     assert versions.sha256_file(res.pdf) == manifest["files"]["validation_report.pdf"]
     # every input file is listed with its hash; the throwaway home is not a git checkout
     paths = {f["path"]: f for f in manifest["inputs"]["files"]}
@@ -95,6 +106,7 @@ def test_run_report_end_to_end(home):
             "notebooks/var.ipynb"} <= set(paths)
     assert paths["params/strategies/tiny.yaml"]["sha256"] == versions.sha256_file(home / "params/strategies/tiny.yaml")
     text = pdf_text(res.pdf)
+    assert "seconds" not in text and "timings" not in text
     for title in ("0 Summary", "1 Scope & Objective", "2 Model description", "3 Validation method", "4 Results",
                   "5 Risks & limitations", "6 Recommendations"):
         assert title in text, title

@@ -204,9 +204,11 @@ def test_forecast_error_rule_compares_with_the_best_challenger():
 
 def test_gjr_warm_refits_reach_arch_cold_optimum_on_a_sweep():
     """Successive refits of one model (the walk-forward's) end at a log-likelihood >= arch's fit on
-    the same sample (minus 1e-4), including series whose fits touch a bound."""
+    the same sample (minus 1e-6), including series whose fits touch a bound. (arch's SLSQP may end
+    a hair outside its stationarity constraint, alpha + gamma/2 + beta up to 1 + 1e-7, where the
+    constrained optimum is a few 1e-6 lower: there 1e-5.)"""
     worst = np.inf
-    for seed in range(8):
+    for seed in range(12):
         r = _gjr_returns(330, seed=100 + seed)
         if seed % 2:
             r = np.random.default_rng(seed).standard_normal(330) * 0.02      # no ARCH effect: fits at a bound
@@ -215,8 +217,31 @@ def test_gjr_warm_refits_reach_arch_cold_optimum_on_a_sweep():
             model.fit(r[:end])
             cold = arch_model(100 * r[:end], mean="Constant", vol="GARCH", p=1, o=1, q=1,
                               rescale=False).fit(disp="off")
-            worst = min(worst, model.loglik_ - cold.loglikelihood)
-    assert worst >= -1e-4
+            _, _, a, g, b = cold.params.to_numpy()
+            tol = 1e-6 if a + g / 2 + b <= 1.0 else 1e-5
+            worst = min(worst, model.loglik_ - cold.loglikelihood + tol)
+            assert model.flags_ == "" or model.flags_.startswith("persistence"), model.flags_
+    assert worst >= 0.0
+
+
+def test_gjr_likelihood_and_gradient_are_arch_objective():
+    from qmtl_research.volatility.gjr_likelihood import GJRSample, grid_starts, loglik, nll_and_grad
+
+    y = 100 * _gjr_returns(300, seed=5)
+    s = GJRSample.of(y)
+    ref = arch_model(y, mean="Constant", vol="GARCH", p=1, o=1, q=1, rescale=False).fit(disp="off")
+    # arch's log-likelihood at arch's estimates and at its start values
+    assert loglik(ref.params.to_numpy(), s) == pytest.approx(ref.loglikelihood, abs=1e-9)
+    from arch.univariate.volatility import GARCH
+
+    start = np.concatenate([[y.mean()], GARCH(p=1, o=1, q=1).starting_values(y - y.mean())])
+    np.testing.assert_allclose(grid_starts(s, 1)[0], start, rtol=1e-12)
+    for theta in (start, ref.params.to_numpy(), np.array([0.1, 0.3, 0.0, 0.2, 0.7])):
+        value, grad = nll_and_grad(theta, s)
+        assert value == pytest.approx(-loglik(theta, s) / len(y), rel=1e-12)
+        step = 1e-6 * np.eye(5)                                      # central differences
+        numeric = np.array([(nll_and_grad(theta + d, s)[0] - nll_and_grad(theta - d, s)[0]) / 2e-6 for d in step])
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 
 
 def test_series_walk_forward_in_parallel_chunks_gives_the_same_numbers():
@@ -239,3 +264,13 @@ def test_stage2_settings_take_stage1_model_names_from_the_registry():
     assert RatingSettings(stage1_model="GJR-GARCH").stage1_model == "GJR-GARCH"
     with pytest.raises(ValidationError, match="unknown stage-1 model 'EGARCH'"):
         RatingSettings(stage1_model="EGARCH")
+
+
+def test_gjr_without_a_finite_start_hands_over_to_arch():
+    from qmtl_research.volatility.gjr_likelihood import GJRSample, fit_gjr, grid_starts
+
+    flat = np.full(120, 0.25)                       # percent: no variance, no finite grid start
+    s = GJRSample.of(flat)
+    assert grid_starts(s) == []
+    fit = fit_gjr(s, [])
+    assert np.isnan(fit.loglik) and not fit.converged and not fit.within_bounds

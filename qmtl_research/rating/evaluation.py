@@ -56,13 +56,15 @@ class Evaluation:
 
 def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF", "Sigmoid", "Linear", "Poly"),
                     param_grid: dict | None = None, inner_folds: int = 3, seed: int = 0,
-                    n_jobs: int = 1) -> dict:
-    """The SVC per requested kernel (display names of :data:`KERNELS`) plus both challengers."""
+                    n_jobs: int = 1, backend: str | None = None) -> dict:
+    """The SVC per requested kernel (display names of :data:`KERNELS`) plus both challengers
+    (``n_jobs``, ``backend``: the grid search's joblib workers and backend, see :class:`GradeSVC`)."""
     unknown = [k for k in kernels if k not in KERNELS]
     if unknown:
         raise ConfigError(f"unknown kernels {unknown}", where="kernels", fix=f"use {list(KERNELS)}")
     out = {k: GradeSVC(kernel=KERNELS[k], features=list(features), param_grid=param_grid,
-                       inner_folds=inner_folds, random_state=seed, n_jobs=n_jobs) for k in kernels}
+                       inner_folds=inner_folds, random_state=seed, n_jobs=n_jobs, backend=backend)
+           for k in kernels}
     out[RULE] = RegulatoryRuleClassifier(grade_table)
     out[PERSISTENCE] = PersistenceClassifier()
     return out

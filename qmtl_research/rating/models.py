@@ -11,12 +11,14 @@ and integer grades as ``y``.
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import warnings
 
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -56,6 +58,24 @@ def _check_grades(y) -> np.ndarray:
     return y
 
 
+BACKENDS = (None, "loky", "threading", "dask")
+
+
+@contextlib.contextmanager
+def _parallel(backend: str | None, n_jobs: int):
+    """joblib's backend for the block (the dask one on :class:`qmtl_research.parallel.dask_client`)."""
+    if backend is None:
+        yield
+    elif backend == "dask":
+        from qmtl_research.parallel import dask_client
+
+        with dask_client(n_jobs), parallel_config(backend="dask"):
+            yield
+    else:
+        with parallel_config(backend=backend):
+            yield
+
+
 class GradeSVC(ClassifierMixin, BaseEstimator):
     """SVC grade classifier with scaling and nested grid search.
 
@@ -80,11 +100,15 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         Seed of the inner folds and of the SVC.
     n_jobs : int
         Workers for the grid search.
+    backend : {None, "loky", "threading", "dask"}
+        joblib backend of the grid search (None: joblib's default); ``"dask"`` runs it on
+        :class:`qmtl_research.parallel.dask_client` (the current client, ``$QMTL_DASK_SCHEDULER``
+        or a local cluster of ``n_jobs`` workers). The fit does not depend on the backend.
     """
 
     def __init__(self, kernel: str = "rbf", features: Sequence[str] | None = None,
                  param_grid: dict | None = None, inner_folds: int = 3, probability: bool = False,
-                 random_state: int = 0, n_jobs: int = 1):
+                 random_state: int = 0, n_jobs: int = 1, backend: str | None = None):
         self.kernel = kernel
         self.features = features
         self.param_grid = param_grid
@@ -92,6 +116,7 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         self.probability = probability
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.backend = backend
 
     def _grid(self) -> dict:
         grid = dict(self.param_grid or DEFAULT_GRID)
@@ -111,6 +136,9 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         if self.kernel not in KERNELS.values():
             raise ConfigError(f"unknown SVC kernel {self.kernel!r}", where="kernel",
                               fix=f"use one of {sorted(KERNELS.values())}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown joblib backend {self.backend!r}", where="GradeSVC(backend=...)",
+                              fix=f"use one of {BACKENDS}")
         Xa = _select(X, self.features)
         y = _check_grades(y)
         n_inner = min(self.inner_folds, len(y))
@@ -132,7 +160,8 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
                              ("svc", SVC(kernel=self.kernel, random_state=self.random_state))])
             self.search_ = GridSearchCV(pipe, self._grid(), scoring="accuracy", refit=True, cv=splits,
                                         n_jobs=self.n_jobs, error_score="raise")
-            self.search_.fit(Xa, y)
+            with _parallel(self.backend, self.n_jobs):
+                self.search_.fit(Xa, y)
             model = self.search_.best_estimator_
             if self.probability:
                 model = CalibratedClassifierCV(clone(model), method="sigmoid", ensemble=False,

@@ -94,8 +94,10 @@ class RatingStudy:
 
 def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
                      *, forecaster: Forecaster, progress: bool = True,
-                     n_jobs: int = 1) -> RatingStudy:
-    """Run stage 2 for every horizon of ``settings`` (the default horizon included)."""
+                     n_jobs: int = 1, backend: str | None = None) -> RatingStudy:
+    """Run stage 2 for every horizon of ``settings`` (the default horizon included); the SVC
+    grid searches on ``n_jobs`` joblib workers of ``backend`` (``"dask"``: see
+    :mod:`qmtl_research.parallel`)."""
     grade_table = settings.load_grade_table()
     horizons = sorted(set(settings.horizons) | {settings.horizon_weeks})
     study = RatingStudy(settings, grade_table)
@@ -123,7 +125,7 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
             study.results[h] = HorizonResult(ds, screen, None, pd.DataFrame(), log, note)
             continue
         approaches = make_approaches(grade_table, screen.selected, settings.kernels, settings.param_grid,
-                                     settings.inner_folds, seed, n_jobs)
+                                     settings.inner_folds, seed, n_jobs, backend)
         ev = evaluate(ds.frame, approaches, settings.split, settings.outer_folds, seed, progress,
                       min_train=settings.min_train)
         study.results[h] = HorizonResult(ds, screen, ev, scores(ev.predictions), log)

@@ -66,6 +66,24 @@ class ReportResult:
     verdict: str | None = None
 
 
+def rounded_timings(timings: dict[str, float]) -> dict[str, float]:
+    """The manifest's ``timings``: ``{step: seconds}`` (2 decimals) plus ``total``.
+
+    Steps are ``load_data``, ``stage <name>`` (each stage of the package), ``notebook <name>``,
+    ``notebooks`` (all views, side by side) and ``render``. Wall-clock seconds on the machine that
+    ran the report: they live in the manifest and the run output only, never in the report text
+    (whose numbers the regression test compares)."""
+    out = {k: round(v, 2) for k, v in timings.items()}
+    out["total"] = round(sum(v for k, v in timings.items() if not k.startswith("notebook ")), 2)
+    return out
+
+
+def timings_line(timings: dict[str, float]) -> str:
+    """One line of the run output: every step's seconds and the total."""
+    t = rounded_timings(timings)
+    return "  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in t.items())
+
+
 def resolve_world(cfg: StrategyConfig, world: str | None) -> str:
     if world is None:
         return cfg.default_world
@@ -181,11 +199,11 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     with guard_run(store, key, folder):
         return _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params, inputs_info, timings,
                          echo=echo, progress=progress, no_notebooks=no_notebooks, engine=engine,
-                         store_url=store_url, fingerprint=fingerprint, card_sha=card_sha)
+                         store_url=store_url, fingerprint=fingerprint, card_sha=card_sha, live=live)
 
 
 def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params, inputs_info, timings, *, echo,
-              progress, no_notebooks, engine, store_url, fingerprint, card_sha) -> ReportResult:
+              progress, no_notebooks, engine, store_url, fingerprint, card_sha, live=None) -> ReportResult:
     """Stages, notebooks, render and registration of the created run ``key`` (guarded by the caller)."""
     from qmtl_research.pipeline import run_strategy
     from qmtl_research.store.context import RunContext
@@ -212,6 +230,7 @@ def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params,
              f"verdict {str((live_run.get('summary') or {}).get('status', '')).upper()}, demotion candidate "
              f"{live_run['params']['demotion_candidate']}")
     if no_notebooks:
+        echo(timings_line(timings))
         return ReportResult(strategy, world_id, None, run_id, None, status=run["status"], timings=timings,
                             verdict=verdict)
 
@@ -241,7 +260,7 @@ def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params,
     timings["notebooks"] = time.perf_counter() - t
 
     return _render_and_register(
-        cfg, store, key, run, version, folder, report_nb, previous, engine, timings,
+        cfg, store, key, run, version, folder, report_nb, previous, engine, timings, echo=echo,
         data_fingerprint=fingerprint,
         parameters={"strategy": cfg.model_dump(mode="json"),
                     "steps": [dict(notebook=n, parameters=p) for n, p in steps], "stages": params["stages"]},
@@ -249,7 +268,7 @@ def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params,
 
 
 def _render_and_register(cfg: StrategyConfig, store, key: RunKey, run: dict, version: str, folder: Path,
-                         report_nb: Path, previous: list[dict], engine: str, timings: dict,
+                         report_nb: Path, previous: list[dict], engine: str, timings: dict, *, echo=print,
                          **manifest_fields) -> ReportResult:
     """Render the executed report notebook into ``folder``, write its manifest (``manifest_fields``:
     data_fingerprint, parameters, model card version and sha256, inputs) and register the version."""
@@ -280,7 +299,8 @@ def _render_and_register(cfg: StrategyConfig, store, key: RunKey, run: dict, ver
         seeds={"strategy": cfg.seed, "universe": cfg.universe.seed},
         run_ids=[key.run_id], previous_version=previous[-1]["version"] if previous else None,
         render_engine=outputs["engine"], store=store.url,
-        timings_s={k: round(v, 2) for k, v in timings.items()}, **manifest_fields)
+        timings=rounded_timings(timings), **manifest_fields)
+    echo(timings_line(timings))
     manifest["git"]["dirty"] = bool(manifest["git"].get("dirty")) or bool(inputs.get("dirty"))
     manifest["files"] = file_hashes(folder)
     write_manifest(folder, manifest)
@@ -328,7 +348,7 @@ def render_signed(strategy: str, world: str | None, run_id: str, *, store_url: s
     timings["notebooks"] = time.perf_counter() - t
     params = run.get("params") or {}
     return _render_and_register(
-        cfg, store, key, run, version, folder, report_nb, previous, engine, timings,
+        cfg, store, key, run, version, folder, report_nb, previous, engine, timings, echo=echo,
         data_fingerprint=run.get("data_fingerprint"),
         parameters={"strategy": params.get("strategy"), "stages": params.get("stages")},
         model_card_version=run.get("model_card_version"), model_card_sha256=prov.get("model_card_sha256"),

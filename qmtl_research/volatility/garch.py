@@ -61,6 +61,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from qmtl_research.errors import InputError
+from qmtl_research.parallel import dask_client as _dask_client
 from qmtl_research.volatility import garch_kernels as kernels
 from qmtl_research.volatility.innovations import fit_student_t_df, tail_factor
 from qmtl_research.volatility.targets import ANNUALISE_PCT, expected_target_vol, realized_vol
@@ -1103,29 +1104,3 @@ def _mask_chunk(values, mask, funds, cfg, horizon, grid) -> dict:
         table["fit_date"] = [grid[start_from[j]] if start_from[j] else pd.NaT for j in kept]
         tables.append(table)
     return {"funds": funds, "cond": cond, "fcst": fcst, "fpos": fpos, "tables": tables, "failures": failures}
-
-
-class _dask_client:
-    """The current dask.distributed Client, or a local cluster for the duration of the block."""
-
-    def __init__(self, n_workers: int):
-        self.n_workers = n_workers
-        self._own = None
-
-    def __enter__(self):
-        from distributed import Client, LocalCluster, get_client
-
-        try:
-            get_client()
-        except ValueError:
-            cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            self._own = (Client(cluster), cluster)
-        return self
-
-    def __exit__(self, *exc):
-        if self._own is not None:
-            client, cluster = self._own
-            client.close()
-            cluster.close()
-        return False
