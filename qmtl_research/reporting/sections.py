@@ -516,11 +516,37 @@ def extended_validation(rep: ReportData) -> None:
     benchmark, stress, paper/shadow, live monitoring) and the research model rules, as the
     verdict evaluated them (nothing appends extended-validation revisions after it)."""
     ext = rep.validation.extended if rep.validation is not None else None
+    layers = qmtl_layers(rep, ext)
+    table(layers, "QMTL's validation layers: configured by the world's policy in force, and what the verdict "
+                  "found (a layer the policy does not configure is not evaluated)", index=False)
     if ext is not None and not ext.empty:
         table(ext, "extended layers and research model rules (not among the core rules of 4.1)", index=False)
     else:
         md("No extended-validation layer (cohort, portfolio, stress, live monitoring) or model rule was "
            "evaluated for this run.")
+
+
+QMTL_LAYERS = ("cohort", "portfolio", "benchmark", "stress", "paper_shadow_consistency", "live_monitoring")
+
+
+def qmtl_layers(rep: ReportData, ext: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per QMTL validation layer (:data:`QMTL_LAYERS`): whether the world's policy in
+    force configures it (with its keys) and the status the verdict recorded for it, if any."""
+    from qmtl_research.validation.policy import policy_of_world
+
+    policy, _ = policy_of_world(rep.world)
+    rows = []
+    for layer in QMTL_LAYERS:
+        section = getattr(policy, layer, None)
+        keys = sorted(section.model_dump(exclude_none=True, exclude_unset=True)) if section is not None else []
+        status = "not evaluated"
+        if ext is not None and not ext.empty and "rule" in ext.columns:
+            hit = ext[ext["rule"].astype(str) == layer]
+            if len(hit) and "status" in hit.columns:
+                status = str(hit["status"].iloc[-1])
+        rows.append({"layer": layer, "configured": "yes" if section is not None else "no",
+                     "settings": ", ".join(keys) if keys else "-", "verdict": status})
+    return pd.DataFrame(rows)
 
 
 def benchmark_comparison(rep: ReportData) -> None:
