@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal, Mapping
 
 from pydantic import Field
 
+from qmtl_research.errors import ConfigError
 from qmtl_research.validation.metrics import get_metric
 from qmtl_research.validation.rules import (EPS, BoundsRule, Check, RuleBase, RuleContext, Status, _fmt, bound_check,
                                             missing_check)
@@ -17,10 +18,13 @@ from qmtl_research.validation.thresholds import RuleConfig, bounds_config
 class ForecastErrorConfig(RuleConfig):
     """Stage 1: the champion's (the model under validation) forecast error must not exceed the
     **best** challenger's by more than ``max_relative_gap`` (0 = champion at least as good).
+    ``champion``: None (default) = the model under validation the run's stage 1 recorded
+    (``models.forecast.validated_model``, from ``Stage1Config.validated_model``, its one
+    declaration); a name given here must agree with it, else the run is refused (ConfigError).
     ``challengers``: the models to compare with; None (default) = every other stage-1 model the
     run recorded (GARCH, LSTM, naive, EWMA, GJR-GARCH, HAR, ...). Reads volatility/table2."""
 
-    champion: str = "GARCH-LSTM"
+    champion: str | None = None
     challengers: list[str] | None = None
     metric: Literal["RMSE", "MSE"] = "RMSE"
     max_relative_gap: float = Field(0.0, ge=0)
@@ -95,16 +99,33 @@ class ForecastErrorRule(RuleBase):
     default_severity, default_owner = "blocking", "quant"
     tags = ("model", "stage1", "challenger")
 
-    @property
-    def champion(self) -> str:
-        """The model under validation (the config's ``champion``)."""
-        return self.config.champion
+    def champion(self, metrics: Mapping[str, Any]) -> str | None:
+        """The model under validation: the run's recorded ``models.forecast.validated_model``
+        (stage 1's config), else the policy's ``champion``; None when neither says.
+
+        Raises
+        ------
+        ConfigError
+            The policy's ``champion`` and the run's validated model disagree.
+        """
+        recorded = get_metric(metrics, "models.forecast.validated_model")
+        declared = self.config.champion
+        if declared is not None and recorded is not None and declared != recorded:
+            raise ConfigError(
+                f"the policy's forecast_error champion '{declared}' is not the model stage 1 validated "
+                f"('{recorded}', Stage1Config.validated_model)",
+                where="policy field research_model_rules.forecast_error.champion",
+                fix="remove champion from the policy (the rule then judges the stage-1 config's validated_model) "
+                    "or validate that model in stage 1")
+        return recorded if recorded is not None else declared
 
     def checks(self, metrics: Mapping[str, Any], ctx: RuleContext) -> list[Check]:
         """A missing champion / challenger per ``on_missing_metric``, then the comparison with the
         best challenger."""
-        c, out, champion = self.config, [], self.champion
+        c, out, champion = self.config, [], self.champion(metrics)
         base = f"models.forecast.{c.metric.lower()}"
+        if champion is None:
+            return [missing_check("champion", "models.forecast.validated_model", ctx.on_missing_metric)]
         champ = get_metric(metrics, f"{base}.{champion}")
         if champ is None:
             return [missing_check("champion", f"{base}.{champion}", ctx.on_missing_metric)]
