@@ -69,8 +69,10 @@ def test_the_stage_1_evidence_records_the_validated_model():
     assert block["validated_model"] == "GARCH-LSTM" and block["rmse"] == RMSE
 
 
-def test_the_shipped_files_declare_it_once():
-    assert Stage1Config().validated_model == "GARCH-LSTM"
-    assert load_rating_settings().stage1_model is None
+def test_the_shipped_files_agree_with_the_one_declaration():
+    validated = Stage1Config().validated_model
+    assert validated == "GARCH-LSTM"
+    assert load_rating_settings().stage1_model is None                   # stage 2 reads stage 1's
+    # the world policy keeps its champion (its ruleset hash unchanged): it names the same model
     fe = load_policy(params_dir() / "policies" / "fund-rating.yml").research_model_rules.forecast_error
-    assert fe is not None and fe.champion is None
+    assert fe is not None and fe.champion == validated
