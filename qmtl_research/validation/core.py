@@ -65,16 +65,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-import pandas as pd
 
-from qmtl_research.validation.metrics import get_metric
-from qmtl_research.validation.qmtl_runs import RunRecord
 from qmtl_research.validation.rules import Check
+from qmtl_research.metric_paths import get_metric
 from qmtl_research.validation.thresholds import PROFILE_SECTIONS, QMTL_PROFILE_KEYS, THRESHOLDS
 
 #: the policy model (:class:`qmtl_research.validation.policy.Policy`, ``ValidationProfile``) is built
 #: from the rule registry, so it is not imported here; annotated as ``Any``
 Policy = ValidationProfile = Any
+#: annotations only: run records (:class:`~qmtl_research.validation.qmtl_runs.RunRecord`) and
+#: pandas load with the engine, not with the policy schema that imports the rules
+RunRecord = DataFrame = Any
 
 #: leaf names QMTL's sample rule reads (``_SAMPLE_METRIC_KEYS``)
 SAMPLE_KEYS = ("n_trades_total", "n_trades_per_year", "num_trades", "effective_history_years", "sample_days")
@@ -264,9 +265,11 @@ class CoreBatch:
         return _selection_label(i, self.candidates, self.topk_selected, self.selected_set)
 
 
-def _pair_correlation(a: RunRecord, b: RunRecord, correlations: pd.DataFrame | None, use_series: bool) -> float | None:
+def _pair_correlation(a: RunRecord, b: RunRecord, correlations: DataFrame | None, use_series: bool) -> float | None:
     """Correlation of two runs: the matrix (either orientation) or, in the default view, their
     return series (>= 3 common dates); None when unknown."""
+    import pandas as pd
+
     if correlations is not None:
         for x, y in ((a.strategy_id, b.strategy_id), (b.strategy_id, a.strategy_id)):
             if x in correlations.index and y in correlations.columns:
@@ -315,7 +318,7 @@ def _selection_label(i: int, candidates: list[bool], topk: set[int], selected: s
 
 
 def core_batch(runs: list[RunRecord], policy: Policy, profile: ValidationProfile, *, qmtl: bool,
-               prev_active: Iterable[str] = (), correlations: pd.DataFrame | None = None) -> CoreBatch:
+               prev_active: Iterable[str] = (), correlations: DataFrame | None = None) -> CoreBatch:
     """Every threshold on every run of one batch judged under ``profile``, then QMTL's selection
     (module docstring, steps 1 and 2).
 

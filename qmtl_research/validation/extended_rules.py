@@ -9,9 +9,9 @@ from typing import Any, ClassVar, Literal, Mapping
 
 from pydantic import Field
 
-from qmtl_research.validation.metrics import get_metric
 from qmtl_research.validation.rules import (BoundsRule, Check, RuleBase, RuleContext, RuleResult, bound_check, fold,
                                             missing_check)
+from qmtl_research.metric_paths import get_metric
 from qmtl_research.validation.thresholds import RuleConfig, bounds_config
 
 PortfolioConfig = bounds_config("PortfolioConfig", "portfolio",

@@ -9,9 +9,9 @@ from typing import Any, ClassVar, Literal, Mapping
 from pydantic import Field
 
 from qmtl_research.errors import ConfigError
-from qmtl_research.validation.metrics import get_metric
 from qmtl_research.validation.rules import (EPS, BoundsRule, Check, RuleBase, RuleContext, Status, _fmt, bound_check,
                                             missing_check)
+from qmtl_research.metric_paths import get_metric
 from qmtl_research.validation.thresholds import RuleConfig, bounds_config
 
 

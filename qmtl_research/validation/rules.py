@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal, Mapping, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from qmtl_research.validation.metrics import get_metric
+from qmtl_research.metric_paths import get_metric
 from qmtl_research.validation.thresholds import THRESHOLDS, Owner, RuleConfig, Severity
 
 #: the policy model (:class:`qmtl_research.validation.policy.Policy`, ``ValidationProfile``) is built
