@@ -84,7 +84,18 @@ SAMPLE_KEYS = ("n_trades_total", "n_trades_per_year", "num_trades", "effective_h
 def qmtl_flat_metrics(blocks: Mapping[str, Any]) -> dict[str, float]:
     """QMTL's flat metric map of a run: numeric leaves (bools excluded) by dotted path and by
     leaf name; the first leaf of a name wins (``policy_diff._extract_metrics`` /
-    ``policy_engine._flatten_metrics``)."""
+    ``policy_engine._flatten_metrics``).
+
+    Parameters
+    ----------
+    blocks : mapping
+        The run's metric blocks.
+
+    Returns
+    -------
+    dict
+        Dotted path and leaf name -> float.
+    """
     flat: dict[str, float] = {}
 
     def visit(prefix: str, obj: Any) -> None:
@@ -114,6 +125,7 @@ class MetricView:
         return get_metric(self.blocks, path)
 
     def present(self, path: str) -> bool:
+        """Whether ``path`` holds a value."""
         return self.value(path) is not None
 
     @property
@@ -130,6 +142,7 @@ class MetricView:
 
 
 def is_number(v: Any) -> bool:
+    """A real number (int or float, bools excluded; NaN and infinities included)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -146,12 +159,24 @@ class Threshold:
 
     @property
     def leaf(self) -> str:
+        """The metric's leaf name (QMTL keys its thresholds by it)."""
         return self.metric.split(".")[-1]
 
 
 def profile_thresholds(profile: ValidationProfile, qmtl_only: bool = False) -> list[Threshold]:
     """The bounds of a profile in QMTL's order (sample, performance, robustness, risk; then our
-    data_currency extension); ``qmtl_only``: the keys QMTL knows."""
+    data_currency extension); ``qmtl_only``: the keys QMTL knows.
+
+    Parameters
+    ----------
+    profile : ValidationProfile
+    qmtl_only : bool, default False
+        Only the keys QMTL's engine knows (:data:`QMTL_PROFILE_KEYS`).
+
+    Returns
+    -------
+    list of Threshold
+    """
     out = []
     for section in PROFILE_SECTIONS:
         cfg = getattr(profile, section)
@@ -172,7 +197,26 @@ class MetricError(Exception):
 def check_threshold(view: MetricView, t: Threshold, on_missing: str) -> Check:
     """One bound on one run. Status ``fail`` = blocking failure (breach, or missing under
     on_missing_metric fail); ``warn`` = missing under warn; missing under ignore passes with a
-    ``*_missing_ignored`` note. Raises :class:`MetricError` for a non-numeric value."""
+    ``*_missing_ignored`` note.
+
+    Parameters
+    ----------
+    view : MetricView
+        The run's metrics.
+    t : Threshold
+    on_missing : {'fail', 'warn', 'ignore'}
+        ``validation.on_missing_metric``.
+
+    Returns
+    -------
+    Check
+        An infinite value fails with ``<leaf>_not_finite`` (a departure from QMTL).
+
+    Raises
+    ------
+    MetricError
+        The metric is present but not a number (default view).
+    """
     value = view.value(t.metric)
     if value is None:
         status = {"fail": "fail", "warn": "warn", "ignore": "pass"}[on_missing]
@@ -283,7 +327,20 @@ def _pair_correlation(a: RunRecord, b: RunRecord, correlations: DataFrame | None
 
 
 def selection_metric(view: MetricView, metric: str) -> Any:
-    """Value of a selection metric (``sharpe`` or a dotted path)."""
+    """Value of a selection metric.
+
+    Parameters
+    ----------
+    view : MetricView
+    metric : str
+        ``sharpe`` (read as ``returns.sharpe`` in the default view, the leaf in QMTL's) or a
+        dotted path.
+
+    Returns
+    -------
+    Any
+        The value, None when missing.
+    """
     if view.qmtl:
         return view.flat.get(metric)
     return view.value(metric if "." in metric else f"returns.{metric}")

@@ -66,9 +66,11 @@ class RunOutcome:
 
     @property
     def rules_executed_ratio(self) -> float:
+        """Share of the rules that ran without ``rule_error`` (1.0 without rules)."""
         return self.rules_executed / self.rules_configured if self.rules_configured else 1.0
 
     def failing(self) -> list[str]:
+        """Names of the rules that fail."""
         return [n for n, r in self.results.items() if r.status == "fail"]
 
     def to_json(self, details: bool = False) -> dict[str, Any]:
@@ -108,7 +110,20 @@ def summary_status(results: Iterable[RuleResult], qmtl_compat: bool = False) -> 
     ``warn`` if any warns, else ``pass`` -- severity does not soften a fail. This holds for
     QMTL's five core rules in both modes, and for every rule under ``qmtl_compat``. By default the
     other rules (extended layers as implemented here, research_model_rules) keep their severity:
-    a blocking fail fails the run, a soft or info fail makes it ``warn``."""
+    a blocking fail fails the run, a soft or info fail makes it ``warn``.
+
+    Parameters
+    ----------
+    results : iterable of RuleResult
+        The run's rule results.
+    qmtl_compat : bool, default False
+        Read every rule as QMTL's policy_diff does.
+
+    Returns
+    -------
+    str
+        ``pass`` | ``warn`` | ``fail``.
+    """
     results = list(results)
     if any(r.status == "fail" and (qmtl_compat or r.rule in CORE_RULES or r.severity == "blocking")
            for r in results):
@@ -123,7 +138,28 @@ def recommended_stage(status: str, stage: str, policy: Policy | None = None, qmt
 
     Default (QMTL's design): pass -> one stage up, warn -> stay, fail -> one stage down
     (a failing live run is a demotion candidate back to paper); ``governance.live_promotion.mode:
-    disabled`` caps it at paper_only. ``qmtl_compat``: QMTL's code, the stage alone."""
+    disabled`` caps it at paper_only. ``qmtl_compat``: QMTL's code, the stage alone.
+
+    Parameters
+    ----------
+    status : str
+        The run's summary status (:func:`summary_status`).
+    stage : str
+        backtest | paper | live.
+    policy : Policy, optional
+        Its ``governance.live_promotion.mode`` caps the label.
+    qmtl_compat : bool, default False
+
+    Returns
+    -------
+    str
+        One of :data:`~qmtl_research.validation.policy.STAGE_LABELS`.
+
+    Raises
+    ------
+    InputError
+        An unknown stage.
+    """
     level = STAGES.index(check_stage(stage))
     if qmtl_compat:
         return STAGE_LABELS[level]
@@ -140,7 +176,37 @@ def evaluate_batch(runs: list[RunRecord], policy: Policy, stage: str | None = No
 
     Runs of different stages are judged with their own profile; selection acts across the
     runs of the same stage. ``correlations``: a matrix with strategy ids as index and columns
-    (``selection.correlation`` is applied only with it, or by default with return series)."""
+    (``selection.correlation`` is applied only with it, or by default with return series).
+
+    Parameters
+    ----------
+    runs : list of RunRecord
+        The batch.
+    policy : Policy
+    stage : str, optional
+        backtest | paper | live for every run; None: each run's own stage (default backtest).
+    policy_version : str, optional
+        Recorded with each outcome.
+    prev_active : iterable of str
+        Strategy ids active before this batch (selection's hysteresis).
+    correlations : DataFrame, optional
+        Pairwise correlations, strategy ids as index and columns.
+    qmtl_compat : bool, default False
+        Reproduce QMTL's engine (module docstring).
+
+    Returns
+    -------
+    list of RunOutcome
+        One per run, in the order of ``runs``.
+
+    Raises
+    ------
+    InputError
+        An unknown stage.
+    ConfigError
+        The policy has no profile for a stage, or a rule refuses the policy (e.g. a forecast_error
+        champion that is not the model stage 1 validated).
+    """
     outcomes: list[RunOutcome | None] = [None] * len(runs)
     by_stage: dict[str, list[int]] = {}
     for i, r in enumerate(runs):
@@ -189,7 +255,18 @@ def _evaluate_stage(runs, policy, stage, policy_version, prev_active, correlatio
 
 
 def outcomes_frame(outcomes: list[RunOutcome]) -> pd.DataFrame:
-    """One row per run: identity, status, recommended stage, selected and the failing rules."""
+    """One row per run: identity, status, recommended stage, selected and the failing rules.
+
+    Parameters
+    ----------
+    outcomes : list of RunOutcome
+
+    Returns
+    -------
+    DataFrame
+        Columns strategy_id, run_id, stage, profile, status, recommended_stage, selected,
+        failed_rules and warned_rules (``rule:reason_code``, comma-separated).
+    """
     rows = []
     for o in outcomes:
         rows.append({"strategy_id": o.run.strategy_id, "run_id": o.run.run_id, "stage": o.stage,
@@ -201,7 +278,18 @@ def outcomes_frame(outcomes: list[RunOutcome]) -> pd.DataFrame:
 
 
 def rules_frame(outcome: RunOutcome) -> pd.DataFrame:
-    """The RuleResults of one run as a table (rule, status, severity, owner, reason_code, reason)."""
+    """The RuleResults of one run as a table.
+
+    Parameters
+    ----------
+    outcome : RunOutcome
+
+    Returns
+    -------
+    DataFrame
+        Columns rule, status, severity, owner, reason_code, reason; one row per rule, in
+        emission order.
+    """
     return pd.DataFrame([{"rule": r.rule, "status": r.status, "severity": r.severity, "owner": r.owner,
                           "reason_code": r.reason_code, "reason": r.reason} for r in outcome.results.values()],
                         columns=["rule", "status", "severity", "owner", "reason_code", "reason"])
@@ -218,6 +306,11 @@ def checks_frame(validation: dict | None) -> pd.DataFrame:
     ----------
     validation : dict or None
         The ``validation`` field of a stored EvaluationRun (:meth:`RunOutcome.validation_payload`).
+
+    Returns
+    -------
+    DataFrame
+        Columns rule, severity, threshold, metric, bound, measured, status.
     """
     cols = ["rule", "severity", "threshold", "metric", "bound", "measured", "status"]
     rows = []

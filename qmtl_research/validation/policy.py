@@ -69,15 +69,22 @@ class ValidationProfile(_Strict):
 
 
 class TopK(_Strict):
+    """``selection.top_k``: keep the best ``k`` candidates by ``metric``."""
+
     metric: str = "sharpe"
     k: int = Field(ge=1)
 
 
 class Correlation(_Strict):
+    """``selection.correlation``: drop a run whose ``|corr|`` with a kept run exceeds ``max``."""
+
     max: float = Field(ge=-1, le=1)
 
 
 class Hysteresis(_Strict):
+    """``selection.hysteresis``: admit a run at ``metric >= enter``, keep an active one while
+    ``metric >= exit``."""
+
     metric: str = "sharpe"
     enter: float
     exit: float
@@ -110,6 +117,8 @@ class LivePromotion(_Strict):
 
 
 class Governance(_Strict):
+    """``governance``: how a passing run is promoted (``live_promotion``)."""
+
     live_promotion: LivePromotion = Field(default_factory=LivePromotion)
 
 
@@ -213,6 +222,13 @@ class Policy(_Strict):
         return next(iter(self.validation_profiles))
 
     def profile(self, name: str) -> ValidationProfile:
+        """The validation profile ``name``.
+
+        Raises
+        ------
+        ConfigError
+            The policy has no such profile.
+        """
         if name not in self.validation_profiles:
             raise ConfigError(f"unknown validation profile '{name}'",
                               fix=f"use one of: {', '.join(self.validation_profiles)}")
@@ -220,6 +236,13 @@ class Policy(_Strict):
 
 
 def check_stage(stage: str) -> str:
+    """``stage`` when it is one of :data:`STAGES`.
+
+    Raises
+    ------
+    InputError
+        Another stage name.
+    """
     if stage not in STAGES:
         raise InputError(f"unknown stage '{stage}'", where="--stage / stage field",
                          fix=f"use one of: {', '.join(STAGES)}")
@@ -227,6 +250,7 @@ def check_stage(stage: str) -> str:
 
 
 def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys, no spaces and no NaN (what the ruleset hashes are computed on)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
@@ -419,6 +443,7 @@ class _InlinePolicy(BaseModel):
 
 
 def world_file(world_id: str) -> Path | None:
+    """``params/worlds/<world_id>.yaml`` (or ``.yml``), None when there is none."""
     for ext in (".yaml", ".yml"):
         p = params_dir() / "worlds" / f"{world_id}{ext}"
         if p.is_file():
