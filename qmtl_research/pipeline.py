@@ -194,6 +194,37 @@ def stage1_for(inputs: StageInputs, progress: bool = False):
     return inputs.products["volatility"]
 
 
+def resolve_stage1_model(stage1_model: str | None, validated_model: str) -> str:
+    """The stage-1 model whose forecasts feed stage 2: the stage-1 config's ``validated_model``
+    (its one declaration).
+
+    Parameters
+    ----------
+    stage1_model : str or None
+        The rating settings' ``stage1_model`` (``params/rating/settings.yaml`` or the notebook
+        parameter); None reads ``validated_model``.
+    validated_model : str
+        ``Stage1Config.validated_model`` of the stage-1 run stage 2 reads.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ConfigError
+        ``stage1_model`` names another model than the one stage 1 validated.
+    """
+    if stage1_model is None or stage1_model == validated_model:
+        return validated_model
+    raise ConfigError(f"stage-2 setting stage1_model '{stage1_model}' is not the model stage 1 validated "
+                      f"('{validated_model}', Stage1Config.validated_model)",
+                      where="params/rating/settings.yaml field 'stage1_model' (or the rating notebook's "
+                            "stage1_model parameter)",
+                      fix="remove stage1_model (stage 2 then reads the validated model's forecasts) or validate "
+                          "that model in stage 1")
+
+
 def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False):
     """Stage 2 on the run's stage-1 forecast panel: the study at every horizon, early warnings
     validated per horizon, label counts and the disclosed-grade comparison."""
@@ -205,6 +236,8 @@ def run_rating(params: RatingParams, inputs: StageInputs, progress: bool = False
     seed = _seed(params, inputs.strategy)
     panel = inputs.panel
     stage1 = stage1_for(inputs, progress)
+    settings = settings.model_copy(update={"stage1_model": resolve_stage1_model(settings.stage1_model,
+                                                                                stage1.config.validated_model)})
     forecaster = PanelForecaster(stage1.forecasts, settings.stage1_model)
     study = run_rating_study(panel, settings, seed=seed, forecaster=forecaster, progress=progress,
                              n_jobs=params.n_jobs or 1, backend=params.backend)

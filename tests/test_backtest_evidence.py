@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from qmtl_research.validation.evidence import es_block, fund_var_block
-from qmtl_research.validation.policy import VarBacktestRule as VarBacktestConfig
-from qmtl_research.validation.rules import RuleContext, VarBacktestRule
+from qmtl_research.validation.research_rules import VarBacktestConfig
+from qmtl_research.validation.research_rules import VarBacktestRule
+from qmtl_research.validation.rules import RuleContext
 
 
 def _ctx(on_missing="fail"):

@@ -184,8 +184,8 @@ def test_challenger_table_orients_dm_against_the_validated_model():
 
 
 def test_forecast_error_rule_compares_with_the_best_challenger():
-    from qmtl_research.validation.policy import ForecastErrorRule as Config
-    from qmtl_research.validation.rules import ForecastErrorRule
+    from qmtl_research.validation.research_rules import ForecastErrorConfig as Config
+    from qmtl_research.validation.research_rules import ForecastErrorRule
 
     class Ctx:
         on_missing_metric = "fail"

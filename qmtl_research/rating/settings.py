@@ -23,9 +23,10 @@ class RatingSettings(BaseModel):
     window_weeks: int = Field(156, ge=10)
     horizon_weeks: int = Field(4, ge=1)
     horizons: list[int] = Field(default_factory=lambda: [4, 13, 52], min_length=1)
-    stage1_model: str = Field(
-        "GARCH-LSTM", description="the stage-1 model whose walk-forward forecasts feed the blended std "
-                                  "(a model of qmtl_research.volatility.registry that stage 1 ran)")
+    stage1_model: str | None = Field(
+        None, description="the stage-1 model whose walk-forward forecasts feed the blended std: None (default) = the "
+                          "stage-1 run's validated_model (Stage1Config, its one declaration); a name given here "
+                          "must be that model (qmtl_research.pipeline.resolve_stage1_model refuses another)")
     kernels: list[str] = Field(default_factory=lambda: list(KERNELS), min_length=1)
     param_grid: dict[str, list[float | str]] = Field(
         default_factory=lambda: {"C": [1.0, 10.0, 100.0], "gamma": ["scale", 1.0]})
@@ -52,10 +53,10 @@ class RatingSettings(BaseModel):
 
     @field_validator("stage1_model")
     @classmethod
-    def _stage1_model(cls, v: str) -> str:
+    def _stage1_model(cls, v: str | None) -> str | None:
         from qmtl_research.volatility import registry
 
-        if v not in registry.names():
+        if v is not None and v not in registry.names():
             raise ValueError(f"unknown stage-1 model {v!r}; use one of {list(registry.names())}")
         return v
 

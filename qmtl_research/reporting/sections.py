@@ -19,6 +19,7 @@ from IPython.display import Markdown, display
 
 from qmtl_research.reporting.render import markdown_literal as lit
 from qmtl_research.reporting.report_data import ReportData
+from qmtl_research.validation.registry import CORE_RULES
 
 STATUS_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 _TABLE_NUMBER = itertools.count(1)  # tables and figures are numbered in display order (one report per kernel)
@@ -407,7 +408,6 @@ def config_rows(cfg: dict, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 # --------------------------------------------------------------------- 4
-CORE_RULES = ("data_currency", "sample", "performance", "risk_constraint", "robustness")
 
 
 def rule_results(rep: ReportData) -> None:

@@ -1,7 +1,9 @@
 """Model-risk-management layer, compatible with QMTL's world validation.
 
-metrics (blocks from returns) -> policy (QMTL format, pydantic) -> core (QMTL's five core rules
-and selection, as QMTL's policy engine computes them) + rules (extended layers, research rules)
+metrics (blocks from returns) -> policy (QMTL format, pydantic; each section the config of one
+rule) -> rules (the one Rule protocol) with core_rules (QMTL's five core rules, reading core's
+threshold and selection pass), extended_rules (QMTL's extended layers) and research_rules
+(this project's research_model_rules), assembled by registry (the only list of rule names)
 -> engine (batch verdicts; ``qmtl_compat=True`` reproduces QMTL's engine exactly) -> runs
 (EvaluationRun lifecycle in the store) -> overrides, events, monitoring, health, diff, invariants.
 
@@ -24,7 +26,9 @@ _HOMES = {
     "CORE_RULES": "policy", "Policy": "policy", "load_policy": "policy", "policy_of_world": "policy",
     "qmtl_ruleset_hash": "policy", "ruleset_hash": "policy",
     "RunRecord": "qmtl_runs", "load_runs": "qmtl_runs", "parse_runs": "qmtl_runs",
-    "RuleResult": "rules",
+    "Rule": "rules", "RuleBase": "rules", "RuleContext": "rules", "RuleResult": "rules",
+    "build_rules": "registry", "register_rule": "registry", "registered_rules": "registry",
+    "unregister_rule": "registry",
 }
 
 __all__ = sorted(_HOMES)

@@ -1,4 +1,7 @@
-"""QMTL's five core rules and batch selection, as QMTL's policy engine computes them.
+"""The batch pass of QMTL's five core rules: every threshold on every run, then selection, as
+QMTL's policy engine computes them (:func:`core_batch`). The five rules themselves are classes
+in :mod:`qmtl_research.validation.core_rules` that read this pass. (Over 400 lines: about half is
+this docstring, the one place QMTL's core-rule logic and this project's departures are written.)
 
 Reference: hyophyop/qmtl ``qmtl/services/worldservice/policy_engine.py`` (``evaluate_policy``,
 the newest stored version; the rule logic is the same in the fc06bd80-era version), driven the
@@ -19,7 +22,7 @@ way ``scripts/policy_diff.py`` drives it. For one batch of runs, one stage and o
    (an unknown pair counts as 0); ``hysteresis`` keeps a previously active run while
    ``metric >= exit`` and admits another at ``metric >= enter`` (a missing value drops the run
    silently). ``selected`` = what survives.
-3. **rules**, always these five, in this order:
+3. **rules** (:mod:`~qmtl_research.validation.core_rules`), always these five, in this order:
 
    ============== ================================================================ ==========
    rule           QMTL's logic                                                     default
@@ -63,13 +66,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-import pandas as pd
 
-from qmtl_research.validation.metrics import get_metric
-from qmtl_research.validation.policy import (PROFILE_SECTIONS, QMTL_PROFILE_KEYS, RULE_DEFAULTS, THRESHOLDS,
-                                             Policy, ValidationProfile)
-from qmtl_research.validation.qmtl_runs import RunRecord
-from qmtl_research.validation.rules import Check, RuleResult
+from qmtl_research.validation.rules import Check
+from qmtl_research.metric_paths import get_metric
+from qmtl_research.validation.thresholds import PROFILE_SECTIONS, QMTL_PROFILE_KEYS, THRESHOLDS
+
+#: the policy model (:class:`qmtl_research.validation.policy.Policy`, ``ValidationProfile``) is built
+#: from the rule registry, so it is not imported here; annotated as ``Any``
+Policy = ValidationProfile = Any
+#: annotations only: run records (:class:`~qmtl_research.validation.qmtl_runs.RunRecord`) and
+#: pandas load with the engine, not with the policy schema that imports the rules
+RunRecord = DataFrame = Any
 
 #: leaf names QMTL's sample rule reads (``_SAMPLE_METRIC_KEYS``)
 SAMPLE_KEYS = ("n_trades_total", "n_trades_per_year", "num_trades", "effective_history_years", "sample_days")
@@ -78,7 +85,18 @@ SAMPLE_KEYS = ("n_trades_total", "n_trades_per_year", "num_trades", "effective_h
 def qmtl_flat_metrics(blocks: Mapping[str, Any]) -> dict[str, float]:
     """QMTL's flat metric map of a run: numeric leaves (bools excluded) by dotted path and by
     leaf name; the first leaf of a name wins (``policy_diff._extract_metrics`` /
-    ``policy_engine._flatten_metrics``)."""
+    ``policy_engine._flatten_metrics``).
+
+    Parameters
+    ----------
+    blocks : mapping
+        The run's metric blocks.
+
+    Returns
+    -------
+    dict
+        Dotted path and leaf name -> float.
+    """
     flat: dict[str, float] = {}
 
     def visit(prefix: str, obj: Any) -> None:
@@ -108,6 +126,7 @@ class MetricView:
         return get_metric(self.blocks, path)
 
     def present(self, path: str) -> bool:
+        """Whether ``path`` holds a value."""
         return self.value(path) is not None
 
     @property
@@ -120,10 +139,11 @@ class MetricView:
         if self.qmtl:
             return {k: self.flat[k] for k in SAMPLE_KEYS if k in self.flat}
         block = self.blocks.get("sample") if isinstance(self.blocks.get("sample"), Mapping) else {}
-        return {k: v for k in SAMPLE_KEYS if _is_number(v := block.get(k)) and not math.isnan(v)}
+        return {k: v for k in SAMPLE_KEYS if is_number(v := block.get(k)) and not math.isnan(v)}
 
 
-def _is_number(v: Any) -> bool:
+def is_number(v: Any) -> bool:
+    """A real number (int or float, bools excluded; NaN and infinities included)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -140,12 +160,24 @@ class Threshold:
 
     @property
     def leaf(self) -> str:
+        """The metric's leaf name (QMTL keys its thresholds by it)."""
         return self.metric.split(".")[-1]
 
 
 def profile_thresholds(profile: ValidationProfile, qmtl_only: bool = False) -> list[Threshold]:
     """The bounds of a profile in QMTL's order (sample, performance, robustness, risk; then our
-    data_currency extension); ``qmtl_only``: the keys QMTL knows."""
+    data_currency extension); ``qmtl_only``: the keys QMTL knows.
+
+    Parameters
+    ----------
+    profile : ValidationProfile
+    qmtl_only : bool, default False
+        Only the keys QMTL's engine knows (:data:`QMTL_PROFILE_KEYS`).
+
+    Returns
+    -------
+    list of Threshold
+    """
     out = []
     for section in PROFILE_SECTIONS:
         cfg = getattr(profile, section)
@@ -166,14 +198,33 @@ class MetricError(Exception):
 def check_threshold(view: MetricView, t: Threshold, on_missing: str) -> Check:
     """One bound on one run. Status ``fail`` = blocking failure (breach, or missing under
     on_missing_metric fail); ``warn`` = missing under warn; missing under ignore passes with a
-    ``*_missing_ignored`` note. Raises :class:`MetricError` for a non-numeric value."""
+    ``*_missing_ignored`` note.
+
+    Parameters
+    ----------
+    view : MetricView
+        The run's metrics.
+    t : Threshold
+    on_missing : {'fail', 'warn', 'ignore'}
+        ``validation.on_missing_metric``.
+
+    Returns
+    -------
+    Check
+        An infinite value fails with ``<leaf>_not_finite`` (a departure from QMTL).
+
+    Raises
+    ------
+    MetricError
+        The metric is present but not a number (default view).
+    """
     value = view.value(t.metric)
     if value is None:
         status = {"fail": "fail", "warn": "warn", "ignore": "pass"}[on_missing]
         code = f"{t.leaf}_missing" + ("_ignored" if on_missing == "ignore" else "")
         return Check(t.key, t.metric, status, code, f"{t.metric} is missing (on_missing_metric={on_missing})",
                      None, t.bound, t.kind)
-    if not _is_number(value):
+    if not is_number(value):
         raise MetricError(f"metric {t.metric} is not a number: {value!r}")
     if math.isinf(value):
         # a deliberate departure from QMTL's engine (which lets +inf pass a minimum and -inf a
@@ -192,26 +243,78 @@ def check_threshold(view: MetricView, t: Threshold, on_missing: str) -> Check:
 
 
 @dataclass
-class CoreVerdicts:
-    """The five core RuleResults of every run of a batch and QMTL's selection."""
+class CoreBatch:
+    """The batch pass: each run's threshold checks and metric errors and QMTL's selection.
 
-    results: list[dict[str, RuleResult]]
-    selected: list[bool]
+    Attributes
+    ----------
+    runs : list of RunRecord
+    views : list of MetricView
+        How each run's metrics are read.
+    thresholds : list of Threshold
+        The bounds in force, in QMTL's order.
+    checks : list of list of Check
+        Per run: one check per threshold (same order), then the non-finite selection checks.
+    errors : list of list of str
+        Per run: the thresholds whose metric is not a number (``<section>.<key>: ...``).
+    candidates : list of bool
+        No blocking threshold failure and no error.
+    ranks, top_k, topk_selected
+        Rank of each candidate by the top_k metric, the top_k config and the runs it kept.
+    correlation, corr_blocked, corr_note
+        The correlation config, the runs it rejected (with the blocking pairs) and the note when
+        no correlations were given.
+    hysteresis, hyst_blocked
+        The hysteresis config and the runs it rejected (``enter`` | ``exit``).
+    selected : list of bool
+        What survives selection.
+    selected_set : set of int
+    prev_active : set of str
+    qmtl : bool
+    on_missing, on_error : str
+        The policy's ``validation`` options.
+    memo : dict
+        Results a batch rule computes once for the batch (cohort).
+    """
+
+    runs: list[RunRecord]
+    views: list[MetricView]
+    thresholds: list[Threshold]
+    checks: list[list[Check]]
+    errors: list[list[str]]
     candidates: list[bool]
-    errors: list[list[str]] = field(default_factory=list)
+    ranks: dict[int, int]
+    top_k: Any
+    topk_selected: set[int]
+    correlation: Any
+    corr_blocked: dict[int, list[tuple[str, float]]]
+    corr_note: dict[int, str]
+    hysteresis: Any
+    hyst_blocked: dict[int, str]
+    selected: list[bool]
+    selected_set: set[int]
+    prev_active: set[str]
+    qmtl: bool
+    on_missing: str
+    on_error: str
+    memo: dict = field(default_factory=dict)
+
+    def section_checks(self, i: int, section: str, extension_only: bool = False) -> list[Check]:
+        """Run ``i``'s checks of the thresholds of ``section`` (``extension_only``: the keys QMTL
+        does not know)."""
+        return [c for t, c in zip(self.thresholds, self.checks[i])
+                if t.section == section and not (extension_only and t.qmtl)]
+
+    def selection_label(self, i: int) -> str:
+        """Why run ``i`` is or is not selected."""
+        return _selection_label(i, self.candidates, self.topk_selected, self.selected_set)
 
 
-def _meta(profile: ValidationProfile, section: str, rule: str) -> tuple[str, str]:
-    sev, own = RULE_DEFAULTS[rule]
-    cfg = getattr(profile, section, None)
-    if cfg is not None:
-        sev, own = cfg.severity or sev, cfg.owner or own
-    return sev, own
-
-
-def _pair_correlation(a: RunRecord, b: RunRecord, correlations: pd.DataFrame | None, use_series: bool) -> float | None:
+def _pair_correlation(a: RunRecord, b: RunRecord, correlations: DataFrame | None, use_series: bool) -> float | None:
     """Correlation of two runs: the matrix (either orientation) or, in the default view, their
     return series (>= 3 common dates); None when unknown."""
+    import pandas as pd
+
     if correlations is not None:
         for x, y in ((a.strategy_id, b.strategy_id), (b.strategy_id, a.strategy_id)):
             if x in correlations.index and y in correlations.columns:
@@ -224,16 +327,78 @@ def _pair_correlation(a: RunRecord, b: RunRecord, correlations: pd.DataFrame | N
     return None
 
 
-def _selection_metric(view: MetricView, metric: str) -> Any:
-    """Value of a selection metric (``sharpe`` or a dotted path)."""
+def selection_metric(view: MetricView, metric: str) -> Any:
+    """Value of a selection metric.
+
+    Parameters
+    ----------
+    view : MetricView
+    metric : str
+        ``sharpe`` (read as ``returns.sharpe`` in the default view, the leaf in QMTL's) or a
+        dotted path.
+
+    Returns
+    -------
+    Any
+        The value, None when missing.
+    """
     if view.qmtl:
         return view.flat.get(metric)
     return view.value(metric if "." in metric else f"returns.{metric}")
 
 
-def evaluate_core(runs: list[RunRecord], policy: Policy, profile: ValidationProfile, *, qmtl: bool,
-                  prev_active: Iterable[str] = (), correlations: pd.DataFrame | None = None) -> CoreVerdicts:
-    """The five core rules for every run of one batch judged under ``profile`` (module docstring)."""
+def _non_finite_selection_checks(view: MetricView, policy: Policy) -> list[Check]:
+    """A failing check for each selection metric (top_k, hysteresis) whose value is +-inf: an
+    infinite Sharpe must neither rank first nor enter (this project's rule, not QMTL's; the check
+    comes after the threshold checks, so it fails ``performance`` and makes the run no candidate)."""
+    sel = policy.selection
+    out: list[Check] = []
+    for name in ("top_k", "hysteresis"):
+        cfg = getattr(sel, name, None) if sel is not None else None
+        if cfg is None:
+            continue
+        val = selection_metric(view, cfg.metric)
+        if is_number(val) and math.isinf(val) and all(c.metric != cfg.metric for c in out):
+            leaf = cfg.metric.split(".")[-1]
+            out.append(Check(f"selection.{name}.metric", cfg.metric, "fail", f"{leaf}_not_finite",
+                             f"{cfg.metric} is {val} (not a finite number): it cannot rank the run", val, None, None))
+    return out
+
+
+def _selection_label(i: int, candidates: list[bool], topk: set[int], selected: set[int]) -> str:
+    if i in selected:
+        return "selected"
+    if not candidates[i]:
+        return "not a candidate (a threshold fails)"
+    if i not in topk:
+        return "outside top_k"
+    return "rejected by correlation or hysteresis"
+
+
+def core_batch(runs: list[RunRecord], policy: Policy, profile: ValidationProfile, *, qmtl: bool,
+               prev_active: Iterable[str] = (), correlations: DataFrame | None = None) -> CoreBatch:
+    """Every threshold on every run of one batch judged under ``profile``, then QMTL's selection
+    (module docstring, steps 1 and 2).
+
+    Parameters
+    ----------
+    runs : list of RunRecord
+        The batch (one stage).
+    policy : Policy
+    profile : ValidationProfile
+        The profile judging the batch.
+    qmtl : bool
+        QMTL's metric view and profile keys only (``--qmtl-compat``).
+    prev_active : iterable of str
+        Strategy ids active before this batch (hysteresis).
+    correlations : DataFrame, optional
+        Pairwise correlations, strategy ids as index and columns.
+
+    Returns
+    -------
+    CoreBatch
+        What the five core rules (and the cohort rule) read.
+    """
     on_missing = policy.validation.on_missing_metric
     on_error = policy.validation.on_error
     thresholds = profile_thresholds(profile, qmtl_only=qmtl)
@@ -263,8 +428,8 @@ def evaluate_core(runs: list[RunRecord], policy: Policy, profile: ValidationProf
     if top_k is not None:
         scored = []
         for i in alive:
-            val = _selection_metric(views[i], top_k.metric)
-            scored.append((i, val if _is_number(val) else -math.inf))
+            val = selection_metric(views[i], top_k.metric)
+            scored.append((i, val if is_number(val) else -math.inf))
         scored.sort(key=lambda iv: iv[1], reverse=True)       # stable: ties keep batch order
         ranks = {i: n for n, (i, _) in enumerate(scored)}
         alive = [i for i, _ in scored[: top_k.k]]
@@ -296,8 +461,8 @@ def evaluate_core(runs: list[RunRecord], policy: Policy, profile: ValidationProf
     if hyst is not None:
         still = []
         for i in alive:
-            val = _selection_metric(views[i], hyst.metric)
-            if not _is_number(val):
+            val = selection_metric(views[i], hyst.metric)
+            if not is_number(val):
                 continue                                         # QMTL: dropped without a reason
             if runs[i].strategy_id in prev:
                 (still.append(i) if val >= hyst.exit else hyst_blocked.__setitem__(i, "exit"))
@@ -306,204 +471,12 @@ def evaluate_core(runs: list[RunRecord], policy: Policy, profile: ValidationProf
         alive = still
     selected = set(alive)
 
-    # 3. the five rules
-    out: list[dict[str, RuleResult]] = []
-    for i, (run, view) in enumerate(zip(runs, views)):
-        cs = checks[i]
-        res: dict[str, RuleResult] = {}
-        res["data_currency"] = _data_currency(view, profile, [c for t, c in zip(thresholds, cs)
-                                                               if t.section == "data_currency"], on_missing, qmtl)
-        sample_err = [e for e in errors[i] if e.startswith("sample.")]
-        res["sample"] = (_error_result("sample", profile, "sample", sample_err, on_error) if sample_err else
-                         _sample(view, profile, [c for t, c in zip(thresholds, cs) if t.section == "sample"]))
-        res["performance"] = (_error_result("performance", profile, "performance", errors[i], on_error)
-                              if errors[i] else
-                              _performance(cs, profile, on_missing, top_k, i in topk_selected, ranks.get(i)))
-        res["risk_constraint"] = _risk_constraint(profile, corr_rule, hyst, corr_blocked.get(i), hyst_blocked.get(i),
-                                                  view, run.strategy_id in prev,
-                                                  _selection_label(i, candidates, topk_selected, selected),
-                                                  corr_note.get(i))
-        rob_err = [e for e in errors[i] if e.startswith("robustness.")]
-        res["robustness"] = (_error_result("robustness", profile, "robustness", rob_err, on_error) if rob_err else
-                             _robustness(view, profile, [c for t, c in zip(thresholds, cs)
-                                                         if t.section == "robustness" and not t.qmtl], on_missing))
-        out.append(res)
-    return CoreVerdicts(out, [i in selected for i in range(len(runs))], candidates, errors)
+    return CoreBatch(runs=runs, views=views, thresholds=thresholds, checks=checks, errors=errors,
+                     candidates=candidates, ranks=ranks, top_k=top_k, topk_selected=topk_selected,
+                     correlation=corr_rule, corr_blocked=corr_blocked, corr_note=corr_note, hysteresis=hyst,
+                     hyst_blocked=hyst_blocked, selected=[i in selected for i in range(len(runs))],
+                     selected_set=selected, prev_active=prev, qmtl=qmtl, on_missing=on_missing, on_error=on_error)
 
 
-def _non_finite_selection_checks(view: MetricView, policy: Policy) -> list[Check]:
-    """A failing check for each selection metric (top_k, hysteresis) whose value is +-inf: an
-    infinite Sharpe must neither rank first nor enter (this project's rule, not QMTL's; the check
-    comes after the threshold checks, so it fails ``performance`` and makes the run no candidate)."""
-    sel = policy.selection
-    out: list[Check] = []
-    for name in ("top_k", "hysteresis"):
-        cfg = getattr(sel, name, None) if sel is not None else None
-        if cfg is None:
-            continue
-        val = _selection_metric(view, cfg.metric)
-        if _is_number(val) and math.isinf(val) and all(c.metric != cfg.metric for c in out):
-            leaf = cfg.metric.split(".")[-1]
-            out.append(Check(f"selection.{name}.metric", cfg.metric, "fail", f"{leaf}_not_finite",
-                             f"{cfg.metric} is {val} (not a finite number): it cannot rank the run", val, None, None))
-    return out
-
-
-def _selection_label(i: int, candidates: list[bool], topk: set[int], selected: set[int]) -> str:
-    if i in selected:
-        return "selected"
-    if not candidates[i]:
-        return "not a candidate (a threshold fails)"
-    if i not in topk:
-        return "outside top_k"
-    return "rejected by correlation or hysteresis"
-
-
-def _result(rule: str, status: str, severity: str, owner: str, code: str, reason: str, tags: list[str],
-            details: dict) -> RuleResult:
-    return RuleResult(rule=rule, status=status, severity=severity, owner=owner, reason_code=code, reason=reason,
-                      tags=tags, details=details)
-
-
-def _error_result(rule: str, profile: ValidationProfile, section: str, errs: list[str], on_error: str) -> RuleResult:
-    sev, own = _meta(profile, section, rule)
-    return _result(rule, on_error, sev, own, "rule_error", "; ".join(errs), [rule], {"error": errs})
-
-
-def _data_currency(view: MetricView, profile: ValidationProfile, dc_checks: list[Check], on_missing: str,
-                   qmtl: bool) -> RuleResult:
-    sev, own = ("blocking", "ops") if qmtl else _meta(profile, "data_currency", "data_currency")
-    tags = ["data_currency"]
-    details = {"policy_on_missing_metric": on_missing, "checks": [c.as_dict() for c in dc_checks]}
-    if view.empty:
-        return _result("data_currency", "fail" if on_missing == "fail" else "warn",
-                       "info" if on_missing == "ignore" else sev, own, "metrics_missing",
-                       "No metrics provided for strategy", tags, details)
-    missing = [c.metric for c in dc_checks if c.value is None]
-    if missing:
-        reason = f"Missing metrics: {', '.join(sorted(missing))}"
-        if on_missing == "ignore":
-            return _result("data_currency", "warn", "info", own, "missing_metric_ignored", reason, tags, details)
-        return _result("data_currency", on_missing, sev, own, "missing_metric", reason, tags, details)
-    bad = [c for c in dc_checks if c.status == "fail"]
-    if bad:
-        return _result("data_currency", "fail", sev, own, bad[0].reason_code, "; ".join(c.reason for c in bad),
-                       tags, details)
-    return _result("data_currency", "pass", sev, own, "data_currency_ok", "Required metrics present", tags, details)
-
-
-def _sample(view: MetricView, profile: ValidationProfile, sample_checks: list[Check]) -> RuleResult:
-    sev, own = _meta(profile, "sample", "sample")
-    tags = ["sample"]
-    failing = [c for c in sample_checks if c.status == "fail" or c.value is None]   # missing always fails
-    if failing:
-        return _result("sample", "fail", sev, own, "sample_thresholds_failed",
-                       f"Sample thresholds failed: {', '.join(c.metric.split('.')[-1] for c in failing)}", tags,
-                       {"violations": [c.as_dict() for c in failing], "checks": [c.as_dict() for c in sample_checks]})
-    values = view.sample_values()
-    if any(v is not None and v > 0 for v in values.values()):
-        return _result("sample", "pass", sev, own, "sample_ok", "Sample depth present", tags,
-                       {"sample_metrics": values, "checks": [c.as_dict() for c in sample_checks]})
-    return _result("sample", "warn", sev, own, "sample_metrics_missing", "No sample metrics found", tags,
-                   {"sample_metrics": values, "checks": [c.as_dict() for c in sample_checks]})
-
-
-def _performance(cs: list[Check], profile: ValidationProfile, on_missing: str, top_k, in_topk: bool,
-                 rank: int | None) -> RuleResult:
-    sev, own = _meta(profile, "performance", "performance")
-    tags = ["performance", "thresholds"]
-    blocking = [c for c in cs if c.status == "fail"]
-    if blocking:
-        c = blocking[0]
-        reason = (f"{c.metric.split('.')[-1]} missing" if c.value is None else
-                  f"{c.metric.split('.')[-1]} is not finite ({c.value})" if c.reason_code.endswith("_not_finite") else
-                  f"{c.metric.split('.')[-1]} {'below minimum' if c.kind == 'min' else 'above maximum'} {c.bound}")
-        return _result("performance", "fail", sev, own, "performance_thresholds_failed", reason, tags,
-                       {"violations": [x.as_dict() for x in blocking], "checks": [x.as_dict() for x in cs]})
-    missing = [c for c in cs if c.status == "warn"]
-    if missing:
-        return _result("performance", "warn" if on_missing != "fail" else "fail", sev, own,
-                       "performance_metrics_missing",
-                       f"Missing metrics: {', '.join(c.metric.split('.')[-1] for c in missing)}", tags,
-                       {"violations": [x.as_dict() for x in missing], "policy_on_missing_metric": on_missing,
-                        "checks": [x.as_dict() for x in cs]})
-    if top_k is not None and not in_topk:
-        reason = f"Rank {rank + 1} outside top_k={top_k.k}" if rank is not None else f"Not selected by top_k={top_k.k}"
-        return _result("performance", "fail", sev, own, "performance_rank_outside_top_k", reason, tags + ["top_k"],
-                       {"rank": rank, "top_k": top_k.k, "checks": [x.as_dict() for x in cs]})
-    return _result("performance", "pass", sev, own, "performance_ok", "Passed thresholds and ranking", tags,
-                   {"rank": rank, "top_k": top_k.k if top_k is not None else None, "checks": [x.as_dict() for x in cs]})
-
-
-def _risk_constraint(profile: ValidationProfile, corr_rule, hyst, corr_blocked, hyst_mode, view: MetricView,
-                     previously_active: bool, selection: str, corr_note: str | None) -> RuleResult:
-    sev, own = _meta(profile, "risk", "risk_constraint")
-    tags = ["risk"]
-    details: dict[str, Any] = {"selection": selection}
-    if corr_note:
-        details["correlation"] = corr_note
-    if corr_rule is not None and corr_blocked:
-        details["blocked_by"] = [{"strategy_id": s, "correlation": c} for s, c in corr_blocked]
-        return _result("risk_constraint", "fail", sev, own, "correlation_constraint_failed",
-                       f"Correlation exceeds max {corr_rule.max}", tags, details)
-    if hyst is not None and hyst_mode:
-        details.update(metric=hyst.metric, previously_active=previously_active, mode=hyst_mode,
-                       value=_selection_metric(view, hyst.metric))
-        if hyst_mode == "exit":
-            return _result("risk_constraint", "fail", sev, own, "hysteresis_exit",
-                           f"{hyst.metric} below exit {hyst.exit} for previously active strategy", tags, details)
-        return _result("risk_constraint", "fail", sev, own, "hysteresis_not_entered",
-                       f"{hyst.metric} below enter {hyst.enter}", tags, details)
-    if corr_rule is None and hyst is None:
-        return _result("risk_constraint", "pass", "info", own, "risk_constraints_not_configured",
-                       "No risk constraints configured", tags, details)
-    return _result("risk_constraint", "pass", sev, own, "risk_constraints_ok", "Risk constraints satisfied", tags,
-                   details)
-
-
-def _number_or_none(v: Any) -> float | None:
-    """QMTL's ``_as_number``: a finite number, else None."""
-    return float(v) if _is_number(v) and math.isfinite(v) else None
-
-
-def _robustness(view: MetricView, profile: ValidationProfile, ext_checks: list[Check], on_missing: str) -> RuleResult:
-    sev, own = _meta(profile, "robustness", "robustness")
-    cfg = profile.robustness
-    dsr_min = cfg.dsr_min if cfg is not None else None
-    gap_max = cfg.cv_sharpe_gap_max if cfg is not None else None
-    dsr = _number_or_none(view.value("robustness.deflated_sharpe_ratio"))
-    first = _number_or_none(view.value("robustness.sharpe_first_half"))
-    second = _number_or_none(view.value("robustness.sharpe_second_half"))
-    details: dict[str, Any] = {"deflated_sharpe_ratio": dsr, "sharpe_first_half": first, "sharpe_second_half": second,
-                               "cv_sharpe_mean": view.value("robustness.cv_sharpe_mean"),
-                               "cv_sharpe_std": view.value("robustness.cv_sharpe_std")}
-    status, reasons = "pass", []
-
-    def event(level: str, reason: str) -> None:
-        nonlocal status
-        reasons.append(reason)
-        status = "fail" if level == "fail" else ("warn" if status == "pass" else status)
-
-    if dsr_min is not None:
-        if dsr is None:
-            event("warn", "dsr_missing")
-        elif dsr < dsr_min:
-            details["dsr_min"] = dsr_min
-            event("fail", "dsr_below_min")
-    if gap_max is not None and first is not None and second is not None:
-        gap = abs(first - second)
-        details["sharpe_gap"] = gap
-        if gap > gap_max:
-            details["cv_sharpe_gap_max"] = gap_max
-            event("fail", "cv_sharpe_gap_exceeds_max")
-    for c in ext_checks:                     # this project's extension keys (default view only)
-        if c.status in ("fail", "warn"):
-            event(c.status, c.reason_code)
-    if ext_checks:
-        details["checks"] = [c.as_dict() for c in ext_checks]
-    return _result("robustness", status, sev, own, reasons[0] if reasons else "robustness_ok",
-                   ", ".join(reasons) if reasons else "Robustness checks passed", ["robustness"], details)
-
-
-__all__ = ["CoreVerdicts", "MetricView", "SAMPLE_KEYS", "Threshold", "check_threshold", "evaluate_core",
-           "profile_thresholds", "qmtl_flat_metrics"]
+__all__ = ["CoreBatch", "MetricError", "MetricView", "SAMPLE_KEYS", "Threshold", "check_threshold", "core_batch",
+           "is_number", "profile_thresholds", "qmtl_flat_metrics", "selection_metric"]

@@ -3,14 +3,16 @@
 Order (QMTL's policy engine, ``evaluate_policy``, driven as its ``scripts/policy_diff.py`` does):
 
 1. the profile for the stage and the ruleset hash;
-2. QMTL's five core rules and batch selection (:mod:`qmtl_research.validation.core`):
-   ``data_currency``, ``sample``, ``performance``, ``risk_constraint``, ``robustness``, always,
-   in this order, and ``selected``;
-3. the extended layers and this project's ``research_model_rules``
-   (:func:`~qmtl_research.validation.rules.build_rules`); a rule that raises becomes a
-   RuleResult with reason ``rule_error`` and status ``validation.on_error``;
-4. ``cohort`` statistics over the batch;
-5. the summary status (:func:`summary_status`) and the recommended stage
+2. the batch pass (:func:`~qmtl_research.validation.core.core_batch`): every threshold on every
+   run, then selection (``selected``);
+3. every rule the policy configures, assembled from the rule registry
+   (:func:`~qmtl_research.validation.registry.build_rules`), each a
+   :class:`~qmtl_research.validation.rules.Rule`: QMTL's five core rules ``data_currency``,
+   ``sample``, ``performance``, ``risk_constraint``, ``robustness`` always, in this order; the
+   extended layers and this project's ``research_model_rules``; ``cohort`` (over the batch)
+   last. A rule that raises becomes a RuleResult with reason ``rule_error`` and status
+   ``validation.on_error``;
+4. the summary status (:func:`summary_status`) and the recommended stage
    (:func:`recommended_stage`).
 
 Two modes:
@@ -26,18 +28,17 @@ Two modes:
 """
 from __future__ import annotations
 
-import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 import pandas as pd
 
-from qmtl_research.validation.core import evaluate_core
-from qmtl_research.validation.metrics import get_metric
-from qmtl_research.validation.policy import (CORE_RULES, RULE_DEFAULTS, STAGE_LABELS, STAGES, Policy, check_stage,
-                                             qmtl_ruleset_hash, ruleset_hash)
+from qmtl_research.validation.core import core_batch
+from qmtl_research.validation.policy import (CORE_RULES, STAGE_LABELS, STAGES, Policy, check_stage, qmtl_ruleset_hash,
+                                             ruleset_hash)
 from qmtl_research.validation.qmtl_runs import RunRecord
-from qmtl_research.validation.rules import Check, RuleContext, RuleResult, fold, missing_check
+from qmtl_research.validation.registry import build_rules
+from qmtl_research.validation.rules import RuleContext, RuleResult
 
 
 @dataclass
@@ -65,9 +66,11 @@ class RunOutcome:
 
     @property
     def rules_executed_ratio(self) -> float:
+        """Share of the rules that ran without ``rule_error`` (1.0 without rules)."""
         return self.rules_executed / self.rules_configured if self.rules_configured else 1.0
 
     def failing(self) -> list[str]:
+        """Names of the rules that fail."""
         return [n for n, r in self.results.items() if r.status == "fail"]
 
     def to_json(self, details: bool = False) -> dict[str, Any]:
@@ -107,7 +110,20 @@ def summary_status(results: Iterable[RuleResult], qmtl_compat: bool = False) -> 
     ``warn`` if any warns, else ``pass`` -- severity does not soften a fail. This holds for
     QMTL's five core rules in both modes, and for every rule under ``qmtl_compat``. By default the
     other rules (extended layers as implemented here, research_model_rules) keep their severity:
-    a blocking fail fails the run, a soft or info fail makes it ``warn``."""
+    a blocking fail fails the run, a soft or info fail makes it ``warn``.
+
+    Parameters
+    ----------
+    results : iterable of RuleResult
+        The run's rule results.
+    qmtl_compat : bool, default False
+        Read every rule as QMTL's policy_diff does.
+
+    Returns
+    -------
+    str
+        ``pass`` | ``warn`` | ``fail``.
+    """
     results = list(results)
     if any(r.status == "fail" and (qmtl_compat or r.rule in CORE_RULES or r.severity == "blocking")
            for r in results):
@@ -122,7 +138,28 @@ def recommended_stage(status: str, stage: str, policy: Policy | None = None, qmt
 
     Default (QMTL's design): pass -> one stage up, warn -> stay, fail -> one stage down
     (a failing live run is a demotion candidate back to paper); ``governance.live_promotion.mode:
-    disabled`` caps it at paper_only. ``qmtl_compat``: QMTL's code, the stage alone."""
+    disabled`` caps it at paper_only. ``qmtl_compat``: QMTL's code, the stage alone.
+
+    Parameters
+    ----------
+    status : str
+        The run's summary status (:func:`summary_status`).
+    stage : str
+        backtest | paper | live.
+    policy : Policy, optional
+        Its ``governance.live_promotion.mode`` caps the label.
+    qmtl_compat : bool, default False
+
+    Returns
+    -------
+    str
+        One of :data:`~qmtl_research.validation.policy.STAGE_LABELS`.
+
+    Raises
+    ------
+    InputError
+        An unknown stage.
+    """
     level = STAGES.index(check_stage(stage))
     if qmtl_compat:
         return STAGE_LABELS[level]
@@ -132,34 +169,6 @@ def recommended_stage(status: str, stage: str, policy: Policy | None = None, qmt
     return STAGE_LABELS[level]
 
 
-def _cohort_checks(policy: Policy, runs: list[RunRecord], not_candidate: list[bool], on_missing: str) -> tuple[list[Check], dict]:
-    c = policy.cohort
-    sharpes = [v for r in runs if (v := get_metric(r.metrics, "returns.sharpe")) is not None]
-    stats = {"cohort_size": len(runs), "cohort_sharpe_median": statistics.median(sharpes) if sharpes else None,
-             "cohort_fail_share": sum(not_candidate) / len(runs) if runs else None}
-    out = [Check("min_size", "cohort.size", "pass" if len(runs) >= c.min_size else "fail",
-                 "cohort_size_ok" if len(runs) >= c.min_size else "cohort_too_small",
-                 f"cohort of {len(runs)} run(s), min_size {c.min_size}", len(runs), c.min_size, "min")]
-    if c.sharpe_median_min is not None:
-        m = stats["cohort_sharpe_median"]
-        if m is None:
-            out.append(missing_check("sharpe_median_min", "cohort.sharpe_median", on_missing))
-        else:
-            ok = m >= c.sharpe_median_min
-            out.append(Check("sharpe_median_min", "cohort.sharpe_median", "pass" if ok else "fail",
-                             "cohort_sharpe_median_ok" if ok else "cohort_sharpe_median_below_min",
-                             f"cohort median sharpe {m:.4g} {'>=' if ok else '<'} {c.sharpe_median_min:g}", m,
-                             c.sharpe_median_min, "min"))
-    if c.max_fail_share is not None and stats["cohort_fail_share"] is not None:
-        s = stats["cohort_fail_share"]
-        ok = s <= c.max_fail_share
-        out.append(Check("max_fail_share", "cohort.fail_share", "pass" if ok else "fail",
-                         "cohort_fail_share_ok" if ok else "cohort_fail_share_above_max",
-                         f"{s:.1%} of the cohort fail a threshold (max {c.max_fail_share:.1%})", s,
-                         c.max_fail_share, "max"))
-    return out, stats
-
-
 def evaluate_batch(runs: list[RunRecord], policy: Policy, stage: str | None = None, *,
                    policy_version: str | None = None, prev_active: Iterable[str] = (),
                    correlations: pd.DataFrame | None = None, qmtl_compat: bool = False) -> list[RunOutcome]:
@@ -167,7 +176,37 @@ def evaluate_batch(runs: list[RunRecord], policy: Policy, stage: str | None = No
 
     Runs of different stages are judged with their own profile; selection acts across the
     runs of the same stage. ``correlations``: a matrix with strategy ids as index and columns
-    (``selection.correlation`` is applied only with it, or by default with return series)."""
+    (``selection.correlation`` is applied only with it, or by default with return series).
+
+    Parameters
+    ----------
+    runs : list of RunRecord
+        The batch.
+    policy : Policy
+    stage : str, optional
+        backtest | paper | live for every run; None: each run's own stage (default backtest).
+    policy_version : str, optional
+        Recorded with each outcome.
+    prev_active : iterable of str
+        Strategy ids active before this batch (selection's hysteresis).
+    correlations : DataFrame, optional
+        Pairwise correlations, strategy ids as index and columns.
+    qmtl_compat : bool, default False
+        Reproduce QMTL's engine (module docstring).
+
+    Returns
+    -------
+    list of RunOutcome
+        One per run, in the order of ``runs``.
+
+    Raises
+    ------
+    InputError
+        An unknown stage.
+    ConfigError
+        The policy has no profile for a stage, or a rule refuses the policy (e.g. a forecast_error
+        champion that is not the model stage 1 validated).
+    """
     outcomes: list[RunOutcome | None] = [None] * len(runs)
     by_stage: dict[str, list[int]] = {}
     for i, r in enumerate(runs):
@@ -181,25 +220,24 @@ def evaluate_batch(runs: list[RunRecord], policy: Policy, stage: str | None = No
 
 
 def _evaluate_stage(runs, policy, stage, policy_version, prev_active, correlations, qmtl_compat):
-    from qmtl_research.validation.rules import build_rules
-
+    """The outcomes of one stage's runs: the batch pass, then every rule of the registry the
+    policy configures (:func:`~qmtl_research.validation.registry.build_rules`) on every run."""
     qmtl_profile = policy.qmtl_profile_for_stage(stage)
     profile_name = qmtl_profile if qmtl_compat else policy.profile_for_stage(stage)
     profile = policy.profile(profile_name)
     qhash = qmtl_ruleset_hash(policy, qmtl_profile)
     rhash = qhash if qmtl_compat else ruleset_hash(policy, profile_name)
-    on_missing = policy.validation.on_missing_metric
-    ctx = RuleContext(stage, policy, profile_name, profile, on_missing)
-    core = evaluate_core(runs, policy, profile, qmtl=qmtl_compat, prev_active=prev_active, correlations=correlations)
+    batch = core_batch(runs, policy, profile, qmtl=qmtl_compat, prev_active=prev_active, correlations=correlations)
+    ctx = RuleContext(stage, policy, profile_name, profile, policy.validation.on_missing_metric, qmtl_compat, batch)
     rules = build_rules(policy, profile, stage, research=not qmtl_compat)
-    cohort = _cohort_checks(policy, runs, [not c for c in core.candidates], on_missing) if policy.cohort else None
     outcomes = []
     for i, run in enumerate(runs):
-        results: dict[str, RuleResult] = dict(core.results[i])
-        errs = list(core.errors[i])
+        run_ctx = replace(ctx, index=i)
+        results: dict[str, RuleResult] = {}
+        errs = list(batch.errors[i])
         for rule in rules:
             try:
-                results[rule.name] = rule.evaluate(run.metrics, ctx)
+                results[rule.name] = rule.evaluate(run.metrics, run_ctx)
             except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
                 # QMTL's validation.on_error: the error becomes the rule's verdict (recorded, counted)
                 errs.append(f"{rule.name}: {exc}")
@@ -207,22 +245,28 @@ def _evaluate_stage(runs, policy, stage, policy_version, prev_active, correlatio
                                                 severity=rule.severity, owner=rule.owner, reason_code="rule_error",
                                                 reason=f"rule raised {type(exc).__name__}: {exc}",
                                                 tags=list(rule.tags), details={"error": str(exc)})
-        if cohort is not None:
-            sev, own = RULE_DEFAULTS["cohort"]
-            c = policy.cohort
-            results["cohort"] = fold("cohort", cohort[0], c.severity or sev, c.owner or own, ["extended", "cohort"],
-                                     cohort[1])
         status = summary_status(results.values(), qmtl_compat)
         n_exec = sum(r.reason_code != "rule_error" for r in results.values())
         qrec = recommended_stage(status, stage, qmtl_compat=True)
         outcomes.append(RunOutcome(run, stage, profile_name, policy_version, rhash, results, status,
                                    qrec if qmtl_compat else recommended_stage(status, stage, policy),
-                                   core.selected[i], len(results), n_exec, errs, qmtl_compat, qhash, qrec))
+                                   batch.selected[i], len(results), n_exec, errs, qmtl_compat, qhash, qrec))
     return outcomes
 
 
 def outcomes_frame(outcomes: list[RunOutcome]) -> pd.DataFrame:
-    """One row per run: identity, status, recommended stage, selected and the failing rules."""
+    """One row per run: identity, status, recommended stage, selected and the failing rules.
+
+    Parameters
+    ----------
+    outcomes : list of RunOutcome
+
+    Returns
+    -------
+    DataFrame
+        Columns strategy_id, run_id, stage, profile, status, recommended_stage, selected,
+        failed_rules and warned_rules (``rule:reason_code``, comma-separated).
+    """
     rows = []
     for o in outcomes:
         rows.append({"strategy_id": o.run.strategy_id, "run_id": o.run.run_id, "stage": o.stage,
@@ -234,7 +278,18 @@ def outcomes_frame(outcomes: list[RunOutcome]) -> pd.DataFrame:
 
 
 def rules_frame(outcome: RunOutcome) -> pd.DataFrame:
-    """The RuleResults of one run as a table (rule, status, severity, owner, reason_code, reason)."""
+    """The RuleResults of one run as a table.
+
+    Parameters
+    ----------
+    outcome : RunOutcome
+
+    Returns
+    -------
+    DataFrame
+        Columns rule, status, severity, owner, reason_code, reason; one row per rule, in
+        emission order.
+    """
     return pd.DataFrame([{"rule": r.rule, "status": r.status, "severity": r.severity, "owner": r.owner,
                           "reason_code": r.reason_code, "reason": r.reason} for r in outcome.results.values()],
                         columns=["rule", "status", "severity", "owner", "reason_code", "reason"])
@@ -251,6 +306,11 @@ def checks_frame(validation: dict | None) -> pd.DataFrame:
     ----------
     validation : dict or None
         The ``validation`` field of a stored EvaluationRun (:meth:`RunOutcome.validation_payload`).
+
+    Returns
+    -------
+    DataFrame
+        Columns rule, severity, threshold, metric, bound, measured, status.
     """
     cols = ["rule", "severity", "threshold", "metric", "bound", "measured", "status"]
     rows = []

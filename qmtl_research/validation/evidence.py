@@ -6,8 +6,9 @@ gives the rules:
 
 * ``data``: the ``sample`` block (``effective_history_years`` = periods / periods per year)
   and ``diagnostics`` (source, dates, counts);
-* ``volatility``: ``models.forecast.{rmse, mse, qlike}.<model>`` (percent units) and
-  ``models.forecast.best_model``;
+* ``volatility``: ``models.forecast.{rmse, mse, qlike}.<model>`` (percent units),
+  ``models.forecast.best_model`` and ``models.forecast.validated_model`` (the stage-1 config's
+  model under validation, which the forecast_error rule judges);
 * ``rating``: ``models.rating.{best_kernel, best_accuracy, rule_accuracy, persistence_accuracy,
   margin_vs_rule, margin_vs_persistence}`` (fractions);
 * ``volatility`` with fund-level VaR/ES: ``models.var_backtest`` (pooled over funds, the stage-1
@@ -53,6 +54,8 @@ def forecast_block(vol: VolatilityResults) -> dict:
             block[col.lower()] = {str(m): float(v) for m, v in t2[col].items()}
     for k in ("best_model", "split", "n_funds", "n_test_points"):
         block[k] = vol.summary[k]
+    if vol.summary.get("validated_model") is not None:     # the stage-1 config's model under validation
+        block["validated_model"] = vol.summary["validated_model"]
     return block
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from sklearn.model_selection import KFold
 
 from qmtl_research.conventions import WEEKS_PER_YEAR
+from qmtl_research.metric_paths import get_metric  # noqa: F401  (its home: the rules read it without numpy/sklearn)
 from qmtl_research.measures import (VAR_CONVENTION, clean, deflated_sharpe_ratio, drawdown_series,  # noqa: F401
                                     expected_max_sharpe, gain_to_pain_ratio, max_drawdown, probabilistic_sharpe_ratio,
                                     sharpe_ratio, sortino_ratio, var_es, wealth_curve)
@@ -319,18 +320,6 @@ def benchmark_block(portfolio: pd.Series, benchmark: pd.Series, periods_per_year
 
 
 # ---------------------------------------------------------------- access
-def get_metric(blocks: Mapping[str, Any], path: str) -> Any:
-    """Value at ``block.key`` (deeper paths allowed); None when absent or NaN."""
-    node: Any = blocks
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    if isinstance(node, float) and math.isnan(node):
-        return None
-    return node
-
-
 def metric_coverage_ratio(blocks: Mapping[str, Any], paths: Iterable[str] = CORE_PATHS) -> float:
     """Share of ``paths`` (default the 12 v1 core paths) holding a non-null value."""
     paths = list(paths)

@@ -19,6 +19,13 @@ knows are listed in :data:`QMTL_PROFILE_KEYS`; the others (``sortino_min``, ``ps
 
 Two ruleset hashes: :func:`ruleset_hash` (ours, ``sha256:``; covers the whole policy, research
 rules included) and :func:`qmtl_ruleset_hash` (QMTL's engine, ``blake3:blake3:<hex>``).
+
+Each section's model is its rule's config class (``<Rule>Config``, declared next to the rule:
+:mod:`~qmtl_research.validation.core_rules`, :mod:`~qmtl_research.validation.extended_rules`,
+:mod:`~qmtl_research.validation.research_rules`); ``research_model_rules`` takes one key per
+research rule of the registry (:mod:`~qmtl_research.validation.registry`). Over 400 lines: the
+schema, QMTL's two profile choices, both ruleset hashes and the load-time checks (profile
+references, finite and satisfiable bounds) are one policy's reading, kept together.
 """
 from __future__ import annotations
 
@@ -26,17 +33,22 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from qmtl_research.config import WorldConfig
 from qmtl_research.errors import ConfigError, InputError
 from qmtl_research.paths import params_dir
+from qmtl_research.validation import registry
+from qmtl_research.validation.core_rules import (DataCurrencyConfig, PerformanceConfig, RiskConstraintConfig,
+                                                 RobustnessConfig, SampleConfig)
+from qmtl_research.validation.extended_rules import (BenchmarkConfig, CohortConfig, LiveMonitoringConfig,
+                                                     PaperShadowConsistencyConfig, PortfolioConfig, StressConfig)
+from qmtl_research.validation.thresholds import (PROFILE_SECTIONS, QMTL_PROFILE_KEYS, THRESHOLDS,  # noqa: F401
+                                                 Owner, RuleConfig, Severity, StrictModel)
 from qmtl_research.yamlio import line_of, load_yaml, validate
 
-Severity = Literal["blocking", "soft", "info"]
-Owner = Literal["quant", "risk", "ops"]
 STAGES = ("backtest", "paper", "live")
 #: QMTL's recommended_stage labels, from least to most advanced
 STAGE_LABELS = ("backtest_only", "paper_only", "paper_ok_live_candidate")
@@ -44,128 +56,42 @@ STAGE_LABELS = ("backtest_only", "paper_only", "paper_ok_live_candidate")
 STAGE_KEYS = {"backtest": ("backtest_only", "backtest"), "paper": ("paper_only", "paper"),
               "live": ("live_only", "live", "paper_ok_live_candidate")}
 
-#: (profile section, policy key) -> (metric path, "min" | "max")
-THRESHOLDS: dict[str, dict[str, tuple[str, str]]] = {
-    "data_currency": {"max_lag_days": ("diagnostics.data_lag_days", "max")},
-    "sample": {"min_effective_years": ("sample.effective_history_years", "min"),
-               "min_trades_total": ("sample.n_trades_total", "min"),
-               "min_trades_per_year": ("sample.n_trades_per_year", "min"),
-               "min_regime_coverage": ("sample.regime_coverage", "min")},
-    "performance": {"sharpe_min": ("returns.sharpe", "min"),
-                    "max_dd_max": ("returns.max_drawdown", "max"),
-                    "gain_to_pain_min": ("returns.gain_to_pain_ratio", "min"),
-                    "sortino_min": ("returns.sortino_ratio", "min"),
-                    "time_under_water_max": ("returns.time_under_water_ratio", "max"),
-                    "var_p01_max": ("returns.var_p01", "max"),
-                    "es_p01_max": ("returns.es_p01", "max")},
-    "robustness": {"dsr_min": ("robustness.deflated_sharpe_ratio", "min"),
-                   "psr_min": ("robustness.probabilistic_sharpe_ratio", "min"),
-                   "sharpe_first_half_min": ("robustness.sharpe_first_half", "min"),
-                   "sharpe_second_half_min": ("robustness.sharpe_second_half", "min"),
-                   "cv_sharpe_mean_min": ("robustness.cv_sharpe_mean", "min"),
-                   "cv_sharpe_std_max": ("robustness.cv_sharpe_std", "max")},
-    "risk": {"adv_utilization_p95_max": ("risk.adv_utilization_p95", "max"),
-             "participation_rate_p95_max": ("risk.participation_rate_p95", "max"),
-             "incremental_var_99_max": ("risk.incremental_var_99", "max"),
-             "incremental_es_99_max": ("risk.incremental_es_99", "max")},
-    # extended layers (top-level policy keys)
-    "portfolio": {"incremental_var_99_max": ("risk.incremental_var_99", "max"),
-                  "incremental_es_99_max": ("risk.incremental_es_99", "max")},
-    "benchmark": {"sharpe_uplift_min": ("benchmark.sharpe_uplift", "min"),
-                  "max_dd_improvement_min": ("benchmark.max_drawdown_improvement", "min"),
-                  "es_improvement_min": ("benchmark.es_improvement", "min")},
-    "paper_shadow_consistency": {"min_sharpe_ratio": ("live.live_vs_backtest_sharpe_ratio", "min"),
-                                 "max_dd_ratio_max": ("live.max_drawdown_ratio", "max")},
-    "benchmark_performance": {"sharpe_uplift_min": ("benchmark.sharpe_uplift", "min"),
-                              "max_dd_improvement_min": ("benchmark.max_drawdown_improvement", "min"),
-                              "es_improvement_min": ("benchmark.es_improvement", "min")},
-}
-
-#: profile keys QMTL's engine knows (qmtl/services/worldservice/policy_engine.py, ``*Profile``
-#: models), in its field order; QMTL keys its thresholds by the metric's leaf name
-QMTL_PROFILE_KEYS: dict[str, tuple[str, ...]] = {
-    "sample": ("min_effective_years", "min_trades_total"),
-    "performance": ("sharpe_min", "max_dd_max", "gain_to_pain_min"),
-    "robustness": ("dsr_min",),
-    "risk": ("adv_utilization_p95_max", "participation_rate_p95_max"),
-}
-#: profile sections in the order QMTL merges their thresholds (``ValidationProfile.to_thresholds``);
-#: ``data_currency`` (our extension, ``max_lag_days``) comes last
-PROFILE_SECTIONS = ("sample", "performance", "robustness", "risk", "data_currency")
-#: QMTL's five core rules, always emitted in this order
-CORE_RULES = ("data_currency", "sample", "performance", "risk_constraint", "robustness")
-
-#: default (severity, owner) of every rule, as in QMTL's engine
-RULE_DEFAULTS: dict[str, tuple[str, str]] = {
-    "data_currency": ("blocking", "ops"), "sample": ("soft", "quant"), "performance": ("blocking", "quant"),
-    "risk_constraint": ("blocking", "risk"), "robustness": ("soft", "quant"),
-    "cohort": ("soft", "quant"), "portfolio": ("blocking", "risk"), "benchmark": ("soft", "quant"),
-    "stress": ("blocking", "risk"), "paper_shadow_consistency": ("soft", "quant"),
-    "live_monitoring": ("blocking", "risk"),
-    "forecast_error": ("blocking", "quant"), "rating_accuracy": ("blocking", "quant"),
-    "var_backtest": ("blocking", "risk"), "benchmark_performance": ("soft", "quant"),
-    "performance_targets": ("soft", "quant"),
-}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class _Section(_Strict):
-    severity: Severity | None = None
-    owner: Owner | None = None
-
-    def thresholds(self, section: str) -> list[tuple[str, str, str, float]]:
-        """[(policy key, metric path, 'min'|'max', bound)] of the bounds that are set."""
-        out = []
-        for key, (path, kind) in THRESHOLDS.get(section, {}).items():
-            value = getattr(self, key, None)
-            if value is not None:
-                out.append((key, path, kind, float(value)))
-        return out
-
-
-def _section_model(name: str, extra: dict[str, Any] | None = None) -> type[_Section]:
-    fields: dict[str, Any] = {key: (float | None, None) for key in THRESHOLDS[name]}
-    fields.update(extra or {})
-    return create_model(f"{name.title().replace('_', '')}Section", __base__=_Section, **fields)
-
-
-DataCurrencySection = _section_model("data_currency")
-SampleSection = _section_model("sample")
-PerformanceSection = _section_model("performance")
-RobustnessSection = _section_model("robustness", {
-    # QMTL: |sharpe_first_half - sharpe_second_half| above this fails robustness
-    "cv_sharpe_gap_max": (float | None, None)})
-RiskSection = _section_model("risk")
-PortfolioSection = _section_model("portfolio")
-BenchmarkSection = _section_model("benchmark")
-BenchmarkPerformanceSection = _section_model("benchmark_performance")
-PaperShadowSection = _section_model("paper_shadow_consistency", {
-    "stages": (list[Literal["backtest", "paper", "live"]], ["paper", "live"])})
+#: QMTL's five core rules, in the order they are emitted (from the rule registry)
+CORE_RULES = registry.CORE_RULES
+#: default (severity, owner) of every built-in rule, as in QMTL's engine (each declared on its rule
+#: class; :func:`qmtl_research.validation.registry.rule_defaults` includes rules registered later)
+RULE_DEFAULTS: dict[str, tuple[str, str]] = registry.rule_defaults()
+_Strict = StrictModel
 
 
 class ValidationProfile(_Strict):
-    """One profile: ``validation_profiles.<name>``; each section maps onto one rule."""
+    """One profile: ``validation_profiles.<name>``; each section is the config of one core rule
+    (:mod:`qmtl_research.validation.core_rules`; ``risk`` configures risk_constraint)."""
 
-    data_currency: DataCurrencySection | None = None
-    sample: SampleSection | None = None
-    performance: PerformanceSection | None = None
-    robustness: RobustnessSection | None = None
-    risk: RiskSection | None = None
+    data_currency: DataCurrencyConfig | None = None
+    sample: SampleConfig | None = None
+    performance: PerformanceConfig | None = None
+    robustness: RobustnessConfig | None = None
+    risk: RiskConstraintConfig | None = None
 
 
 class TopK(_Strict):
+    """``selection.top_k``: keep the best ``k`` candidates by ``metric``."""
+
     metric: str = "sharpe"
     k: int = Field(ge=1)
 
 
 class Correlation(_Strict):
+    """``selection.correlation``: drop a run whose ``|corr|`` with a kept run exceeds ``max``."""
+
     max: float = Field(ge=-1, le=1)
 
 
 class Hysteresis(_Strict):
+    """``selection.hysteresis``: admit a run at ``metric >= enter``, keep an active one while
+    ``metric >= exit``."""
+
     metric: str = "sharpe"
     enter: float
     exit: float
@@ -178,33 +104,6 @@ class Selection(_Strict):
     top_k: TopK | None = None
     correlation: Correlation | None = None
     hysteresis: Hysteresis | None = None
-
-
-class CohortSection(_Section):
-    """Cohort (the batch evaluated together): size and median Sharpe of the cohort, and the
-    share of it failing blocking rules."""
-
-    min_size: int = Field(2, ge=1)
-    sharpe_median_min: float | None = None
-    max_fail_share: float | None = Field(None, ge=0, le=1)
-
-
-class StressSection(_Section):
-    """Bounds on stress losses (``metrics.stress.<scenario>``, positive loss fractions)."""
-
-    max_loss: float | None = None
-    scenarios: dict[str, float] = Field(default_factory=dict)
-
-
-class LiveMonitoringSection(_Section):
-    """Bounds on the live period's metrics over ``window_days`` (``metrics.live``)."""
-
-    window_days: Literal[30, 60, 90] = 90
-    sharpe_min: float | None = None
-    max_dd_max: float | None = None
-    es_p01_max: float | None = None
-    min_live_vs_backtest_sharpe_ratio: float | None = None
-    stages: list[Literal["backtest", "paper", "live"]] = Field(default_factory=lambda: ["live"])
 
 
 class ValidationOptions(_Strict):
@@ -225,84 +124,46 @@ class LivePromotion(_Strict):
 
 
 class Governance(_Strict):
+    """``governance``: how a passing run is promoted (``live_promotion``)."""
+
     live_promotion: LivePromotion = Field(default_factory=LivePromotion)
 
 
-class ForecastErrorRule(_Section):
-    """Stage 1: the champion's (the model under validation) forecast error must not exceed the
-    **best** challenger's by more than ``max_relative_gap`` (0 = champion at least as good).
-    ``challengers``: the models to compare with; None (default) = every other stage-1 model the
-    run recorded (GARCH, LSTM, naive, EWMA, GJR-GARCH, HAR, ...). Reads volatility/table2."""
-
-    champion: str = "GARCH-LSTM"
-    challengers: list[str] | None = None
-    metric: Literal["RMSE", "MSE"] = "RMSE"
-    max_relative_gap: float = Field(0.0, ge=0)
-
-
-class RatingAccuracyRule(_Section):
-    """Stage 2: best SVC accuracy minus the regulatory-rule accuracy >= ``min_margin_vs_rule``
-    (fractions). Reads rating/summary."""
-
-    min_margin_vs_rule: float = 0.0
-    min_accuracy: float | None = None
-    min_margin_vs_persistence: float | None = None
-
-
-class VarBacktestRule(_Section):
-    """Basel traffic-light zone of the VaR backtest (risk/backtest, or the fund-level backtests of
-    volatility/var_backtests): ``pass_zones`` pass, ``warn_zones`` warn, any other zone fails; with
-    ``min_es_p_value`` each ES test of ``es_tests`` (Acerbi-Szekely ``z1_p``/``z2_p``,
-    McNeil-Frey ``mf_p``, Du-Escanciano ``de_u_p``/``de_c_p``) fails below it."""
-
-    pass_zones: list[Literal["green", "yellow", "red"]] = Field(default_factory=lambda: ["green"])
-    warn_zones: list[Literal["green", "yellow", "red"]] = Field(default_factory=lambda: ["yellow"])
-    #: ES backtests (``models.var_backtest.es_<test>``): each p-value below ``min_es_p_value`` fails
-    min_es_p_value: float | None = Field(None, gt=0, lt=1)
-    es_tests: list[Literal["z1_p", "z2_p", "mf_p", "de_u_p", "de_c_p"]] = Field(default_factory=lambda: ["z2_p"])
-
-
-class PerformanceTargetsRule(_Section):
-    """The audit layer's performance targets (audit seed, "주요 지표 설명"): Sharpe > 1,
-    Sortino > 1.5, max drawdown < 20 %, win rate > 50 %, profit factor > 1.5, alpha > 0.
-
-    Reads ``metrics.audit_performance.{sharpe_ratio, sortino_ratio, max_drawdown (positive loss
-    fraction), win_rate (fraction), profit_factor, alpha (annualised fraction)}``. The bounds are
-    **strict**, as the seed writes them (a value exactly on a target misses it), unlike QMTL's
-    inclusive thresholds. Only the keys that are set are checked."""
-
-    sharpe_min: float | None = None
-    sortino_min: float | None = None
-    max_dd_max: float | None = None
-    win_rate_min: float | None = None
-    profit_factor_min: float | None = None
-    alpha_min: float | None = None
-
-    #: policy key -> (metric path, "min" | "max"); strict bounds
-    TARGETS: ClassVar[dict[str, tuple[str, str]]] = {
-        "sharpe_min": ("audit_performance.sharpe_ratio", "min"),
-        "sortino_min": ("audit_performance.sortino_ratio", "min"),
-        "max_dd_max": ("audit_performance.max_drawdown", "max"),
-        "win_rate_min": ("audit_performance.win_rate", "min"),
-        "profit_factor_min": ("audit_performance.profit_factor", "min"),
-        "alpha_min": ("audit_performance.alpha", "min"),
-    }
-
-    def targets(self) -> list[tuple[str, str, str, float]]:
-        """[(policy key, metric path, 'min'|'max', bound)] of the targets that are set."""
-        return [(k, path, kind, float(getattr(self, k))) for k, (path, kind) in self.TARGETS.items()
-                if getattr(self, k) is not None]
-
-
-class ResearchModelRules(_Strict):
+class _ResearchModelRulesBase(BaseModel):
     """qmtl-research extension (not part of QMTL's format): rules for this project's own models,
-    fed by the results earlier notebooks recorded for the same run."""
+    fed by the results earlier notebooks recorded for the same run. One key per registered
+    research rule (:mod:`qmtl_research.validation.registry`), its value the rule's config class;
+    a key no research rule is registered under is refused."""
 
-    forecast_error: ForecastErrorRule | None = None
-    rating_accuracy: RatingAccuracyRule | None = None
-    var_backtest: VarBacktestRule | None = None
-    benchmark_performance: BenchmarkPerformanceSection | None = None
-    performance_targets: PerformanceTargetsRule | None = None
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    @model_validator(mode="after")
+    def _registered_rules(self) -> "_ResearchModelRulesBase":
+        extra = self.__pydantic_extra__ or {}
+        for key, value in list(extra.items()):
+            cls = registry.rule_class(key)
+            if cls is None or cls.family != "research":
+                known = ", ".join(r.name for r in registry.registered_rules("research"))
+                raise ValueError(f"unknown research rule '{key}' (registered research rules: {known})")
+            try:
+                extra[key] = cls.config_class.model_validate(value)
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, (key, *e['loc'])))}: {e['msg']}" for e in exc.errors())
+                raise ValueError(f"research rule '{key}': {problems}") from exc
+        return self
+
+    def get(self, name: str) -> RuleConfig | None:
+        """The config of research rule ``name``, or None when the policy does not set it."""
+        if name in type(self).model_fields:
+            return getattr(self, name)
+        return (self.__pydantic_extra__ or {}).get(name)
+
+
+#: ``research_model_rules``: one optional field per built-in research rule (its config class),
+#: and, validated against the registry, rules registered later
+ResearchModelRules = create_model(
+    "ResearchModelRules", __base__=_ResearchModelRulesBase,
+    **{r.name: (r.config_class | None, None) for r in registry.registered_rules("research")})
 
 
 class Policy(_Strict):
@@ -312,12 +173,12 @@ class Policy(_Strict):
     default_profile_by_stage: dict[Literal["backtest_only", "paper_only", "live_only", "paper_ok_live_candidate",
                                            "backtest", "paper", "live"], str] = Field(default_factory=dict)
     selection: Selection | None = None
-    cohort: CohortSection | None = None
-    portfolio: PortfolioSection | None = None
-    benchmark: BenchmarkSection | None = None
-    stress: StressSection | None = None
-    paper_shadow_consistency: PaperShadowSection | None = None
-    live_monitoring: LiveMonitoringSection | None = None
+    cohort: CohortConfig | None = None
+    portfolio: PortfolioConfig | None = None
+    benchmark: BenchmarkConfig | None = None
+    stress: StressConfig | None = None
+    paper_shadow_consistency: PaperShadowConsistencyConfig | None = None
+    live_monitoring: LiveMonitoringConfig | None = None
     validation: ValidationOptions = Field(default_factory=ValidationOptions)
     governance: Governance = Field(default_factory=Governance)
     research_model_rules: ResearchModelRules | None = None
@@ -368,6 +229,13 @@ class Policy(_Strict):
         return next(iter(self.validation_profiles))
 
     def profile(self, name: str) -> ValidationProfile:
+        """The validation profile ``name``.
+
+        Raises
+        ------
+        ConfigError
+            The policy has no such profile.
+        """
         if name not in self.validation_profiles:
             raise ConfigError(f"unknown validation profile '{name}'",
                               fix=f"use one of: {', '.join(self.validation_profiles)}")
@@ -375,6 +243,13 @@ class Policy(_Strict):
 
 
 def check_stage(stage: str) -> str:
+    """``stage`` when it is one of :data:`STAGES`.
+
+    Raises
+    ------
+    InputError
+        Another stage name.
+    """
     if stage not in STAGES:
         raise InputError(f"unknown stage '{stage}'", where="--stage / stage field",
                          fix=f"use one of: {', '.join(STAGES)}")
@@ -382,6 +257,7 @@ def check_stage(stage: str) -> str:
 
 
 def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys, no spaces and no NaN (what the ruleset hashes are computed on)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
@@ -574,6 +450,7 @@ class _InlinePolicy(BaseModel):
 
 
 def world_file(world_id: str) -> Path | None:
+    """``params/worlds/<world_id>.yaml`` (or ``.yml``), None when there is none."""
     for ext in (".yaml", ".yml"):
         p = params_dir() / "worlds" / f"{world_id}{ext}"
         if p.is_file():

@@ -1,12 +1,18 @@
-"""Validation rules beyond QMTL's five core rules: the extended layers (portfolio, benchmark,
-stress, paper_shadow_consistency, live_monitoring; cohort is in the engine) and this project's
-``research_model_rules`` (forecast_error, rating_accuracy, var_backtest, benchmark_performance,
-performance_targets). The five core rules are :mod:`qmtl_research.validation.core`.
+"""The one rule protocol (:class:`Rule`), like QMTL's ``ValidationRule``, and what rules share.
 
-Each rule is a small class with ``checks(metrics, ctx) -> [Check]``; the base class folds the
-checks into one :class:`RuleResult`. Status of a check: a bound breached -> ``fail``; a metric
-missing -> per ``validation.on_missing_metric`` (``fail`` by default, as in QMTL; reason
-``<metric>_missing``); inside the bounds -> ``pass``. Bounds are inclusive, except
+Every rule -- QMTL's five core rules (:mod:`~qmtl_research.validation.core_rules`), the extended
+layers (:mod:`~qmtl_research.validation.extended_rules`: portfolio, benchmark, stress,
+paper_shadow_consistency, live_monitoring, cohort) and this project's ``research_model_rules``
+(:mod:`~qmtl_research.validation.research_rules`) -- is a class that owns its ``name``, its
+default ``severity`` / ``owner``, its tags and its config class (``<Rule>Config``, pydantic, the
+policy section that configures it), and implements ``evaluate(metrics, ctx) -> RuleResult``.
+The rule set of a policy is assembled from :mod:`~qmtl_research.validation.registry`, the only
+list of rule names.
+
+:class:`RuleBase` implements the protocol for rules made of checks: ``checks(metrics, ctx) ->
+[Check]`` folded into one :class:`RuleResult` (:func:`fold`). Status of a check: a bound breached
+-> ``fail``; a metric missing -> per ``validation.on_missing_metric`` (``fail`` by default, as in
+QMTL; reason ``<metric>_missing``); inside the bounds -> ``pass``. Bounds are inclusive, except
 ``performance_targets`` (strict, as the audit seed states its targets). A rule's status is its
 worst check.
 """
@@ -14,22 +20,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from qmtl_research.validation.metrics import get_metric
-from qmtl_research.validation.policy import (RULE_DEFAULTS, THRESHOLDS, Policy, ValidationProfile,
-                                             _Section)
+from qmtl_research.metric_paths import get_metric
+from qmtl_research.validation.thresholds import THRESHOLDS, Owner, RuleConfig, Severity
+
+#: the policy model (:class:`qmtl_research.validation.policy.Policy`, ``ValidationProfile``) is built
+#: from the rule registry, so it is not imported here; annotated as ``Any``
+Policy = ValidationProfile = Any
 
 Status = Literal["pass", "warn", "fail"]
+#: which rules a rule is: QMTL's five core rules, QMTL's extended layers, or this project's
+#: ``research_model_rules`` (left out under ``--qmtl-compat``)
+Family = Literal["core", "extended", "research"]
+#: what a rule reads: one run (``run``), or the batch the run is judged in (``core``: the threshold
+#: and selection pass of :func:`~qmtl_research.validation.core.core_batch`; ``batch``: the whole
+#: cohort). Results are emitted core first, then run, then batch rules, each in registry order.
+Scope = Literal["core", "run", "batch"]
 _ORDER = {"pass": 0, "warn": 1, "fail": 2}
 #: tolerance of the inclusive bounds (absorbs binary floating-point noise only)
 EPS = 1e-12
 
 
 class RuleResult(BaseModel):
-    """QMTL's RuleResult."""
+    """QMTL's RuleResult: one rule's verdict on one run."""
 
     rule: str
     status: Status
@@ -55,16 +71,74 @@ class Check:
     kind: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The check as a plain dict (the ``details.checks`` entries of a RuleResult)."""
         return asdict(self)
 
 
 @dataclass
 class RuleContext:
+    """What a rule knows besides the run's metrics.
+
+    Attributes
+    ----------
+    stage : str
+        backtest | paper | live.
+    policy : Policy
+        The policy in force.
+    profile_name : str
+        Name of the validation profile judging the run.
+    profile : ValidationProfile
+        That profile.
+    on_missing_metric : str
+        ``validation.on_missing_metric`` of the policy (fail | warn | ignore).
+    qmtl_compat : bool
+        Judge as QMTL's engine does (``--qmtl-compat``).
+    batch : CoreBatch or None
+        The batch pass (thresholds and selection) the core and batch rules read.
+    index : int or None
+        Position of the judged run in ``batch``.
+    """
+
     stage: str
     policy: Policy
     profile_name: str
     profile: ValidationProfile
     on_missing_metric: str = "warn"
+    qmtl_compat: bool = False
+    batch: Any = None
+    index: int | None = None
+
+
+@runtime_checkable
+class Rule(Protocol):
+    """The one rule protocol (QMTL's ``ValidationRule``): a named rule with a severity and an
+    owner that turns a run's metrics into one :class:`RuleResult`.
+
+    A rule *class* registered in :mod:`~qmtl_research.validation.registry` also declares, as class
+    attributes, ``config_class`` (its ``<Rule>Config``), ``default_severity``, ``default_owner``,
+    ``family``, ``scope`` and ``policy_key`` and the classmethod ``from_policy(policy, profile,
+    stage)`` (see :class:`RuleBase`)."""
+
+    name: str
+    severity: str
+    owner: str
+    tags: tuple[str, ...]
+
+    def evaluate(self, metrics: Mapping[str, Any], ctx: RuleContext) -> RuleResult:
+        """The rule's verdict on one run.
+
+        Parameters
+        ----------
+        metrics : mapping
+            The run's metric blocks.
+        ctx : RuleContext
+            Stage, policy, profile and (core / batch rules) the batch pass.
+
+        Returns
+        -------
+        RuleResult
+        """
+        ...
 
 
 def _fmt(x: Any) -> str:
@@ -72,6 +146,24 @@ def _fmt(x: Any) -> str:
 
 
 def missing_check(key: str, metric: str, on_missing: str, bound: float | None = None, kind: str | None = None) -> Check:
+    """The check of a missing metric, per ``validation.on_missing_metric``.
+
+    Parameters
+    ----------
+    key : str
+        Policy key of the bound (or the test's name).
+    metric : str
+        Dotted metric path.
+    on_missing : {'fail', 'warn', 'ignore'}
+        ``fail``/``warn``: that status, reason ``<leaf>_missing``; ``ignore``: passes with
+        ``<leaf>_missing_ignored``.
+    bound, kind : optional
+        The bound and its kind ('min' | 'max'), recorded with the check.
+
+    Returns
+    -------
+    Check
+    """
     name = metric.split(".")[-1]
     status: Status = {"fail": "fail", "warn": "warn", "ignore": "pass"}[on_missing]
     code = f"{name}_missing" + ("_ignored" if on_missing == "ignore" else "")
@@ -80,8 +172,35 @@ def missing_check(key: str, metric: str, on_missing: str, bound: float | None = 
 
 def bound_check(metrics: Mapping[str, Any], key: str, metric: str, kind: str, bound: float,
                 on_missing: str, strict: bool = False) -> Check:
-    """Inclusive bound: ``kind='min'`` passes when value >= bound, ``'max'`` when value <= bound.
-    ``strict``: value > bound / value < bound (a value on the bound, up to :data:`EPS`, fails)."""
+    """One bound on one run's metric.
+
+    Parameters
+    ----------
+    metrics : mapping
+        The run's metric blocks.
+    key : str
+        Policy key of the bound.
+    metric : str
+        Dotted metric path.
+    kind : {'min', 'max'}
+        ``min`` passes when value >= bound, ``max`` when value <= bound (inclusive, up to
+        :data:`EPS`).
+    bound : float
+    on_missing : {'fail', 'warn', 'ignore'}
+        What a missing metric gives (:func:`missing_check`).
+    strict : bool, default False
+        value > bound / value < bound: a value on the bound, up to :data:`EPS`, fails.
+
+    Returns
+    -------
+    Check
+        An infinite value fails with ``<leaf>_not_finite``.
+
+    Raises
+    ------
+    TypeError
+        The metric is present but not a number (the engine turns it into ``rule_error``).
+    """
     value = get_metric(metrics, metric)
     if value is None:
         return missing_check(key, metric, on_missing, bound, kind)
@@ -103,12 +222,31 @@ def bound_check(metrics: Mapping[str, Any], key: str, metric: str, kind: str, bo
 
 
 def worst(statuses) -> Status:
+    """The worst of ``statuses`` (fail > warn > pass); ``pass`` when empty."""
     return max(statuses, key=_ORDER.__getitem__, default="pass")
 
 
 def fold(name: str, checks: list[Check], severity: str, owner: str, tags: list[str],
          extra: dict | None = None) -> RuleResult:
-    """One RuleResult from checks: worst status; reason of the first fail (else first warn)."""
+    """One RuleResult from checks: the worst status; the reason of the first fail (else first warn).
+
+    Parameters
+    ----------
+    name : str
+        The rule's name.
+    checks : list of Check
+    severity, owner : str
+        The rule's severity and owner.
+    tags : list of str
+    extra : dict, optional
+        Further ``details`` entries.
+
+    Returns
+    -------
+    RuleResult
+        ``<name>_ok`` when every check passes (``<name>_no_checks`` without checks); an ignored
+        missing metric is surfaced as the reason rather than hidden.
+    """
     status = worst(c.status for c in checks)
     lead = next((c for c in checks if c.status == status and status != "pass"), None)
     if lead is None:  # all pass: surface an ignored missing metric rather than hide it
@@ -124,227 +262,109 @@ def fold(name: str, checks: list[Check], severity: str, owner: str, tags: list[s
                       reason=reason, tags=tags, details=details)
 
 
-class Rule:
-    """Base rule. ``name`` keys RuleResults; severity/owner come from the policy section or
-    QMTL's defaults (:data:`RULE_DEFAULTS`)."""
+class RuleBase:
+    """Implements :class:`Rule` for a rule class; a subclass sets the class attributes below and
+    ``checks`` (or overrides ``evaluate``).
 
-    name: str = "rule"
-    tags: tuple[str, ...] = ()
+    Attributes
+    ----------
+    name : str
+        Key of the rule's RuleResult; unique in the registry.
+    config_class : type of RuleConfig or None
+        The rule's ``<Rule>Config``.
+    default_severity, default_owner : str
+        Used unless the rule's policy section sets ``severity`` / ``owner``.
+    tags : tuple of str
+    family : {'core', 'extended', 'research'}
+        Where the policy configures it: a profile section (core), a top-level key (extended) or
+        a key of ``research_model_rules`` (research; left out under ``--qmtl-compat``).
+    scope : {'core', 'run', 'batch'}
+        What it reads (module docstring); orders the results.
+    policy_key : str
+        The policy key of its config (default: ``name``).
+    """
 
-    def __init__(self, config: _Section | None = None, name: str | None = None):
+    name: ClassVar[str] = "rule"
+    config_class: ClassVar[type[RuleConfig] | None] = None
+    default_severity: ClassVar[Severity] = "soft"
+    default_owner: ClassVar[Owner] = "quant"
+    tags: ClassVar[tuple[str, ...]] = ()
+    family: ClassVar[Family] = "research"
+    scope: ClassVar[Scope] = "run"
+    policy_key: ClassVar[str | None] = None
+
+    def __init__(self, config: RuleConfig | None = None):
         self.config = config
-        if name:
-            self.name = name
-        sev, own = RULE_DEFAULTS[self.name]
-        self.severity = (config.severity if config is not None and config.severity else sev)
-        self.owner = (config.owner if config is not None and config.owner else own)
+        self.severity = config.severity if config is not None and config.severity else self.default_severity
+        self.owner = config.owner if config is not None and config.owner else self.default_owner
+
+    @classmethod
+    def key(cls) -> str:
+        """The policy key of the rule's config (``policy_key``, else ``name``)."""
+        return cls.policy_key or cls.name
+
+    @classmethod
+    def config_in(cls, policy: Policy, profile: ValidationProfile) -> RuleConfig | None:
+        """The rule's config in ``policy`` (and ``profile`` for a core rule); None when not set."""
+        if cls.family == "core":
+            return getattr(profile, cls.key(), None)
+        if cls.family == "extended":
+            return getattr(policy, cls.key(), None)
+        rmr = policy.research_model_rules
+        return rmr.get(cls.key()) if rmr is not None else None
+
+    @classmethod
+    def from_policy(cls, policy: Policy, profile: ValidationProfile, stage: str) -> RuleBase | None:
+        """The rule as ``policy`` configures it for ``stage``, or None when it does not apply.
+
+        Parameters
+        ----------
+        policy : Policy
+        profile : ValidationProfile
+            The profile judging the stage (core rules read their section there).
+        stage : str
+
+        Returns
+        -------
+        RuleBase or None
+            Core rules always apply (QMTL emits all five); any other rule applies when its
+            section is set and, if the section lists ``stages``, the stage is one of them.
+        """
+        cfg = cls.config_in(policy, profile)
+        if cls.family == "core":
+            return cls(cfg)
+        if cfg is None or stage not in getattr(cfg, "stages", (stage,)):
+            return None
+        return cls(cfg)
 
     def checks(self, metrics: Mapping[str, Any], ctx: RuleContext) -> list[Check]:  # pragma: no cover
-        raise NotImplementedError
+        """The rule's checks on one run (a subclass implements it)."""
+        raise NotImplementedError(f"rule {self.name} implements neither checks() nor evaluate()")
 
     def result(self, checks: list[Check], extra: dict | None = None) -> RuleResult:
+        """``checks`` folded into the rule's RuleResult (:func:`fold`)."""
         return fold(self.name, checks, self.severity, self.owner, list(self.tags), extra)
 
     def evaluate(self, metrics: Mapping[str, Any], ctx: RuleContext) -> RuleResult:
+        """The rule's verdict on one run: its checks, folded (see :class:`Rule`)."""
         return self.result(self.checks(metrics, ctx))
 
 
-class BoundsRule(Rule):
-    """Every bound a policy section sets (see :data:`~qmtl_research.validation.policy.THRESHOLDS`)."""
+class BoundsRule(RuleBase):
+    """Every bound the rule's policy section sets (``THRESHOLDS[section]``, ``section`` defaults
+    to the rule's name)."""
 
-    def __init__(self, name: str, section: str, config: _Section, tags: tuple[str, ...] = ()):
-        super().__init__(config, name)
-        self.section = section
-        self.tags = tags
+    section: ClassVar[str | None] = None
 
     def bounds(self, ctx: RuleContext) -> list[tuple[str, str, str, float]]:
-        return self.config.thresholds(self.section)
+        """``[(policy key, metric path, 'min' | 'max', bound)]`` of the bounds that are set."""
+        return self.config.thresholds(self.section or self.name)
 
-    def checks(self, metrics, ctx):
+    def checks(self, metrics: Mapping[str, Any], ctx: RuleContext) -> list[Check]:
+        """One :func:`bound_check` per bound."""
         return [bound_check(metrics, key, path, kind, bound, ctx.on_missing_metric)
                 for key, path, kind, bound in self.bounds(ctx)]
 
 
-class StressRule(BoundsRule):
-    """Stress losses (``metrics.stress.<scenario>``, positive loss fractions) under ``max_loss``
-    (every scenario present) and per-scenario limits."""
-
-    def __init__(self, config):
-        super().__init__("stress", "stress", config, ("extended", "stress"))
-
-    def bounds(self, ctx):
-        return [(f"scenarios.{s}", f"stress.{s}", "max", v) for s, v in self.config.scenarios.items()]
-
-    def checks(self, metrics, ctx):
-        out = super().checks(metrics, ctx)
-        if self.config.max_loss is not None:
-            scen = metrics.get("stress") or {}
-            if not scen:
-                out.append(missing_check("max_loss", "stress", ctx.on_missing_metric, self.config.max_loss, "max"))
-            for s in sorted(scen):
-                out.append(bound_check(metrics, "max_loss", f"stress.{s}", "max", self.config.max_loss,
-                                       ctx.on_missing_metric))
-        return out
-
-
-class LiveMonitoringRule(BoundsRule):
-    """Live metrics over the configured window (``metrics.live.<metric>_<W>d``)."""
-
-    def __init__(self, config):
-        super().__init__("live_monitoring", "live_monitoring", config, ("extended", "monitoring"))
-
-    def bounds(self, ctx):
-        w, c = self.config.window_days, self.config
-        spec = [("sharpe_min", f"live.sharpe_{w}d", "min", c.sharpe_min),
-                ("max_dd_max", f"live.max_drawdown_{w}d", "max", c.max_dd_max),
-                ("es_p01_max", f"live.es_p01_{w}d", "max", c.es_p01_max),
-                ("min_live_vs_backtest_sharpe_ratio", "live.live_vs_backtest_sharpe_ratio", "min",
-                 c.min_live_vs_backtest_sharpe_ratio)]
-        return [(k, p, kind, float(v)) for k, p, kind, v in spec if v is not None]
-
-
-class ForecastErrorRule(Rule):
-    """Stage 1 (volatility): champion's error <= the best challenger's x (1 + max_relative_gap).
-    Reads ``metrics.models.forecast.<metric>.<model>`` (percent units, from volatility/table2);
-    the challengers are the configured ones, or every other recorded model (None)."""
-
-    name = "forecast_error"
-    tags = ("model", "stage1", "challenger")
-
-    def checks(self, metrics, ctx):
-        c, out = self.config, []
-        base = f"models.forecast.{c.metric.lower()}"
-        champ = get_metric(metrics, f"{base}.{c.champion}")
-        if champ is None:
-            return [missing_check("champion", f"{base}.{c.champion}", ctx.on_missing_metric)]
-        if c.challengers is None:
-            recorded = get_metric(metrics, base) or {}
-            names = [m for m in recorded if m != c.champion]
-        else:
-            names = list(c.challengers)
-        values = {}
-        for ch in names:
-            other = get_metric(metrics, f"{base}.{ch}")
-            if other is None:
-                out.append(missing_check(f"challenger {ch}", f"{base}.{ch}", ctx.on_missing_metric))
-            else:
-                values[ch] = other
-        if not values:
-            return out or [missing_check("challengers", f"{base}.<challenger>", ctx.on_missing_metric)]
-        best = min(values, key=values.get)
-        limit = values[best] * (1 + c.max_relative_gap)
-        ok = champ <= limit + EPS
-        out.append(Check(f"best challenger {best}", f"{base}.{c.champion}", "pass" if ok else "fail",
-                         "forecast_error_ok" if ok else "forecast_error_above_challenger",
-                         f"{c.champion} {c.metric} {_fmt(champ)} {'<=' if ok else '>'} best challenger {best} "
-                         f"{_fmt(values[best])} x (1 + {_fmt(c.max_relative_gap)}) (of {len(values)} challengers: "
-                         + ", ".join(f"{m} {_fmt(v)}" for m, v in sorted(values.items(), key=lambda kv: kv[1]))
-                         + ")", champ, limit, "max"))
-        return out
-
-
-class RatingAccuracyRule(Rule):
-    """Stage 2 (rating): accuracy margin over the regulatory rule (and persistence), fractions.
-    Reads ``metrics.models.rating`` (from rating/summary)."""
-
-    name = "rating_accuracy"
-    tags = ("model", "stage2", "benchmark")
-
-    def checks(self, metrics, ctx):
-        c, om = self.config, ctx.on_missing_metric
-        out = [bound_check(metrics, "min_margin_vs_rule", "models.rating.margin_vs_rule", "min",
-                           c.min_margin_vs_rule, om)]
-        if c.min_accuracy is not None:
-            out.append(bound_check(metrics, "min_accuracy", "models.rating.best_accuracy", "min", c.min_accuracy, om))
-        if c.min_margin_vs_persistence is not None:
-            out.append(bound_check(metrics, "min_margin_vs_persistence", "models.rating.margin_vs_persistence",
-                                   "min", c.min_margin_vs_persistence, om))
-        return out
-
-
-class VarBacktestRule(Rule):
-    """VaR backtest traffic light (``metrics.models.var_backtest.zone``, from risk/backtest or the
-    fund-level volatility/var_backtests) and, with ``min_es_p_value``, the ES backtests'
-    p-values (``metrics.models.var_backtest.es_<test>``)."""
-
-    name = "var_backtest"
-    tags = ("model", "risk", "backtest")
-
-    def checks(self, metrics, ctx):
-        zone = get_metric(metrics, "models.var_backtest.zone")
-        if zone is None:
-            return [missing_check("zone", "models.var_backtest.zone", ctx.on_missing_metric)]
-        status: Status = ("pass" if zone in self.config.pass_zones else
-                          "warn" if zone in self.config.warn_zones else "fail")
-        exc = get_metric(metrics, "models.var_backtest.exceptions")
-        exp = get_metric(metrics, "models.var_backtest.expected_exceptions")
-        out = [Check("zone", "models.var_backtest.zone", status, f"var_backtest_zone_{zone}",
-                     f"VaR backtest zone {zone} ({_fmt(exc)} exceptions, {_fmt(exp)} expected)", zone)]
-        if self.config.min_es_p_value is not None:
-            for test in self.config.es_tests:
-                path = f"models.var_backtest.es_{test}"
-                p = get_metric(metrics, path)
-                if p is None:
-                    out.append(missing_check(f"es_{test}", path, ctx.on_missing_metric))
-                    continue
-                ok = p >= self.config.min_es_p_value
-                out.append(Check(f"es_{test}", path, "pass" if ok else "fail",
-                                 f"es_backtest_{test}_{'ok' if ok else 'rejected'}",
-                                 f"ES backtest {test[:-2]} p-value {_fmt(p)} {'>=' if ok else '<'} "
-                                 f"{self.config.min_es_p_value}", p, self.config.min_es_p_value, "min"))
-        return out
-
-
-class PerformanceTargetsRule(Rule):
-    """The audit layer's performance targets on ``metrics.audit_performance`` (strict bounds:
-    Sharpe > 1, Sortino > 1.5, max drawdown < 20 %, win rate > 50 %, profit factor > 1.5,
-    alpha > 0 in the shipped portfolios policy). Units: ``max_drawdown`` a positive loss
-    fraction, ``win_rate`` a fraction, ``alpha`` an annualised fraction. A missing metric (or the
-    whole block) -> ``<metric>_missing`` per ``validation.on_missing_metric``."""
-
-    name = "performance_targets"
-    tags = ("model", "audit", "performance")
-
-    def checks(self, metrics, ctx):
-        return [bound_check(metrics, key, path, kind, bound, ctx.on_missing_metric, strict=True)
-                for key, path, kind, bound in self.config.targets()]
-
-
-# ------------------------------------------------------------------ building
-def build_rules(policy: Policy, profile: ValidationProfile, stage: str, *, research: bool = True) -> list[Rule]:
-    """The per-run rules a policy configures for ``stage`` beyond QMTL's five core rules
-    (:func:`qmtl_research.validation.core.evaluate_core`; cohort acts on the batch and is
-    applied by the engine). ``research=False`` leaves out ``research_model_rules`` (QMTL's
-    engine does not know them: ``--qmtl-compat``)."""
-    rules: list[Rule] = []
-    if policy.portfolio is not None:
-        rules.append(BoundsRule("portfolio", "portfolio", policy.portfolio, ("extended", "portfolio")))
-    if policy.benchmark is not None:
-        rules.append(BoundsRule("benchmark", "benchmark", policy.benchmark, ("extended", "benchmark")))
-    if policy.stress is not None:
-        rules.append(StressRule(policy.stress))
-    ps = policy.paper_shadow_consistency
-    if ps is not None and stage in ps.stages:
-        rules.append(BoundsRule("paper_shadow_consistency", "paper_shadow_consistency", ps, ("extended", "paper")))
-    lm = policy.live_monitoring
-    if lm is not None and stage in lm.stages:
-        rules.append(LiveMonitoringRule(lm))
-    mr = policy.research_model_rules if research else None
-    if mr is not None:
-        if mr.forecast_error is not None:
-            rules.append(ForecastErrorRule(mr.forecast_error))
-        if mr.rating_accuracy is not None:
-            rules.append(RatingAccuracyRule(mr.rating_accuracy))
-        if mr.var_backtest is not None:
-            rules.append(VarBacktestRule(mr.var_backtest))
-        if mr.benchmark_performance is not None:
-            rules.append(BoundsRule("benchmark_performance", "benchmark_performance", mr.benchmark_performance,
-                                    ("model", "benchmark")))
-        if mr.performance_targets is not None:
-            rules.append(PerformanceTargetsRule(mr.performance_targets))
-    return rules
-
-
-__all__ = ["RuleResult", "Check", "RuleContext", "Rule", "BoundsRule", "StressRule", "LiveMonitoringRule",
-           "ForecastErrorRule", "RatingAccuracyRule", "VarBacktestRule", "PerformanceTargetsRule", "build_rules", "bound_check",
-           "missing_check", "fold", "worst", "THRESHOLDS", "EPS"]
+__all__ = ["BoundsRule", "Check", "EPS", "Family", "Rule", "RuleBase", "RuleContext", "RuleResult", "Scope", "Status",
+           "THRESHOLDS", "bound_check", "fold", "missing_check", "worst"]
