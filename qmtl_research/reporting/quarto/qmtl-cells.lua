@@ -318,6 +318,11 @@ end
 
 local function typst_document(doc)
   if FORMAT ~= "typst" then return nil end
+  -- zero-width spaces (line-break hints of older notebooks) would reach the PDF's text layer:
+  -- dropped, the boxes above give the break points
+  doc = doc:walk({ Str = function(s)
+    if s.text:find("\u{200B}") then return pandoc.Str((s.text:gsub("\u{200B}", ""))) end
+  end })
   doc.blocks = keep_together(doc.blocks)
   return doc
 end
