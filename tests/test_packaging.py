@@ -41,7 +41,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_carries_the_report_template(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for part in ("qmtl_research/reporting/quarto/qmtl-cells.lua",
+    for part in ("qmtl_research/reporting/quarto/_extensions/qmtl/qmtl-cells.lua",
                  "qmtl_research/reporting/quarto/_extensions/qmtl/_extension.yml",
                  "qmtl_research/reporting/quarto/_extensions/qmtl/typst-template.typ",
                  "qmtl_research/reporting/quarto/_extensions/qmtl/typst-show.typ",

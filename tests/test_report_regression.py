@@ -92,3 +92,35 @@ def test_report_has_tables_figures_and_synthetic_banner(demo_report):
     media = list((res.folder / "_build" / "media").glob("*.png"))
     assert len(media) >= 4, "figures missing from the report"
     assert (res.folder / "validation_report.html").stat().st_size > 50_000
+
+
+def test_demo_report_layout(demo_report):
+    """The demo PDF as a validator reads it: each "Table N." caption once, with a table row after
+    it on its page (not alone at a page foot); no count printed as a float in the challenger
+    table; no zero-width space; no machine path; no page but the last left mostly blank."""
+    res, text = demo_report
+    pages = text.split("\f")[:-1]
+    numbers = sorted({int(n) for n in re.findall(r"Table (\d+)\.", text)})
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) > 40
+    for n in numbers:
+        hits = [p for p in pages if re.search(rf"^\s*Table {n}\.", p, re.M)]
+        assert len(hits) == 1, f"Table {n}: caption printed {len(hits)} times"
+        after = hits[0][re.search(rf"^\s*Table {n}\.", hits[0], re.M).end():].splitlines()[1:-2]  # less the footer
+        assert any(re.search(r"\S\s{2,}\S", line) for line in after), f"Table {n}: no table row after its caption"
+    challengers = re.search(r"Table \d+\. Every stage-1 model against.*?(?=Table \d+\.)", text, re.S).group(0)
+    assert re.search(r"\s\d+\s+\d+\s*$", challengers, re.M), "the challengers' fit counts are missing"
+    assert not re.search(r"\b\d+\.0\s+\d+\.0\s*$", challengers, re.M), "fits/flagged_fits printed as floats"
+    assert "\u200b" not in text
+    flat = "".join(subprocess.run(["pdftotext", str(res.pdf), "-"], capture_output=True, text=True,
+                                  check=True).stdout.split())
+    assert "artifact=artifacts/" in flat
+    for machine in (str(res.folder), str(Path.home()) + "/", "/tmp/", str(Path(__file__).resolve().parents[1])):
+        assert machine not in flat, machine
+    bbox = subprocess.run(["pdftotext", "-bbox-layout", str(res.pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    for i, (h, body) in enumerate(re.findall(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>', bbox, re.S)[:-1]):
+        h = float(h)
+        top, bottom = h * 2.3 / 29.7, h - h * 2.0 / 29.7
+        lowest = max(float(y) for y in re.findall(r'<line xMin="[\d.]+" yMin="[\d.]+" xMax="[\d.]+" yMax="([\d.]+)"', body)
+                     if top < float(y) < bottom)
+        assert (lowest - top) / (bottom - top) > 0.5, f"page {i + 1} is more than half blank"

@@ -27,7 +27,7 @@ from qmtl_research.errors import QMTLResearchError
 
 HERE = Path(__file__).resolve().parent
 EXTENSION_DIR = HERE / "quarto" / "_extensions" / "qmtl"
-LUA_FILTER = HERE / "quarto" / "qmtl-cells.lua"
+LUA_FILTER = EXTENSION_DIR / "qmtl-cells.lua"   # also the extension's Quarto filter (_extension.yml)
 PANDOC_TEMPLATE = EXTENSION_DIR / "pandoc-template.typ"
 IPYNB_READER = "ipynb+fenced_divs+bracketed_spans+header_attributes+implicit_figures+tex_math_dollars+pipe_tables"
 MIN_QUARTO = (1, 7)

@@ -6,6 +6,8 @@ Everything is read from the run's recorded results through the typed contract
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from qmtl_research.paper import paper_reference
@@ -303,6 +305,12 @@ def _describe(value) -> str:
         return f"table {value.shape[0]} x {value.shape[1]}: {', '.join(map(str, list(value.columns)[:6]))}" + \
             (" ..." if value.shape[1] > 6 else "")
     if isinstance(value, dict):
+        if isinstance(value.get("artifact"), str):
+            # an artifact pointer holds the file's absolute path: print it from the run folder's
+            # "artifacts" down (the report names no machine path)
+            parts = Path(value["artifact"]).parts
+            at = max((i for i, p in enumerate(parts) if p == "artifacts"), default=len(parts) - 1)
+            value = {**value, "artifact": "/".join(parts[at:])}
         scalars = [(k, v) for k, v in value.items() if isinstance(v, (int, float, str, bool)) or v is None][:4]
         return "; ".join(f"{k} = {round(v, 4) if isinstance(v, float) else v}" for k, v in scalars) or \
             f"{len(value)} fields"

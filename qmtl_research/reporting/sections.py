@@ -61,8 +61,8 @@ def table(df: pd.DataFrame, caption: str | None = None, digits: int = 4, index: 
     """Show a DataFrame as a real table (rounded), with an optional caption line above."""
     if caption:
         md(f"*Table {next(_TABLE_NUMBER)}. {caption[:1].upper()}{caption[1:]}*")
-    out = df.copy()
-    num = out.select_dtypes(include=[np.number]).columns
+    out = whole_numbers_as_integers(df)
+    num = out.select_dtypes(include=[np.floating]).columns
     out[num] = out[num].round(digits)
     default_index = isinstance(out.index, pd.RangeIndex) and out.index.name is None
     if index and not default_index:
@@ -70,6 +70,40 @@ def table(df: pd.DataFrame, caption: str | None = None, digits: int = 4, index: 
         out = out.reset_index() if any(n is not None for n in out.index.names) else out.reset_index(names="")
     out = out.reset_index(drop=True)
     display(Table(out))
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, (float, np.floating)) and bool(np.isfinite(v)) and float(v).is_integer() and abs(v) < 2 ** 53
+
+
+def whole_numbers_as_integers(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` where counts stored as floats print as integers: a float column whose
+    values are all whole numbers (a count column holding n/a is float in pandas: ``30.0``) and,
+    in a column of mixed values, each whole float (``3360.0`` days) become integers; missing
+    values stay missing (printed n/a). The numbers are unchanged; only ``.0`` goes.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table as computed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same values, whole floats as Python ``int`` (object columns where a value is missing).
+    """
+    out = df.copy()
+    for col in out.columns:
+        values = out[col]
+        if isinstance(values, pd.DataFrame):   # duplicated column names: left as they are
+            continue
+        present = values.dropna()
+        if pd.api.types.is_float_dtype(values) and len(present) and all(_whole(v) for v in present):
+            out[col] = values.astype("Int64") if len(present) == len(values) else \
+                pd.Series([np.nan if pd.isna(v) else int(v) for v in values], index=values.index, dtype=object)
+        elif values.dtype == object and any(_whole(v) for v in present):
+            out[col] = pd.Series([int(v) if _whole(v) else v for v in values], index=values.index, dtype=object)
+    return out
 
 
 def _fmt(v: Any, pct: bool = False, digits: int = 4) -> str:
@@ -383,10 +417,8 @@ def thresholds_in_force(rep: ReportData) -> None:
         md(f"Every threshold of every rule in force ({checks['rule'].nunique()} rules, {len(checks)} checks; "
            f"{n_fail} not met), with its severity and the value measured on this run. A rule's severity says "
            "what its fail does: blocking fails the run, soft and info give warn.")
-        # a zero-width space after each dot: long metric paths may break there instead of running
-        # over the next column of the PDF
-        shown = checks.assign(metric=checks["metric"].str.replace(".", ".\u200b", regex=False))
-        table(shown, "every threshold of every rule in force: bound, measured value and status", index=False)
+        # long metric paths break after their dots in the PDF (the renderer's qmtl-cells.lua)
+        table(checks, "every threshold of every rule in force: bound, measured value and status", index=False)
     elif len(v.thresholds):
         table(v.thresholds, "every bound of the profile in force (inclusive), by policy section; each imported "
                             "run is judged against them in section 4", index=False)
@@ -469,16 +501,15 @@ _ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d
 
 def _wrappable(v: Any) -> Any:
     """A long cell that may break in a narrow PDF column: an ISO timestamp as ``date time`` (UTC,
-    to the second, offset kept when not UTC), a long unbroken word (a hash) with zero-width
-    spaces every 16 characters."""
+    to the second, offset kept when not UTC). A long unbroken word (a hash) is left whole: the
+    renderer lets it break every 16 characters (qmtl-cells.lua), adding no character."""
     if not isinstance(v, str):
         return v
     if _ISO_TIMESTAMP.fullmatch(v):
         ts = pd.Timestamp(v)
         return (ts.tz_convert("UTC") if ts.tzinfo is not None else ts).strftime("%Y-%m-%d %H:%M:%S") + \
             (" UTC" if ts.tzinfo is not None else "")
-    return " ".join("\u200b".join(w[i:i + 16] for i in range(0, len(w), 16)) if len(w) > 24 else w
-                    for w in v.split(" "))
+    return v
 
 
 def override_tables(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

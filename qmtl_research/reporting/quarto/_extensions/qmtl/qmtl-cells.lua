@@ -170,9 +170,12 @@ function Div(el)
   return out
 end
 
--- Keep captions with what they caption (typst only): a "Table N." caption paragraph sticks to
--- the table after it, and an image sticks to the "Figure N." caption after it, so that a page
--- break never separates them (typst >= 0.12 `block(sticky: true)`).
+-- Captions belong to what they caption (typst): the notebooks print "Table N. ..." above a table
+-- and "Figure N. ..." below an image as italic paragraphs (sections.table / sections.figure: one
+-- numbering, in display order). Here each caption becomes the caption of its table / figure, so
+-- that typst lays them out as one figure: a page break never separates a caption from the first
+-- rows of its table, or a figure from its caption. Runs under pandoc and under Quarto (there
+-- the caption and the table are sibling output Divs of one cell; both shapes are handled).
 local function caption_kind(b)
   if b and b.t == "Para" and #b.content >= 1 and b.content[1].t == "Emph" then
     local text = pandoc.utils.stringify(b.content[1])
@@ -182,8 +185,95 @@ local function caption_kind(b)
   return nil
 end
 
-local function holds_table(b)
-  return b and (b.t == "Table" or (b.t == "Div" and find_table(b.content) ~= nil))
+-- the caption paragraph held by b (the paragraph itself, or a Div holding only it)
+local function caption_of(b, kind)
+  if b and b.t == "Div" and #b.content == 1 then b = b.content[1] end
+  if caption_kind(b) == kind then return b end
+  return nil
+end
+
+-- the first Table of b (b itself, or one level down in a Div)
+local function table_in(b)
+  if not b then return nil end
+  if b.t == "Table" then return b end
+  if b.t == "Div" then
+    for _, inner in ipairs(b.content) do
+      if inner.t == "Table" then return inner end
+    end
+  end
+  return nil
+end
+
+-- b (a paragraph with one image, or a Div holding one) with the image made a captioned Figure
+local function with_figure_caption(b, caption)
+  local function figure_from(para)
+    local img
+    pandoc.walk_block(para, { Image = function(i) img = img or i end })
+    return pandoc.Figure({ pandoc.Plain({ img }) }, { long = { pandoc.Plain(caption) } })
+  end
+  if (b.t == "Para" or b.t == "Plain") and has_image(b) then return figure_from(b) end
+  if b.t == "Div" then
+    for k, inner in ipairs(b.content) do
+      if (inner.t == "Para" or inner.t == "Plain") and has_image(inner) then
+        b.content[k] = figure_from(inner)
+        return b
+      end
+    end
+  end
+  return nil
+end
+
+-- the caption's text without the italics the notebook gave it (the template styles captions)
+local function caption_inlines(para)
+  local out = pandoc.List()
+  for _, x in ipairs(para.content) do
+    if x.t == "Emph" then out:extend(x.content) else out:insert(x) end
+  end
+  return out
+end
+
+-- Long words in table cells (metric paths such as models.rating.margin_vs_rule, snake_case
+-- headers, sha256 digests) may break after . _ / : = , - and, in a long run of letters and
+-- digits, every 16 characters: each piece is a typst box and a line may break between boxes.
+-- This adds no character to the text (no zero-width space in the PDF's text layer) and leaves
+-- numbers whole.
+local BREAK_AFTER = "[%._/:=,%-]"
+
+local function typst_string(s)
+  return '"' .. s:gsub("\\", "\\\\"):gsub('"', '\\"') .. '"'
+end
+
+local function pieces(word)
+  local out = {}
+  for piece in word:gmatch("[^%._/:=,%-]*" .. BREAK_AFTER .. "?") do
+    if piece ~= "" then
+      if #piece > 16 and not piece:find("[\128-\255]") then
+        for k = 1, #piece, 16 do table.insert(out, piece:sub(k, k + 15)) end
+      else
+        table.insert(out, piece)
+      end
+    end
+  end
+  return out
+end
+
+local function breakable_str(s)
+  local text = s.text
+  if #text < 12 or text:match("^[%-+]?[%d,%.]+%%?$") then return nil end
+  local parts = pieces(text)
+  if #parts < 2 then return nil end
+  local raw = {}
+  for _, p in ipairs(parts) do table.insert(raw, "#box[#" .. typst_string(p) .. "]") end
+  return pandoc.RawInline("typst", table.concat(raw))
+end
+
+local function breakable_cells(tbl)
+  return pandoc.walk_block(tbl, { Str = breakable_str })
+end
+
+local function holds_lead_in(b, after)
+  return b.t == "Para" and #b.content == 1 and b.content[1].t == "Strong" and after
+      and (after.t == "BulletList" or after.t == "OrderedList")
 end
 
 local function sticky(b)
@@ -192,25 +282,54 @@ end
 
 local function keep_together(blocks)
   local out = pandoc.List()
-  for i, b in ipairs(blocks) do
+  local i = 1
+  while i <= #blocks do
+    local b, after = blocks[i], blocks[i + 1]
     if b.t == "Div" then b.content = keep_together(b.content) end
-    local kind = caption_kind(b)
-    if kind == "table" and holds_table(blocks[i + 1]) then
-      out:extend(sticky(b))
-    elseif b.t == "Para" and #b.content == 1 and b.content[1].t == "Strong" and blocks[i + 1]
-        and (blocks[i + 1].t == "BulletList" or blocks[i + 1].t == "OrderedList") then
-      out:extend(sticky(b))   -- a bold lead-in ("Key findings") stays with its list
-    elseif caption_kind(blocks[i + 1]) == "figure" and has_image(b) then
-      out:extend(sticky(b))
+    local cap_t, tbl = caption_of(b, "table"), table_in(after)
+    local cap_f = caption_of(after, "figure")
+    local fig = cap_f and with_figure_caption(b, caption_inlines(cap_f))
+    if cap_t and tbl then
+      if after.t == "Div" then
+        after.content = keep_together(after.content)
+        tbl = table_in(after)
+      else
+        after = breakable_cells(after)
+        tbl = after
+      end
+      tbl.caption = { long = { pandoc.Plain(caption_inlines(cap_t)) } }
+      out:insert(after)
+      i = i + 2
+    elseif fig then
+      out:insert(fig)
+      i = i + 2
     else
-      out:insert(b)
+      if b.t == "Table" then b = breakable_cells(b) end
+      if holds_lead_in(b, after) then
+        out:extend(sticky(b))   -- a bold lead-in ("Key findings") stays with its list
+      else
+        out:insert(b)
+      end
+      i = i + 1
     end
   end
   return out
 end
 
-function Pandoc(doc)
+local function typst_document(doc)
   if FORMAT ~= "typst" then return nil end
+  -- zero-width spaces (line-break hints of older notebooks) would reach the PDF's text layer:
+  -- dropped, the boxes above give the break points
+  doc = doc:walk({ Str = function(s)
+    if s.text:find("\u{200B}") then return pandoc.Str((s.text:gsub("\u{200B}", ""))) end
+  end })
   doc.blocks = keep_together(doc.blocks)
   return doc
 end
+
+-- Under Quarto (the global `quarto` exists) Quarto itself honours cell options, tags and output
+-- representations: only the caption and long-word pass runs. Under pandoc, all of it.
+if quarto then
+  return { { Pandoc = typst_document } }
+end
+return { { Image = Image, Div = Div }, { Pandoc = typst_document } }
