@@ -136,3 +136,28 @@ def test_tail_only_empirical_equals_the_full_scenarios():
     v, _ = d.var_es(0.975)
     np.testing.assert_allclose(t.cdf(-v), d.cdf(-v))
     assert np.isnan(t.cdf(np.zeros(50))).all()                                # beyond the stored tail
+
+
+def test_tied_tail_a_stale_fund_keeps_every_tied_scenario():
+    """A fund with mostly 0.0 weeks (stale prices): the k-th smallest scenario is tied with many
+    later ones. The stored tail must hold the whole tie (and the next larger value) so the cdf at
+    the VaR, and the Acerbi-Szekely null draws that need it, equal the full scenarios' (the
+    us-1999-2018 report failed in ``simulate_z`` on such a fund)."""
+    from qmtl_research.risk.backtests import simulate_z
+    from qmtl_research.risk.fund_var import _empirical_rows
+
+    rng = np.random.default_rng(0)
+    n, window = 50, 200
+    w = np.where(rng.uniform(size=(n, window)) < 0.9, 0.0, rng.normal(size=(n, window)))
+    tail, counts, _ = _empirical_rows(w, np.zeros(n), np.ones(n), np.zeros(n), [0.975, 0.99])
+    stored, full = Empirical(tail, counts), Empirical(w)
+    for level in (0.975, 0.99):
+        v, e = stored.var_es(level)
+        v_full, e_full = full.var_es(level)
+        np.testing.assert_allclose(v, v_full)
+        np.testing.assert_allclose(e, e_full)
+        np.testing.assert_array_equal(stored.cdf(-v), full.cdf(-v))   # finite: no NaN beyond the tail
+    keep = e > v                                                       # ES > VaR (a non-degenerate tail)
+    z_stored = simulate_z(Empirical(tail[keep], counts[keep]), v[keep], e[keep], 0.99, n_sims=200, seed=1)
+    z_full = simulate_z(Empirical(w[keep]), v[keep], e[keep], 0.99, n_sims=200, seed=1)
+    np.testing.assert_allclose(z_stored, z_full)

@@ -85,10 +85,26 @@ def _tail_size(counts: np.ndarray, levels) -> int:
     return int(math.ceil(amax * max(int(counts.max()), 1))) + 2
 
 
+def _stored_tail_size(windows: np.ndarray, counts: np.ndarray, k: int) -> int:
+    """Scenarios to store per row so that ``Empirical.cdf`` is known at every stored tail value.
+
+    A row whose ``k``-th smallest scenario is tied with later ones (a fund with many weeks of the
+    same return, e.g. 0.0 for a stale price) would leave ``F(x)`` unknown at that value: the stored
+    tail would end inside the tie. Every scenario tied with the ``k``-th smallest is kept, plus
+    the next larger one where it exists.
+    """
+    if windows.shape[1] <= k:
+        return k
+    kth = _k_smallest(windows, k)[:, -1]
+    with np.errstate(invalid="ignore"):
+        need = np.where(np.isfinite(kth), (windows <= kth[:, None]).sum(axis=1) + 1, 0)
+    return int(max(k, np.minimum(need, counts).max(initial=0)))
+
+
 def _empirical_rows(windows: np.ndarray, mu: np.ndarray, sigma: np.ndarray, realised: np.ndarray, levels):
     """Tail scenarios ``mu + sigma * w`` (rows = origins), counts and the PIT of the realised returns."""
     counts = np.isfinite(windows).sum(axis=1)
-    k = _tail_size(counts, levels)
+    k = _stored_tail_size(windows, counts, _tail_size(counts, levels))
     tail = mu[:, None] + sigma[:, None] * _k_smallest(windows, k)
     with np.errstate(invalid="ignore"):
         std = (realised - mu) / sigma
