@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from unittest import mock
@@ -109,3 +110,57 @@ def run_main(capsys, *args) -> tuple[int, str, str]:
     out = capsys.readouterr()
     code = exc.value.code
     return (0 if code is None else code), out.out, out.err
+
+
+def invoke(*args, env: dict | None = None, cwd: str | Path | None = None) -> subprocess.CompletedProcess:
+    """``qmtl-research ARGS`` in this process, shaped like ``subprocess.run(..., capture_output=True,
+    text=True)``: returncode (as the shell sees it), stdout and stderr.
+
+    ``env`` (when given) replaces the environment and ``cwd`` the working folder for the command
+    only; both are put back afterwards. The console script itself, signals and exit codes at the
+    shell are tested with real subprocesses (tests/test_cli_exit_codes.py, tests/test_killed_runs.py,
+    tests/test_event_stream.py); everywhere else the command's own work is the point, and a fresh
+    interpreter per call (seconds of imports) is not."""
+    import contextlib
+    import io
+
+    from qmtl_research.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    argv = ["qmtl-research", *map(str, args)]
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update({k: str(v) for k, v in env.items()})
+        if cwd is not None:
+            os.chdir(cwd)
+        with mock.patch.object(sys, "argv", argv), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):            # sys.exit("message"): the shell sees 1 and the message
+        err.write(f"{code}\n")
+        code = 1
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under ``pytest -n N --dist loadgroup`` (``make test``): the tests of a module that share a
+    module-scoped fixture (a stage-1 walk-forward, a report run, a fitted model) go to one worker,
+    so the fixture is built once; every other test is spread over the workers one by one. A test
+    that names its own ``xdist_group`` keeps it."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        if any(fd.scope == "module" for fds in defs.values() for fd in fds):
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
