@@ -1,4 +1,4 @@
-"""Helpers of the audit tests: store URLs for both backends, the installed console command."""
+"""Helpers of the audit tests: store URLs for both backends, the audit commands run in-process."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import PG_SKIP, PG_URL, _fresh_pg
+from conftest import PG_SKIP, PG_URL, _fresh_pg, invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).with_name("qmtl-research")
@@ -48,10 +48,11 @@ def counts(url: str) -> dict[str, int]:
     return out
 
 
-def cli(*args: str, url: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the installed console command ``.venv/bin/qmtl-research`` in a subprocess."""
+def cli(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
+    """``qmtl-research ARGS`` through the CLI's ``main()`` in this process (conftest.invoke: exit code,
+    stdout, stderr as the shell sees them), the project home this checkout, the store ``url``."""
     env = {**os.environ, "QMTL_RESEARCH_HOME": str(ROOT)}
     env.pop("QMTL_STORE_URL", None)
     if url:
         env["QMTL_STORE_URL"] = url
-    return subprocess.run([str(CLI), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
+    return invoke(*args, env=env, cwd=ROOT)

@@ -6,13 +6,12 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 from sqlalchemy import func, select, text
+
+from conftest import invoke
 
 from qmtl_research.config import WorldConfig
 from qmtl_research.errors import ConfigError, InputError, StoreError
@@ -29,7 +28,6 @@ from qmtl_research.validation.runs import record_ex_post_failure
 
 UTC = dt.timezone.utc
 GOV = params_dir() / "governance"
-CLI = str(Path(sys.executable).parent / "qmtl-research")
 WORLD, STRAT = "fund-rating", "demo"          # demo's model card says lifecycle_stage: validation
 REPORT_SIGNERS = {"Risk": "A/R"}               # raci.yaml, "Validation Report writing / approval"
 
@@ -391,8 +389,8 @@ def test_a_broken_decision_chain_is_reported(store):
 
 # ------------------------------------------------------------------ command line
 def _cli(args, url):
-    env = {**os.environ, "QMTL_STORE_URL": url}
-    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=120)
+    """``qmtl-research ARGS`` through the CLI's ``main()`` in this process, against the store ``url``."""
+    return invoke(*args, env={**os.environ, "QMTL_STORE_URL": url})
 
 
 def test_cli_approve_and_list(sqlite_url):

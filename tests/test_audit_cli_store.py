@@ -1,6 +1,7 @@
-"""The audit commands through the installed console command (`.venv/bin/qmtl-research audit ...`)
-in a subprocess: exit codes, stdout/stderr, rows in the store; reruns unchanged or refused with
-nothing written. Store tests run on SQLite and (marked ``postgres``) PostgreSQL."""
+"""The audit commands through the CLI's ``main()`` (`qmtl-research audit ...`, in-process: the
+console script itself is tests/test_cli_exit_codes.py's): exit codes, stdout/stderr, rows in the
+store; reruns unchanged or refused with nothing written. Store tests run on SQLite and (marked
+``postgres``) PostgreSQL."""
 import json
 
 import pytest

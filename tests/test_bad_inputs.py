@@ -26,22 +26,15 @@ from unittest import mock
 import pytest
 import yaml
 
+from conftest import run_main
+
 REPO = Path(__file__).resolve().parents[1]
 FUNDS = REPO / "tests" / "fixtures" / "three_funds"
 PG_URL = os.environ.get("QMTL_TEST_PG_URL")
 
 
 # ----------------------------------------------------------------------------- harness
-def cli(capsys, *args) -> tuple[int, str, str]:
-    """``qmtl-research ARGS`` through :func:`qmtl_research.cli.main` (exit code as the shell sees it)."""
-    from qmtl_research.cli import main
-
-    with mock.patch.object(sys, "argv", ["qmtl-research", *map(str, args)]):
-        with pytest.raises(SystemExit) as exc:
-            main()
-    out = capsys.readouterr()
-    code = exc.value.code
-    return (0 if code is None else code), out.out, out.err
+cli = run_main          # ``qmtl-research ARGS`` through :func:`qmtl_research.cli.main` (conftest)
 
 
 def snapshot(home: Path) -> dict:
@@ -67,10 +60,11 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def template(tmp_path_factory):
     """A project home (params, notebooks, the three-fund fixture) and a store holding QMTL's good
-    runs recorded as evaluated live runs of world qmtl-sample."""
+    runs recorded as evaluated live runs of world qmtl-sample; read-only (each case copies it), made
+    once per test process so that the cases can spread over the xdist workers."""
     from qmtl_research.store import EvaluationStore
 
     home = tmp_path_factory.mktemp("template")

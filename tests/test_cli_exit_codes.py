@@ -1,6 +1,8 @@
-"""Exit codes at the shell: every command that documents a non-zero exit, run through the
-installed console command in a subprocess (CliRunner does not go through ``main`` and would
-hide a lost exit code). 0 = success, 1 = a gate tripped, 2 = bad input / usage."""
+"""Exit codes: every command that documents a non-zero exit, run through the CLI's ``main()``
+(CliRunner does not go through ``main`` and would hide a lost exit code). 0 = success, 1 = a gate
+tripped, 2 = bad input / usage. The console script at the shell is run in real subprocesses for
+each of the three codes (``shell=True``); the other commands call ``main()`` in this process
+(conftest.invoke), which is the code the console script runs, without a fresh interpreter each."""
 import datetime as dt
 import json
 import subprocess
@@ -12,6 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import invoke
+
 from qmtl_research.paths import params_dir
 
 CLI = str(Path(sys.executable).with_name("qmtl-research"))
@@ -19,8 +23,13 @@ QMTL = params_dir() / "qmtl"
 POLICY = params_dir() / "policies" / "qmtl_sample_policy.yml"
 
 
-def qr(*args, check_rc=None):
-    res = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=300)
+def qr(*args, check_rc=None, shell=False):
+    """``qmtl-research ARGS``: the installed console command in a subprocess (``shell=True``) or
+    ``main()`` in this process; the exit code checked against ``check_rc`` when given."""
+    if shell:
+        res = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=300)
+    else:
+        res = invoke(*args)
     if check_rc is not None:
         assert res.returncode == check_rc, (res.returncode, res.stdout[-2000:], res.stderr[-2000:])
     return res
@@ -28,14 +37,24 @@ def qr(*args, check_rc=None):
 
 def test_the_console_command_is_installed():
     assert Path(CLI).is_file(), f"{CLI} missing: run `make setup`"
-    qr("--help", check_rc=0)
+    qr("--help", check_rc=0, shell=True)
+
+
+def test_in_process_main_answers_as_the_console_command():
+    """The in-process runs below stand for the console command: same exit code, stdout and stderr."""
+    for args in (("validate", "--policy", POLICY, "--runs", QMTL / "borderline_strategies_runs.json",
+                  "--fail-on", "fail", "-o", "json"),
+                 ("validate", "--policy", POLICY.with_name("nope.yml"), "--runs", QMTL)):
+        shell, here = qr(*args, shell=True), qr(*args)
+        assert (here.returncode, here.stdout, here.stderr) == (shell.returncode, shell.stdout, shell.stderr)
+        assert shell.returncode in (1, 2)
 
 
 # ----------------------------------------------------------------- validate --fail-on
 def test_validate_fail_on_fail():
     border = QMTL / "borderline_strategies_runs.json"       # borderline-set-002 fails (hysteresis)
     qr("validate", "--policy", POLICY, "--runs", border, check_rc=0)            # no gate without --fail-on
-    res = qr("validate", "--policy", POLICY, "--runs", border, "--fail-on", "fail", check_rc=1)
+    res = qr("validate", "--policy", POLICY, "--runs", border, "--fail-on", "fail", check_rc=1, shell=True)
     assert "--fail-on fail: 1 run(s)" in res.stderr
     qr("validate", "--policy", POLICY, "--runs", QMTL / "good_strategies_runs.json", "--fail-on", "fail", check_rc=0)
     qr("validate", "--policy", POLICY, "--runs", QMTL / "good_strategies_runs.json", "--fail-on", "warn", check_rc=0)
@@ -62,11 +81,11 @@ def test_validate_fail_on_warn(tmp_path):
 
 
 def test_bad_input_and_usage_exit_2(tmp_path):
-    res = qr("validate", "--policy", tmp_path / "nope.yml", "--runs", QMTL, check_rc=2)
+    res = qr("validate", "--policy", tmp_path / "nope.yml", "--runs", QMTL, check_rc=2, shell=True)
     assert res.stderr.startswith("error: YAML file not found") and "fix:" in res.stderr and "Traceback" not in res.stderr
     res = qr("validate", "--policy", POLICY, "--runs", QMTL, "--fail-on", "sometimes", check_rc=2)
     assert "--fail-on" in res.stderr
-    res = qr("validate", "--no-such-option", check_rc=2)
+    res = qr("validate", "--no-such-option", check_rc=2, shell=True)
     assert "No such option" in res.stderr and "Traceback" not in res.stderr
     bad = tmp_path / "runs.json"
     bad.write_text("[{")

@@ -3,13 +3,11 @@ hand resample), the daily series kept, bad daily files refused, `data resample`,
 synthetic and real daily series compounding to their weekly ones."""
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+
+from conftest import invoke
 
 from qmtl_research.config import UniverseConfig
 from qmtl_research.data.loaders import load_panel, load_returns
@@ -19,7 +17,6 @@ from qmtl_research.errors import InputError
 from qmtl_research.paths import data_dir
 
 SAMPLE = data_dir() / "sample" / "daily"
-CLI = str(Path(sys.executable).with_name("qmtl-research"))
 
 
 def _hand_weekly_from_navs(navs: pd.DataFrame) -> pd.DataFrame:
@@ -93,8 +90,7 @@ def test_a_strategy_universe_with_frequency_daily_loads_the_files():
 
 def test_resample_cli_writes_the_weekly_file_and_never_overwrites(tmp_path):
     out = tmp_path / "weekly.csv"
-    res = subprocess.run([CLI, "data", "resample", "--input", SAMPLE / "navs.csv", "--out", out],
-                         capture_output=True, text=True, timeout=300)
+    res = invoke("data", "resample", "--input", SAMPLE / "navs.csv", "--out", out)
     assert res.returncode == 0, res.stderr
     weekly = pd.read_csv(out)
     assert list(weekly.columns) == ["date", "fund_id", "return"]
@@ -103,8 +99,7 @@ def test_resample_cli_writes_the_weekly_file_and_never_overwrites(tmp_path):
     got.index = pd.to_datetime(got.index)
     np.testing.assert_allclose(got.to_numpy(), ref.reindex(got.index)[got.columns].to_numpy(), atol=1e-15)
     before = out.read_bytes()
-    res = subprocess.run([CLI, "data", "resample", "--input", SAMPLE / "navs.csv", "--out", out],
-                         capture_output=True, text=True, timeout=300)
+    res = invoke("data", "resample", "--input", SAMPLE / "navs.csv", "--out", out)
     assert res.returncode == 2 and "exists" in res.stderr and out.read_bytes() == before
 
 

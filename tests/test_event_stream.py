@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
+from conftest import invoke
+
 from qmtl_research.config import load_world
 from qmtl_research.paths import params_dir
 from qmtl_research.store import EvaluationStore, RunKey
@@ -216,7 +218,7 @@ def test_kill_9_mid_stream_then_resume(store_url, tmp_path):
 
 
 def test_follow_refuses_a_bad_consumer_name(sqlite_url):
-    res = _cli("events", "follow", "--once", "--consumer", "../x", "--store-url", sqlite_url)
+    res = invoke("events", "follow", "--once", "--consumer", "../x", "--store-url", sqlite_url)
     assert res.returncode == 2 and "consumer" in res.stderr
     assert "k" not in read_offsets(EvaluationStore.open(sqlite_url).engine)
 
@@ -224,7 +226,7 @@ def test_follow_refuses_a_bad_consumer_name(sqlite_url):
 def test_state_command_lists_the_view(sqlite_url):
     store = EvaluationStore.open(sqlite_url)
     key = _stored(store)[0]
-    assert _cli("events", "follow", "--once", "--store-url", sqlite_url).returncode == 0
-    res = _cli("events", "state", "--store-url", sqlite_url)
+    assert invoke("events", "follow", "--once", "--store-url", sqlite_url).returncode == 0
+    res = invoke("events", "state", "--store-url", sqlite_url)
     assert res.returncode == 0 and key.strategy_id in res.stdout and "pass" in res.stdout
     assert isinstance(key, RunKey)

@@ -41,15 +41,6 @@ def test_inside_refuses_a_path_that_resolves_outside(tmp_path):
             inside(bad, root, "report folder")
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    shutil.copytree(REPO / "params", tmp_path / "params")
-    monkeypatch.setenv("QMTL_RESEARCH_HOME", str(tmp_path))
-    monkeypatch.setenv("QMTL_STORE_URL", f"sqlite:///{tmp_path}/store.sqlite")
-    monkeypatch.delenv("QMTL_REPORTS_DIR", raising=False)
-    return tmp_path
-
-
 def _tree(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 

@@ -3,33 +3,7 @@ is refused instead of storing a FAIL that reads every metric as missing; the sam
 submitted twice is stored once (a revoke and a new approval are still recorded)."""
 from __future__ import annotations
 
-import shutil
-import sys
-from pathlib import Path
-from unittest import mock
-
-import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def cli(capsys, *args):
-    from qmtl_research.cli import main
-
-    with mock.patch.object(sys, "argv", ["qmtl-research", *map(str, args)]), pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return (exc.value.code or 0), out.out, out.err
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    shutil.copytree(REPO / "params", tmp_path / "params")
-    shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
-    monkeypatch.setenv("QMTL_RESEARCH_HOME", str(tmp_path))
-    monkeypatch.setenv("QMTL_STORE_URL", f"sqlite:///{tmp_path}/store.sqlite")
-    monkeypatch.delenv("QMTL_REPORTS_DIR", raising=False)
-    return tmp_path
+from conftest import REPO, run_main as cli
 
 
 def test_reevaluating_the_qmtl_import_run_is_refused_and_stores_nothing(home, capsys):

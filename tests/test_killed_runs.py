@@ -8,7 +8,6 @@ and stage 1 (GARCH-LSTM on 60 funds, tens of seconds) is under way."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,18 +16,6 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    shutil.copytree(REPO / "params", tmp_path / "params")
-    shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
-    monkeypatch.setenv("QMTL_RESEARCH_HOME", str(tmp_path))
-    monkeypatch.setenv("QMTL_STORE_URL", f"sqlite:///{tmp_path}/store.sqlite")
-    monkeypatch.delenv("QMTL_REPORTS_DIR", raising=False)
-    return tmp_path
 
 
 def _start_and_wait_running(home: Path):

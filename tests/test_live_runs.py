@@ -1,14 +1,13 @@
 """Live runs from the pipeline: the shipped real portfolio, live from 2021-01-04 on real data,
 judged against its backtest run; figures checked against empyrical and numpy."""
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import empyrical
 import numpy as np
 import pandas as pd
 import pytest
+
+from conftest import invoke
 
 from qmtl_research.audit.portfolio import load_portfolio
 from qmtl_research.config import load_strategy, load_world
@@ -21,7 +20,6 @@ from qmtl_research.validation.policy import policy_of_world
 from qmtl_research.validation.qmtl_runs import RunRecord
 from qmtl_research.validation.runs import store_outcome
 
-CLI = str(Path(sys.executable).with_name("qmtl-research"))
 SID, WORLD, START = "real-portfolio", "portfolios", pd.Timestamp("2021-01-04")
 
 
@@ -90,8 +88,7 @@ def test_live_run_figures_match_independent_references(store, returns):
 
 def test_runs_live_command(tmp_path, store, returns):
     url = str(store.engine.url)
-    res = subprocess.run([CLI, "runs", "live", "--strategy", SID, "--store-url", url], capture_output=True,
-                         text=True, timeout=600)
+    res = invoke("runs", "live", "--strategy", SID, "--store-url", url)
     live_runs = [r for r in store.list_runs(WORLD, SID) if r["stage"] == "live"]
     assert len(live_runs) == 1
     cand = live_runs[0]["params"]["demotion_candidate"]
@@ -100,8 +97,7 @@ def test_runs_live_command(tmp_path, store, returns):
     # a returns file with two columns is refused, nothing stored
     bad = tmp_path / "two.csv"
     pd.DataFrame({"date": returns.index[:5].strftime("%Y-%m-%d"), "a": 0.01, "b": 0.02}).to_csv(bad, index=False)
-    res = subprocess.run([CLI, "runs", "live", "--strategy", SID, "--returns", str(bad), "--store-url", url],
-                         capture_output=True, text=True, timeout=600)
+    res = invoke("runs", "live", "--strategy", SID, "--returns", str(bad), "--store-url", url)
     assert res.returncode == 2 and "one column" in res.stderr
     assert len([r for r in store.list_runs(WORLD, SID) if r["stage"] == "live"]) == 1
 

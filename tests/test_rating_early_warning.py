@@ -76,20 +76,17 @@ def test_flagged_only_and_csv(tmp_path, panel, study, warnings_table):
 
 
 def test_rating_predict_through_the_console_command(tmp_path):
-    """The distributor's weekly job on its own files: every fund once, grade now and predicted, exit codes."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
+    """The distributor's weekly job on its own files: every fund once, grade now and predicted, exit codes
+    (the command through the CLI's ``main()`` in this process; the console script is test_cli_exit_codes')."""
+    from conftest import invoke
     from qmtl_research.data.writers import write_panel
 
-    exe = Path(sys.executable).with_name("qmtl-research")
     panel = make_synthetic_universe(n_funds=24, seed=7)
     files = write_panel(panel, tmp_path / "files")
     out = tmp_path / "pred.csv"
-    args = [str(exe), "rating", "predict", "--returns", str(files["returns"]), "--funds", str(files["funds"]),
+    args = ["rating", "predict", "--returns", str(files["returns"]), "--funds", str(files["funds"]),
             "--benchmarks", str(files["benchmarks"]), "--output", "csv", "--out", str(out), "--quiet"]
-    proc = subprocess.run(args, capture_output=True, text=True)
+    proc = invoke(*args)
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = pd.read_csv(out)
     assert list(table.columns[:7]) == ["fund_id", "fund_type", "current_grade", "current_grade_source",
@@ -104,8 +101,7 @@ def test_rating_predict_through_the_console_command(tmp_path):
     w = table[table["warning"]]
     assert (w["predicted_grade"] != w["current_grade"]).all()
     assert (w["validated_accuracy"] > w["persistence_accuracy"]).all()
-    bad = subprocess.run([str(exe), "rating", "predict", "--returns", str(files["returns"]), "--quiet"],
-                         capture_output=True, text=True)
+    bad = invoke("rating", "predict", "--returns", str(files["returns"]), "--quiet")
     assert bad.returncode == 2 and "--funds" in bad.stderr
 
 

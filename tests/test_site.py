@@ -101,13 +101,10 @@ def test_site_build_refuses_an_empty_state_view(tmp_path):
 
 
 def test_site_command_exit_codes(tmp_path):
-    import subprocess
-    import sys
+    from conftest import invoke
 
-    cli = str(Path(sys.executable).with_name("qmtl-research"))
     url = f"sqlite:///{tmp_path}/store.sqlite"
-    res = subprocess.run([cli, "site", "build", "--out", str(tmp_path / "site"), "--store-url", url],
-                         capture_output=True, text=True, timeout=300)
+    res = invoke("site", "build", "--out", str(tmp_path / "site"), "--store-url", url)
     assert res.returncode == 2 and "state view is empty" in res.stderr
     assert not (tmp_path / "site").exists()
 

@@ -1,18 +1,17 @@
-"""`qmtl-research volatility forecast` through the installed console command (subprocess)."""
+"""`qmtl-research volatility forecast` through the CLI's ``main()`` (in-process; the console script
+itself is tests/test_cli_exit_codes.py's): exit codes, stdout, stderr, files."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import invoke
+
 from qmtl_research.data import load_panel, make_synthetic_universe, write_panel
 from qmtl_research.volatility import Stage1Config
 from qmtl_research.volatility.pipeline import forecast_panel
 
-CLI = str(Path(sys.executable).with_name("qmtl-research"))
 MODELS = ["--models", "GARCH", "--models", "Naive"]
 
 
@@ -25,7 +24,8 @@ def files(tmp_path_factory):
 
 
 def _run(*args):
-    return subprocess.run([CLI, "volatility", "forecast", *args], capture_output=True, text=True, timeout=600)
+    """``qmtl-research volatility forecast ARGS`` through the CLI's ``main()`` in this process."""
+    return invoke("volatility", "forecast", *args)
 
 
 def test_csv_to_a_file_matches_the_package(files, tmp_path):

@@ -3,9 +3,10 @@ mean losses, and the weekly loss series."""
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
+
+from volatility_support import synthetic_predictions
 
 from qmtl_research.volatility.evaluation import dm_tests, weekly_losses
 
@@ -24,14 +25,7 @@ def _hand_dm(d, h):
 
 
 def _predictions(n_weeks=120, n_funds=5, seed=3):
-    rng = np.random.default_rng(seed)
-    dates = pd.date_range("2019-01-04", periods=n_weeks, freq="W-FRI")
-    y = np.exp(rng.normal(2.5, 0.4, (n_weeks, n_funds)))
-    rows = pd.DataFrame({"fund_id": np.tile([f"F{i}" for i in range(n_funds)], n_weeks),
-                         "date": np.repeat(dates, n_funds), "y": y.ravel()})
-    rows["A"] = rows["y"] * np.exp(rng.normal(0, 0.2, len(rows)))
-    rows["B"] = rows["y"] * np.exp(rng.normal(0.1, 0.35, len(rows)))
-    return rows
+    return synthetic_predictions(n_weeks, n_funds, seed, ("A", "B"))
 
 
 @pytest.mark.parametrize("h", [1, 4])

@@ -2,22 +2,16 @@
 against hand computations, with one fund made to dominate a loss (the MMF case: a near-zero
 forecast for a fund whose realised vol is not)."""
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
+
+from volatility_support import synthetic_predictions
 
 from qmtl_research.volatility.evaluation import c4, error_table, loss_by_fund, loss_robust
 
 
 def _predictions(n_weeks=60, n_funds=6, seed=5):
-    rng = np.random.default_rng(seed)
-    dates = pd.date_range("2019-01-04", periods=n_weeks, freq="W-FRI")
-    y = np.exp(rng.normal(2.5, 0.4, (n_weeks, n_funds)))
-    rows = pd.DataFrame({"fund_id": np.tile([f"F{i}" for i in range(n_funds)], n_weeks),
-                         "date": np.repeat(dates, n_funds), "y": y.ravel()})
-    rows["A"] = rows["y"] * np.exp(rng.normal(0, 0.2, len(rows)))
-    rows["Naive"] = rows["y"] * np.exp(rng.normal(0.1, 0.35, len(rows)))
-    return rows
+    return synthetic_predictions(n_weeks, n_funds, seed, ("A", "Naive"))
 
 
 def test_contributions_add_up_to_table_2_and_match_hand_sums():
