@@ -19,51 +19,36 @@ EARLY_WARNING_COLUMNS = ["fund_id", "current_grade", "predicted_grade", "probabi
                          "next_settlement", "days_to_settlement"]
 
 
-def _designs_by_measure(comparison: pd.DataFrame) -> pd.DataFrame:
-    """The design comparison (rows = models, columns ``<measure> (<design>)``) turned for reading:
-    rows = ``<measure> (<design>)`` grouped by measure, columns = models; counts and ranks as
-    integers, errors to 4 decimals."""
-    def measure(col: str) -> str:
-        return col.rsplit(" (", 1)[0]
-    order = list(dict.fromkeys(measure(c) for c in comparison.columns))
-    cols = sorted(comparison.columns, key=lambda c: order.index(measure(c)))
-    out = comparison[cols].T.astype(object)
-    for label in out.index:
-        integer = measure(label) in ("n_points", "rank RMSE")
-        out.loc[label] = [(f"{int(v):,}" if integer else f"{v:.4f}") if pd.notna(v) else "n/a"
-                          for v in out.loc[label]]
-    out.index.name = "measure (design)"
-    out.columns.name = None
-    return out
-
-
 def loss_concentration(vol) -> None:
     """Each stage-1 loss beside its robust summaries, the losses one fund dominates, and the top
     contributors (``volatility/loss_robust`` and ``loss_by_fund``; nothing for runs recorded before them)."""
-    if vol.loss_robust is not None and not vol.loss_robust.empty:
-        robust = vol.loss_robust.drop(columns=["note"])
-        dominated = vol.loss_robust.loc[vol.loss_robust["dominated"].astype(bool), ["loss", "model", "note"]]
-        table(robust, "each loss per model: the mean (Table 2) beside the median and 10 % trimmed mean of the point "
-                      "losses and the median over funds of their mean loss; top_share = the largest single fund's "
-                      "share of the model's total loss (dominated: more than half)", index=False)
-        if len(dominated):   # fund ids are data: they go into a table (escaped), never into markdown text
-            md(f"> One fund makes more than half of the total loss in {len(dominated)} of {len(robust)} "
-               f"(loss, model) pairs: the mean there reflects that fund; read the median and the trimmed mean.")
-            table(dominated, "losses dominated by one fund", index=False)
-        if vol.loss_by_fund is not None and not vol.loss_by_fund.empty:
-            top = vol.loss_by_fund.groupby(["loss", "model"], sort=False).head(3)
-            table(top, "the three funds contributing most to each model's loss (total = sum of the fund's point "
-                       "losses; share of the model's total)", index=False)
+    from qmtl_research.volatility import views
+
+    robust = views.loss_robust(vol)
+    if robust is None:
+        return
+    dominated = views.dominated_losses(vol)
+    table(robust, "each loss per model: the mean (Table 2) beside the median and 10 % trimmed mean of the point "
+                  "losses and the median over funds of their mean loss; top_share = the largest single fund's "
+                  "share of the model's total loss (dominated: more than half)", index=False)
+    if len(dominated):   # fund ids are data: they go into a table (escaped), never into markdown text
+        md(f"> One fund makes more than half of the total loss in {len(dominated)} of {len(robust)} "
+           f"(loss, model) pairs: the mean there reflects that fund; read the median and the trimmed mean.")
+        table(dominated, "losses dominated by one fund", index=False)
+    top = views.top_loss_funds(vol)
+    if top is not None:
+        table(top, "the three funds contributing most to each model's loss (total = sum of the fund's point "
+                   "losses; share of the model's total)", index=False)
 
 
 def volatility(rep: ReportData) -> None:
-    from qmtl_research.volatility import plots
+    from qmtl_research.volatility import views
 
     vol = rep.volatility
     if vol is None:
         not_available("Stage 1 (volatility forecasting)")
         return
-    s, t2 = vol.summary, vol.table2
+    s = vol.summary
     md(f"Out-of-time forecasts of the 1-month annualised standard deviation (percent) by the walk-forward design "
        f"(the verdict's): test period from **{s['test_start']}** ({s['test_start_rule']}), models re-estimated "
        f"{s['refit']} on data strictly before each refit date and warm-started from the previous fit; "
@@ -71,46 +56,46 @@ def volatility(rep: ReportData) -> None:
        f"({s['n_forecast_rows']:,} rows, up to the 'now' origin {s['now_origin']}) feeds this study, stage 2 "
        "and the early warnings.")
     md(str(s["ordering_text"]))
-    paper = paper_reference()
-    models = list(t2.index)
-    table(t2.join(paper.table2_frame().add_prefix("paper "), how="left"),
+    table(views.forecast_errors(vol),
           "forecast error by model (the paper's Table 2; MSE in %², RMSE in percentage points, QLIKE unit-free); "
           "the paper's values (its data, 4-fold CV) beside ours")
     loss_concentration(vol)
-    table(_designs_by_measure(vol.design_comparison),
+    table(views.design_comparison(vol),
           "the paper's 4-fold CV beside the walk-forward: the same models (columns) under both designs, each "
           "measure's designs on adjacent rows (CV folds train on the future of their test block)")
-    plots.plot_design_comparison(vol.design_comparison)
+    views.design_comparison_figure(vol)
     figure("RMSE by model under the walk-forward and the paper's 4-fold CV.")
-    table(vol.table3.join(paper.table3_frame()[["std", "RMSE"]].add_prefix("paper "), how="left"),
+    table(views.error_by_type(vol),
           "GARCH-LSTM error by fund type (the paper's Table 3; std = mean realised annualised std, %)")
-    plots.plot_rmse_by_type(vol.table3, models)
+    views.error_by_type_figure(vol)
     figure("Out-of-sample RMSE by fund type and model (types by mean realised volatility, high to low).")
-    plots.plot_regimes(vol.fig9_regimes, models)
+    views.regimes_figure(vol)
     figure(f"RMSE by regime: funds above and below the average volatility, and "
            f"{s.get('high_vol_regime', 'the high-volatility weeks')} (reproduces the paper's Figure 9).")
     for note in s.get("notes") or []:
         md(f"> {note}")
-    table(vol.top20, "the 20 highest realised 1-month vols and each model's error (reproduces the paper's Figure 10)",
-          digits=2, index=False)
-    table(vol.dm_tests, "Diebold-Mariano tests (statsmodels, Harvey adjustment, 3 lags) on the weekly "
-                        "cross-sectional mean loss; negative statistic: model_a better", index=False)
-    table(vol.mcs, "model confidence set (arch.bootstrap.MCS): models not significantly worse than the best "
-                   f"at size {vol.config.get('mcs_size', 0.1)}", index=False)
-    if vol.challengers is not None and len(vol.challengers):
+    table(views.top20(vol), "the 20 highest realised 1-month vols and each model's error (reproduces the paper's "
+                            "Figure 10)", digits=2, index=False)
+    table(views.dm_tests(vol), "Diebold-Mariano tests (statsmodels, Harvey adjustment, 3 lags) on the weekly "
+                               "cross-sectional mean loss; negative statistic: model_a better", index=False)
+    table(views.mcs(vol), "model confidence set (arch.bootstrap.MCS): models not significantly worse than the best "
+                          f"at size {vol.config.get('mcs_size', 0.1)}", index=False)
+    challengers = views.challengers(vol)
+    if challengers is not None:
         validated = s.get("validated_model", vol.config.get("validated_model", "GARCH-LSTM"))
         md(f"Challengers against the model under validation, **{validated}** (best challenger: "
            f"{s.get('best_challenger') or 'none'}): the Diebold-Mariano statistic of each model's weekly loss minus "
            f"{validated}'s (positive = worse than {validated}; HAC variance with 3 lags, Harvey-Leybourne-Newbold "
            "correction) and whether the model belongs to the model confidence set of each loss.")
-        table(vol.challengers, f"every stage-1 model against {validated}: RMSE, QLIKE, DM statistic and p-value "
-                               "(MSE, QLIKE), MCS membership; per-fund challengers' estimations and flagged ones",
+        table(challengers, f"every stage-1 model against {validated}: RMSE, QLIKE, DM statistic and p-value "
+                           "(MSE, QLIKE), MCS membership; per-fund challengers' estimations and flagged ones",
               index=False)
-    table(vol.garch_diagnostics_summary, "GARCH(1,1) estimations and degenerate fits (persistence >= 0.999, "
-                                         "beta = 0 with a large alpha, a parameter on a bound, "
-                                         "near-constant returns)", index=False)
-    if not vol.failures.empty:
-        table(vol.failures, "funds stage 1 could not process", index=False)
+    table(views.garch_diagnostics(vol), "GARCH(1,1) estimations and degenerate fits (persistence >= 0.999, "
+                                        "beta = 0 with a large alpha, a parameter on a bound, "
+                                        "near-constant returns)", index=False)
+    failed = views.failures(vol)
+    if failed is not None:
+        table(failed, "funds stage 1 could not process", index=False)
 
 
 def rating(rep: ReportData) -> None:
