@@ -8,16 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from qmtl_research.paper import paper_reference
 from qmtl_research.reporting.report_data import ReportData
-from qmtl_research.results import LABEL_COMPARISON_COUNT_ROW
 from qmtl_research.reporting import sections
 from qmtl_research.reporting.sections import _kv, figure, md, money, not_available, table
-
-EARLY_WARNING_COLUMNS = ["fund_id", "current_grade", "predicted_grade", "probability", "model_horizon_weeks",
-                         "validated_accuracy", "persistence_accuracy", "blended_std_pct", "boundary_pct",
-                         "next_settlement", "days_to_settlement"]
-
 
 def loss_concentration(vol) -> None:
     """Each stage-1 loss beside its robust summaries, the losses one fund dominates, and the top
@@ -99,7 +92,7 @@ def volatility(rep: ReportData) -> None:
 
 
 def rating(rep: ReportData) -> None:
-    from qmtl_research.rating import plots
+    from qmtl_research.rating import views
 
     r = rep.rating
     if r is None:
@@ -114,51 +107,43 @@ def rating(rep: ReportData) -> None:
        "percentage points.")
     if s.get("verdict"):
         md(str(s["verdict"]))
-    table(r.table4.join(paper_reference().table4_series(), how="left"),
+    table(views.accuracy_table(r),
           "accuracy, macro-F1 and share more than one grade off, by approach (the paper's Table 4 + challengers)")
-    hz = r.horizons.dropna(subset=["accuracy"])
-    if not hz.empty:
-        pivot = hz.pivot_table(index="approach", columns="horizon_weeks", values="accuracy")
-        pivot.columns = [f"h = {c} weeks" for c in pivot.columns]
+    pivot = views.accuracy_by_horizon(r)
+    if pivot is not None:
         table(pivot, "accuracy by horizon (weeks before settlement)")
-        plots.accuracy_by_horizon(r.horizons)
+        views.horizon_figure(r)
         figure("Accuracy of each approach by prediction horizon (weeks before the settlement).")
-    if r.label_comparison is not None:
-        labels = r.label_comparison.astype(object)
-        counts = labels["approach"] == LABEL_COMPARISON_COUNT_ROW
-        labels.loc[counts, labels.columns[1:]] = labels.loc[counts, labels.columns[1:]].map(lambda v: f"{int(v):,}")
-        labels.loc[~counts, labels.columns[1:]] = labels.loc[~counts, labels.columns[1:]].map(lambda v: f"{v:.4f}")
+    labels = views.label_comparison(r)
+    if labels is not None:
         table(labels, "accuracy with the computed Table-1 grade and with the grade disclosed in the "
               "prospectus (the paper's target; one label per fund: its latest settlement) as label; the last row "
               "counts the fund-settlements each accuracy is over", index=False)
-    if r.scored is not None and len(r.scored) and (r.scored["n_scored"] != r.scored["n_common"]).any():
+    scored = views.scored(r)
+    if scored is not None:
         extra = int(r.summary.get("n_test_challengers", 0)) - int(s["n_test_predictions"])
         md(f"Table 4 compares the approaches on the {s['n_test_predictions']} test fund-settlements every approach "
            f"scored; the rule and persistence need no benchmark and also score {extra} more (funds without a "
            "benchmark, whose TE/IR/beta the SVCs need):")
-        table(r.scored, "test fund-settlements scored by each approach, and its accuracy on its own rows",
+        table(scored, "test fund-settlements scored by each approach, and its accuracy on its own rows",
               index=False)
-    table(r.per_grade[r.per_grade["approach"] == best].drop(columns="approach"),
-          f"per-grade precision and recall of the best kernel ({best})", index=False)
-    plots.pearson_heatmap(r.pearson, float(r.config.get("screen_threshold", 0.1)))
+    table(views.per_grade(r, best), f"per-grade precision and recall of the best kernel ({best})", index=False)
+    views.pearson_figure(r)
     figure("Absolute Pearson correlation between the candidate risk indicators and the standard deviation "
            "(the inputs are screened on it; reproduces the paper's Figure 7).")
     kept, dropped = r.config.get("features_kept", []), r.config.get("features_dropped", [])
     md(f"Inputs kept by the screen: {', '.join(kept) or 'none'}; dropped: {', '.join(dropped) or 'none'} "
        "(the paper kept the blended std, Sharpe, TE, IR and VaR, and dropped beta).")
-    plots.confusion_grid(r.confusion, [best], ncols=1)
+    views.confusion_figure(r)
     figure("Confusion matrix of the best kernel: rows are true grades, columns predicted grades (out-of-sample).")
     ew = r.early_warning
     md(f"Early warning: **{len(ew)}** fund(s) whose predicted grade at the next settlement differs from the current "
        "grade, each scored by the model of the study horizon nearest to its weeks to settlement and warned only when "
        "that horizon's validated accuracy beats persistence (both beside it; most urgent first).")
-    ns = r.early_warning_not_scored
-    if len(ns):
-        table(ns.groupby("reason").size().rename("funds").reset_index(),
-              "funds without a warning decision, by reason", index=False)
+    if len(r.early_warning_not_scored):
+        table(views.not_scored(r), "funds without a warning decision, by reason", index=False)
     if not ew.empty:
-        cols = [c for c in EARLY_WARNING_COLUMNS if c in ew.columns]
-        table(ew[cols].head(15), "early-warning list (top 15): grades, probability of the predicted grade, "
+        table(views.early_warning(r), "early-warning list (top 15): grades, probability of the predicted grade, "
               "blended std vs the nearest grade boundary (%)", digits=3, index=False)
     grade_calibration(rep)
     grading_schemes(rep)
@@ -166,11 +151,12 @@ def rating(rep: ReportData) -> None:
 
 def grade_calibration(rep: ReportData) -> None:
     """The predictive grade distribution beside the SVC: calibration table and reliability figure."""
-    from qmtl_research.rating import plots
+    from qmtl_research.rating import views
 
     r = rep.rating
     info = (r.summary or {}).get("grade_calibration") or {}
-    if r.grade_calibration is None or r.grade_calibration.empty:
+    calibration = views.grade_calibration(r)
+    if calibration is None:
         if info.get("reason"):
             md(f"Predictive grade distribution: not computed ({info['reason']}).")
         return
@@ -180,48 +166,42 @@ def grade_calibration(rep: ReportData) -> None:
        f"grading window, beside the {info.get('svc_kernel')} SVC's Platt probabilities, on the same walk-forward "
        f"test fund-settlements ({info.get('n_skipped', 0)} without a GARCH estimation left out). Better calibrated "
        f"(lower Brier score): **{info.get('better')}**; an early warning may use it, with this table beside it.")
-    table(r.grade_calibration, "calibration of the grade probabilities on the walk-forward test set (Brier: mean "
-                               "over samples of the squared distance to the observed grade, summed over grades, 0 "
-                               "best; log loss in nats)", digits=4, index=False)
+    table(calibration, "calibration of the grade probabilities on the walk-forward test set (Brier: mean "
+                       "over samples of the squared distance to the observed grade, summed over grades, 0 "
+                       "best; log loss in nats)", digits=4, index=False)
     outlook = r.grade_outlook
     if outlook is not None and not outlook.empty:
         moved = outlook[outlook["predictive_grade"] != outlook["current_grade"]]
         md(f"Predictive outlook: for **{len(moved)}** of {len(outlook)} scored funds the most probable grade at the "
            f"next settlement differs from the current one (P(change) = 1 - P(current grade)); the calibration above "
            f"is its validation.")
-        table(outlook.head(15), "predictive outlook (top 15 by P(change)): P(grade = k) at the next settlement",
+        table(views.grade_outlook(r), "predictive outlook (top 15 by P(change)): P(grade = k) at the next settlement",
               digits=3, index=False)
-    if r.grade_reliability is not None and not r.grade_reliability.empty:
-        plots.reliability_figure(r.grade_reliability)
+    if views.reliability_figure(r) is not None:
         figure("Reliability of P(grade = k): each (sample, grade) pair binned by its forecast; on the diagonal a "
                "forecast of p comes true a share p of the time.")
 
 
 def grading_schemes(rep: ReportData) -> None:
     """The scheme in force, every configured scheme, and each fund's grade under each at its latest settlement."""
+    from qmtl_research.rating import views
     from qmtl_research.rating.by_scheme import latest_side_by_side
 
     r = rep.rating
-    if r is None or r.schemes is None or r.schemes.empty:
+    if r is None or views.schemes(r) is None:
         return
     named = str(r.summary.get("grading", r.schemes.loc[r.schemes["in_force"], "scheme"].iloc[0]))
     md(f"Grading scheme in force: **{named}** (stage 2 predicts its grade; the warnings use its bands). Every "
        "configured scheme grades each fund-settlement side by side (`params/grading/`):")
-    table(r.schemes.drop(columns=["in_force"]), "grading schemes: measure, bands (grade: interval in percent, with "
+    table(views.schemes(r), "grading schemes: measure, bands (grade: interval in percent, with "
           "its inclusive side), direction, source and effective date", index=False)
     side = r.scheme_grades
     if side is None or side.empty:
         md("No fund-settlement could be graded under any scheme; see the exclusions below.")
     else:
+        table(views.grades_by_scheme(r), "grade (measure, %) under each scheme at each fund's latest settlement "
+              "('-': not graded, see the exclusions)", index=False)
         latest = latest_side_by_side(side)
-        ids = list(r.schemes["scheme"])
-        shown = latest[["fund_id", "settlement_date"]].copy()
-        for sid in ids:
-            if f"grade[{sid}]" in latest:
-                g, v = latest[f"grade[{sid}]"], latest[f"value[{sid}]"]
-                shown[sid] = [("-" if pd.isna(a) else f"{int(a)} ({b:.2f}%)") for a, b in zip(g, v)]
-        table(shown, "grade (measure, %) under each scheme at each fund's latest settlement ('-': not graded, "
-              "see the exclusions)", index=False)
         differ = latest[latest["reason"] != ""]
         n_all = int((side["reason"] != "").sum())
         md(f"{n_all} of {len(side)} fund-settlements have a scheme whose grade differs from its bands applied to "
@@ -229,10 +209,8 @@ def grading_schemes(rep: ReportData) -> None:
            + ("" if len(differ) else " none."))
         if len(differ):
             md("\n".join(f"- **{f}**: {why}" for f, why in zip(differ["fund_id"], differ["reason"])))
-    ex = r.scheme_exclusions
-    if ex is not None and len(ex):
-        counts = ex.assign(reason=ex["reason"].str.replace(r"[0-9][0-9.\-]*", "#", regex=True)).groupby(
-            ["scheme", "reason"]).size().rename("fund-settlements").reset_index()
+    counts = views.scheme_exclusions(r)
+    if counts is not None:
         table(counts, "fund-settlements a scheme could not grade, by reason (numbers replaced by #)", index=False)
 
 
