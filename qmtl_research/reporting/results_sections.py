@@ -215,49 +215,41 @@ def grading_schemes(rep: ReportData) -> None:
 
 
 def risk(rep: ReportData) -> None:
+    from qmtl_research.risk import views
+
     rk = rep.risk
     if rk is None:
         not_available("Risk engine (VaR / CVaR, Monte Carlo, stress, backtests)")
         return
     cfg = rk.config
-    table(rk.var_table, f"1-day VaR and CVaR over the last {cfg['var_lookback']} days (losses as positive "
+    table(views.var_table(rk), f"1-day VaR and CVaR over the last {cfg['var_lookback']} days (losses as positive "
           f"fractions; historical quantile convention '{cfg['var_convention']}')", index=False)
-    mc = rk.montecarlo
-    rows = [(k, mc.get(k)) for k in ("input_sample_count", "mean_return", "std_dev", "var_95", "var_99",
-                                     "cvar_95", "cvar_99") if k in mc]
-    _kv(rows, f"Monte Carlo simulation ({cfg.get('montecarlo_label', '')}, {cfg['mc_holding']}-day holding "
-              f"period, {cfg['mc_simulations']:,} paths)")
-    from qmtl_research.risk import plots as risk_plots
-
-    if mc.get("percentiles"):
-        risk_plots.plot_mc_percentiles(mc, cfg["mc_holding"], cfg.get("montecarlo_label", ""))
+    _kv(views.montecarlo_rows(rk), f"Monte Carlo simulation ({cfg.get('montecarlo_label', '')}, "
+                                   f"{cfg['mc_holding']}-day holding period, {cfg['mc_simulations']:,} paths)")
+    if views.montecarlo_figure(rk) is not None:
         figure("Percentiles of the simulated holding-period return; red lines mark minus VaR (95 %, 99 %) and "
                "minus CVaR 99 %.")
-    st = rk.stress.copy()
-    st["loss_amount"] = st["loss_amount"].map(money)
-    table(st, f"stress scenarios (portfolio loss as a positive fraction; amount in the portfolio's currency, "
-              f"value {money(cfg['portfolio_value'])})", index=False)
-    _kv(list(rk.backtest.items()), "VaR backtest (Kupiec POF, Christoffersen, Basel traffic light)")
-    risk_plots.plot_backtest(rk.backtest_series, rk.backtest)
+    table(views.stress(rk), f"stress scenarios (portfolio loss as a positive fraction; amount in the portfolio's "
+                            f"currency, value {money(cfg['portfolio_value'])})", index=False)
+    _kv(views.backtest_rows(rk), "VaR backtest (Kupiec POF, Christoffersen, Basel traffic light)")
+    views.backtest_figure(rk)
     figure("Daily returns, minus the rolling one-day VaR forecast and the exceptions of the backtest (percent).")
     from qmtl_research.reporting.backtest_sections import portfolio_es_backtests
 
     portfolio_es_backtests(rep)
-    _kv([(k, v) for k, v in rk.performance.items() if not isinstance(v, (dict, list))],
-        "performance (the audit layer's conventions: maximum drawdown negative)")
-    if rk.attribution is not None:
-        att = rk.attribution.copy()
-        att.loc[att["factor"].isin(["alpha", "residual"]), "factor_return"] = float("nan")
+    _kv(views.performance_rows(rk), "performance (the audit layer's conventions: maximum drawdown negative)")
+    att = views.attribution(rk)
+    if att is not None:
         table(att, "factor attribution: exposure x summed factor return; with alpha (daily intercept x days) and "
                    "the residual, the contributions add up to the sum of the daily returns (not the compounded "
                    "return)", index=False)
-        risk_plots.plot_attribution(rk.attribution)
+        views.attribution_figure(rk)
         figure("Contribution of each factor, alpha and the residual to the summed daily returns (percentage points).")
     if rk.alerts is not None:
         md(f"Audit alerts: **{len(rk.alerts)}**." if len(rk.alerts) else "Audit alerts: none.")
         if len(rk.alerts):
-            table(rk.alerts.head(20), "audit alerts (first 20)", index=False)
-    risk_plots.plot_growth(rk.portfolio_returns, rk.benchmark_returns)
+            table(views.alerts(rk), "audit alerts (first 20)", index=False)
+    views.growth_figure(rk)
     figure("Growth of 1 of the portfolio and its benchmark (compounded daily simple returns, log scale).")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
+from qmtl_research.conventions import money  # noqa: F401  (one home; sections and results_sections use it)
 from qmtl_research.reporting.render import markdown_literal as lit
 from qmtl_research.reporting.report_data import ReportData
 
@@ -85,13 +86,6 @@ def _fmt(v: Any, pct: bool = False, digits: int = 4) -> str:
             return f"{v:,.0f}"
         return f"{v:.{digits}g}"
     return str(v)
-
-
-def money(v: Any) -> str:
-    """A currency amount with thousands separators and no decimals (``30,000,000``)."""
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "n/a"
-    return f"{float(v):,.0f}"
 
 
 def _kv(rows: list[tuple[str, Any]], caption: str | None = None) -> None:
