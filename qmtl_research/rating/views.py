@@ -173,7 +173,7 @@ def screen(r) -> pd.DataFrame:
     return _round(r.screen, 3)
 
 
-def early_warning(r, top: int | None = 15) -> pd.DataFrame:
+def early_warning(r, top: int | None = 15, all_columns: bool = False) -> pd.DataFrame:
     """The early-warning list, most urgent first.
 
     Parameters
@@ -182,6 +182,8 @@ def early_warning(r, top: int | None = 15) -> pd.DataFrame:
         The stage's recorded results.
     top : int or None, default 15
         Rows shown (None: all).
+    all_columns : bool, default False
+        Every column of the stored table instead of the reader's subset.
 
     Returns
     -------
@@ -191,7 +193,7 @@ def early_warning(r, top: int | None = 15) -> pd.DataFrame:
         (percent), 3 decimals.
     """
     ew = r.early_warning
-    cols = [c for c in EARLY_WARNING_DISPLAY_COLUMNS if c in ew.columns]
+    cols = list(ew.columns) if all_columns else [c for c in EARLY_WARNING_DISPLAY_COLUMNS if c in ew.columns]
     shown = ew[cols] if top is None else ew[cols].head(top)
     return _round(shown, 3)
 

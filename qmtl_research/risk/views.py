@@ -102,12 +102,12 @@ def stress(rk) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``risk/stress`` with ``loss_amount`` as text (:func:`money`); the portfolio loss is a
-        positive fraction.
+        ``risk/stress`` with ``loss_amount`` as text (:func:`~qmtl_research.conventions.money`);
+        the portfolio loss is a positive fraction, 4 decimals.
     """
     st = rk.stress.copy()
     st["loss_amount"] = st["loss_amount"].map(money)
-    return st
+    return st.round(dict.fromkeys(st.select_dtypes("number").columns, 4))
 
 
 def backtest_rows(rk) -> list[tuple[str, object]]:
@@ -124,6 +124,42 @@ def backtest_rows(rk) -> list[tuple[str, object]]:
         Every field of ``risk/backtest`` (counts, likelihood ratios, p-values, zone).
     """
     return list(rk.backtest.items())
+
+
+def _item_frame(rows: list[tuple[str, object]], digits: int) -> pd.DataFrame:
+    """(item, value) rows as a one-column frame indexed by item, floats rounded."""
+    values = [round(v, digits) if isinstance(v, float) else v for _, v in rows]
+    return pd.DataFrame({"value": pd.Series(values, index=[k for k, _ in rows], dtype=object)}).rename_axis("item")
+
+
+def backtest(rk) -> pd.DataFrame:
+    """The VaR backtest as an item/value table (floats to 4 decimals); see :func:`backtest_rows`.
+
+    Parameters
+    ----------
+    rk : RiskResults
+        The stage's recorded results.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    return _item_frame(backtest_rows(rk), 4)
+
+
+def performance(rk) -> pd.DataFrame:
+    """The performance measures as an item/value table (floats to 4 decimals); see :func:`performance_rows`.
+
+    Parameters
+    ----------
+    rk : RiskResults
+        The stage's recorded results.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    return _item_frame(performance_rows(rk), 4)
 
 
 def performance_rows(rk) -> list[tuple[str, object]]:
