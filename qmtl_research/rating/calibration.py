@@ -34,7 +34,7 @@ def prob_columns(grades) -> list[str]:
 
 
 def svc_walk_forward_proba(frame: pd.DataFrame, folds, kernel: str, features: list[str], grades: list[int],
-                           param_grid: dict | None = None, inner_folds: int = 3, seed: int = 0) -> pd.DataFrame:
+                           param_grid: dict | None = None, inner_folds: int | None = None, seed: int = 0) -> pd.DataFrame:
     """P(grade = k) of a probability SVC on each walk-forward test fold.
 
     Parameters

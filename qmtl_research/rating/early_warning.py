@@ -137,7 +137,7 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
 
 
 def fit_warning_model(train_frame: pd.DataFrame, features: list[str], kernel: str = "RBF",
-                      param_grid: dict | None = None, inner_folds: int = 3, seed: int = 0,
+                      param_grid: dict | None = None, inner_folds: int | None = None, seed: int = 0,
                       as_of: pd.Timestamp | None = None) -> GradeSVC:
     """GradeSVC(probability=True) tuned on the samples settled on or before ``as_of`` whose features are
     all finite (samples of funds without a benchmark have none)."""

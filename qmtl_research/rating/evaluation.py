@@ -27,6 +27,7 @@ from qmtl_research.errors import ConfigError, InputError
 from qmtl_research.grades import GradeTable
 from qmtl_research.rating.models import (KERNELS, GradeSVC, PersistenceClassifier,
                                          RegulatoryRuleClassifier)
+from qmtl_research.rating.settings import setting_default
 
 SPLITS = ("walk_forward", "kfold")
 RULE, PERSISTENCE = "Regulatory rule", "Persistence"
@@ -55,7 +56,7 @@ class Evaluation:
 
 
 def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF", "Sigmoid", "Linear", "Poly"),
-                    param_grid: dict | None = None, inner_folds: int = 3, seed: int = 0,
+                    param_grid: dict | None = None, inner_folds: int | None = None, seed: int = 0,
                     n_jobs: int = 1, backend: str | None = None) -> dict:
     """The SVC per requested kernel (display names of :data:`KERNELS`) plus both challengers
     (``n_jobs``, ``backend``: the grid search's joblib workers and backend, see :class:`GradeSVC`)."""
@@ -70,12 +71,15 @@ def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF"
     return out
 
 
-def outer_folds(frame: pd.DataFrame, split: str = "walk_forward", folds: int = 4, seed: int = 0,
-                min_train: int = 20, allow_empty: bool = False
+def outer_folds(frame: pd.DataFrame, split: str = "walk_forward", folds: int | None = None, seed: int = 0,
+                min_train: int | None = None, allow_empty: bool = False
                 ) -> tuple[list[Fold], list[tuple[str, int, int, str]]]:
     """The outer folds and a log ``(fold, n_train, n_test, note)`` including skipped folds
     (walk-forward folds with fewer than ``min_train`` training samples are skipped). Without
-    any usable fold: InputError, or ``([], log)`` when ``allow_empty``."""
+    any usable fold: InputError, or ``([], log)`` when ``allow_empty``. ``folds`` and
+    ``min_train`` None: the defaults of ``RatingSettings.outer_folds`` and ``min_train``."""
+    folds = setting_default("outer_folds") if folds is None else folds
+    min_train = setting_default("min_train") if min_train is None else min_train
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}", where="split", fix=f"use one of {SPLITS}")
     n = len(frame)
@@ -110,9 +114,9 @@ def outer_folds(frame: pd.DataFrame, split: str = "walk_forward", folds: int = 4
     return out, log
 
 
-def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward", folds: int = 4,
+def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward", folds: int | None = None,
              seed: int = 0, progress: bool = True, keep_models: bool = False,
-             min_train: int = 20) -> Evaluation:
+             min_train: int | None = None) -> Evaluation:
     """Fit every approach on every outer training fold and predict its test fold
     (``keep_models``: keep the fitted estimators in ``Evaluation.models[(fold, approach)]``)."""
     fold_list, log = outer_folds(frame, split, folds, seed, min_train)

@@ -28,9 +28,8 @@ from sklearn.svm import SVC
 
 from qmtl_research.errors import ConfigError, InputError
 from qmtl_research.grades import GradeTable
+from qmtl_research.rating.settings import KERNELS, setting_default
 
-KERNELS = {"RBF": "rbf", "Sigmoid": "sigmoid", "Linear": "linear", "Poly": "poly"}
-DEFAULT_GRID = {"C": [1.0, 10.0, 100.0], "gamma": ["scale", 1.0]}
 
 
 def _select(X, features: Sequence[str] | None) -> np.ndarray:
@@ -86,9 +85,10 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         Columns of ``X`` to use (all when None / when ``X`` is an array).
     param_grid : dict, optional
         Values of ``C`` and ``gamma`` to try (``gamma`` ignored for the linear kernel);
-        default :data:`DEFAULT_GRID`.
-    inner_folds : int
-        Folds of the inner (tuning) cross-validation: stratified by grade, shuffled with
+        None: the default of :attr:`~qmtl_research.rating.settings.RatingSettings.param_grid`.
+    inner_folds : int, optional
+        None: the default of ``RatingSettings.inner_folds``. Folds of the inner (tuning)
+        cross-validation: stratified by grade, shuffled with
         ``random_state``; a grade with fewer members than folds is allowed (sklearn's
         warning about it is silenced), a tuning fold with one grade is an InputError.
     probability : bool
@@ -107,7 +107,7 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, kernel: str = "rbf", features: Sequence[str] | None = None,
-                 param_grid: dict | None = None, inner_folds: int = 3, probability: bool = False,
+                 param_grid: dict | None = None, inner_folds: int | None = None, probability: bool = False,
                  random_state: int = 0, n_jobs: int = 1, backend: str | None = None):
         self.kernel = kernel
         self.features = features
@@ -119,7 +119,7 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         self.backend = backend
 
     def _grid(self) -> dict:
-        grid = dict(self.param_grid or DEFAULT_GRID)
+        grid = dict(self.param_grid or setting_default("param_grid"))
         unknown = set(grid) - {"C", "gamma", "degree", "coef0"}
         if unknown:
             raise ConfigError(f"unknown SVC grid parameters {sorted(unknown)}", where="param_grid",
@@ -141,7 +141,7 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
                               fix=f"use one of {BACKENDS}")
         Xa = _select(X, self.features)
         y = _check_grades(y)
-        n_inner = min(self.inner_folds, len(y))
+        n_inner = min(setting_default("inner_folds") if self.inner_folds is None else self.inner_folds, len(y))
         if n_inner < 2:
             raise InputError(f"{len(y)} training samples are too few for inner cross-validation",
                              where="GradeSVC.fit", fix="use more samples")

@@ -10,8 +10,10 @@ from qmtl_research.errors import ConfigError
 
 from qmtl_research.paths import params_dir
 from qmtl_research.grades import DEFAULT_SCHEME, GradingScheme, load_scheme, load_schemes
-from qmtl_research.rating.models import KERNELS
 from qmtl_research.yamlio import load_model
+
+#: the SVC kernels: display name -> sklearn's kernel name
+KERNELS = {"RBF": "rbf", "Sigmoid": "sigmoid", "Linear": "linear", "Poly": "poly"}
 
 
 class RatingSettings(BaseModel):
@@ -81,6 +83,22 @@ class RatingSettings(BaseModel):
     def load_schemes(self) -> dict[str, GradingScheme]:
         """``grading`` first, then the other ``schemes``, in order."""
         return load_schemes([self.grading, *[s for s in self.schemes if s != self.grading]])
+
+
+def setting_default(name: str):
+    """The default of one stage-2 setting, declared once on :class:`RatingSettings`.
+
+    Parameters
+    ----------
+    name : str
+        A field of :class:`RatingSettings` (e.g. ``"param_grid"``, ``"inner_folds"``).
+
+    Returns
+    -------
+    object
+        A fresh copy of the field's default (a new dict/list for mutable defaults).
+    """
+    return RatingSettings.model_fields[name].get_default(call_default_factory=True)
 
 
 def load_rating_settings(path: str | Path | None = None, **overrides) -> RatingSettings:
