@@ -156,18 +156,18 @@ def value_at(panel: FundPanel, fund: str, when: pd.Timestamp, scheme: GradingSch
 def scheme_grades(panel: FundPanel, schemes: dict[str, GradingScheme]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Grades of every fund-settlement under every scheme.
 
-    Returns
-    -------
-    grades : DataFrame ``GRADE_COLUMNS`` (one row per fund, settlement and scheme graded;
-        ``value_pct`` the measure in percent, ``n_returns`` the returns in the window).
-    exclusions : DataFrame ``fund_id, settlement_date, scheme, reason``.
-
     Parameters
     ----------
     panel : FundPanel
         Weekly returns (simple, fractions; W-FRI) and fund metadata.
     schemes : dict of str to GradingScheme
         The schemes by id.
+
+    Returns
+    -------
+    grades : DataFrame ``GRADE_COLUMNS`` (one row per fund, settlement and scheme graded;
+        ``value_pct`` the measure in percent, ``n_returns`` the returns in the window).
+    exclusions : DataFrame ``fund_id, settlement_date, scheme, reason``.
     """
     rets = panel.returns.to_numpy(dtype=float)
     rows, excl = [], []

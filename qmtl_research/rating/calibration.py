@@ -157,13 +157,6 @@ def compare_calibration(frame: pd.DataFrame, svc: pd.DataFrame, predictive: pd.D
                         n_bins: int = 10) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Both approaches' scores on the rows both scored.
 
-    Returns
-    -------
-    table : DataFrame index ``approach`` (:data:`SVC_APPROACH`, :data:`PREDICTIVE_APPROACH`); ``n, brier,
-        log_loss, accuracy``.
-    reliability : long :func:`reliability_table` with an ``approach`` column.
-    better : the approach with the lower Brier score (ties: the SVC).
-
     Parameters
     ----------
     frame : pandas.DataFrame
@@ -176,6 +169,13 @@ def compare_calibration(frame: pd.DataFrame, svc: pd.DataFrame, predictive: pd.D
         Grade numbers.
     n_bins : int, default 10
         Reliability bins.
+
+    Returns
+    -------
+    table : DataFrame index ``approach`` (:data:`SVC_APPROACH`, :data:`PREDICTIVE_APPROACH`); ``n, brier,
+        log_loss, accuracy``.
+    reliability : long :func:`reliability_table` with an ``approach`` column.
+    better : the approach with the lower Brier score (ties: the SVC).
     """
     cols = prob_columns(grades)
     rows = np.intersect1d(svc["row"].to_numpy(), predictive["row"].to_numpy())
@@ -203,12 +203,6 @@ def predictive_calibration(study, panel, garch_params: pd.DataFrame, horizon: in
     :func:`~qmtl_research.rating.predictive.predictive_panel` on the same test rows from stage 1's
     walk-forward GARCH estimations (``Stage1Result.garch_params``).
 
-    Returns
-    -------
-    dict with ``table`` and ``reliability`` and ``better`` (:func:`compare_calibration`), ``svc`` and
-    ``predictive`` (probabilities per test row), ``skipped`` (test rows without a predictive
-    distribution, with the reason), ``kernel``, ``horizon_weeks``, ``n_paths``, ``seed``, ``law``.
-
     Parameters
     ----------
     study : RatingStudy
@@ -223,10 +217,16 @@ def predictive_calibration(study, panel, garch_params: pd.DataFrame, horizon: in
         Simulated continuations per sample.
     seed : int, default 0
         Seed of the simulation.
-    law : {"normal", "student-t"}, default "normal"
-        Innovation law of the simulated weeks.
+    law : {"normal", "student_t", "residuals"}, default "normal"
+        Innovation law of the simulated weeks (see :mod:`qmtl_research.rating.predictive`).
     n_bins : int, default 10
         Reliability bins.
+
+    Returns
+    -------
+    dict with ``table`` and ``reliability`` and ``better`` (:func:`compare_calibration`), ``svc`` and
+    ``predictive`` (probabilities per test row), ``skipped`` (test rows without a predictive
+    distribution, with the reason), ``kernel``, ``horizon_weeks``, ``n_paths``, ``seed``, ``law``.
     """
     from qmtl_research.rating.evaluation import PERSISTENCE, RULE, outer_folds
     from qmtl_research.rating.predictive import predictive_panel

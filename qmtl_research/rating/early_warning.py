@@ -401,19 +401,19 @@ def warning_backtest(study, horizon: int | None = None) -> tuple[pd.DataFrame, p
     its grade at the prediction date (``persistence_grade``); it is right when the grade decided at
     the settlement equals the prediction. The first test year has no earlier year and issues none.
 
-    Returns
-    -------
-    folds : DataFrame :data:`BACKTEST_COLUMNS` (``n_changes``: samples whose grade changed;
-        ``n_changes_warned``: of them, warned with the right grade).
-    warnings : one row per warning issued (fund_id, settlement_date, fold, kernel, current_grade,
-        predicted_grade, true_grade, right).
-
     Parameters
     ----------
     study : RatingStudy
         The evaluated study (walk-forward split).
     horizon : int, optional
         Weeks before the settlement; None: the study's default horizon.
+
+    Returns
+    -------
+    folds : DataFrame :data:`BACKTEST_COLUMNS` (``n_changes``: samples whose grade changed;
+        ``n_changes_warned``: of them, warned with the right grade).
+    warnings : one row per warning issued (fund_id, settlement_date, fold, kernel, current_grade,
+        predicted_grade, true_grade, right).
     """
     from qmtl_research.rating.evaluation import PERSISTENCE, RULE, common
 

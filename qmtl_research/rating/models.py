@@ -133,6 +133,20 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         return {f"svc__{k}": list(v) for k, v in grid.items()}
 
     def fit(self, X, y):
+        """Tune ``C``/``gamma`` by the inner stratified CV and refit the best pipeline on all of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or numpy.ndarray
+            Stage-2 samples (the columns named by ``features``; all columns of an array).
+        y : array-like of int
+            Grades.
+
+        Returns
+        -------
+        GradeSVC
+            self, with ``model_`` (the tuned pipeline), ``best_params_`` and ``classes_``.
+        """
         if self.kernel not in KERNELS.values():
             raise ConfigError(f"unknown SVC kernel {self.kernel!r}", where="kernel",
                               fix=f"use one of {sorted(KERNELS.values())}")
@@ -173,9 +187,33 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         return self
 
     def predict(self, X) -> np.ndarray:
+        """The predicted grade of each sample.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or numpy.ndarray
+            Stage-2 samples (the columns named by ``features``; all columns of an array).
+
+        Returns
+        -------
+        numpy.ndarray of int
+            Predicted grades.
+        """
         return self.model_.predict(_select(X, self.features))
 
     def predict_proba(self, X) -> np.ndarray:
+        """Platt-calibrated grade probabilities (needs ``probability=True``).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or numpy.ndarray
+            Stage-2 samples (the columns named by ``features``; all columns of an array).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples, n_classes)
+            P(grade = k), fractions summing to 1 per row, columns in ``classes_`` order.
+        """
         if not self.probability:
             raise ConfigError("predict_proba needs GradeSVC(probability=True)", where="GradeSVC")
         return self.model_.predict_proba(_select(X, self.features))
@@ -196,13 +234,32 @@ class _ColumnGrade(ClassifierMixin, BaseEstimator):
 
 
 class RegulatoryRuleClassifier(_ColumnGrade):
-    """Challenger without learning: the grade table applied to ``feature`` (the blended std)."""
+    """Challenger without learning: the grade table applied to ``feature`` (the blended std).
+
+    Parameters
+    ----------
+    grade_table : GradeTable, optional
+        The grading scheme whose bands map the feature to a grade (required to predict).
+    feature : str, default "blended_std_pct"
+        Column holding the measure (percent).
+    """
 
     def __init__(self, grade_table: GradeTable | None = None, feature: str = "blended_std_pct"):
         self.grade_table = grade_table
         self.feature = feature
 
     def predict(self, X) -> np.ndarray:
+        """The grade of each sample's ``feature`` under the scheme's bands.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or numpy.ndarray
+            Stage-2 samples (the columns named by ``features``; all columns of an array).
+
+        Returns
+        -------
+        numpy.ndarray of int
+        """
         if self.grade_table is None:
             raise ConfigError("RegulatoryRuleClassifier needs a grade_table", where="grade_table")
         return self.grade_table.grade_of(self._column(X, self.feature)).astype(int)
@@ -210,10 +267,27 @@ class RegulatoryRuleClassifier(_ColumnGrade):
 
 class PersistenceClassifier(_ColumnGrade):
     """Challenger without learning: predicts today's grade (``persistence_grade``: the
-    grade of the trailing 156 weeks at the prediction date) for the next settlement."""
+    grade of the trailing 156 weeks at the prediction date) for the next settlement.
+
+    Parameters
+    ----------
+    feature : str, default "persistence_grade"
+        Column holding today's grade.
+    """
 
     def __init__(self, feature: str = "persistence_grade"):
         self.feature = feature
 
     def predict(self, X) -> np.ndarray:
+        """Today's grade of each sample.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or numpy.ndarray
+            Stage-2 samples (the columns named by ``features``; all columns of an array).
+
+        Returns
+        -------
+        numpy.ndarray of int
+        """
         return self._column(X, self.feature).astype(int)
