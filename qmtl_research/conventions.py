@@ -34,3 +34,21 @@ CONVENTIONS: list[tuple[str, str]] = [
 
 def conventions_table() -> pd.DataFrame:
     return pd.DataFrame(CONVENTIONS, columns=["quantity", "convention"]).set_index("quantity")
+
+
+def money(v) -> str:
+    """A currency amount with thousands separators and no decimals (``30,000,000``).
+
+    Parameters
+    ----------
+    v : float or None
+        Amount in the portfolio's currency.
+
+    Returns
+    -------
+    str
+        ``n/a`` for None or NaN.
+    """
+    if v is None or (isinstance(v, float) and v != v):
+        return "n/a"
+    return f"{float(v):,.0f}"

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from qmtl_research.plotting import annotated_matrix  # noqa: E402
-from qmtl_research.reporting.results_sections import _designs_by_measure  # noqa: E402
+from qmtl_research.volatility.views import designs_by_measure as _designs_by_measure  # noqa: E402
 from qmtl_research.volatility.evaluation import design_comparison  # noqa: E402
 
 

@@ -66,7 +66,20 @@ def _daily_window(panel: FundPanel, fund: str, s: pd.Timestamp, scheme: GradingS
 
 
 def measure_value(scheme: GradingScheme, returns) -> float:
-    """The scheme's measure (percent) of one window of returns (weekly or daily as the measure says)."""
+    """The scheme's measure (percent) of one window of returns (weekly or daily as the measure says).
+
+    Parameters
+    ----------
+    scheme : GradingScheme
+        The scheme (its measure, periodicity and annualisation).
+    returns : array-like of float
+        The window's simple returns (fractions), weekly or daily as the measure says.
+
+    Returns
+    -------
+    float
+        The measure in percent (e.g. annualised std x 100).
+    """
     m = scheme.measure
     r = np.asarray(returns, dtype=float)
     if m.kind == "weekly_std":
@@ -80,7 +93,27 @@ def measure_value(scheme: GradingScheme, returns) -> float:
 
 def window_of(panel: FundPanel, fund: str, when: pd.Timestamp, scheme: GradingScheme, col: np.ndarray | None = None):
     """The scheme's window of ``fund`` ending at ``when``: ``(returns, start, end, note, reason)``;
-    ``reason`` is None when the window can be graded."""
+    ``reason`` is None when the window can be graded.
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    fund : str
+        Fund id.
+    when : pandas.Timestamp
+        Last day of the window (a settlement date).
+    scheme : GradingScheme
+        The scheme whose window length and periodicity apply.
+    col : numpy.ndarray, optional
+        The fund's weekly return column (looked up in ``panel`` when None).
+
+    Returns
+    -------
+    tuple
+        ``(returns, start, end, note, reason)``: the returns (fractions), the window's first and
+        last dates, a note on the data used, and why it cannot be graded (None when it can).
+    """
     m = scheme.measure
     if m.kind == "weekly_std":
         dates = panel.dates
@@ -98,13 +131,37 @@ def window_of(panel: FundPanel, fund: str, when: pd.Timestamp, scheme: GradingSc
 
 def value_at(panel: FundPanel, fund: str, when: pd.Timestamp, scheme: GradingScheme) -> float:
     """The scheme's measure (percent) of ``fund`` on the window ending at ``when``; NaN when the window
-    cannot be graded (e.g. today's grade of a fund under the scheme, for persistence)."""
+    cannot be graded (e.g. today's grade of a fund under the scheme, for persistence).
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    fund : str
+        Fund id.
+    when : pandas.Timestamp
+        Last day of the window.
+    scheme : GradingScheme
+        The scheme.
+
+    Returns
+    -------
+    float
+        The measure in percent; NaN when the window cannot be graded.
+    """
     w, _, _, _, reason = window_of(panel, fund, when, scheme)
     return float("nan") if reason is not None else measure_value(scheme, w)
 
 
 def scheme_grades(panel: FundPanel, schemes: dict[str, GradingScheme]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Grades of every fund-settlement under every scheme.
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    schemes : dict of str to GradingScheme
+        The schemes by id.
 
     Returns
     -------
@@ -155,7 +212,29 @@ def _window_text(scheme: GradingScheme) -> str:
 def difference_reason(panel: FundPanel, row: pd.Series, named: GradingScheme, other: GradingScheme,
                       named_value: float, weekly_std_same_window: float | None) -> str:
     """One line on why ``other``'s measure puts the fund in another grade than the named scheme's
-    measure would under ``other``'s bands."""
+    measure would under ``other``'s bands.
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    row : pandas.Series
+        The fund-settlement (``fund_id``, ``settlement_date``).
+    named : GradingScheme
+        The scheme in force.
+    other : GradingScheme
+        The scheme whose grade differs.
+    named_value : float
+        The named scheme's measure for this fund-settlement, percent.
+    weekly_std_same_window : float or None
+        The annualised weekly std (percent) over ``other``'s window, when it differs from the named
+        scheme's measure only by the window.
+
+    Returns
+    -------
+    str
+        One line naming the measure, window or periodicity that makes the difference.
+    """
     parts = []
     if row["note"]:
         parts.append(row["note"])
@@ -180,7 +259,24 @@ def grades_side_by_side(panel: FundPanel, grades: pd.DataFrame, schemes: dict[st
                         named: str) -> pd.DataFrame:
     """One row per fund-settlement graded by any scheme: ``grade[<id>]`` and ``value[<id>]`` for
     every scheme (NaN where it could not grade, see the exclusions) and ``reason``: one line per other
-    scheme whose grade differs from its bands applied to the named scheme's value (see the module doc)."""
+    scheme whose grade differs from its bands applied to the named scheme's value (see the module doc).
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    grades : pandas.DataFrame
+        :func:`scheme_grades`' grades (one row per fund, settlement and scheme).
+    schemes : dict of str to GradingScheme
+        The schemes by id.
+    named : str
+        Id of the scheme in force.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``fund_id``, ``settlement_date``, ``grade[<id>]``, ``value[<id>]`` (percent), ``reason``.
+    """
     if grades.empty:
         return pd.DataFrame(columns=["fund_id", "settlement_date", "reason"])
     wide_g = grades.pivot_table(index=["fund_id", "settlement_date"], columns="scheme", values="grade", aggfunc="first")
@@ -220,7 +316,18 @@ def grades_side_by_side(panel: FundPanel, grades: pd.DataFrame, schemes: dict[st
 
 
 def latest_side_by_side(side: pd.DataFrame) -> pd.DataFrame:
-    """Each fund's latest settlement of :func:`grades_side_by_side` (the grades in force now)."""
+    """Each fund's latest settlement of :func:`grades_side_by_side` (the grades in force now).
+
+    Parameters
+    ----------
+    side : pandas.DataFrame
+        The output of :func:`grades_side_by_side`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per fund: the row of its latest ``settlement_date``.
+    """
     if side.empty:
         return side
     return (side.sort_values(["fund_id", "settlement_date"]).groupby("fund_id", sort=True).tail(1)
@@ -229,7 +336,20 @@ def latest_side_by_side(side: pd.DataFrame) -> pd.DataFrame:
 
 def schemes_table(schemes: dict[str, GradingScheme], named: str) -> pd.DataFrame:
     """One row per scheme: id, in force (the named one), measure, bands (intervals by grade), grades,
-    direction, source, effective date."""
+    direction, source, effective date.
+
+    Parameters
+    ----------
+    schemes : dict of str to GradingScheme
+        The schemes by id.
+    named : str
+        Id of the scheme in force.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scheme; bands as text intervals in percent.
+    """
     rows = []
     for sid, sc in schemes.items():
         bands = "; ".join(f"{g}: {iv}" for g, _, iv in sc.bands_table())

@@ -30,11 +30,23 @@ PREDICTIVE_PATHS = 1000
 
 
 def prob_columns(grades) -> list[str]:
+    """The probability column names of the grades (``P(grade = k)``, fractions in [0, 1]).
+
+    Parameters
+    ----------
+    grades : iterable of int
+        Grade numbers.
+
+    Returns
+    -------
+    list of str
+        ``p_grade_<k>`` for each grade, in order.
+    """
     return [f"p_grade_{g}" for g in grades]
 
 
 def svc_walk_forward_proba(frame: pd.DataFrame, folds, kernel: str, features: list[str], grades: list[int],
-                           param_grid: dict | None = None, inner_folds: int = 3, seed: int = 0) -> pd.DataFrame:
+                           param_grid: dict | None = None, inner_folds: int | None = None, seed: int = 0) -> pd.DataFrame:
     """P(grade = k) of a probability SVC on each walk-forward test fold.
 
     Parameters
@@ -112,7 +124,24 @@ def calibration_scores(y_true, proba, grades) -> dict:
 
 def reliability_table(y_true, proba, grades, n_bins: int = 10) -> pd.DataFrame:
     """One-vs-rest reliability bins: ``bin_mean_forecast, observed_frequency, n_pairs`` (bins without a
-    pair left out)."""
+    pair left out).
+
+    Parameters
+    ----------
+    y_true : array-like of int
+        Observed grades.
+    proba : array-like of float, shape (n_samples, n_grades)
+        Forecast probabilities, columns in the order of ``grades``.
+    grades : list of int
+        Grade numbers.
+    n_bins : int, default 10
+        Equal-width bins of the forecast probability over [0, 1].
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per non-empty bin; forecast mean and observed frequency are fractions.
+    """
     y = np.asarray(y_true, dtype=int)
     p = _check(y, proba, grades)
     event = (y[:, None] == np.asarray(grades)[None, :]).ravel().astype(int)
@@ -127,6 +156,19 @@ def reliability_table(y_true, proba, grades, n_bins: int = 10) -> pd.DataFrame:
 def compare_calibration(frame: pd.DataFrame, svc: pd.DataFrame, predictive: pd.DataFrame, grades: list[int],
                         n_bins: int = 10) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Both approaches' scores on the rows both scored.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The test samples (``row``, ``grade``).
+    svc : pandas.DataFrame
+        The SVC's probabilities per test row (:func:`prob_columns`).
+    predictive : pandas.DataFrame
+        The predictive distribution's probabilities per test row.
+    grades : list of int
+        Grade numbers.
+    n_bins : int, default 10
+        Reliability bins.
 
     Returns
     -------
@@ -160,6 +202,25 @@ def predictive_calibration(study, panel, garch_params: pd.DataFrame, horizon: in
     with ``probability=True`` (:func:`svc_walk_forward_proba`); the predictive distribution is
     :func:`~qmtl_research.rating.predictive.predictive_panel` on the same test rows from stage 1's
     walk-forward GARCH estimations (``Stage1Result.garch_params``).
+
+    Parameters
+    ----------
+    study : RatingStudy
+        The stage-2 study (its walk-forward folds and datasets).
+    panel : FundPanel
+        Weekly returns of the funds.
+    garch_params : pandas.DataFrame
+        Stage 1's walk-forward GARCH(1,1) estimations (one row per fund and refit date).
+    horizon : int, optional
+        Weeks before the settlement; None: the study's default horizon.
+    n_paths : int, default 2000
+        Simulated continuations per sample.
+    seed : int, default 0
+        Seed of the simulation.
+    law : {"normal", "student_t", "residuals"}, default "normal"
+        Innovation law of the simulated weeks (see :mod:`qmtl_research.rating.predictive`).
+    n_bins : int, default 10
+        Reliability bins.
 
     Returns
     -------

@@ -54,6 +54,18 @@ EARLY_WARNING_COLUMNS = [
 
 
 def urgency_of(days: int) -> str:
+    """Urgency of a warning from the days left to the settlement.
+
+    Parameters
+    ----------
+    days : int
+        Days to the next settlement.
+
+    Returns
+    -------
+    str
+        ``"high"`` (at most 28 days), ``"medium"`` (at most 91) or ``"low"``.
+    """
     return "high" if days <= 28 else ("medium" if days <= 91 else "low")
 
 
@@ -61,7 +73,28 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
                   as_of: pd.Timestamp | None = None, window: int = 156,
                   risk_free: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features of every fund as of ``as_of`` for its next settlement, plus exclusions
-    ``fund_id, reason`` (too short a history, missing benchmark, settlement too far)."""
+    ``fund_id, reason`` (too short a history, missing benchmark, settlement too far).
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    grade_table : GradeTable
+        The grading scheme whose bands decide the grades.
+    forecaster : Forecaster
+        Stage 1's forecasts of the unobserved weeks' volatility.
+    as_of : pandas.Timestamp, optional
+        The scoring date; None: the panel's last week.
+    window : int, default 156
+        Weeks of the grading window.
+    risk_free : float, default 0.0
+        Weekly risk-free rate (fraction) of the Sharpe ratio.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The features (one row per fund) and the exclusions ``fund_id, reason``.
+    """
     dates = panel.dates
     as_of = pd.Timestamp(as_of) if as_of is not None else dates[-1]
     q = week_position(dates, as_of)
@@ -137,10 +170,33 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
 
 
 def fit_warning_model(train_frame: pd.DataFrame, features: list[str], kernel: str = "RBF",
-                      param_grid: dict | None = None, inner_folds: int = 3, seed: int = 0,
+                      param_grid: dict | None = None, inner_folds: int | None = None, seed: int = 0,
                       as_of: pd.Timestamp | None = None) -> GradeSVC:
     """GradeSVC(probability=True) tuned on the samples settled on or before ``as_of`` whose features are
-    all finite (samples of funds without a benchmark have none)."""
+    all finite (samples of funds without a benchmark have none).
+
+    Parameters
+    ----------
+    train_frame : pandas.DataFrame
+        Stage-2 samples (features, ``grade``, ``settlement_date``).
+    features : list of str
+        Input columns of the SVC.
+    kernel : str, default "RBF"
+        Display name of the kernel (:data:`~qmtl_research.rating.settings.KERNELS`).
+    param_grid : dict, optional
+        ``C``/``gamma`` grid; None: ``RatingSettings.param_grid``.
+    inner_folds : int, optional
+        Tuning folds; None: ``RatingSettings.inner_folds``.
+    seed : int, default 0
+        Seed of the folds and the SVC.
+    as_of : pandas.Timestamp, optional
+        Only samples settled on or before it train (None: all).
+
+    Returns
+    -------
+    GradeSVC
+        The fitted, probability-calibrated classifier.
+    """
     train = train_frame if as_of is None else train_frame[train_frame["settlement_date"] <= as_of]
     train = train[np.isfinite(train[list(features)].to_numpy(dtype=float)).all(axis=1)]   # not the benchmark-less rows
     return GradeSVC(kernel=KERNELS[kernel], features=list(features), param_grid=param_grid,
@@ -152,7 +208,24 @@ def early_warning(scoring: pd.DataFrame, model: GradeSVC, grade_table: GradeTabl
                   include_unchanged: bool = False) -> pd.DataFrame:
     """Predicted grade, its probability and the evidence for every scored fund; only the
     funds whose predicted grade differs from the current one unless ``include_unchanged``.
-    Columns :data:`EARLY_WARNING_COLUMNS`, sorted by urgency."""
+    Columns :data:`EARLY_WARNING_COLUMNS`, sorted by urgency.
+
+    Parameters
+    ----------
+    scoring : pandas.DataFrame
+        :func:`scoring_frame`'s features of each fund.
+    model : GradeSVC
+        A fitted probability classifier.
+    grade_table : GradeTable
+        The grading scheme (bands in percent).
+    include_unchanged : bool, default False
+        Also list funds whose predicted grade equals the current one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The warning table; probabilities are fractions, std and boundaries percent.
+    """
     if scoring.empty:
         return pd.DataFrame(columns=EARLY_WARNING_COLUMNS)
     out = scoring.copy()
@@ -185,7 +258,20 @@ def early_warning(scoring: pd.DataFrame, model: GradeSVC, grade_table: GradeTabl
 
 
 def export_early_warning(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write the early-warning table as CSV (dates ISO, floats with 6 decimals)."""
+    """Write the early-warning table as CSV (dates ISO, floats with 6 decimals).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The warning table.
+    path : str or pathlib.Path
+        The CSV file written.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False, float_format="%.6f", date_format="%Y-%m-%d")
@@ -206,7 +292,20 @@ class _RuleModel:
 
 
 def nearest_horizon(weeks: int, horizons) -> int:
-    """The study horizon nearest to ``weeks`` (ties go to the shorter horizon)."""
+    """The study horizon nearest to ``weeks`` (ties go to the shorter horizon).
+
+    Parameters
+    ----------
+    weeks : int
+        Weeks to the settlement.
+    horizons : iterable of int
+        The study horizons (weeks).
+
+    Returns
+    -------
+    int
+        The nearest horizon.
+    """
     return min(sorted(horizons), key=lambda h: (abs(h - weeks), h))
 
 
@@ -219,7 +318,30 @@ def warnings_by_horizon(panel: FundPanel, study, forecaster: Forecaster, *, seed
     evaluated provide the models, their datasets and their validated accuracies. Returns the
     warning table (:data:`EARLY_WARNING_COLUMNS`) and the funds not scored, with the reason.
     ``only_validated=False`` scores the funds of a horizon that does not beat persistence too
-    (their validated and persistence accuracies say so), for a full prediction list."""
+    (their validated and persistence accuracies say so), for a full prediction list.
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    study : RatingStudy
+        The evaluated study.
+    forecaster : Forecaster
+        Stage 1's forecasts.
+    seed : int, default 42
+        Seed of the warning models.
+    as_of : pandas.Timestamp, optional
+        Scoring date; None: the panel's last week.
+    include_unchanged : bool, default False
+        Also list funds whose predicted grade is unchanged.
+    only_validated : bool, default True
+        Score only the funds of horizons whose validated accuracy beats persistence.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The warning table and the funds not scored (``fund_id, reason``).
+    """
     from qmtl_research.rating.evaluation import PERSISTENCE, RULE
 
     settings, grade_table = study.settings, study.grade_table
@@ -278,6 +400,13 @@ def warning_backtest(study, horizon: int | None = None) -> tuple[pd.DataFrame, p
     nothing from the year itself or later). A warning is a sample whose predicted grade differs from
     its grade at the prediction date (``persistence_grade``); it is right when the grade decided at
     the settlement equals the prediction. The first test year has no earlier year and issues none.
+
+    Parameters
+    ----------
+    study : RatingStudy
+        The evaluated study (walk-forward split).
+    horizon : int, optional
+        Weeks before the settlement; None: the study's default horizon.
 
     Returns
     -------

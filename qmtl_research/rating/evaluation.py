@@ -27,6 +27,7 @@ from qmtl_research.errors import ConfigError, InputError
 from qmtl_research.grades import GradeTable
 from qmtl_research.rating.models import (KERNELS, GradeSVC, PersistenceClassifier,
                                          RegulatoryRuleClassifier)
+from qmtl_research.rating.settings import setting_default
 
 SPLITS = ("walk_forward", "kfold")
 RULE, PERSISTENCE = "Regulatory rule", "Persistence"
@@ -35,6 +36,15 @@ TABLE_ORDER = ["RBF", "Sigmoid", "Linear", "Poly", RULE, PERSISTENCE]
 
 @dataclass
 class Fold:
+    """One outer fold of the stage-2 evaluation.
+
+    Attributes
+    ----------
+    name : str
+        ``fold <k>`` (K-fold) or ``test <year>`` (walk-forward).
+    train, test : numpy.ndarray of int
+        Row positions of the training and test samples.
+    """
     name: str
     train: np.ndarray
     test: np.ndarray
@@ -44,7 +54,23 @@ class Fold:
 class Evaluation:
     """``predictions``: long frame (row, fund_id, settlement_date, fold, approach, true_grade,
     predicted_grade); ``folds``: fold, n_train, n_test, note; ``best_params``: approach,
-    fold, params (str)."""
+    fold, params (str).
+
+    Attributes
+    ----------
+    predictions : pandas.DataFrame
+        Long frame of test predictions.
+    folds : pandas.DataFrame
+        The fold log.
+    best_params : pandas.DataFrame
+        Tuned parameters per approach and fold.
+    split : str
+        ``walk_forward`` or ``kfold``.
+    grades : list of int
+        Grade numbers.
+    models : dict
+        Fitted estimators by ``(fold, approach)`` when kept.
+    """
 
     predictions: pd.DataFrame
     folds: pd.DataFrame
@@ -55,10 +81,35 @@ class Evaluation:
 
 
 def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF", "Sigmoid", "Linear", "Poly"),
-                    param_grid: dict | None = None, inner_folds: int = 3, seed: int = 0,
+                    param_grid: dict | None = None, inner_folds: int | None = None, seed: int = 0,
                     n_jobs: int = 1, backend: str | None = None) -> dict:
     """The SVC per requested kernel (display names of :data:`KERNELS`) plus both challengers
-    (``n_jobs``, ``backend``: the grid search's joblib workers and backend, see :class:`GradeSVC`)."""
+    (``n_jobs``, ``backend``: the grid search's joblib workers and backend, see :class:`GradeSVC`).
+
+    Parameters
+    ----------
+    grade_table : GradeTable
+        The grading scheme of the regulatory-rule challenger.
+    features : list of str
+        Input columns of the SVCs.
+    kernels : sequence of str
+        Kernel display names.
+    param_grid : dict, optional
+        ``C``/``gamma`` grid; None: ``RatingSettings.param_grid``.
+    inner_folds : int, optional
+        Tuning folds; None: ``RatingSettings.inner_folds``.
+    seed : int, default 0
+        Seed of the folds and SVCs.
+    n_jobs : int, default 1
+        Grid-search workers.
+    backend : str, optional
+        joblib backend.
+
+    Returns
+    -------
+    dict of str to estimator
+        Approach name -> unfitted estimator.
+    """
     unknown = [k for k in kernels if k not in KERNELS]
     if unknown:
         raise ConfigError(f"unknown kernels {unknown}", where="kernels", fix=f"use {list(KERNELS)}")
@@ -70,12 +121,36 @@ def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF"
     return out
 
 
-def outer_folds(frame: pd.DataFrame, split: str = "walk_forward", folds: int = 4, seed: int = 0,
-                min_train: int = 20, allow_empty: bool = False
+def outer_folds(frame: pd.DataFrame, split: str = "walk_forward", folds: int | None = None, seed: int = 0,
+                min_train: int | None = None, allow_empty: bool = False
                 ) -> tuple[list[Fold], list[tuple[str, int, int, str]]]:
     """The outer folds and a log ``(fold, n_train, n_test, note)`` including skipped folds
     (walk-forward folds with fewer than ``min_train`` training samples are skipped). Without
-    any usable fold: InputError, or ``([], log)`` when ``allow_empty``."""
+    any usable fold: InputError, or ``([], log)`` when ``allow_empty``. ``folds`` and
+    ``min_train`` None: the defaults of ``RatingSettings.outer_folds`` and ``min_train``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Stage-2 samples (``settlement_year``, ``settlement_date``, ``prediction_date``).
+    split : {"walk_forward", "kfold"}
+        Walk-forward by settlement year, or shuffled K-fold.
+    folds : int, optional
+        K of the K-fold split.
+    seed : int, default 0
+        Seed of the K-fold shuffle.
+    min_train : int, optional
+        Fewest training samples of a walk-forward fold.
+    allow_empty : bool, default False
+        Return no fold instead of raising.
+
+    Returns
+    -------
+    (list of Fold, list of tuple)
+        The folds and the log.
+    """
+    folds = setting_default("outer_folds") if folds is None else folds
+    min_train = setting_default("min_train") if min_train is None else min_train
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}", where="split", fix=f"use one of {SPLITS}")
     n = len(frame)
@@ -110,11 +185,35 @@ def outer_folds(frame: pd.DataFrame, split: str = "walk_forward", folds: int = 4
     return out, log
 
 
-def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward", folds: int = 4,
+def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward", folds: int | None = None,
              seed: int = 0, progress: bool = True, keep_models: bool = False,
-             min_train: int = 20) -> Evaluation:
+             min_train: int | None = None) -> Evaluation:
     """Fit every approach on every outer training fold and predict its test fold
-    (``keep_models``: keep the fitted estimators in ``Evaluation.models[(fold, approach)]``)."""
+    (``keep_models``: keep the fitted estimators in ``Evaluation.models[(fold, approach)]``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Stage-2 samples with ``grade``.
+    approaches : dict of str to estimator
+        :func:`make_approaches`' estimators.
+    split : {"walk_forward", "kfold"}
+        The outer split.
+    folds : int, optional
+        K of the K-fold split (None: ``RatingSettings.outer_folds``).
+    seed : int, default 0
+        Seed of the split.
+    progress : bool, default True
+        Show a progress bar.
+    keep_models : bool, default False
+        Keep the fitted estimators.
+    min_train : int, optional
+        Fewest training samples of a walk-forward fold (None: ``RatingSettings.min_train``).
+
+    Returns
+    -------
+    Evaluation
+    """
     fold_list, log = outer_folds(frame, split, folds, seed, min_train)
     y = frame["grade"].to_numpy(dtype=int)
     usable = {name: usable_rows(frame, est) for name, est in approaches.items()}
@@ -146,7 +245,20 @@ def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward",
 
 def usable_rows(frame: pd.DataFrame, estimator) -> np.ndarray:
     """Rows whose inputs the ``estimator`` needs are all finite (an SVC's ``features``; a challenger's
-    ``feature``): samples without a benchmark have NaN TE/IR/beta and only the challengers score them."""
+    ``feature``): samples without a benchmark have NaN TE/IR/beta and only the challengers score them.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Stage-2 samples.
+    estimator : estimator
+        An approach of :func:`make_approaches`.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One flag per row of ``frame``.
+    """
     cols = list(getattr(estimator, "features", None) or [getattr(estimator, "feature", None)] or [])
     cols = [c for c in cols if c is not None and c in frame.columns]
     if not cols:
@@ -155,13 +267,34 @@ def usable_rows(frame: pd.DataFrame, estimator) -> np.ndarray:
 
 
 def common(predictions: pd.DataFrame) -> pd.DataFrame:
-    """The predictions of the rows every approach scored (all rows for a frame without ``all_scored``)."""
+    """The predictions of the rows every approach scored (all rows for a frame without ``all_scored``).
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        :attr:`Evaluation.predictions`.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return predictions[predictions["all_scored"]] if "all_scored" in predictions else predictions
 
 
 def scored_by_approach(predictions: pd.DataFrame) -> pd.DataFrame:
     """Per approach: ``n_scored`` (test fund-settlements it scored), ``n_common`` (of them, scored by
-    every approach: Table 4's denominator) and its accuracy on all of its own rows."""
+    every approach: Table 4's denominator) and its accuracy on all of its own rows.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        :attr:`Evaluation.predictions`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``approach``; counts and accuracy (fraction).
+    """
     rows = []
     for name, g in predictions.groupby("approach", sort=False):
         rows.append((name, int(len(g)), int(g["all_scored"].sum()) if "all_scored" in g else int(len(g)),
@@ -173,7 +306,17 @@ def scores(predictions: pd.DataFrame) -> pd.DataFrame:
     """Per approach: ``accuracy``, ``macro_f1`` (over the grades present in truth or
     prediction, zero when undefined) and ``off_by_more_than_one`` (share with
     |predicted - true| > 1), all fractions 0..1; index ``approach`` in table order; on the rows
-    every approach scored (:func:`common`)."""
+    every approach scored (:func:`common`).
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        :attr:`Evaluation.predictions`.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     rows = {}
     for name, g in common(predictions).groupby("approach", sort=False):
         t, p = g["true_grade"].to_numpy(), g["predicted_grade"].to_numpy()
@@ -188,7 +331,19 @@ def scores(predictions: pd.DataFrame) -> pd.DataFrame:
 
 def confusion_long(predictions: pd.DataFrame, grades: list[int]) -> pd.DataFrame:
     """Long confusion counts ``approach, true_grade, predicted_grade, count`` over all
-    grade pairs (zeros included)."""
+    grade pairs (zeros included).
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        :attr:`Evaluation.predictions`.
+    grades : list of int
+        Grade numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     rows = []
     for name, g in common(predictions).groupby("approach", sort=False):
         tab = pd.crosstab(g["true_grade"], g["predicted_grade"]).reindex(index=grades, columns=grades,
@@ -200,7 +355,20 @@ def confusion_long(predictions: pd.DataFrame, grades: list[int]) -> pd.DataFrame
 
 
 def per_grade(predictions: pd.DataFrame, grades: list[int]) -> pd.DataFrame:
-    """Per approach and grade: precision, recall, f1 and support (sklearn, zero when undefined)."""
+    """Per approach and grade: precision, recall, f1 and support (sklearn, zero when undefined).
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        :attr:`Evaluation.predictions`.
+    grades : list of int
+        Grade numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Precision, recall and f1 as fractions; support as counts.
+    """
     rows = []
     for name, g in common(predictions).groupby("approach", sort=False):
         p, r, f, s = precision_recall_fscore_support(g["true_grade"], g["predicted_grade"], labels=grades,
@@ -214,6 +382,16 @@ def verdict(table: pd.DataFrame) -> tuple[dict, str]:
 
     Returns the summary fields (best_kernel, best_accuracy, rule_accuracy,
     persistence_accuracy, winner, margin_vs_rule) and one plain sentence.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`scores` table (accuracies as fractions).
+
+    Returns
+    -------
+    (dict, str)
+        The summary fields (margins as fractions; positive = the best kernel ahead) and the sentence.
     """
     svc = table.drop(index=[a for a in (RULE, PERSISTENCE) if a in table.index])
     acc = table["accuracy"]

@@ -54,7 +54,21 @@ FEATURE_LABELS = {"std_known_pct": "std", "blended_std_pct": "blended std", "sha
 @dataclass
 class RatingDataset:
     """Stage-2 samples for one horizon. ``frame``: one row per sample (see module doc);
-    ``exclusions``: fund_id, settlement_date, reason; ``notes``: counts and conventions."""
+    ``exclusions``: fund_id, settlement_date, reason; ``notes``: counts and conventions.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One row per sample.
+    exclusions : pandas.DataFrame
+        Samples left out, with the reason.
+    horizon_weeks : int
+        Weeks between the prediction date and the settlement.
+    window : int, default 156
+        Weeks of the grading window.
+    notes : dict
+        Counts and conventions.
+    """
 
     frame: pd.DataFrame
     exclusions: pd.DataFrame
@@ -67,7 +81,25 @@ class RatingDataset:
 
 
 def window_features(r: np.ndarray, b: np.ndarray | None, risk_free: float = 0.0) -> dict[str, float]:
-    """All stage-2 indicators of one window of weekly returns ``r`` (benchmark ``b``)."""
+    """All stage-2 indicators of one window of weekly returns ``r`` (benchmark ``b``).
+
+    Parameters
+    ----------
+    r : numpy.ndarray
+        Weekly simple returns of the fund (fractions).
+    b : numpy.ndarray or None
+        The benchmark's weekly simple returns on the same weeks (None: no benchmark; TE, IR and
+        beta are then absent).
+    risk_free : float, default 0.0
+        Weekly risk-free rate (fraction) of the Sharpe ratio.
+
+    Returns
+    -------
+    dict of str to float
+        ``std_known_pct`` (annualised std, percent), ``sharpe`` (annualised), ``var_975_pct``
+        (weekly historical VaR, percent, positive = loss) and, with a benchmark,
+        ``tracking_error_pct`` (percent), ``information_ratio`` and ``beta`` (unitless).
+    """
     out = {"std_known_pct": M.annualised_std_pct(r),
            "sharpe": M.sharpe_ratio(r, periods_per_year=M.PERIODS_PER_YEAR, risk_free=risk_free),
            "var_975_pct": M.historical_var_pct(r, 0.975)}
@@ -113,7 +145,31 @@ def candidate_samples(panel: FundPanel, grade_table: GradeTable, horizon: int = 
                       risk_free: float = 0.0, missing_benchmark: str = "challengers",
                       progress: bool = True, label: str = "computed") -> RatingDataset:
     """Stage-2 samples before the stage-1 forecast: labels, the known-window indicators,
-    persistence grade and the exclusions (arguments as :func:`build_rating_dataset`)."""
+    persistence grade and the exclusions (arguments as :func:`build_rating_dataset`).
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    grade_table : GradeTable
+        The grading scheme of the labels.
+    horizon : int, default 4
+        Weeks before the settlement.
+    window : int, default 156
+        Weeks of the grading window.
+    risk_free : float, default 0.0
+        Weekly risk-free rate (fraction).
+    missing_benchmark : {"challengers", "exclude", "error"}
+        What happens to samples of funds without a benchmark.
+    progress : bool, default True
+        Show a progress bar.
+    label : {"computed", "disclosed"}
+        The grade predicted.
+
+    Returns
+    -------
+    RatingDataset
+    """
     if not 1 <= horizon <= window - 2:
         raise InputError(f"horizon {horizon} weeks is outside 1..{window - 2}", where="horizon",
                          fix="use a horizon such as 4, 13 or 52 weeks")
@@ -193,7 +249,21 @@ def candidate_samples(panel: FundPanel, grade_table: GradeTable, horizon: int = 
 def attach_forecasts(candidates: RatingDataset, forecasts: pd.DataFrame, grade_table: GradeTable) -> RatingDataset:
     """Join stage-1 forecasts (forecaster columns; may hold more pairs than needed) to the
     candidate samples, exclude samples without a forecast (reason listed), and add
-    ``blended_std_pct`` and ``rule_grade``."""
+    ``blended_std_pct`` and ``rule_grade``.
+
+    Parameters
+    ----------
+    candidates : RatingDataset
+        :func:`candidate_samples`' output.
+    forecasts : pandas.DataFrame
+        Forecaster output: ``fund_id``, ``prediction_date`` and the forecast annualised std (percent).
+    grade_table : GradeTable
+        The grading scheme of ``rule_grade``.
+
+    Returns
+    -------
+    RatingDataset
+    """
     horizon, window = candidates.horizon_weeks, candidates.window
     notes = dict(candidates.notes)
     notes.setdefault("forecaster", "given forecasts")

@@ -30,7 +30,20 @@ FORECAST_COLUMNS = ["fund_id", "prediction_date", "forecast_vol_pct", "method"]
 
 
 def check_requests(panel: FundPanel, requests: pd.DataFrame) -> None:
-    """Requests must name ``fund_id`` and ``prediction_date`` of funds of the panel."""
+    """Requests must name ``fund_id`` and ``prediction_date`` of funds of the panel.
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    requests : pandas.DataFrame
+        ``fund_id`` and ``prediction_date`` of each forecast asked for.
+
+    Raises
+    ------
+    InputError
+        A column is missing or a fund is not in the panel.
+    """
     missing = {"fund_id", "prediction_date"} - set(requests.columns)
     if missing:
         raise InputError(f"forecast requests lack columns {sorted(missing)}",

@@ -41,6 +41,15 @@ def make_labels(panel: FundPanel, grade_table: GradeTable, window: int = WINDOW_
     are its grades at each settlement (:mod:`qmtl_research.rating.by_scheme`) and ``std_pct`` holds
     its measure.
 
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    grade_table : GradeTable
+        The grading scheme.
+    window : int, default 156
+        Weeks of the grading window.
+
     Returns
     -------
     labels : DataFrame with columns ``LABEL_COLUMNS`` (``week_end`` = last week of the
@@ -110,6 +119,11 @@ def compare_disclosed(labels: pd.DataFrame) -> pd.DataFrame:
     Returns one row per fund with a disclosed grade: ``fund_id, settlement_date,
     computed_grade, disclosed_grade, difference`` (computed - disclosed; positive =
     the computed grade is safer than the disclosed one).
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        :func:`make_labels`' labels.
     """
     have = labels.dropna(subset=["disclosed_grade"])
     if have.empty:
@@ -131,7 +145,18 @@ def disclosed_labels(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     The funds file gives one disclosed grade per fund: the grade in force after the fund's latest
     settlement in the data. So each fund contributes its latest settlement, labelled with its
     disclosed grade; its other settlements and the funds that disclose none are listed as
-    exclusions. Returns ``(labels, exclusions)`` in the shapes of :func:`make_labels`."""
+    exclusions. Returns ``(labels, exclusions)`` in the shapes of :func:`make_labels`.
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame
+        :func:`make_labels`' labels.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        Labels and exclusions.
+    """
     have = labels.dropna(subset=["disclosed_grade"])
     latest = have.sort_values("settlement_date").groupby("fund_id", sort=False).tail(1)
     out = latest.assign(grade=latest["disclosed_grade"].astype(int)).sort_values(["settlement_date", "fund_id"])

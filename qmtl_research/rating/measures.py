@@ -30,13 +30,43 @@ def _arr(x) -> np.ndarray:
 
 def tracking_error_pct(returns, benchmark, periods: int = PERIODS_PER_YEAR) -> float:
     """Annualised tracking error against the benchmark, in percent:
-    :func:`qmtl_research.measures.tracking_error` x 100 (``std(r - b, ddof=1) * sqrt(periods) * 100``)."""
+    :func:`qmtl_research.measures.tracking_error` x 100 (``std(r - b, ddof=1) * sqrt(periods) * 100``).
+
+    Parameters
+    ----------
+    returns : array-like of float
+        Weekly simple returns of the fund (fractions).
+    benchmark : array-like of float
+        The benchmark's weekly simple returns on the same weeks (fractions).
+    periods : int, default 52
+        Periods per year.
+
+    Returns
+    -------
+    float
+        Percent (e.g. 4.2 = 4.2 % a year).
+    """
     return _measures.tracking_error(returns, benchmark, periods_per_year=periods) * 100.0
 
 
 def information_ratio(returns, benchmark, periods: int = PERIODS_PER_YEAR) -> float:
     """Annualised information ratio of weekly returns (unitless):
-    :func:`qmtl_research.measures.information_ratio` with 52 periods a year."""
+    :func:`qmtl_research.measures.information_ratio` with 52 periods a year.
+
+    Parameters
+    ----------
+    returns : array-like of float
+        Weekly simple returns of the fund (fractions).
+    benchmark : array-like of float
+        The benchmark's weekly simple returns on the same weeks (fractions).
+    periods : int, default 52
+        Periods per year.
+
+    Returns
+    -------
+    float
+        Annualised mean active return over tracking error; positive = ahead of the benchmark.
+    """
     return _measures.information_ratio(returns, benchmark, periods_per_year=periods)
 
 
@@ -46,6 +76,18 @@ def historical_var_pct(returns, confidence: float = 0.975) -> float:
     :func:`qmtl_research.risk.var.historical_var` with the convention :data:`VAR_CONVENTION`:
     ``-quantile(r, 1 - confidence) * 100`` with numpy's linear interpolation. Negative when even
     the lower quantile is a gain.
+
+    Parameters
+    ----------
+    returns : array-like of float
+        Weekly simple returns (fractions).
+    confidence : float, default 0.975
+        Confidence level of the VaR.
+
+    Returns
+    -------
+    float
+        Percent of the value, positive = loss.
     """
     from qmtl_research.risk.var import historical_var
 
@@ -54,7 +96,19 @@ def historical_var_pct(returns, confidence: float = 0.975) -> float:
 
 def beta(returns, benchmark) -> float:
     """Beta of the fund to its benchmark (unitless): ``cov(r, b) / var(b)``, both with
-    ``ddof=1``. NaN when the benchmark has zero variance."""
+    ``ddof=1``. NaN when the benchmark has zero variance.
+
+    Parameters
+    ----------
+    returns : array-like of float
+        Weekly simple returns of the fund (fractions).
+    benchmark : array-like of float
+        The benchmark's weekly simple returns on the same weeks (fractions).
+
+    Returns
+    -------
+    float
+    """
     r, b = _arr(returns), _arr(benchmark)
     vb = np.var(b, ddof=1)
     return float(np.cov(r, b, ddof=1)[0, 1] / vb) if vb > 0 else float("nan")
@@ -73,6 +127,22 @@ def blended_std_pct(known_std_pct, forecast_std_pct, horizon_weeks: int, window:
     (``s``, ``f`` and the result are annualised std in percent). This is the
     std the full window would have if the known and forecast weeks shared one
     mean. Works element-wise on arrays.
+
+    Parameters
+    ----------
+    known_std_pct : float or array-like
+        Annualised std of the known weeks, percent.
+    forecast_std_pct : float or array-like
+        Stage-1 forecast of the unknown weeks' annualised std, percent.
+    horizon_weeks : int
+        ``h``: the weeks not yet observed.
+    window : int, default 156
+        Weeks of the grading window.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Annualised std in percent.
     """
     h = np.asarray(horizon_weeks, dtype=float)
     s, f = _arr(known_std_pct), _arr(forecast_std_pct)

@@ -28,9 +28,8 @@ from sklearn.svm import SVC
 
 from qmtl_research.errors import ConfigError, InputError
 from qmtl_research.grades import GradeTable
+from qmtl_research.rating.settings import KERNELS, setting_default
 
-KERNELS = {"RBF": "rbf", "Sigmoid": "sigmoid", "Linear": "linear", "Poly": "poly"}
-DEFAULT_GRID = {"C": [1.0, 10.0, 100.0], "gamma": ["scale", 1.0]}
 
 
 def _select(X, features: Sequence[str] | None) -> np.ndarray:
@@ -86,9 +85,10 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         Columns of ``X`` to use (all when None / when ``X`` is an array).
     param_grid : dict, optional
         Values of ``C`` and ``gamma`` to try (``gamma`` ignored for the linear kernel);
-        default :data:`DEFAULT_GRID`.
-    inner_folds : int
-        Folds of the inner (tuning) cross-validation: stratified by grade, shuffled with
+        None: the default of :attr:`~qmtl_research.rating.settings.RatingSettings.param_grid`.
+    inner_folds : int, optional
+        None: the default of ``RatingSettings.inner_folds``. Folds of the inner (tuning)
+        cross-validation: stratified by grade, shuffled with
         ``random_state``; a grade with fewer members than folds is allowed (sklearn's
         warning about it is silenced), a tuning fold with one grade is an InputError.
     probability : bool
@@ -107,7 +107,7 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, kernel: str = "rbf", features: Sequence[str] | None = None,
-                 param_grid: dict | None = None, inner_folds: int = 3, probability: bool = False,
+                 param_grid: dict | None = None, inner_folds: int | None = None, probability: bool = False,
                  random_state: int = 0, n_jobs: int = 1, backend: str | None = None):
         self.kernel = kernel
         self.features = features
@@ -119,7 +119,7 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         self.backend = backend
 
     def _grid(self) -> dict:
-        grid = dict(self.param_grid or DEFAULT_GRID)
+        grid = dict(self.param_grid or setting_default("param_grid"))
         unknown = set(grid) - {"C", "gamma", "degree", "coef0"}
         if unknown:
             raise ConfigError(f"unknown SVC grid parameters {sorted(unknown)}", where="param_grid",
@@ -133,6 +133,20 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         return {f"svc__{k}": list(v) for k, v in grid.items()}
 
     def fit(self, X, y):
+        """Tune ``C``/``gamma`` by the inner stratified CV and refit the best pipeline on all of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or numpy.ndarray
+            Stage-2 samples (the columns named by ``features``; all columns of an array).
+        y : array-like of int
+            Grades.
+
+        Returns
+        -------
+        GradeSVC
+            self, with ``model_`` (the tuned pipeline), ``best_params_`` and ``classes_``.
+        """
         if self.kernel not in KERNELS.values():
             raise ConfigError(f"unknown SVC kernel {self.kernel!r}", where="kernel",
                               fix=f"use one of {sorted(KERNELS.values())}")
@@ -141,7 +155,7 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
                               fix=f"use one of {BACKENDS}")
         Xa = _select(X, self.features)
         y = _check_grades(y)
-        n_inner = min(self.inner_folds, len(y))
+        n_inner = min(setting_default("inner_folds") if self.inner_folds is None else self.inner_folds, len(y))
         if n_inner < 2:
             raise InputError(f"{len(y)} training samples are too few for inner cross-validation",
                              where="GradeSVC.fit", fix="use more samples")
@@ -173,9 +187,33 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         return self
 
     def predict(self, X) -> np.ndarray:
+        """The predicted grade of each sample.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or numpy.ndarray
+            Stage-2 samples (the columns named by ``features``; all columns of an array).
+
+        Returns
+        -------
+        numpy.ndarray of int
+            Predicted grades.
+        """
         return self.model_.predict(_select(X, self.features))
 
     def predict_proba(self, X) -> np.ndarray:
+        """Platt-calibrated grade probabilities (needs ``probability=True``).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or numpy.ndarray
+            Stage-2 samples (the columns named by ``features``; all columns of an array).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples, n_classes)
+            P(grade = k), fractions summing to 1 per row, columns in ``classes_`` order.
+        """
         if not self.probability:
             raise ConfigError("predict_proba needs GradeSVC(probability=True)", where="GradeSVC")
         return self.model_.predict_proba(_select(X, self.features))
@@ -196,13 +234,32 @@ class _ColumnGrade(ClassifierMixin, BaseEstimator):
 
 
 class RegulatoryRuleClassifier(_ColumnGrade):
-    """Challenger without learning: the grade table applied to ``feature`` (the blended std)."""
+    """Challenger without learning: the grade table applied to ``feature`` (the blended std).
+
+    Parameters
+    ----------
+    grade_table : GradeTable, optional
+        The grading scheme whose bands map the feature to a grade (required to predict).
+    feature : str, default "blended_std_pct"
+        Column holding the measure (percent).
+    """
 
     def __init__(self, grade_table: GradeTable | None = None, feature: str = "blended_std_pct"):
         self.grade_table = grade_table
         self.feature = feature
 
     def predict(self, X) -> np.ndarray:
+        """The grade of each sample's ``feature`` under the scheme's bands.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or numpy.ndarray
+            Stage-2 samples (the columns named by ``features``; all columns of an array).
+
+        Returns
+        -------
+        numpy.ndarray of int
+        """
         if self.grade_table is None:
             raise ConfigError("RegulatoryRuleClassifier needs a grade_table", where="grade_table")
         return self.grade_table.grade_of(self._column(X, self.feature)).astype(int)
@@ -210,10 +267,27 @@ class RegulatoryRuleClassifier(_ColumnGrade):
 
 class PersistenceClassifier(_ColumnGrade):
     """Challenger without learning: predicts today's grade (``persistence_grade``: the
-    grade of the trailing 156 weeks at the prediction date) for the next settlement."""
+    grade of the trailing 156 weeks at the prediction date) for the next settlement.
+
+    Parameters
+    ----------
+    feature : str, default "persistence_grade"
+        Column holding today's grade.
+    """
 
     def __init__(self, feature: str = "persistence_grade"):
         self.feature = feature
 
     def predict(self, X) -> np.ndarray:
+        """Today's grade of each sample.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or numpy.ndarray
+            Stage-2 samples (the columns named by ``features``; all columns of an array).
+
+        Returns
+        -------
+        numpy.ndarray of int
+        """
         return self._column(X, self.feature).astype(int)

@@ -11,7 +11,21 @@ from qmtl_research.rating.features import FEATURE_LABELS
 
 
 def pearson_heatmap(correlations: pd.DataFrame, threshold: float, ax=None):
-    """Figure 7: absolute Pearson correlations of the candidate indicators."""
+    """Figure 7: absolute Pearson correlations of the candidate indicators.
+
+    Parameters
+    ----------
+    correlations : pandas.DataFrame
+        Signed Pearson matrix of the reference std and the candidates.
+    threshold : float
+        Screen threshold on |r| (marked on the figure).
+    ax : matplotlib.axes.Axes, optional
+        Axes drawn on (a new figure when None).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 5.0))
     labels = [FEATURE_LABELS.get(c, c) for c in correlations.columns]
@@ -24,7 +38,21 @@ def pearson_heatmap(correlations: pd.DataFrame, threshold: float, ax=None):
 
 
 def confusion_grid(confusion: pd.DataFrame, approaches: list[str], ncols: int = 3):
-    """One confusion matrix (counts) per approach, true grade down, predicted across."""
+    """One confusion matrix (counts) per approach, true grade down, predicted across.
+
+    Parameters
+    ----------
+    confusion : pandas.DataFrame
+        Long counts ``approach, true_grade, predicted_grade, count``.
+    approaches : list of str
+        Approaches drawn, one panel each.
+    ncols : int, default 3
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     n = len(approaches)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(9, 3.0 * nrows), squeeze=False)
@@ -43,7 +71,19 @@ def confusion_grid(confusion: pd.DataFrame, approaches: list[str], ncols: int = 
 
 
 def accuracy_by_horizon(horizons: pd.DataFrame, ax=None):
-    """Accuracy of each approach at each horizon (weeks before the settlement)."""
+    """Accuracy of each approach at each horizon (weeks before the settlement).
+
+    Parameters
+    ----------
+    horizons : pandas.DataFrame
+        ``approach, horizon_weeks, accuracy`` (fractions).
+    ax : matplotlib.axes.Axes, optional
+        Axes drawn on (a new figure when None).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.6))
     data = horizons.dropna(subset=["accuracy"])
@@ -60,7 +100,19 @@ def accuracy_by_horizon(horizons: pd.DataFrame, ax=None):
 def reliability_figure(reliability: pd.DataFrame, ax=None):
     """Reliability diagram of grade probabilities (one-vs-rest pairs, see
     :func:`qmtl_research.rating.calibration.reliability_table`): mean forecast against observed frequency
-    per bin and approach, the diagonal for perfect calibration; marker area grows with the pairs in the bin."""
+    per bin and approach, the diagonal for perfect calibration; marker area grows with the pairs in the bin.
+
+    Parameters
+    ----------
+    reliability : pandas.DataFrame
+        Bins with ``approach``, ``bin_mean_forecast``, ``observed_frequency``, ``n_pairs``.
+    ax : matplotlib.axes.Axes, optional
+        Axes drawn on (a new figure when None).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(5.2, 4.6))
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")

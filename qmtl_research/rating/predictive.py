@@ -127,7 +127,20 @@ def path_values(scheme: GradingScheme, known, simulated: np.ndarray) -> np.ndarr
 
 
 def grade_probabilities(scheme: GradingScheme, values) -> np.ndarray:
-    """Share of ``values`` (measure in percent, one per path) in each grade, grades 1..n in order."""
+    """Share of ``values`` (measure in percent, one per path) in each grade, grades 1..n in order.
+
+    Parameters
+    ----------
+    scheme : GradingScheme
+        The scheme's bands (percent).
+    values : array-like of float
+        The measure of each simulated path, percent.
+
+    Returns
+    -------
+    numpy.ndarray
+        Fractions summing to 1, one per grade.
+    """
     g = np.asarray(scheme.grade_of(np.asarray(values, dtype=float).ravel()), dtype=float)
     if np.isnan(g).any():
         raise InputError("a simulated window has an undefined measure", where=f"grade_probabilities ({scheme.scheme_id})",
@@ -148,7 +161,21 @@ def _params_in_force(by_fund: dict, fund: str, when: pd.Timestamp) -> pd.Series 
 def garch_state(returns: np.ndarray, est: pd.Series) -> tuple[float, float, float, float, float, np.ndarray]:
     """``(mu, omega, alpha, beta, h_next, std_resid)`` in return units from an estimation row
     (``mu, omega, alpha, beta`` for returns / ``scale``) filtered over ``returns`` (observed weeks up
-    to the prediction date, no gaps): ``h_next`` the variance of the week after the last return."""
+    to the prediction date, no gaps): ``h_next`` the variance of the week after the last return.
+
+    Parameters
+    ----------
+    returns : numpy.ndarray
+        Weekly simple returns (fractions), observed weeks up to the prediction date.
+    est : pandas.Series
+        One stage-1 estimation: ``mu, omega, alpha, beta`` and ``scale``.
+
+    Returns
+    -------
+    tuple
+        ``mu`` (fraction per week), ``omega``, ``alpha``, ``beta``, ``h_next`` (variance per week,
+        fraction squared) and the standardised residuals.
+    """
     from qmtl_research.volatility.garch import _filter_columns
 
     s = float(est["scale"])

@@ -22,9 +22,23 @@ ALWAYS_KEPT = ("blended_std_pct",)
 
 @dataclass(frozen=True)
 class ScreenResult:
-    """``correlations``: signed Pearson matrix of the reference and the candidates;
+    """The input screen on the Pearson correlation with the reference std.
+
+    ``correlations``: signed Pearson matrix of the reference and the candidates;
     ``with_reference``: Series of r with the reference; ``selected``: kept inputs in
-    candidate order; ``dropped``: the others; ``threshold``: on |r|."""
+    candidate order; ``dropped``: the others; ``threshold``: on |r|.
+
+    Attributes
+    ----------
+    correlations : pandas.DataFrame
+        Signed Pearson matrix.
+    with_reference : pandas.Series
+        r of each candidate with the reference.
+    selected, dropped : list of str
+        Kept and dropped inputs.
+    threshold : float
+        The threshold on |r|.
+    """
 
     correlations: pd.DataFrame
     with_reference: pd.Series

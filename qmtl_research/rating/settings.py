@@ -10,11 +10,34 @@ from qmtl_research.errors import ConfigError
 
 from qmtl_research.paths import params_dir
 from qmtl_research.grades import DEFAULT_SCHEME, GradingScheme, load_scheme, load_schemes
-from qmtl_research.rating.models import KERNELS
 from qmtl_research.yamlio import load_model
+
+#: the SVC kernels: display name -> sklearn's kernel name
+KERNELS = {"RBF": "rbf", "Sigmoid": "sigmoid", "Linear": "linear", "Poly": "poly"}
 
 
 class RatingSettings(BaseModel):
+    """Stage-2 settings; every field's default is declared here (``params/rating/settings.yaml`` overrides).
+
+    Attributes
+    ----------
+    grading, schemes : str, list of str
+        The scheme predicted and the schemes shown side by side (``params/grading/<id>.yaml``).
+    window_weeks, horizon_weeks, horizons : int, int, list of int
+        Grading window and prediction horizons (weeks).
+    stage1_model : str
+        Stage-1 model feeding the blended std.
+    kernels, param_grid, inner_folds, outer_folds : list, dict, int, int
+        The SVM hyper-parameters (declared here only).
+    split, label, min_train : str, str, int
+        Outer split, target grade, fewest training samples of a walk-forward fold.
+    screen_threshold : float
+        Pearson |r| threshold of the input screen.
+    risk_free_weekly : float
+        Weekly risk-free rate (fraction).
+    missing_benchmark : str
+        Treatment of funds without a benchmark.
+    """
     model_config = ConfigDict(extra="forbid")
 
     grading: str = Field(DEFAULT_SCHEME, description="the grading scheme stage 2 predicts (params/grading/<id>.yaml)")
@@ -84,11 +107,44 @@ class RatingSettings(BaseModel):
         return load_schemes([self.grading, *[s for s in self.schemes if s != self.grading]])
 
 
+def setting_default(name: str):
+    """The default of one stage-2 setting, declared once on :class:`RatingSettings`.
+
+    Parameters
+    ----------
+    name : str
+        A field of :class:`RatingSettings` (e.g. ``"param_grid"``, ``"inner_folds"``).
+
+    Returns
+    -------
+    object
+        A fresh copy of the field's default (a new dict/list for mutable defaults).
+    """
+    return RatingSettings.model_fields[name].get_default(call_default_factory=True)
+
+
 def load_rating_settings(path: str | Path | None = None, **overrides) -> RatingSettings:
     """Load ``params/rating/settings.yaml`` (or ``path``); errors name file:line and field.
 
     ``overrides`` (a notebook's or a strategy's parameters; ``None`` values are ignored) replace
-    settings of the file and are validated the same way (ConfigError naming the field)."""
+    settings of the file and are validated the same way (ConfigError naming the field).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        Settings file; None: ``params/rating/settings.yaml``.
+    **overrides
+        Settings replacing the file's (None values ignored).
+
+    Returns
+    -------
+    RatingSettings
+
+    Raises
+    ------
+    ConfigError
+        An unknown field or an invalid value (naming the file and field).
+    """
     where = Path(path) if path else params_dir() / "rating" / "settings.yaml"
     settings = load_model(RatingSettings, where, "rating settings")
     given = {k: v for k, v in overrides.items() if v is not None}

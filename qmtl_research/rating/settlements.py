@@ -17,7 +17,17 @@ from qmtl_research.errors import InputError
 
 
 def settlement_date(year: int, month: int, day: int) -> pd.Timestamp:
-    """Settlement date of ``year`` for a fund settling on month/day (day clipped to month end)."""
+    """Settlement date of ``year`` for a fund settling on month/day (day clipped to month end).
+
+    Parameters
+    ----------
+    year, month, day : int
+        The settlement year and the fund's settlement month and day.
+
+    Returns
+    -------
+    pandas.Timestamp
+    """
     last = calendar.monthrange(year, month)[1]
     return pd.Timestamp(year=year, month=month, day=min(day, last))
 
@@ -38,7 +48,19 @@ def _settlement_of(panel: FundPanel, fund_id: str) -> tuple[int, int]:
 
 def settlement_dates(panel: FundPanel, fund_id: str) -> list[pd.Timestamp]:
     """The fund's settlement dates from the panel's first week to its last week + 6 days (a
-    settlement after the last week-end but before the next one has its window in the data)."""
+    settlement after the last week-end but before the next one has its window in the data).
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    fund_id : str
+        Fund id.
+
+    Returns
+    -------
+    list of pandas.Timestamp
+    """
     m, d = _settlement_of(panel, fund_id)
     first, last = panel.dates[0], panel.dates[-1] + pd.Timedelta(days=6)
     out = [settlement_date(y, m, d) for y in range(first.year, last.year + 1)]
@@ -46,7 +68,17 @@ def settlement_dates(panel: FundPanel, fund_id: str) -> list[pd.Timestamp]:
 
 
 def observed_span(col: np.ndarray) -> tuple[int, int]:
-    """Positions of the first and last finite value of a weekly column ((-1, -1) if none)."""
+    """Positions of the first and last finite value of a weekly column ((-1, -1) if none).
+
+    Parameters
+    ----------
+    col : numpy.ndarray
+        Weekly returns of one fund (NaN = not observed).
+
+    Returns
+    -------
+    (int, int)
+    """
     ok = np.flatnonzero(np.isfinite(col))
     return (int(ok[0]), int(ok[-1])) if len(ok) else (-1, -1)
 
@@ -54,7 +86,25 @@ def observed_span(col: np.ndarray) -> tuple[int, int]:
 def window_gap_reason(dates: pd.DatetimeIndex, col: np.ndarray, p: int, window: int,
                       settlement: pd.Timestamp) -> str | None:
     """Why the ``window`` weeks ending at position ``p`` are not all observed (None if they are):
-    the data start, the fund's first return, its last return, or missing weeks inside."""
+    the data start, the fund's first return, its last return, or missing weeks inside.
+
+    Parameters
+    ----------
+    dates : pandas.DatetimeIndex
+        The panel's weeks.
+    col : numpy.ndarray
+        The fund's weekly returns.
+    p : int
+        Position of the window's last week.
+    window : int
+        Weeks of the window.
+    settlement : pandas.Timestamp
+        The settlement graded (named in the reason).
+
+    Returns
+    -------
+    str or None
+    """
     if p + 1 < window:
         return (f"the data start {dates[0].date()}: only {p + 1} weeks before the settlement date, "
                 f"{window} needed")
@@ -75,12 +125,38 @@ def window_gap_reason(dates: pd.DatetimeIndex, col: np.ndarray, p: int, window: 
 
 
 def next_settlement(panel: FundPanel, fund_id: str, as_of: pd.Timestamp) -> pd.Timestamp:
-    """First settlement date strictly after ``as_of``."""
+    """First settlement date strictly after ``as_of``.
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    fund_id : str
+        Fund id.
+    as_of : pandas.Timestamp
+        The date after which to look.
+
+    Returns
+    -------
+    pandas.Timestamp
+    """
     m, d = _settlement_of(panel, fund_id)
     s = settlement_date(as_of.year, m, d)
     return s if s > as_of else settlement_date(as_of.year + 1, m, d)
 
 
 def week_position(dates: pd.DatetimeIndex, when: pd.Timestamp) -> int:
-    """Position of the last week-end on or before ``when`` (-1 if none)."""
+    """Position of the last week-end on or before ``when`` (-1 if none).
+
+    Parameters
+    ----------
+    dates : pandas.DatetimeIndex
+        The panel's weeks (sorted).
+    when : pandas.Timestamp
+        Any date.
+
+    Returns
+    -------
+    int
+    """
     return int(dates.searchsorted(when, side="right")) - 1

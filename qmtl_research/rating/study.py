@@ -26,7 +26,23 @@ from qmtl_research.results import LABEL_COMPARISON_COUNT_ROW, RatingResults
 @dataclass
 class HorizonResult:
     """One horizon. ``evaluation`` is None when the split leaves no usable fold at this
-    horizon (``note`` says why, ``fold_log`` lists the skipped folds)."""
+    horizon (``note`` says why, ``fold_log`` lists the skipped folds).
+
+    Attributes
+    ----------
+    dataset : RatingDataset
+        The horizon's samples.
+    screen : ScreenResult
+        The input screen.
+    evaluation : Evaluation or None
+        The outer-fold evaluation.
+    table : pandas.DataFrame
+        Accuracy, macro-F1 and share off by more than one grade (fractions) by approach.
+    fold_log : pandas.DataFrame
+        The folds, skipped ones included.
+    note : str
+        Why there is no evaluation, if so.
+    """
 
     dataset: RatingDataset
     screen: ScreenResult
@@ -38,6 +54,17 @@ class HorizonResult:
 
 @dataclass
 class RatingStudy:
+    """Stage 2 over every horizon of the settings; the default horizon gives the verdict.
+
+    Attributes
+    ----------
+    settings : RatingSettings
+        The settings the study ran with.
+    grade_table : GradeTable
+        The scheme predicted.
+    results : dict of int to HorizonResult
+        One result per horizon (weeks).
+    """
     settings: RatingSettings
     grade_table: GradeTable
     results: dict[int, HorizonResult] = field(default_factory=dict)
@@ -51,6 +78,13 @@ class RatingStudy:
         return self.default.table
 
     def horizons_table(self) -> pd.DataFrame:
+        """Every horizon's scores by approach, NaN at a horizon without a usable fold.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``horizon_weeks, approach, accuracy, macro_f1`` (fractions), ``n_samples, n_test, note``.
+        """
         rows = []
         for h, res in sorted(self.results.items()):
             n_test = 0 if res.evaluation is None else int(common(res.evaluation.predictions)["row"].nunique())
@@ -64,10 +98,24 @@ class RatingStudy:
                                            "n_test", "note"])
 
     def confusion(self) -> pd.DataFrame:
+        """Confusion counts of every approach at the default horizon.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :func:`~qmtl_research.rating.evaluation.confusion_long` of the default horizon.
+        """
         ev = self.default.evaluation
         return confusion_long(ev.predictions, self.grade_table.grade_numbers)
 
     def per_grade(self) -> pd.DataFrame:
+        """Per-grade precision and recall of every approach at the default horizon.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :func:`~qmtl_research.rating.evaluation.per_grade` of the default horizon.
+        """
         return per_grade(self.default.evaluation.predictions, self.grade_table.grade_numbers)
 
     def scored(self) -> pd.DataFrame:
@@ -80,9 +128,23 @@ class RatingStudy:
         return pd.concat(parts, ignore_index=True)
 
     def verdict(self) -> tuple[dict, str]:
+        """Which approach wins at the default horizon.
+
+        Returns
+        -------
+        (dict, str)
+            :func:`~qmtl_research.rating.evaluation.verdict` of Table 4.
+        """
         return verdict(self.table4)
 
     def summary(self) -> dict:
+        """The study's summary fields (recorded as ``rating/summary``).
+
+        Returns
+        -------
+        dict
+            Verdict fields, horizon, split, sample counts, selected features, stage-1 model.
+        """
         fields, _ = self.verdict()
         return {**fields, "horizon_weeks": self.settings.horizon_weeks, "split": self.settings.split,
                 "n_samples": int(len(self.default.dataset)),
@@ -97,7 +159,29 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
                      n_jobs: int = 1, backend: str | None = None) -> RatingStudy:
     """Run stage 2 for every horizon of ``settings`` (the default horizon included); the SVC
     grid searches on ``n_jobs`` joblib workers of ``backend`` (``"dask"``: see
-    :mod:`qmtl_research.parallel`)."""
+    :mod:`qmtl_research.parallel`).
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    settings : RatingSettings
+        Stage-2 settings.
+    seed : int, default 42
+        Seed of the folds and SVCs.
+    forecaster : Forecaster
+        Stage 1's forecasts.
+    progress : bool, default True
+        Show progress bars.
+    n_jobs : int, default 1
+        Grid-search workers.
+    backend : str, optional
+        joblib backend.
+
+    Returns
+    -------
+    RatingStudy
+    """
     grade_table = settings.load_grade_table()
     horizons = sorted(set(settings.horizons) | {settings.horizon_weeks})
     study = RatingStudy(settings, grade_table)
@@ -134,7 +218,19 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
 
 def labels_summary(panel: FundPanel, settings: RatingSettings) -> tuple[pd.DataFrame, dict]:
     """Labelled settlements by year x grade (counts) and the disclosed-vs-computed agreement
-    of each fund's latest settlement (fraction; NaN when no fund discloses a grade)."""
+    of each fund's latest settlement (fraction; NaN when no fund discloses a grade).
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    settings : RatingSettings
+        Stage-2 settings (scheme and window).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+    """
     from qmtl_research.rating.labels import compare_disclosed, make_labels
 
     labels, _ = make_labels(panel, settings.load_grade_table(), settings.window_weeks)
@@ -155,7 +251,27 @@ def label_comparison(panel: FundPanel, settings: RatingSettings, forecaster: For
                      verdict: RatingStudy | None = None) -> pd.DataFrame | None:
     """Accuracy by approach at the default horizon with the computed grade (the verdict's split, and
     the paper's shuffled K-fold) beside the **disclosed** grade as label (K-fold: one label per fund,
-    so there is no earlier year to train on). None when fewer than ``MIN_DISCLOSED`` funds disclose."""
+    so there is no earlier year to train on). None when fewer than ``MIN_DISCLOSED`` funds disclose.
+
+    Parameters
+    ----------
+    panel : FundPanel
+        Weekly returns (simple, fractions; W-FRI) and fund metadata.
+    settings : RatingSettings
+        Stage-2 settings.
+    forecaster : Forecaster
+        Stage 1's forecasts.
+    seed : int, default 42
+        Seed of the folds and SVCs.
+    verdict : RatingStudy, optional
+        The verdict's study (computed label, the settings' split): its accuracies become the
+        first column.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Accuracies (fractions) by approach and design, and a count row.
+    """
     n_disclosed = int(panel.metadata["disclosed_grade"].notna().sum()) if "disclosed_grade" in panel.metadata else 0
     if n_disclosed < MIN_DISCLOSED:
         return None
@@ -178,7 +294,27 @@ def label_comparison(panel: FundPanel, settings: RatingSettings, forecaster: For
 def study_results(study: RatingStudy, early_warning_table: pd.DataFrame, grades: pd.DataFrame,
                   label_table: pd.DataFrame | None = None, not_scored: pd.DataFrame | None = None,
                   **summary_extra) -> RatingResults:
-    """The section ``rating`` of the results contract (``summary_extra`` adds summary fields)."""
+    """The section ``rating`` of the results contract (``summary_extra`` adds summary fields).
+
+    Parameters
+    ----------
+    study : RatingStudy
+        The evaluated study.
+    early_warning_table : pandas.DataFrame
+        The warning table.
+    grades : pandas.DataFrame
+        Labels by year x grade.
+    label_table : pandas.DataFrame, optional
+        :func:`label_comparison`'s table.
+    not_scored : pandas.DataFrame, optional
+        Funds without a warning decision.
+    **summary_extra
+        Extra summary fields.
+
+    Returns
+    -------
+    RatingResults
+    """
     _, text = study.verdict()
     summary = {**study.summary(), "verdict": text, **summary_extra}
     screen = study.default.screen

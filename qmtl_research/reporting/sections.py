@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
+from qmtl_research.conventions import money  # noqa: F401  (one home; sections and results_sections use it)
 from qmtl_research.reporting.render import markdown_literal as lit
 from qmtl_research.reporting.report_data import ReportData
-from qmtl_research.validation.registry import CORE_RULES
 
 STATUS_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 _TABLE_NUMBER = itertools.count(1)  # tables and figures are numbered in display order (one report per kernel)
@@ -120,13 +120,6 @@ def _fmt(v: Any, pct: bool = False, digits: int = 4) -> str:
             return f"{v:,.0f}"
         return f"{v:.{digits}g}"
     return str(v)
-
-
-def money(v: Any) -> str:
-    """A currency amount with thousands separators and no decimals (``30,000,000``)."""
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "n/a"
-    return f"{float(v):,.0f}"
 
 
 def _kv(rows: list[tuple[str, Any]], caption: str | None = None) -> None:
@@ -443,41 +436,37 @@ def config_rows(cfg: dict, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def rule_results(rep: ReportData) -> None:
+    from qmtl_research.validation import views
+
     v = rep.validation
     if v is None:
         not_available("Rule results (the strategy has no validation step, or it has not run)")
         return
-    core = v.rules[v.rules["rule"].isin(CORE_RULES)]
+    core = views.core_rules(v)
     if len(core):
         table(core, "QMTL core rules (data currency, sample, performance, risk constraints, robustness)", index=False)
     else:
         md("No QMTL core rule applies to this world's profile; the research model rules are under Extended validation below.")
-    if v.verdicts is not None and not v.verdicts.empty:
+    shown = views.verdicts(v)
+    if shown is not None:
         verdicts = v.verdicts
         agree = int(verdicts["agrees"].sum()) if "agrees" in verdicts else None
         md("Imported runs judged one by one (each export file is one batch, as QMTL's policy-diff tooling does)"
            + (f": **{agree} of {len(verdicts)}** agree with the outcome their fixture names expect." if agree is not None else "."))
-        cols = [c for c in ("batch", "strategy_id", "status", "recommended_stage", "selected", "failed_rules",
-                            "warned_rules", "expected", "agrees") if c in verdicts.columns]
-        shown = verdicts[cols].copy()
-        if "batch" in shown:
-            # the export file without its suffix (bad_strategies_runs.json -> bad): keeps the table on the page
-            shown["batch"] = shown["batch"].astype(str).str.replace(r"(_strategies)?_runs\.json$|\.json$", "", regex=True)
         table(shown, "verdict of every imported run (batch: the export file, without `_strategies_runs.json`)",
               index=False)
 
 
 def metrics_snapshot(rep: ReportData) -> None:
+    from qmtl_research.validation import views
+
     metrics = rep.validation.metrics if rep.validation is not None else (rep.run or {}).get("metrics")
     if not metrics:
         not_available("Metrics snapshot")
         return
-    rows = []
-    for block, values in metrics.items():
-        if isinstance(values, dict):
-            rows += [(block, k, v) for k, v in values.items() if not isinstance(v, (dict, list))]
-    if rows:
-        table(pd.DataFrame(rows, columns=["block", "metric", "value"]), "metric blocks", index=False)
+    rows = views.metric_rows(metrics)
+    if rows is not None:
+        table(rows, "metric blocks", index=False)
 
 
 def history_of(rep: ReportData, change_type: str) -> pd.DataFrame:
@@ -581,8 +570,10 @@ def qmtl_layers(rep: ReportData, ext: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def benchmark_comparison(rep: ReportData) -> None:
-    frame = rep.validation.benchmark_comparison if rep.validation is not None else None
-    if frame is None or frame.empty:
+    from qmtl_research.validation import views
+
+    frame = views.benchmark_comparison(rep.validation)
+    if frame is None:
         not_available("Benchmark / challenger comparison")
         return
     table(frame, "model vs benchmarks and challengers: difference = value - reference value; `better` names "

@@ -34,6 +34,7 @@ import warnings
 import numpy as np
 
 from qmtl_research.errors import InputError
+from qmtl_research.volatility.targets import TARGET_WINDOW
 
 RISKMETRICS_LAMBDA = 0.94
 BACKCAST_OBS = 75           # arch's backcast window (observations)
@@ -240,7 +241,7 @@ class HARVolatility:
         Returns :meth:`fit` needs.
     """
 
-    def __init__(self, lags: tuple[int, ...] = (1, 4, 13), horizon: int = 4, floor_share: float = 0.05,
+    def __init__(self, lags: tuple[int, ...] = (1, 4, 13), horizon: int = TARGET_WINDOW, floor_share: float = 0.05,
                  min_obs: int = BACKCAST_OBS):
         self.lags = tuple(lags)
         self.horizon = horizon

@@ -12,6 +12,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qmtl_research.volatility import registry
+from qmtl_research.volatility.lstm_config import LSTMConfig
+from qmtl_research.volatility.targets import TARGET_WINDOW
 
 
 class _Strict(BaseModel):
@@ -34,27 +36,6 @@ class GarchConfig(_Strict):
     n_jobs: int = Field(1, ge=1, description="parallel workers across chunks of funds")
     backend: Literal["loky", "threading", "dask"] = Field(
         "loky", description="joblib backend; 'dask' uses the current dask.distributed Client or starts a local one")
-
-
-class LSTMConfig(_Strict):
-    """Keras LSTM on windows t-4..t-1 -> outputs t..t+3, pooled across funds."""
-
-    layers: int = Field(1, ge=1, le=4)
-    units: int = Field(32, ge=1)
-    epochs: int = Field(30, ge=1, description="epochs of a cold (first) fit")
-    batch_size: int = Field(256, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
-    patience: int | None = Field(5, ge=1, description="early stopping patience (None = no early stopping)")
-    validation_fraction: float = Field(0.1, ge=0.0, lt=0.5,
-                                       description="latest share of training samples held out for early stopping")
-    max_validation_samples: int = Field(20_000, ge=1, description="cap on the held-out samples")
-    warm_epochs: int = Field(5, ge=1, description="walk-forward refits: epochs from the previous weights")
-    warm_replay: float = Field(3.0, ge=0.0,
-                               description="a warm refit trains on the samples new since the previous fit plus "
-                                           "this many times as many older ones, drawn at random (seeded)")
-    warm_max_samples: int = Field(100_000, ge=1, description="cap on the samples of one warm epoch")
-    log_transform: bool = Field(False, description="model log1p(vol %) instead of vol %; off by default because "
-                                                   "the back-transformed mean of logs under-predicts (higher MSE)")
 
 
 class HighVolRegime(_Strict):
@@ -118,8 +99,8 @@ class Stage1Config(_Strict):
     refit: Literal["yearly", "weekly"] = Field("yearly", description="walk-forward refit cadence")
     cv: bool = Field(True, description="also run the paper's K-fold CV (for the design comparison)")
     folds: int = Field(4, ge=2, description="cv: number of folds (the paper uses 4)")
-    window: int = Field(4, ge=2, description="weeks in the 1-month target and in the input window")
-    horizon: int = Field(4, ge=1, description="output steps t..t+horizon-1; the last one is evaluated")
+    window: int = Field(TARGET_WINDOW, ge=2, description="weeks in the 1-month target and in the input window")
+    horizon: int = Field(TARGET_WINDOW, ge=1, description="output steps t..t+horizon-1; the last one is evaluated")
     high_vol: HighVolRegime = Field(default_factory=HighVolRegime)
     mcs_size: float = Field(0.10, gt=0.0, lt=1.0, description="model confidence set: test size")
     mcs_reps: int = Field(1000, ge=100, description="model confidence set: bootstrap replications")

@@ -33,7 +33,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from qmtl_research.errors import InputError
+from qmtl_research.volatility.lstm_config import LSTMConfig
 from qmtl_research.volatility.samples import r_columns, sigma_columns
+from qmtl_research.volatility.targets import TARGET_WINDOW
+
+#: the hyper-parameter defaults, declared once on :class:`LSTMConfig` (the estimators' signatures read them)
+_LSTM = LSTMConfig()
 
 PREDICT_BATCH = 1024          # fixed prediction batch (one compiled shape)
 _NETWORKS: dict[tuple, object] = {}
@@ -71,7 +76,7 @@ class NaiveVolatility(_VolatilityModel):
     It has no parameters to learn; ``fit`` only checks the inputs.
     """
 
-    def __init__(self, window: int = 4):
+    def __init__(self, window: int = TARGET_WINDOW):
         self.window = window
 
     def fit(self, X: pd.DataFrame, y=None):
@@ -262,6 +267,9 @@ def _stopping_class():
 class LSTMVolatility(_VolatilityModel):
     """Keras LSTM on windows ``t-4..t-1`` -> outputs ``t..t+3``, pooled across funds.
 
+    Every hyper-parameter's default is that of
+    :class:`~qmtl_research.volatility.lstm_config.LSTMConfig` (declared there only).
+
     Parameters
     ----------
     features:
@@ -291,11 +299,14 @@ class LSTMVolatility(_VolatilityModel):
         seed of the batch order: same data + seed -> identical numbers.
     """
 
-    def __init__(self, features: tuple[str, ...] = ("sigma",), window: int = 4, horizon: int = 4,
-                 layers: int = 1, units: int = 32, epochs: int = 30, batch_size: int = 256,
-                 learning_rate: float = 1e-3, patience: int | None = 5, validation_fraction: float = 0.1,
-                 max_validation_samples: int = 20_000, warm_start: bool = False, warm_epochs: int = 5,
-                 warm_replay: float = 3.0, warm_max_samples: int = 100_000, log_transform: bool = False,
+    def __init__(self, features: tuple[str, ...] = ("sigma",), window: int = TARGET_WINDOW,
+                 horizon: int = TARGET_WINDOW, layers: int = _LSTM.layers, units: int = _LSTM.units,
+                 epochs: int = _LSTM.epochs, batch_size: int = _LSTM.batch_size,
+                 learning_rate: float = _LSTM.learning_rate, patience: int | None = _LSTM.patience,
+                 validation_fraction: float = _LSTM.validation_fraction,
+                 max_validation_samples: int = _LSTM.max_validation_samples, warm_start: bool = False,
+                 warm_epochs: int = _LSTM.warm_epochs, warm_replay: float = _LSTM.warm_replay,
+                 warm_max_samples: int = _LSTM.warm_max_samples, log_transform: bool = _LSTM.log_transform,
                  seed: int = 42, verbose: int = 0):
         self.features = features
         self.window = window
@@ -442,11 +453,14 @@ class LSTMVolatility(_VolatilityModel):
 class GarchLSTMVolatility(LSTMVolatility):
     """GARCH(1,1)-LSTM hybrid: the LSTM fed with (target, GARCH conditional vol ``r``)."""
 
-    def __init__(self, features: tuple[str, ...] = ("sigma", "r"), window: int = 4, horizon: int = 4,
-                 layers: int = 1, units: int = 32, epochs: int = 30, batch_size: int = 256,
-                 learning_rate: float = 1e-3, patience: int | None = 5, validation_fraction: float = 0.1,
-                 max_validation_samples: int = 20_000, warm_start: bool = False, warm_epochs: int = 5,
-                 warm_replay: float = 3.0, warm_max_samples: int = 100_000, log_transform: bool = False,
+    def __init__(self, features: tuple[str, ...] = ("sigma", "r"), window: int = TARGET_WINDOW,
+                 horizon: int = TARGET_WINDOW, layers: int = _LSTM.layers, units: int = _LSTM.units,
+                 epochs: int = _LSTM.epochs, batch_size: int = _LSTM.batch_size,
+                 learning_rate: float = _LSTM.learning_rate, patience: int | None = _LSTM.patience,
+                 validation_fraction: float = _LSTM.validation_fraction,
+                 max_validation_samples: int = _LSTM.max_validation_samples, warm_start: bool = False,
+                 warm_epochs: int = _LSTM.warm_epochs, warm_replay: float = _LSTM.warm_replay,
+                 warm_max_samples: int = _LSTM.warm_max_samples, log_transform: bool = _LSTM.log_transform,
                  seed: int = 42, verbose: int = 0):
         super().__init__(features=features, window=window, horizon=horizon, layers=layers, units=units,
                          epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience,

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from qmtl_research.volatility.targets import TARGET_WINDOW
+
 
 def sigma_columns(window: int) -> list[str]:
     return [f"sigma_t-{k}" for k in range(window, 0, -1)]
@@ -39,7 +41,7 @@ def _values(frame: pd.DataFrame | None, like: pd.DataFrame) -> np.ndarray:
 
 
 def gather(target: pd.DataFrame, cond_vol: pd.DataFrame | None, garch_forecast: pd.DataFrame | None,
-           positions: np.ndarray, cols: np.ndarray, window: int = 4, horizon: int = 4,
+           positions: np.ndarray, cols: np.ndarray, window: int = TARGET_WINDOW, horizon: int = TARGET_WINDOW,
            arrays: tuple | None = None) -> pd.DataFrame:
     """Sample rows for the (origin grid position, fund column) pairs ``positions``, ``cols``.
 
@@ -79,8 +81,8 @@ def gather(target: pd.DataFrame, cond_vol: pd.DataFrame | None, garch_forecast: 
 
 
 def build_samples(target: pd.DataFrame, cond_vol: pd.DataFrame | None = None,
-                  garch_forecast: pd.DataFrame | None = None, window: int = 4,
-                  horizon: int = 4) -> pd.DataFrame:
+                  garch_forecast: pd.DataFrame | None = None, window: int = TARGET_WINDOW,
+                  horizon: int = TARGET_WINDOW) -> pd.DataFrame:
     """Long table of all complete samples (sigma inputs and every output present).
 
     ``cond_vol`` / ``garch_forecast`` may lack funds (GARCH failures) or be None: their
@@ -101,7 +103,7 @@ def build_samples(target: pd.DataFrame, cond_vol: pd.DataFrame | None = None,
 
 
 def build_inputs(target: pd.DataFrame, cond_vol: pd.DataFrame | None, garch_forecast: pd.DataFrame | None,
-                 fund_ids, origins, window: int = 4) -> pd.DataFrame:
+                 fund_ids, origins, window: int = TARGET_WINDOW) -> pd.DataFrame:
     """Input rows (no outputs needed) for given ``(fund_id, origin)`` pairs.
 
     ``origins`` must be dates of ``target.index``; the inputs are the same as

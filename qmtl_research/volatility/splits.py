@@ -30,6 +30,7 @@ import pandas as pd
 from sklearn.model_selection import KFold
 
 from qmtl_research.errors import ConfigError, InputError
+from qmtl_research.volatility.targets import TARGET_WINDOW
 
 
 def extended_grid(dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -110,8 +111,8 @@ class WalkForwardSchedule:
         return f"walk_forward (test from {self.test_start.date()}, {self.refit} refits)"
 
 
-def walk_forward_schedule(returns: pd.DataFrame, test_start=None, refit: str = "yearly", window: int = 4,
-                          horizon: int = 4, min_train_obs: int = 104, share: float = 0.5) -> WalkForwardSchedule:
+def walk_forward_schedule(returns: pd.DataFrame, test_start=None, refit: str = "yearly",
+                          window: int = TARGET_WINDOW, horizon: int = TARGET_WINDOW, min_train_obs: int = 104, share: float = 0.5) -> WalkForwardSchedule:
     """The walk-forward schedule: ``test_start`` (explicit, validated; None = data-relative
     :func:`default_test_start`) and the refit dates (``yearly`` | ``weekly``)."""
     grid = extended_grid(returns.index)
@@ -158,7 +159,8 @@ def _origins(dates: pd.DatetimeIndex, window: int, horizon: int) -> np.ndarray:
     return np.arange(window, len(dates) - horizon + 1)
 
 
-def cv_splits(dates: pd.DatetimeIndex, folds: int = 4, window: int = 4, horizon: int = 4) -> list[Split]:
+def cv_splits(dates: pd.DatetimeIndex, folds: int = 4, window: int = TARGET_WINDOW,
+              horizon: int = TARGET_WINDOW) -> list[Split]:
     """K contiguous time blocks of origins; purged training samples; GARCH masks per fold."""
     origins = _origins(dates, window, horizon)
     if len(origins) < folds * 4:
