@@ -14,7 +14,7 @@ from scipy import stats
 from skfolio import measures as skm
 
 from qmtl_research import measures
-from qmtl_research.audit.performance import analyze
+from qmtl_research.risk.performance import analyze
 
 ANNUALISED = ("sharpe_ratio", "sortino_ratio", "probabilistic_sharpe_ratio", "deflated_sharpe_ratio")
 
@@ -47,7 +47,7 @@ def test_other_layers_use_the_same_functions():
     assert rating_measures.sharpe_ratio is measures.sharpe_ratio
     assert rating_measures.information_ratio([0.01, 0.0, 0.02], [0.0, 0.01, 0.0]) == measures.information_ratio(
         [0.01, 0.0, 0.02], [0.0, 0.01, 0.0], periods_per_year=52)
-    import qmtl_research.audit.performance as perf
+    import qmtl_research.risk.performance as perf
     assert not hasattr(perf, "max_drawdown")      # no second, negative drawdown measure
 
 

@@ -2,8 +2,10 @@
 
 metrics (blocks from returns) -> policy (QMTL format, pydantic) -> core (QMTL's five core rules
 and selection, as QMTL's policy engine computes them) + rules (extended layers, research rules)
--> engine (batch verdicts; ``qmtl_compat=True`` reproduces QMTL's engine exactly) -> runs
-(EvaluationRun lifecycle in the store) -> overrides, events, monitoring, health, diff, invariants.
+-> engine (batch verdicts; ``qmtl_compat=True`` reproduces QMTL's engine exactly) -> health
+(QMTL's validation_health of a batch), diff (two policies on the same runs), evidence and
+assessment (the validation stage's verdict). What happens to a verdict afterwards (run
+lifecycle, overrides, approvals, events, monitoring, findings) is :mod:`qmtl_research.governance`.
 
 The names below are loaded on first use (PEP 562), so importing one submodule
 (``qmtl_research.validation.compat`` for the CLI's help text, say) does not load the

@@ -68,6 +68,7 @@ from qmtl_research.store import EvaluationStore
 from qmtl_research.store.audit_tables import (attributions, daily_snapshots, montecarlo_results, performance_reports,
                                               stress_test_results, var_daily_snapshots)
 from qmtl_research.store.codec import to_jsonable
+from qmtl_research.store.query import select_rows
 from qmtl_research.store.repository import event_values
 from qmtl_research.store.tables import events
 
@@ -387,7 +388,7 @@ class AuditTransaction:
 
     # -- snapshots
     def add_snapshots(self, snapshots, portfolio_id: str = "main") -> None:
-        """Daily snapshots (:class:`~qmtl_research.audit.snapshot.DailySnapshot`, ascending dates)."""
+        """Daily snapshots (:class:`~qmtl_research.data.snapshot.DailySnapshot`, ascending dates)."""
         pid = _text(portfolio_id, 50, "portfolio_id")
         rows = [dict(portfolio_id=pid, date=_date(s.date), total_value=float(s.total_value), cash=float(s.cash),
                      positions=to_jsonable([p.__dict__ for p in s.positions]),
@@ -400,7 +401,7 @@ class AuditTransaction:
 
     # -- performance
     def add_performance(self, report, portfolio_id: str = "main", *, benchmark_name: str | None = None) -> None:
-        """A :class:`~qmtl_research.audit.performance.PerformanceReport` (``report_data`` holds all of it,
+        """A :class:`~qmtl_research.risk.performance.PerformanceReport` (``report_data`` holds all of it,
         plus ``benchmark_name``)."""
         pid = _text(portfolio_id, 50, "portfolio_id")
         d = report.as_dict()
@@ -419,7 +420,7 @@ class AuditTransaction:
     # -- attribution
     def add_attribution(self, result, period: str, portfolio_id: str = "main", *, start_date=None,
                         end_date=None) -> None:
-        """Factor rows of an :class:`~qmtl_research.audit.attribution.AttributionResult` (or its ``table``
+        """Factor rows of an :class:`~qmtl_research.risk.attribution.AttributionResult` (or its ``table``
         with ``start_date``/``end_date``)."""
         table = getattr(result, "table", result)
         start_date = start_date or getattr(result, "start_date", None)
@@ -479,7 +480,7 @@ class AuditTransaction:
                                      f"portfolio {portfolio_id}, {key['snapshot_date']}", fix="a VaR snapshot is stored once per portfolio and date: use another --date"))
 
     def add_risk_report(self, report) -> None:
-        """A :class:`~qmtl_research.audit.risk_report.RiskReport`: Monte Carlo, VaR snapshot (linked to the
+        """A :class:`~qmtl_research.risk.report.RiskReport`: Monte Carlo, VaR snapshot (linked to the
         run) and stress results, idempotent per (as-of date, portfolio) as a whole."""
         mc = self._montecarlo_set(report.montecarlo)
         v = report.var.set_index("confidence")
@@ -492,7 +493,7 @@ class AuditTransaction:
 
     # -- alerts
     def add_alerts(self, alerts: pd.DataFrame, *, portfolio_id: str, source: str, series_start=None) -> None:
-        """Alerts of :func:`qmtl_research.audit.alerts.check_alerts` as ``audit_alert`` events.
+        """Alerts of :func:`qmtl_research.risk.alerts.check_alerts` as ``audit_alert`` events.
 
         ``source`` names the command (``"performance"``, ``"snapshot"``); ``series_start`` is the first
         date of the return series the drawdowns were measured on. Payload: portfolio_id, source, date,
@@ -570,7 +571,7 @@ class AuditRepository:
 
     def previous_snapshot(self, portfolio_id: str, before) -> "DailySnapshot | None":  # noqa: F821
         """The last stored snapshot of ``portfolio_id`` dated strictly before ``before`` (or None)."""
-        from qmtl_research.audit.snapshot import DailySnapshot, PositionSnapshot
+        from qmtl_research.data.snapshot import DailySnapshot, PositionSnapshot
 
         t = daily_snapshots
         with self.engine.connect() as conn:
@@ -584,14 +585,10 @@ class AuditRepository:
 
     def snapshot_returns(self, portfolio_id: str, before=None) -> pd.Series:
         """Stored daily returns of ``portfolio_id`` (DatetimeIndex), dated before ``before`` if given."""
-        t = daily_snapshots
-        q = select(t.c.date, t.c.daily_return).where(t.c.portfolio_id == portfolio_id)
-        if before is not None:
-            q = q.where(t.c.date < _date(before))
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.order_by(t.c.date)).all()
-        return pd.Series([float(r.daily_return or 0.0) for r in rows],
-                         index=pd.DatetimeIndex([pd.Timestamp(r.date) for r in rows], name="date"), dtype=float)
+        rows = select_rows(self.engine, daily_snapshots, columns=("date", "daily_return"), order_by="date",
+                           below={"date": None if before is None else _date(before)}, portfolio_id=portfolio_id)
+        return pd.Series([float(r["daily_return"] or 0.0) for r in rows],
+                         index=pd.DatetimeIndex([pd.Timestamp(r["date"]) for r in rows], name="date"), dtype=float)
 
     # --------------------------------------------------------- performance
     def save_performance(self, report, portfolio_id: str = "main", *, benchmark_name: str | None = None
