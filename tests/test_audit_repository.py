@@ -11,7 +11,7 @@ from _audit_support import counts, engine_of, url  # noqa: F401  (fixture)
 from qmtl_research.data.portfolio import demo_portfolio
 from qmtl_research.risk.attribution import factor_attribution
 from qmtl_research.risk.performance import analyze
-from qmtl_research.risk.report import generate_report, save_report
+from qmtl_research.risk.portfolio_report import generate_report, save_report
 from qmtl_research.risk.alerts import check_alerts
 from qmtl_research.store.audit_repository import AuditRepository, alert_event_key
 from qmtl_research.risk.audit_settings import AuditSettings

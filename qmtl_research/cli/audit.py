@@ -258,7 +258,7 @@ def register(app: typer.Typer) -> None:
         store_url: Optional[str] = typer.Option(None, "--store-url", help=STORE_HELP),
     ):
         """Risk report as of a date: 1-day VaR/CVaR, 5-day Monte Carlo and stress tests."""
-        from qmtl_research.risk.report import generate_report
+        from qmtl_research.risk.portfolio_report import generate_report
         from qmtl_research.risk.montecarlo import make_config
 
         _check_output(output)

@@ -10,7 +10,7 @@
 * :mod:`~qmtl_research.risk.performance` - a portfolio's :class:`PerformanceReport` (``audit performance``).
 * :mod:`~qmtl_research.risk.attribution` - OLS factor attribution that adds up.
 * :mod:`~qmtl_research.risk.alerts` - drawdown and daily-loss alerts.
-* :mod:`~qmtl_research.risk.report` - the VaR, Monte Carlo and stress report of a portfolio.
+* :mod:`~qmtl_research.risk.portfolio_report` - the VaR, Monte Carlo and stress report of a portfolio.
 * :mod:`~qmtl_research.risk.audit_settings` - ``params/audit.yaml`` (snapshot, benchmark, alert limits).
 * :mod:`~qmtl_research.risk.input_checks` - the input checks every risk function runs first.
 

@@ -480,7 +480,7 @@ class AuditTransaction:
                                      f"portfolio {portfolio_id}, {key['snapshot_date']}", fix="a VaR snapshot is stored once per portfolio and date: use another --date"))
 
     def add_risk_report(self, report) -> None:
-        """A :class:`~qmtl_research.risk.report.RiskReport`: Monte Carlo, VaR snapshot (linked to the
+        """A :class:`~qmtl_research.risk.portfolio_report.RiskReport`: Monte Carlo, VaR snapshot (linked to the
         run) and stress results, idempotent per (as-of date, portfolio) as a whole."""
         mc = self._montecarlo_set(report.montecarlo)
         v = report.var.set_index("confidence")
@@ -564,10 +564,7 @@ class AuditRepository:
         return self._one(lambda tx: tx.add_snapshots(snapshots, portfolio_id))
 
     def snapshots(self, portfolio_id: str = "main") -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(daily_snapshots).where(daily_snapshots.c.portfolio_id == portfolio_id)
-                                .order_by(daily_snapshots.c.date)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows])
+        return pd.DataFrame(select_rows(self.engine, daily_snapshots, order_by="date", portfolio_id=portfolio_id))
 
     def previous_snapshot(self, portfolio_id: str, before) -> "DailySnapshot | None":  # noqa: F821
         """The last stored snapshot of ``portfolio_id`` dated strictly before ``before`` (or None)."""
@@ -596,9 +593,7 @@ class AuditRepository:
         return self._one(lambda tx: tx.add_performance(report, portfolio_id, benchmark_name=benchmark_name))
 
     def performance_reports(self, portfolio_id: str = "main") -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(select(performance_reports).where(
-                performance_reports.c.portfolio_id == portfolio_id).order_by(performance_reports.c.id)).mappings()]
+        return select_rows(self.engine, performance_reports, order_by="id", portfolio_id=portfolio_id)
 
     def save_attribution(self, result, period: str, portfolio_id: str = "main", *, start_date=None,
                          end_date=None) -> SaveOutcome:
@@ -606,10 +601,7 @@ class AuditRepository:
                                                        end_date=end_date))
 
     def attributions(self, portfolio_id: str = "main") -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(attributions).where(attributions.c.portfolio_id == portfolio_id)
-                                .order_by(attributions.c.id)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows])
+        return pd.DataFrame(select_rows(self.engine, attributions, order_by="id", portfolio_id=portfolio_id))
 
     # --------------------------------------------------------------- risk
     def save_montecarlo(self, result) -> SaveOutcome:
@@ -624,10 +616,7 @@ class AuditRepository:
 
     def montecarlo_runs(self) -> pd.DataFrame:
         """Every stored Monte Carlo run (run_id, run_date, var_95 ...), oldest first."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(montecarlo_results).order_by(montecarlo_results.c.created_at,
-                                                                    montecarlo_results.c.run_id)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows])
+        return pd.DataFrame(select_rows(self.engine, montecarlo_results, order_by=("created_at", "run_id")))
 
     def save_var_snapshot(self, snapshot_date, portfolio_id: str, var_95: float, var_99: float, cvar_95: float,
                           cvar_99: float, portfolio_value: float, run_id: str | None = None) -> SaveOutcome:
@@ -635,19 +624,14 @@ class AuditRepository:
                                                         cvar_99, portfolio_value, run_id))
 
     def var_snapshots(self, portfolio_id: str = "main") -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(var_daily_snapshots).where(var_daily_snapshots.c.portfolio_id == portfolio_id)
-                                .order_by(var_daily_snapshots.c.snapshot_date)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows])
+        return pd.DataFrame(select_rows(self.engine, var_daily_snapshots, order_by="snapshot_date",
+                                        portfolio_id=portfolio_id))
 
     def save_stress(self, run_id: str, table: pd.DataFrame) -> SaveOutcome:
         return self._one(lambda tx: tx.add_stress(run_id, table))
 
     def stress(self, run_id: str) -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(stress_test_results).where(stress_test_results.c.run_id == run_id)
-                                .order_by(stress_test_results.c.scenario_name)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows])
+        return pd.DataFrame(select_rows(self.engine, stress_test_results, order_by="scenario_name", run_id=run_id))
 
     def save_risk_report(self, report) -> SaveOutcome:
         return self._one(lambda tx: tx.add_risk_report(report))
