@@ -23,7 +23,7 @@ SETTING = dict(method="t", mode="asset_multivariate", holding_period=5, seed=42,
 
 
 def _demo_returns():
-    from qmtl_research.audit.portfolio import demo_portfolio
+    from qmtl_research.data.portfolio import demo_portfolio
 
     d = demo_portfolio()
     return d.asset_returns, d.weights.to_dict()

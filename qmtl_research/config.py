@@ -89,7 +89,7 @@ class StrategyConfig(_Strict):
     stage: Stage = "backtest"
     synthetic: bool = Field(False, description="data is synthetic: the report says so on every page")
     portfolio: dict[str, Any] | None = Field(
-        None, description="portfolio strategies: weights/positions, validated by qmtl_research.audit")
+        None, description="portfolio strategies: weights/positions, validated by qmtl_research.data.portfolio")
     live: LiveConfig | None = Field(None, description="live period judged against the backtest (runs live)")
 
     @model_validator(mode="after")

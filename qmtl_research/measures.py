@@ -15,6 +15,8 @@ Conventions (shared by every function here; :mod:`qmtl_research.conventions` pri
 * probabilities (PSR, DSR) are in [0, 1].
 
 The signature of every annualised measure is ``(returns, *, periods_per_year, risk_free)``.
+Longer than 400 lines on purpose: one home for every measure (and the historical VaR/ES
+conventions, :func:`historical_tail`), each with its numpy docstring.
 """
 from __future__ import annotations
 
@@ -23,10 +25,18 @@ from typing import Any
 
 import numpy as np
 
+from qmtl_research.errors import InputError
+
 #: tail level of the validation rules' VaR/ES (0.01 = the 99 % VaR)
 VAR_ALPHA = 0.01
-#: the historical quantile convention of the measures' VaR/ES (qmtl_research.risk.var.CONVENTIONS)
+#: the historical quantile convention of the measures' VaR/ES (one of :data:`CONVENTIONS`)
 VAR_CONVENTION = "linear"
+#: numpy.quantile methods usable as historical VaR conventions
+NUMPY_METHODS = ("lower", "higher", "nearest", "midpoint", "linear", "inverted_cdf",
+                 "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf",
+                 "hazen", "weibull", "median_unbiased", "normal_unbiased")
+#: the historical VaR/ES conventions (described in :mod:`qmtl_research.risk.var`)
+CONVENTIONS = ("seed", "basel") + NUMPY_METHODS
 
 
 def clean(returns: Any) -> np.ndarray:
@@ -213,10 +223,54 @@ def information_ratio(returns: Any, benchmark: Any, *, periods_per_year: float) 
     return float(np.mean(active) / sd * np.sqrt(periods_per_year)) if sd > 0 else math.nan
 
 
+def historical_tail(sorted_returns: np.ndarray, confidence: float, convention: str) -> tuple[float, float]:
+    """Historical VaR and ES of sorted returns under one quantile convention.
+
+    The one home of the historical conventions: :func:`qmtl_research.risk.var.historical_var`
+    (which validates its inputs first) and :func:`var_es` both call it.
+
+    Parameters
+    ----------
+    sorted_returns : ndarray of shape (n,)
+        Finite periodic returns (fractions), sorted ascending, n >= 1.
+    confidence : float
+        Confidence level ``c`` in (0, 1); the tail probability is ``1 - c``.
+    convention : str
+        One of :data:`CONVENTIONS`: ``"seed"`` (``-sorted[int((1 - c) n)]``), ``"basel"`` (the
+        ``ceil((1 - c) n)``-th worst return) or a ``numpy.quantile`` method.
+
+    Returns
+    -------
+    (float, float)
+        ``(VaR, ES)`` as positive loss fractions for one period.
+
+    Raises
+    ------
+    InputError
+        For an unknown convention.
+    """
+    sorted_r, c = sorted_returns, confidence
+    n = sorted_r.size
+    if convention == "seed":
+        idx = int((1.0 - c) * n)
+        return float(-sorted_r[idx]), float(-sorted_r[: idx + 1].mean())
+    if convention == "basel":
+        k = max(1, math.ceil((1.0 - c) * n - 1e-12))
+        return float(-sorted_r[k - 1]), float(-sorted_r[:k].mean())
+    if convention in NUMPY_METHODS:
+        q = float(np.quantile(sorted_r, 1.0 - c, method=convention))
+        tail = sorted_r[sorted_r <= q]
+        if tail.size == 0:          # interpolating methods can fall below the minimum
+            tail = sorted_r[:1]
+        return -q, float(-tail.mean())
+    raise InputError(f"unknown VaR convention {convention!r}", where="convention",
+                     fix=f"use one of: {', '.join(CONVENTIONS)}")
+
+
 def var_es(returns: Any, alpha: float = VAR_ALPHA) -> tuple[float, float]:
     """Historical one-period VaR and ES at tail level ``alpha``, **positive** loss fractions.
 
-    :func:`qmtl_research.risk.var.historical_var` with the convention :data:`VAR_CONVENTION`:
+    :func:`historical_tail` (as :func:`qmtl_research.risk.var.historical_var`) with :data:`VAR_CONVENTION`:
     ``VaR = -numpy.quantile(r, alpha)`` (linear interpolation), ``ES = -mean(r | r <= that
     quantile)``. Not annualised.
 
@@ -232,13 +286,16 @@ def var_es(returns: Any, alpha: float = VAR_ALPHA) -> tuple[float, float]:
     (float, float)
         ``(VaR, ES)``; negative when even the tail is a gain; NaN, NaN for an empty series.
     """
-    from qmtl_research.risk.var import historical_var
-
     r = clean(returns)
     if r.size == 0:
         return math.nan, math.nan
-    res = historical_var(r, 1.0 - alpha, convention=VAR_CONVENTION)
-    return res.var, res.cvar
+    if not 0.0 < alpha < 1.0:
+        raise InputError(f"tail level {alpha!r} is outside (0, 1)", where="alpha",
+                         fix="give a tail probability such as 0.01 (the 99 % VaR)")
+    if not np.isfinite(r).all():
+        raise InputError(f"{int((~np.isfinite(r)).sum())} infinite return(s) in the series", where="returns",
+                         fix="remove or fill infinite returns explicitly before computing risk")
+    return historical_tail(np.sort(r), 1.0 - alpha, VAR_CONVENTION)
 
 
 def probabilistic_sharpe_ratio(returns: Any, *, periods_per_year: float, risk_free: float = 0.0,

@@ -388,7 +388,7 @@ def load_inputs(strategy: StrategyConfig) -> StageInputs:
 
         inputs.panel = load_universe(strategy.universe)
     elif kind == "portfolio":
-        from qmtl_research.audit.portfolio import load_portfolio
+        from qmtl_research.data.portfolio import load_portfolio
 
         inputs.portfolio = load_portfolio(strategy)
     return inputs
@@ -413,7 +413,8 @@ def run_strategy(strategy: str | StrategyConfig, world: str | None = None, *, ct
     nothing is stored and the verdict is computed from the same in-memory results."""
     from qmtl_research.config import load_strategy
     from qmtl_research.store.context import RunContext
-    from qmtl_research.validation.assessment import assess, assessment_results, record_assessment
+    from qmtl_research.governance.recording import assessment_results, record_assessment
+    from qmtl_research.validation.assessment import assess
 
     cfg = load_strategy(strategy) if isinstance(strategy, str) else strategy
     params = validate_strategy_stages(cfg)
@@ -461,7 +462,7 @@ def stage_study(ctx, stage: str, **overrides):
     params = STAGES[stage].params(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
     inputs = StageInputs(cfg, panel=ctx.panel() if STAGES[stage].needs == "panel" else None)
     if STAGES[stage].needs == "portfolio":
-        from qmtl_research.audit.portfolio import load_portfolio
+        from qmtl_research.data.portfolio import load_portfolio
 
         inputs.portfolio = load_portfolio(cfg)
     return STAGES[stage].run(params, inputs, False)
@@ -477,7 +478,8 @@ def view(ctx, stage: str, **params) -> SectionResults:
     if ctx.recording:
         return cls.read(ctx.results(), required=True)
     if stage == "validation":
-        from qmtl_research.validation.assessment import assess, assessment_results
+        from qmtl_research.governance.recording import assessment_results
+        from qmtl_research.validation.assessment import assess
 
         return assessment_results(ctx, assess(ctx)).validate()
     return stage_study(ctx, stage, **params)[1]

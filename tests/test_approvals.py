@@ -20,11 +20,11 @@ from qmtl_research.store import EvaluationStore, RunKey
 from qmtl_research.store.approval_tables import append_approval, approvals, list_approvals
 from qmtl_research.store.db import SCHEMA_VERSION
 from qmtl_research.store.tables import events, schema_info
-from qmtl_research.validation.approvals import (DecisionRefused, approval_block, current_stage, record_decision,
+from qmtl_research.governance.approvals import (DecisionRefused, approval_block, current_stage, record_decision,
                                                 starting_stage)
-from qmtl_research.validation.governance import load_governance, load_lifecycle, load_raci_matrix
-from qmtl_research.validation.overrides import record_override
-from qmtl_research.validation.runs import record_ex_post_failure
+from qmtl_research.governance.raci import load_governance, load_lifecycle, load_raci_matrix
+from qmtl_research.governance.overrides import record_override
+from qmtl_research.governance.runs import record_ex_post_failure
 
 UTC = dt.timezone.utc
 GOV = params_dir() / "governance"

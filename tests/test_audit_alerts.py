@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qmtl_research.audit.alerts import ALERT_COLUMNS, check_alerts, drawdowns
-from qmtl_research.audit.portfolio import real_portfolio
-from qmtl_research.audit.settings import AlertSettings, AuditSettings
+from qmtl_research.risk.alerts import ALERT_COLUMNS, check_alerts, drawdowns
+from qmtl_research.data.portfolio import real_portfolio
+from qmtl_research.risk.audit_settings import AlertSettings, AuditSettings
 from qmtl_research.errors import InputError
 
 SEED = AuditSettings()          # max_drawdown -0.10, daily_loss -0.03

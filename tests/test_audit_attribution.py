@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qmtl_research.audit.attribution import factor_attribution
-from qmtl_research.audit.portfolio import real_portfolio
+from qmtl_research.risk.attribution import factor_attribution
+from qmtl_research.data.portfolio import real_portfolio
 from qmtl_research.errors import InputError
 
 

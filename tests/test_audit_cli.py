@@ -51,7 +51,7 @@ def test_montecarlo_save_writes_only_on_success(tmp_path):
     assert not (tmp_path / "s.sqlite").exists()
     ok = run("audit", "montecarlo", "--demo", "--seed", "3", "--save", "--store-url", url, "--output", "json")
     assert ok.exit_code == 0
-    from qmtl_research.audit.repository import AuditRepository
+    from qmtl_research.store.audit_repository import AuditRepository
     assert AuditRepository.open(url).montecarlo(json.loads(ok.output)["run_id"])["config"]["seed"] == 3
 
 

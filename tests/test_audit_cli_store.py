@@ -7,7 +7,7 @@ import json
 import pytest
 
 from _audit_support import CLI, cli, count, counts, url  # noqa: F401  (fixture)
-from qmtl_research.audit.repository import AuditRepository
+from qmtl_research.store.audit_repository import AuditRepository
 
 pytestmark = pytest.mark.skipif(not CLI.exists(), reason=f"console command {CLI} not installed (make setup)")
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qmtl_research.audit.performance import analyze, period_bounds
-from qmtl_research.audit.portfolio import real_portfolio
+from qmtl_research.risk.performance import analyze, period_bounds
+from qmtl_research.data.portfolio import real_portfolio
 from qmtl_research.errors import InputError
 
 

@@ -1,7 +1,7 @@
 """Portfolio specs: weights validated; demo data deterministic and labelled synthetic."""
 import pytest
 
-from qmtl_research.audit.portfolio import (DEMO_STOCKS, demo_portfolio, load_portfolio, parse_spec,
+from qmtl_research.data.portfolio import (DEMO_STOCKS, demo_portfolio, load_portfolio, parse_spec,
                                            validate_weights)
 from qmtl_research.config import load_strategy
 from qmtl_research.errors import ConfigError, InputError

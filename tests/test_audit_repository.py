@@ -8,10 +8,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from _audit_support import counts, engine_of, url  # noqa: F401  (fixture)
-from qmtl_research.audit import analyze, demo_portfolio, factor_attribution, generate_report, save_report
-from qmtl_research.audit.alerts import check_alerts
-from qmtl_research.audit.repository import AuditRepository, alert_event_key
-from qmtl_research.audit.settings import AuditSettings
+from qmtl_research.data.portfolio import demo_portfolio
+from qmtl_research.risk.attribution import factor_attribution
+from qmtl_research.risk.performance import analyze
+from qmtl_research.risk.portfolio_report import generate_report, save_report
+from qmtl_research.risk.alerts import check_alerts
+from qmtl_research.store.audit_repository import AuditRepository, alert_event_key
+from qmtl_research.risk.audit_settings import AuditSettings
 from qmtl_research.errors import InputError, StoreError
 from qmtl_research.risk import make_config
 from qmtl_research.store.db import SCHEMA_VERSION
@@ -228,8 +231,9 @@ def _save_performance_at_once(args):
     import time
     from pathlib import Path
 
-    from qmtl_research.audit import analyze, demo_portfolio
-    from qmtl_research.audit.repository import AuditRepository
+    from qmtl_research.data.portfolio import demo_portfolio
+    from qmtl_research.risk.performance import analyze
+    from qmtl_research.store.audit_repository import AuditRepository
     from qmtl_research.errors import StoreError
 
     d = demo_portfolio()

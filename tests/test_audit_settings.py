@@ -1,8 +1,8 @@
 """params/audit.yaml: the seed's settings, validated, errors at file:line and field."""
 import pytest
 
-from qmtl_research.audit.portfolio import demo_portfolio, real_portfolio
-from qmtl_research.audit.settings import load_audit_settings, resolve_benchmark
+from qmtl_research.data.portfolio import demo_portfolio, real_portfolio
+from qmtl_research.risk.audit_settings import load_audit_settings, resolve_benchmark
 from qmtl_research.errors import ConfigError
 
 

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from _audit_support import count, url  # noqa: F401  (fixture)
-from qmtl_research.audit.repository import AuditRepository
-from qmtl_research.audit.snapshot import (DailySnapshot, PositionSnapshot, build_snapshots, demo_positions,
+from qmtl_research.store.audit_repository import AuditRepository
+from qmtl_research.data.snapshot import (DailySnapshot, PositionSnapshot, build_snapshots, demo_positions,
                                           read_positions, snapshots_frame)
 from qmtl_research.errors import InputError, StoreError
 

@@ -138,7 +138,7 @@ def recorded(tmp_path):
 def test_runs_overrides_overdue_gate(recorded):
     from qmtl_research.config import ModelCard, load_world
     from qmtl_research.store import EvaluationStore, RunKey
-    from qmtl_research.validation.overrides import record_override
+    from qmtl_research.governance.overrides import record_override
 
     qr("runs", "overrides", "--overdue", "--store-url", recorded, check_rc=0)        # no override yet
     store = EvaluationStore.open(recorded)

@@ -21,11 +21,11 @@ from qmtl_research.store.repository import event_values
 from qmtl_research.store.stream_tables import read_offsets
 from qmtl_research.store.tables import events
 from qmtl_research.validation.engine import evaluate_batch
-from qmtl_research.validation.events import sync_policy
+from qmtl_research.governance.events import sync_policy
 from qmtl_research.validation.policy import load_policy, parse_policy, ruleset_hash
 from qmtl_research.validation.qmtl_runs import load_runs
-from qmtl_research.validation.runs import store_outcome
-from qmtl_research.validation.stream import KILL_ENV, Consumer, state_frame, state_row
+from qmtl_research.governance.runs import store_outcome
+from qmtl_research.governance.stream import KILL_ENV, Consumer, state_frame, state_row
 
 QMTL = params_dir() / "qmtl"
 POLICY = params_dir() / "policies" / "qmtl_sample_policy.yml"

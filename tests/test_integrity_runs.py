@@ -9,7 +9,7 @@ from conftest import REPO, run_main as cli
 def test_reevaluating_the_qmtl_import_run_is_refused_and_stores_nothing(home, capsys):
     from qmtl_research.reporting.runner import run_report
     from qmtl_research.store import EvaluationStore, RunKey
-    from qmtl_research.validation.events import sync_policy  # noqa: F401  (the CLI path below)
+    from qmtl_research.governance.events import sync_policy  # noqa: F401  (the CLI path below)
 
     res = run_report("qmtl-import", no_notebooks=True, progress=False, echo=lambda *a: None)
     assert res.verdict == "PASS"

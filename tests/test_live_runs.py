@@ -9,16 +9,16 @@ import pytest
 
 from conftest import invoke
 
-from qmtl_research.audit.portfolio import load_portfolio
+from qmtl_research.data.portfolio import load_portfolio
 from qmtl_research.config import load_strategy, load_world
 from qmtl_research.errors import ConfigError, InputError
 from qmtl_research.store import EvaluationStore
 from qmtl_research.validation.engine import evaluate_batch
-from qmtl_research.validation.live import live_returns, record_live_run
+from qmtl_research.governance.live import live_returns, record_live_run
 from qmtl_research.validation.metrics import compute_metric_blocks
 from qmtl_research.validation.policy import policy_of_world
 from qmtl_research.validation.qmtl_runs import RunRecord
-from qmtl_research.validation.runs import store_outcome
+from qmtl_research.governance.runs import store_outcome
 
 SID, WORLD, START = "real-portfolio", "portfolios", pd.Timestamp("2021-01-04")
 
@@ -78,7 +78,7 @@ def test_live_run_figures_match_independent_references(store, returns):
     # judged by the world's live_monitoring rule at stage live
     assert "live_monitoring" in run["validation"]["results"]
     # the consumer's state view carries the live decay of the latest live run
-    from qmtl_research.validation.stream import Consumer, state_frame
+    from qmtl_research.governance.stream import Consumer, state_frame
 
     Consumer(store, "live").follow(once=True)
     row = state_frame(store).set_index("strategy_id").loc[SID]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 
 import empyrical
 import numpy as np
@@ -14,7 +15,8 @@ from scipy import stats
 from skfolio import measures as skm
 
 from qmtl_research import measures
-from qmtl_research.audit.performance import analyze
+from qmtl_research.errors import InputError
+from qmtl_research.risk.performance import analyze
 
 ANNUALISED = ("sharpe_ratio", "sortino_ratio", "probabilistic_sharpe_ratio", "deflated_sharpe_ratio")
 
@@ -47,7 +49,7 @@ def test_other_layers_use_the_same_functions():
     assert rating_measures.sharpe_ratio is measures.sharpe_ratio
     assert rating_measures.information_ratio([0.01, 0.0, 0.02], [0.0, 0.01, 0.0]) == measures.information_ratio(
         [0.01, 0.0, 0.02], [0.0, 0.01, 0.0], periods_per_year=52)
-    import qmtl_research.audit.performance as perf
+    import qmtl_research.risk.performance as perf
     assert not hasattr(perf, "max_drawdown")      # no second, negative drawdown measure
 
 
@@ -112,3 +114,25 @@ def test_tracking_error_and_information_ratio_by_hand_and_against_empyrical(r):
         empyrical.excess_sharpe(r, b) * math.sqrt(252), rel=1e-9)
     assert math.isnan(measures.information_ratio([0.01, 0.02], [0.0, 0.01], periods_per_year=252))  # no dispersion
     assert math.isnan(measures.tracking_error([0.01, math.nan, 0.0], [0.0, 0.0, 0.0], periods_per_year=252))
+
+
+def test_historical_tail_is_the_hand_computed_quantile_of_each_convention():
+    """20 returns -0.10, -0.09, ..., 0.09 at confidence 0.75 (tail 0.25): the seed takes
+    sorted[int(0.25 * 20)] = sorted[5] = -0.05 and the mean loss of the 6 worst; Basel the
+    ceil(5) = 5th worst and the mean of the 5 worst; numpy's 'lower' the position floor(0.25 * 19)
+    = 4 (-0.06), 'linear' -0.06 + 0.75 * 0.01, both with the mean of the returns at or below."""
+    r = np.round(np.arange(-10, 10) / 100.0, 2)
+    assert measures.historical_tail(r, 0.75, "seed") == pytest.approx((0.05, 0.075), rel=1e-12)
+    assert measures.historical_tail(r, 0.75, "basel") == pytest.approx((0.06, 0.08), rel=1e-12)
+    assert measures.historical_tail(r, 0.75, "lower") == pytest.approx((0.06, 0.08), rel=1e-12)
+    assert measures.historical_tail(r, 0.75, "linear") == pytest.approx((0.0525, 0.08), rel=1e-12)
+    with pytest.raises(InputError, match="unknown VaR convention"):
+        measures.historical_tail(r, 0.9, "median")
+
+
+@pytest.mark.parametrize("returns, alpha, what", [([0.01, math.inf, -0.02], 0.01, "infinite return"),
+                                                  ([0.01, -0.02], 0.0, "outside (0, 1)"),
+                                                  ([0.01, -0.02], 1.5, "outside (0, 1)")])
+def test_var_es_refuses_what_it_cannot_measure(returns, alpha, what):
+    with pytest.raises(InputError, match=re.escape(what)):
+        measures.var_es(returns, alpha)

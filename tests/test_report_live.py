@@ -38,7 +38,7 @@ def live_report(tmp_path_factory):
         for k, v in env.items():
             mp.setenv(k, v)
         mp.delenv("QMTL_REPORTS_DIR", raising=False)
-        from qmtl_research.audit.portfolio import load_portfolio
+        from qmtl_research.data.portfolio import load_portfolio
         from qmtl_research.reporting.runner import run_report
 
         res = run_report("tiny", progress=False, echo=lambda *_: None, engine="pandoc")

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from qmtl_research.audit.portfolio import demo_portfolio
+from qmtl_research.data.portfolio import demo_portfolio
 from qmtl_research.errors import InputError
 from qmtl_research.risk.montecarlo import PERCENTILES, RNG_BLOCK, make_config, simulate
 from qmtl_research.risk.var import historical_var

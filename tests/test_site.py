@@ -14,11 +14,11 @@ from qmtl_research.paths import params_dir
 from qmtl_research.reporting.site import MARKER, build_site, model_page, pages, world_page
 from qmtl_research.store import EvaluationStore
 from qmtl_research.validation.engine import evaluate_batch
-from qmtl_research.validation.events import sync_policy
+from qmtl_research.governance.events import sync_policy
 from qmtl_research.validation.policy import load_policy, parse_policy
 from qmtl_research.validation.qmtl_runs import RunRecord, load_runs
-from qmtl_research.validation.runs import store_outcome
-from qmtl_research.validation.stream import Consumer
+from qmtl_research.governance.runs import store_outcome
+from qmtl_research.governance.stream import Consumer
 
 QMTL = params_dir() / "qmtl"
 POLICY = params_dir() / "policies" / "qmtl_sample_policy.yml"

@@ -4,11 +4,12 @@ import pandas as pd
 import pytest
 
 from contract_samples import as_results, data_section, rating_section, volatility_section
-from qmtl_research.audit.portfolio import demo_portfolio
+from qmtl_research.data.portfolio import demo_portfolio
 from qmtl_research.risk.study import RiskSettings, run_risk_study
 from qmtl_research.store import EvaluationStore, RunKey
 from qmtl_research.store.context import RunContext
-from qmtl_research.validation.assessment import assess, fixture_expectation, record_assessment
+from qmtl_research.governance.recording import record_assessment
+from qmtl_research.validation.assessment import assess, fixture_expectation
 
 
 def _ctx(strategy, world, url, run_id="run-1"):

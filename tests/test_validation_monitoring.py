@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from qmtl_research.validation.metrics import max_drawdown, sharpe_ratio, var_es
-from qmtl_research.validation.monitoring import demotion_candidates, live_block, split_periods
+from qmtl_research.governance.monitoring import demotion_candidates, live_block, split_periods
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ from qmtl_research.paths import params_dir
 from qmtl_research.store import EvaluationStore, RunKey
 from qmtl_research.validation.diff import policy_diff
 from qmtl_research.validation.engine import evaluate_batch
-from qmtl_research.validation.events import events_frame, export_jsonl, sync_policy
+from qmtl_research.governance.events import events_frame, export_jsonl, sync_policy
 from qmtl_research.validation.health import validation_health
-from qmtl_research.validation.invariants import check_invariants
-from qmtl_research.validation.overrides import overdue_reviews, overrides_frame, record_override, review_window_days
+from qmtl_research.governance.invariants import check_invariants
+from qmtl_research.governance.overrides import overdue_reviews, overrides_frame, record_override, review_window_days
 from qmtl_research.validation.policy import load_policy, parse_policy
 from qmtl_research.validation.qmtl_runs import load_runs
-from qmtl_research.validation.runs import (effective_summary, record_ex_post_failure, reevaluate, store_outcome)
+from qmtl_research.governance.runs import (effective_summary, record_ex_post_failure, reevaluate, store_outcome)
 
 QMTL = params_dir() / "qmtl"
 # QMTL's fixture strategies have no model card here: the independence check reads this one

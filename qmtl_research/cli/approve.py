@@ -1,5 +1,5 @@
 """`qmtl-research approve` and `qmtl-research approvals list`: approval decisions on evaluated
-runs and the lifecycle stage they derive (rules: :mod:`qmtl_research.validation.approvals`).
+runs and the lifecycle stage they derive (rules: :mod:`qmtl_research.governance.approvals`).
 
 Exit codes: 0 when a decision is recorded (or was recorded before: nothing written again),
 2 when it is refused or malformed (the reason on stderr, nothing written)."""
@@ -60,8 +60,8 @@ def approve_cmd(
     """Record an approval decision on an evaluated run; it moves the strategy's lifecycle stage in
     the run's world along params/governance/lifecycle.yaml, signed by a role that is A or R for the
     transition's RACI activity. Append-only: decisions are never changed; a later decision follows."""
-    from qmtl_research.validation.approvals import record_decision
-    from qmtl_research.validation.governance import load_governance
+    from qmtl_research.governance.approvals import record_decision
+    from qmtl_research.governance.raci import load_governance
 
     store = _store(store_url)
     key = _resolve_run(store, run, world, strategy)
@@ -117,8 +117,8 @@ def list_cmd(strategy: str = typer.Option(None, "--strategy"), world: str = type
     """Per (world, strategy) with runs or decisions: the decision history, the current lifecycle
     stage (derived from the decisions) and who may sign the next decision (RACI letters)."""
     from qmtl_research.errors import InputError
-    from qmtl_research.validation.approvals import strategy_block, tracked_strategies
-    from qmtl_research.validation.governance import load_governance
+    from qmtl_research.governance.approvals import strategy_block, tracked_strategies
+    from qmtl_research.governance.raci import load_governance
 
     if output not in ("text", "json"):
         raise InputError(f"unknown output format '{output}'", where="--output", fix="use text or json")

@@ -5,7 +5,7 @@
 transaction** of the Evaluation Store (``--store-url``, else ``$QMTL_STORE_URL``, else
 ``data/evaluation_store.sqlite``). A rerun with the same key and the same numbers writes nothing
 and says "already stored, unchanged"; with other numbers it is refused before any write (exit 2,
-the table, the key and what to do). Keys: see :mod:`qmtl_research.audit.repository`.
+the table, the key and what to do). Keys: see :mod:`qmtl_research.store.audit_repository`.
 ``performance`` and ``snapshot`` print the alerts of ``params/audit.yaml`` (``--settings``)."""
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def parse_weights(text: str) -> dict[str, float]:
 def resolve_portfolio(demo: bool, real_demo: bool, strategy: Optional[str], returns: Optional[Path],
                       weights: Optional[str]):
     """PortfolioData from exactly one of --demo, --real-demo, --strategy, --returns."""
-    from qmtl_research.audit.portfolio import PortfolioData, demo_portfolio, load_portfolio, real_portfolio, validate_weights
+    from qmtl_research.data.portfolio import PortfolioData, demo_portfolio, load_portfolio, real_portfolio, validate_weights
     from qmtl_research.risk.io import read_returns
 
     chosen = [n for n, v in (("--demo", demo), ("--real-demo", real_demo), ("--strategy", strategy),
@@ -146,7 +146,7 @@ def open_repository(store_url: Optional[str], *, create: bool = True):
     store file that does not exist yet is not created: None is returned."""
     from sqlalchemy.engine import make_url
 
-    from qmtl_research.audit.repository import AuditRepository
+    from qmtl_research.store.audit_repository import AuditRepository
     from qmtl_research.store.db import resolve_url
 
     url = resolve_url(store_url)
@@ -170,7 +170,7 @@ def _store_json(repo, outcome) -> dict:
 
 
 def _alert_lines(alerts, settings, limit: int = 20) -> list[str]:
-    from qmtl_research.audit.alerts import alerts_text
+    from qmtl_research.risk.alerts import alerts_text
 
     lines = alerts_text(alerts.head(limit), settings)
     if len(alerts) > limit:
@@ -258,7 +258,7 @@ def register(app: typer.Typer) -> None:
         store_url: Optional[str] = typer.Option(None, "--store-url", help=STORE_HELP),
     ):
         """Risk report as of a date: 1-day VaR/CVaR, 5-day Monte Carlo and stress tests."""
-        from qmtl_research.audit.risk_report import generate_report
+        from qmtl_research.risk.portfolio_report import generate_report
         from qmtl_research.risk.montecarlo import make_config
 
         _check_output(output)
@@ -320,9 +320,9 @@ def register(app: typer.Typer) -> None:
         store_url: Optional[str] = typer.Option(None, "--store-url", help=STORE_HELP),
     ):
         """Performance report of a return series or portfolio (optionally vs a benchmark), with alerts."""
-        from qmtl_research.audit.alerts import check_alerts
-        from qmtl_research.audit.performance import analyze
-        from qmtl_research.audit.settings import load_audit_settings, resolve_benchmark
+        from qmtl_research.risk.alerts import check_alerts
+        from qmtl_research.risk.performance import analyze
+        from qmtl_research.risk.audit_settings import load_audit_settings, resolve_benchmark
         from qmtl_research.risk.io import read_returns
 
         _check_output(output)
@@ -401,8 +401,8 @@ def register(app: typer.Typer) -> None:
         store_url: Optional[str] = typer.Option(None, "--store-url", help=STORE_HELP),
     ):
         """OLS factor attribution (exposures x factor returns + alpha + residual = total)."""
-        from qmtl_research.audit.attribution import factor_attribution
-        from qmtl_research.audit.performance import period_bounds
+        from qmtl_research.risk.attribution import factor_attribution
+        from qmtl_research.risk.performance import period_bounds
         from qmtl_research.risk.io import read_returns
 
         _check_output(output)
@@ -467,9 +467,9 @@ def register(app: typer.Typer) -> None:
         stored snapshot of the portfolio), and alerts."""
         import pandas as pd
 
-        from qmtl_research.audit.alerts import check_alerts
-        from qmtl_research.audit.settings import load_audit_settings
-        from qmtl_research.audit.snapshot import (build_snapshots, demo_positions, read_positions,
+        from qmtl_research.risk.alerts import check_alerts
+        from qmtl_research.risk.audit_settings import load_audit_settings
+        from qmtl_research.data.snapshot import (build_snapshots, demo_positions, read_positions,
                                                   snapshot_returns)
         from qmtl_research.errors import ConfigError
 

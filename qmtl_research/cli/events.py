@@ -12,7 +12,7 @@ TYPE_HELP = "event type, ours or QMTL's spelling (evaluation_run_updated or Eval
 
 
 def _filters(event_type, world, strategy):
-    from qmtl_research.validation.events import event_type_of
+    from qmtl_research.governance.events import event_type_of
 
     return {"event_type": event_type_of(event_type), "world_id": world, "strategy_id": strategy}
 
@@ -22,7 +22,7 @@ def list_cmd(event_type: str = typer.Option(None, "--type", help=TYPE_HELP), wor
              strategy: str = typer.Option(None, "--strategy"), store_url: str = typer.Option(None, "--store-url")):
     """List events (oldest first)."""
     from qmtl_research.store import EvaluationStore
-    from qmtl_research.validation.events import events_frame
+    from qmtl_research.governance.events import events_frame
 
     frame = events_frame(EvaluationStore.open(store_url), **_filters(event_type, world, strategy))
     typer.echo(frame.drop(columns=["payload"]).to_string(index=False) if len(frame) else "no events")
@@ -35,7 +35,7 @@ def export_cmd(output: Path = typer.Option(None, "--output", "-o", help="JSON-li
     """Export events as JSON lines (one object per line, keys sorted), each with
     ``qmtl_event_type``, QMTL's name of the event."""
     from qmtl_research.store import EvaluationStore
-    from qmtl_research.validation.events import export_jsonl
+    from qmtl_research.governance.events import export_jsonl
 
     store = EvaluationStore.open(store_url)
     filters = _filters(event_type, world, strategy)
@@ -58,7 +58,7 @@ def follow_cmd(consumer: str = typer.Option("state-view", "--consumer", help="co
     EvaluationRunCreated, re-judgement on ValidationProfileChanged, the state view on every
     event (at least once, idempotent; resumable after a kill). PostgreSQL: LISTEN/NOTIFY; SQLite: polling."""
     from qmtl_research.store import EvaluationStore
-    from qmtl_research.validation.stream import Consumer
+    from qmtl_research.governance.stream import Consumer
 
     def echo(ev, revisions):
         typer.echo(f"{ev['id']} {ev['event_type']}" + "".join(f"\n  + {r}" for r in revisions))
@@ -78,7 +78,7 @@ def state_cmd(world: str = typer.Option(None, "--world"), store_url: str = typer
     import pandas as pd
 
     from qmtl_research.store import EvaluationStore
-    from qmtl_research.validation.stream import state_frame
+    from qmtl_research.governance.stream import state_frame
 
     f = state_frame(EvaluationStore.open(store_url), world).drop(columns=["detail", "note", "updated_at"])
     with pd.option_context("display.width", 250, "display.max_columns", 30):

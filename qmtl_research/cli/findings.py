@@ -1,5 +1,5 @@
 """`qmtl-research findings add|update|close|list`: the validators' findings log
-(rules: :mod:`qmtl_research.validation.findings`; storage: the insert-only ``findings`` table).
+(rules: :mod:`qmtl_research.governance.findings`; storage: the insert-only ``findings`` table).
 
 Exit codes: 0 when the change is recorded (or was recorded before: nothing written again),
 2 when it is malformed or refused (the reason on stderr, nothing written)."""
@@ -52,7 +52,7 @@ def add_cmd(
 ):
     """Raise a finding on an evaluated run (status open)."""
     from qmtl_research.cli.approve import _resolve_run
-    from qmtl_research.validation.findings import add_finding
+    from qmtl_research.governance.findings import add_finding
 
     store = _store(store_url)
     key = _resolve_run(store, run, world, strategy)
@@ -76,7 +76,7 @@ def update_cmd(
     store_url: str = typer.Option(None, "--store-url"),
 ):
     """Record a change of a finding as a new revision (earlier revisions are kept as they are)."""
-    from qmtl_research.validation.findings import update_finding
+    from qmtl_research.governance.findings import update_finding
 
     rec = update_finding(_store(store_url), finding_id, actor=actor, note=note, title=title, severity=severity,
                          owner=owner, due=due, remediation=remediation, status=status, evidence=evidence)
@@ -92,7 +92,7 @@ def close_cmd(
     store_url: str = typer.Option(None, "--store-url"),
 ):
     """Close a finding (final): a closing note and evidence of the remediation."""
-    from qmtl_research.validation.findings import close_finding
+    from qmtl_research.governance.findings import close_finding
 
     _echo_revision(close_finding(_store(store_url), finding_id, actor=actor, note=note, evidence=evidence), "closed")
 
@@ -111,7 +111,7 @@ def list_cmd(
 
     from qmtl_research.errors import InputError
     from qmtl_research.store.codec import to_jsonable
-    from qmtl_research.validation.findings import findings_frame
+    from qmtl_research.governance.findings import findings_frame
 
     if output not in ("text", "json"):
         raise InputError(f"unknown output format '{output}'", where="--output", fix="use text or json")

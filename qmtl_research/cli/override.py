@@ -21,7 +21,7 @@ def override_cmd(
     client-critical worlds, else 90. Refusals exit 2 and write nothing."""
     from qmtl_research.config import load_world
     from qmtl_research.store import EvaluationStore, RunKey
-    from qmtl_research.validation.overrides import record_override
+    from qmtl_research.governance.overrides import record_override
 
     world_cfg = load_world(world)
     store = EvaluationStore.open(store_url)

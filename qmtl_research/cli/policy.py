@@ -43,7 +43,7 @@ def diff_cmd(old: Path = typer.Argument(..., help="old policy YAML"), new: Path 
     from qmtl_research.validation.diff import WARN_SHARE, policy_diff
     from qmtl_research.validation.policy import check_stage, file_version, load_policy
     from qmtl_research.validation.qmtl_runs import load_runs, run_files
-    from qmtl_research.validation.runs import record_of
+    from qmtl_research.governance.runs import record_of
 
     if stage:
         check_stage(stage)
@@ -83,7 +83,7 @@ def invariants_cmd(world: str = typer.Option(..., "--world"), store_url: str = t
     worlds fail closed; approved overrides complete and within their review window. Exit 1 on a failure."""
     from qmtl_research.config import load_world
     from qmtl_research.store import EvaluationStore
-    from qmtl_research.validation.invariants import check_invariants, invariants_frame
+    from qmtl_research.governance.invariants import check_invariants, invariants_frame
 
     items = check_invariants(EvaluationStore.open(store_url), load_world(world))
     typer.echo(invariants_frame(items).to_string(index=False))

@@ -99,7 +99,7 @@ def _backtest_files(returns, var_file, es_file, confidence, zone_days, dist, dof
     import numpy as np
 
     from qmtl_research.errors import InputError
-    from qmtl_research.risk._checks import check_confidence
+    from qmtl_research.risk.input_checks import check_confidence
     from qmtl_research.risk.backtests import P_VALUES, LocationScale, run_panel
     from qmtl_research.risk.io import read_long
 

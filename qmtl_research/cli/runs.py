@@ -37,7 +37,7 @@ def show_cmd(world: str = typer.Option(..., "--world"), strategy: str = typer.Op
     """A run's summary (with its history applied) and its history revisions, as JSON."""
     from qmtl_research.store import RunKey
     from qmtl_research.store.codec import to_jsonable
-    from qmtl_research.validation.runs import effective_summary
+    from qmtl_research.governance.runs import effective_summary
 
     store, key = _store(store_url), RunKey(world, strategy, run)
     typer.echo(json.dumps(to_jsonable({"run": {k: v for k, v in store.get_run(key).items() if k != "metrics"},
@@ -52,9 +52,9 @@ def reevaluate_cmd(world: str = typer.Option(..., "--world"), strategy: str = ty
     """Judge a stored run again under the world's current policy: a NEW run id (the old run is immutable)."""
     from qmtl_research.config import load_world
     from qmtl_research.store import RunKey
-    from qmtl_research.validation.events import sync_policy
+    from qmtl_research.governance.events import sync_policy
     from qmtl_research.validation.policy import policy_of_world
-    from qmtl_research.validation.runs import reevaluate
+    from qmtl_research.governance.runs import reevaluate
 
     store, wcfg = _store(store_url), load_world(world)
     pol = policy_of_world(wcfg)[0]
@@ -91,7 +91,7 @@ def ex_post_cmd(world: str = typer.Option(..., "--world"), strategy: str = typer
                 reason: str = typer.Option(..., "--reason"), store_url: str = typer.Option(None, "--store-url")):
     """Append an ex-post failure to an evaluated run (history revision + evaluation_run_updated)."""
     from qmtl_research.store import RunKey
-    from qmtl_research.validation.runs import record_ex_post_failure
+    from qmtl_research.governance.runs import record_ex_post_failure
 
     rev = record_ex_post_failure(_store(store_url), RunKey(world, strategy, run), reason=reason, actor=actor)
     typer.echo(f"ex-post failure recorded as revision {rev}")
@@ -101,7 +101,7 @@ def ex_post_cmd(world: str = typer.Option(..., "--world"), strategy: str = typer
 def overrides_cmd(world: str = typer.Option(None, "--world"), overdue: bool = typer.Option(False, "--overdue"),
                   store_url: str = typer.Option(None, "--store-url")):
     """Override revisions with review due dates; --overdue lists only overdue reviews (exit 1 if any)."""
-    from qmtl_research.validation.overrides import overdue_reviews, overrides_frame
+    from qmtl_research.governance.overrides import overdue_reviews, overrides_frame
 
     store = _store(store_url)
     frame = overdue_reviews(store, world) if overdue else overrides_frame(store, world)
@@ -135,7 +135,7 @@ def monitor_cmd(world: str = typer.Option(None, "--world", help="store: latest l
     import pandas as pd
 
     from qmtl_research.errors import InputError
-    from qmtl_research.validation.monitoring import demotion_candidates, live_block, live_blocks_from_store
+    from qmtl_research.governance.monitoring import demotion_candidates, live_block, live_blocks_from_store
 
     if (world is None) == (returns is None):
         raise InputError("give --world (store) or --returns FILE --live-start DATE", where="command line")
@@ -167,7 +167,7 @@ def live_cmd(strategy: str = typer.Option(..., "--strategy"), world: str = typer
     drawdown and ES, live/backtest Sharpe ratio, override frequency, demotion decision (exit 1 when
     the strategy is a demotion candidate)."""
     from qmtl_research.config import load_strategy, load_world
-    from qmtl_research.validation.live import live_returns, live_summary, record_live_run
+    from qmtl_research.governance.live import live_returns, live_summary, record_live_run
 
     cfg = load_strategy(strategy)
     wcfg = load_world(world or cfg.default_world)

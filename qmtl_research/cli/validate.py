@@ -71,8 +71,8 @@ def validate_cmd(
                                           correlations=corr, qmtl_compat=qmtl_compat)))
     if record:
         from qmtl_research.config import load_world
-        from qmtl_research.validation.events import sync_policy
-        from qmtl_research.validation.runs import store_outcome
+        from qmtl_research.governance.events import sync_policy
+        from qmtl_research.governance.runs import store_outcome
 
         wcfg = load_world(world) if world else None
         if wcfg is not None:

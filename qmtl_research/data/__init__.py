@@ -6,6 +6,11 @@ Main entry points::
     panel = load_panel("returns.csv", "funds.csv", "benchmarks.csv")   # user files, validated
     panel = make_synthetic_universe(n_funds=60, seed=20230831)          # synthetic Korean universe
     panel = build_real_universe()                                       # offline real data
+
+Also here: :mod:`~qmtl_research.data.portfolio` (portfolio specs with validated weights, the demo
+and real portfolios of the audit commands) and :mod:`~qmtl_research.data.snapshot` (daily
+snapshots from a positions file and prices). :func:`~qmtl_research.data.loaders.read_table` is the
+one reader of data files (fund panels, positions, the CLI's return files).
 """
 from qmtl_research.data.loaders import load_panel
 from qmtl_research.data.panel import FundPanel

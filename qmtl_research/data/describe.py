@@ -47,7 +47,7 @@ def portfolio_fingerprint(data) -> str:
 
 
 def describe_portfolio(data) -> DataResults:
-    """:class:`DataResults` of a :class:`~qmtl_research.audit.portfolio.PortfolioData`."""
+    """:class:`DataResults` of a :class:`~qmtl_research.data.portfolio.PortfolioData`."""
     a = data.asset_returns
     comp = pd.DataFrame({"asset": list(data.weights.index),
                          "name": [data.names.get(x, x) for x in data.weights.index],

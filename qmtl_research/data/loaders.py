@@ -52,28 +52,58 @@ META_TEXT_COLUMNS = ("name", "fund_type", "benchmark")
 _SCHEMA = "see data/README.md for the file schema"
 
 
-def read_table(path: str | Path, what: str) -> tuple[pd.DataFrame, v.SourceFile]:
-    """Read a CSV (all cells as text, line numbers kept) or a Parquet file.
+def read_table(path: str | Path, what: str, *, normalise_headers: bool = True,
+               suffixes: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, v.SourceFile]:
+    """Read a CSV (all cells as text, line numbers kept) or a Parquet file: the one reader of
+    the project's data files (fund panels here, the CLI's return files in :mod:`qmtl_research.risk.io`,
+    position files in :mod:`qmtl_research.data.snapshot`).
 
-    The frame's index is the 0-based data row, so ``SourceFile.at(index)``
-    names the line. Column names are stripped and lower-cased; fully empty CSV
-    lines are dropped (their line numbers stay counted).
+    Parameters
+    ----------
+    path : str or Path
+        The file; ``.parquet``/``.pq`` is Parquet, anything else CSV (UTF-8, a BOM allowed).
+    what : str
+        The file's name in error messages (``"returns file"``).
+    normalise_headers : bool, default True
+        Strip and lower-case the column names; False keeps them as written (asset names).
+    suffixes : tuple of str, optional
+        The suffixes accepted (lower case, with the dot); None accepts any.
+
+    Returns
+    -------
+    (DataFrame, SourceFile)
+        The cells (CSV: as text, empty cells ``""``) indexed by the 0-based data row, so
+        ``SourceFile.at(index)`` names the line; fully empty CSV lines are dropped (their line
+        numbers stay counted). A Parquet DatetimeIndex becomes a column.
+
+    Raises
+    ------
+    InputError
+        Missing or empty file, an unaccepted suffix, a file the parser cannot read.
     """
     path = Path(path)
     src = v.SourceFile(path)
     if not path.is_file():
         raise InputError(f"{what} not found", where=str(path), fix="check the path (relative paths start at the "
                          "current directory on the command line, at the project root in strategy files)")
+    if path.stat().st_size == 0:
+        raise InputError(f"{what} is empty", where=str(path), fix="give a header line and data rows")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise InputError(f"unsupported file type {path.suffix.lower()!r}", where=str(path),
+                         fix=f"use {' or '.join(s for s in suffixes if s != '.pq')}")
     try:
         if src.is_csv:
             df = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
                              encoding="utf-8-sig")
         else:
             df = pd.read_parquet(path)
+            if isinstance(df.index, pd.DatetimeIndex):
+                df = df.reset_index()
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise InputError(f"cannot read {what}: {exc}", where=str(path),
                          fix=f"give a UTF-8 CSV with a header line or a Parquet file; {_SCHEMA}") from exc
-    df.columns = [str(c).strip().lower() for c in df.columns]
+    if normalise_headers:
+        df.columns = [str(c).strip().lower() for c in df.columns]
     df = df.reset_index(drop=True)
     if src.is_csv:
         df = df.fillna("")

@@ -1,5 +1,5 @@
 """Governance data shown in reports: the RACI matrix (params/governance/raci.yaml, validated by
-:mod:`qmtl_research.validation.governance`) and the regulatory mapping."""
+:mod:`qmtl_research.governance.raci`) and the regulatory mapping."""
 from __future__ import annotations
 
 import pandas as pd
@@ -12,8 +12,8 @@ from qmtl_research.yamlio import load_model
 
 def load_raci(path=None) -> pd.DataFrame:
     """The RACI matrix as a table (activity x role letters), validated by its one home
-    :func:`qmtl_research.validation.governance.load_raci_matrix`."""
-    from qmtl_research.validation.governance import load_raci_matrix
+    :func:`qmtl_research.governance.raci.load_raci_matrix`."""
+    from qmtl_research.governance.raci import load_raci_matrix
 
     raci = load_raci_matrix(path)
     return pd.DataFrame([{"activity": a.activity, **raci.letters(a.activity)} for a in raci.activities]

@@ -2,10 +2,10 @@
 strategy that declares ``live:``, judged against this report's backtest run.
 
 Shown only when the run has a live run (:attr:`ReportData.live`,
-:func:`qmtl_research.validation.live.live_run_of`); the regulatory mapping cites it as the
+:func:`qmtl_research.governance.live.live_run_of`); the regulatory mapping cites it as the
 ``live_run`` evidence (:data:`qmtl_research.reporting.outline.EVIDENCE`). Every number is the live
 run's ``live`` metric block, read from the store; the figure re-reads the same daily returns
-(:func:`qmtl_research.validation.live.live_returns`).
+(:func:`qmtl_research.governance.live.live_returns`).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def live_table(block: dict) -> pd.DataFrame:
 
 def decision_words(params: dict) -> str:
     """The demotion decision of a live run in words, with the limits it was judged against."""
-    from qmtl_research.validation.monitoring import demotion_candidates
+    from qmtl_research.governance.monitoring import demotion_candidates
 
     lim = {k: p.default for k, p in inspect.signature(demotion_candidates).parameters.items()
            if p.default is not inspect.Parameter.empty}
@@ -95,7 +95,7 @@ def live_monitoring(rep: ReportData) -> None:
          ("overrides in the 90 days before", int(block.get("override_count_prev_90d", 0))),
          ("overrides per 30 days", block.get("override_frequency_per_30d"))], "decay and override frequency")
     md(decision_words(p))
-    from qmtl_research.validation.live import live_returns
+    from qmtl_research.governance.live import live_returns
 
     series, _ = live_returns(rep.strategy)
     plot_rolling_sharpe(series[series.index <= pd.Timestamp(p["live_end"])], p["live_start"],

@@ -70,12 +70,12 @@ class ReportData:
     # ------------------------------------------------------------------ governance
     @property
     def approval(self):
-        """The approval block of the run (:func:`qmtl_research.validation.approvals.approval_block`;
+        """The approval block of the run (:func:`qmtl_research.governance.approvals.approval_block`;
         the report being rendered counts as registered), or None without a run."""
         if not self.has_run:
             return None
         from qmtl_research.store import RunKey
-        from qmtl_research.validation.approvals import approval_block
+        from qmtl_research.governance.approvals import approval_block
 
         if "_approval" not in self.__dict__:
             key = RunKey(self.run["world_id"], self.run["strategy_id"], self.run["run_id"])
@@ -94,19 +94,19 @@ class ReportData:
         """The findings log of the strategy in the world (latest revision each), or None without a run."""
         if not self.has_run:
             return None
-        from qmtl_research.validation.findings import findings_frame
+        from qmtl_research.governance.findings import findings_frame
 
         return findings_frame(self.store, self.run["world_id"], self.run["strategy_id"])
 
     @property
     def live(self) -> dict | None:
         """The live run judged against this run (recorded by the report run of a strategy that
-        declares ``live:``, :func:`qmtl_research.validation.live.live_run_of`), or None."""
+        declares ``live:``, :func:`qmtl_research.governance.live.live_run_of`), or None."""
         if not self.has_run or self.store is None:
             return None
         if "_live" not in self.__dict__:
             from qmtl_research.store import RunKey
-            from qmtl_research.validation.live import live_run_of
+            from qmtl_research.governance.live import live_run_of
 
             key = RunKey(self.run["world_id"], self.run["strategy_id"], self.run["run_id"])
             self.__dict__["_live"] = live_run_of(self.store, key)

@@ -15,7 +15,7 @@
    side by side with papermill, into ``<version>/notebooks/`` (the committed notebooks are never
    written); a failing notebook stops the others at once;
    A strategy that declares ``live:`` then records its live run, judged against this backtest
-   run (:func:`qmtl_research.validation.live.record_live_run`); the report's "Live monitoring"
+   run (:func:`qmtl_research.governance.live.record_live_run`); the report's "Live monitoring"
    part of section 4 shows it;
 6. renders the report to PDF and HTML (Quarto when available, else pandoc + typst), writes
    ``manifest.json`` (inputs with hashes and git state) and registers the report.
@@ -132,7 +132,7 @@ def live_inputs(cfg: StrategyConfig):
     is written (a backtest strategy; returns spanning the live start); None without ``live:``."""
     if cfg.live is None:
         return None
-    from qmtl_research.validation.live import check_live_period, live_returns
+    from qmtl_research.governance.live import check_live_period, live_returns
 
     if cfg.stage != "backtest":
         raise ConfigError(f"strategy '{cfg.strategy_id}' declares live: but its stage is '{cfg.stage}'",
@@ -147,7 +147,7 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
                engine: str = "auto", progress: bool = True, echo=print, no_notebooks: bool = False) -> ReportResult:
     from qmtl_research.pipeline import load_inputs
     from qmtl_research.reporting.inputs import check_model_card_version, inputs_manifest
-    from qmtl_research.validation.approvals import starting_stage
+    from qmtl_research.governance.approvals import starting_stage
 
     cfg = load_strategy(strategy)
     world_id = resolve_world(cfg, world)
@@ -222,7 +222,7 @@ def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params,
     verdict = str(summary.get("status", run["status"])).upper()
     echo(f"  verdict: {verdict} (recommended stage {summary.get('recommended_stage', 'n/a')})")
     if live is not None:
-        from qmtl_research.validation.live import record_live_run
+        from qmtl_research.governance.live import record_live_run
 
         live_key = record_live_run(store, cfg, world_cfg, live[0], source=live[1], backtest_run_id=run_id)
         live_run = store.get_run(live_key)

@@ -7,7 +7,7 @@ to their PDF / HTML files), its verdict history (an SVG figure), decisions, over
 and the differences between successive report versions; ``worlds/<world>.html`` has the
 world's validation health and policy stability. Plain files: no server, no script.
 
-The state view is the consumer's (:mod:`qmtl_research.validation.stream`): run
+The state view is the consumer's (:mod:`qmtl_research.governance.stream`): run
 ``qmtl-research events follow --once`` before building (``make site`` does). Every text that
 comes from the store is HTML-escaped; file names come from identifiers (others are hashed).
 """
@@ -25,10 +25,10 @@ from qmtl_research.errors import InputError
 from qmtl_research.identifiers import is_identifier
 from qmtl_research.store import EvaluationStore, RunKey
 from qmtl_research.store.approval_tables import list_approvals
-from qmtl_research.validation.findings import findings_frame
+from qmtl_research.governance.findings import findings_frame
 from qmtl_research.validation.health import validation_health
-from qmtl_research.validation.overrides import overrides_frame
-from qmtl_research.validation.stream import current_verdict, state_frame
+from qmtl_research.governance.overrides import overrides_frame
+from qmtl_research.governance.stream import current_verdict, state_frame
 
 #: marks a folder as a portal build: `site build` only writes into an empty folder or one with this file
 MARKER = ".qmtl-site"

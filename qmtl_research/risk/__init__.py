@@ -1,4 +1,4 @@
-"""Risk engine: pure computation shared by the audit layer, notebooks and validation rules.
+"""Risk engine: pure computation shared by the audit commands, notebooks and validation rules.
 
 * :mod:`~qmtl_research.risk.var` - historical (seed / Basel / numpy conventions),
   parametric normal and Student-t, filtered historical VaR and CVaR.
@@ -7,6 +7,16 @@
 * :mod:`~qmtl_research.risk.stress` - user-defined shocks and historical replays.
 * :mod:`~qmtl_research.risk.backtest` - rolling VaR backtests, Kupiec,
   Christoffersen, Basel traffic light.
+* :mod:`~qmtl_research.risk.performance` - a portfolio's :class:`PerformanceReport` (``audit performance``).
+* :mod:`~qmtl_research.risk.attribution` - OLS factor attribution that adds up.
+* :mod:`~qmtl_research.risk.alerts` - drawdown and daily-loss alerts.
+* :mod:`~qmtl_research.risk.portfolio_report` - the VaR, Monte Carlo and stress report of a portfolio.
+* :mod:`~qmtl_research.risk.audit_settings` - ``params/audit.yaml`` (snapshot, benchmark, alert limits).
+* :mod:`~qmtl_research.risk.input_checks` - the input checks every risk function runs first.
+
+Portfolio specs and daily snapshots are data (:mod:`qmtl_research.data.portfolio`,
+:mod:`qmtl_research.data.snapshot`); the audit tables' persistence is
+:mod:`qmtl_research.store.audit_repository`.
 
 Losses are positive numbers; returns are fractions (0.01 = 1 %).
 """

@@ -33,11 +33,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
 from qmtl_research.errors import InputError
-from qmtl_research.risk._checks import check_confidence, check_returns
+from qmtl_research.measures import historical_tail
 # the tests live in risk.backtests (one home); re-exported here for the existing callers
 from qmtl_research.risk.backtests.var_tests import (GREEN_CUTOFF, RED_CUTOFF, christoffersen_independence,  # noqa: F401
                                                     kupiec_pof, traffic_light, transition_counts, zone_thresholds)
-from qmtl_research.risk.var import _historical_sorted, fhs_scenarios, moments_dof, normal_var_es
+from qmtl_research.risk.input_checks import check_confidence, check_returns
+from qmtl_research.risk.var import fhs_scenarios, moments_dof, normal_var_es
 
 BACKTEST_METHODS = ("historical", "normal", "t", "fhs_ewma", "fhs_garch")
 
@@ -75,7 +76,7 @@ def rolling_var_forecasts(returns: pd.Series, confidence: float = 0.99, window: 
     n = wins.shape[0]
     if method == "historical":
         srt = np.sort(wins, axis=1)
-        var = np.array([_historical_sorted(srt[i], c, convention)[0] for i in range(n)])
+        var = np.array([historical_tail(srt[i], c, convention)[0] for i in range(n)])
     elif method == "normal":
         var = np.array([normal_var_es(m, s, c)[0] for m, s in zip(wins.mean(axis=1), wins.std(axis=1, ddof=1))])
     elif method == "t":                 # fit_t(..., "moments") + t_var_es, vectorised over windows
@@ -83,7 +84,7 @@ def rolling_var_forecasts(returns: pd.Series, confidence: float = 0.99, window: 
         scale = wins.std(axis=1, ddof=1) * np.sqrt((dof - 2.0) / dof)
         var = -wins.mean(axis=1) + scale * stats.t.ppf(c, dof)
     elif method == "fhs_ewma":
-        var = np.array([_historical_sorted(np.sort(fhs_scenarios(wins[i], "ewma")), c, convention)[0]
+        var = np.array([historical_tail(np.sort(fhs_scenarios(wins[i], "ewma")), c, convention)[0]
                         for i in range(n)])
     elif method == "fhs_garch":
         var = _rolling_garch(r, wins, c, convention, refit_every, progress)
@@ -116,7 +117,7 @@ def _rolling_garch(r, wins, c, convention, refit_every, progress):
         for i in range(i0, min(i0 + refit_every, n)):
             s2 = omega + a * eps ** 2 + b * s2          # forecast for day window + i
             scen = np.sort(mu + np.sqrt(s2) * z)
-            var[i] = _historical_sorted(scen, c, convention)[0]
+            var[i] = historical_tail(scen, c, convention)[0]
             eps = r[len(wins[0]) + i] - mu
     return var
 
@@ -205,7 +206,7 @@ def rolling_var_es(returns: pd.Series, confidence: float = 0.975, window: int = 
     if method in ("historical", "fhs_ewma"):
         scen = wins if method == "historical" else np.array([fhs_scenarios(w, "ewma") for w in wins])
         srt = np.sort(scen, axis=1)
-        es = np.array([_historical_sorted(srt[i], c, convention)[1] for i in range(srt.shape[0])])
+        es = np.array([historical_tail(srt[i], c, convention)[1] for i in range(srt.shape[0])])
         dist = Empirical(scen)
     else:
         mean, sd = wins.mean(axis=1), wins.std(axis=1, ddof=1)

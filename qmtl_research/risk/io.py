@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from qmtl_research.data.checks import MAX_RETURN, not_date_only
+from qmtl_research.data.loaders import read_table
 from qmtl_research.errors import InputError
 
 DATE_COLUMNS = ("date", "Date", "DATE", "datetime", "timestamp")
@@ -22,33 +23,13 @@ def read_returns(path: str | Path, columns: list[str] | None = None) -> pd.DataF
     empty file, no date column, unparsable or duplicate dates, non-numeric
     values, NaN/empty cells, unknown ``columns``.
     """
-    path = Path(path)
-    where = str(path)
-    if not path.is_file():
-        raise InputError("returns file not found", where=where, fix="check the path")
-    if path.stat().st_size == 0:
-        raise InputError("returns file is empty", where=where, fix="provide a date column and return columns")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-        elif suffix in (".parquet", ".pq"):
-            raw = pd.read_parquet(path)
-            if isinstance(raw.index, pd.DatetimeIndex):
-                raw = raw.reset_index()
-        else:
-            raise InputError(f"unsupported file type {suffix!r}", where=where, fix="use .csv or .parquet")
-    except InputError:
-        raise
-    except Exception as exc:  # parser errors carry their own message
-        raise InputError(f"cannot read the returns file: {exc}", where=where) from None
+    raw, suffix, where, line = _read(path, "returns file")
     if raw.shape[0] == 0:
         raise InputError("returns file has no rows", where=where, fix="add dated return rows")
     date_col = next((c for c in raw.columns if str(c) in DATE_COLUMNS), None)
     if date_col is None:
         raise InputError(f"no date column (looked for {', '.join(DATE_COLUMNS)})", where=where,
                          fix="name the first column 'date'")
-    line = (lambda i: f"{where}:{i + 2}") if suffix == ".csv" else (lambda i: f"{where} row {i}")
     _refuse_times(raw[date_col], lambda i: f"{line(i)} field {date_col}")
     dates = pd.to_datetime(raw[date_col].astype(str) if suffix == ".csv" else raw[date_col], errors="coerce")
     if dates.isna().any():
@@ -95,6 +76,17 @@ def read_returns(path: str | Path, columns: list[str] | None = None) -> pd.DataF
 SERIES_COLUMNS = ("series", "fund_id", "asset", "id")
 
 
+def _read(path: str | Path, what: str):
+    """The file's cells through the project's one reader (:func:`qmtl_research.data.loaders.read_table`,
+    headers as written), its suffix, its name, and how to name the ``i``-th row of the frame in an
+    error (CSV: the file line, header = line 1, blank lines counted; Parquet: the 0-based row)."""
+    raw, src = read_table(path, what, normalise_headers=False, suffixes=(".csv", ".parquet", ".pq"))
+    where = str(src.path)
+    if src.is_csv:
+        return raw, ".csv", where, lambda i: f"{where}:{int(raw.index[i]) + 2}"
+    return raw, ".parquet", where, lambda i: f"{where} row {int(raw.index[i])}"
+
+
 def _refuse_times(values: pd.Series, where) -> None:
     """Refuse a date with a time of day or a zone offset (:func:`qmtl_research.data.checks.not_date_only`)."""
     timed = not_date_only(values).to_numpy()
@@ -113,27 +105,9 @@ def read_long(path: str | Path, value: str) -> pd.DataFrame:
     values, an empty series id, a repeated ``(date, series)``. Returns ``date, series, <value>``
     sorted by series then date.
     """
-    path = Path(path)
-    where = str(path)
-    if not path.is_file():
-        raise InputError("file not found", where=where, fix="check the path")
-    if path.stat().st_size == 0:
-        raise InputError("file is empty", where=where, fix=f"provide columns date, series, {value}")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-        elif suffix in (".parquet", ".pq"):
-            raw = pd.read_parquet(path)
-        else:
-            raise InputError(f"unsupported file type {suffix!r}", where=where, fix="use .csv or .parquet")
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(f"cannot read the file: {exc}", where=where) from None
+    raw, suffix, where, line = _read(path, "file")
     if raw.shape[0] == 0:
         raise InputError("file has no rows", where=where, fix=f"add rows date, series, {value}")
-    line = (lambda i: f"{where}:{i + 2}") if suffix == ".csv" else (lambda i: f"{where} row {i}")
     date_col = next((c for c in raw.columns if str(c) in DATE_COLUMNS), None)
     if date_col is None:
         raise InputError(f"no date column (looked for {', '.join(DATE_COLUMNS)})", where=where,

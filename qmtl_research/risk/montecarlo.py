@@ -63,8 +63,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from scipy import stats
 
 from qmtl_research.errors import InputError
-from qmtl_research.risk._checks import check_frame
-from qmtl_research.risk.var import _historical_sorted, moments_dof
+from qmtl_research.measures import historical_tail
+from qmtl_research.risk.input_checks import check_frame
+from qmtl_research.risk.var import moments_dof
 
 RNG_BLOCK = 10_000
 PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
@@ -372,7 +373,7 @@ def simulate(returns: pd.DataFrame | pd.Series, weights=None, config: MonteCarlo
     srt = np.sort(out)
     var, cvar = {}, {}
     for c in sorted(set(cfg.confidence_levels) | {0.95, 0.99}):
-        v, cv = _historical_sorted(srt, c, "seed")
+        v, cv = historical_tail(srt, c, "seed")
         var[f"{c:g}"], cvar[f"{c:g}"] = v, cv
     now = now or dt.datetime.now(dt.timezone.utc)
     config_out = cfg.model_dump()

@@ -57,7 +57,7 @@ class RiskStudy:
     """Everything the risk study computed (objects of the risk engine and the audit layer)."""
 
     settings: RiskSettings
-    data: object                    # qmtl_research.audit.portfolio.PortfolioData
+    data: object                    # qmtl_research.data.portfolio.PortfolioData
     var_table: pd.DataFrame
     montecarlo: object              # MonteCarloResult
     stress: pd.DataFrame
@@ -95,7 +95,7 @@ class RiskStudy:
         recorded run, emit its audit alerts as ``audit_alert`` events (idempotent)."""
         res = self.results().record(ctx)
         if ctx.recording and self.alerts is not None and len(self.alerts):
-            from qmtl_research.audit.repository import AuditRepository
+            from qmtl_research.store.audit_repository import AuditRepository
 
             with AuditRepository(ctx.store).transaction() as tx:
                 tx.add_alerts(self.alerts, portfolio_id=self.data.portfolio_id, source="validation-report",
@@ -121,15 +121,16 @@ def stress_frame(data, scenarios=None) -> tuple[pd.DataFrame, list]:
 
 
 def run_risk_study(data, settings: RiskSettings | None = None, seed: int = 42, *, audit_settings=None) -> RiskStudy:
-    """Run the risk study on a :class:`~qmtl_research.audit.portfolio.PortfolioData`.
+    """Run the risk study on a :class:`~qmtl_research.data.portfolio.PortfolioData`.
 
     ``audit_settings``: the audit layer's settings (default ``params/audit.yaml``) whose alert
     limits (drawdown, daily loss) are checked on the portfolio returns
-    (:func:`qmtl_research.audit.alerts.check_alerts`)."""
-    from qmtl_research.audit.alerts import check_alerts
-    from qmtl_research.audit.settings import load_audit_settings
+    (:func:`qmtl_research.risk.alerts.check_alerts`)."""
+    from qmtl_research.risk.alerts import check_alerts
+    from qmtl_research.risk.audit_settings import load_audit_settings
 
-    from qmtl_research.audit import analyze, factor_attribution
+    from qmtl_research.risk.attribution import factor_attribution
+    from qmtl_research.risk.performance import analyze
     from qmtl_research.risk import backtest_var, make_config, simulate, var_table
 
     s = settings or RiskSettings()

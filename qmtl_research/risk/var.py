@@ -45,12 +45,9 @@ import pandas as pd
 from scipy import stats
 
 from qmtl_research.errors import InputError
-from qmtl_research.risk._checks import check_confidence, check_returns
+from qmtl_research.measures import CONVENTIONS, NUMPY_METHODS, historical_tail  # noqa: F401 (re-exported)
+from qmtl_research.risk.input_checks import check_confidence, check_returns
 
-NUMPY_METHODS = ("lower", "higher", "nearest", "midpoint", "linear", "inverted_cdf",
-                 "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf",
-                 "hazen", "weibull", "median_unbiased", "normal_unbiased")
-CONVENTIONS = ("seed", "basel") + NUMPY_METHODS
 METHODS = ("historical", "normal", "t", "fhs_ewma", "fhs_garch")
 DofMethod = Literal["mle", "moments"]
 
@@ -71,24 +68,6 @@ class VaRResult:
 
 
 # --------------------------------------------------------------- historical
-def _historical_sorted(sorted_r: np.ndarray, c: float, convention: str) -> tuple[float, float]:
-    n = sorted_r.size
-    if convention == "seed":
-        idx = int((1.0 - c) * n)
-        return float(-sorted_r[idx]), float(-sorted_r[: idx + 1].mean())
-    if convention == "basel":
-        k = max(1, math.ceil((1.0 - c) * n - 1e-12))
-        return float(-sorted_r[k - 1]), float(-sorted_r[:k].mean())
-    if convention in NUMPY_METHODS:
-        q = float(np.quantile(sorted_r, 1.0 - c, method=convention))
-        tail = sorted_r[sorted_r <= q]
-        if tail.size == 0:          # interpolating methods can fall below the minimum
-            tail = sorted_r[:1]
-        return -q, float(-tail.mean())
-    raise InputError(f"unknown VaR convention {convention!r}", where="convention",
-                     fix=f"use one of: {', '.join(CONVENTIONS)}")
-
-
 def historical_var(returns, confidence: float = 0.95, convention: str = "seed") -> VaRResult:
     """Historical-simulation VaR and CVaR.
 
@@ -107,7 +86,7 @@ def historical_var(returns, confidence: float = 0.95, convention: str = "seed") 
     """
     c = check_confidence(confidence)
     r = np.sort(check_returns(returns))
-    var, cvar = _historical_sorted(r, c, convention)
+    var, cvar = historical_tail(r, c, convention)
     return VaRResult(c, var, cvar, "historical", convention, r.size)
 
 
@@ -248,7 +227,7 @@ def filtered_historical_var(returns, confidence: float = 0.95, vol_model: str = 
     """FHS VaR/CVaR: :func:`historical_var` on :func:`fhs_scenarios`."""
     c = check_confidence(confidence)
     sc = np.sort(fhs_scenarios(returns, vol_model, lam))
-    var, cvar = _historical_sorted(sc, c, convention)
+    var, cvar = historical_tail(sc, c, convention)
     return VaRResult(c, var, cvar, f"fhs_{vol_model}", convention, sc.size)
 
 

@@ -2,7 +2,7 @@
 
 Why a table of its own and not a ``run_history`` change type: a decision is not a revision
 of a run's verdict (``run_history`` revisions change what a run *says*: an override, an
-ex-post failure, extended validation, applied by ``validation.runs.effective_summary``).
+ex-post failure, extended validation, applied by ``governance.runs.effective_summary``).
 A decision moves a *strategy's* lifecycle stage in a world, and the stage is derived from
 the ordered decisions of that (world, strategy), across runs. So each decision carries its
 place in that order (``seq``, unique per world and strategy: two decisions taken on the same
@@ -17,7 +17,7 @@ and letter it was signed under, and checks that the database itself enforces:
 * every decision appends an ``approval_recorded`` event in the same transaction.
 
 Business rules (who may sign, which transitions are allowed, which runs may be approved)
-live in :mod:`qmtl_research.validation.approvals`; this module only stores and reads.
+live in :mod:`qmtl_research.governance.approvals`; this module only stores and reads.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from qmtl_research.errors import StoreError
 from qmtl_research.store.codec import to_jsonable
+from qmtl_research.store.query import select_rows
 from qmtl_research.store.tables import Json, events, metadata
 
 APPROVAL_EVENT = "approval_recorded"
@@ -114,11 +115,5 @@ def approval_by_key(store, idempotency_key: str) -> dict[str, Any] | None:
 
 def list_approvals(store, world_id: str | None = None, strategy_id: str | None = None) -> list[dict[str, Any]]:
     """Decisions, oldest first within each (world, strategy)."""
-    q = select(approvals)
-    if world_id:
-        q = q.where(approvals.c.world_id == world_id)
-    if strategy_id:
-        q = q.where(approvals.c.strategy_id == strategy_id)
-    with store.engine.connect() as conn:
-        rows = conn.execute(q.order_by(approvals.c.world_id, approvals.c.strategy_id, approvals.c.seq)).mappings()
-        return [dict(r) for r in rows]
+    return select_rows(store.engine, approvals, order_by=("world_id", "strategy_id", "seq"), world_id=world_id,
+                       strategy_id=strategy_id)

@@ -12,7 +12,7 @@ for research). Differences from the seed, on purpose:
 * ``montecarlo_results.decision_snapshot_id`` has no foreign key (there is no
   ``decision_snapshots`` table in this project).
 * Every table has a unique key, so that a rerun can be recognised (see
-  :mod:`qmtl_research.audit.repository`): ``performance_reports`` are unique per
+  :mod:`qmtl_research.store.audit_repository`): ``performance_reports`` are unique per
   ``(portfolio_id, period, start_date, end_date)``; ``attributions`` carry the
   period's ``start_date``/``end_date`` (schema version 2) and are unique per
   ``(portfolio_id, period, start_date, end_date, factor)``.

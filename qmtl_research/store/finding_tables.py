@@ -13,7 +13,7 @@ updated or deleted, so the table is insert-only and its history is the finding's
   constraints; every revision appends a ``finding_recorded`` event in the same transaction.
 
 This module only stores and reads; the rules (what a revision may change, closing, a high
-finding blocking approval) live in :mod:`qmtl_research.validation.findings`.
+finding blocking approval) live in :mod:`qmtl_research.governance.findings`.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from qmtl_research.errors import StoreError
 from qmtl_research.store.codec import to_jsonable
+from qmtl_research.store.query import select_rows
 from qmtl_research.store.tables import events, metadata
 
 FINDING_EVENT = "finding_recorded"
@@ -113,10 +114,5 @@ def finding_by_key(store, idempotency_key: str) -> dict[str, Any] | None:
 def finding_revisions(store, world_id: str | None = None, strategy_id: str | None = None,
                       finding_id: str | None = None) -> list[dict[str, Any]]:
     """Every revision, ordered by finding id then revision."""
-    q = select(findings)
-    for col, val in ((findings.c.world_id, world_id), (findings.c.strategy_id, strategy_id),
-                     (findings.c.finding_id, finding_id)):
-        if val:
-            q = q.where(col == val)
-    with store.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(q.order_by(findings.c.finding_id, findings.c.revision)).mappings()]
+    return select_rows(store.engine, findings, order_by=("finding_id", "revision"), world_id=world_id,
+                       strategy_id=strategy_id, finding_id=finding_id)

@@ -16,11 +16,12 @@ from qmtl_research.errors import StoreError
 from qmtl_research.store.codec import decode, encode, to_jsonable
 from qmtl_research.store.db import ensure_schema, make_engine, parse_store_url, resolve_url, sqlite_path, store_unavailable
 from qmtl_research.store.guards import is_guard_refusal
+from qmtl_research.store.query import select_rows
 from qmtl_research.store.tables import evaluation_runs, events, reports, run_history, run_results
 
 RUN_STATUSES = ("created", "running", "evaluated", "failed")
 #: rejudgement: the verdict again under a changed validation profile (the event-stream consumer,
-#: qmtl_research.validation.stream); the run itself is never rewritten
+#: qmtl_research.governance.stream); the run itself is never rewritten
 CHANGE_TYPES = ("override", "ex_post_failure", "extended_validation", "rejudgement")
 #: our snake_case event types (stored) -> QMTL's event names (added to exports)
 QMTL_EVENT_NAMES = {"evaluation_run_created": "EvaluationRunCreated",
@@ -57,7 +58,7 @@ def new_run_id(strategy_id: str, now: dt.datetime | None = None) -> str:
 def event_values(event_type: str, key: RunKey | None, payload: dict, *, idempotency_key: str,
                  world_id: str | None = None) -> dict[str, Any]:
     """The ``events`` row of :meth:`EvaluationStore.emit_event` (for writers that insert events
-    inside their own transaction, e.g. :class:`qmtl_research.audit.repository.AuditRepository`)."""
+    inside their own transaction, e.g. :class:`qmtl_research.store.audit_repository.AuditRepository`)."""
     return dict(event_type=event_type, idempotency_key=idempotency_key,
                 world_id=key.world_id if key else world_id, strategy_id=key.strategy_id if key else None,
                 run_id=key.run_id if key else None, payload=to_jsonable(payload), created_at=utcnow())
@@ -150,15 +151,8 @@ class EvaluationStore:
 
     def list_runs(self, world_id: str | None = None, strategy_id: str | None = None,
                   status: str | None = None) -> list[dict[str, Any]]:
-        q = select(evaluation_runs)
-        if world_id:
-            q = q.where(evaluation_runs.c.world_id == world_id)
-        if strategy_id:
-            q = q.where(evaluation_runs.c.strategy_id == strategy_id)
-        if status:
-            q = q.where(evaluation_runs.c.status == status)
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q.order_by(evaluation_runs.c.created_at)).mappings()]
+        return select_rows(self.engine, evaluation_runs, order_by="created_at", world_id=world_id,
+                           strategy_id=strategy_id, status=status)
 
     def _set_status(self, key: RunKey, allowed_from: Iterable[str], *, event: dict | None = None, **values) -> None:
         """Move the run to ``values['status']`` from one of ``allowed_from``; with ``event``
@@ -333,17 +327,8 @@ class EvaluationStore:
 
     def events(self, event_type: str | None = None, world_id: str | None = None,
                strategy_id: str | None = None, since: dt.datetime | None = None) -> list[dict[str, Any]]:
-        q = select(events)
-        if event_type:
-            q = q.where(events.c.event_type == event_type)
-        if world_id:
-            q = q.where(events.c.world_id == world_id)
-        if strategy_id:
-            q = q.where(events.c.strategy_id == strategy_id)
-        if since:
-            q = q.where(events.c.created_at >= since)
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q.order_by(events.c.id)).mappings()]
+        return select_rows(self.engine, events, order_by="id", at_least={"created_at": since},
+                           event_type=event_type, world_id=world_id, strategy_id=strategy_id)
 
     def export_events_jsonl(self, **filters) -> Iterator[str]:
         """One JSON object per event (keys sorted): the stored fields plus ``qmtl_event_type``,
@@ -366,13 +351,7 @@ class EvaluationStore:
                              fix="versions are never overwritten; render a new version") from None
 
     def list_reports(self, strategy_id: str | None = None, world_id: str | None = None) -> list[dict[str, Any]]:
-        q = select(reports)
-        if strategy_id:
-            q = q.where(reports.c.strategy_id == strategy_id)
-        if world_id:
-            q = q.where(reports.c.world_id == world_id)
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q.order_by(reports.c.id)).mappings()]
+        return select_rows(self.engine, reports, order_by="id", strategy_id=strategy_id, world_id=world_id)
 
     def results_frame(self, key: RunKey) -> pd.DataFrame:
         """Index of what a run recorded: section, name, kind."""

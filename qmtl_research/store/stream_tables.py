@@ -25,6 +25,7 @@ from sqlalchemy import Column, Connection, DateTime, Float, Integer, String, Tab
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from qmtl_research.store.query import select_rows
 from qmtl_research.store.tables import Json, metadata
 
 #: the PostgreSQL channel the events log notifies on (payload: the event id)
@@ -126,11 +127,7 @@ def put_state(conn: Connection, row: dict[str, Any]) -> None:
 
 def read_state(engine, world_id: str | None = None) -> list[dict[str, Any]]:
     """State-view rows (ordered by world, strategy)."""
-    q = select(state_view)
-    if world_id:
-        q = q.where(state_view.c.world_id == world_id)
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(q.order_by(state_view.c.world_id, state_view.c.strategy_id)).mappings()]
+    return select_rows(engine, state_view, order_by=("world_id", "strategy_id"), world_id=world_id)
 
 
 def read_offsets(engine) -> dict[str, int]:

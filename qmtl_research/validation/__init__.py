@@ -4,8 +4,10 @@ metrics (blocks from returns) -> policy (QMTL format, pydantic; each section the
 rule) -> rules (the one Rule protocol) with core_rules (QMTL's five core rules, reading core's
 threshold and selection pass), extended_rules (QMTL's extended layers) and research_rules
 (this project's research_model_rules), assembled by registry (the only list of rule names)
--> engine (batch verdicts; ``qmtl_compat=True`` reproduces QMTL's engine exactly) -> runs
-(EvaluationRun lifecycle in the store) -> overrides, events, monitoring, health, diff, invariants.
+-> engine (batch verdicts; ``qmtl_compat=True`` reproduces QMTL's engine exactly) -> health
+(QMTL's validation_health of a batch), diff (two policies on the same runs), evidence and
+assessment (the validation stage's verdict). What happens to a verdict afterwards (run
+lifecycle, overrides, approvals, events, monitoring, findings) is :mod:`qmtl_research.governance`.
 
 The names below are loaded on first use (PEP 562), so importing one submodule
 (``qmtl_research.validation.compat`` for the CLI's help text, say) does not load the

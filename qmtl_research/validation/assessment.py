@@ -19,7 +19,6 @@ import pandas as pd
 
 from qmtl_research.errors import ConfigError
 from qmtl_research.paths import params_dir, project_root
-from qmtl_research.results import ValidationResults
 from qmtl_research.validation.engine import RunOutcome, evaluate_batch, outcomes_frame, rules_frame
 from qmtl_research.validation.evidence import benchmark_comparison, blocks_from_results
 from qmtl_research.validation.health import health_from_outcomes
@@ -175,7 +174,7 @@ def describe_inputs(ctx):
 
     if input_kind(ctx.strategy) == "panel":
         return dict(describe_panel(ctx.panel()).items())
-    from qmtl_research.audit.portfolio import load_portfolio
+    from qmtl_research.data.portfolio import load_portfolio
 
     return dict(describe_portfolio(load_portfolio(ctx.strategy)).items())
 
@@ -213,34 +212,3 @@ def _assess_qmtl_runs(ctx, base: dict) -> Assessment:
                       # a compatibility check promotes nothing: the imported runs keep their own stages
                       recommended_stage=COMPATIBILITY_STAGE,
                       notes=["Each export file is one batch (selection acts across it); bounds inclusive."])
-
-
-def assessment_results(ctx, a: Assessment) -> ValidationResults:
-    """The section ``validation`` of the results contract for the assessment ``a``."""
-    from qmtl_research.validation.health import policy_stability
-    from qmtl_research.validation.overrides import overrides_frame
-
-    health = a.health()
-    if ctx.recording:
-        health["validation_policy_age_days"], health["ruleset_change_count_last_90d"] = \
-            policy_stability(ctx.store, ctx.world_id, a.stage)
-        ov = overrides_frame(ctx.store, ctx.world_id, ctx.strategy_id)
-        ov = ov[ov["run_id"] == ctx.run_id].reset_index(drop=True)
-    else:
-        ov = pd.DataFrame(columns=["run_id"])
-    return ValidationResults(rules=a.rules, thresholds=a.thresholds(), summary=a.summary(), metrics=a.metrics,
-                             health=health, benchmark_comparison=a.benchmark_comparison(), extended=a.extended(),
-                             overrides=ov, verdicts=a.verdicts)
-
-
-def record_assessment(ctx, a: Assessment) -> ValidationResults:
-    """Record section "validation" for the run and evaluate (freeze) it. No-op in exploration mode."""
-    if ctx.recording:
-        from qmtl_research.validation.events import sync_policy
-
-        sync_policy(ctx.store, ctx.world, a.policy)
-    res = assessment_results(ctx, a).record(ctx)
-    if ctx.recording:
-        ctx.store.evaluate_run(ctx.key, metrics=a.metrics, validation=a.validation_payload(), summary=a.summary(),
-                               policy_version=a.policy_version, ruleset_hash=a.ruleset_hash)
-    return res

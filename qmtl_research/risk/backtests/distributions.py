@@ -22,7 +22,7 @@ import numpy as np
 from scipy import special, stats
 
 from qmtl_research.errors import InputError
-from qmtl_research.risk._checks import check_confidence
+from qmtl_research.risk.input_checks import check_confidence
 
 
 def _std_t_factor(dof: np.ndarray) -> np.ndarray:

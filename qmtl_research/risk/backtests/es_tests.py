@@ -14,7 +14,7 @@ import numpy as np
 from scipy import special
 
 from qmtl_research.errors import InputError
-from qmtl_research.risk._checks import check_confidence
+from qmtl_research.risk.input_checks import check_confidence
 
 SIM_EVENTS = 4_000_000    # candidate tail events per simulation block (bounds memory on long panels)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from qmtl_research.errors import InputError
-from qmtl_research.risk._checks import check_confidence
+from qmtl_research.risk.input_checks import check_confidence
 from qmtl_research.risk.backtests import es_tests as es_t
 from qmtl_research.risk.backtests import var_tests as var_t
 

@@ -16,7 +16,7 @@ from scipy import special
 from scipy.special import xlogy
 
 from qmtl_research.errors import InputError
-from qmtl_research.risk._checks import check_confidence
+from qmtl_research.risk.input_checks import check_confidence
 
 GREEN_CUTOFF, RED_CUTOFF = 0.95, 0.9999
 #: FRTB backtesting multiplier by exceptions in 250 days at 99 % (BCBS d457, January 2019,

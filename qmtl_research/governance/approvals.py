@@ -20,7 +20,7 @@ the command line, and writes nothing):
    (``decommissioned`` has none);
 3. RACI: the role must be ``A``, ``R`` or ``A/R`` for the transition's activity; for the
    activities listed under ``independent_review`` in the RACI file the actor must not be the
-   model's owner or developer (model card; :mod:`qmtl_research.validation.signoff`);
+   model's owner or developer (model card; :mod:`qmtl_research.governance.signoff`);
 4. the run: it must be ``evaluated``; judged for one of the transition's ``run_stages``; the
    latest evaluated run of the strategy in the world for those stages (a newer run, e.g. a
    re-evaluation under a new policy, supersedes it);
@@ -30,7 +30,7 @@ the command line, and writes nothing):
    A ``warn`` verdict may be approved (QMTL's warnings are soft); the verdict is recorded with
    the decision. ``reject`` is allowed on any verdict;
 6. findings: ``approve`` / ``conditional`` are refused while a finding of severity ``high`` on the
-   strategy in the world is open or in progress (:mod:`qmtl_research.validation.findings`);
+   strategy in the world is open or in progress (:mod:`qmtl_research.governance.findings`);
 7. report: a transition with ``requires_report`` (signing the Validation Report) needs the
    version of a report registered for this run; any ``report_version`` given must be one.
 
@@ -40,7 +40,7 @@ recorded one and writes nothing; so does a repeated ``idempotency_key``.
 
 Use::
 
-    from qmtl_research.validation.approvals import approval_block, record_decision
+    from qmtl_research.governance.approvals import approval_block, record_decision
     rec = record_decision(store, key, decision="approve", actor="Kim", role="Risk",
                           reason="report v0001 reviewed", report_version="v0001")
     block = approval_block(store, key)   # history, current stage, who may sign next
@@ -63,10 +63,10 @@ from qmtl_research.paths import params_dir
 from qmtl_research.store import EvaluationStore, RunKey
 from qmtl_research.store.approval_tables import append_approval, approval_by_key, list_approvals
 from qmtl_research.store.repository import utcnow
-from qmtl_research.validation.governance import Decision, Governance, Transition, load_governance
-from qmtl_research.validation.overrides import review_window_days
-from qmtl_research.validation.runs import effective_summary, latest_runs
-from qmtl_research.validation.signoff import SignOffRefused, check_independence, check_role, model_card_of
+from qmtl_research.governance.raci import Decision, Governance, Transition, load_governance
+from qmtl_research.governance.overrides import review_window_days
+from qmtl_research.governance.runs import effective_summary, latest_runs
+from qmtl_research.governance.signoff import SignOffRefused, check_independence, check_role, model_card_of
 from qmtl_research.yamlio import line_of
 
 HISTORY_COLUMNS = ["seq", "timestamp", "run_id", "decision", "actor", "role", "role_letter", "activity",
@@ -319,7 +319,7 @@ def _run_problems(store: EvaluationStore, key: RunKey, run: dict[str, Any], t: T
             problems.append(problem)
         info["override_revision"] = rev
     if t.decision in ("approve", "conditional"):
-        from qmtl_research.validation.findings import blocking_findings
+        from qmtl_research.governance.findings import blocking_findings
 
         blocking = blocking_findings(store, key.world_id, key.strategy_id)
         if len(blocking):

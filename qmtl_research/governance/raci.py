@@ -12,7 +12,7 @@ activity the RACI file does not have, an activity nobody may sign).
 
 Use::
 
-    from qmtl_research.validation.governance import load_governance
+    from qmtl_research.governance.raci import load_governance
     gov = load_governance()                              # the shipped files
     t = gov.lifecycle.transition("validation", "approve")
     gov.signers(t.activity)                              # {'Risk': 'A/R'}

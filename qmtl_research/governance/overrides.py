@@ -3,7 +3,7 @@
 An approved override needs an actor, a reason and a timestamp. Every override (approved,
 rejected, revoked) is signed in a RACI role that may sign the activity ``Override approval``
 (``A``/``R`` in ``params/governance/raci.yaml``), by a person who is neither the model's owner
-nor its developer (model card; :mod:`qmtl_research.validation.signoff`). Review window:
+nor its developer (model card; :mod:`qmtl_research.governance.signoff`). Review window:
 30 days for live runs or worlds that are high-tier **and** client-critical,
 otherwise 90 days. An override is stored as a run-history revision
 (``change_type = override``); the run itself never changes.
@@ -20,8 +20,8 @@ from qmtl_research.config import ModelCard, WorldConfig
 from qmtl_research.errors import InputError, StoreError
 from qmtl_research.store import EvaluationStore, RunKey
 from qmtl_research.store.repository import utcnow
-from qmtl_research.validation.governance import Governance, load_governance
-from qmtl_research.validation.signoff import OVERRIDE_ACTIVITY, check_independence, check_role
+from qmtl_research.governance.raci import Governance, load_governance
+from qmtl_research.governance.signoff import OVERRIDE_ACTIVITY, check_independence, check_role
 
 SHORT_WINDOW_DAYS = 30
 LONG_WINDOW_DAYS = 90
@@ -76,7 +76,7 @@ def record_override(store: EvaluationStore, key: RunKey, world: WorldConfig, *, 
     ``role``: the RACI role signed under (must be A or R for ``Override approval``); the actor
     must not be the model's owner or developer (``card``, default: the strategy's model card).
     Nothing is stored when the override is incomplete, the role or the person may not sign
-    (:class:`~qmtl_research.validation.signoff.SignOffRefused`) or the run is not evaluated."""
+    (:class:`~qmtl_research.governance.signoff.SignOffRefused`) or the run is not evaluated."""
     ov = make_override(status, actor, reason, timestamp or (utcnow() if status == "approved" else None))
     gov = governance or load_governance()
     what = f"record an override ({ov.status}) of run {key}"

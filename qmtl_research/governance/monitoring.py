@@ -37,7 +37,7 @@ def demotion_candidates(blocks: Mapping[str, Mapping[str, float]], *, min_sharpe
 
 def live_blocks_from_store(store, world_id: str) -> dict[str, dict]:
     """``metrics.live`` of the latest evaluated live run of each strategy of a world."""
-    from qmtl_research.validation.runs import latest_runs
+    from qmtl_research.governance.runs import latest_runs
 
     return {r["strategy_id"]: (r.get("metrics") or {})["live"] for r in latest_runs(store, world_id, stage="live")
             if isinstance((r.get("metrics") or {}).get("live"), dict)}

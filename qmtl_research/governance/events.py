@@ -27,8 +27,8 @@ from qmtl_research.store.repository import QMTL_EVENT_NAMES
 from qmtl_research.validation.policy import STAGES, Policy, policy_of_world, ruleset_hash
 
 EVENT_TYPES = ("evaluation_run_created", "evaluation_run_updated", "validation_profile_changed",
-               APPROVAL_EVENT,  # approval decisions: qmtl_research.validation.approvals
-               FINDING_EVENT)   # findings log revisions: qmtl_research.validation.findings
+               APPROVAL_EVENT,  # approval decisions: qmtl_research.governance.approvals
+               FINDING_EVENT)   # findings log revisions: qmtl_research.governance.findings
 
 
 def event_type_of(name: str | None) -> str | None:

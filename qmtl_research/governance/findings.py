@@ -21,7 +21,7 @@ Rules (each violation raises :class:`~qmtl_research.errors.InputError` or
 
 Use::
 
-    from qmtl_research.validation.findings import add_finding, close_finding, findings_frame
+    from qmtl_research.governance.findings import add_finding, close_finding, findings_frame
     f = add_finding(store, key, title="Grade 1 under-predicted", severity="high", owner="Quant lead",
                     due="2027-03-31", remediation="recalibrate the SVC", actor="Kim")
     close_finding(store, f.finding_id, actor="Kim", note="recalibrated in run ...", evidence="reports/...")

@@ -3,13 +3,13 @@ reached its drawdown limit or lost more than its daily limit.
 
 ::
 
-    from qmtl_research.audit.alerts import check_alerts
-    from qmtl_research.audit.settings import load_audit_settings
+    from qmtl_research.risk.alerts import check_alerts
+    from qmtl_research.risk.audit_settings import load_audit_settings
     alerts = check_alerts(daily_returns, load_audit_settings())
     # DataFrame[date, alert, value, threshold, message], ordered by date then alert
 
 Conventions (returns are per-period **simple** returns as fractions; limits are
-negative fractions, see :mod:`qmtl_research.audit.settings`):
+negative fractions, see :mod:`qmtl_research.risk.audit_settings`):
 
 * ``drawdown_t = W_t / max(1, max_{s<=t} W_s) - 1`` with compounded wealth
   ``W_t = prod_{s<=t} (1 + r_s)`` starting at ``W = 1`` before the first return
@@ -34,7 +34,7 @@ import pandas as pd
 
 from qmtl_research import measures
 from qmtl_research.errors import InputError
-from qmtl_research.risk._checks import check_returns
+from qmtl_research.risk.input_checks import check_returns
 
 TOLERANCE = 1e-12
 ALERT_COLUMNS = ["date", "alert", "value", "threshold", "message"]
@@ -48,7 +48,7 @@ def drawdowns(returns: pd.Series) -> pd.Series:
 
 def check_alerts(returns: pd.Series, settings) -> pd.DataFrame:
     """The alerts of ``returns`` (Series with a DatetimeIndex, simple returns) under ``settings``
-    (:class:`~qmtl_research.audit.settings.AuditSettings` or its ``alerts``).
+    (:class:`~qmtl_research.risk.audit_settings.AuditSettings` or its ``alerts``).
 
     Returns a DataFrame with columns ``date`` (Timestamp), ``alert`` (``"max_drawdown"`` |
     ``"daily_loss"``), ``value`` (the drawdown or the return, a fraction), ``threshold`` (the

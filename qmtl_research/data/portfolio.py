@@ -193,7 +193,7 @@ def demo_portfolio(start: str = "2007-01-02", end: str = "2024-12-31", seed: int
     w = validate_weights(weights or DEMO_WEIGHTS, assets.columns)
     return PortfolioData(assets.copy(), w, bench.copy(), factors.copy(), dict(DEMO_STOCKS),
                          "audit demo: seed sample portfolio, synthetic daily data", True, "demo",
-                         portfolio_value, {"seed": seed, "generator": "qmtl_research.audit.portfolio.demo_portfolio"})
+                         portfolio_value, {"seed": seed, "generator": "qmtl_research.data.portfolio.demo_portfolio"})
 
 
 # ------------------------------------------------------------------ real data

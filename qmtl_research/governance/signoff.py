@@ -16,7 +16,7 @@ the person and what to do; nothing is written.
 
 Use::
 
-    from qmtl_research.validation.signoff import check_signer
+    from qmtl_research.governance.signoff import check_signer
     role, letter = check_signer(gov, "Override approval", role="Risk", actor="Kim", strategy_id="demo",
                                 action="approve an override of run ...")
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 from qmtl_research.config import ModelCard, list_strategies, load_model_card, load_strategy, load_strategy_card
 from qmtl_research.errors import StoreError
 from qmtl_research.paths import params_dir
-from qmtl_research.validation.governance import Governance
+from qmtl_research.governance.raci import Governance
 
 #: the RACI activity an override is signed under
 OVERRIDE_ACTIVITY = "Override approval"

@@ -39,7 +39,7 @@ import pandas as pd
 
 from qmtl_research import measures as _measures
 from qmtl_research.errors import InputError
-from qmtl_research.risk._checks import check_returns
+from qmtl_research.risk.input_checks import check_returns
 
 PERIODS = ("1M", "3M", "6M", "YTD", "1Y", "3Y", "5Y", "ALL", "custom")
 CONVENTIONS_TEXT = ("simple returns; periods/year {ppy}; risk-free {rf:.4%} p.a. (rf/ppy per period); "

@@ -330,7 +330,7 @@ def demo_positions(days: int = DEMO_SNAPSHOT_DAYS, end: str | None = None) -> Po
     :data:`DEMO_BUY_DATE` and held. Prices are whole KRW, ``round(10,000 * prod(1 + r))`` of the
     demo's synthetic daily returns from 2007-01-02. The positions cover the last ``days`` business
     days of the demo data up to ``end`` (default its last date, 2024-12-31)."""
-    from qmtl_research.audit.portfolio import demo_portfolio
+    from qmtl_research.data.portfolio import demo_portfolio
 
     data = demo_portfolio()
     prices = (DEMO_START_PRICE * (1.0 + data.asset_returns[list(data.weights.index)]).cumprod()).round()

@@ -55,7 +55,7 @@ from qmtl_research.store.repository import utcnow
 from qmtl_research.store.tables import events
 from qmtl_research.validation.engine import evaluate_batch
 from qmtl_research.validation.policy import policy_of_world
-from qmtl_research.validation.runs import latest_runs, record_extended_validation, record_of
+from qmtl_research.governance.runs import latest_runs, record_extended_validation, record_of
 
 #: the consumer that keeps the state view when no name is given
 DEFAULT_CONSUMER = "state-view"
@@ -161,10 +161,10 @@ def state_row(store: EvaluationStore, world_id: str, strategy_id: str, event_id:
               governance=None) -> dict[str, Any]:
     """The state-view row of (world, strategy), computed from the store (``governance``: the
     loaded governance files, read from ``params/governance`` when None)."""
-    from qmtl_research.validation.approvals import current_stage
-    from qmtl_research.validation.findings import findings_frame
-    from qmtl_research.validation.overrides import overrides_frame
-    from qmtl_research.validation.signoff import model_card_of
+    from qmtl_research.governance.approvals import current_stage
+    from qmtl_research.governance.findings import findings_frame
+    from qmtl_research.governance.overrides import overrides_frame
+    from qmtl_research.governance.signoff import model_card_of
 
     now = utcnow()
     evaluated = [r for r in store.list_runs(world_id, strategy_id, status="evaluated")]
@@ -264,7 +264,7 @@ class Consumer:
         """Handle events from the stored offset on. ``once``: stop when none is left; otherwise
         wait for new ones (LISTEN on PostgreSQL, polling on SQLite) until ``idle_timeout``
         seconds pass without one (None: forever)."""
-        from qmtl_research.validation.governance import load_governance
+        from qmtl_research.governance.raci import load_governance
 
         self._governance = load_governance()     # once per call (a long follow sees file changes on restart)
         result = FollowResult(self.name, offset=self.offset)

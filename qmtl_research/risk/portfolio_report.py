@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from qmtl_research.audit.portfolio import PortfolioData
+from qmtl_research.data.portfolio import PortfolioData
 from qmtl_research.errors import InputError
 from qmtl_research.risk import (MonteCarloConfig, MonteCarloResult, historical_scenarios, historical_var,
                                 load_scenarios, simulate, stress_test)
@@ -72,5 +72,5 @@ def save_report(report: RiskReport, repo):
     """Write the report's Monte Carlo run, VaR snapshot (linked to the run) and stress results in
     **one transaction**; a rerun for the same portfolio and as-of date is a no-op when its numbers are
     the same and refused (StoreError, nothing written) when they differ. Returns the
-    :class:`~qmtl_research.audit.repository.SaveOutcome`."""
+    :class:`~qmtl_research.store.audit_repository.SaveOutcome`."""
     return repo.save_risk_report(report)

@@ -2,7 +2,7 @@
 
 ::
 
-    from qmtl_research.audit.settings import load_audit_settings
+    from qmtl_research.risk.audit_settings import load_audit_settings
     s = load_audit_settings()            # params/audit.yaml, or load_audit_settings("my.yaml")
     s.alerts.max_drawdown, s.alerts.daily_loss     # -0.10, -0.03
     s.benchmark                                    # "KOSPI"
@@ -26,7 +26,7 @@ File layout (one top-level ``audit:`` block, unknown keys are errors)::
 * ``alerts`` thresholds are **returns as negative fractions** (the sign of a loss):
   ``max_drawdown: -0.10`` = a drawdown of 10 %, ``daily_loss: -0.03`` = a one-day
   return of -3 %. Each must lie in (-1, 0); ``null`` switches the alert off. What
-  "reached" means: :mod:`qmtl_research.audit.alerts`.
+  "reached" means: :mod:`qmtl_research.risk.alerts`.
 """
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def load_audit_settings(path: str | Path | None = None) -> AuditSettings:
 
 def resolve_benchmark(data, settings: AuditSettings, choice: str | None = None):
     """``(returns, series name)`` of the benchmark chosen by ``choice`` (else ``settings.benchmark``)
-    in a :class:`~qmtl_research.audit.portfolio.PortfolioData`; ``(None, None)`` for ``none``.
+    in a :class:`~qmtl_research.data.portfolio.PortfolioData`; ``(None, None)`` for ``none``.
 
     Raises ConfigError naming the setting (file:line) when the portfolio's data has no such series."""
     code = choice or settings.benchmark

@@ -5,7 +5,7 @@
 max drawdown and ES(99 %), the full live period, live/backtest Sharpe ratio and drawdown ratio:
 :func:`qmtl_research.validation.metrics.live_block`), the override frequency of the strategy in
 the world and the demotion-candidate decision
-(:func:`qmtl_research.validation.monitoring.demotion_candidates`), and stores a ``live`` run
+(:func:`qmtl_research.governance.monitoring.demotion_candidates`), and stores a ``live`` run
 judged under the world's policy at stage ``live``. The run's params name the backtest run it is
 judged against (the latest evaluated backtest run of the strategy in the world).
 """
@@ -25,10 +25,10 @@ from qmtl_research.store import EvaluationStore, RunKey
 from qmtl_research.store.repository import new_run_id, utcnow
 from qmtl_research.validation.engine import evaluate_batch
 from qmtl_research.validation.metrics import live_block
-from qmtl_research.validation.monitoring import demotion_candidates
+from qmtl_research.governance.monitoring import demotion_candidates
 from qmtl_research.validation.policy import policy_of_world
 from qmtl_research.validation.qmtl_runs import RunRecord
-from qmtl_research.validation.runs import latest_runs, store_outcome
+from qmtl_research.governance.runs import latest_runs, store_outcome
 
 #: days over which overrides are counted for the override frequency
 OVERRIDE_WINDOW_DAYS = 90
@@ -51,7 +51,7 @@ def live_returns(strategy: StrategyConfig, returns_file: str | None = None) -> t
     if strategy.portfolio is None:
         raise InputError(f"strategy {strategy.strategy_id} has no returns to monitor", where="--returns",
                          fix="give --returns FILE or live.returns_path in the strategy file")
-    from qmtl_research.audit.portfolio import load_portfolio
+    from qmtl_research.data.portfolio import load_portfolio
 
     data = load_portfolio(strategy)
     return data.portfolio_returns.rename(strategy.strategy_id), data.label()
@@ -61,7 +61,7 @@ def override_frequency(store: EvaluationStore, world_id: str, strategy_id: str,
                        now: dt.datetime | None = None) -> dict[str, float]:
     """Overrides of the strategy in the world: in the last :data:`OVERRIDE_WINDOW_DAYS` days,
     in the window before it, and per 30 days over the last window."""
-    from qmtl_research.validation.overrides import overrides_frame
+    from qmtl_research.governance.overrides import overrides_frame
 
     now = pd.Timestamp(now or utcnow())
     f = overrides_frame(store, world_id, strategy_id, now=now.to_pydatetime())

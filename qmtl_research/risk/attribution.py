@@ -22,7 +22,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from qmtl_research.errors import InputError
-from qmtl_research.risk._checks import check_frame
+from qmtl_research.risk.input_checks import check_frame
 
 
 @dataclass

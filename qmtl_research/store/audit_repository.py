@@ -50,6 +50,9 @@ alert event                its idempotency key (:func:`alert_event_key`)
 
 Numbers are compared with a relative tolerance of 1e-12 (what survives a round trip
 through SQLite REAL, PostgreSQL double precision and JSON/JSONB).
+
+Longer than 400 lines on purpose: the unit of work, the per-record-set comparisons it runs before
+any write and the reads of the same tables are one contract; split, the refusal rules would drift apart.
 """
 from __future__ import annotations
 
@@ -68,6 +71,7 @@ from qmtl_research.store import EvaluationStore
 from qmtl_research.store.audit_tables import (attributions, daily_snapshots, montecarlo_results, performance_reports,
                                               stress_test_results, var_daily_snapshots)
 from qmtl_research.store.codec import to_jsonable
+from qmtl_research.store.query import select_rows
 from qmtl_research.store.repository import event_values
 from qmtl_research.store.tables import events
 
@@ -387,7 +391,7 @@ class AuditTransaction:
 
     # -- snapshots
     def add_snapshots(self, snapshots, portfolio_id: str = "main") -> None:
-        """Daily snapshots (:class:`~qmtl_research.audit.snapshot.DailySnapshot`, ascending dates)."""
+        """Daily snapshots (:class:`~qmtl_research.data.snapshot.DailySnapshot`, ascending dates)."""
         pid = _text(portfolio_id, 50, "portfolio_id")
         rows = [dict(portfolio_id=pid, date=_date(s.date), total_value=float(s.total_value), cash=float(s.cash),
                      positions=to_jsonable([p.__dict__ for p in s.positions]),
@@ -400,7 +404,7 @@ class AuditTransaction:
 
     # -- performance
     def add_performance(self, report, portfolio_id: str = "main", *, benchmark_name: str | None = None) -> None:
-        """A :class:`~qmtl_research.audit.performance.PerformanceReport` (``report_data`` holds all of it,
+        """A :class:`~qmtl_research.risk.performance.PerformanceReport` (``report_data`` holds all of it,
         plus ``benchmark_name``)."""
         pid = _text(portfolio_id, 50, "portfolio_id")
         d = report.as_dict()
@@ -419,7 +423,7 @@ class AuditTransaction:
     # -- attribution
     def add_attribution(self, result, period: str, portfolio_id: str = "main", *, start_date=None,
                         end_date=None) -> None:
-        """Factor rows of an :class:`~qmtl_research.audit.attribution.AttributionResult` (or its ``table``
+        """Factor rows of an :class:`~qmtl_research.risk.attribution.AttributionResult` (or its ``table``
         with ``start_date``/``end_date``)."""
         table = getattr(result, "table", result)
         start_date = start_date or getattr(result, "start_date", None)
@@ -479,7 +483,7 @@ class AuditTransaction:
                                      f"portfolio {portfolio_id}, {key['snapshot_date']}", fix="a VaR snapshot is stored once per portfolio and date: use another --date"))
 
     def add_risk_report(self, report) -> None:
-        """A :class:`~qmtl_research.audit.risk_report.RiskReport`: Monte Carlo, VaR snapshot (linked to the
+        """A :class:`~qmtl_research.risk.portfolio_report.RiskReport`: Monte Carlo, VaR snapshot (linked to the
         run) and stress results, idempotent per (as-of date, portfolio) as a whole."""
         mc = self._montecarlo_set(report.montecarlo)
         v = report.var.set_index("confidence")
@@ -492,7 +496,7 @@ class AuditTransaction:
 
     # -- alerts
     def add_alerts(self, alerts: pd.DataFrame, *, portfolio_id: str, source: str, series_start=None) -> None:
-        """Alerts of :func:`qmtl_research.audit.alerts.check_alerts` as ``audit_alert`` events.
+        """Alerts of :func:`qmtl_research.risk.alerts.check_alerts` as ``audit_alert`` events.
 
         ``source`` names the command (``"performance"``, ``"snapshot"``); ``series_start`` is the first
         date of the return series the drawdowns were measured on. Payload: portfolio_id, source, date,
@@ -563,14 +567,11 @@ class AuditRepository:
         return self._one(lambda tx: tx.add_snapshots(snapshots, portfolio_id))
 
     def snapshots(self, portfolio_id: str = "main") -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(daily_snapshots).where(daily_snapshots.c.portfolio_id == portfolio_id)
-                                .order_by(daily_snapshots.c.date)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows])
+        return pd.DataFrame(select_rows(self.engine, daily_snapshots, order_by="date", portfolio_id=portfolio_id))
 
     def previous_snapshot(self, portfolio_id: str, before) -> "DailySnapshot | None":  # noqa: F821
         """The last stored snapshot of ``portfolio_id`` dated strictly before ``before`` (or None)."""
-        from qmtl_research.audit.snapshot import DailySnapshot, PositionSnapshot
+        from qmtl_research.data.snapshot import DailySnapshot, PositionSnapshot
 
         t = daily_snapshots
         with self.engine.connect() as conn:
@@ -584,14 +585,10 @@ class AuditRepository:
 
     def snapshot_returns(self, portfolio_id: str, before=None) -> pd.Series:
         """Stored daily returns of ``portfolio_id`` (DatetimeIndex), dated before ``before`` if given."""
-        t = daily_snapshots
-        q = select(t.c.date, t.c.daily_return).where(t.c.portfolio_id == portfolio_id)
-        if before is not None:
-            q = q.where(t.c.date < _date(before))
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.order_by(t.c.date)).all()
-        return pd.Series([float(r.daily_return or 0.0) for r in rows],
-                         index=pd.DatetimeIndex([pd.Timestamp(r.date) for r in rows], name="date"), dtype=float)
+        rows = select_rows(self.engine, daily_snapshots, columns=("date", "daily_return"), order_by="date",
+                           below={"date": None if before is None else _date(before)}, portfolio_id=portfolio_id)
+        return pd.Series([float(r["daily_return"] or 0.0) for r in rows],
+                         index=pd.DatetimeIndex([pd.Timestamp(r["date"]) for r in rows], name="date"), dtype=float)
 
     # --------------------------------------------------------- performance
     def save_performance(self, report, portfolio_id: str = "main", *, benchmark_name: str | None = None
@@ -599,9 +596,7 @@ class AuditRepository:
         return self._one(lambda tx: tx.add_performance(report, portfolio_id, benchmark_name=benchmark_name))
 
     def performance_reports(self, portfolio_id: str = "main") -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(select(performance_reports).where(
-                performance_reports.c.portfolio_id == portfolio_id).order_by(performance_reports.c.id)).mappings()]
+        return select_rows(self.engine, performance_reports, order_by="id", portfolio_id=portfolio_id)
 
     def save_attribution(self, result, period: str, portfolio_id: str = "main", *, start_date=None,
                          end_date=None) -> SaveOutcome:
@@ -609,10 +604,7 @@ class AuditRepository:
                                                        end_date=end_date))
 
     def attributions(self, portfolio_id: str = "main") -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(attributions).where(attributions.c.portfolio_id == portfolio_id)
-                                .order_by(attributions.c.id)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows])
+        return pd.DataFrame(select_rows(self.engine, attributions, order_by="id", portfolio_id=portfolio_id))
 
     # --------------------------------------------------------------- risk
     def save_montecarlo(self, result) -> SaveOutcome:
@@ -627,10 +619,7 @@ class AuditRepository:
 
     def montecarlo_runs(self) -> pd.DataFrame:
         """Every stored Monte Carlo run (run_id, run_date, var_95 ...), oldest first."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(montecarlo_results).order_by(montecarlo_results.c.created_at,
-                                                                    montecarlo_results.c.run_id)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows])
+        return pd.DataFrame(select_rows(self.engine, montecarlo_results, order_by=("created_at", "run_id")))
 
     def save_var_snapshot(self, snapshot_date, portfolio_id: str, var_95: float, var_99: float, cvar_95: float,
                           cvar_99: float, portfolio_value: float, run_id: str | None = None) -> SaveOutcome:
@@ -638,19 +627,14 @@ class AuditRepository:
                                                         cvar_99, portfolio_value, run_id))
 
     def var_snapshots(self, portfolio_id: str = "main") -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(var_daily_snapshots).where(var_daily_snapshots.c.portfolio_id == portfolio_id)
-                                .order_by(var_daily_snapshots.c.snapshot_date)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows])
+        return pd.DataFrame(select_rows(self.engine, var_daily_snapshots, order_by="snapshot_date",
+                                        portfolio_id=portfolio_id))
 
     def save_stress(self, run_id: str, table: pd.DataFrame) -> SaveOutcome:
         return self._one(lambda tx: tx.add_stress(run_id, table))
 
     def stress(self, run_id: str) -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(stress_test_results).where(stress_test_results.c.run_id == run_id)
-                                .order_by(stress_test_results.c.scenario_name)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows])
+        return pd.DataFrame(select_rows(self.engine, stress_test_results, order_by="scenario_name", run_id=run_id))
 
     def save_risk_report(self, report) -> SaveOutcome:
         return self._one(lambda tx: tx.add_risk_report(report))

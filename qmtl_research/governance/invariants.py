@@ -19,9 +19,9 @@ import pandas as pd
 from qmtl_research.config import WorldConfig
 from qmtl_research.store import EvaluationStore
 from qmtl_research.validation.engine import evaluate_batch
-from qmtl_research.validation.overrides import overrides_frame
+from qmtl_research.governance.overrides import overrides_frame
 from qmtl_research.validation.policy import Policy, policy_of_world
-from qmtl_research.validation.runs import latest_runs, record_of
+from qmtl_research.governance.runs import latest_runs, record_of
 
 
 @dataclass
