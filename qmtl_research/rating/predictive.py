@@ -149,7 +149,7 @@ def garch_state(returns: np.ndarray, est: pd.Series) -> tuple[float, float, floa
     """``(mu, omega, alpha, beta, h_next, std_resid)`` in return units from an estimation row
     (``mu, omega, alpha, beta`` for returns / ``scale``) filtered over ``returns`` (observed weeks up
     to the prediction date, no gaps): ``h_next`` the variance of the week after the last return."""
-    from qmtl_research.volatility.garch import _filter_columns
+    from qmtl_research.volatility.garch_engine import _filter_columns
 
     s = float(est["scale"])
     theta = np.array([[float(est["mu"]), float(est["omega"]), float(est["alpha"]), float(est["beta"])]])

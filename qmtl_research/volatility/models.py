@@ -87,22 +87,14 @@ class NaiveVolatility(_VolatilityModel):
 
 
 def _enable_compilation_cache() -> None:
-    """JAX backend: keep compiled XLA programs in the project's ``.cache/jax`` (a persistent
-    cache; the first run compiles, later processes load), unless ``JAX_COMPILATION_CACHE_DIR``
-    is set. The programs are the same, so the numbers are too."""
-    import os
-
+    """JAX backend: the project's persistent compilation cache
+    (:func:`~qmtl_research.volatility.compilation.enable_jax_compilation_cache`)."""
     import keras
 
-    if keras.backend.backend() != "jax" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        return
-    import jax
+    if keras.backend.backend() == "jax":
+        from qmtl_research.volatility.compilation import enable_jax_compilation_cache
 
-    from qmtl_research.paths import cache_dir
-
-    if not jax.config.jax_compilation_cache_dir:
-        jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+        enable_jax_compilation_cache()
 
 
 def _network(name: str, window: int, n_features: int, horizon: int, layers: int, units: int,

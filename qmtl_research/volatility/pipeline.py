@@ -31,7 +31,7 @@ from tqdm import tqdm
 from qmtl_research.errors import InputError
 from qmtl_research.volatility import evaluation as ev
 from qmtl_research.volatility.config import Stage1Config
-from qmtl_research.volatility.garch import fit_garch_panel
+from qmtl_research.volatility.garch_panel import fit_garch_panel
 from qmtl_research.volatility.inputs import check_histories, failures_frame
 from qmtl_research.volatility import registry
 from qmtl_research.volatility.samples import build_samples, r_columns, sigma_columns, y_columns
