@@ -18,7 +18,8 @@ scale-free), with the covariance transformed by the same diagonal Jacobian. With
 (``mean="Zero"``) ``mu`` is not a parameter: its row is absent. p-values are two-sided under
 the normal approximation (as arch). Estimates on a bound of the parameter space (``alpha = 0``,
 ``beta = 0``, ``alpha + beta = 1``, ``omega`` at a bound) have no standard asymptotic law: their
-standard errors are reported as computed, and the result says which parameters are on a bound.
+standard errors are reported as computed (NaN where the curvature is not positive definite there),
+and the result says which parameters are on a bound.
 """
 from __future__ import annotations
 
@@ -201,6 +202,12 @@ def param_covariances(b: _Batch, theta: np.ndarray) -> tuple[np.ndarray, np.ndar
     return robust, classic
 
 
+def _root(variances: np.ndarray) -> np.ndarray:
+    """Standard errors from variances; NaN where a variance is negative (the curvature is not
+    positive definite, e.g. at a bound) instead of a warning."""
+    return np.sqrt(np.where(variances >= 0, variances, np.nan))
+
+
 def build_result(fund_id: str, theta: np.ndarray, scale: float, robust: np.ndarray, classic: np.ndarray, *,
                  zero_mean: bool, loglik: float, n_obs: int, n_iter: int, converged: bool, flags: str,
                  tail_df: float) -> GarchFitResult:
@@ -234,7 +241,7 @@ def build_result(fund_id: str, theta: np.ndarray, scale: float, robust: np.ndarr
     bound = tuple(part.split(" on ")[0] for part in flags.split("; ") if " on " in part)
     return GarchFitResult(
         fund_id=fund_id, params=pd.Series(values, index=names),
-        std_err=pd.Series(np.sqrt(np.diag(cov_r.to_numpy())), index=names),
-        std_err_classic=pd.Series(np.sqrt(np.diag(cov_c.to_numpy())), index=names),
+        std_err=pd.Series(_root(np.diag(cov_r.to_numpy())), index=names),
+        std_err_classic=pd.Series(_root(np.diag(cov_c.to_numpy())), index=names),
         param_cov=cov_r, param_cov_classic=cov_c, loglik=float(loglik), n_obs=int(n_obs), scale=float(scale),
         n_iter=int(n_iter), converged=bool(converged), on_bound=bound, flags=flags, tail_df=float(tail_df))
