@@ -34,6 +34,7 @@ import warnings
 import numpy as np
 
 from qmtl_research.errors import InputError
+from qmtl_research.volatility import names
 
 RISKMETRICS_LAMBDA = 0.94
 BACKCAST_OBS = 75           # arch's backcast window (observations)
@@ -85,7 +86,7 @@ class EWMAVolatility:
 
     def fit(self, returns) -> "EWMAVolatility":
         """Take the backcast from the first returns of the sample (nothing else is estimated)."""
-        r = _as_returns(returns, self.min_obs, "EWMA")
+        r = _as_returns(returns, self.min_obs, names.EWMA)
         self.backcast_ = ewma_backcast(r, self.lam)
         self.n_obs_ = len(r)
         return self
@@ -143,7 +144,7 @@ class GJRGarchVolatility:
         leave arch's bounds (then the better of the two)."""
         from qmtl_research.volatility.gjr_likelihood import GJRSample, fit_gjr, grid_starts
 
-        r = _as_returns(returns, self.min_obs, "GJR-GARCH")
+        r = _as_returns(returns, self.min_obs, names.GJR_GARCH)
         sample = GJRSample.of(PCT * r)
         starts = grid_starts(sample, GRID_STARTS)
         if self.warm_start and hasattr(self, "params_"):
@@ -261,7 +262,7 @@ class HARVolatility:
         """OLS (statsmodels) on the origins whose inputs and whole target month lie in the sample."""
         import statsmodels.api as sm
 
-        r = _as_returns(returns, self.min_obs, "HAR")
+        r = _as_returns(returns, self.min_obs, names.HAR)
         self.mean_ = float(r.mean())
         x = self.design(r, self.mean_)
         e2 = (r - self.mean_) ** 2

@@ -11,7 +11,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from qmtl_research.volatility import registry
+from qmtl_research.volatility import names, registry
 
 
 class _Strict(BaseModel):
@@ -104,7 +104,7 @@ class Stage1Config(_Strict):
 
     models: tuple[str, ...] = Field(default_factory=registry.default_models,
                                     description="stage-1 models (names of qmtl_research.volatility.registry)")
-    validated_model: str = Field("GARCH-LSTM", description="the model under validation: the forecast tables test "
+    validated_model: str = Field(names.GARCH_LSTM, description="the model under validation: the forecast tables test "
                                                             "every other model against it (Diebold-Mariano)")
     split: Literal["walk_forward", "kfold"] = Field(
         "walk_forward", description="the design whose numbers are the verdict's (table2, summary): "

@@ -16,6 +16,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from qmtl_research.volatility import names
 from qmtl_research.volatility.targets import TARGET_WINDOW, expected_sample_std
 
 LOSSES = ("MSE", "QLIKE")
@@ -196,7 +197,7 @@ def design_comparison(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def by_fund_type(predictions: pd.DataFrame, models, main: str = "GARCH-LSTM") -> pd.DataFrame:
+def by_fund_type(predictions: pd.DataFrame, models, main: str = names.GARCH_LSTM) -> pd.DataFrame:
     """Table 3: per fund type, mean realised 1-month vol (``std``, %), MSE/RMSE of ``main``
     and the RMSE of the other models (``RMSE <model>``); sorted by the main RMSE, descending."""
     rows = {}
@@ -273,8 +274,9 @@ def top_volatility(predictions: pd.DataFrame, models, n: int = 20) -> pd.DataFra
         out[f"pred {m}"] = top[m].to_numpy()
     for m in models:
         out[f"err {m}"] = (top["y"] - top[m]).to_numpy()
-    if "GARCH-LSTM" in models and "LSTM" in models:
-        out["|err GARCH-LSTM| - |err LSTM|"] = out["err GARCH-LSTM"].abs() - out["err LSTM"].abs()
+    hybrid, lstm = names.GARCH_LSTM, names.LSTM
+    if hybrid in models and lstm in models:
+        out[f"|err {hybrid}| - |err {lstm}|"] = out[f"err {hybrid}"].abs() - out[f"err {lstm}"].abs()
     return out.reset_index(drop=True)
 
 
@@ -453,9 +455,9 @@ def ordering_text(rmse: dict[str, float]) -> tuple[bool | None, str]:
     """Whether the paper's ordering RMSE(GARCH-LSTM) < RMSE(LSTM) < RMSE(GARCH) holds, in words."""
     ranked = sorted(rmse, key=rmse.get)
     found = " < ".join(f"{m} ({rmse[m]:.3f})" for m in ranked)
-    needed = ("GARCH-LSTM", "LSTM", "GARCH")
-    if not all(m in rmse for m in needed):
-        return None, f"RMSE ordering found: {found}. The paper's ordering needs GARCH, LSTM and GARCH-LSTM."
-    holds = rmse["GARCH-LSTM"] < rmse["LSTM"] < rmse["GARCH"]
+    hybrid, lstm, garch = names.GARCH_LSTM, names.LSTM, names.GARCH
+    if not all(m in rmse for m in (hybrid, lstm, garch)):
+        return None, f"RMSE ordering found: {found}. The paper's ordering needs {garch}, {lstm} and {hybrid}."
+    holds = rmse[hybrid] < rmse[lstm] < rmse[garch]
     verdict = "holds" if holds else "does not hold"
-    return holds, (f"RMSE ordering found: {found}. The paper's ordering GARCH-LSTM < LSTM < GARCH {verdict}.")
+    return holds, (f"RMSE ordering found: {found}. The paper's ordering {hybrid} < {lstm} < {garch} {verdict}.")

@@ -33,6 +33,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from qmtl_research.errors import InputError
+from qmtl_research.volatility import names
 from qmtl_research.volatility.samples import r_columns, sigma_columns
 
 PREDICT_BATCH = 1024          # fixed prediction batch (one compiled shape)
@@ -75,14 +76,14 @@ class NaiveVolatility(_VolatilityModel):
         self.window = window
 
     def fit(self, X: pd.DataFrame, y=None):
-        _require(X, sigma_columns(self.window)[-1:], "Naive")
+        _require(X, sigma_columns(self.window)[-1:], names.NAIVE)
         self.n_features_in_ = 1
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "n_features_in_")
         col = sigma_columns(self.window)[-1]
-        _require(X, [col], "Naive")
+        _require(X, [col], names.NAIVE)
         return X[col].to_numpy(dtype=float)
 
 
@@ -330,7 +331,7 @@ class LSTMVolatility(_VolatilityModel):
         return np.stack([self._fwd(X[c].to_numpy(dtype=float)) for c in cols], axis=-1)   # (n, window, f)
 
     def _name(self) -> str:
-        return "GARCH-LSTM" if "r" in self.features else "LSTM"
+        return names.GARCH_LSTM if "r" in self.features else names.LSTM
 
     def _net(self, n_features: int):
         return _network(self._name(), self.window, n_features, self.horizon, self.layers, self.units,

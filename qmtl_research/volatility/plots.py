@@ -7,6 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from qmtl_research.volatility import names
+
 
 def pick_example_funds(predictions: pd.DataFrame, n: int = 3) -> list[str]:
     """Funds at the top, middle and bottom of the mean realised vol (deterministic)."""
@@ -36,7 +38,7 @@ def plot_forecasts(predictions: pd.DataFrame, fund_ids, models, figsize=(8, 2.2)
 
 def plot_rmse_by_type(table3: pd.DataFrame, models, figsize=(8, 4)):
     """RMSE per fund type and model (Table 3), types sorted by mean vol."""
-    cols = {m: ("RMSE" if m == "GARCH-LSTM" else f"RMSE {m}") for m in models}
+    cols = {m: ("RMSE" if m == names.GARCH_LSTM else f"RMSE {m}") for m in models}
     cols = {m: c for m, c in cols.items() if c in table3.columns}
     data = table3.sort_values("std", ascending=False)[list(cols.values())]
     data.columns = list(cols)

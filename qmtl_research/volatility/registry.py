@@ -33,6 +33,7 @@ from typing import Callable, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from qmtl_research.errors import InputError
+from qmtl_research.volatility.names import EWMA, GARCH, GARCH_LSTM, GJR_GARCH, HAR, LSTM, NAIVE
 
 Kind = Literal["garch", "series", "learned", "rule"]
 KINDS: tuple[str, ...] = ("garch", "series", "learned", "rule")
@@ -162,6 +163,8 @@ def make_model(name: str, config, warm_start: bool = False):
 
 
 # ------------------------------------------------------------------ the shipped models
+
+
 def _garch(config, warm_start=False):
     from qmtl_research.volatility.garch import GarchVolatility
 
@@ -194,14 +197,14 @@ def _challenger(cls_name):
     return build
 
 
-register(ModelSpec("GARCH", "garch", _garch, "GARCH(1,1) per fund, Gaussian quasi-likelihood (the project's engine)"))
-register(ModelSpec("LSTM", "learned", _lstm(("sigma",)), "Keras LSTM on the last 4 one-month vols, pooled"))
-register(ModelSpec("GARCH-LSTM", "learned", _lstm(("sigma", "r")),
+register(ModelSpec(GARCH, "garch", _garch, "GARCH(1,1) per fund, Gaussian quasi-likelihood (the project's engine)"))
+register(ModelSpec(LSTM, "learned", _lstm(("sigma",)), "Keras LSTM on the last 4 one-month vols, pooled"))
+register(ModelSpec(GARCH_LSTM, "learned", _lstm(("sigma", "r")),
                    "LSTM on the one-month vols and the GARCH(1,1) conditional vols (the paper's hybrid)",
                    needs_garch=True))
-register(ModelSpec("Naive", "rule", _naive, "the last observed one-month vol"))
-register(ModelSpec("EWMA", "series", _challenger("EWMAVolatility"), "RiskMetrics EWMA variance, lambda 0.94"))
-register(ModelSpec("GJR-GARCH", "series", _challenger("GJRGarchVolatility"),
+register(ModelSpec(NAIVE, "rule", _naive, "the last observed one-month vol"))
+register(ModelSpec(EWMA, "series", _challenger("EWMAVolatility"), "RiskMetrics EWMA variance, lambda 0.94"))
+register(ModelSpec(GJR_GARCH, "series", _challenger("GJRGarchVolatility"),
                    "GJR-GARCH(1,1) per fund with arch (asymmetric response to negative returns)"))
-register(ModelSpec("HAR", "series", _challenger("HARVolatility"),
+register(ModelSpec(HAR, "series", _challenger("HARVolatility"),
                    "HAR regression of the next month's variance on 1-, 4- and 13-week realised variances"))
