@@ -85,6 +85,12 @@ class HighVolRegime(_Strict):
         return self
 
     def name(self) -> str:
+        """The regime's label in tables (its method and parameters).
+
+        Returns
+        -------
+        str
+        """
         if self.label:
             return self.label
         if self.method == "window":

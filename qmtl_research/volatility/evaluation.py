@@ -8,6 +8,9 @@ points of annualised standard deviation, QLIKE is unit-free (see :func:`qlike`).
 
 Tests are run on one time series per model: the **cross-sectional mean loss per target
 week** (the panel's funds share each week's shocks, so fund-weeks are not independent).
+
+Over 400 lines because every paper table and test (losses, Tables 2-3, DM, MCS, challengers,
+GARCH diagnostics) reads the same long predictions frame; each is a small function.
 """
 from __future__ import annotations
 

@@ -8,6 +8,10 @@ Estimation maximises the Gaussian log-likelihood with the objective of ``arch``
 (:mod:`.garch_engine`) by the batched multi-start optimiser of :mod:`.garch_optimizer`; panel
 scheduling (walk-forward, CV masks) is :mod:`.garch_panel`. Tests compare the estimates,
 log-likelihoods, standard errors and forecasts with ``arch``'s.
+
+Over 400 lines because the estimator is one class (fit, the fitted-state accessors, results,
+filter and forecasts) whose public methods each carry a numpy docstring; the engine, optimiser,
+results and panel scheduling are already modules of their own.
 """
 from __future__ import annotations
 

@@ -22,6 +22,10 @@ are new since the previous fit (later origins) plus ``warm_replay`` times as man
 ones drawn at random. The fitted weights live in the estimator (``weights_``); the
 compiled Keras network is shared per architecture within the process, so refits and
 cross-validation folds do not recompile.
+
+Over 400 lines because the three pooled estimators share one Keras network cache, one training
+loop (warm starts, replay, early stopping) and one scaling; splitting them would export those
+private helpers across modules.
 """
 from __future__ import annotations
 
