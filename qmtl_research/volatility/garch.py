@@ -103,6 +103,19 @@ def diagnose(theta: np.ndarray, omega_lo: np.ndarray, omega_hi: np.ndarray, n_di
     * ``beta = 0 with alpha >= 0.2`` (``beta < 1e-4``: an ARCH(1) spike model, no smoothing);
     * ``<name> on a bound`` for ``alpha = 0``, ``beta = 0``, ``alpha + beta = 1``, ``omega`` at its lower
       or upper bound (within 1e-6, relative for omega).
+
+    Parameters
+    ----------
+    theta : ndarray, shape (N, 4)
+        ``mu, omega, alpha, beta`` (scaled units).
+    omega_lo, omega_hi : ndarray, shape (N,)
+        The bounds of ``omega`` (scaled units).
+    n_distinct, n_obs : array-like, optional
+        Distinct return values and returns of each estimation sample.
+
+    Returns
+    -------
+    list of str
     """
     out = []
     n_rows = len(theta)

@@ -263,7 +263,21 @@ def _filter_columns(values: np.ndarray, theta: np.ndarray) -> np.ndarray:
 def forecast_variances(one_step: np.ndarray, theta: np.ndarray, horizon: int) -> np.ndarray:
     """``k``-step variance forecasts from the one-step ones: ``h_{+1}`` given, then
     ``h_{+k} = omega + (alpha + beta) h_{+k-1}``. ``one_step`` (..., N), ``theta`` (N, 4);
-    returns (..., N, horizon)."""
+    returns (..., N, horizon).
+
+    Parameters
+    ----------
+    one_step : ndarray, shape (..., N)
+        One-step variances (scaled units).
+    theta : ndarray, shape (N, 4)
+        ``mu, omega, alpha, beta``.
+    horizon : int
+        Steps.
+
+    Returns
+    -------
+    ndarray, shape (..., N, horizon)
+    """
     omega, persistence = theta[:, 1], theta[:, 2] + theta[:, 3]
     out = np.empty(one_step.shape + (horizon,))
     out[..., 0] = one_step

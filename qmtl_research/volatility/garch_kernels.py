@@ -125,7 +125,21 @@ def _derivative_scan(y, mask, mu, omega, alpha, beta, backcast):
 
 def loglik(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndarray) -> np.ndarray:
     """Gaussian log-likelihood per column (``-inf`` where the variance path is not positive or the
-    value not finite); ``y``, ``mask`` (L, N), ``theta`` (N, 4) = mu, omega, alpha, beta."""
+    value not finite); ``y``, ``mask`` (L, N), ``theta`` (N, 4) = mu, omega, alpha, beta.
+
+    Parameters
+    ----------
+    y, mask : ndarray, shape (L, N)
+        Left-aligned scaled returns and the mask of observations.
+    theta : ndarray, shape (N, 4)
+        ``mu, omega, alpha, beta``.
+    backcast : ndarray, shape (N,)
+        The fixed backcast of each column.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
     out = np.empty(y.shape[1])
     enable_jax_compilation_cache()
     for sl, width in _chunks(y.shape[1]):
@@ -139,7 +153,22 @@ def loglik(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndar
 def derivative_sums(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndarray):
     """The sums over weeks the optimiser needs, per column: log-likelihood, ``sum w1 * (dh, d2h)``
     (N, 10), ``sum e/h``, ``sum e/h^2 dh`` (N, 4), ``sum 0.5 dh dh' / h^2`` and
-    ``sum 0.5 (2a - 1) dh dh' / h^2`` (N, 4, 4), ``sum 1/h``; see ``garch_engine._derivatives``."""
+    ``sum 0.5 (2a - 1) dh dh' / h^2`` (N, 4, 4), ``sum 1/h``; see ``garch_engine._derivatives``.
+
+    Parameters
+    ----------
+    y, mask : ndarray, shape (L, N)
+        Left-aligned scaled returns and the mask of observations.
+    theta : ndarray, shape (N, 4)
+        ``mu, omega, alpha, beta``.
+    backcast : ndarray, shape (N,)
+        The fixed backcast of each column.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(ll, linear, sum_eh, cross, info, outer, sum_inv)`` as described above.
+    """
     n = y.shape[1]
     ll, sum_eh, sum_inv = np.empty(n), np.empty(n), np.empty(n)
     linear, cross = np.empty((n, 10)), np.empty((n, 4))

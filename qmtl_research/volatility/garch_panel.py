@@ -220,6 +220,23 @@ def fit_garch_panel(returns: pd.DataFrame, train_mask: pd.Series | pd.DataFrame,
     With ``cfg.late_start``, a fund with fewer than ``min_train_obs`` masked returns whose mask is
     the start of its history is estimated on its first ``min_train_obs`` returns instead, and gets
     forecasts only from the origin after them. Grid = the returns' dates plus one extra week.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Weekly simple returns (fractions), dates x funds.
+    train_mask : Series or DataFrame of bool
+        Estimation weeks (one mask for all funds, or per fund).
+    cfg : GarchConfig
+        Estimation settings.
+    horizon : int
+        Weeks in the forecast target.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    GarchPanelResult
     """
     grid = _extended(returns.index)
     if isinstance(train_mask, pd.Series):
