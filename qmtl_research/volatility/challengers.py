@@ -26,6 +26,9 @@ which :func:`~qmtl_research.volatility.targets.expected_target_vol` maps to the 
   return ``mean(e_t..e_t+3)^2`` regressed (statsmodels OLS) on the realised-variance proxies
   of the last 1, 4 and 13 weeks (means of ``e^2``), ``e = r - mean(training r)``; a forecast
   below ``floor_share`` x the training variance is raised to it (counted in the flags).
+
+Over 400 lines because the three challengers are short classes that share the protocol's
+helpers (returns checks, backcast, rolling means) and each public method carries a numpy docstring.
 """
 from __future__ import annotations
 

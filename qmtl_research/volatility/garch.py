@@ -501,7 +501,25 @@ def _left_align_samples(samples: list[np.ndarray]) -> tuple[np.ndarray, np.ndarr
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class SeriesFit:
-    """GARCH(1,1) of one return series, in the series' units."""
+    """GARCH(1,1) of one return series, in the series' units.
+
+    Attributes
+    ----------
+    mu : float
+        Mean return per week (fraction).
+    omega : float
+        Squared weekly return.
+    alpha, beta : float
+        Unitless.
+    cond_vol : ndarray
+        ``sigma_t`` of each observation given the data before it (weekly, fraction).
+    std_resid : ndarray
+        ``(r_t - mu) / sigma_t``.
+    sigma_next : float
+        One-step-ahead volatility after the last observation (weekly, fraction).
+    flags : str
+        Degenerate-fit flags (:func:`diagnose`; "" when none).
+    """
 
     mu: float
     omega: float

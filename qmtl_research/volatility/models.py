@@ -74,17 +74,49 @@ class NaiveVolatility(_VolatilityModel):
     """Naive challenger: next month's vol = the last observed 1-month vol (``sigma_t-1``).
 
     It has no parameters to learn; ``fit`` only checks the inputs.
+
+    Parameters
+    ----------
+    window : int
+        One-month vols in a sample row (the last, ``sigma_t-1``, is the forecast).
     """
 
     def __init__(self, window: int = 4):
         self.window = window
 
     def fit(self, X: pd.DataFrame, y=None):
+        """Check the inputs (nothing is learned).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+        y : ignored
+
+        Returns
+        -------
+        NaiveVolatility
+            ``self``.
+        """
         _require(X, sigma_columns(self.window)[-1:], names.NAIVE)
         self.n_features_in_ = 1
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The last observed 1-month vol of each row.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+
+        Returns
+        -------
+        ndarray
+            Forecasts of the 1-month annualised vol (%).
+        """
         check_is_fitted(self, "n_features_in_")
         col = sigma_columns(self.window)[-1]
         _require(X, [col], names.NAIVE)
@@ -343,6 +375,21 @@ class LSTMVolatility(_VolatilityModel):
 
     # ---------------------------------------------------------------- API
     def fit(self, X: pd.DataFrame, y):
+        """Train the network (continuing from the fitted weights with ``warm_start``).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+        y : array-like
+            The evaluated 1-month target (1-D, %) or the 4-step output path (2-D, %).
+
+        Returns
+        -------
+        LSTMVolatility
+            ``self``.
+        """
         import keras
 
         Y_all = np.asarray(y, dtype=float)
@@ -424,7 +471,18 @@ class LSTMVolatility(_VolatilityModel):
         return self
 
     def predict_path(self, X: pd.DataFrame) -> np.ndarray:
-        """All output steps ``t..t+horizon-1`` (n, horizon), vol in %."""
+        """All output steps ``t..t+horizon-1`` (n, horizon), vol in %.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+
+        Returns
+        -------
+        ndarray, shape (n, horizon)
+        """
         check_is_fitted(self, "weights_")
         xs = ((self._inputs(X) - self.x_mean_) / self.x_std_).astype("float32")
         model = self._net(xs.shape[-1])
@@ -433,11 +491,32 @@ class LSTMVolatility(_VolatilityModel):
         return self._inv(out * self.y_std_ + self.y_mean_)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Forecast of the evaluated target (the last output step).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+
+        Returns
+        -------
+        ndarray
+            1-month annualised vol forecasts (%, non-negative).
+        """
         return self.predict_path(X)[:, -1]
 
 
 class GarchLSTMVolatility(LSTMVolatility):
-    """GARCH(1,1)-LSTM hybrid: the LSTM fed with (target, GARCH conditional vol ``r``)."""
+    """GARCH(1,1)-LSTM hybrid: the LSTM fed with (target, GARCH conditional vol ``r``).
+
+    Parameters
+    ----------
+    features, window, horizon, layers, units, epochs, batch_size, learning_rate, patience,
+    validation_fraction, max_validation_samples, warm_start, warm_epochs, warm_replay,
+    warm_max_samples, log_transform, seed, verbose
+        As :class:`LSTMVolatility`; ``features`` defaults to ``("sigma", "r")``.
+    """
 
     def __init__(self, features: tuple[str, ...] = ("sigma", "r"), window: int = 4, horizon: int = 4,
                  layers: int = 1, units: int = 32, epochs: int = 30, batch_size: int = 256,

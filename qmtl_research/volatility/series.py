@@ -154,7 +154,23 @@ def series_masked(name: str, config, returns: pd.DataFrame, train_mask: pd.Serie
     returns, concatenated), forecasts for every origin with those parameters; the late start
     of :func:`~qmtl_research.volatility.garch_panel.fit_garch_panel` (a fund whose masked returns are
     the start of its history and fewer than ``min_train_obs`` is estimated on its first
-    ``min_train_obs`` returns and forecasts only after them)."""
+    ``min_train_obs`` returns and forecasts only after them).
+
+    Parameters
+    ----------
+    name : str
+        A registered ``series`` model.
+    config : Stage1Config
+        Hyper-parameters.
+    returns : DataFrame
+        Weekly simple returns (fractions), dates x funds.
+    train_mask : Series of bool
+        The fold's estimation weeks.
+
+    Returns
+    -------
+    SeriesPanelResult
+    """
     spec = registry.get(name)
     grid = returns.index.append(pd.DatetimeIndex([returns.index[-1] + pd.Timedelta(weeks=1)]))
     mask_all = train_mask.reindex(returns.index, fill_value=False).to_numpy(bool)

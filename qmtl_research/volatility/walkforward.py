@@ -51,6 +51,24 @@ def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, sche
     models); ``training`` lists every LSTM fit (refit date, model, samples, epochs, seconds);
     ``series`` maps each ``"series"`` model to its
     :class:`~qmtl_research.volatility.series.SeriesPanelResult` (fits and failures).
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Weekly simple returns (fractions) of the usable funds.
+    fund_type : Series
+        fund_id -> fund type.
+    config : Stage1Config
+        Models and hyper-parameters.
+    schedule : WalkForwardSchedule
+        Test origins and refit dates.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    tuple
+        ``(forecasts, garch, training, series)``.
     """
     models = list(config.models)
     w, h = config.window, config.horizon
