@@ -123,7 +123,7 @@ def engine(quick: bool = False) -> dict:
 
     from qmtl_research.data.synthetic import make_synthetic_universe
     from qmtl_research.volatility import GarchVolatility
-    from qmtl_research.volatility import garch as G
+    from qmtl_research.volatility import garch_engine as E
 
     refits, innovations = _tests_helpers()
     out: dict = {}
@@ -140,10 +140,10 @@ def engine(quick: bool = False) -> dict:
     arch_per_fund = (time.perf_counter() - t0) / n_arch
     gaps = est.diagnostics_["loglik"].to_numpy()[:n_arch] - np.array(arch_ll)
     values = returns[fitted].to_numpy(dtype=float, na_value=np.nan) / est.scale_[fitted].to_numpy()
-    y, mask = G._left_align(values)
-    batch = G._make_batch(y, mask, False)
+    y, mask = E._left_align(values)
+    batch = E._make_batch(y, mask, False)
     theta = est.params_.loc[fitted].to_numpy()
-    ll_diff = np.abs(G._loglik(batch, theta) - G._loglik_numpy(batch, theta)).max()
+    ll_diff = np.abs(E._loglik(batch, theta) - E._loglik_numpy(batch, theta)).max()
     out.update({"engine_funds": len(fitted), "engine_cold_fit_s": round(engine_s, 2),
                 "engine_ms_per_fund": round(1000 * engine_s / len(fitted), 3),
                 "arch_loop_funds_timed": n_arch, "arch_ms_per_fund": round(1000 * arch_per_fund, 3),

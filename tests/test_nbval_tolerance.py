@@ -228,7 +228,7 @@ import pandas as pd
 from threadpoolctl import threadpool_info
 from qmtl_research.data import make_synthetic_universe
 from qmtl_research.volatility.config import GarchConfig
-from qmtl_research.volatility.garch import fit_garch_panel
+from qmtl_research.volatility.garch_panel import fit_garch_panel
 r = make_synthetic_universe(n_funds=60, seed=20230831).returns[["SYN0034"]]
 res = fit_garch_panel(r, pd.Series(r.index < pd.Timestamp("2020-01-03"), index=r.index), GarchConfig(n_jobs=1),
                       progress=False)

@@ -91,7 +91,7 @@ def test_partly_observed_window_matches_the_integral():
 
 
 def test_the_simulated_variance_follows_the_garch_forecast_recursion():
-    from qmtl_research.volatility.garch import forecast_variances
+    from qmtl_research.volatility.garch_engine import forecast_variances
 
     mu, omega, alpha, beta, h1 = 0.0, 2e-5, 0.12, 0.8, 9e-4
     n_paths, k = 200000, 8

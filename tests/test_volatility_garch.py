@@ -12,6 +12,8 @@ from sklearn.base import clone
 
 from qmtl_research.volatility import GarchConfig, GarchVolatility, fit_garch_panel, garch_walk_forward
 from qmtl_research.volatility import garch as G
+from qmtl_research.volatility import garch_engine as E
+from qmtl_research.volatility import garch_optimizer as O
 from qmtl_research.volatility.innovations import tail_factor
 from qmtl_research.volatility.targets import expected_target_vol
 
@@ -82,7 +84,7 @@ def test_forecasts_equal_arch_forecasts_with_the_same_parameters(returns, fitted
         ref = fixed.forecast(horizon=4, start=0, reindex=False).variance.to_numpy()   # row i: weeks i+1..i+4
         h = fitted.one_step_variances(returns[[fid]])[fid].to_numpy()             # h[s]: week s given < s
         np.testing.assert_allclose(h[1:], ref[:, 0], rtol=1e-12)
-        path = G.forecast_variances(h[1:, None], theta[None, :], 4)[:, 0, :]
+        path = E.forecast_variances(h[1:, None], theta[None, :], 4)[:, 0, :]
         np.testing.assert_allclose(path, ref, rtol=1e-12)
         pred = fitted.predict(returns[[fid]])[fid].to_numpy()
         factor = tail_factor(fitted.diagnostics_.loc[fid, "tail_df"])              # fitted innovation law
@@ -92,22 +94,22 @@ def test_forecasts_equal_arch_forecasts_with_the_same_parameters(returns, fitted
 
 
 def test_analytic_derivatives_match_finite_differences(returns):
-    y, m = G._left_align(returns.to_numpy() / returns.std().to_numpy())
-    b = G._make_batch(y, m, False)
-    theta = G._project(b, G._grid_start(b))
+    y, m = E._left_align(returns.to_numpy() / returns.std().to_numpy())
+    b = E._make_batch(y, m, False)
+    theta = O._project(b, O._grid_start(b))
     theta[:, 0] += 0.02
-    ll, g, info, curvature = G._derivatives(b, theta)
-    np.testing.assert_allclose(ll, G._loglik(b, theta), rtol=1e-13)
+    ll, g, info, curvature = E._derivatives(b, theta)
+    np.testing.assert_allclose(ll, E._loglik(b, theta), rtol=1e-13)
     eps = 1e-5
     num_g = np.zeros_like(g)
     num_h = np.zeros((len(theta), 4, 4))
     for i in range(4):
         e_i = np.eye(4)[i] * eps
-        num_g[:, i] = (G._loglik(b, theta + e_i) - G._loglik(b, theta - e_i)) / (2 * eps)
+        num_g[:, i] = (E._loglik(b, theta + e_i) - E._loglik(b, theta - e_i)) / (2 * eps)
         for j in range(4):
             e_j = np.eye(4)[j] * eps
-            num_h[:, i, j] = (G._loglik(b, theta + e_i + e_j) - G._loglik(b, theta + e_i - e_j)
-                              - G._loglik(b, theta - e_i + e_j) + G._loglik(b, theta - e_i - e_j)) / (4 * eps ** 2)
+            num_h[:, i, j] = (E._loglik(b, theta + e_i + e_j) - E._loglik(b, theta + e_i - e_j)
+                              - E._loglik(b, theta - e_i + e_j) + E._loglik(b, theta - e_i - e_j)) / (4 * eps ** 2)
     np.testing.assert_allclose(g, num_g, rtol=1e-5, atol=1e-4 * np.abs(g).max())
     np.testing.assert_allclose(-curvature, num_h, rtol=1e-4, atol=1e-4 * np.abs(num_h).max())
     assert (np.linalg.eigvalsh(info) > 0).all()                  # the expected information is PD
@@ -131,7 +133,7 @@ def test_warm_start_reaches_the_cold_optimum_faster(returns):
 
 def test_clone_refits_and_set_params(returns, fitted):
     twin = clone(fitted)
-    assert not hasattr(twin, "_theta")                           # clone = unfitted copy ...
+    assert not hasattr(twin, "_fits")                           # clone = unfitted copy ...
     twin.fit(returns.iloc[:260])                                 # ... that really estimates
     pd.testing.assert_frame_equal(twin.params_, fitted.params_)
     zero = clone(fitted).set_params(mean="Zero").fit(returns.iloc[:260])

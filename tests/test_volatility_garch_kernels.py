@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qmtl_research.volatility import garch as G
+from qmtl_research.volatility import garch_engine as E
+from qmtl_research.volatility import garch_optimizer as O
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_volatility_garch_refits import simulate_garch  # noqa: E402
@@ -15,9 +16,9 @@ from test_volatility_garch_refits import simulate_garch  # noqa: E402
 def _batch(n_series, n_weeks, seed):
     v = simulate_garch(n_series, n_weeks, "6", seed).to_numpy().copy()
     v[: n_weeks // 3, ::3] = np.nan                                   # late starters: ragged lengths
-    y, m = G._left_align(v / np.nanstd(v, axis=0))
-    b = G._make_batch(y, m, False)
-    theta = G._project(b, G._grid_start(b))
+    y, m = E._left_align(v / np.nanstd(v, axis=0))
+    b = E._make_batch(y, m, False)
+    theta = O._project(b, O._grid_start(b))
     theta[:, 0] += 0.01
     return b, theta
 
@@ -25,8 +26,8 @@ def _batch(n_series, n_weeks, seed):
 def test_compiled_loglik_and_derivatives_equal_the_numpy_engine():
     for n_series, n_weeks in ((5, 130), (300, 260), (1100, 140)):  # widths 32; 1024; 1024 + 256
         b, theta = _batch(n_series, n_weeks, seed=n_series)
-        np.testing.assert_allclose(G._loglik(b, theta), G._loglik_numpy(b, theta), rtol=0, atol=1e-8)
-        for fast, ref in zip(G._derivatives(b, theta), G._derivatives_numpy(b, theta)):
+        np.testing.assert_allclose(E._loglik(b, theta), E._loglik_numpy(b, theta), rtol=0, atol=1e-8)
+        for fast, ref in zip(E._derivatives(b, theta), E._derivatives_numpy(b, theta)):
             np.testing.assert_allclose(fast, ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
 
 
@@ -34,14 +35,14 @@ def test_compiled_loglik_is_minus_inf_where_the_variance_is_not_positive():
     b, theta = _batch(4, 130, seed=1)
     theta[1, 1] = -1.0                                                  # omega < 0: h < 0 at some week
     theta[1, 2:] = 0.0
-    ll = G._loglik(b, theta)
+    ll = E._loglik(b, theta)
     assert ll[1] == -np.inf and np.isfinite(ll[[0, 2, 3]]).all()
-    assert G._loglik_numpy(b, theta)[1] == -np.inf
+    assert E._loglik_numpy(b, theta)[1] == -np.inf
 
 
 def test_a_funds_numbers_do_not_depend_on_its_batch():
     b, theta = _batch(40, 200, seed=2)
-    whole = G._derivatives(b, theta)
-    part = G._derivatives(G._subset(b, np.arange(3, 9)), theta[3:9])
+    whole = E._derivatives(b, theta)
+    part = E._derivatives(E._subset(b, np.arange(3, 9)), theta[3:9])
     for a, c in zip(whole, part):
         np.testing.assert_array_equal(a[3:9], c)

@@ -176,7 +176,7 @@ def garch_state(returns: np.ndarray, est: pd.Series) -> tuple[float, float, floa
         ``mu`` (fraction per week), ``omega``, ``alpha``, ``beta``, ``h_next`` (variance per week,
         fraction squared) and the standardised residuals.
     """
-    from qmtl_research.volatility.garch import _filter_columns
+    from qmtl_research.volatility.garch_engine import _filter_columns
 
     s = float(est["scale"])
     theta = np.array([[float(est["mu"]), float(est["omega"]), float(est["alpha"]), float(est["beta"])]])

@@ -7,7 +7,7 @@ the law of the week-``t`` return from the returns before ``t``:
 ``GARCH``       ``r_t = mu + sigma_t z``, ``z`` the fitted innovation law (Gaussian quasi-likelihood:
                 normal; a ``nu`` column in the estimation table: unit-variance Student-t), with
                 ``mu`` and ``sigma_t`` from the GARCH(1,1) estimation in force at ``t`` (the stage's
-                own walk-forward, :func:`qmtl_research.volatility.garch.garch_walk_forward`, on the
+                own walk-forward, :func:`qmtl_research.volatility.garch_panel.garch_walk_forward`, on the
                 stage's schedule);
 ``FHS-GARCH``   filtered historical simulation: ``mu + sigma_t z_s`` over the standardised residuals
                 ``z_s = (r_s - mu_s)/sigma_s`` of all the fund's weeks ``s < t`` (Barone-Adesi et al. 1999);
@@ -114,7 +114,7 @@ def _empirical_rows(windows: np.ndarray, mu: np.ndarray, sigma: np.ndarray, real
 
 def _garch_panels(returns: pd.DataFrame, stage1, progress: bool):
     """Weekly ``mu``, ``sigma``, ``dof`` (grid x funds) of the GARCH estimation in force at each week."""
-    from qmtl_research.volatility.garch import garch_walk_forward
+    from qmtl_research.volatility.garch_panel import garch_walk_forward
     from qmtl_research.volatility.targets import ANNUALISE_PCT
 
     cfg = stage1.config

@@ -13,8 +13,9 @@ Main entry points: :func:`run_stage1` (-> :class:`Stage1Result`), :func:`forecas
 variance forecasts to the expected target).
 """
 from qmtl_research.volatility.config import GarchConfig, HighVolRegime, LSTMConfig, Stage1Config
-from qmtl_research.volatility.garch import (GarchPanelResult, GarchVolatility, fit_garch_panel, fit_garch_series,
-                                            garch_walk_forward)
+from qmtl_research.volatility.garch import GarchVolatility, fit_garch_series
+from qmtl_research.volatility.garch_panel import GarchPanelResult, fit_garch_panel, garch_walk_forward
+from qmtl_research.volatility.garch_result import GarchFitResult
 from qmtl_research.volatility.lookup import forecasts_for
 from qmtl_research.volatility.models import GarchLSTMVolatility, LSTMVolatility, NaiveVolatility
 from qmtl_research.volatility.pipeline import Stage1Result, run_stage1
@@ -26,7 +27,7 @@ from qmtl_research.volatility.targets import (REGULATORY_WINDOW, STAGE2_WINDOW, 
 
 __all__ = [
     "ModelSpec", "VolatilityModel", "register", "unregister", "GarchConfig", "HighVolRegime", "LSTMConfig", "Stage1Config",
-    "GarchPanelResult", "GarchVolatility", "fit_garch_panel", "fit_garch_series", "garch_walk_forward",
+    "GarchFitResult", "GarchPanelResult", "GarchVolatility", "fit_garch_panel", "fit_garch_series", "garch_walk_forward",
     "forecasts_for", "GarchLSTMVolatility", "LSTMVolatility", "NaiveVolatility", "make_model",
     "Stage1Result", "run_stage1", "build_inputs", "build_samples", "default_test_start", "walk_forward_schedule",
     "REGULATORY_WINDOW", "STAGE2_WINDOW", "TARGET_WINDOW", "expected_sample_std", "expected_target_vol",

@@ -26,6 +26,9 @@ which :func:`~qmtl_research.volatility.targets.expected_target_vol` maps to the 
   return ``mean(e_t..e_t+3)^2`` regressed (statsmodels OLS) on the realised-variance proxies
   of the last 1, 4 and 13 weeks (means of ``e^2``), ``e = r - mean(training r)``; a forecast
   below ``floor_share`` x the training variance is raised to it (counted in the flags).
+
+Over 400 lines because the three challengers are short classes that share the protocol's
+helpers (returns checks, backcast, rolling means) and each public method carries a numpy docstring.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ import numpy as np
 
 from qmtl_research.errors import InputError
 from qmtl_research.volatility.targets import TARGET_WINDOW
+from qmtl_research.volatility import names
 
 RISKMETRICS_LAMBDA = 0.94
 BACKCAST_OBS = 75           # arch's backcast window (observations)
@@ -55,7 +59,22 @@ def _as_returns(returns, min_obs: int, who: str) -> np.ndarray:
 
 def ewma_backcast(returns: np.ndarray, lam: float = RISKMETRICS_LAMBDA, n: int = BACKCAST_OBS) -> float:
     """arch's variance backcast: ``sum_k w_k r_k^2`` over the first ``min(n, len)`` returns with
-    weights ``lam^k`` normalised to 1."""
+    weights ``lam^k`` normalised to 1.
+
+    Parameters
+    ----------
+    returns : ndarray
+        Weekly simple returns (fractions), oldest first.
+    lam : float
+        Decay of the weights ``lam**k`` (0.94).
+    n : int
+        Returns used at most (arch's 75).
+
+    Returns
+    -------
+    float
+        The backcast variance (fraction^2 per week).
+    """
     r = np.asarray(returns, dtype=float)[:n]
     w = lam ** np.arange(len(r))
     return float(np.sum(w / w.sum() * r ** 2))
@@ -81,18 +100,50 @@ class EWMAVolatility:
 
     @classmethod
     def from_config(cls, config) -> "EWMAVolatility":
-        """The model with the stage-1 defaults (``lam`` 0.94)."""
+        """The model with the stage-1 defaults (``lam`` 0.94).
+
+        Parameters
+        ----------
+        config : Stage1Config
+            The stage-1 configuration (unused beyond the defaults).
+
+        Returns
+        -------
+        EWMAVolatility
+        """
         return cls()
 
     def fit(self, returns) -> "EWMAVolatility":
-        """Take the backcast from the first returns of the sample (nothing else is estimated)."""
-        r = _as_returns(returns, self.min_obs, "EWMA")
+        """Take the backcast from the first returns of the sample (nothing else is estimated).
+
+        Parameters
+        ----------
+        returns : ndarray
+            One fund's weekly simple returns (fractions, oldest first; at least ``min_obs``).
+
+        Returns
+        -------
+        EWMAVolatility
+            ``self``.
+        """
+        r = _as_returns(returns, self.min_obs, names.EWMA)
         self.backcast_ = ewma_backcast(r, self.lam)
         self.n_obs_ = len(r)
         return self
 
     def variances(self, returns) -> np.ndarray:
-        """One-step variances ``h_0 .. h_n`` (``n + 1`` values; ``h_i`` uses ``returns[:i]``)."""
+        """One-step variances ``h_0 .. h_n`` (``n + 1`` values; ``h_i`` uses ``returns[:i]``).
+
+        Parameters
+        ----------
+        returns : ndarray
+            Weekly simple returns (fractions, oldest first).
+
+        Returns
+        -------
+        ndarray, shape (n + 1,)
+            One-step variances (fraction^2 per week).
+        """
         from scipy.signal import lfilter
 
         r2 = np.asarray(returns, dtype=float) ** 2
@@ -100,10 +151,30 @@ class EWMAVolatility:
         return np.concatenate([[self.backcast_], tail])
 
     def forecast_variance(self, returns, horizon: int) -> np.ndarray:
-        """Flat forecasts: every week of the month gets the one-step variance."""
+        """Flat forecasts: every week of the month gets the one-step variance.
+
+        Parameters
+        ----------
+        returns : ndarray
+            Weekly simple returns (fractions, oldest first).
+        horizon : int
+            Weeks forecast from each origin.
+
+        Returns
+        -------
+        ndarray, shape (n + 1, horizon)
+            Variance forecasts (fraction^2 per week); row ``i`` uses ``returns[:i]``.
+        """
         return np.repeat(self.variances(returns)[:, None], horizon, axis=1)
 
     def diagnostics(self) -> dict:
+        """The last fit: ``params`` (``lambda``, ``backcast``), ``loglik`` (NaN: not estimated by
+        likelihood), ``n_obs`` and ``flags`` ("").
+
+        Returns
+        -------
+        dict
+        """
         return {"params": {"lambda": self.lam, "backcast": self.backcast_}, "loglik": float("nan"),
                 "n_obs": self.n_obs_, "flags": ""}
 
@@ -127,7 +198,17 @@ class GJRGarchVolatility:
 
     @classmethod
     def from_config(cls, config) -> "GJRGarchVolatility":
-        """The model with the GARCH settings' ``min_train_obs``."""
+        """The model with the GARCH settings' ``min_train_obs``.
+
+        Parameters
+        ----------
+        config : Stage1Config
+            The stage-1 configuration (``garch.min_train_obs``).
+
+        Returns
+        -------
+        GJRGarchVolatility
+        """
         return cls(min_obs=config.garch.min_train_obs)
 
     @staticmethod
@@ -141,10 +222,21 @@ class GJRGarchVolatility:
         """Estimate arch's model by :func:`~qmtl_research.volatility.gjr_likelihood.fit_gjr`
         (analytic gradient) from the 3 best points of arch's start grid and, for a refit, the
         previous estimates; arch's own fit when that optimum did not converge or its variances
-        leave arch's bounds (then the better of the two)."""
+        leave arch's bounds (then the better of the two).
+
+        Parameters
+        ----------
+        returns : ndarray
+            One fund's weekly simple returns (fractions, oldest first; at least ``min_obs``).
+
+        Returns
+        -------
+        GJRGarchVolatility
+            ``self`` (parameters in percent units, as arch on ``100 r``).
+        """
         from qmtl_research.volatility.gjr_likelihood import GJRSample, fit_gjr, grid_starts
 
-        r = _as_returns(returns, self.min_obs, "GJR-GARCH")
+        r = _as_returns(returns, self.min_obs, names.GJR_GARCH)
         sample = GJRSample.of(PCT * r)
         starts = grid_starts(sample, GRID_STARTS)
         if self.warm_start and hasattr(self, "params_"):
@@ -193,7 +285,18 @@ class GJRGarchVolatility:
     def variances(self, returns) -> np.ndarray:
         """One-step variances (percent^2) ``h_0 .. h_n`` with the fitted parameters, arch's recursion:
         ``h_t = omega + (alpha + gamma 1[e_t-1 < 0]) e_t-1^2 + beta h_t-1``, the pre-sample terms
-        at the backcast (the indicator term at half of it)."""
+        at the backcast (the indicator term at half of it).
+
+        Parameters
+        ----------
+        returns : ndarray
+            Weekly simple returns (fractions, oldest first).
+
+        Returns
+        -------
+        ndarray, shape (n + 1,)
+            One-step variances, percent^2 per week.
+        """
         from scipy.signal import lfilter
 
         mu, omega, alpha, gamma, beta = self.params_
@@ -205,7 +308,20 @@ class GJRGarchVolatility:
 
     def forecast_variance(self, returns, horizon: int) -> np.ndarray:
         """arch's analytic multi-step forecasts (``E h_t+k = omega + (alpha + gamma/2 + beta) E h_t+k-1``),
-        every origin at once, in fraction^2."""
+        every origin at once, in fraction^2.
+
+        Parameters
+        ----------
+        returns : ndarray
+            Weekly simple returns (fractions, oldest first).
+        horizon : int
+            Weeks forecast from each origin.
+
+        Returns
+        -------
+        ndarray, shape (n + 1, horizon)
+            Variance forecasts, fraction^2 per week; row ``i`` uses ``returns[:i]``.
+        """
         _, omega, alpha, gamma, beta = self.params_
         out = np.empty((len(returns) + 1, horizon))
         out[:, 0] = self.variances(returns)
@@ -214,12 +330,31 @@ class GJRGarchVolatility:
         return out / PCT ** 2
 
     def diagnostics(self) -> dict:
+        """The last fit: ``params`` (``mu, omega, alpha, gamma, beta``, percent units), ``loglik``
+        (arch's, of ``100 r``), ``n_obs`` and ``flags`` (text; "" when nothing is wrong).
+
+        Returns
+        -------
+        dict
+        """
         return {"params": dict(zip(self.PARAMS, map(float, self.params_))), "loglik": self.loglik_,
                 "n_obs": self.n_obs_, "flags": self.flags_}
 
 
 def rolling_mean_before(x: np.ndarray, k: int) -> np.ndarray:
-    """``m[i] = mean(x[i-k .. i-1])`` for ``i = 0 .. len(x)`` (NaN for ``i < k``)."""
+    """``m[i] = mean(x[i-k .. i-1])`` for ``i = 0 .. len(x)`` (NaN for ``i < k``).
+
+    Parameters
+    ----------
+    x : ndarray
+        A series (e.g. squared weekly returns).
+    k : int
+        Window length (observations).
+
+    Returns
+    -------
+    ndarray, shape (len(x) + 1,)
+    """
     c = np.concatenate([[0.0], np.cumsum(x)])
     out = np.full(len(x) + 1, np.nan)
     out[k:] = (c[k:] - c[:-k]) / k
@@ -250,19 +385,53 @@ class HARVolatility:
 
     @classmethod
     def from_config(cls, config) -> "HARVolatility":
-        """The model with the stage-1 horizon and the GARCH settings' ``min_train_obs``."""
+        """The model with the stage-1 horizon and the GARCH settings' ``min_train_obs``.
+
+        Parameters
+        ----------
+        config : Stage1Config
+            The stage-1 configuration (``horizon``, ``garch.min_train_obs``).
+
+        Returns
+        -------
+        HARVolatility
+        """
         return cls(horizon=config.horizon, min_obs=config.garch.min_train_obs)
 
     def design(self, returns, mean: float) -> np.ndarray:
-        """Regressors ``[1, RV_1, RV_4, RV_13]`` for origins ``0 .. n`` (row ``i`` uses ``returns[:i]``)."""
+        """Regressors ``[1, RV_1, RV_4, RV_13]`` for origins ``0 .. n`` (row ``i`` uses ``returns[:i]``).
+
+        Parameters
+        ----------
+        returns : ndarray
+            Weekly simple returns (fractions, oldest first).
+        mean : float
+            The training sample's mean return, removed before squaring.
+
+        Returns
+        -------
+        ndarray, shape (n + 1, 1 + len(lags))
+            Realised variances in fraction^2 per week (NaN where a lag window is incomplete).
+        """
         e2 = (np.asarray(returns, dtype=float) - mean) ** 2
         return np.column_stack([np.ones(len(e2) + 1), *[rolling_mean_before(e2, k) for k in self.lags]])
 
     def fit(self, returns) -> "HARVolatility":
-        """OLS (statsmodels) on the origins whose inputs and whole target month lie in the sample."""
+        """OLS (statsmodels) on the origins whose inputs and whole target month lie in the sample.
+
+        Parameters
+        ----------
+        returns : ndarray
+            One fund's weekly simple returns (fractions, oldest first; at least ``min_obs``).
+
+        Returns
+        -------
+        HARVolatility
+            ``self``.
+        """
         import statsmodels.api as sm
 
-        r = _as_returns(returns, self.min_obs, "HAR")
+        r = _as_returns(returns, self.min_obs, names.HAR)
         self.mean_ = float(r.mean())
         x = self.design(r, self.mean_)
         e2 = (r - self.mean_) ** 2
@@ -281,7 +450,20 @@ class HARVolatility:
         return self
 
     def forecast_variance(self, returns, horizon: int) -> np.ndarray:
-        """The fitted month's mean variance (floored), the same for each of its weeks."""
+        """The fitted month's mean variance (floored), the same for each of its weeks.
+
+        Parameters
+        ----------
+        returns : ndarray
+            Weekly simple returns (fractions, oldest first).
+        horizon : int
+            Weeks forecast from each origin.
+
+        Returns
+        -------
+        ndarray, shape (n + 1, horizon)
+            Variance forecasts, fraction^2 per week; row ``i`` uses ``returns[:i]``.
+        """
         if horizon != self.horizon:
             raise InputError(f"HAR was built for a {self.horizon}-week month, asked for {horizon}",
                              where="HARVolatility.forecast_variance", fix="build it with horizon=...")
@@ -290,6 +472,13 @@ class HARVolatility:
         return np.repeat(v[:, None], horizon, axis=1)
 
     def diagnostics(self) -> dict:
+        """The last fit: ``params`` (OLS coefficients and ``r2``), ``loglik`` (NaN: least squares), ``n_obs``
+        (regression rows) and ``flags`` ("" when nothing is wrong).
+
+        Returns
+        -------
+        dict
+        """
         names = ["const", *[f"rv_{k}w" for k in self.lags]]
         flags = (f"{self.n_floored_} in-sample forecasts below the floor ({self.floor_share:g} x sample variance)"
                  if self.n_floored_ else "")

@@ -11,7 +11,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from qmtl_research.volatility import registry
+from qmtl_research.volatility import names, registry
 from qmtl_research.volatility.lstm_config import LSTMConfig
 from qmtl_research.volatility.targets import TARGET_WINDOW
 
@@ -66,6 +66,12 @@ class HighVolRegime(_Strict):
         return self
 
     def name(self) -> str:
+        """The regime's label in tables (its method and parameters).
+
+        Returns
+        -------
+        str
+        """
         if self.label:
             return self.label
         if self.method == "window":
@@ -85,7 +91,7 @@ class Stage1Config(_Strict):
 
     models: tuple[str, ...] = Field(default_factory=registry.default_models,
                                     description="stage-1 models (names of qmtl_research.volatility.registry)")
-    validated_model: str = Field("GARCH-LSTM", description="the model under validation: the forecast tables test "
+    validated_model: str = Field(names.GARCH_LSTM, description="the model under validation: the forecast tables test "
                                                             "every other model against it (Diebold-Mariano)")
     split: Literal["walk_forward", "kfold"] = Field(
         "walk_forward", description="the design whose numbers are the verdict's (table2, summary): "

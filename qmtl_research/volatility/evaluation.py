@@ -8,6 +8,9 @@ points of annualised standard deviation, QLIKE is unit-free (see :func:`qlike`).
 
 Tests are run on one time series per model: the **cross-sectional mean loss per target
 week** (the panel's funds share each week's shocks, so fund-weeks are not independent).
+
+Over 400 lines because every paper table and test (losses, Tables 2-3, DM, MCS, challengers,
+GARCH diagnostics) reads the same long predictions frame; each is a small function.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from qmtl_research.volatility import names
 from qmtl_research.volatility.targets import TARGET_WINDOW, expected_sample_std
 
 LOSSES = ("MSE", "QLIKE")
@@ -23,12 +27,35 @@ LOSSES = ("MSE", "QLIKE")
 
 # ------------------------------------------------------------------------------------ losses
 def squared_error(y, forecast) -> np.ndarray:
-    """``(y - f)^2``: squared error of a 1-month annualised vol forecast, in %^2 (percentage points squared)."""
+    """``(y - f)^2``: squared error of a 1-month annualised vol forecast, in %^2 (percentage points squared).
+
+    Parameters
+    ----------
+    y : array-like
+        Realised 1-month annualised vol (%).
+    forecast : array-like
+        Forecast of ``y`` (%).
+
+    Returns
+    -------
+    ndarray
+        ``(y - forecast)^2`` in %^2.
+    """
     return (np.asarray(y, float) - np.asarray(forecast, float)) ** 2
 
 
 def c4(n: int = TARGET_WINDOW) -> float:
-    """``E[S] / sigma`` for the sample std (ddof=1) of ``n`` iid normal returns (c4(4) = 0.9213)."""
+    """``E[S] / sigma`` for the sample std (ddof=1) of ``n`` iid normal returns (c4(4) = 0.9213).
+
+    Parameters
+    ----------
+    n : int
+        Returns in the sample (>= 2).
+
+    Returns
+    -------
+    float
+    """
     return float(expected_sample_std(np.ones(n)))
 
 
@@ -53,6 +80,20 @@ def qlike(y, forecast, n: int = TARGET_WINDOW) -> np.ndarray:
     for a zero realised variance (``y = 0``: a fund whose 4 weekly returns are equal) and
     for a non-positive forecast (``f <= 0``); those entries are NaN here, and the tables
     leave such points out for every model (see :func:`qlike_points`).
+
+    Parameters
+    ----------
+    y : array-like
+        Realised 1-month annualised vol (%), > 0.
+    forecast : array-like
+        Forecast of ``y`` (%), > 0.
+    n : int
+        Weeks in the target (the sample-std bias correction ``c4(n)``).
+
+    Returns
+    -------
+    ndarray
+        Unit-free losses (0 for a perfect forecast of the variance).
     """
     y = np.asarray(y, float)
     f = np.asarray(forecast, float)
@@ -63,7 +104,20 @@ def qlike(y, forecast, n: int = TARGET_WINDOW) -> np.ndarray:
 
 
 def qlike_points(predictions: pd.DataFrame, models) -> pd.Series:
-    """True where QLIKE is defined for every model (``y > 0`` and every forecast ``> 0``)."""
+    """True where QLIKE is defined for every model (``y > 0`` and every forecast ``> 0``).
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        One row per evaluated (fund, origin): ``fund_id, fund_type, origin, date, y`` and one forecast
+        column per model (annualised vol, %).
+    models : sequence of str
+        Model columns of ``predictions`` (registered names).
+
+    Returns
+    -------
+    Series of bool
+    """
     ok = predictions["y"] > 0
     for m in models:
         ok &= predictions[m] > 0
@@ -84,6 +138,21 @@ def error_table(predictions: pd.DataFrame, models, window: int = TARGET_WINDOW) 
 
     ``n_points``: points in MSE/RMSE; ``n_qlike``: points in QLIKE (those where it is
     defined for every model, :func:`qlike_points`).
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        One row per evaluated (fund, origin): ``fund_id, fund_type, origin, date, y`` and one forecast
+        column per model (annualised vol, %).
+    models : sequence of str
+        Model columns of ``predictions`` (registered names).
+    window : int
+        Weeks of the target (4: QLIKE's sample-std bias ``c4(window)``).
+
+    Returns
+    -------
+    DataFrame
+        Index = models; ``MSE`` (%^2), ``RMSE`` (pp), ``QLIKE`` (unit-free), ``n_points``.
     """
     ok = qlike_points(predictions, models)
     rows = {}
@@ -112,6 +181,16 @@ def _pointwise(predictions: pd.DataFrame, models, window: int) -> dict[str, tupl
 
 def loss_by_fund(predictions: pd.DataFrame, models, window: int = TARGET_WINDOW) -> pd.DataFrame:
     """Each fund's contribution to each model's loss (on Table 2's points).
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        One row per evaluated (fund, origin): ``fund_id, fund_type, origin, date, y`` and one forecast
+        column per model (annualised vol, %).
+    models : sequence of str
+        Model columns of ``predictions`` (registered names).
+    window : int
+        Weeks of the target (4: QLIKE's sample-std bias ``c4(window)``).
 
     Returns
     -------
@@ -184,7 +263,17 @@ def loss_robust(predictions: pd.DataFrame, models, window: int = TARGET_WINDOW,
 
 def design_comparison(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Table 2 of each design side by side: rows = models, columns ``<measure> <design>`` for
-    RMSE, QLIKE, MSE and the number of points, plus each design's rank by RMSE."""
+    RMSE, QLIKE, MSE and the number of points, plus each design's rank by RMSE.
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        Design name -> its Table 2 (:func:`error_table`).
+
+    Returns
+    -------
+    DataFrame
+    """
     parts = []
     for design, t in tables.items():
         part = t[["RMSE", "QLIKE", "MSE", "n_points"]].copy()
@@ -196,9 +285,26 @@ def design_comparison(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def by_fund_type(predictions: pd.DataFrame, models, main: str = "GARCH-LSTM") -> pd.DataFrame:
+def by_fund_type(predictions: pd.DataFrame, models, main: str = names.GARCH_LSTM) -> pd.DataFrame:
     """Table 3: per fund type, mean realised 1-month vol (``std``, %), MSE/RMSE of ``main``
-    and the RMSE of the other models (``RMSE <model>``); sorted by the main RMSE, descending."""
+    and the RMSE of the other models (``RMSE <model>``); sorted by the main RMSE, descending.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        One row per evaluated (fund, origin): ``fund_id, fund_type, origin, date, y`` and one forecast
+        column per model (annualised vol, %).
+    models : sequence of str
+        Model columns of ``predictions`` (registered names).
+    main : str
+        The model whose MSE/RMSE head the table (the model under validation).
+
+    Returns
+    -------
+    DataFrame
+        Index = fund types; ``std`` (%), ``n_funds``, ``n_points``, ``MSE`` (%^2), ``RMSE`` and
+        ``RMSE <model>`` (pp).
+    """
     rows = {}
     for ftype, grp in predictions.groupby("fund_type", sort=True):
         row = {"std": float(grp["y"].mean()), "n_funds": int(grp["fund_id"].nunique()), "n_points": len(grp)}
@@ -226,6 +332,18 @@ def high_vol_weeks(predictions: pd.DataFrame, regime) -> pd.Series:
     ``quantile``: weeks whose cross-sectional mean realised vol (over the evaluated funds) is
     at or above the ``quantile`` of those weekly means; ``window``: target weeks from
     ``start`` to ``end`` inclusive.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        One row per evaluated (fund, origin): ``fund_id, fund_type, origin, date, y`` and one forecast
+        column per model (annualised vol, %).
+    regime : HighVolRegime
+        How the high-volatility weeks are chosen.
+
+    Returns
+    -------
+    Series of bool
     """
     dates = pd.to_datetime(predictions["date"])
     if regime.method == "window":
@@ -243,6 +361,23 @@ def regimes(predictions: pd.DataFrame, models, regime) -> tuple[pd.DataFrame, li
 
     Returns the table (rows = regimes, columns = models and ``n_points``) and notes: a
     regime with no evaluated point is left out (no empty bar) and named in a note.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        One row per evaluated (fund, origin): ``fund_id, fund_type, origin, date, y`` and one forecast
+        column per model (annualised vol, %).
+    models : sequence of str
+        Model columns of ``predictions`` (registered names).
+    regime : HighVolRegime
+        The high-volatility regime definition.
+
+    Returns
+    -------
+    table : DataFrame
+        RMSE (pp) per regime (rows) and model (columns), with point counts.
+    notes : list of str
+        Regimes left out (no evaluated points).
     """
     fund_mean = predictions.groupby("fund_id")["y"].mean()
     above = fund_mean.index[fund_mean > fund_mean.mean()]
@@ -265,7 +400,24 @@ def regimes(predictions: pd.DataFrame, models, regime) -> tuple[pd.DataFrame, li
 
 def top_volatility(predictions: pd.DataFrame, models, n: int = 20) -> pd.DataFrame:
     """Figure 10: the ``n`` highest realised 1-month vols (fund-dates) with each model's
-    prediction and error (realised - prediction); ``|err GARCH-LSTM| - |err LSTM|`` when both exist."""
+    prediction and error (realised - prediction); ``|err GARCH-LSTM| - |err LSTM|`` when both exist.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        One row per evaluated (fund, origin): ``fund_id, fund_type, origin, date, y`` and one forecast
+        column per model (annualised vol, %).
+    models : sequence of str
+        Model columns of ``predictions`` (registered names).
+    n : int
+        Rows kept.
+
+    Returns
+    -------
+    DataFrame
+        ``fund_id, fund_type, date, realised``, ``pred <model>`` and ``err <model>`` (realised - forecast,
+        pp).
+    """
     top = predictions.sort_values(["y", "fund_id", "date"], ascending=[False, True, True]).head(n)
     out = top[["fund_id", "fund_type", "date"]].copy()
     out["realised"] = top["y"].to_numpy()
@@ -273,8 +425,9 @@ def top_volatility(predictions: pd.DataFrame, models, n: int = 20) -> pd.DataFra
         out[f"pred {m}"] = top[m].to_numpy()
     for m in models:
         out[f"err {m}"] = (top["y"] - top[m]).to_numpy()
-    if "GARCH-LSTM" in models and "LSTM" in models:
-        out["|err GARCH-LSTM| - |err LSTM|"] = out["err GARCH-LSTM"].abs() - out["err LSTM"].abs()
+    hybrid, lstm = names.GARCH_LSTM, names.LSTM
+    if hybrid in models and lstm in models:
+        out[f"|err {hybrid}| - |err {lstm}|"] = out[f"err {hybrid}"].abs() - out[f"err {lstm}"].abs()
     return out.reset_index(drop=True)
 
 
@@ -284,6 +437,23 @@ def weekly_losses(predictions: pd.DataFrame, models, loss: str = "MSE", window: 
 
     ``MSE``: squared error (%^2) over all points; ``QLIKE``: over the points where QLIKE is
     defined for every model (:func:`qlike_points`).
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        One row per evaluated (fund, origin): ``fund_id, fund_type, origin, date, y`` and one forecast
+        column per model (annualised vol, %).
+    models : sequence of str
+        Model columns of ``predictions`` (registered names).
+    loss : {"MSE", "QLIKE"}
+        The loss.
+    window : int
+        Weeks of the target (4: QLIKE's sample-std bias ``c4(window)``).
+
+    Returns
+    -------
+    DataFrame
+        Rows = target weeks, columns = models.
     """
     if loss == "MSE":
         frame, fn = predictions, squared_error
@@ -312,6 +482,28 @@ def dm_tests(predictions: pd.DataFrame, models, h: int = 4, alpha: float = 0.05,
     p-values with ``n - 1`` degrees of freedom. ``better`` names the model with the lower
     mean loss when ``p_value < alpha``, else ``"no significant difference"``. NaN statistic
     when the differential has no variance (e.g. identical forecasts) or fewer than 3 weeks.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        One row per evaluated (fund, origin): ``fund_id, fund_type, origin, date, y`` and one forecast
+        column per model (annualised vol, %).
+    models : sequence of str
+        Model columns of ``predictions`` (registered names).
+    h : int
+        Forecast horizon in weeks (the HAC lag of the loss differential).
+    alpha : float
+        Test size for the verdict column.
+    losses : sequence of str
+        Losses tested (``MSE``, ``QLIKE``).
+    window : int
+        Weeks of the target (4: QLIKE's sample-std bias ``c4(window)``).
+
+    Returns
+    -------
+    DataFrame
+        One row per model pair and loss: mean loss differential (first minus second), DM statistic
+        (positive: the second model is better), p-value and verdict.
     """
     from statsmodels.tsa.stattools import diebold_mariano_test
 
@@ -345,6 +537,29 @@ def model_confidence_set(predictions: pd.DataFrame, models, size: float = 0.10, 
     stationary bootstrap with block size ``round(sqrt(n_weeks))`` (at least 2), ``reps``
     replications, seeded. ``mcs_pvalue``: the MCS p-value of each model; ``in_mcs``: the
     model belongs to the ``1 - size`` confidence set (p-value >= size); ``rank``: by mean loss.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        One row per evaluated (fund, origin): ``fund_id, fund_type, origin, date, y`` and one forecast
+        column per model (annualised vol, %).
+    models : sequence of str
+        Model columns of ``predictions`` (registered names).
+    size : float
+        MCS size (0.1: a 90% set).
+    reps : int
+        Bootstrap replications.
+    seed : int
+        Bootstrap seed (same seed, same set).
+    losses : sequence of str
+        Losses (``MSE``, ``QLIKE``).
+    window : int
+        Weeks of the target (4: QLIKE's sample-std bias ``c4(window)``).
+
+    Returns
+    -------
+    DataFrame
+        One row per model and loss: MCS p-value and membership.
     """
     from arch.bootstrap import MCS
 
@@ -386,6 +601,25 @@ def challenger_table(table2: pd.DataFrame, dm: pd.DataFrame, mcs: pd.DataFrame, 
     ("series") models the number of estimations and of flagged ones (``fits``,
     ``flagged_fits``; NaN for the others). The best challenger is the lowest RMSE among the
     others. Without the validated model among the models, the DM columns are NaN.
+
+    Parameters
+    ----------
+    table2 : DataFrame
+        :func:`error_table` of the evaluated design.
+    dm : DataFrame
+        :func:`dm_tests` output.
+    mcs : DataFrame
+        :func:`model_confidence_set` output.
+    validated : str
+        The model under validation.
+    kinds : dict of str to str
+        Model -> registry kind.
+    fits : DataFrame, optional
+        Series models' estimation table (flag counts).
+
+    Returns
+    -------
+    DataFrame
     """
     rows = []
     others = [m for m in table2.index if m != validated]
@@ -423,7 +657,17 @@ DIAGNOSTIC_COLUMNS = ["design", "fund_id", "fit_date", "alpha", "beta", "persist
 def garch_diagnostics(params: pd.DataFrame) -> pd.DataFrame:
     """The degenerate GARCH fits (persistence >= 0.999, beta = 0 with large alpha, a parameter
     on a bound; see :func:`qmtl_research.volatility.garch.diagnose`), one row per fund and
-    estimation, from the estimation table of :class:`Stage1Result` (``garch_params``)."""
+    estimation, from the estimation table of :class:`Stage1Result` (``garch_params``).
+
+    Parameters
+    ----------
+    params : DataFrame
+        The GARCH estimation table (``GarchPanelResult.params`` rows, with ``design``).
+
+    Returns
+    -------
+    DataFrame
+    """
     if params is None or params.empty or "degenerate" not in params:
         return pd.DataFrame(columns=DIAGNOSTIC_COLUMNS)
     bad = params.loc[params["degenerate"].astype(bool)]
@@ -433,7 +677,17 @@ def garch_diagnostics(params: pd.DataFrame) -> pd.DataFrame:
 
 def diagnostics_summary(params: pd.DataFrame) -> pd.DataFrame:
     """Counts of estimations per design and flag kind (``persistence``, ``beta = 0``, ``on a bound``,
-    ``near-constant returns``: a tick-rounded NAV such as a money-market fund's)."""
+    ``near-constant returns``: a tick-rounded NAV such as a money-market fund's).
+
+    Parameters
+    ----------
+    params : DataFrame
+        The GARCH estimation table (with ``design``).
+
+    Returns
+    -------
+    DataFrame
+    """
     if params is None or params.empty:
         return pd.DataFrame(columns=["design", "estimations", "degenerate", "persistence >= 0.999",
                                      "beta = 0 with large alpha", "parameter on a bound", "near-constant returns"])
@@ -450,12 +704,24 @@ def diagnostics_summary(params: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------- reading
 def ordering_text(rmse: dict[str, float]) -> tuple[bool | None, str]:
-    """Whether the paper's ordering RMSE(GARCH-LSTM) < RMSE(LSTM) < RMSE(GARCH) holds, in words."""
+    """Whether the paper's ordering RMSE(GARCH-LSTM) < RMSE(LSTM) < RMSE(GARCH) holds, in words.
+
+    Parameters
+    ----------
+    rmse : dict of str to float
+        Model -> RMSE (pp).
+
+    Returns
+    -------
+    holds : bool or None
+        None when a model of the ordering is missing.
+    text : str
+    """
     ranked = sorted(rmse, key=rmse.get)
     found = " < ".join(f"{m} ({rmse[m]:.3f})" for m in ranked)
-    needed = ("GARCH-LSTM", "LSTM", "GARCH")
-    if not all(m in rmse for m in needed):
-        return None, f"RMSE ordering found: {found}. The paper's ordering needs GARCH, LSTM and GARCH-LSTM."
-    holds = rmse["GARCH-LSTM"] < rmse["LSTM"] < rmse["GARCH"]
+    hybrid, lstm, garch = names.GARCH_LSTM, names.LSTM, names.GARCH
+    if not all(m in rmse for m in (hybrid, lstm, garch)):
+        return None, f"RMSE ordering found: {found}. The paper's ordering needs {garch}, {lstm} and {hybrid}."
+    holds = rmse[hybrid] < rmse[lstm] < rmse[garch]
     verdict = "holds" if holds else "does not hold"
-    return holds, (f"RMSE ordering found: {found}. The paper's ordering GARCH-LSTM < LSTM < GARCH {verdict}.")
+    return holds, (f"RMSE ordering found: {found}. The paper's ordering {hybrid} < {lstm} < {garch} {verdict}.")

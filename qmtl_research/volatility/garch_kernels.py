@@ -1,7 +1,7 @@
 """Compiled GARCH(1,1) recursions: the variance path, the log-likelihood and its first and second
 derivatives as one ``jax.lax.scan`` over weeks, ``jit``-compiled, in float64.
 
-The numpy engine of :mod:`qmtl_research.volatility.garch` ran these as Python loops over weeks
+The numpy engine of :mod:`qmtl_research.volatility.garch_engine` ran these as Python loops over weeks
 (one vectorised numpy step per week); here the whole recursion is one compiled loop. Every
 reduction over weeks is accumulated inside the scan, in week order and elementwise per column,
 so a fund's numbers do not depend on the other funds in its batch (as with the numpy engine's
@@ -20,22 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from qmtl_research.volatility.compilation import enable_jax_compilation_cache
+
 LOG_2PI = math.log(2.0 * math.pi)
 MIN_ROWS = 128             # weeks are padded to a power of two (at least this): few compiled programs
 WIDTHS = (32, 256, 1024)   # series are processed in chunks of one of these widths (wide: less loop overhead)
 UNROLL = 4                 # weeks per compiled loop iteration (fewer loop overheads)
-
-
-def _enable_cache() -> None:
-    """Keep compiled programs in the project's ``.cache/jax`` (as stage 1's LSTM does), unless a
-    cache directory is already configured (``JAX_COMPILATION_CACHE_DIR`` or an earlier call)."""
-    import os
-
-    from qmtl_research.paths import cache_dir
-
-    if not jax.config.jax_compilation_cache_dir and not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
 def _bucket_rows(n: int) -> int:
@@ -135,9 +125,23 @@ def _derivative_scan(y, mask, mu, omega, alpha, beta, backcast):
 
 def loglik(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndarray) -> np.ndarray:
     """Gaussian log-likelihood per column (``-inf`` where the variance path is not positive or the
-    value not finite); ``y``, ``mask`` (L, N), ``theta`` (N, 4) = mu, omega, alpha, beta."""
+    value not finite); ``y``, ``mask`` (L, N), ``theta`` (N, 4) = mu, omega, alpha, beta.
+
+    Parameters
+    ----------
+    y, mask : ndarray, shape (L, N)
+        Left-aligned scaled returns and the mask of observations.
+    theta : ndarray, shape (N, 4)
+        ``mu, omega, alpha, beta``.
+    backcast : ndarray, shape (N,)
+        The fixed backcast of each column.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
     out = np.empty(y.shape[1])
-    _enable_cache()
+    enable_jax_compilation_cache()
     for sl, width in _chunks(y.shape[1]):
         yp, mp, (th, bc) = _pad(y[:, sl], mask[:, sl], [theta[sl], backcast[sl]], width)
         with jax.enable_x64(True):
@@ -149,12 +153,27 @@ def loglik(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndar
 def derivative_sums(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndarray):
     """The sums over weeks the optimiser needs, per column: log-likelihood, ``sum w1 * (dh, d2h)``
     (N, 10), ``sum e/h``, ``sum e/h^2 dh`` (N, 4), ``sum 0.5 dh dh' / h^2`` and
-    ``sum 0.5 (2a - 1) dh dh' / h^2`` (N, 4, 4), ``sum 1/h``; see ``garch._derivatives``."""
+    ``sum 0.5 (2a - 1) dh dh' / h^2`` (N, 4, 4), ``sum 1/h``; see ``garch_engine._derivatives``.
+
+    Parameters
+    ----------
+    y, mask : ndarray, shape (L, N)
+        Left-aligned scaled returns and the mask of observations.
+    theta : ndarray, shape (N, 4)
+        ``mu, omega, alpha, beta``.
+    backcast : ndarray, shape (N,)
+        The fixed backcast of each column.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(ll, linear, sum_eh, cross, info, outer, sum_inv)`` as described above.
+    """
     n = y.shape[1]
     ll, sum_eh, sum_inv = np.empty(n), np.empty(n), np.empty(n)
     linear, cross = np.empty((n, 10)), np.empty((n, 4))
     full_info, full_outer = np.empty((n, 4, 4)), np.empty((n, 4, 4))
-    _enable_cache()
+    enable_jax_compilation_cache()
     for sl, width in _chunks(n):
         k_n = sl.stop - sl.start
         yp, mp, (th, bc) = _pad(y[:, sl], mask[:, sl], [theta[sl], backcast[sl]], width)

@@ -57,7 +57,17 @@ class GJRSample:
 
     @classmethod
     def of(cls, y_pct) -> "GJRSample":
-        """The sample with arch's backcast and variance bounds of the residuals at the sample mean."""
+        """The sample with arch's backcast and variance bounds of the residuals at the sample mean.
+
+        Parameters
+        ----------
+        y_pct : ndarray
+            Weekly returns in percent.
+
+        Returns
+        -------
+        GJRSample
+        """
         from arch.univariate.volatility import GARCH
 
         y = np.asarray(y_pct, dtype=float)
@@ -67,7 +77,19 @@ class GJRSample:
 
 
 def variances(theta: np.ndarray, s: GJRSample) -> np.ndarray:
-    """``h_0 .. h_n-1`` of the sample (percent^2), without arch's clipping."""
+    """``h_0 .. h_n-1`` of the sample (percent^2), without arch's clipping.
+
+    Parameters
+    ----------
+    theta : ndarray
+        ``mu, omega, alpha, gamma, beta`` (percent units).
+    s : GJRSample
+        The estimation sample.
+
+    Returns
+    -------
+    ndarray
+    """
     mu, omega, alpha, gamma, beta = theta
     e = s.y - mu
     drive = omega + (alpha + gamma * (e[:-1] < 0)) * e[:-1] ** 2
@@ -76,7 +98,19 @@ def variances(theta: np.ndarray, s: GJRSample) -> np.ndarray:
 
 
 def loglik(theta: np.ndarray, s: GJRSample) -> float:
-    """arch's Gaussian log-likelihood (unclipped variances; NaN when a variance is not positive)."""
+    """arch's Gaussian log-likelihood (unclipped variances; NaN when a variance is not positive).
+
+    Parameters
+    ----------
+    theta : ndarray
+        ``mu, omega, alpha, gamma, beta`` (percent units).
+    s : GJRSample
+        The estimation sample.
+
+    Returns
+    -------
+    float
+    """
     h = variances(theta, s)
     if not (h > 0).all():
         return float("nan")
@@ -85,7 +119,20 @@ def loglik(theta: np.ndarray, s: GJRSample) -> float:
 
 
 def nll_and_grad(theta: np.ndarray, s: GJRSample) -> tuple[float, np.ndarray]:
-    """Mean negative log-likelihood per observation and its gradient in ``(mu, omega, alpha, gamma, beta)``."""
+    """Mean negative log-likelihood per observation and its gradient in ``(mu, omega, alpha, gamma, beta)``.
+
+    Parameters
+    ----------
+    theta : ndarray
+        ``mu, omega, alpha, gamma, beta`` (percent units).
+    s : GJRSample
+        The estimation sample.
+
+    Returns
+    -------
+    nll : float
+    grad : ndarray, shape (5,)
+    """
     mu, omega, alpha, gamma, beta = theta
     n = len(s.y)
     e = s.y - mu
@@ -112,7 +159,17 @@ def nll_and_grad(theta: np.ndarray, s: GJRSample) -> tuple[float, np.ndarray]:
 
 
 def arch_start(s: GJRSample) -> np.ndarray:
-    """arch's starting values: the sample mean and the best of its grid of volatility starts."""
+    """arch's starting values: the sample mean and the best of its grid of volatility starts.
+
+    Parameters
+    ----------
+    s : GJRSample
+        The estimation sample.
+
+    Returns
+    -------
+    ndarray, shape (5,)
+    """
     from arch.univariate.volatility import GARCH
 
     mu = float(s.y.mean())
@@ -122,7 +179,19 @@ def arch_start(s: GJRSample) -> np.ndarray:
 def grid_starts(s: GJRSample, k: int = 3) -> list[np.ndarray]:
     """The ``k`` best points of arch's start grid (``alpha, gamma`` in {0.01, 0.05, 0.1, 0.2},
     ``alpha + gamma/2 + beta`` in {0.5, 0.7, 0.9, 0.98}, ``omega`` matching the sample variance,
-    ``mu`` the sample mean) by the log-likelihood, best first."""
+    ``mu`` the sample mean) by the log-likelihood, best first.
+
+    Parameters
+    ----------
+    s : GJRSample
+        The estimation sample.
+    k : int
+        Starts kept.
+
+    Returns
+    -------
+    list of ndarray
+    """
     mu = float(s.y.mean())
     target = float(np.mean((s.y - mu) ** 2))
     scored = []

@@ -39,6 +39,19 @@ def student_t_loglik(z: np.ndarray, mask: np.ndarray, nu: float) -> np.ndarray:
     ``z`` (rows = observations, columns = series; rows where ``mask`` is False are left out).
 
     Density: ``Gamma((nu+1)/2) / (Gamma(nu/2) sqrt(pi (nu-2))) (1 + z^2 / (nu-2))^-(nu+1)/2``.
+
+    Parameters
+    ----------
+    z : ndarray, shape (L, N)
+        Standardised residuals (0 where masked).
+    mask : ndarray of bool, shape (L, N)
+        Observations.
+    nu : float
+        Degrees of freedom (> 2; ``inf``: Gaussian).
+
+    Returns
+    -------
+    ndarray, shape (N,)
     """
     z2 = np.where(mask, z, 0.0) ** 2
     n = mask.sum(axis=0)
@@ -52,7 +65,20 @@ def student_t_loglik(z: np.ndarray, mask: np.ndarray, nu: float) -> np.ndarray:
 def fit_student_t_df(z: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Degrees of freedom per column: the point of :data:`DF_GRID` with the highest
     unit-variance Student-t log-likelihood of the standardised residuals ``z`` (``inf`` =
-    Gaussian; ties keep the larger ``nu``)."""
+    Gaussian; ties keep the larger ``nu``).
+
+    Parameters
+    ----------
+    z : ndarray, shape (L, N)
+        Standardised residuals (0 where masked).
+    mask : ndarray of bool, shape (L, N)
+        Observations.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Degrees of freedom (``inf``: Gaussian).
+    """
     z = np.asarray(z, dtype=float)
     mask = np.asarray(mask, dtype=bool)
     best_ll = np.full(z.shape[1], -np.inf)
@@ -78,7 +104,18 @@ def _factor(nu: float) -> float:
 
 def tail_factor(nu) -> np.ndarray:
     """``E[sd(z_1..z_4)] / E[sd(Z_1..Z_4)]`` for iid unit-variance Student-t(``nu``) ``z`` and
-    standard normal ``Z`` (``nu > 2``; ``inf`` gives 1), elementwise; see the module docstring."""
+    standard normal ``Z`` (``nu > 2``; ``inf`` gives 1), elementwise; see the module docstring.
+
+    Parameters
+    ----------
+    nu : array-like
+        Degrees of freedom (``inf``: Gaussian, factor 1).
+
+    Returns
+    -------
+    ndarray
+        Unit-free factors (<= 1 for fat tails).
+    """
     nus = np.asarray(nu, dtype=float)
     if np.any(nus <= 2.0):
         raise ValueError("Student-t degrees of freedom must exceed 2 (unit variance)")

@@ -14,7 +14,17 @@ FAILURE_COLUMNS = ["fund_id", "step", "message"]
 
 
 def failures_frame(rows: list[dict] | None = None) -> pd.DataFrame:
-    """The failures table: columns ``fund_id``, ``step``, ``message`` (may be empty)."""
+    """The failures table: columns ``fund_id``, ``step``, ``message`` (may be empty).
+
+    Parameters
+    ----------
+    rows : list of dict, optional
+        ``{"fund_id", "step", "message"}`` rows.
+
+    Returns
+    -------
+    DataFrame
+    """
     frame = pd.DataFrame(rows or [], columns=FAILURE_COLUMNS)
     return frame.astype({"fund_id": str, "step": str, "message": str})
 

@@ -22,6 +22,10 @@ are new since the previous fit (later origins) plus ``warm_replay`` times as man
 ones drawn at random. The fitted weights live in the estimator (``weights_``); the
 compiled Keras network is shared per architecture within the process, so refits and
 cross-validation folds do not recompile.
+
+Over 400 lines because the three pooled estimators share one Keras network cache, one training
+loop (warm starts, replay, early stopping) and one scaling; splitting them would export those
+private helpers across modules.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from qmtl_research.errors import InputError
 from qmtl_research.volatility.lstm_config import LSTMConfig
+from qmtl_research.volatility import names
 from qmtl_research.volatility.samples import r_columns, sigma_columns
 from qmtl_research.volatility.targets import TARGET_WINDOW
 
@@ -74,40 +79,64 @@ class NaiveVolatility(_VolatilityModel):
     """Naive challenger: next month's vol = the last observed 1-month vol (``sigma_t-1``).
 
     It has no parameters to learn; ``fit`` only checks the inputs.
+
+    Parameters
+    ----------
+    window : int
+        One-month vols in a sample row (the last, ``sigma_t-1``, is the forecast).
     """
 
     def __init__(self, window: int = TARGET_WINDOW):
         self.window = window
 
     def fit(self, X: pd.DataFrame, y=None):
-        _require(X, sigma_columns(self.window)[-1:], "Naive")
+        """Check the inputs (nothing is learned).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+        y : ignored
+
+        Returns
+        -------
+        NaiveVolatility
+            ``self``.
+        """
+        _require(X, sigma_columns(self.window)[-1:], names.NAIVE)
         self.n_features_in_ = 1
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The last observed 1-month vol of each row.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+
+        Returns
+        -------
+        ndarray
+            Forecasts of the 1-month annualised vol (%).
+        """
         check_is_fitted(self, "n_features_in_")
         col = sigma_columns(self.window)[-1]
-        _require(X, [col], "Naive")
+        _require(X, [col], names.NAIVE)
         return X[col].to_numpy(dtype=float)
 
 
 def _enable_compilation_cache() -> None:
-    """JAX backend: keep compiled XLA programs in the project's ``.cache/jax`` (a persistent
-    cache; the first run compiles, later processes load), unless ``JAX_COMPILATION_CACHE_DIR``
-    is set. The programs are the same, so the numbers are too."""
-    import os
-
+    """JAX backend: the project's persistent compilation cache
+    (:func:`~qmtl_research.volatility.compilation.enable_jax_compilation_cache`)."""
     import keras
 
-    if keras.backend.backend() != "jax" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        return
-    import jax
+    if keras.backend.backend() == "jax":
+        from qmtl_research.volatility.compilation import enable_jax_compilation_cache
 
-    from qmtl_research.paths import cache_dir
-
-    if not jax.config.jax_compilation_cache_dir:
-        jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax"))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+        enable_jax_compilation_cache()
 
 
 def _network(name: str, window: int, n_features: int, horizon: int, layers: int, units: int,
@@ -349,7 +378,7 @@ class LSTMVolatility(_VolatilityModel):
         return np.stack([self._fwd(X[c].to_numpy(dtype=float)) for c in cols], axis=-1)   # (n, window, f)
 
     def _name(self) -> str:
-        return "GARCH-LSTM" if "r" in self.features else "LSTM"
+        return names.GARCH_LSTM if "r" in self.features else names.LSTM
 
     def _net(self, n_features: int):
         return _network(self._name(), self.window, n_features, self.horizon, self.layers, self.units,
@@ -357,6 +386,21 @@ class LSTMVolatility(_VolatilityModel):
 
     # ---------------------------------------------------------------- API
     def fit(self, X: pd.DataFrame, y):
+        """Train the network (continuing from the fitted weights with ``warm_start``).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+        y : array-like
+            The evaluated 1-month target (1-D, %) or the 4-step output path (2-D, %).
+
+        Returns
+        -------
+        LSTMVolatility
+            ``self``.
+        """
         import keras
 
         Y_all = np.asarray(y, dtype=float)
@@ -438,7 +482,18 @@ class LSTMVolatility(_VolatilityModel):
         return self
 
     def predict_path(self, X: pd.DataFrame) -> np.ndarray:
-        """All output steps ``t..t+horizon-1`` (n, horizon), vol in %."""
+        """All output steps ``t..t+horizon-1`` (n, horizon), vol in %.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+
+        Returns
+        -------
+        ndarray, shape (n, horizon)
+        """
         check_is_fitted(self, "weights_")
         xs = ((self._inputs(X) - self.x_mean_) / self.x_std_).astype("float32")
         model = self._net(xs.shape[-1])
@@ -447,11 +502,32 @@ class LSTMVolatility(_VolatilityModel):
         return self._inv(out * self.y_std_ + self.y_mean_)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Forecast of the evaluated target (the last output step).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+
+        Returns
+        -------
+        ndarray
+            1-month annualised vol forecasts (%, non-negative).
+        """
         return self.predict_path(X)[:, -1]
 
 
 class GarchLSTMVolatility(LSTMVolatility):
-    """GARCH(1,1)-LSTM hybrid: the LSTM fed with (target, GARCH conditional vol ``r``)."""
+    """GARCH(1,1)-LSTM hybrid: the LSTM fed with (target, GARCH conditional vol ``r``).
+
+    Parameters
+    ----------
+    features, window, horizon, layers, units, epochs, batch_size, learning_rate, patience,
+    validation_fraction, max_validation_samples, warm_start, warm_epochs, warm_replay,
+    warm_max_samples, log_transform, seed, verbose
+        As :class:`LSTMVolatility`; ``features`` defaults to ``("sigma", "r")``.
+    """
 
     def __init__(self, features: tuple[str, ...] = ("sigma", "r"), window: int = TARGET_WINDOW,
                  horizon: int = TARGET_WINDOW, layers: int = _LSTM.layers, units: int = _LSTM.units,

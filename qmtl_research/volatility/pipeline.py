@@ -18,6 +18,9 @@
    observed: Table 2 (MSE, RMSE, QLIKE), Table 3, Figure 9 regimes, Figure 10, DM tests,
    model confidence sets, GARCH diagnostics; the verdict design (``split``, walk-forward
    by default) fills the main tables.
+
+Over 400 lines because it is the stage's one entry and writer (run, CV, evaluation, summary, the
+record of the section); the work itself lives in walkforward, series, garch_panel and evaluation.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from tqdm import tqdm
 from qmtl_research.errors import InputError
 from qmtl_research.volatility import evaluation as ev
 from qmtl_research.volatility.config import Stage1Config
-from qmtl_research.volatility.garch import fit_garch_panel
+from qmtl_research.volatility.garch_panel import fit_garch_panel
 from qmtl_research.volatility.inputs import check_histories, failures_frame
 from qmtl_research.volatility import registry
 from qmtl_research.volatility.samples import build_samples, r_columns, sigma_columns, y_columns
@@ -130,7 +133,18 @@ class Stage1Result:
                                  **{name: self.tables[name] for name in RECORDED})
 
     def record(self, ctx):
-        """Write the section ``volatility`` for the run of ``ctx`` (the stage's one writer)."""
+        """Write the section ``volatility`` for the run of ``ctx`` (the stage's one writer).
+
+        Parameters
+        ----------
+        ctx : RunContext
+            The run being recorded (its store and run id).
+
+        Returns
+        -------
+        object
+            What the section writer returns (the recorded section).
+        """
         return self.results().record(ctx)
 
 
@@ -149,7 +163,24 @@ def _evaluated(frame: pd.DataFrame, models, fold) -> pd.DataFrame:
 
 
 def run_cv(returns: pd.DataFrame, fund_type: pd.Series, config: Stage1Config, progress: bool = True):
-    """The paper's K-fold CV (contiguous blocks, purged): ``(predictions, garch_params, training, failures)``."""
+    """The paper's K-fold CV (contiguous blocks, purged): ``(predictions, garch_params, training, failures)``.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Weekly simple returns (fractions) of the usable funds, dates x funds.
+    fund_type : Series
+        fund_id -> fund type.
+    config : Stage1Config
+        The stage-1 configuration.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    tuple
+        ``(predictions, garch_params, training, failures)``.
+    """
     models = list(config.models)
     w, h = config.window, config.horizon
     target = realized_vol(returns, w)
@@ -215,6 +246,20 @@ def forecast_panel(panel, config: Stage1Config | None = None, progress: bool = T
 
     The same rows and numbers as ``run_stage1(panel, config).forecasts``; used by the
     ``qmtl-research volatility forecast`` command.
+
+    Parameters
+    ----------
+    panel : FundPanel
+        The fund universe.
+    config : Stage1Config, optional
+        Default: ``Stage1Config()``.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    tuple
+        ``(forecasts, failures, schedule)``.
     """
     config = config or Stage1Config()
     returns, fund_type, failure_rows, schedule = _usable(panel, config)
@@ -233,6 +278,19 @@ def run_stage1(panel, config: Stage1Config | None = None, progress: bool = True)
     listed in ``failures`` with a message; the others are processed. Raises
     :class:`~qmtl_research.errors.InputError` when no fund is usable or a design has no
     training/test sample, :class:`~qmtl_research.errors.ConfigError` for a bad ``test_start``.
+
+    Parameters
+    ----------
+    panel : FundPanel
+        The fund universe.
+    config : Stage1Config, optional
+        Default: ``Stage1Config()``.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    Stage1Result
     """
     config = config or Stage1Config()
     models = list(config.models)
@@ -276,7 +334,18 @@ def run_stage1(panel, config: Stage1Config | None = None, progress: bool = True)
 
 
 def evaluate(result: Stage1Result) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """The stage-1 tables (names in :data:`RECORDED`) and notes (e.g. an empty regime left out)."""
+    """The stage-1 tables (names in :data:`RECORDED`) and notes (e.g. an empty regime left out).
+
+    Parameters
+    ----------
+    result : Stage1Result
+        A finished stage-1 run.
+
+    Returns
+    -------
+    tables : dict of str to DataFrame
+    notes : list of str
+    """
     cfg = result.config
     models = list(cfg.models)
     pred = result.predictions
@@ -315,6 +384,20 @@ def evaluate(result: Stage1Result) -> tuple[dict[str, pd.DataFrame], list[str]]:
 
 
 def summarise(result: Stage1Result, panel) -> dict:
+    """The stage's summary for the run record and the report: split, ordering verdict, RMSE per model,
+    MCS membership and the latest forecasts.
+
+    Parameters
+    ----------
+    result : Stage1Result
+        A finished stage-1 run.
+    panel : FundPanel
+        The fund universe the run used.
+
+    Returns
+    -------
+    dict
+    """
     t2 = result.tables["table2"]
     rmse = {m: float(v) for m, v in t2["RMSE"].items()}
     holds, text = ev.ordering_text(rmse)

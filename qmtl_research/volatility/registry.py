@@ -33,6 +33,7 @@ from typing import Callable, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from qmtl_research.errors import InputError
+from qmtl_research.volatility.names import EWMA, GARCH, GARCH_LSTM, GJR_GARCH, HAR, LSTM, NAIVE
 
 Kind = Literal["garch", "series", "learned", "rule"]
 KINDS: tuple[str, ...] = ("garch", "series", "learned", "rule")
@@ -62,12 +63,35 @@ class VolatilityModel(Protocol):
         """Estimate on ``returns`` (1-D, finite); may start from the previous fit (warm start).
 
         Raises :class:`ValueError` or :class:`~qmtl_research.errors.InputError` when the sample
-        cannot be estimated (the driver lists the fund and date as a failure)."""
+        cannot be estimated (the driver lists the fund and date as a failure).
+
+        Parameters
+        ----------
+        returns : ndarray
+            One fund's weekly simple returns (fractions, oldest first).
+
+        Returns
+        -------
+        VolatilityModel
+            ``self``.
+        """
 
     def forecast_variance(self, returns: np.ndarray, horizon: int) -> np.ndarray:
         """Variance forecasts (fraction^2 per week), shape ``(len(returns) + 1, horizon)``:
         row ``i`` forecasts weeks ``i .. i + horizon - 1`` from ``returns[:i]`` with the fitted
-        parameters (NaN where the model cannot forecast)."""
+        parameters (NaN where the model cannot forecast).
+
+        Parameters
+        ----------
+        returns : ndarray
+            The fund's whole history of weekly simple returns (fractions, oldest first).
+        horizon : int
+            Weeks forecast from each origin.
+
+        Returns
+        -------
+        ndarray, shape (len(returns) + 1, horizon)
+        """
 
     def diagnostics(self) -> dict:
         """The last fit: ``params`` (name -> value), ``loglik`` (NaN when not a likelihood
@@ -108,7 +132,20 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register(spec: ModelSpec, replace: bool = False) -> ModelSpec:
-    """Add ``spec`` to the registry (``replace=True`` to overwrite a model of the same name)."""
+    """Add ``spec`` to the registry (``replace=True`` to overwrite a model of the same name).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    replace : bool
+        Overwrite a model of the same name.
+
+    Returns
+    -------
+    ModelSpec
+        ``spec``.
+    """
     if spec.kind not in KINDS:
         raise InputError(f"model {spec.name!r} has unknown kind {spec.kind!r}", where="ModelSpec(kind=...)",
                          fix=f"use one of {', '.join(KINDS)}")
@@ -123,7 +160,13 @@ def register(spec: ModelSpec, replace: bool = False) -> ModelSpec:
 
 
 def unregister(name: str) -> None:
-    """Remove a model (tests register and remove their own)."""
+    """Remove a model (tests register and remove their own).
+
+    Parameters
+    ----------
+    name : str
+        A registered model name.
+    """
     if name not in _REGISTRY:
         raise InputError(f"stage-1 model {name!r} is not registered", where="unregister(name)",
                          fix=f"registered: {', '.join(_REGISTRY)}")
@@ -131,7 +174,17 @@ def unregister(name: str) -> None:
 
 
 def get(name: str) -> ModelSpec:
-    """The :class:`ModelSpec` of ``name``; :class:`~qmtl_research.errors.InputError` if unknown."""
+    """The :class:`ModelSpec` of ``name``; :class:`~qmtl_research.errors.InputError` if unknown.
+
+    Parameters
+    ----------
+    name : str
+        A registered model name.
+
+    Returns
+    -------
+    ModelSpec
+    """
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -140,7 +193,19 @@ def get(name: str) -> ModelSpec:
 
 
 def names(kind: str | None = None, default_only: bool = False) -> tuple[str, ...]:
-    """Registered model names in registration order (optionally of one ``kind``, or the defaults)."""
+    """Registered model names in registration order (optionally of one ``kind``, or the defaults).
+
+    Parameters
+    ----------
+    kind : str, optional
+        Only models of this kind.
+    default_only : bool
+        Only the default models.
+
+    Returns
+    -------
+    tuple of str
+    """
     return tuple(n for n, s in _REGISTRY.items()
                  if (kind is None or s.kind == kind) and (s.default or not default_only))
 
@@ -151,17 +216,44 @@ def default_models() -> tuple[str, ...]:
 
 
 def garch_based(models) -> tuple[str, ...]:
-    """The models of ``models`` that need the GARCH(1,1) engine (the engine itself or its ``r`` inputs)."""
+    """The models of ``models`` that need the GARCH(1,1) engine (the engine itself or its ``r`` inputs).
+
+    Parameters
+    ----------
+    models : sequence of str
+        Registered model names.
+
+    Returns
+    -------
+    tuple of str
+    """
     return tuple(m for m in models if get(m).kind == "garch" or get(m).needs_garch)
 
 
 def make_model(name: str, config, warm_start: bool = False):
     """The estimator of the registered model ``name``, with hyper-parameters from a
-    :class:`~qmtl_research.volatility.config.Stage1Config` (``warm_start`` for refits)."""
+    :class:`~qmtl_research.volatility.config.Stage1Config` (``warm_start`` for refits).
+
+    Parameters
+    ----------
+    name : str
+        A registered model name.
+    config : Stage1Config
+        Hyper-parameters.
+    warm_start : bool
+        Build for warm-started refits.
+
+    Returns
+    -------
+    object
+        A new estimator (a :class:`VolatilityModel` for ``series`` models).
+    """
     return get(name).build(config, warm_start=warm_start)
 
 
 # ------------------------------------------------------------------ the shipped models
+
+
 def _garch(config, warm_start=False):
     from qmtl_research.volatility.garch import GarchVolatility
 
@@ -194,14 +286,14 @@ def _challenger(cls_name):
     return build
 
 
-register(ModelSpec("GARCH", "garch", _garch, "GARCH(1,1) per fund, Gaussian quasi-likelihood (the project's engine)"))
-register(ModelSpec("LSTM", "learned", _lstm(("sigma",)), "Keras LSTM on the last 4 one-month vols, pooled"))
-register(ModelSpec("GARCH-LSTM", "learned", _lstm(("sigma", "r")),
+register(ModelSpec(GARCH, "garch", _garch, "GARCH(1,1) per fund, Gaussian quasi-likelihood (the project's engine)"))
+register(ModelSpec(LSTM, "learned", _lstm(("sigma",)), "Keras LSTM on the last 4 one-month vols, pooled"))
+register(ModelSpec(GARCH_LSTM, "learned", _lstm(("sigma", "r")),
                    "LSTM on the one-month vols and the GARCH(1,1) conditional vols (the paper's hybrid)",
                    needs_garch=True))
-register(ModelSpec("Naive", "rule", _naive, "the last observed one-month vol"))
-register(ModelSpec("EWMA", "series", _challenger("EWMAVolatility"), "RiskMetrics EWMA variance, lambda 0.94"))
-register(ModelSpec("GJR-GARCH", "series", _challenger("GJRGarchVolatility"),
+register(ModelSpec(NAIVE, "rule", _naive, "the last observed one-month vol"))
+register(ModelSpec(EWMA, "series", _challenger("EWMAVolatility"), "RiskMetrics EWMA variance, lambda 0.94"))
+register(ModelSpec(GJR_GARCH, "series", _challenger("GJRGarchVolatility"),
                    "GJR-GARCH(1,1) per fund with arch (asymmetric response to negative returns)"))
-register(ModelSpec("HAR", "series", _challenger("HARVolatility"),
+register(ModelSpec(HAR, "series", _challenger("HARVolatility"),
                    "HAR regression of the next month's variance on 1-, 4- and 13-week realised variances"))

@@ -23,14 +23,47 @@ from qmtl_research.volatility.targets import TARGET_WINDOW
 
 
 def sigma_columns(window: int) -> list[str]:
+    """Names of the one-month-vol inputs, oldest first: ``sigma_t-<window> .. sigma_t-1``.
+
+    Parameters
+    ----------
+    window : int
+        Inputs per sample.
+
+    Returns
+    -------
+    list of str
+    """
     return [f"sigma_t-{k}" for k in range(window, 0, -1)]
 
 
 def r_columns(window: int) -> list[str]:
+    """Names of the GARCH conditional-vol inputs, oldest first: ``r_t-<window> .. r_t-1``.
+
+    Parameters
+    ----------
+    window : int
+        Inputs per sample.
+
+    Returns
+    -------
+    list of str
+    """
     return [f"r_t-{k}" for k in range(window, 0, -1)]
 
 
 def y_columns(horizon: int) -> list[str]:
+    """Names of the output steps: ``y_t+0 .. y_t+<horizon-1>``.
+
+    Parameters
+    ----------
+    horizon : int
+        Output steps.
+
+    Returns
+    -------
+    list of str
+    """
     return [f"y_t+{k}" for k in range(horizon)]
 
 
@@ -47,6 +80,25 @@ def gather(target: pd.DataFrame, cond_vol: pd.DataFrame | None, garch_forecast: 
 
     ``arrays`` may pass the three value matrices (target, cond_vol, garch_forecast aligned
     to ``target``) to skip re-aligning them on repeated calls. Values outside the grid are NaN.
+
+    Parameters
+    ----------
+    target : DataFrame
+        Realised 1-month vols (%), grid dates x funds.
+    cond_vol : DataFrame or None
+        GARCH conditional vols ``r`` (%), same grid; None without GARCH-based models.
+    garch_forecast : DataFrame or None
+        GARCH 1-month forecasts (%), same grid.
+    positions, cols : ndarray of int
+        Grid positions of the origins and fund columns.
+    window, horizon : int
+        Inputs and outputs per sample.
+    arrays : tuple of ndarray, optional
+        The three grids as arrays (avoids a conversion).
+
+    Returns
+    -------
+    DataFrame
     """
     t_vals, r_vals, g_vals = arrays if arrays is not None else (
         _values(target, target), _values(cond_vol, target), _values(garch_forecast, target))
@@ -88,6 +140,17 @@ def build_samples(target: pd.DataFrame, cond_vol: pd.DataFrame | None = None,
     ``cond_vol`` / ``garch_forecast`` may lack funds (GARCH failures) or be None: their
     columns are then NaN, and models that need them skip the row.
 
+    Parameters
+    ----------
+    target : DataFrame
+        Realised 1-month vols (%), grid dates x funds.
+    cond_vol : DataFrame or None
+        GARCH conditional vols ``r`` (%), same grid; None without GARCH-based models.
+    garch_forecast : DataFrame or None
+        GARCH 1-month forecasts (%), same grid.
+    window, horizon : int
+        Inputs and outputs per sample.
+
     Returns
     -------
     DataFrame with columns ``fund_id, origin, date``, the sigma/r input columns,
@@ -108,6 +171,23 @@ def build_inputs(target: pd.DataFrame, cond_vol: pd.DataFrame | None, garch_fore
 
     ``origins`` must be dates of ``target.index``; the inputs are the same as
     in :func:`build_samples` (weeks ``t-window..t-1``), NaN where unavailable.
+
+    Parameters
+    ----------
+    target : DataFrame
+        Realised 1-month vols (%), grid dates x funds.
+    cond_vol : DataFrame or None
+        GARCH conditional vols ``r`` (%), same grid; None without GARCH-based models.
+    garch_forecast : DataFrame or None
+        GARCH 1-month forecasts (%), same grid.
+    fund_ids, origins : sequence
+        The requested (fund, origin) pairs.
+    window : int
+        Inputs per sample.
+
+    Returns
+    -------
+    DataFrame
     """
     pos = target.index.get_indexer(pd.DatetimeIndex(origins))
     if (pos < 0).any():

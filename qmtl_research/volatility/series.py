@@ -7,7 +7,7 @@ late start), on the fund's returns **strictly before** the date, warm-started fr
 fund's previous fit, and fills the 1-month forecasts of the origins up to the fund's next
 estimation. :func:`series_masked` is the K-fold CV's counterpart (one estimation on the
 weeks of a mask, forecasts for every origin, like
-:func:`~qmtl_research.volatility.garch.fit_garch_panel`).
+:func:`~qmtl_research.volatility.garch_panel.fit_garch_panel`).
 
 Variance forecasts map to the expected target with
 :func:`~qmtl_research.volatility.targets.expected_target_vol` (annualised %, the GARCH map).
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from qmtl_research.errors import InputError
 from qmtl_research.volatility import registry
-from qmtl_research.volatility.garch import _chunks, _estimation_events, _run_chunks
+from qmtl_research.volatility.garch_panel import _chunks, _estimation_events, _run_chunks
 from qmtl_research.volatility.targets import expected_target_vol
 
 FIT_COLUMNS = ["model", "fund_id", "fit_date", "n_obs", "loglik", "params", "flags"]
@@ -152,9 +152,25 @@ def _walk_funds(spec, config, values: np.ndarray, funds: list[str], refit_pos: l
 def series_masked(name: str, config, returns: pd.DataFrame, train_mask: pd.Series) -> SeriesPanelResult:
     """One estimation per fund on the weeks where ``train_mask`` is True (a CV fold's training
     returns, concatenated), forecasts for every origin with those parameters; the late start
-    of :func:`~qmtl_research.volatility.garch.fit_garch_panel` (a fund whose masked returns are
+    of :func:`~qmtl_research.volatility.garch_panel.fit_garch_panel` (a fund whose masked returns are
     the start of its history and fewer than ``min_train_obs`` is estimated on its first
-    ``min_train_obs`` returns and forecasts only after them)."""
+    ``min_train_obs`` returns and forecasts only after them).
+
+    Parameters
+    ----------
+    name : str
+        A registered ``series`` model.
+    config : Stage1Config
+        Hyper-parameters.
+    returns : DataFrame
+        Weekly simple returns (fractions), dates x funds.
+    train_mask : Series of bool
+        The fold's estimation weeks.
+
+    Returns
+    -------
+    SeriesPanelResult
+    """
     spec = registry.get(name)
     grid = returns.index.append(pd.DatetimeIndex([returns.index[-1] + pd.Timedelta(weeks=1)]))
     mask_all = train_mask.reindex(returns.index, fill_value=False).to_numpy(bool)

@@ -34,13 +34,33 @@ from qmtl_research.volatility.targets import TARGET_WINDOW
 
 
 def extended_grid(dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """The panel's weeks plus the week after the last (the "now" forecast origin)."""
+    """The panel's weeks plus the week after the last (the "now" forecast origin).
+
+    Parameters
+    ----------
+    dates : DatetimeIndex
+        The panel's weekly dates.
+
+    Returns
+    -------
+    DatetimeIndex
+    """
     return dates.append(pd.DatetimeIndex([dates[-1] + pd.Timedelta(weeks=1)]))
 
 
 def first_origin_position(window: int) -> int:
     """Earliest grid position of a forecast origin for a history starting at position 0:
-    the ``window`` one-month vols before it need ``2 window - 1`` returns."""
+    the ``window`` one-month vols before it need ``2 window - 1`` returns.
+
+    Parameters
+    ----------
+    window : int
+        One-month vols an origin needs before it.
+
+    Returns
+    -------
+    int
+    """
     return 2 * window - 1
 
 
@@ -49,6 +69,19 @@ def default_test_start(returns: pd.DataFrame, min_train_obs: int, share: float =
     before it (a grid week; may be the "now" week after the panel's last).
 
     Raises :class:`InputError` when too few funds ever have ``min_train_obs`` returns.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Weekly simple returns, dates x funds.
+    min_train_obs : int
+        Returns a fund needs before its first estimation.
+    share : float
+        Share of the funds (0..1).
+
+    Returns
+    -------
+    Timestamp
     """
     grid = extended_grid(returns.index)
     finite = returns.notna().to_numpy()
@@ -69,7 +102,21 @@ def default_test_start(returns: pd.DataFrame, min_train_obs: int, share: float =
 
 def resolve_test_start(dates: pd.DatetimeIndex, test_start, window: int, horizon: int) -> int:
     """Grid position of an explicit ``test_start`` (a week of the panel or the week after it),
-    checked to leave training samples before it."""
+    checked to leave training samples before it.
+
+    Parameters
+    ----------
+    dates : DatetimeIndex
+        The panel's weekly dates.
+    test_start : date-like
+        The requested first test origin.
+    window, horizon : int
+        Inputs and outputs per sample.
+
+    Returns
+    -------
+    int
+    """
     grid = extended_grid(dates)
     try:
         ts = pd.Timestamp(test_start)
@@ -90,7 +137,21 @@ def resolve_test_start(dates: pd.DatetimeIndex, test_start, window: int, horizon
 
 @dataclass(frozen=True)
 class WalkForwardSchedule:
-    """Test origins and refit dates on the extended grid (dates = the panel's weeks + 1)."""
+    """Test origins and refit dates on the extended grid (dates = the panel's weeks + 1).
+
+    Attributes
+    ----------
+    grid : DatetimeIndex
+        The panel's weeks plus the week after the last.
+    test_start : Timestamp
+        The first test origin.
+    refit_dates : DatetimeIndex
+        The scheduled refits (increasing; the first is ``test_start``).
+    refit : {"yearly", "weekly"}
+        Refit frequency.
+    test_start_rule : str
+        How ``test_start`` was chosen (explicit or data-relative), for the report.
+    """
 
     grid: pd.DatetimeIndex
     test_start: pd.Timestamp
@@ -100,21 +161,63 @@ class WalkForwardSchedule:
 
     @property
     def origins(self) -> pd.DatetimeIndex:
+        """The test origins (grid dates from ``test_start`` on).
+
+        Returns
+        -------
+        DatetimeIndex
+        """
         return self.grid[self.grid >= self.test_start]
 
     def fit_date_of(self, origins) -> pd.DatetimeIndex:
-        """The scheduled refit in force at each origin (the latest refit date <= origin)."""
+        """The scheduled refit in force at each origin (the latest refit date <= origin).
+
+        Parameters
+        ----------
+        origins : sequence of date-like
+            Test origins.
+
+        Returns
+        -------
+        DatetimeIndex
+        """
         pos = self.refit_dates.searchsorted(pd.DatetimeIndex(origins), side="right") - 1
         return self.refit_dates[pos]
 
     def name(self) -> str:
+        """The design's label in tables (test start and refit frequency).
+
+        Returns
+        -------
+        str
+        """
         return f"walk_forward (test from {self.test_start.date()}, {self.refit} refits)"
 
 
 def walk_forward_schedule(returns: pd.DataFrame, test_start=None, refit: str = "yearly",
                           window: int = TARGET_WINDOW, horizon: int = TARGET_WINDOW, min_train_obs: int = 104, share: float = 0.5) -> WalkForwardSchedule:
     """The walk-forward schedule: ``test_start`` (explicit, validated; None = data-relative
-    :func:`default_test_start`) and the refit dates (``yearly`` | ``weekly``)."""
+    :func:`default_test_start`) and the refit dates (``yearly`` | ``weekly``).
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Weekly simple returns, dates x funds.
+    test_start : date-like, optional
+        First test origin (None: data-relative).
+    refit : {"yearly", "weekly"}
+        Refit frequency.
+    window, horizon : int
+        Inputs and outputs per sample.
+    min_train_obs : int
+        Returns a fund needs before its first estimation.
+    share : float
+        Share of the funds for the data-relative start.
+
+    Returns
+    -------
+    WalkForwardSchedule
+    """
     grid = extended_grid(returns.index)
     if test_start is None:
         ts = default_test_start(returns, min_train_obs, share)
@@ -141,7 +244,17 @@ def walk_forward_schedule(returns: pd.DataFrame, test_start=None, refit: str = "
 
 @dataclass(frozen=True)
 class Split:
-    """One CV fold on the panel's weekly grid."""
+    """One CV fold on the panel's weekly grid.
+
+    Attributes
+    ----------
+    name : str
+        The fold's label.
+    garch_mask : Series of bool
+        Dates -> the returns usable for GARCH estimation in this fold.
+    train_origins, test_origins : DatetimeIndex
+        Origins of the (purged) training samples and of the test block.
+    """
 
     name: str
     garch_mask: pd.Series        # dates -> bool: returns usable for GARCH estimation
@@ -149,6 +262,17 @@ class Split:
     test_origins: pd.DatetimeIndex
 
     def select(self, samples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The training and test rows of ``samples`` for this fold.
+
+        Parameters
+        ----------
+        samples : DataFrame
+            Sample table with an ``origin`` column.
+
+        Returns
+        -------
+        train, test : DataFrame
+        """
         train = samples.loc[samples["origin"].isin(self.train_origins)]
         test = samples.loc[samples["origin"].isin(self.test_origins)]
         return train, test
@@ -161,7 +285,21 @@ def _origins(dates: pd.DatetimeIndex, window: int, horizon: int) -> np.ndarray:
 
 def cv_splits(dates: pd.DatetimeIndex, folds: int = 4, window: int = TARGET_WINDOW,
               horizon: int = TARGET_WINDOW) -> list[Split]:
-    """K contiguous time blocks of origins; purged training samples; GARCH masks per fold."""
+    """K contiguous time blocks of origins; purged training samples; GARCH masks per fold.
+
+    Parameters
+    ----------
+    dates : DatetimeIndex
+        The panel's weekly dates.
+    folds : int
+        Number of blocks.
+    window, horizon : int
+        Inputs and outputs per sample.
+
+    Returns
+    -------
+    list of Split
+    """
     origins = _origins(dates, window, horizon)
     if len(origins) < folds * 4:
         raise InputError(f"{len(origins)} forecast origins are too few for {folds}-fold CV",

@@ -57,12 +57,34 @@ def realized_vol(returns: pd.DataFrame | pd.Series, window: int = TARGET_WINDOW,
 
 
 def regulatory_vol(returns: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
-    """The regulator's measure: 156-week annualised std (ddof=1), percent."""
+    """The regulator's measure: 156-week annualised std (ddof=1), percent.
+
+    Parameters
+    ----------
+    returns : DataFrame or Series
+        Weekly simple returns (fractions).
+
+    Returns
+    -------
+    DataFrame or Series
+        Annualised std, percent (NaN until 156 returns).
+    """
     return realized_vol(returns, REGULATORY_WINDOW)
 
 
 def stage2_vol(returns: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
-    """The 152-week annualised std (ddof=1), percent, blended with the 1-month forecast in stage 2."""
+    """The 152-week annualised std (ddof=1), percent, blended with the 1-month forecast in stage 2.
+
+    Parameters
+    ----------
+    returns : DataFrame or Series
+        Weekly simple returns (fractions).
+
+    Returns
+    -------
+    DataFrame or Series
+        Annualised std, percent.
+    """
     return realized_vol(returns, STAGE2_WINDOW)
 
 
@@ -120,6 +142,15 @@ def expected_sample_std(variances) -> np.ndarray:
     (Jensen), which is why the root-mean variance over-forecasts the target.
 
     Units: those of ``sqrt(variances)``. Zero variances give 0.
+
+    Parameters
+    ----------
+    variances : array-like, shape (..., n)
+        Variances of the ``n`` returns.
+
+    Returns
+    -------
+    ndarray, shape (...)
     """
     v = np.asarray(variances, dtype=float)
     if v.ndim == 0 or v.shape[-1] < 2:
@@ -149,6 +180,20 @@ def expected_target_vol(weekly_variances, scale: float | np.ndarray = 1.0,
     GARCH(1,1) with alpha 0.05..0.15, the mean target is 0.6-2.3 % below this forecast (and
     9-11 % below the root-mean-square one).
     ``scale`` broadcasts against the leading axes of ``weekly_variances``.
+
+    Parameters
+    ----------
+    weekly_variances : array-like, shape (..., n)
+        Variance forecasts of the next ``n`` weekly returns (scaled units).
+    scale : float or ndarray
+        Multiplier of the returns (the fund's ``scale``; the std is multiplied by it).
+    periods_per_year : int
+        Annualisation (52 weeks).
+
+    Returns
+    -------
+    ndarray, shape (...)
+        Annualised percent.
     """
     v = np.asarray(weekly_variances, dtype=float)
     return expected_sample_std(v) * np.asarray(scale, dtype=float) * math.sqrt(periods_per_year) * 100.0
@@ -158,6 +203,21 @@ def rms_target_vol(weekly_variances, scale: float | np.ndarray = 1.0,
                    periods_per_year: int = WEEKS_PER_YEAR) -> np.ndarray:
     """``sqrt(mean(h_1..h_n)) * scale * sqrt(52) * 100``: the root-mean-square volatility of the
     next ``n`` weeks (percent). Not the stage-1 forecast (see :func:`expected_target_vol`); kept
-    to show the size of the small-sample bias."""
+    to show the size of the small-sample bias.
+
+    Parameters
+    ----------
+    weekly_variances : array-like, shape (..., n)
+        Variance forecasts of the next ``n`` weekly returns (scaled units).
+    scale : float or ndarray
+        Multiplier of the returns (the fund's ``scale``; the std is multiplied by it).
+    periods_per_year : int
+        Annualisation (52 weeks).
+
+    Returns
+    -------
+    ndarray, shape (...)
+        Annualised percent.
+    """
     v = np.asarray(weekly_variances, dtype=float)
     return np.sqrt(v.mean(axis=-1)) * np.asarray(scale, dtype=float) * math.sqrt(periods_per_year) * 100.0

@@ -28,7 +28,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from qmtl_research.volatility import registry
-from qmtl_research.volatility.garch import GarchPanelResult, garch_walk_forward
+from qmtl_research.volatility.garch_panel import GarchPanelResult, garch_walk_forward
 from qmtl_research.volatility.series import series_walk_forward
 from qmtl_research.volatility.samples import gather, r_columns, sigma_columns, y_columns
 from qmtl_research.volatility.splits import WalkForwardSchedule, first_origin_position
@@ -47,10 +47,28 @@ def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, sche
 
     Each model is driven by its registry kind (:mod:`~qmtl_research.volatility.registry`).
     ``returns``: usable funds only (checked histories). ``garch`` is the
-    :class:`~qmtl_research.volatility.garch.GarchPanelResult` (None without GARCH-based
+    :class:`~qmtl_research.volatility.garch_panel.GarchPanelResult` (None without GARCH-based
     models); ``training`` lists every LSTM fit (refit date, model, samples, epochs, seconds);
     ``series`` maps each ``"series"`` model to its
     :class:`~qmtl_research.volatility.series.SeriesPanelResult` (fits and failures).
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Weekly simple returns (fractions) of the usable funds.
+    fund_type : Series
+        fund_id -> fund type.
+    config : Stage1Config
+        Models and hyper-parameters.
+    schedule : WalkForwardSchedule
+        Test origins and refit dates.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    tuple
+        ``(forecasts, garch, training, series)``.
     """
     models = list(config.models)
     w, h = config.window, config.horizon
