@@ -28,9 +28,6 @@ PKG = REPO / "qmtl_research"
 
 #: the homes: the only files where a default may be written
 HOMES = {PKG / "volatility" / "lstm_config.py", PKG / "rating" / "settings.py"}
-#: files of another open piece of issue #19 (the GARCH engine split); they still spell the
-#: 4-week horizon as a literal. The entry goes when the split lands and reads TARGET_WINDOW.
-PENDING_HORIZON = ("garch*.py",)
 
 SVM_FIELDS = ("param_grid", "inner_folds", "outer_folds", "min_train")
 
@@ -108,7 +105,7 @@ def test_the_four_week_window_is_target_window_in_stage_1():
     """``window``/``horizon`` defaults of stage 1 read TARGET_WINDOW (1 month = 4 weeks)."""
     found = []
     for path in sorted((PKG / "volatility").glob("*.py")):
-        if path.name == "targets.py" or any(path.match(p) for p in PENDING_HORIZON):
+        if path.name == "targets.py":
             continue
         hits = second_declarations(path.read_text(encoding="utf-8"),
                                    {"window": (TARGET_WINDOW, "TARGET_WINDOW"), "horizon": (TARGET_WINDOW, "TARGET_WINDOW")})

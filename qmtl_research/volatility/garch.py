@@ -28,7 +28,7 @@ from qmtl_research.volatility.garch_engine import (BACKCAST_OBS, PARAM_NAMES, _e
 from qmtl_research.volatility.garch_optimizer import BOUND_TOL, _multi_start, _one_blas_thread
 from qmtl_research.volatility.garch_result import GarchFitResult, build_result, param_covariances
 from qmtl_research.volatility.innovations import tail_factor
-from qmtl_research.volatility.targets import ANNUALISE_PCT, expected_target_vol, realized_vol
+from qmtl_research.volatility.targets import ANNUALISE_PCT, TARGET_WINDOW, expected_target_vol, realized_vol
 
 # degenerate-fit diagnostics (flags in GarchVolatility.diagnostics_)
 PERSISTENCE_LIMIT = 0.999    # alpha + beta at or above: (near-)integrated variance
@@ -193,7 +193,7 @@ class GarchVolatility(BaseEstimator):
         errors, ``summary()``); :meth:`result_` computes one fund's only.
     """
 
-    def __init__(self, mean: str = "Constant", min_train_obs: int = 104, horizon: int = 4,
+    def __init__(self, mean: str = "Constant", min_train_obs: int = 104, horizon: int = TARGET_WINDOW,
                  warm_start: bool = False, max_iter: int = 200, innovations: str = "student-t"):
         self.mean = mean
         self.min_train_obs = min_train_obs

@@ -19,7 +19,7 @@ from qmtl_research.parallel import dask_client as _dask_client
 from qmtl_research.volatility.garch import GarchVolatility
 from qmtl_research.volatility.garch_engine import PARAM_NAMES, _extended
 from qmtl_research.volatility.garch_optimizer import _one_blas_thread
-from qmtl_research.volatility.targets import ANNUALISE_PCT
+from qmtl_research.volatility.targets import ANNUALISE_PCT, TARGET_WINDOW
 
 
 @dataclass
@@ -176,7 +176,7 @@ def _assemble(parts: list[dict], dates: pd.DatetimeIndex) -> GarchPanelResult:
 
 
 
-def garch_walk_forward(returns: pd.DataFrame, refit_dates, cfg, horizon: int = 4,
+def garch_walk_forward(returns: pd.DataFrame, refit_dates, cfg, horizon: int = TARGET_WINDOW,
                        progress: bool = True) -> GarchPanelResult:
     """GARCH(1,1) along a walk-forward schedule, in parallel over chunks of funds.
 
@@ -211,7 +211,7 @@ def garch_walk_forward(returns: pd.DataFrame, refit_dates, cfg, horizon: int = 4
     return _assemble(parts, grid)
 
 
-def fit_garch_panel(returns: pd.DataFrame, train_mask: pd.Series | pd.DataFrame, cfg, horizon: int = 4,
+def fit_garch_panel(returns: pd.DataFrame, train_mask: pd.Series | pd.DataFrame, cfg, horizon: int = TARGET_WINDOW,
                     progress: bool = True) -> GarchPanelResult:
     """One estimation per fund on the weeks where ``train_mask`` is True (CV folds: the returns
     outside the test block, concatenated), then the filter and forecasts over the whole history
