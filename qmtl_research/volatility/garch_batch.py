@@ -10,11 +10,10 @@ same convergence tests and the same iteration limits. Only the host round trips 
 numpy engine returns to Python for every iteration and every halving.
 
 Shapes are fixed so that a few compiled programs serve every call (the persistent compilation
-cache in ``.cache/jax`` keeps them between processes): weeks are padded to a multiple of
-:data:`ROW_STEP` (masked), series to a power of two between :data:`MIN_WIDTH` and
-:data:`MAX_WIDTH` (copies of the first column, dropped afterwards). Converged columns cost work in
-a fixed-shape loop, so the compiled loop returns to the host as soon as fewer than half of its
-columns are still iterating; the host packs those into the next smaller width and continues.
+cache in ``.cache/jax`` keeps them between processes): the week capacity is a power of two (at
+least 128) but only the real weeks are run (a dynamic trip count), and series are padded to one
+of :data:`WIDTHS`. Each pass of the optimiser gathers the columns still iterating into blocks of
+:data:`BLOCK` and runs one iteration per block, so converged columns and padding cost nothing.
 
 Every operation is elementwise per column or a batched 4x4 / 5x5 linear algebra per column, so a
 fund's path does not depend on the other columns of its batch (tested).
@@ -32,7 +31,8 @@ BLOCK = 128            # columns per block of the compiled loops over weeks
 WIDTHS = (256, 2048, 16384)   # compiled widths (series, multiples of BLOCK); wider batches are split
 MAX_WIDTH = WIDTHS[-1]
 MAX_HALVINGS = 40      # Armijo backtracking: trial steps per iteration (as the numpy engine)
-HALVINGS_AT_ONCE = 8   # after the first trial, this many halvings are evaluated together
+HALVINGS_AT_ONCE = 8   # after the first trial, this many halvings are evaluated together ...
+LS_BLOCK = 16          # ... on the columns still searching, gathered in blocks of this many
 ARMIJO = 1e-4
 
 _A = np.array([[0, 1, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, -1, -1]], dtype=float)
@@ -169,18 +169,19 @@ def _projected_newton(active, g, observed, info, zero_mean: bool):
     return _mv(proj, d), score_stat
 
 
-def _on_blocks(fn, which, y, mask, backcast, theta, n_rows, init, per_column: int = 1):
+def _on_blocks(fn, which, y, mask, backcast, theta, n_rows, init, per_column: int = 1, block: int = 0):
     """``fn(y, mask, backcast, theta, n_rows)`` (a tuple of per-column results) on the columns
     where ``which`` only, gathered into blocks of :data:`BLOCK` columns (a loop over as many blocks
     as needed: the work follows the columns still iterating, not the compiled width); the other
     columns keep ``init``. Column results do not depend on the block they are computed in.
     ``per_column``: ``which``, ``theta`` and the results have that many entries per column of ``y``."""
+    block = block or BLOCK
     width = which.shape[0]
     idx = jnp.nonzero(which, size=width, fill_value=width)[0]
-    n_blocks = (which.sum() + BLOCK - 1) // BLOCK
+    n_blocks = (which.sum() + block - 1) // block
 
     def body(k, outs):
-        sel = jax.lax.dynamic_slice_in_dim(idx, k * BLOCK, BLOCK)
+        sel = jax.lax.dynamic_slice_in_dim(idx, k * block, block)
         safe = jnp.minimum(sel, width - 1)
         col = safe // per_column
         res = fn(y[:, col], mask[:, col], backcast[col], theta[safe], n_rows)
@@ -190,14 +191,12 @@ def _on_blocks(fn, which, y, mask, backcast, theta, n_rows, init, per_column: in
 
 
 def _iterate(state, data, zero_mean: bool, tol: float, bound_tol: float, score_tol: float):
-    """One optimiser iteration for the columns that are still iterating (the others unchanged)."""
+    """One optimiser iteration on a block of columns, for those still iterating (the others unchanged)."""
     y, mask, backcast, lo, hi, limit, n_rows = data
     theta, n_iter, converged, live, ll_final = state
     go = live & ~converged & (n_iter < limit)
     n = theta.shape[0]
-    eye = jnp.broadcast_to(jnp.eye(4), (n, 4, 4))       # identity curvature where not evaluated (PD, unused)
-    ll, g, info, observed = _on_blocks(_derivatives, go, y, mask, backcast, theta, n_rows,
-                                       (jnp.zeros(n), jnp.zeros((n, 4)), eye, eye))
+    ll, g, info, observed = _derivatives(y, mask, backcast, theta, n_rows)
     A = jnp.asarray(_A)
     c = jnp.column_stack([lo, -hi, jnp.zeros(n), jnp.zeros(n), -jnp.ones(n)])
     slack = theta @ A.T - c
@@ -233,7 +232,7 @@ def _iterate(state, data, zero_mean: bool, tol: float, bound_tol: float, score_t
     # costs 1 + 39 / K block evaluations instead of 40
     todo0 = ~(done | ~go)
     trial = _project(theta + step0[:, None] * d, lo, hi, zero_mean)
-    (tl,) = _on_blocks(lambda *a: (_loglik(*a),), todo0, y, mask, backcast, trial, n_rows, (jnp.full(n, -jnp.inf),))
+    tl = _loglik(y, mask, backcast, trial, n_rows)
     ok = todo0 & (tl >= ll + ARMIJO * step0 * decrement)
     new = jnp.where(ok[:, None], trial, theta)
     new_ll = jnp.where(ok, tl, ll)
@@ -254,7 +253,7 @@ def _iterate(state, data, zero_mean: bool, tol: float, bound_tol: float, score_t
         trials = _project((theta[:, None, :] + steps[:, :, None] * d[:, None, :]).reshape(n * K, 4), lo.repeat(K),
                           hi.repeat(K), zero_mean)
         (tl,) = _on_blocks(lambda *a: (_loglik(*a),), tried.reshape(-1), y, mask, backcast, trials, n_rows,
-                           (jnp.full(n * K, -jnp.inf),), per_column=K)
+                           (jnp.full(n * K, -jnp.inf),), per_column=K, block=LS_BLOCK)
         tl = tl.reshape(n, K)
         passes = tried & (tl >= ll[:, None] + ARMIJO * steps * decrement[:, None])
         first = jnp.argmax(passes, axis=1)
@@ -278,8 +277,10 @@ def _iterate(state, data, zero_mean: bool, tol: float, bound_tol: float, score_t
 
 def _run(y, mask, backcast, lo, hi, limit, theta, n_iter, converged, live, ll_final, n_rows, *, zero_mean, tol, bound_tol,
          score_tol):
-    """Iterate until no column is iterating."""
-    data = (y, mask, backcast, lo, hi, limit, n_rows)
+    """Iterate until no column is iterating: each pass gathers the columns still iterating into
+    blocks of :data:`BLOCK` and runs one iteration per block (the work follows the active columns,
+    not the compiled width)."""
+    width = theta.shape[0]
 
     def going(state):
         theta, n_iter, converged, live, _ = state
@@ -289,7 +290,20 @@ def _run(y, mask, backcast, lo, hi, limit, theta, n_iter, converged, live, ll_fi
         return going(state).any()
 
     def body(state):
-        return _iterate(state, data, zero_mean, tol, bound_tol, score_tol)
+        go = going(state)
+        idx = jnp.nonzero(go, size=width, fill_value=width)[0]
+        n_blocks = (go.sum() + BLOCK - 1) // BLOCK
+
+        def one_block(k, state):
+            sel = jax.lax.dynamic_slice_in_dim(idx, k * BLOCK, BLOCK)
+            col = jnp.minimum(sel, width - 1)
+            real = sel < width                                   # fill entries: not iterated, dropped
+            th, it, cv, lv, llf = (a[col] for a in state)
+            data = (y[:, col], mask[:, col], backcast[col], lo[col], hi[col], limit[col], n_rows)
+            out = _iterate((th, it, cv, lv & real, llf), data, zero_mean, tol, bound_tol, score_tol)
+            return tuple(a.at[sel].set(o, mode="drop") if a is not state[3] else a for a, o in zip(state, out))
+
+        return jax.lax.fori_loop(0, n_blocks, one_block, state)
 
     return jax.lax.while_loop(cond, body, (theta, n_iter, converged, live, ll_final))
 
