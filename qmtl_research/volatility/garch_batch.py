@@ -7,7 +7,8 @@ over weeks (:func:`.garch_kernels._derivative_scan`), the active set of bounds, 
 observed curvature in the null space of the active constraints (Fisher scoring where it is not
 positive definite), the largest feasible step and Armijo backtracking (at most 40 halvings), the
 same convergence tests and the same iteration limits. Only the host round trips are gone: the
-numpy engine returns to Python for every iteration and every halving.
+numpy engine returns to Python for every iteration and every halving. Used when
+``garch.ENGINE == "compiled"`` (not the default: see the measurements next to ``garch.ENGINE``).
 
 Shapes are fixed so that a few compiled programs serve every call (the persistent compilation
 cache in ``.cache/jax`` keeps them between processes): the week capacity is a power of two (at

@@ -1,5 +1,6 @@
 """Compiled GARCH(1,1) recursions: the variance path, the log-likelihood and its first and second
-derivatives as one ``jax.lax.scan`` over weeks, ``jit``-compiled, in float64.
+derivatives as one compiled loop over weeks (``_week_loop``: a ``fori_loop`` over the real weeks
+only, in unrolled blocks), ``jit``-compiled, in float64.
 
 The numpy engine of :mod:`qmtl_research.volatility.garch` ran these as Python loops over weeks
 (one vectorised numpy step per week); here the whole recursion is one compiled loop. Every
