@@ -1,5 +1,6 @@
 """Compiled GARCH(1,1) recursions: the variance path, the log-likelihood and its first and second
-derivatives as one ``jax.lax.scan`` over weeks, ``jit``-compiled, in float64.
+derivatives as one compiled loop over weeks (``_week_loop``: a ``fori_loop`` over the real weeks
+only, in unrolled blocks), ``jit``-compiled, in float64.
 
 The numpy engine of :mod:`qmtl_research.volatility.garch_engine` ran these as Python loops over weeks
 (one vectorised numpy step per week); here the whole recursion is one compiled loop. Every
@@ -60,8 +61,24 @@ def _pad(y: np.ndarray, mask: np.ndarray, cols: list[np.ndarray], width: int):
     return yp, mp, padded
 
 
+def _week_loop(step, carry, xs, n_rows):
+    """``lax.scan(step, carry, xs)`` over the first ``n_rows`` rows only (a traced count, rounded up
+    to :data:`UNROLL`; the rows after it are masked padding): the row capacity of ``xs`` is a
+    compile-time shape, the weeks actually run are not, so one program serves every length up to
+    its capacity without running its padding. Returns the final carry."""
+    n_blocks = (n_rows + UNROLL - 1) // UNROLL
+
+    def body(k, carry):
+        block = tuple(jax.lax.dynamic_slice_in_dim(x, k * UNROLL, UNROLL, axis=0) for x in xs)
+        for u in range(UNROLL):
+            carry, _ = step(carry, tuple(b[u] for b in block))
+        return carry
+
+    return jax.lax.fori_loop(0, n_blocks, body, carry)
+
+
 @jax.jit
-def _loglik_scan(y, mask, mu, omega, alpha, beta, backcast):
+def _loglik_scan(y, mask, mu, omega, alpha, beta, backcast, n_rows):
     eps = y - mu
     eps2 = eps * eps
     h0 = omega + (alpha + beta) * backcast
@@ -73,8 +90,7 @@ def _loglik_scan(y, mask, mu, omega, alpha, beta, backcast):
         bad = bad | (m & ~(h > 0))
         return (omega + alpha * e2 + beta * h, acc + term, bad), None
 
-    (h_next, acc, bad), _ = jax.lax.scan(step, (h0, jnp.zeros_like(h0), jnp.zeros(h0.shape, bool)), (eps2, mask),
-                                         unroll=UNROLL)
+    h_next, acc, bad = _week_loop(step, (h0, jnp.zeros_like(h0), jnp.zeros(h0.shape, bool)), (eps2, mask), n_rows)
     ll = -0.5 * acc
     return jnp.where(bad | ~jnp.isfinite(ll), -jnp.inf, ll)
 
@@ -84,17 +100,16 @@ _PAIRS = tuple((i, j) for i in range(4) for j in range(i, 4))
 
 
 @jax.jit
-def _derivative_scan(y, mask, mu, omega, alpha, beta, backcast):
-    # layout: components first, series last (elementwise rows over the series)
+def _derivative_scan(y, mask, mu, omega, alpha, beta, backcast, n_rows):
+    # every quantity is its own (N,) vector in the carry (no stacking or gathers inside the loop):
+    # XLA fuses a week's update into one elementwise loop over the series
     eps = y - mu
     eps2 = eps * eps
     n = y.shape[1]
     h0 = omega + (alpha + beta) * backcast
     zeros = jnp.zeros(n)
     ones = jnp.ones(n)
-    state0 = jnp.stack([zeros, ones, backcast, backcast] + [zeros] * 6)                      # (10, N)
-    pi = jnp.asarray([p[0] for p in _PAIRS])
-    pj = jnp.asarray([p[1] for p in _PAIRS])
+    state0 = (zeros, ones, backcast, backcast) + (zeros,) * 6
 
     def step(carry, obs):
         h, state, ll, linear, sum_eh, cross, info, outer, sum_inv = carry
@@ -103,24 +118,27 @@ def _derivative_scan(y, mask, mu, omega, alpha, beta, backcast):
         a = e2 * inv_h
         ll = ll + jnp.where(m, LOG_2PI + jnp.log(h) + a, 0.0)
         w1 = 0.5 * (a - 1.0) * inv_h
-        linear = linear + w1 * state
+        linear = tuple(acc + w1 * s for acc, s in zip(linear, state))
         e_h = e * inv_h
         sum_eh = sum_eh + e_h
         dh = state[:4]
-        cross = cross + (e_h * inv_h) * dh
-        prod = dh[pi] * dh[pj]                                                               # (10, N)
-        info = info + (0.5 * inv_h * inv_h) * prod
-        outer = outer + (0.5 * (2.0 * a - 1.0) * inv_h * inv_h) * prod
+        w_cross = e_h * inv_h
+        cross = tuple(acc + w_cross * d for acc, d in zip(cross, dh))
+        prod = [dh[i] * dh[j] for i, j in _PAIRS]
+        w_info = 0.5 * inv_h * inv_h
+        w_obs = 0.5 * (2.0 * a - 1.0) * inv_h * inv_h
+        info = tuple(acc + w_info * p for acc, p in zip(info, prod))
+        outer = tuple(acc + w_obs * p for acc, p in zip(outer, prod))
         sum_inv = sum_inv + inv_h
-        forcing = jnp.stack([-2.0 * alpha * e, ones, e2, h, 2.0 * alpha, -2.0 * e,
-                             state[0], state[1], state[2], 2.0 * state[3]])
-        new_state = beta * state + forcing
+        forcing = (-2.0 * alpha * e, ones, e2, h, 2.0 * alpha, -2.0 * e,
+                   state[0], state[1], state[2], 2.0 * state[3])
+        new_state = tuple(beta * s + f for s, f in zip(state, forcing))
         return (omega + alpha * e2 + beta * h, new_state, ll, linear, sum_eh, cross, info, outer, sum_inv), None
 
-    init = (h0, state0, zeros, jnp.zeros((10, n)), zeros, jnp.zeros((4, n)), jnp.zeros((10, n)),
-            jnp.zeros((10, n)), zeros)
-    out, _ = jax.lax.scan(step, init, (eps, eps2, mask), unroll=UNROLL)
-    return out[2:]
+    init = (h0, state0, zeros, (zeros,) * 10, zeros, (zeros,) * 4, (zeros,) * 10, (zeros,) * 10, zeros)
+    out = _week_loop(step, init, (eps, eps2, mask), n_rows)
+    ll, linear, sum_eh, cross, info, outer, sum_inv = out[2:]
+    return ll, jnp.stack(linear), sum_eh, jnp.stack(cross), jnp.stack(info), jnp.stack(outer), sum_inv
 
 
 def loglik(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndarray) -> np.ndarray:
@@ -145,7 +163,7 @@ def loglik(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndar
     for sl, width in _chunks(y.shape[1]):
         yp, mp, (th, bc) = _pad(y[:, sl], mask[:, sl], [theta[sl], backcast[sl]], width)
         with jax.enable_x64(True):
-            ll = _loglik_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2], th[:, 3], bc)
+            ll = _loglik_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2], th[:, 3], bc, y.shape[0])
             out[sl] = np.asarray(ll)[: sl.stop - sl.start]
     return out
 
@@ -179,7 +197,7 @@ def derivative_sums(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast
         yp, mp, (th, bc) = _pad(y[:, sl], mask[:, sl], [theta[sl], backcast[sl]], width)
         with jax.enable_x64(True):
             res = [np.asarray(r)[..., :k_n] for r in _derivative_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2],
-                                                                          th[:, 3], bc)]
+                                                                          th[:, 3], bc, y.shape[0])]
         ll[sl], linear[sl], sum_eh[sl], cross[sl], sum_inv[sl] = -0.5 * res[0], res[1].T, res[2], res[3].T, res[6]
         for k, (i, j) in enumerate(_PAIRS):
             full_info[sl, i, j] = full_info[sl, j, i] = res[4][k]

@@ -8,6 +8,9 @@ for display (the digits the report prints: rounding again there changes nothing)
 come back as matplotlib figures, drawn by :mod:`qmtl_research.volatility.plots`. Forecast
 errors are in the stage's units: MSE in %², RMSE in percentage points of annualised
 standard deviation, QLIKE unit-free.
+
+Over 400 lines because it holds every table and figure of the stage (one home for the notebook
+and the report), each a short function.
 """
 from __future__ import annotations
 
