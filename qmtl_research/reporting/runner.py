@@ -144,7 +144,16 @@ def live_inputs(cfg: StrategyConfig):
 
 
 def run_report(strategy: str, world: str | None = None, *, store_url: str | None = None,
-               engine: str = "auto", progress: bool = True, echo=print, no_notebooks: bool = False) -> ReportResult:
+               engine: str = "auto", progress: bool = True, echo=print, no_notebooks: bool = False,
+               recompute: bool = False) -> ReportResult:
+    """Run ``strategy`` in ``world`` into a stored, evaluated run and (unless ``no_notebooks``) a
+    versioned report (the steps are in this module's docstring).
+
+    A stage whose inputs, code and seed did not change since an earlier run is read back from the
+    stage cache (:mod:`qmtl_research.reporting.stage_cache`) and the run records, prints and reports
+    which run computed it; ``recompute=True`` (``--recompute``, or ``QMTL_STAGE_CACHE=0``) computes
+    every stage.
+    """
     from qmtl_research.pipeline import load_inputs
     from qmtl_research.reporting.inputs import check_model_card_version, inputs_manifest
     from qmtl_research.validation.approvals import starting_stage
@@ -188,6 +197,8 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
 
     data = data_results(inputs)
     fingerprint = data.description["fingerprint"] if data is not None else runs_fingerprint(cfg)
+    cache = open_stage_cache(cfg, stage_params, fingerprint, inputs_info, run_id, recompute=recompute)
+    params["provenance"]["stages"] = cache.provenance()     # which stages are reused (Appendix B)
     params["lease"] = current_lease(folder)      # `runs reap` / the next writer close it if this process dies
     try:
         store.create_run(key, stage=cfg.stage, risk_tier=world_cfg.risk_tier,
@@ -199,11 +210,24 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     with guard_run(store, key, folder):
         return _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params, inputs_info, timings,
                          echo=echo, progress=progress, no_notebooks=no_notebooks, engine=engine,
-                         store_url=store_url, fingerprint=fingerprint, card_sha=card_sha, live=live)
+                         store_url=store_url, fingerprint=fingerprint, card_sha=card_sha, live=live, cache=cache)
+
+
+def open_stage_cache(cfg: StrategyConfig, stage_params: list, fingerprint: str | None, inputs_info: dict,
+                     run_id: str, *, recompute: bool = False):
+    """The run's :class:`~qmtl_research.reporting.stage_cache.StageCache`, every stage looked up
+    now (before the run is created, so that its provenance says which stages are reused)."""
+    from qmtl_research.reporting import stage_cache
+
+    keys = stage_cache.stage_keys(cfg, stage_params, fingerprint, inputs_info["files"])
+    if recompute:
+        return stage_cache.StageCache(run_id, keys, write=False,
+                                      misses={s: "--recompute: every stage computed" for s in keys})
+    return stage_cache.StageCache.open(run_id, keys)
 
 
 def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params, inputs_info, timings, *, echo,
-              progress, no_notebooks, engine, store_url, fingerprint, card_sha, live=None) -> ReportResult:
+              progress, no_notebooks, engine, store_url, fingerprint, card_sha, live=None, cache=None) -> ReportResult:
     """Stages, notebooks, render and registration of the created run ``key`` (guarded by the caller)."""
     from qmtl_research.pipeline import run_strategy
     from qmtl_research.store.context import RunContext
@@ -215,7 +239,8 @@ def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params,
     if artifacts:
         artifacts.mkdir()
     ctx = RunContext(strategy, world_id, run_id, store_url, artifacts, config=cfg, store=store, panel=inputs.panel)
-    outcome = run_strategy(cfg, ctx=ctx, inputs=inputs, progress=progress, echo=echo)   # a failure: guard_run
+    outcome = run_strategy(cfg, ctx=ctx, inputs=inputs, progress=progress, echo=echo,   # a failure: guard_run
+                           cache=cache)
     timings.update({f"stage {k}": v for k, v in outcome.timings.items()})
     run = store.get_run(key)
     summary = run.get("summary") or {}
@@ -264,7 +289,8 @@ def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params,
         data_fingerprint=fingerprint,
         parameters={"strategy": cfg.model_dump(mode="json"),
                     "steps": [dict(notebook=n, parameters=p) for n, p in steps], "stages": params["stages"]},
-        model_card_version=card.model_card_version, model_card_sha256=card_sha, inputs=inputs_info)
+        model_card_version=card.model_card_version, model_card_sha256=card_sha, inputs=inputs_info,
+        stages=params["provenance"]["stages"])
 
 
 def _render_and_register(cfg: StrategyConfig, store, key: RunKey, run: dict, version: str, folder: Path,
@@ -352,7 +378,7 @@ def render_signed(strategy: str, world: str | None, run_id: str, *, store_url: s
         data_fingerprint=run.get("data_fingerprint"),
         parameters={"strategy": params.get("strategy"), "stages": params.get("stages")},
         model_card_version=run.get("model_card_version"), model_card_sha256=prov.get("model_card_sha256"),
-        inputs={"files": prov.get("inputs") or [], "dirty": bool(prov.get("dirty"))})
+        inputs={"files": prov.get("inputs") or [], "dirty": bool(prov.get("dirty"))}, stages=prov.get("stages"))
 
 
 SIGNAL_REASONS = {signal.SIGINT: "interrupted (SIGINT / Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
