@@ -6,8 +6,8 @@ before the first notebook: it imports ``matplotlib.pyplot`` first, which switche
 its inline backend and applies that backend's settings, exactly as a notebook's own first import
 of pyplot does in a fresh kernel. :func:`restore` then gives the next notebook
 
-* an empty namespace (IPython's ``%reset -f``; imported modules stay loaded: that is the gain)
-  and execution count 1, so its cells are numbered as in a fresh kernel;
+* an empty namespace (IPython's ``%reset -f``; imported modules stay loaded: that is the gain),
+  a new history session and execution count 1, so its cells are numbered as in a fresh kernel;
 * matplotlib's settings (``rcParams``: a notebook's ``plotting.setup()`` or seaborn theme does not
   leak into the next) and no open figure;
 * the warning filters, with every module's record of warnings already shown cleared (a warning
@@ -66,8 +66,7 @@ def restore() -> None:
         raise RuntimeError("kernel_state.restore() before snapshot(): nothing to restore")
     shell = get_ipython()
     if shell is not None:
-        shell.run_line_magic("reset", "-f")
-        shell.execution_count = 1
+        shell.reset(new_session=True)    # %reset -f, plus a new history session and execution count 1
     plt.close("all")
     matplotlib.rcParams.clear()
     matplotlib.rcParams.update(_STATE["rc"])

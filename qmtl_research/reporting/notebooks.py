@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,7 @@ class Execution:
     error: BaseException | None = None
     stopped: bool = False
     kernels: list = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)    # finished, failed or stopped
 
 
 def store_env(store_url: str | None) -> dict[str, str]:
@@ -185,16 +187,61 @@ def _shutdown(km) -> None:
 
 
 def execute_all(executions: list[Execution], echo=print, kernels: int | None = None) -> dict[str, float]:
-    """Run the notebooks in ``kernels`` kernels (default :data:`KERNELS`) side by side: the last
-    ``kernels - 1`` notebooks in a kernel each, the others one after the other in the first
-    kernel, which they share; on the first failure, kill the other kernels, start no further notebook and raise
-    :class:`NotebookFailed` naming notebook and cell. Returns the seconds each notebook took
-    (``nan`` for one that was stopped before it started)."""
-    import threading
+    """Run the notebooks (:func:`start_all`) and wait for them all (:meth:`NotebookRun.join`):
+    returns the seconds each notebook took; :class:`NotebookFailed` on the first failure."""
+    return start_all(executions, echo=echo, kernels=kernels).join()
 
+
+class NotebookRun:
+    """Notebooks running in their kernels (:func:`start_all`)."""
+
+    def __init__(self, executions: list[Execution], threads: list, failed: list[Execution]):
+        self.executions, self._threads, self._failed = executions, threads, failed
+
+    def wait(self, ex: Execution) -> bool:
+        """Wait until ``ex`` finished (or was stopped); True when no notebook has failed so far."""
+        ex.done.wait()
+        return not self._failed
+
+    def stop(self) -> None:
+        """Kill every kernel still running and wait for the threads (after a failure elsewhere)."""
+        for ex in self.executions:
+            _kill(ex)
+        for th in self._threads:
+            th.join()
+
+    def join(self) -> dict[str, float]:
+        """Wait for every notebook. Returns the seconds each took (``nan`` for one stopped before it
+        started); on a failure raises :class:`NotebookFailed` naming the notebook and the cell."""
+        from papermill.exceptions import PapermillExecutionError
+
+        for th in self._threads:
+            th.join()
+        executions, failed = self.executions, self._failed
+        if failed:
+            ex = failed[0]
+            stopped = [o.name for o in executions if o.stopped and o is not ex]
+            if isinstance(ex.error, PapermillExecutionError):
+                where, detail = ex.error.cell_index, f"{ex.error.ename}: {ex.error.evalue}"
+            else:
+                where, detail = _failed_cell(ex.out_path)
+                if where is None:
+                    detail = f"{type(ex.error).__name__}: {ex.error}"
+            raise NotebookFailed(
+                f"notebook '{ex.name}' failed" + (f" in cell {where}" if where is not None else "") + f": {detail}"
+                + (f" (stopped: {', '.join(stopped)})" if stopped else ""),
+                where=f"{ex.out_path} (partially executed copy)",
+                fix="open that copy to see the traceback; fix the input or parameters and run again") from None
+        return {ex.name: ex.seconds if ex.seconds is not None else float("nan") for ex in executions}
+
+
+def start_all(executions: list[Execution], echo=print, kernels: int | None = None) -> NotebookRun:
+    """Start the notebooks in ``kernels`` kernels (default :data:`KERNELS`) side by side: the last
+    ``kernels - 1`` notebooks in a kernel each, the others one after the other in the first
+    kernel, which they share. On the first failure the other kernels are killed and no further
+    notebook starts. Returns at once; :meth:`NotebookRun.join` waits (and raises on a failure)."""
     import papermill as pm
     from papermill.engines import papermill_engines
-    from papermill.exceptions import PapermillExecutionError
 
     # papermill logs "Kernel died ..." for the siblings this function stops on purpose; the
     # NotebookFailed raised below says which notebook failed and which were stopped
@@ -208,8 +255,9 @@ def execute_all(executions: list[Execution], echo=print, kernels: int | None = N
     lanes = [executions[:len(executions) - n + 1]] + [[ex] for ex in executions[len(executions) - n + 1:]]
 
     def run(ex: Execution, km) -> None:
-        if failed:
+        if failed or ex.stopped:
             ex.stopped = True
+            ex.done.set()
             return
         echo(f"  notebook {ex.name}.ipynb -> {ex.out_path.name}")
         t = time.perf_counter()
@@ -228,6 +276,7 @@ def execute_all(executions: list[Execution], echo=print, kernels: int | None = N
                         _kill(other)
         finally:
             ex.seconds = time.perf_counter() - t
+            ex.done.set()
 
     def lane(members: list[Execution]) -> None:
         # one kernel for the lane: its environment is the first notebook's (the runner gives every
@@ -254,20 +303,4 @@ def execute_all(executions: list[Execution], echo=print, kernels: int | None = N
     threads = [threading.Thread(target=lane, args=(members,), daemon=True) for members in lanes]
     for th in threads:
         th.start()
-    for th in threads:
-        th.join()
-    if failed:
-        ex = failed[0]
-        stopped = [o.name for o in executions if o.stopped and o is not ex]
-        if isinstance(ex.error, PapermillExecutionError):
-            where, detail = ex.error.cell_index, f"{ex.error.ename}: {ex.error.evalue}"
-        else:
-            where, detail = _failed_cell(ex.out_path)
-            if where is None:
-                detail = f"{type(ex.error).__name__}: {ex.error}"
-        raise NotebookFailed(
-            f"notebook '{ex.name}' failed" + (f" in cell {where}" if where is not None else "") + f": {detail}"
-            + (f" (stopped: {', '.join(stopped)})" if stopped else ""),
-            where=f"{ex.out_path} (partially executed copy)",
-            fix="open that copy to see the traceback; fix the input or parameters and run again") from None
-    return {ex.name: ex.seconds if ex.seconds is not None else float("nan") for ex in executions}
+    return NotebookRun(executions, threads, failed)

@@ -41,7 +41,7 @@ from qmtl_research.config import StrategyConfig, load_strategy, load_strategy_ca
 from qmtl_research.errors import ConfigError, NotebookFailed
 from qmtl_research.paths import project_root
 from qmtl_research.reporting.manifest import build_manifest, file_hashes, write_manifest
-from qmtl_research.reporting.notebooks import Execution, check_parameters, execute_all, store_env
+from qmtl_research.reporting.notebooks import Execution, check_parameters, execute_all, start_all, store_env
 from qmtl_research.reporting.render import markdown_literal, render_notebook
 from qmtl_research.reporting.versions import allocate_version
 from qmtl_research.store import EvaluationStore, RunKey
@@ -274,30 +274,43 @@ def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params,
         **base, "version": version, "previous_run_id": previous[-1]["run_id"] if previous else None,
         "previous_version": previous[-1]["version"] if previous else None}, env=kernel_env))
     t = time.perf_counter()
-    try:
-        timings.update({f"notebook {k}": v for k, v in execute_all(executions, echo=echo).items()})
-    except NotebookFailed as exc:
-        # the run was evaluated before the views ran: the verdict stays and the failure is
-        # appended to its history, so that nothing is lost
-        store.append_history(key, "ex_post_failure", {"reason": "a notebook failed after the run was evaluated",
-                                                      "error": str(exc)}, actor="qmtl-research report run")
-        raise
-    timings["notebooks"] = time.perf_counter() - t
+    running = start_all(executions, echo=echo)
 
-    return _render_and_register(
-        cfg, store, key, run, version, folder, report_nb, previous, engine, timings, echo=echo,
-        data_fingerprint=fingerprint,
-        parameters={"strategy": cfg.model_dump(mode="json"),
-                    "steps": [dict(notebook=n, parameters=p) for n, p in steps], "stages": params["stages"]},
-        model_card_version=card.model_card_version, model_card_sha256=card_sha, inputs=inputs_info,
-        stages=params["provenance"]["stages"])
+    def finish_notebooks() -> None:
+        try:
+            timings.update({f"notebook {k}": v for k, v in running.join().items()})
+        except NotebookFailed as exc:
+            # the run was evaluated before the views ran: the verdict stays and the failure is
+            # appended to its history, so that nothing is lost
+            store.append_history(key, "ex_post_failure", {"reason": "a notebook failed after the run was evaluated",
+                                                          "error": str(exc)}, actor="qmtl-research report run")
+            raise
+        timings["notebooks"] = time.perf_counter() - t
+
+    # the report is rendered as soon as its notebook is done, while the stage views finish beside it
+    if not running.wait(executions[-1]):
+        finish_notebooks()                 # a notebook failed: raises NotebookFailed
+    try:
+        return _render_and_register(
+            cfg, store, key, run, version, folder, report_nb, previous, engine, timings, echo=echo,
+            finish_notebooks=finish_notebooks, data_fingerprint=fingerprint,
+            parameters={"strategy": cfg.model_dump(mode="json"),
+                        "steps": [dict(notebook=n, parameters=p) for n, p in steps], "stages": params["stages"]},
+            model_card_version=card.model_card_version, model_card_sha256=card_sha, inputs=inputs_info,
+            stages=params["provenance"]["stages"])
+    except BaseException:
+        running.stop()                     # e.g. the render failed: no view keeps running
+        raise
 
 
 def _render_and_register(cfg: StrategyConfig, store, key: RunKey, run: dict, version: str, folder: Path,
                          report_nb: Path, previous: list[dict], engine: str, timings: dict, *, echo=print,
-                         **manifest_fields) -> ReportResult:
+                         finish_notebooks=None, **manifest_fields) -> ReportResult:
     """Render the executed report notebook into ``folder``, write its manifest (``manifest_fields``:
-    data_fingerprint, parameters, model card version and sha256, inputs) and register the version."""
+    data_fingerprint, parameters, model card version and sha256, inputs) and register the version.
+
+    ``finish_notebooks``: called after the render and before the manifest (the other notebooks of
+    the run, still running while the report renders, must be done before their files are hashed)."""
     summary = run.get("summary") or {}
     verdict = str(summary.get("status", run["status"])).upper()
     t = time.perf_counter()
@@ -316,6 +329,8 @@ def _render_and_register(cfg: StrategyConfig, store, key: RunKey, run: dict, ver
     if "html" in outputs:
         outputs["html"].rename(html)
     timings["render"] = time.perf_counter() - t
+    if finish_notebooks is not None:
+        finish_notebooks()
 
     inputs = manifest_fields["inputs"]
     manifest = build_manifest(

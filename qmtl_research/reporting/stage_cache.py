@@ -43,6 +43,7 @@ from typing import Any
 from qmtl_research.paths import cache_dir, params_dir
 
 ENV = "QMTL_STAGE_CACHE"
+DIR_ENV = "QMTL_STAGE_CACHE_DIR"
 KEEP = 3                      # entries kept per stage (the newest)
 #: environment variables that change the numbers a stage computes (threads, instruction sets, backends)
 #: (prefixes; logging switches that libraries set while they run, e.g. TF_CPP_MIN_LOG_LEVEL, are not)
@@ -59,8 +60,10 @@ def enabled() -> bool:
 
 
 def cache_root() -> Path:
-    """``.cache/stages`` under the project root."""
-    return cache_dir() / "stages"
+    """``.cache/stages`` under the project root, or ``$QMTL_STAGE_CACHE_DIR`` (a benchmark's or a
+    test's own folder, so that its first run is cold)."""
+    folder = os.environ.get(DIR_ENV)
+    return Path(folder).resolve() if folder else cache_dir() / "stages"
 
 
 def _hash_files(h, files, root: Path) -> None:
