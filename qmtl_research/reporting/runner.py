@@ -10,14 +10,19 @@
 3. allocates ``reports/<strategy>/<world>/<version>/`` (never reused) and creates the
    EvaluationRun (status created -> running) with a snapshot of the configuration;
 4. runs every stage in the package (:func:`qmtl_research.pipeline.run_strategy`): each stage
-   writes its results section, the validation stage evaluates (freezes) the run;
-5. executes the strategy's notebooks and ``notebooks/report.ipynb`` as views of the stored run,
-   side by side with papermill, into ``<version>/notebooks/`` (the committed notebooks are never
-   written); a failing notebook stops the others at once;
+   writes its results section, the validation stage evaluates (freezes) the run; a stage whose
+   inputs, code and seed did not change since an earlier run is read back from the stage cache
+   (:mod:`qmtl_research.reporting.stage_cache`), and the run's provenance, its output, its
+   manifest and the report's Appendix B say so and name the run that computed it;
+5. executes the strategy's notebooks and ``notebooks/report.ipynb`` as views of the stored run
+   with papermill, into ``<version>/notebooks/`` (the committed notebooks are never written), in
+   two warm kernels side by side (:mod:`qmtl_research.reporting.notebooks`: the report in one,
+   the stage views one after the other in the other); a failing notebook stops the others at once;
    A strategy that declares ``live:`` then records its live run, judged against this backtest
    run (:func:`qmtl_research.validation.live.record_live_run`); the report's "Live monitoring"
    part of section 4 shows it;
-6. renders the report to PDF and HTML (Quarto when available, else pandoc + typst), writes
+6. renders the report to PDF and HTML (Quarto when available, else pandoc + typst) as soon as its
+   notebook is done (the stage views finish meanwhile), writes
    ``manifest.json`` (inputs with hashes and git state) and registers the report.
 
 ``no_notebooks=True`` (``qmtl-research report run --no-notebooks``) stops after step 4: the
