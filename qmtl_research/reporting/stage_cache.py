@@ -197,8 +197,11 @@ class StageCache:
         data_path, meta_path = self._paths(stage, key)
         if not meta_path.is_file() or not data_path.is_file():
             return None, "no cached result for these inputs and code"
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        blob = data_path.read_bytes()
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            blob = data_path.read_bytes()
+        except FileNotFoundError:        # pruned by a concurrent run between the check and the read
+            return None, f"cached entry {data_path.name} was removed while being read: recomputed"
         if hashlib.sha256(blob).hexdigest() != meta.get("sha256") or meta.get("key") != key:
             return None, f"cached entry {data_path.name} does not match its sha256: ignored and recomputed"
         product, results = pickle.loads(blob)      # written by put() below, in the project's own cache folder
