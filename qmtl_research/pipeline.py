@@ -377,6 +377,7 @@ class StrategyOutcome:
     assessment: Any = None
     timings: dict[str, float] = field(default_factory=dict)
     fingerprint: str | None = None
+    reused: list[str] = field(default_factory=list)     # stages read back from the stage cache
 
 
 def load_inputs(strategy: StrategyConfig) -> StageInputs:
@@ -405,12 +406,17 @@ def data_results(inputs: StageInputs) -> SectionResults | None:
 
 
 def run_strategy(strategy: str | StrategyConfig, world: str | None = None, *, ctx=None, inputs=None,
-                 progress: bool = False, echo: Callable[[str], None] | None = None) -> StrategyOutcome:
+                 progress: bool = False, echo: Callable[[str], None] | None = None,
+                 cache=None) -> StrategyOutcome:
     """Run every stage of a strategy in this process and judge it.
 
     With ``ctx`` recording (the runner's :class:`~qmtl_research.store.context.RunContext`), each
     stage writes its section and the validation stage evaluates (freezes) the run; without it,
-    nothing is stored and the verdict is computed from the same in-memory results."""
+    nothing is stored and the verdict is computed from the same in-memory results.
+
+    ``cache`` (the runner's :class:`~qmtl_research.reporting.stage_cache.StageCache`): a stage it
+    holds is read back (its section is recorded as computed then) instead of computed, and every
+    stage computed here is handed to it; the validation stage is always judged here."""
     from qmtl_research.config import load_strategy
     from qmtl_research.store.context import RunContext
     from qmtl_research.governance.recording import assessment_results, record_assessment
@@ -443,13 +449,22 @@ def run_strategy(strategy: str | StrategyConfig, world: str | None = None, *, ct
                 res = assessment_results(ctx, a).validate()
             inputs.results.update({(res.SECTION, k): v for k, v in res.items()})
             outcome.assessment = a
+        elif cache is not None and (entry := cache.get(stage.name)) is not None:
+            product, res = entry.product, entry.results
+            inputs.products[stage.name] = product
+            keep(res)
+            outcome.reused.append(stage.name)
         else:
             product, res = stage.run(p, inputs, progress)
             inputs.products[stage.name] = product
+            if cache is not None:
+                cache.put(stage.name, product, res, time.perf_counter() - t)
             keep(res)
         timings[stage.name] = time.perf_counter() - t
         if echo:
-            echo(f"    {stage.name}: {timings[stage.name]:.1f} s")
+            how = (f" (reused: computed by run {entry.meta.get('run_id')}, read back)"
+                   if stage.name in outcome.reused else "")
+            echo(f"    {stage.name}: {timings[stage.name]:.1f} s{how}")
     return outcome
 
 

@@ -54,9 +54,10 @@ def demo_report(tmp_path_factory):
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext (Debian poppler-utils) is needed: apt-get install poppler-utils")
     tmp = tmp_path_factory.mktemp("regression")
-    old = {k: os.environ.get(k) for k in ("QMTL_STORE_URL", "QMTL_REPORTS_DIR")}
+    old = {k: os.environ.get(k) for k in ("QMTL_STORE_URL", "QMTL_REPORTS_DIR", "QMTL_STAGE_CACHE_DIR")}
     os.environ["QMTL_STORE_URL"] = f"sqlite:///{tmp}/store.sqlite"
     os.environ["QMTL_REPORTS_DIR"] = str(tmp / "reports")
+    os.environ["QMTL_STAGE_CACHE_DIR"] = str(tmp / "stages")     # an empty stage cache: every stage computed
     try:
         from qmtl_research.reporting.runner import run_report
 

@@ -295,6 +295,8 @@ def test_a_store_password_reaches_no_file_of_the_report(home, monkeypatch):
     assert any(p.suffix == ".ipynb" for p in files) and res.pdf in files
     leaks = [str(p.relative_to(folder)) for p in files if secret.encode() in p.read_bytes()]
     assert leaks == []
+    cached = [p for p in (home / ".cache" / "stages").rglob("*") if p.is_file()]    # the stage cache too
+    assert cached and [p.name for p in cached if secret.encode() in p.read_bytes()] == []
     assert secret not in pdf_text(res.pdf)
     # the kernels did use the PostgreSQL store: the run's notebooks stored what they read there
     from qmtl_research.store import EvaluationStore

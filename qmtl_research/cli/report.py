@@ -15,6 +15,8 @@ def run_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
     no_notebooks: bool = typer.Option(False, "--no-notebooks", help="compute, store and judge the run in this "
                                       "process; execute no notebook and render no report"),
+    recompute: bool = typer.Option(False, "--recompute", help="compute every stage even when the stage cache "
+                                   "holds it for the same inputs and code (also QMTL_STAGE_CACHE=0)"),
 ):
     """Run one strategy (STRATEGY) or every strategy of a world (WORLD only) into reports."""
     from qmtl_research.reporting.runner import run_report, strategies_for
@@ -26,7 +28,7 @@ def run_cmd(
     results = []
     for name in targets:
         res = run_report(name, world, store_url=store_url, engine=engine, progress=not quiet, echo=typer.echo,
-                         no_notebooks=no_notebooks)
+                         no_notebooks=no_notebooks, recompute=recompute)
         results.append(res)
         where = res.pdf if res.pdf else f"run {res.run_id} (no report)"
         typer.secho(f"{res.strategy_id}/{res.world_id} {res.version or '-'}: {res.status}, verdict {res.verdict} -> {where}",

@@ -49,6 +49,21 @@ def run_provenance(inputs: dict, model_card_sha256: str | None) -> dict:
             "inputs": inputs["files"], "model_card_sha256": model_card_sha256, "packages": package_versions()}
 
 
+def stage_rows(stages: list[dict] | None) -> list[tuple[str, str]]:
+    """(item, value) per cached stage of the run: computed in this run (and why it was not read
+    back), or reused from the stage cache with the run that computed it
+    (:mod:`qmtl_research.reporting.stage_cache`). Runs made before the cache recorded nothing."""
+    rows = []
+    for s in stages or []:
+        if s.get("reused"):
+            value = (f"reused, not recomputed: read back from the stage cache (key {s['key'][:12]}), computed by run "
+                     f"{s.get('computed_by_run')} at {s.get('computed_at')} from the same inputs, code and seed")
+        else:
+            value = f"computed in this run ({s.get('reason') or 'not cached'})"
+        rows.append((f"stage {s['stage']}", value))
+    return rows
+
+
 def provenance_tables(run: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
     """(identity, inputs, packages) tables of a stored run's provenance, or None when the run
     recorded none (runs made before provenance was recorded)."""
@@ -64,6 +79,7 @@ def provenance_tables(run: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
         ("model card version", run.get("model_card_version") or "n/a"),
         ("policy version", run.get("policy_version") or "n/a"),
         ("ruleset hash", run.get("ruleset_hash") or "n/a"),
+        *stage_rows(prov.get("stages")),
     ], columns=["item", "value"])
     inputs = pd.DataFrame(prov.get("inputs") or [], columns=["path", "git", "sha256"])
     packages = pd.DataFrame(sorted((prov.get("packages") or {}).items()), columns=["package", "version"])

@@ -105,30 +105,49 @@ def _run(cmd: list[str], what: str, env: dict | None = None, cwd: Path | None = 
 
 def render_pandoc(notebook: Path, out_dir: Path, metadata_file: Path, stem: str = "validation_report",
                   html: bool = True) -> dict[str, Path]:
-    """pandoc (ipynb -> typst, html) + typst (typst -> pdf)."""
+    """pandoc (ipynb -> typst, html) + typst (typst -> pdf).
+
+    The HTML page is written by its own pandoc process, started first and running beside the
+    typst branch (the two share no file: the page extracts its images into ``media-html``, which
+    ``--embed-resources`` then embeds)."""
     import typst
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    media = out_dir / "media"
-    common = [_pandoc(), "-f", IPYNB_READER, str(notebook), "--ipynb-output=all",
-              f"--lua-filter={LUA_FILTER}", f"--metadata-file={metadata_file}",
-              f"--extract-media={media}", "--resource-path", str(notebook.parent)]
-    typ = out_dir / f"{stem}.typ"
-    _run(common + ["-t", "typst", f"--template={PANDOC_TEMPLATE}", "--toc", "--toc-depth=2", "-o", str(typ)],
-         "pandoc (ipynb -> typst)")
-    # pandoc writes absolute media paths; typst wants them relative to its root
-    text = typ.read_text(encoding="utf-8").replace(str(out_dir) + "/", "")
-    typ.write_text(text, encoding="utf-8")
-    pdf = out_dir / f"{stem}.pdf"
+
+    def pandoc_cmd(media: Path) -> list[str]:
+        return [_pandoc(), "-f", IPYNB_READER, str(notebook), "--ipynb-output=all",
+                f"--lua-filter={LUA_FILTER}", f"--metadata-file={metadata_file}",
+                f"--extract-media={media}", "--resource-path", str(notebook.parent)]
+
+    page = out_dir / f"{stem}.html"
+    html_proc = subprocess.Popen(
+        pandoc_cmd(out_dir / "media-html") + ["-t", "html5", "--standalone", "--embed-resources", "--toc",
+                                              "--toc-depth=2", "--metadata=lang:en", "-o", str(page)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=out_dir) if html else None
     try:
-        typst.compile(str(typ), output=str(pdf), root=str(out_dir), font_paths=font_paths())
-    except Exception as exc:  # typst raises its own error types; re-raise with context
-        raise RenderError("typst could not compile the report", where=str(typ), fix=str(exc)[:2000]) from exc
+        typ = out_dir / f"{stem}.typ"
+        _run(pandoc_cmd(out_dir / "media") + ["-t", "typst", f"--template={PANDOC_TEMPLATE}", "--toc",
+                                              "--toc-depth=2", "-o", str(typ)], "pandoc (ipynb -> typst)")
+        # pandoc writes absolute media paths; typst wants them relative to its root
+        text = typ.read_text(encoding="utf-8").replace(str(out_dir) + "/", "")
+        typ.write_text(text, encoding="utf-8")
+        pdf = out_dir / f"{stem}.pdf"
+        try:
+            typst.compile(str(typ), output=str(pdf), root=str(out_dir), font_paths=font_paths())
+        except Exception as exc:  # typst raises its own error types; re-raise with context
+            raise RenderError("typst could not compile the report", where=str(typ), fix=str(exc)[:2000]) from exc
+    except BaseException:
+        if html_proc is not None:          # the report failed: its page is not wanted
+            html_proc.kill()
+            html_proc.communicate()
+        raise
     outputs = {"pdf": pdf, "typst": typ}
-    if html:
-        page = out_dir / f"{stem}.html"
-        _run(common + ["-t", "html5", "--standalone", "--embed-resources", "--toc", "--toc-depth=2",
-                       "--metadata=lang:en", "-o", str(page)], "pandoc (ipynb -> html)", cwd=out_dir)
+    if html_proc is not None:
+        stdout, stderr = html_proc.communicate()
+        if html_proc.returncode != 0:
+            raise RenderError(f"pandoc (ipynb -> html) failed (exit {html_proc.returncode})",
+                              where=" ".join(map(str, html_proc.args[:3])) + " ...",
+                              fix=(stderr or stdout).strip()[-2000:] or "see the command output")
         outputs["html"] = page
     return outputs
 

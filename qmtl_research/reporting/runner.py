@@ -10,14 +10,19 @@
 3. allocates ``reports/<strategy>/<world>/<version>/`` (never reused) and creates the
    EvaluationRun (status created -> running) with a snapshot of the configuration;
 4. runs every stage in the package (:func:`qmtl_research.pipeline.run_strategy`): each stage
-   writes its results section, the validation stage evaluates (freezes) the run;
-5. executes the strategy's notebooks and ``notebooks/report.ipynb`` as views of the stored run,
-   side by side with papermill, into ``<version>/notebooks/`` (the committed notebooks are never
-   written); a failing notebook stops the others at once;
+   writes its results section, the validation stage evaluates (freezes) the run; a stage whose
+   inputs, code and seed did not change since an earlier run is read back from the stage cache
+   (:mod:`qmtl_research.reporting.stage_cache`), and the run's provenance, its output, its
+   manifest and the report's Appendix B say so and name the run that computed it;
+5. executes the strategy's notebooks and ``notebooks/report.ipynb`` as views of the stored run
+   with papermill, into ``<version>/notebooks/`` (the committed notebooks are never written), in
+   two warm kernels side by side (:mod:`qmtl_research.reporting.notebooks`: the report in one,
+   the stage views one after the other in the other); a failing notebook stops the others at once;
    A strategy that declares ``live:`` then records its live run, judged against this backtest
    run (:func:`qmtl_research.governance.live.record_live_run`); the report's "Live monitoring"
    part of section 4 shows it;
-6. renders the report to PDF and HTML (Quarto when available, else pandoc + typst), writes
+6. renders the report to PDF and HTML (Quarto when available, else pandoc + typst) as soon as its
+   notebook is done (the stage views finish meanwhile), writes
    ``manifest.json`` (inputs with hashes and git state) and registers the report.
 
 ``no_notebooks=True`` (``qmtl-research report run --no-notebooks``) stops after step 4: the
@@ -41,7 +46,7 @@ from qmtl_research.config import StrategyConfig, load_strategy, load_strategy_ca
 from qmtl_research.errors import ConfigError, NotebookFailed
 from qmtl_research.paths import project_root
 from qmtl_research.reporting.manifest import build_manifest, file_hashes, write_manifest
-from qmtl_research.reporting.notebooks import Execution, check_parameters, execute_all, store_env
+from qmtl_research.reporting.notebooks import Execution, check_parameters, execute_all, start_all, store_env
 from qmtl_research.reporting.render import markdown_literal, render_notebook
 from qmtl_research.reporting.versions import allocate_version
 from qmtl_research.store import EvaluationStore, RunKey
@@ -144,7 +149,16 @@ def live_inputs(cfg: StrategyConfig):
 
 
 def run_report(strategy: str, world: str | None = None, *, store_url: str | None = None,
-               engine: str = "auto", progress: bool = True, echo=print, no_notebooks: bool = False) -> ReportResult:
+               engine: str = "auto", progress: bool = True, echo=print, no_notebooks: bool = False,
+               recompute: bool = False) -> ReportResult:
+    """Run ``strategy`` in ``world`` into a stored, evaluated run and (unless ``no_notebooks``) a
+    versioned report (the steps are in this module's docstring).
+
+    A stage whose inputs, code and seed did not change since an earlier run is read back from the
+    stage cache (:mod:`qmtl_research.reporting.stage_cache`) and the run records, prints and reports
+    which run computed it; ``recompute=True`` (``--recompute``, or ``QMTL_STAGE_CACHE=0``) computes
+    every stage.
+    """
     from qmtl_research.pipeline import load_inputs
     from qmtl_research.reporting.inputs import check_model_card_version, inputs_manifest
     from qmtl_research.governance.approvals import starting_stage
@@ -188,6 +202,8 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
 
     data = data_results(inputs)
     fingerprint = data.description["fingerprint"] if data is not None else runs_fingerprint(cfg)
+    cache = open_stage_cache(cfg, stage_params, fingerprint, inputs_info, run_id, recompute=recompute)
+    params["provenance"]["stages"] = cache.provenance()     # which stages are reused (Appendix B)
     params["lease"] = current_lease(folder)      # `runs reap` / the next writer close it if this process dies
     try:
         store.create_run(key, stage=cfg.stage, risk_tier=world_cfg.risk_tier,
@@ -199,11 +215,24 @@ def run_report(strategy: str, world: str | None = None, *, store_url: str | None
     with guard_run(store, key, folder):
         return _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params, inputs_info, timings,
                          echo=echo, progress=progress, no_notebooks=no_notebooks, engine=engine,
-                         store_url=store_url, fingerprint=fingerprint, card_sha=card_sha, live=live)
+                         store_url=store_url, fingerprint=fingerprint, card_sha=card_sha, live=live, cache=cache)
+
+
+def open_stage_cache(cfg: StrategyConfig, stage_params: list, fingerprint: str | None, inputs_info: dict,
+                     run_id: str, *, recompute: bool = False):
+    """The run's :class:`~qmtl_research.reporting.stage_cache.StageCache`, every stage looked up
+    now (before the run is created, so that its provenance says which stages are reused)."""
+    from qmtl_research.reporting import stage_cache
+
+    keys = stage_cache.stage_keys(cfg, stage_params, fingerprint, inputs_info["files"])
+    if recompute:
+        return stage_cache.StageCache(run_id, keys, write=False,
+                                      misses={s: "--recompute: every stage computed" for s in keys})
+    return stage_cache.StageCache.open(run_id, keys)
 
 
 def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params, inputs_info, timings, *, echo,
-              progress, no_notebooks, engine, store_url, fingerprint, card_sha, live=None) -> ReportResult:
+              progress, no_notebooks, engine, store_url, fingerprint, card_sha, live=None, cache=None) -> ReportResult:
     """Stages, notebooks, render and registration of the created run ``key`` (guarded by the caller)."""
     from qmtl_research.pipeline import run_strategy
     from qmtl_research.store.context import RunContext
@@ -215,7 +244,8 @@ def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params,
     if artifacts:
         artifacts.mkdir()
     ctx = RunContext(strategy, world_id, run_id, store_url, artifacts, config=cfg, store=store, panel=inputs.panel)
-    outcome = run_strategy(cfg, ctx=ctx, inputs=inputs, progress=progress, echo=echo)   # a failure: guard_run
+    outcome = run_strategy(cfg, ctx=ctx, inputs=inputs, progress=progress, echo=echo,   # a failure: guard_run
+                           cache=cache)
     timings.update({f"stage {k}": v for k, v in outcome.timings.items()})
     run = store.get_run(key)
     summary = run.get("summary") or {}
@@ -249,29 +279,43 @@ def _run_open(store, key, cfg, card, world_cfg, inputs, folder, version, params,
         **base, "version": version, "previous_run_id": previous[-1]["run_id"] if previous else None,
         "previous_version": previous[-1]["version"] if previous else None}, env=kernel_env))
     t = time.perf_counter()
-    try:
-        timings.update({f"notebook {k}": v for k, v in execute_all(executions, echo=echo).items()})
-    except NotebookFailed as exc:
-        # the run was evaluated before the views ran: the verdict stays and the failure is
-        # appended to its history, so that nothing is lost
-        store.append_history(key, "ex_post_failure", {"reason": "a notebook failed after the run was evaluated",
-                                                      "error": str(exc)}, actor="qmtl-research report run")
-        raise
-    timings["notebooks"] = time.perf_counter() - t
+    running = start_all(executions, echo=echo)
 
-    return _render_and_register(
-        cfg, store, key, run, version, folder, report_nb, previous, engine, timings, echo=echo,
-        data_fingerprint=fingerprint,
-        parameters={"strategy": cfg.model_dump(mode="json"),
-                    "steps": [dict(notebook=n, parameters=p) for n, p in steps], "stages": params["stages"]},
-        model_card_version=card.model_card_version, model_card_sha256=card_sha, inputs=inputs_info)
+    def finish_notebooks() -> None:
+        try:
+            timings.update({f"notebook {k}": v for k, v in running.join().items()})
+        except NotebookFailed as exc:
+            # the run was evaluated before the views ran: the verdict stays and the failure is
+            # appended to its history, so that nothing is lost
+            store.append_history(key, "ex_post_failure", {"reason": "a notebook failed after the run was evaluated",
+                                                          "error": str(exc)}, actor="qmtl-research report run")
+            raise
+        timings["notebooks"] = time.perf_counter() - t
+
+    # the report is rendered as soon as its notebook is done, while the stage views finish beside it
+    if not running.wait(executions[-1]):
+        finish_notebooks()                 # a notebook failed: raises NotebookFailed
+    try:
+        return _render_and_register(
+            cfg, store, key, run, version, folder, report_nb, previous, engine, timings, echo=echo,
+            finish_notebooks=finish_notebooks, data_fingerprint=fingerprint,
+            parameters={"strategy": cfg.model_dump(mode="json"),
+                        "steps": [dict(notebook=n, parameters=p) for n, p in steps], "stages": params["stages"]},
+            model_card_version=card.model_card_version, model_card_sha256=card_sha, inputs=inputs_info,
+            stages=params["provenance"]["stages"])
+    except BaseException:
+        running.stop()                     # e.g. the render failed: no view keeps running
+        raise
 
 
 def _render_and_register(cfg: StrategyConfig, store, key: RunKey, run: dict, version: str, folder: Path,
                          report_nb: Path, previous: list[dict], engine: str, timings: dict, *, echo=print,
-                         **manifest_fields) -> ReportResult:
+                         finish_notebooks=None, **manifest_fields) -> ReportResult:
     """Render the executed report notebook into ``folder``, write its manifest (``manifest_fields``:
-    data_fingerprint, parameters, model card version and sha256, inputs) and register the version."""
+    data_fingerprint, parameters, model card version and sha256, inputs) and register the version.
+
+    ``finish_notebooks``: called after the render and before the manifest (the other notebooks of
+    the run, still running while the report renders, must be done before their files are hashed)."""
     summary = run.get("summary") or {}
     verdict = str(summary.get("status", run["status"])).upper()
     t = time.perf_counter()
@@ -290,6 +334,8 @@ def _render_and_register(cfg: StrategyConfig, store, key: RunKey, run: dict, ver
     if "html" in outputs:
         outputs["html"].rename(html)
     timings["render"] = time.perf_counter() - t
+    if finish_notebooks is not None:
+        finish_notebooks()
 
     inputs = manifest_fields["inputs"]
     manifest = build_manifest(
@@ -352,7 +398,7 @@ def render_signed(strategy: str, world: str | None, run_id: str, *, store_url: s
         data_fingerprint=run.get("data_fingerprint"),
         parameters={"strategy": params.get("strategy"), "stages": params.get("stages")},
         model_card_version=run.get("model_card_version"), model_card_sha256=prov.get("model_card_sha256"),
-        inputs={"files": prov.get("inputs") or [], "dirty": bool(prov.get("dirty"))})
+        inputs={"files": prov.get("inputs") or [], "dirty": bool(prov.get("dirty"))}, stages=prov.get("stages"))
 
 
 SIGNAL_REASONS = {signal.SIGINT: "interrupted (SIGINT / Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}

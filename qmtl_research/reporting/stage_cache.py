@@ -1,0 +1,250 @@
+"""The stage cache: a stage whose inputs and code did not change is read back, not recomputed.
+
+``make report`` runs every stage of a strategy (:func:`qmtl_research.pipeline.run_strategy`).
+A stage's product and results section depend only on
+
+* the strategy configuration (its universe, seed, ...) and the stage's own parameters,
+* the data panel (its fingerprint) and every input file of the run (sha256, notebooks excepted:
+  they are views),
+* every file under ``params/`` and every ``.py`` file of the package (the code),
+* the package versions and the numeric settings of this process (BLAS / XLA / JAX variables,
+  the CPU model): other numerics move the fits in the last digits,
+* the stages before it (their keys).
+
+The sha256 of all of these is the stage's **key**. When an entry with that key is in
+``.cache/stages/<stage>/`` (the project's own folder, as ``.cache/jax``), the runner reads the
+stage back instead of computing it: the same inputs and seed give the same numbers (a house rule
+the tests check), so the numbers are those of the run that computed the entry. The reuse is never
+hidden: the run's recorded provenance (``params["provenance"]["stages"]``) names, for each stage,
+whether it was computed or reused and, when reused, the run that computed it, when, and the key;
+the report prints it (Appendix B) and so do the run output and the manifest.
+
+The validation stage (the verdict) is never cached: it is judged again in every run.
+
+An entry is a pickle written by this module (atomically) with a JSON sidecar holding its sha256;
+an entry whose bytes do not match is not read (the stage is computed and the output says why).
+``QMTL_STAGE_CACHE=0`` (or ``qmtl-research report run --recompute``) computes every stage and
+writes no entry. :data:`KEEP` entries per stage are kept (the newest).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata as md
+import json
+import os
+import pickle
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qmtl_research.paths import cache_dir, params_dir
+
+ENV = "QMTL_STAGE_CACHE"
+DIR_ENV = "QMTL_STAGE_CACHE_DIR"
+KEEP = 3                      # entries kept per stage (the newest)
+#: environment variables that change the numbers a stage computes (threads, instruction sets, backends)
+#: (prefixes; logging switches that libraries set while they run, e.g. TF_CPP_MIN_LOG_LEVEL, are not)
+NUMERIC_ENV = ("OPENBLAS_", "OMP_", "MKL_", "XLA_FLAGS", "JAX_ENABLE_X64", "JAX_PLATFORMS",
+               "JAX_DEFAULT_MATMUL_PRECISION", "KERAS_BACKEND", "PYTHONHASHSEED")
+#: packages whose versions are part of every key
+PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "arch", "keras", "jax", "jaxlib", "scikit-learn",
+            "pydantic", "joblib")
+
+
+def enabled() -> bool:
+    """False when ``QMTL_STAGE_CACHE`` is ``0``, ``off``, ``false`` or ``no``."""
+    return os.environ.get(ENV, "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+def cache_root() -> Path:
+    """``.cache/stages`` under the project root, or ``$QMTL_STAGE_CACHE_DIR`` (a benchmark's or a
+    test's own folder, so that its first run is cold)."""
+    folder = os.environ.get(DIR_ENV)
+    return Path(folder).resolve() if folder else cache_dir() / "stages"
+
+
+def _hash_files(h, files, root: Path) -> None:
+    for f in files:
+        h.update(str(f.relative_to(root)).encode())
+        h.update(b"\0")
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+
+
+def code_fingerprint() -> str:
+    """sha256 of the package's ``.py`` files, everything under ``params/`` and the package versions."""
+    import qmtl_research
+
+    h = hashlib.sha256()
+    pkg = Path(qmtl_research.__file__).resolve().parent
+    _hash_files(h, sorted(pkg.rglob("*.py")), pkg)
+    params = params_dir().resolve()
+    if params.is_dir():
+        _hash_files(h, sorted(p for p in params.rglob("*") if p.is_file()), params)
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    h.update(json.dumps(versions, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _cpu_model() -> str:
+    """The CPU's model name and instruction-set flags (Linux), else ``platform.processor()``."""
+    info = Path("/proc/cpuinfo")
+    if not info.is_file():
+        return platform.processor()
+    lines = info.read_text(errors="replace").split("\n\n")[0].splitlines()     # the first processor
+    return "\n".join(ln for ln in lines if ln.startswith(("model name", "flags")))
+
+
+def numeric_settings() -> dict[str, str]:
+    """The environment variables and machine facts that change a stage's numbers."""
+    env = {k: v for k, v in sorted(os.environ.items()) if k.startswith(NUMERIC_ENV)}
+    return {**env, "machine": platform.machine(), "cpu": _cpu_model(), "cpus": str(os.cpu_count())}
+
+
+def stage_keys(cfg, stage_params: list, data_fingerprint: str | None, input_files: list[dict]) -> dict[str, str]:
+    """The key of every cacheable stage of ``cfg`` (all but validation), in order.
+
+    Parameters
+    ----------
+    cfg : StrategyConfig
+        The strategy (its whole configuration is part of every key; of its steps, the stage's own
+        parameters and the stages before it).
+    stage_params : list of pydantic models
+        Every step's validated parameters (:func:`qmtl_research.pipeline.validate_strategy_stages`).
+    data_fingerprint : str or None
+        The data panel's fingerprint (the run's ``data_fingerprint``).
+    input_files : list of dict
+        The run's input files (``{"path", "sha256", ...}``, :func:`~qmtl_research.reporting.inputs.inputs_manifest`);
+        notebooks are left out (views of the results, not inputs of a stage).
+
+    Returns
+    -------
+    dict
+        stage name -> 64-hex key; a stage's key covers the keys of the stages before it.
+    """
+    files = sorted((f["path"], f["sha256"]) for f in input_files if not str(f["path"]).endswith(".ipynb"))
+    # the strategy without its steps: a stage's own parameters and the keys of the stages before it
+    # stand for those (a change to a later stage's parameters does not recompute an earlier stage)
+    strategy = cfg.model_dump(mode="json", exclude={"notebooks"})
+    base = {"strategy": strategy, "data": data_fingerprint, "files": files,
+            "code": code_fingerprint(), "numerics": numeric_settings()}
+    keys: dict[str, str] = {}
+    for step, params in zip(cfg.notebooks, stage_params):
+        if step.notebook == "validation":
+            continue
+        body = {**base, "stage": step.notebook, "params": params.model_dump(mode="json"), "before": dict(keys)}
+        keys[step.notebook] = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return keys
+
+
+@dataclass
+class Entry:
+    """A stage read back from the cache."""
+
+    product: Any
+    results: Any
+    meta: dict
+
+
+@dataclass
+class StageCache:
+    """The stage cache of one run: what was found before the run, and what the run computes.
+
+    :func:`qmtl_research.pipeline.run_strategy` asks :meth:`get` for each stage and hands every
+    stage it computed to :meth:`put`. :meth:`provenance` is what the run records.
+    """
+
+    run_id: str
+    keys: dict[str, str]
+    folder: Path = field(default_factory=cache_root)
+    write: bool = True
+    found: dict[str, Entry] = field(default_factory=dict)
+    misses: dict[str, str] = field(default_factory=dict)       # stage -> why it is computed
+
+    @classmethod
+    def open(cls, run_id: str, keys: dict[str, str], *, folder: Path | None = None) -> "StageCache":
+        """Look every stage up now (before the run is created, so that its provenance says what is
+        reused). With the cache switched off (``QMTL_STAGE_CACHE=0``) nothing is read or written."""
+        on = enabled()
+        cache = cls(run_id, dict(keys), folder or cache_root(), write=on)
+        for stage, key in keys.items():
+            if not on:
+                cache.misses[stage] = f"the stage cache is off ({ENV}=0 or --recompute)"
+                continue
+            entry, why = cache._read(stage, key)
+            if entry is None:
+                cache.misses[stage] = why
+                # a stage after a computed one is computed too: its input (the earlier product)
+                # is the same by the key, but reading it back would mix two runs' products
+                for later in list(keys)[list(keys).index(stage) + 1:]:
+                    cache.misses[later] = f"stage {stage} is computed in this run"
+                break
+            cache.found[stage] = entry
+        return cache
+
+    def _paths(self, stage: str, key: str) -> tuple[Path, Path]:
+        folder = self.folder / stage
+        return folder / f"{key}.pkl", folder / f"{key}.json"
+
+    def _read(self, stage: str, key: str) -> tuple[Entry | None, str]:
+        data_path, meta_path = self._paths(stage, key)
+        if not meta_path.is_file() or not data_path.is_file():
+            return None, "no cached result for these inputs and code"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            blob = data_path.read_bytes()
+        except FileNotFoundError:        # pruned by a concurrent run between the check and the read
+            return None, f"cached entry {data_path.name} was removed while being read: recomputed"
+        if hashlib.sha256(blob).hexdigest() != meta.get("sha256") or meta.get("key") != key:
+            return None, f"cached entry {data_path.name} does not match its sha256: ignored and recomputed"
+        product, results = pickle.loads(blob)      # written by put() below, in the project's own cache folder
+        return Entry(product, results, meta), ""
+
+    def get(self, stage: str) -> Entry | None:
+        """The stage read back, or None (compute it)."""
+        return self.found.get(stage)
+
+    def put(self, stage: str, product: Any, results: Any, seconds: float) -> None:
+        """Keep a stage this run computed (atomically: a reader sees the whole entry or none)."""
+        if not self.write or stage not in self.keys:
+            return
+        key = self.keys[stage]
+        data_path, meta_path = self._paths(stage, key)
+        data_path.parent.mkdir(parents=True, exist_ok=True)
+        blob = pickle.dumps((product, results), protocol=pickle.HIGHEST_PROTOCOL)
+        meta = {"stage": stage, "key": key, "run_id": self.run_id, "seconds": round(seconds, 2),
+                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
+        for path, payload in ((data_path, blob), (meta_path, json.dumps(meta, indent=1).encode())):
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+            os.replace(tmp, path)
+        self._prune(stage)
+
+    def _prune(self, stage: str) -> None:
+        metas = sorted((self.folder / stage).glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in metas[KEEP:]:
+            old.with_suffix(".pkl").unlink(missing_ok=True)
+            old.unlink(missing_ok=True)
+
+    def provenance(self) -> list[dict]:
+        """Per cached stage: ``{"stage", "key", "reused", ...}``; a reused stage names the run that
+        computed it (``computed_by_run``), when (``computed_at``) and its compute seconds then;
+        a computed one says why it was not read back (``reason``)."""
+        out = []
+        for stage, key in self.keys.items():
+            entry = self.found.get(stage)
+            if entry is not None:
+                out.append({"stage": stage, "key": key, "reused": True, "computed_by_run": entry.meta.get("run_id"),
+                            "computed_at": entry.meta.get("created_at"), "compute_seconds": entry.meta.get("seconds")})
+            else:
+                out.append({"stage": stage, "key": key, "reused": False, "reason": self.misses.get(stage, "")})
+        return out
