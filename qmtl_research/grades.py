@@ -33,6 +33,9 @@ With ``kr-2016`` (edges 0.5, 5, 10, 15, 25, ``inclusive: upper``, grade 1 riskie
     std <= 0.5          -> 6      0.5  < std <= 5   -> 5
     5   < std <= 10     -> 4      10   < std <= 15  -> 3
     15  < std <= 25     -> 2      std > 25          -> 1
+
+Over 400 lines because it is the registry of grading schemes with their measures (weekly std, daily
+std/VaR, PRIIPs VEV); a scheme and its measure are read together.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ Conventions (shared by every function here; :mod:`qmtl_research.conventions` pri
 * probabilities (PSR, DSR) are in [0, 1].
 
 The signature of every annualised measure is ``(returns, *, periods_per_year, risk_free)``.
-Longer than 400 lines on purpose: one home for every measure (and the historical VaR/ES
+Over 400 lines because it is the one home of every measure (and the historical VaR/ES
 conventions, :func:`historical_tail`), each with its numpy docstring.
 """
 from __future__ import annotations

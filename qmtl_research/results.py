@@ -20,6 +20,9 @@ Kinds: ``frame`` (DataFrame; index kept), ``series`` (Series, stored as a one-co
 >>> from qmtl_research.results import RatingResults
 >>> rating = RatingResults.read(store.get_results(key))      # doctest: +SKIP
 >>> rating.table4.loc["RBF", "accuracy"]                     # doctest: +SKIP
+
+Over 400 lines because it is the results contract: every section and key a run records is declared
+here once, on purpose in one file.
 """
 from __future__ import annotations
 

@@ -6,7 +6,12 @@ transaction** of the Evaluation Store (``--store-url``, else ``$QMTL_STORE_URL``
 ``data/evaluation_store.sqlite``). A rerun with the same key and the same numbers writes nothing
 and says "already stored, unchanged"; with other numbers it is refused before any write (exit 2,
 the table, the key and what to do). Keys: see :mod:`qmtl_research.store.audit_repository`.
-``performance`` and ``snapshot`` print the alerts of ``params/audit.yaml`` (``--settings``)."""
+``performance`` and ``snapshot`` print the alerts of ``params/audit.yaml`` (``--settings``).
+
+Over 400 lines because the audit command group has five subcommands (Monte Carlo, risk report,
+performance, attribution, snapshots) with their text and JSON output; the work itself is in risk/
+and store/.
+"""
 from __future__ import annotations
 
 import json

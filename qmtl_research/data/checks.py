@@ -11,6 +11,9 @@ Two levels:
 * panel level: :func:`validate_panel` for a :class:`FundPanel` built in memory.
 
 The file schema itself is documented in ``data/README.md``.
+
+Over 400 lines because every check of user data at the edge lives here, so that every message has
+one what/where/fix form.
 """
 from __future__ import annotations
 

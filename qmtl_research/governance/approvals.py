@@ -44,6 +44,9 @@ Use::
     rec = record_decision(store, key, decision="approve", actor="Kim", role="Risk",
                           reason="report v0001 reviewed", report_version="v0001")
     block = approval_block(store, key)   # history, current stage, who may sign next
+
+Over 400 lines because a decision's checks (RACI role, independence, overrides, findings, lifecycle
+transition) must be read together with the one function that records it.
 """
 from __future__ import annotations
 

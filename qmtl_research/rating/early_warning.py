@@ -29,6 +29,9 @@ distance ``blended_std_pct - boundary_pct`` (percentage points; > 0 = above it).
 
 Urgency: ``high`` within 4 weeks of the settlement, ``medium`` within 13, else
 ``low``; rows are sorted by days to settlement, then by probability (descending).
+
+Over 400 lines because the early-warning list, its scoring frame, the per-horizon models and their
+backtest share one feature construction; apart they would repeat it.
 """
 from __future__ import annotations
 

@@ -11,6 +11,9 @@ Two outer splits:
 
 Every approach sees the same folds; learners are cloned and fitted per fold, so
 scaling and grid search run on the training rows of that fold only.
+
+Over 400 lines because the outer splits, the scores and the verdict of stage 2 share the fold and
+evaluation types; split apart they would import each other.
 """
 from __future__ import annotations
 

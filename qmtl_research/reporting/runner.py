@@ -27,6 +27,9 @@
 
 ``no_notebooks=True`` (``qmtl-research report run --no-notebooks``) stops after step 4: the
 run is stored and judged, with the same verdict, and no report is rendered.
+
+Over 400 lines because it is the one job that orders a report run (checks, lease, stages, notebooks,
+render, store) and closes it on failure; each step is a short function.
 """
 from __future__ import annotations
 

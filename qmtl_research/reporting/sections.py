@@ -5,6 +5,9 @@ Each function displays Markdown and tables (``IPython.display``) built from a
 store or params/, never from text typed into the notebook. Sections follow the
 MRM sketch (0 Summary .. 6 Recommendations) plus QMTL's extras (metrics snapshot,
 extended validation, override information, benchmark comparison).
+
+Over 400 lines because it holds every section of the Validation Report outside section 4's stage
+views, each a short function the report notebook calls in order.
 """
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ alert event                its idempotency key (:func:`alert_event_key`)
 Numbers are compared with a relative tolerance of 1e-12 (what survives a round trip
 through SQLite REAL, PostgreSQL double precision and JSON/JSONB).
 
-Longer than 400 lines on purpose: the unit of work, the per-record-set comparisons it runs before
+Over 400 lines because (on purpose) the unit of work, the per-record-set comparisons it runs before
 any write and the reads of the same tables are one contract; split, the refusal rules would drift apart.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The batch pass of QMTL's five core rules: every threshold on every run, then selection, as
 QMTL's policy engine computes them (:func:`core_batch`). The five rules themselves are classes
-in :mod:`qmtl_research.validation.core_rules` that read this pass. (Over 400 lines: about half is
+in :mod:`qmtl_research.validation.core_rules` that read this pass. (Over 400 lines because about half is
 this docstring, the one place QMTL's core-rule logic and this project's departures are written.)
 
 Reference: hyophyop/qmtl ``qmtl/services/worldservice/policy_engine.py`` (``evaluate_policy``,

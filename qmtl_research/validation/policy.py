@@ -23,7 +23,7 @@ rules included) and :func:`qmtl_ruleset_hash` (QMTL's engine, ``blake3:blake3:<h
 Each section's model is its rule's config class (``<Rule>Config``, declared next to the rule:
 :mod:`~qmtl_research.validation.core_rules`, :mod:`~qmtl_research.validation.extended_rules`,
 :mod:`~qmtl_research.validation.research_rules`); ``research_model_rules`` takes one key per
-research rule of the registry (:mod:`~qmtl_research.validation.registry`). Over 400 lines: the
+research rule of the registry (:mod:`~qmtl_research.validation.registry`). Over 400 lines because the
 schema, QMTL's two profile choices, both ruleset hashes and the load-time checks (profile
 references, finite and satisfiable bounds) are one policy's reading, kept together.
 """

@@ -5,6 +5,10 @@ returns (fractions), ``var`` and ``es`` the forecasts made before each return (p
 losses), ``confidence`` the level ``c``, ``alpha = 1 - c``. An exception is ``-r_t > VaR_t``.
 Small p-values reject the null of a correct ES (or tail) forecast; the ES tests are one-sided
 against an *understated* risk, as in their papers, except Du-Escanciano's U test (two-sided).
+
+Over 400 lines because it is the one home of the ES backtests (Acerbi-Szekely Z1/Z2 with their
+simulated null, McNeil-Frey, Du-Escanciano), implemented from the papers and kept together with
+their shared simulation.
 """
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ Conventions: ``hits`` is the exception sequence ``I_t = 1(L_t > VaR_t)`` (``L_t 
 ``c`` and ``p = 1 - c`` the tail probability. Every test returns a dict with the statistic
 (``lr`` / ``stat``) and its ``p_value`` (small = reject the null of a correct VaR model).
 ``0 ln 0 = 0`` throughout (:func:`scipy.special.xlogy`).
+
+Over 400 lines because it is the one home of the VaR backtests (Kupiec POF/TUFF, Christoffersen,
+durations, dynamic quantile, traffic light and FRTB multipliers), each a short pure function with
+its reference in its docstring.
 """
 from __future__ import annotations
 
