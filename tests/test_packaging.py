@@ -12,19 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from test_reporting import tiny_strategy  # noqa: E402  (one home of the tiny strategy)
+
 REPO = Path(__file__).resolve().parents[1]
-TINY = """strategy_id: tiny
-title: 'Tiny strategy from a wheel'
-model_card: tiny
-worlds: [portfolios]
-synthetic: true
-universe: {source: audit_demo, seed: 20260111}
-portfolio: {portfolio_id: demo, weights: {"005930": 0.5, "000660": 0.5}, start: "2015-01-02", end: "2020-12-31"}
-notebooks:
-  - notebook: var
-    parameters: {mc_simulations: 2000}
-  - notebook: validation
-"""
+TINY = tiny_strategy('Tiny strategy from a wheel')
 
 
 @pytest.fixture(scope="module")

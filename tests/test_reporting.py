@@ -15,18 +15,24 @@ from qmtl_research.reporting import render, versions
 
 REPO = Path(__file__).resolve().parents[1]
 
-TINY = """strategy_id: tiny
-title: 'Tiny 한글 strategy'
+
+def tiny_strategy(title: str) -> str:
+    """The tiny two-stage (var, validation) strategy the report tests run, titled ``title``."""
+    return f"""strategy_id: tiny
+title: '{title}'
 model_card: tiny
 worlds: [portfolios]
 synthetic: true
-universe: {source: audit_demo, seed: 20260111}
-portfolio: {portfolio_id: demo, weights: {"005930": 0.5, "000660": 0.5}, start: "2015-01-02", end: "2020-12-31"}
+universe: {{source: audit_demo, seed: 20260111}}
+portfolio: {{portfolio_id: demo, weights: {{"005930": 0.5, "000660": 0.5}}, start: "2015-01-02", end: "2020-12-31"}}
 notebooks:
   - notebook: var
-    parameters: {mc_simulations: 2000}
+    parameters: {{mc_simulations: 2000}}
   - notebook: validation
 """
+
+
+TINY = tiny_strategy("Tiny 한글 strategy")
 
 
 def _add_cell(path: Path, code: str) -> None:

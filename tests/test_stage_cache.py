@@ -13,20 +13,11 @@ from qmtl_research.config import load_strategy
 from qmtl_research.pipeline import validate_strategy_stages
 from qmtl_research.reporting import stage_cache
 
+from test_reporting import tiny_strategy  # noqa: E402  (one home of the tiny strategy)
+
 REPO = Path(__file__).resolve().parents[1]
 
-TINY = """strategy_id: tiny
-title: 'Tiny strategy'
-model_card: tiny
-worlds: [portfolios]
-synthetic: true
-universe: {source: audit_demo, seed: 20260111}
-portfolio: {portfolio_id: demo, weights: {"005930": 0.5, "000660": 0.5}, start: "2015-01-02", end: "2020-12-31"}
-notebooks:
-  - notebook: var
-    parameters: {mc_simulations: 2000}
-  - notebook: validation
-"""
+TINY = tiny_strategy('Tiny strategy')
 
 
 @pytest.fixture
