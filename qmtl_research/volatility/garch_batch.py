@@ -1,7 +1,7 @@
 """The GARCH(1,1) optimiser compiled whole: batched projected Newton over all funds and starting
 values at once, in float64, inside one ``jax.lax.while_loop`` (issue #20 item 4).
 
-This is the algorithm of ``garch._estimate`` (the numpy reference, kept and tested against), step
+This is the algorithm of ``garch_optimizer._estimate`` (the numpy reference, kept and tested against), step
 for step: the analytic score, expected information and observed curvature from one compiled scan
 over weeks (:func:`.garch_kernels._derivative_scan`), the active set of bounds, Newton with the
 observed curvature in the null space of the active constraints (Fisher scoring where it is not
@@ -390,7 +390,7 @@ def grid_start(y: np.ndarray, mask: np.ndarray, backcast: np.ndarray, candidates
 
 def estimate(y: np.ndarray, mask: np.ndarray, backcast: np.ndarray, omega_lo: np.ndarray, omega_hi: np.ndarray,
              theta: np.ndarray, limit: np.ndarray, zero_mean: bool, tol: float, bound_tol: float, score_tol: float):
-    """Run the optimiser of ``garch._estimate`` from projected starting values ``theta`` (N, 4).
+    """Run the optimiser of ``garch_optimizer._estimate`` from projected starting values ``theta`` (N, 4).
 
     Parameters
     ----------
