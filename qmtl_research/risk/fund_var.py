@@ -105,7 +105,7 @@ class FundRisk:
     ----------
     forecasts : pandas.DataFrame
         :data:`FORECAST_COLUMNS` (``return`` the realised weekly return, NaN at the "now" origin;
-        ``sigma`` the weekly volatility, a fraction; ``pit`` the realised return's probability
+        ``sigma`` the model's weekly volatility, a fraction (NaN for ``Historical``); ``pit`` the realised return's probability
         integral transform) plus ``var_<L>`` and ``es_<L>`` per level (:func:`level_key`).
     backtests : pandas.DataFrame
         ``model``, ``level``, ``scope`` (``pooled`` | ``fund``), ``fund_id`` and the suite's columns
