@@ -1,22 +1,33 @@
-"""Numpy docstrings on every public function of the return measures and of stage 2 (issue #19):
-each public callable defined in these modules has a docstring, and one that takes parameters
-documents them in a numpy ``Parameters`` section (and says what it returns)."""
+"""Numpy docstrings on every public function of the return measures, stage 2 (rating), the volatility
+package and the risk engine (issue #19): each public callable defined in these modules has a docstring,
+and one that takes parameters documents them in a numpy ``Parameters`` section (a class may list its
+fields under ``Attributes`` instead, in its own docstring or its ``__init__``'s). Methods, static and
+class methods and properties count. One test module for all of them; module size is
+tests/test_module_size.py's."""
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import pkgutil
+import types
 
 import pytest
 
 import qmtl_research.rating
+import qmtl_research.risk
+import qmtl_research.risk.backtests
+import qmtl_research.volatility
 
+PACKAGES = [qmtl_research.rating, qmtl_research.volatility, qmtl_research.risk, qmtl_research.risk.backtests]
 MODULES = ["qmtl_research.measures"] + sorted(
-    f"qmtl_research.rating.{m.name}" for m in pkgutil.iter_modules(qmtl_research.rating.__path__))
+    f"{pkg.__name__}.{m.name}" for pkg in PACKAGES for m in pkgutil.iter_modules(pkg.__path__) if not m.ispkg)
 
 
 def _public_callables(module):
-    """(qualified name, object) of the public functions, classes and public methods defined in ``module``."""
+    """(qualified name, object) of the public functions, classes and public methods (static, class
+    methods and property getters included) defined in ``module``, not the ones it imports or a
+    base class's machinery adds (pydantic's ``model_post_init``)."""
     for name, obj in vars(module).items():
         if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
             continue
@@ -24,15 +35,29 @@ def _public_callables(module):
             yield name, obj
         elif inspect.isclass(obj):
             yield name, obj
-            for meth_name, meth in vars(obj).items():
-                if not meth_name.startswith("_") and inspect.isfunction(meth):
-                    yield f"{name}.{meth_name}", meth
+            for meth_name, member in vars(obj).items():
+                if meth_name.startswith("_"):
+                    continue
+                func = member.fget if isinstance(member, property) else getattr(member, "__func__", member)
+                if inspect.isfunction(func) and func.__module__ == module.__name__:   # not pydantic's hooks
+                    yield f"{name}.{meth_name}", func
+
+
+def _has_section(doc: str, name: str) -> bool:
+    """Whether ``doc`` has a numpy section ``name`` (the name on a line, dashes on the next)."""
+    lines = doc.splitlines()
+    return any(a.strip() == name and b.strip() and set(b.strip()) == {"-"} for a, b in zip(lines, lines[1:]))
 
 
 def _takes_parameters(obj) -> bool:
-    target = obj.__init__ if inspect.isclass(obj) else obj
-    if inspect.isclass(obj) and target is object.__init__:
-        return False
+    if inspect.isclass(obj):
+        if dataclasses.is_dataclass(obj) and dataclasses.fields(obj):
+            return True
+        target = obj.__init__
+        if target is object.__init__:
+            return False
+    else:
+        target = obj
     try:
         params = list(inspect.signature(target).parameters)
     except (TypeError, ValueError):
@@ -55,16 +80,16 @@ def _problems(module) -> list[str]:
     out = []
     for name, obj in _public_callables(module):
         doc = _own_doc(obj)
-        if not doc:
+        if not doc.strip():
             out.append(f"{name}: no docstring")
         elif not _takes_parameters(obj):
             continue
         elif inspect.isclass(obj):
-            init_doc = inspect.getdoc(vars(obj)["__init__"]) if "__init__" in vars(obj) else ""
-            if not any(h in text for h in ("Parameters\n----------", "Attributes\n----------")
-                       for text in (doc, init_doc or "")):
+            init = vars(obj).get("__init__")
+            init_doc = (inspect.getdoc(init) or "") if inspect.isfunction(init) else ""
+            if not any(_has_section(text, s) for s in ("Parameters", "Attributes") for text in (doc, init_doc)):
                 out.append(f"{name}: no numpy Parameters or Attributes section")
-        elif "Parameters\n----------" not in doc:
+        elif not _has_section(doc, "Parameters"):
             out.append(f"{name}: no numpy Parameters section")
     return out
 
@@ -76,10 +101,22 @@ def test_public_callables_have_numpy_docstrings(module_name):
 
 
 def test_the_check_flags_a_function_without_parameters_section():
-    import types
-
     mod = types.ModuleType("fake_measures")
     exec("def sharpe(returns, *, periods_per_year):\n    '''Sharpe ratio.'''\n\n"
          "def nodoc(x):\n    return x\n\n"
-         "def fine(x):\n    '''Fine.\n\n    Parameters\n    ----------\n    x : float\n    '''\n", mod.__dict__)
-    assert _problems(mod) == ["sharpe: no numpy Parameters section", "nodoc: no docstring"]
+         "def fine(x):\n    '''Fine.\n\n    Parameters\n    ----------\n    x : float\n    '''\n\n"
+         "class Box:\n    '''A box.'''\n    def __init__(self, size):\n        self.size = size\n"
+         "    @staticmethod\n    def make(n):\n        '''Make.'''\n"
+         "    @property\n    def area(self):\n        return self.size ** 2\n", mod.__dict__)
+    assert _problems(mod) == ["sharpe: no numpy Parameters section", "nodoc: no docstring",
+                              "Box: no numpy Parameters or Attributes section",
+                              "Box.make: no numpy Parameters section", "Box.area: no docstring"]
+
+
+def test_the_walker_finds_the_packages_callables():
+    """Not vacuous: every package is walked and known callables (methods, properties) are found."""
+    assert {"qmtl_research.volatility.garch", "qmtl_research.risk.var",
+            "qmtl_research.risk.backtests.var_tests", "qmtl_research.rating.models"} <= set(MODULES)
+    found = {q for m in ("garch", "garch_result") for q, _ in
+             _public_callables(importlib.import_module(f"qmtl_research.volatility.{m}"))}
+    assert {"GarchVolatility.fit", "GarchFitResult.summary"} <= found

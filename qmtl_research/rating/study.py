@@ -71,10 +71,12 @@ class RatingStudy:
 
     @property
     def default(self) -> HorizonResult:
+        """The result at the settings' horizon (``settings.horizon_weeks``)."""
         return self.results[self.settings.horizon_weeks]
 
     @property
     def table4(self) -> pd.DataFrame:
+        """Table 4: the scores by approach at the settings' horizon (:attr:`default`'s table)."""
         return self.default.table
 
     def horizons_table(self) -> pd.DataFrame:

@@ -41,19 +41,41 @@ ALERT_COLUMNS = ["date", "alert", "value", "threshold", "message"]
 
 
 def drawdowns(returns: pd.Series) -> pd.Series:
-    """Drawdown after each period (negative or 0, see the module docstring), on the returns' index."""
+    """Drawdown after each period (negative or 0, see the module docstring), on the returns' index.
+
+    Parameters
+    ----------
+    returns : pandas.Series
+        Per-period simple returns as fractions (0.01 = 1 %), finite.
+
+    Returns
+    -------
+    pandas.Series
+        ``drawdown`` on ``returns.index``: a fraction <= 0 (-0.2 = 20 % below the running peak).
+    """
     r = check_returns(returns, where="alert returns")
     return pd.Series(-measures.drawdown_series(r) + 0.0, index=returns.index, name="drawdown")
 
 
 def check_alerts(returns: pd.Series, settings) -> pd.DataFrame:
-    """The alerts of ``returns`` (Series with a DatetimeIndex, simple returns) under ``settings``
-    (:class:`~qmtl_research.risk.audit_settings.AuditSettings` or its ``alerts``).
+    """The alerts of ``returns`` under ``settings``.
 
-    Returns a DataFrame with columns ``date`` (Timestamp), ``alert`` (``"max_drawdown"`` |
-    ``"daily_loss"``), ``value`` (the drawdown or the return, a fraction), ``threshold`` (the
-    limit) and ``message`` (one sentence), sorted by date then alert; empty (same columns) when
-    nothing was reached."""
+    Parameters
+    ----------
+    returns : pandas.Series
+        Per-period simple returns as fractions, on a DatetimeIndex.
+    settings : AuditSettings or AlertSettings
+        :class:`~qmtl_research.risk.audit_settings.AuditSettings` or its ``alerts``; the limits
+        ``max_drawdown`` and ``daily_loss`` are negative fractions (``None`` = off).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``date`` (Timestamp), ``alert`` (``"max_drawdown"`` |
+        ``"daily_loss"``), ``value`` (the drawdown or the return, a negative fraction),
+        ``threshold`` (the limit) and ``message`` (one sentence), sorted by date then alert;
+        empty (same columns) when nothing was reached.
+    """
     if not isinstance(returns, pd.Series) or not isinstance(returns.index, pd.DatetimeIndex):
         raise InputError("alert returns must be a Series with a DatetimeIndex", where="check_alerts")
     limits = getattr(settings, "alerts", settings)
@@ -86,7 +108,20 @@ def check_alerts(returns: pd.Series, settings) -> pd.DataFrame:
 
 
 def alerts_text(alerts: pd.DataFrame, settings) -> list[str]:
-    """Lines for the CLI: a header with the limits and one line per alert."""
+    """Lines for the CLI: a header with the limits and one line per alert.
+
+    Parameters
+    ----------
+    alerts : pandas.DataFrame
+        :func:`check_alerts`' table.
+    settings : AuditSettings or AlertSettings
+        The limits shown in the header (as percents; ``off`` when ``None``).
+
+    Returns
+    -------
+    list of str
+        The header, then ``"  none"`` or one line per alert.
+    """
     limits = getattr(settings, "alerts", settings)
     fmt = lambda v: "off" if v is None else f"{v:.2%}"  # noqa: E731
     head = f"🚨 Alerts (max drawdown {fmt(limits.max_drawdown)}, daily loss {fmt(limits.daily_loss)})"

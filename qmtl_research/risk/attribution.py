@@ -27,6 +27,26 @@ from qmtl_research.risk.input_checks import check_frame
 
 @dataclass
 class AttributionResult:
+    """A factor attribution (see the module docstring); returns are fractions, summed over the period.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per factor, then ``alpha`` and ``residual``: ``factor``, ``exposure`` (OLS beta;
+        the intercept per period for ``alpha``), ``factor_return`` (the factor's summed return),
+        ``contribution`` (fraction; the rows add up to ``total``) and ``t_stat``.
+    total : float
+        Sum of the strategy's returns over the period (fraction).
+    compounded_total : float
+        ``prod(1 + r) - 1`` over the period (fraction).
+    r_squared : float
+        The regression's R².
+    n : int
+        Number of common dates used.
+    start_date, end_date : str
+        First and last common date, ISO ``YYYY-MM-DD``.
+    """
+
     table: pd.DataFrame          # factor, exposure, factor_return, contribution, t_stat
     total: float                 # sum of strategy returns over the period
     compounded_total: float      # prod(1 + r) - 1
@@ -37,6 +57,7 @@ class AttributionResult:
 
     @property
     def compounding(self) -> float:
+        """Compounded minus summed total return (fraction): the compounding cross terms."""
         return self.compounded_total - self.total
 
 

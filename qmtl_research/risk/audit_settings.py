@@ -50,6 +50,18 @@ BENCHMARK_CHOICES = (*BENCHMARK_SERIES, "none")
 
 
 class SnapshotSettings(BaseModel):
+    """When the daily snapshot is taken (``audit.snapshot``; see the module docstring).
+
+    Attributes
+    ----------
+    enabled : bool
+        ``False`` makes ``audit snapshot --save`` refuse (it still computes and prints).
+    time : str
+        ``HH:MM``, 24-hour clock, in ``timezone``: when a scheduler should run the snapshot.
+    timezone : str
+        An IANA time zone name, e.g. ``Asia/Seoul``.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
@@ -78,7 +90,15 @@ class SnapshotSettings(BaseModel):
 
 
 class AlertSettings(BaseModel):
-    """Alert limits as negative return fractions (``None`` = off)."""
+    """Alert limits as negative return fractions (``None`` = off).
+
+    Attributes
+    ----------
+    max_drawdown : float or None
+        Drawdown limit, a fraction in (-1, 0): ``-0.10`` = a drawdown of 10 %.
+    daily_loss : float or None
+        One-day return limit, a fraction in (-1, 0): ``-0.03`` = a one-day return of -3 %.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -95,6 +115,18 @@ class AlertSettings(BaseModel):
 
 
 class AuditSettings(BaseModel):
+    """The ``audit:`` block of ``params/audit.yaml`` (see the module docstring).
+
+    Attributes
+    ----------
+    snapshot : SnapshotSettings
+        When the daily snapshot is taken.
+    benchmark : {"KOSPI", "SP500", "none"}
+        The benchmark series of ``audit performance`` (:data:`BENCHMARK_SERIES`).
+    alerts : AlertSettings
+        Drawdown and daily-loss limits (negative fractions).
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     snapshot: SnapshotSettings = Field(default_factory=SnapshotSettings)
@@ -116,7 +148,18 @@ class AuditSettings(BaseModel):
         return self._source or "defaults"
 
     def where(self, *field: str) -> str:
-        """``file:line field 'audit.x.y'`` of a setting, for error messages."""
+        """``file:line field 'audit.x.y'`` of a setting, for error messages.
+
+        Parameters
+        ----------
+        *field : str
+            The setting's path below ``audit``, e.g. ``("alerts", "daily_loss")``.
+
+        Returns
+        -------
+        str
+            ``file:line field 'audit...'`` (no line when it is not found; no file for defaults).
+        """
         dotted = ".".join(("audit", *field))
         if self._source is None:
             return f"audit settings field '{dotted}'"
@@ -135,11 +178,23 @@ class _AuditFile(BaseModel):
 
 
 def default_settings_path() -> Path:
+    """``params/audit.yaml`` of the project's params directory."""
     return params_dir() / "audit.yaml"
 
 
 def load_audit_settings(path: str | Path | None = None) -> AuditSettings:
-    """Load ``params/audit.yaml`` (or ``path``); errors name file:line and the field."""
+    """Load ``params/audit.yaml`` (or ``path``); errors name file:line and the field.
+
+    Parameters
+    ----------
+    path : str, Path or None
+        The settings file; ``None`` reads :func:`default_settings_path`.
+
+    Returns
+    -------
+    AuditSettings
+        The validated settings, their :attr:`AuditSettings.source` set to the file.
+    """
     p = Path(path) if path else default_settings_path()
     settings = load_model(_AuditFile, p, "audit settings").audit
     settings._source = str(p)
@@ -150,7 +205,22 @@ def resolve_benchmark(data, settings: AuditSettings, choice: str | None = None):
     """``(returns, series name)`` of the benchmark chosen by ``choice`` (else ``settings.benchmark``)
     in a :class:`~qmtl_research.data.portfolio.PortfolioData`; ``(None, None)`` for ``none``.
 
-    Raises ConfigError naming the setting (file:line) when the portfolio's data has no such series."""
+    Raises ConfigError naming the setting (file:line) when the portfolio's data has no such series.
+
+    Parameters
+    ----------
+    data : PortfolioData
+        The portfolio's data; its ``benchmark_returns`` must be the chosen series.
+    settings : AuditSettings
+        Gives ``benchmark`` when ``choice`` is not set, and file:line for errors.
+    choice : str or None
+        ``--benchmark-index`` (``KOSPI``, ``SP500`` or ``none``), overriding the settings.
+
+    Returns
+    -------
+    (pandas.Series or None, str or None)
+        The benchmark's returns (as stored in ``data``) and its series name.
+    """
     code = choice or settings.benchmark
     if code not in BENCHMARK_CHOICES:
         raise ConfigError(f"unknown benchmark {code!r}", where="--benchmark-index",

@@ -124,7 +124,37 @@ def _rolling_garch(r, wins, c, convention, refit_every, progress):
 
 @dataclass
 class BacktestResult:
-    """Backtest summary (the contract's ``risk/backtest`` dict via :meth:`as_dict`)."""
+    """Backtest summary (the contract's ``risk/backtest`` dict via :meth:`as_dict`).
+
+    Attributes
+    ----------
+    confidence : float
+        VaR confidence level, a fraction (0.99).
+    window : int
+        Estimation window, in periods (days).
+    method : str
+        One of :data:`BACKTEST_METHODS`.
+    n : int
+        Number of out-of-sample forecasts.
+    exceptions : int
+        Days whose loss exceeded the VaR (``-r_t > VaR_t``).
+    expected_exceptions : float
+        ``n * (1 - confidence)``.
+    kupiec_lr, kupiec_p : float
+        Kupiec POF likelihood ratio and its chi-square(1) p-value.
+    christoffersen_lr, christoffersen_p : float
+        Christoffersen independence LR and chi-square(1) p-value (0 and 1 with fewer than 2 forecasts).
+    cc_lr, cc_p : float
+        Conditional coverage LR (Kupiec + independence) and its chi-square(2) p-value.
+    zone : str
+        Basel traffic light over the last ``zone_n`` forecasts: ``green``, ``yellow`` or ``red``.
+    zone_n : int
+        Forecasts the zone counts (the last ``zone_days``, or all when fewer).
+    zone_exceptions : int
+        Exceptions among those.
+    zone_yellow_from, zone_red_from : int
+        Exception counts where the yellow and the red zone start for ``zone_n`` days.
+    """
 
     confidence: float
     window: int
@@ -145,6 +175,7 @@ class BacktestResult:
     zone_red_from: int
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict (the contract's ``risk/backtest``)."""
         return asdict(self)
 
 
@@ -152,7 +183,30 @@ def backtest_var(returns: pd.Series, confidence: float = 0.99, window: int = 250
                  *, zone_days: int = 250, progress: bool = False, **kwargs) -> tuple[BacktestResult, pd.DataFrame]:
     """Rolling VaR backtest: forecasts, Kupiec, Christoffersen, conditional
     coverage over all forecasts, and the Basel zone over the last ``zone_days``
-    forecasts (all of them when fewer)."""
+    forecasts (all of them when fewer).
+
+    Parameters
+    ----------
+    returns : pandas.Series
+        Per-period simple returns as fractions (NaN refused).
+    confidence : float
+        VaR confidence level, a fraction (0.99).
+    window : int
+        Estimation window, in periods.
+    method : str
+        One of :data:`BACKTEST_METHODS` (see :func:`rolling_var_forecasts`).
+    zone_days : int
+        How many of the last forecasts the Basel zone counts (250 = the Basel year).
+    progress : bool
+        Show a progress bar for the GARCH refits.
+    **kwargs
+        Passed to :func:`rolling_var_forecasts` (``convention``, ``refit_every``).
+
+    Returns
+    -------
+    (BacktestResult, pandas.DataFrame)
+        The summary, and the forecasts (``return, var, exception``; VaR a positive loss fraction).
+    """
     fc = rolling_var_forecasts(returns, confidence, window, method, progress=progress, **kwargs)
     hits = fc["exception"].to_numpy()
     n, x = hits.size, int(hits.sum())
@@ -223,7 +277,30 @@ def rolling_var_es(returns: pd.Series, confidence: float = 0.975, window: int = 
 def backtest_var_es(returns: pd.Series, confidences=(0.975, 0.99), window: int = 250, method: str = "historical",
                     *, n_sims: int = 1000, seed: int = 0, zone_days: int = 250) -> pd.DataFrame:
     """The whole VaR/ES suite (:func:`qmtl_research.risk.backtests.run_suite`) on rolling forecasts
-    of one return series, one row per level (the portfolio reports' ES backtests)."""
+    of one return series, one row per level (the portfolio reports' ES backtests).
+
+    Parameters
+    ----------
+    returns : pandas.Series
+        Per-period simple returns as fractions (NaN refused).
+    confidences : sequence of float
+        Confidence levels, fractions (0.975, 0.99).
+    window : int
+        Estimation window, in periods.
+    method : str
+        One of :data:`ES_METHODS` (see :func:`rolling_var_es`).
+    n_sims : int
+        Simulations for the simulated / bootstrap p-values of the ES tests.
+    seed : int
+        Random seed of those simulations.
+    zone_days : int
+        How many of the last forecasts the Basel zone counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per level: ``level``, ``method``, ``window`` and :func:`run_suite`'s fields.
+    """
     from qmtl_research.risk.backtests import run_suite
 
     rows = []

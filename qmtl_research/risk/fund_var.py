@@ -40,7 +40,31 @@ FORECAST_COLUMNS = ["fund_id", "fund_type", "origin", "model", "return", "sigma"
 
 
 class FundRiskConfig(BaseModel):
-    """Settings of the fund-level VaR/ES study (defaults are the shipped ones)."""
+    """Settings of the fund-level VaR/ES study (defaults are the shipped ones).
+
+    Attributes
+    ----------
+    levels : tuple of float
+        VaR/ES confidence levels, fractions (0.975, 0.99).
+    ewma_lambda : float
+        RiskMetrics decay in (0, 1), per week.
+    ewma_min_obs : int
+        Weekly returns before ``t`` an EWMA forecast needs (its start window).
+    historical_window : int
+        Weeks of the historical simulation (260 = 5 years).
+    historical_min_obs : int
+        With fewer weekly returns before ``t`` there is no historical forecast.
+    n_sims : int
+        Acerbi-Szekely simulations and McNeil-Frey bootstrap draws.
+    seed : int
+        Random seed of those draws.
+    dq_lags : int
+        Lags of the Engle-Manganelli dynamic quantile test.
+    de_lags : int
+        Lags of the Du-Escanciano conditional test.
+    zone_weeks : int
+        Last forecasts (weeks) of a fund counted in its traffic light.
+    """
 
     model_config = ConfigDict(extra="forbid")
     levels: tuple[float, ...] = (0.975, 0.99)
@@ -56,13 +80,42 @@ class FundRiskConfig(BaseModel):
 
 
 def level_key(level: float) -> str:
-    """``0.975 -> "97.5"`` (column suffixes ``var_97.5``, ``es_97.5``)."""
+    """``0.975 -> "97.5"`` (column suffixes ``var_97.5``, ``es_97.5``).
+
+    Parameters
+    ----------
+    level : float
+        Confidence level, a fraction.
+
+    Returns
+    -------
+    str
+        The level in percent, without trailing zeros.
+    """
     return f"{level * 100:g}"
 
 
 @dataclass
 class FundRisk:
-    """The study's products (the ``volatility`` section's ``var_*`` keys)."""
+    """The study's products (the ``volatility`` section's ``var_*`` keys).
+
+    Units: weekly returns as fractions; VaR and ES are positive losses (fractions of a week).
+
+    Attributes
+    ----------
+    forecasts : pandas.DataFrame
+        :data:`FORECAST_COLUMNS` (``return`` the realised weekly return, NaN at the "now" origin;
+        ``sigma`` the model's weekly volatility, a fraction (NaN for ``Historical``); ``pit`` the realised return's probability
+        integral transform) plus ``var_<L>`` and ``es_<L>`` per level (:func:`level_key`).
+    backtests : pandas.DataFrame
+        ``model``, ``level``, ``scope`` (``pooled`` | ``fund``), ``fund_id`` and the suite's columns
+        (:func:`~qmtl_research.risk.backtests.run_panel`).
+    not_tested : pandas.DataFrame
+        ``fund_id``, ``origin``, ``model``, ``reason``: rows without a forecast.
+    summary : dict
+        Config, models, levels, counts, the pooled tests per ``"<model> <level>"`` and the share
+        of funds rejected at 5 % per test.
+    """
 
     forecasts: pd.DataFrame       # FORECAST_COLUMNS + var_<L>, es_<L> per level
     backtests: pd.DataFrame       # model, level, scope (pooled | fund), fund_id, suite columns

@@ -8,7 +8,20 @@ from qmtl_research.errors import InputError
 
 
 def check_confidence(confidence: float, where: str = "confidence") -> float:
-    """Return ``confidence`` as float if it lies strictly inside (0, 1)."""
+    """Return ``confidence`` as float if it lies strictly inside (0, 1).
+
+    Parameters
+    ----------
+    confidence : float
+        Confidence level as a fraction (0.99, not 99).
+    where : str
+        Where the value came from, named in the error.
+
+    Returns
+    -------
+    float
+        ``confidence``; :class:`~qmtl_research.errors.InputError` when it is not a number in (0, 1).
+    """
     try:
         c = float(confidence)
     except (TypeError, ValueError):
@@ -24,7 +37,22 @@ def check_returns(returns, where: str = "returns", min_samples: int = 1) -> np.n
     """1-d float array of returns: finite, non-empty, at least ``min_samples`` long.
 
     NaN/inf are refused (never dropped silently); the error names the first bad
-    position (its date when ``returns`` is a pandas Series)."""
+    position (its date when ``returns`` is a pandas Series).
+
+    Parameters
+    ----------
+    returns : array-like, pandas.Series or one-column pandas.DataFrame
+        Returns; no unit is assumed or converted.
+    where : str
+        Where the series came from, named in the error.
+    min_samples : int
+        Fewest returns accepted.
+
+    Returns
+    -------
+    numpy.ndarray
+        The returns as a 1-d float array; :class:`~qmtl_research.errors.InputError` otherwise.
+    """
     if isinstance(returns, pd.DataFrame):
         if returns.shape[1] != 1:
             raise InputError(f"expected one return series, got {returns.shape[1]} columns", where=where,
@@ -48,7 +76,20 @@ def check_returns(returns, where: str = "returns", min_samples: int = 1) -> np.n
 
 
 def check_frame(frame: pd.DataFrame, where: str = "returns") -> pd.DataFrame:
-    """A returns frame (dates x assets) without NaN/inf and with at least one row."""
+    """A returns frame (dates x assets) without NaN/inf and with at least one row.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Returns, dates x assets.
+    where : str
+        Where the frame came from, named in the error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` unchanged; :class:`~qmtl_research.errors.InputError` when empty or not finite.
+    """
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise InputError("the returns table is empty", where=where, fix="provide dates and return columns")
     values = frame.to_numpy(dtype=float)

@@ -21,7 +21,21 @@ def read_returns(path: str | Path, columns: list[str] | None = None) -> pd.DataF
     becomes the DatetimeIndex; other columns are returns. Refused, with the
     file and line (CSV line numbers count the header as line 1): missing or
     empty file, no date column, unparsable or duplicate dates, non-numeric
-    values, NaN/empty cells, unknown ``columns``.
+    values, NaN/empty cells, unknown ``columns``, a return <= -1 or above ``MAX_RETURN``
+    (percent written where fractions are meant).
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv``, ``.parquet`` or ``.pq`` file.
+    columns : list of str or None
+        Return columns to keep; ``None`` keeps all of them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Dates (DatetimeIndex ``date``, sorted) x return columns; per-period simple returns as
+        fractions (0.01 = +1 %), read as written (no conversion).
     """
     raw, suffix, where, line = _read(path, "returns file")
     if raw.shape[0] == 0:
@@ -102,8 +116,19 @@ def read_long(path: str | Path, value: str) -> pd.DataFrame:
     ``series`` may also be named ``fund_id``, ``asset`` or ``id``; a file without it is one series
     named ``"series"``. Refused with file and line (CSV lines count the header as line 1): missing
     or empty file, no date or ``value`` column, unparsable dates, non-numeric / NaN / infinite
-    values, an empty series id, a repeated ``(date, series)``. Returns ``date, series, <value>``
-    sorted by series then date.
+    values, an empty series id, a repeated ``(date, series)``.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv``, ``.parquet`` or ``.pq`` file.
+    value : str
+        The value column to read (e.g. ``return`` or ``var``; fractions, read as written).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``date, series, <value>`` sorted by series then date.
     """
     raw, suffix, where, line = _read(path, "file")
     if raw.shape[0] == 0:

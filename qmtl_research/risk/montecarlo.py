@@ -47,6 +47,9 @@ simulation) are kept, so percentiles are exact.
 VaR/CVaR of the simulated distribution use the seed's historical definition
 (:func:`qmtl_research.risk.var.historical_var`, convention ``"seed"``);
 percentiles use ``numpy.percentile`` (linear interpolation).
+
+Over 400 lines because of its numpy docstrings (the config's and the result's fields each
+documented with their units): without docstrings the module is about 300 lines.
 """
 from __future__ import annotations
 
@@ -73,7 +76,36 @@ METHOD_LABELS = {"historical": "historical_bootstrap", "normal": "normal", "t": 
 
 
 class MonteCarloConfig(BaseModel):
-    """The seed's ``MonteCarloConfig`` (defaults as the seed)."""
+    """The seed's ``MonteCarloConfig`` (defaults as the seed; see the module docstring).
+
+    Attributes
+    ----------
+    mode : {"portfolio_univariate", "asset_multivariate"}
+        Simulate the weighted portfolio series, or every asset jointly.
+    return_type : {"simple", "log"}
+        Daily simple returns compounded, or log returns summed, over the holding period.
+    num_simulations : int
+        Simulated holding periods (>= 1).
+    holding_period : int
+        Days per simulated path (>= 1).
+    confidence_levels : list of float
+        VaR/CVaR levels, fractions in (0, 1) (0.95 and 0.99 are always reported too).
+    method : {"historical", "normal", "t"}
+        Bootstrap of history, normal or Student-t draws.
+    lookback_days : int
+        Last rows of the returns used as the sample (>= 2).
+    seed : int
+        0 = fresh OS entropy (recorded), any other value reproducible.
+    min_samples : int
+        Refuse with fewer sample rows.
+    dof_method : {"moments", "mle"}
+        How method ``t`` estimates its degrees of freedom.
+    t_dof : float or None
+        Fixed Student-t degrees of freedom (> 2); skips estimation.
+    chunk_size : int
+        Simulations held in memory at once (rounded down to whole :data:`RNG_BLOCK` blocks);
+        no effect on the results.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -102,7 +134,17 @@ class MonteCarloConfig(BaseModel):
 def make_config(**kwargs) -> MonteCarloConfig:
     """:class:`MonteCarloConfig` from keyword arguments; pydantic errors become
     :class:`InputError` naming the field. A run whose results would not fit in the available
-    memory is refused here, before any data is loaded (:func:`check_memory`)."""
+    memory is refused here, before any data is loaded (:func:`check_memory`).
+
+    Parameters
+    ----------
+    **kwargs
+        :class:`MonteCarloConfig` fields.
+
+    Returns
+    -------
+    MonteCarloConfig
+    """
     try:
         cfg = MonteCarloConfig(**kwargs)
     except ValidationError as exc:
@@ -121,7 +163,19 @@ RESULT_COPIES = 3
 
 def memory_needed(cfg: MonteCarloConfig, n_assets: int = 1) -> int:
     """Peak bytes of :func:`simulate`: the kept results (:data:`RESULT_COPIES` float64 arrays of
-    ``num_simulations``) plus one chunk of paths (``chunk x holding_period x n_assets`` float64)."""
+    ``num_simulations``) plus one chunk of paths (``chunk x holding_period x n_assets`` float64).
+
+    Parameters
+    ----------
+    cfg : MonteCarloConfig
+    n_assets : int
+        Assets simulated (1 for the univariate mode).
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
     chunk = min(cfg.chunk_size, cfg.num_simulations)
     return 8 * (RESULT_COPIES * cfg.num_simulations + chunk * cfg.holding_period * max(n_assets, 1))
 
@@ -139,7 +193,14 @@ def available_memory() -> int:
 
 
 def check_memory(cfg: MonteCarloConfig, n_assets: int = 1) -> None:
-    """Refuse (:class:`InputError`, with the size it would need) a run that cannot fit in memory."""
+    """Refuse (:class:`InputError`, with the size it would need) a run that cannot fit in memory.
+
+    Parameters
+    ----------
+    cfg : MonteCarloConfig
+    n_assets : int
+        Assets simulated (1 for the univariate mode).
+    """
     need, have = memory_needed(cfg, n_assets), available_memory()
     if need > have:
         raise InputError(f"{cfg.num_simulations:,} simulations need about {need / 2**30:,.1f} GiB of memory; "
@@ -152,7 +213,36 @@ def check_memory(cfg: MonteCarloConfig, n_assets: int = 1) -> None:
 @dataclass
 class MonteCarloResult:
     """The seed's ``MonteCarloResult``: losses positive, returns as fractions of
-    the holding period (log returns when ``config.return_type == "log"``)."""
+    the holding period (log returns when ``config.return_type == "log"``).
+
+    Attributes
+    ----------
+    run_id : str
+        ``mc_<UTC timestamp>_<random hex>``.
+    run_date : str
+        ISO date of the run (UTC).
+    config : dict
+        The config used (without ``chunk_size``), plus ``entropy``, ``estimated_dof`` and ``rng_block``.
+    input_sample_count : int
+        Sample rows the simulation drew from.
+    mean_return, std_dev : float
+        Mean and sample standard deviation (ddof=1) of the simulated holding-period returns
+        (fractions of the holding period, not annualised).
+    var_95, var_99, cvar_95, cvar_99 : float or None
+        VaR and CVaR at 95 % and 99 %, positive loss fractions of the holding period.
+    percentiles : dict of int to float
+        Percentile (1, 5, ..., 99) -> simulated holding-period return (fraction; signed, not a loss).
+    decision_snapshot_id : int or None
+        The decision snapshot the run is linked to, when any.
+    n_assets : int
+        Columns of the input returns.
+    method_label : str
+        ``historical_bootstrap``, ``normal`` or ``student_t``.
+    var, cvar : dict of str to float
+        Every confidence level (key ``"0.95"``) -> VaR / CVaR, positive loss fractions.
+    simulated : numpy.ndarray or None
+        The simulated holding-period returns, when asked to keep them.
+    """
 
     run_id: str
     run_date: str
@@ -173,6 +263,7 @@ class MonteCarloResult:
     simulated: np.ndarray | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict, without ``simulated``."""
         d = asdict(self)
         d.pop("simulated")
         d["percentiles"] = {int(k): float(v) for k, v in self.percentiles.items()}

@@ -49,7 +49,52 @@ CONVENTIONS_TEXT = ("simple returns; periods/year {ppy}; risk-free {rf:.4%} p.a.
 
 @dataclass
 class PerformanceReport:
-    """Performance of a return series over a period (fractions; see module docstring)."""
+    """Performance of a return series over a period (fractions; see module docstring).
+
+    Attributes
+    ----------
+    period : str
+        One of :data:`PERIODS`.
+    start_date, end_date : str
+        First and last date of the period, ISO ``YYYY-MM-DD``.
+    n_periods : int
+        Returns in the period.
+    periods_per_year : int
+        Annualisation factor (252 = daily).
+    risk_free : float
+        Annual risk-free rate, a fraction (per period: ``risk_free / periods_per_year``).
+    total_return : float
+        ``prod(1 + r) - 1`` over the period, a fraction.
+    annual_return : float
+        CAGR, a fraction per year.
+    volatility : float
+        Annualised standard deviation (ddof=1), a fraction.
+    sharpe, sortino : float
+        Annualised ratios of the excess returns over ``rf / ppy``.
+    max_drawdown : float
+        The worst drawdown, **negative** (or 0), a fraction.
+    win_rate : float
+        Share of positive periods among non-zero ones (NaN when none).
+    avg_win, avg_loss : float
+        Mean positive and mean negative per-period return (``avg_loss`` negative; 0 when none).
+    profit_factor : float
+        ``sum(positive) / |sum(negative)|`` (inf without a negative period).
+    calmar : float
+        ``annual_return / |max_drawdown|`` (NaN without a drawdown).
+    benchmark : float or None
+        The benchmark's total return over the period (fraction); ``None`` without a benchmark,
+        as are the fields below.
+    excess_return : float or None
+        ``total_return - benchmark`` (the seed's alpha).
+    alpha : float or None
+        Annualised by compounding the mean per-period residual, a fraction per year.
+    beta : float or None
+        Population (ddof=0) beta of the excess returns on the benchmark's.
+    information_ratio : float or None
+        Annualised: ``mean(r - b) / std(r - b, ddof=1) * sqrt(ppy)``.
+    tracking_error : float or None
+        Annualised: ``std(r - b, ddof=1) * sqrt(ppy)``, a fraction.
+    """
 
     period: str
     start_date: str
@@ -76,10 +121,12 @@ class PerformanceReport:
     tracking_error: float | None = None
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict, non-finite floats as ``None``."""
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
 
     @property
     def conventions(self) -> str:
+        """One line stating the report's conventions (periods per year, risk-free rate, signs)."""
         return CONVENTIONS_TEXT.format(ppy=self.periods_per_year, rf=self.risk_free)
 
 
@@ -88,7 +135,24 @@ def period_bounds(period: str, index: pd.DatetimeIndex, start: str | None = None
     """Inclusive ``(start, end)`` of a named period ending at ``end`` (default:
     the last date). ``1M``/``3M``/``6M``/``1Y``/``3Y``/``5Y``: dates after
     ``end - offset``; ``YTD``: from January 1 of ``end``'s year; ``ALL``: all;
-    ``custom``: ``start``..``end`` as given."""
+    ``custom``: ``start``..``end`` as given.
+
+    Parameters
+    ----------
+    period : str
+        One of :data:`PERIODS` (case-insensitive).
+    index : pandas.DatetimeIndex
+        The series' dates.
+    start : str or None
+        ISO start date; needed by ``custom``, ignored otherwise.
+    end : str or None
+        ISO end date; default the last date of ``index``.
+
+    Returns
+    -------
+    (pandas.Timestamp, pandas.Timestamp)
+        Inclusive start and end.
+    """
     if len(index) == 0:
         raise InputError("no dates", where="returns")
     last = pd.Timestamp(end) if end else index[-1]
@@ -114,7 +178,27 @@ def analyze(returns: pd.Series, benchmark: pd.Series | None = None, period: str 
     """Build a :class:`PerformanceReport` for ``period`` (see :func:`period_bounds`).
 
     ``benchmark`` is aligned on the strategy's dates (dates missing in the
-    benchmark are an error)."""
+    benchmark are an error).
+
+    Parameters
+    ----------
+    returns : pandas.Series
+        Per-period simple returns as fractions, on a DatetimeIndex (at least 2 in the period).
+    benchmark : pandas.Series or None
+        The benchmark's per-period simple returns (fractions).
+    period : str
+        One of :data:`PERIODS`.
+    start, end : str or None
+        ISO dates (see :func:`period_bounds`).
+    risk_free : float
+        **Annual** risk-free rate, a fraction (0.03 = 3 % p.a.).
+    periods_per_year : int
+        Annualisation factor (252 = daily, 52 = weekly).
+
+    Returns
+    -------
+    PerformanceReport
+    """
     if not isinstance(returns, pd.Series) or not isinstance(returns.index, pd.DatetimeIndex):
         raise InputError("returns must be a Series with a DatetimeIndex", where="returns")
     lo, hi = period_bounds(period, returns.index, start, end)

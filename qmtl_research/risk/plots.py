@@ -7,7 +7,25 @@ import pandas as pd
 
 
 def plot_mc_percentiles(montecarlo: dict, holding_days: int, label: str = "", figsize=(8, 3.2)):
-    """Percentiles of the simulated holding-period return (%), with minus VaR/CVaR lines."""
+    """Percentiles of the simulated holding-period return (%), with minus VaR/CVaR lines.
+
+    Parameters
+    ----------
+    montecarlo : dict
+        :meth:`~qmtl_research.risk.montecarlo.MonteCarloResult.as_dict`: ``percentiles``
+        (returns, fractions) and ``var_95``, ``var_99``, ``cvar_99`` (positive loss fractions,
+        drawn at minus their value).
+    holding_days : int
+        The holding period, for the labels.
+    label : str
+        Added to the title.
+    figsize : (float, float)
+        Figure size, inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     pct = pd.Series({int(k): v for k, v in montecarlo["percentiles"].items()}).sort_index()
     fig, ax = plt.subplots(figsize=figsize)
     ax.plot(pct.index, pct.values * 100, marker="o", color="#1f3b5c", label="simulated percentile")
@@ -24,7 +42,22 @@ def plot_mc_percentiles(montecarlo: dict, holding_days: int, label: str = "", fi
 
 
 def plot_backtest(series: pd.DataFrame, backtest: dict, figsize=(8, 3.6)):
-    """Daily returns, minus the VaR forecast and the exceptions of a VaR backtest (%)."""
+    """Daily returns, minus the VaR forecast and the exceptions of a VaR backtest (%).
+
+    Parameters
+    ----------
+    series : pandas.DataFrame
+        Date-indexed ``return`` (fraction), ``var`` (positive loss fraction) and ``exception``.
+    backtest : dict
+        :meth:`~qmtl_research.risk.backtest.BacktestResult.as_dict` (``confidence``, ``method``,
+        ``window``, ``zone``), for the labels.
+    figsize : (float, float)
+        Figure size, inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig, ax = plt.subplots(figsize=figsize)
     ax.plot(series.index, series["return"] * 100, lw=0.5, color="#555555", label="daily return")
     ax.plot(series.index, -series["var"] * 100, lw=1.0, color="#1f77b4",
@@ -39,7 +72,21 @@ def plot_backtest(series: pd.DataFrame, backtest: dict, figsize=(8, 3.6)):
 
 
 def plot_growth(portfolio: pd.Series, benchmark: pd.Series | None = None, figsize=(8, 3.2)):
-    """Growth of 1 (compounded simple returns, log scale) of the portfolio and its benchmark."""
+    """Growth of 1 (compounded simple returns, log scale) of the portfolio and its benchmark.
+
+    Parameters
+    ----------
+    portfolio : pandas.Series
+        Date-indexed daily simple returns (fractions).
+    benchmark : pandas.Series or None
+        The benchmark's daily simple returns (fractions).
+    figsize : (float, float)
+        Figure size, inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig, ax = plt.subplots(figsize=figsize)
     ax.plot((1 + portfolio).cumprod(), label="portfolio", color="#1f3b5c")
     if benchmark is not None:
@@ -53,7 +100,20 @@ def plot_growth(portfolio: pd.Series, benchmark: pd.Series | None = None, figsiz
 
 
 def plot_attribution(attribution: pd.DataFrame, figsize=(8, 3.4)):
-    """Contribution of each factor, alpha and the residual to the summed daily returns (% points)."""
+    """Contribution of each factor, alpha and the residual to the summed daily returns (% points).
+
+    Parameters
+    ----------
+    attribution : pandas.DataFrame
+        :class:`~qmtl_research.risk.attribution.AttributionResult`'s ``table`` (``factor``,
+        ``contribution`` as a fraction).
+    figsize : (float, float)
+        Figure size, inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     t = attribution.set_index("factor")["contribution"] * 100
     fig, ax = plt.subplots(figsize=figsize)
     ax.bar(t.index, t.values, color=["#1f77b4" if v >= 0 else "#d62728" for v in t.values])
@@ -66,7 +126,22 @@ def plot_attribution(attribution: pd.DataFrame, figsize=(8, 3.4)):
 
 def plot_fund_exceedances(forecasts: pd.DataFrame, level: float = 0.99, figsize=(8, 3.4)):
     """Share of funds whose weekly loss exceeded the one-week VaR, per week and model (%), against
-    the expected share ``1 - level`` (volatility/var_forecasts; weeks with an observed return)."""
+    the expected share ``1 - level`` (volatility/var_forecasts; weeks with an observed return).
+
+    Parameters
+    ----------
+    forecasts : pandas.DataFrame
+        :class:`~qmtl_research.risk.fund_var.FundRisk`'s ``forecasts``: ``model``, ``origin``,
+        ``return`` (weekly, fraction) and ``var_<level %>`` (positive weekly loss fraction).
+    level : float
+        VaR level, a fraction (0.99).
+    figsize : (float, float)
+        Figure size, inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     key = f"var_{level * 100:g}"
     f = forecasts[forecasts["return"].notna()]
     fig, ax = plt.subplots(figsize=figsize)

@@ -14,6 +14,32 @@ from qmtl_research.risk import (MonteCarloConfig, MonteCarloResult, historical_s
 
 @dataclass
 class RiskReport:
+    """A portfolio's risk report as of a date (the seed's S7 report).
+
+    Attributes
+    ----------
+    as_of : str
+        Last date of the returns used, ISO ``YYYY-MM-DD``.
+    portfolio_id, source : str
+        The portfolio and where its data came from.
+    synthetic : bool
+        Whether the data is synthetic.
+    n_assets : int
+        Assets held.
+    portfolio_value : float
+        Portfolio value, in the portfolio's currency.
+    var : pandas.DataFrame
+        ``confidence, VaR, CVaR, VaR_amount``: 1-day historical VaR/CVaR (seed convention) as
+        positive loss fractions; ``VaR_amount`` in currency.
+    montecarlo : MonteCarloResult
+        The Monte Carlo run (holding-period losses positive).
+    stress : pandas.DataFrame
+        ``scenario, kind, portfolio_loss, loss_amount``: loss a positive fraction of value (a
+        gain negative), amount in currency.
+    notes : dict
+        The VaR window (days) and convention.
+    """
+
     as_of: str
     portfolio_id: str
     source: str
@@ -26,6 +52,7 @@ class RiskReport:
     notes: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
+        """The report as plain dicts and lists (tables as records)."""
         return {"as_of": self.as_of, "portfolio_id": self.portfolio_id, "source": self.source,
                 "synthetic": self.synthetic, "n_assets": self.n_assets, "portfolio_value": self.portfolio_value,
                 "var": self.var.to_dict(orient="records"), "montecarlo": self.montecarlo.as_dict(),
@@ -37,7 +64,27 @@ def generate_report(data: PortfolioData, as_of: str | None = None, mc_config: Mo
     """Risk report of ``data`` using returns up to and including ``as_of``
     (default: the last date). 1-day historical VaR/CVaR (seed convention) over
     the Monte Carlo lookback window; Monte Carlo as configured; stress tests =
-    user scenarios (``params/stress/``) + historical replays covered by the data."""
+    user scenarios (``params/stress/``) + historical replays covered by the data.
+
+    Parameters
+    ----------
+    data : PortfolioData
+        Daily asset returns (simple, fractions), weights and value of the portfolio.
+    as_of : str or None
+        ISO date; default the last date of the data.
+    mc_config : MonteCarloConfig or None
+        Monte Carlo settings (default :class:`MonteCarloConfig`).
+    lookback_days : int or None
+        Days of the VaR window; default the Monte Carlo's ``lookback_days``.
+    scenarios : list of StressScenario, mapping or None
+        User shock scenarios; default those of ``params/stress/`` for this portfolio.
+    now : datetime or None
+        The run's time (its run id and date); default now (UTC).
+
+    Returns
+    -------
+    RiskReport
+    """
     cfg = mc_config or MonteCarloConfig()
     rets = data.asset_returns
     if as_of is not None:
@@ -72,5 +119,16 @@ def save_report(report: RiskReport, repo):
     """Write the report's Monte Carlo run, VaR snapshot (linked to the run) and stress results in
     **one transaction**; a rerun for the same portfolio and as-of date is a no-op when its numbers are
     the same and refused (StoreError, nothing written) when they differ. Returns the
-    :class:`~qmtl_research.store.audit_repository.SaveOutcome`."""
+    :class:`~qmtl_research.store.audit_repository.SaveOutcome`.
+
+    Parameters
+    ----------
+    report : RiskReport
+    repo : AuditRepository
+        The audit tables' repository.
+
+    Returns
+    -------
+    SaveOutcome
+    """
     return repo.save_risk_report(report)

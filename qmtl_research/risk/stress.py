@@ -35,7 +35,21 @@ HISTORICAL_WINDOWS: dict[str, tuple[str, str]] = {
 
 
 class StressScenario(BaseModel):
-    """A user-defined shock scenario (``params/stress/<name>.yaml``)."""
+    """A user-defined shock scenario (``params/stress/<name>.yaml``).
+
+    Attributes
+    ----------
+    name : str
+        Scenario name.
+    description : str
+        Free text.
+    default_shock : float or None
+        Simple return (fraction, > -1; -0.2 = a 20 % fall) for held assets ``shocks`` does not list.
+    shocks : dict of str to float
+        Asset -> simple return shock (fraction, > -1).
+    portfolios : list of str or None
+        Portfolio ids it applies to; ``None`` = all.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -48,7 +62,19 @@ class StressScenario(BaseModel):
 
 def load_scenarios(folder: str | Path | None = None, portfolio_id: str | None = None) -> list[StressScenario]:
     """All scenarios in ``params/stress/`` (sorted by file name), validated; with
-    ``portfolio_id`` only those whose ``portfolios`` list is absent or names it."""
+    ``portfolio_id`` only those whose ``portfolios`` list is absent or names it.
+
+    Parameters
+    ----------
+    folder : str, Path or None
+        Folder of ``*.yaml`` / ``*.yml`` scenario files; default ``params/stress/``.
+    portfolio_id : str or None
+        Keep only the scenarios that apply to this portfolio.
+
+    Returns
+    -------
+    list of StressScenario
+    """
     folder = Path(folder) if folder else params_dir() / "stress"
     out = []
     for path in sorted(folder.glob("*.y*ml")):
@@ -109,10 +135,23 @@ def historical_scenarios(asset_returns: pd.DataFrame, weights: Mapping[str, floa
                          portfolio_value: float | None = None) -> pd.DataFrame:
     """Replay named historical windows on the data.
 
+    Parameters
+    ----------
+    asset_returns : pandas.DataFrame
+        Dates x assets, daily simple returns (fractions).
+    weights : mapping asset -> weight
+        Fractions of portfolio value, held from the window's first day.
+    windows : mapping name -> (start, end) or None
+        Inclusive ISO bounds; default :data:`HISTORICAL_WINDOWS`. A window is not covered when
+        the data starts or ends more than 10 days inside it.
+    portfolio_value : float, optional
+        Adds ``loss_amount = portfolio_loss * portfolio_value``.
+
     Returns
     -------
     DataFrame ``scenario, start, end, days, portfolio_loss, max_drawdown``
-    (+ ``loss_amount``); windows the data does not cover are left out and
+    (+ ``loss_amount``): ``portfolio_loss`` a positive loss fraction (a gain negative),
+    ``max_drawdown`` negative (or 0) as a fraction; windows the data does not cover are left out and
     listed in ``DataFrame.attrs["not_covered"]``.
     """
     w = _weights(weights)

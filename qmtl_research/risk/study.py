@@ -24,7 +24,43 @@ from qmtl_research.results import RiskResults
 
 
 class RiskSettings(BaseModel):
-    """Settings of the risk study (the ``var`` notebook's parameters; ``None`` = default)."""
+    """Settings of the risk study (the ``var`` notebook's parameters; ``None`` = default).
+
+    Attributes
+    ----------
+    confidences : list of float
+        VaR/CVaR confidence levels, fractions (also the Monte Carlo's levels).
+    var_lookback : int
+        Days of history for the VaR table.
+    var_methods : list of str
+        Methods of the VaR table (:data:`qmtl_research.risk.var.METHODS`).
+    var_convention : str
+        Historical quantile convention (:data:`qmtl_research.risk.var.CONVENTIONS`).
+    mc_simulations : int
+        Monte Carlo simulations.
+    mc_method : {"historical", "normal", "t"}
+        Monte Carlo draws.
+    mc_mode : {"portfolio", "asset_multivariate"}
+        Monte Carlo mode.
+    mc_holding : int
+        Monte Carlo holding period, days.
+    mc_lookback : int
+        Days of history the Monte Carlo is fitted on.
+    backtest_confidence : float
+        VaR level of the backtest, a fraction in (0.5, 1).
+    backtest_window : int
+        Rolling estimation window of the backtest, days.
+    backtest_method : str
+        Backtest method (:data:`qmtl_research.risk.backtest.BACKTEST_METHODS`).
+    es_backtest_levels : list of float
+        Levels of the VaR/ES backtest suite, fractions (FRTB: 0.975).
+    es_backtest_sims : int
+        Acerbi-Szekely simulations / McNeil-Frey bootstrap draws.
+    performance_period : str
+        Period of the performance report (:data:`qmtl_research.risk.performance.PERIODS`).
+    risk_free : float
+        **Annual** risk-free rate, a fraction, for Sharpe/Sortino.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -48,13 +84,50 @@ class RiskSettings(BaseModel):
 
     @classmethod
     def with_overrides(cls, **overrides) -> "RiskSettings":
-        """Defaults updated with the overrides that are not None (a notebook's parameters)."""
+        """Defaults updated with the overrides that are not None (a notebook's parameters).
+
+        Parameters
+        ----------
+        **overrides
+            Field values; ``None`` keeps the default.
+
+        Returns
+        -------
+        RiskSettings
+        """
         return cls(**{k: v for k, v in overrides.items() if v is not None})
 
 
 @dataclass
 class RiskStudy:
-    """Everything the risk study computed (objects of the risk engine and the audit layer)."""
+    """Everything the risk study computed (objects of the risk engine and the audit layer).
+
+    Units: daily simple returns as fractions; VaR, CVaR and stress losses positive fractions of
+    portfolio value (see the module docstring).
+
+    Attributes
+    ----------
+    settings : RiskSettings
+    data : PortfolioData
+        The portfolio's data.
+    var_table : pandas.DataFrame
+        :func:`~qmtl_research.risk.var.var_table` over the last ``var_lookback`` days.
+    montecarlo : MonteCarloResult
+    stress : pandas.DataFrame
+        :func:`stress_frame`'s table.
+    not_covered : list of str
+        Historical windows the data does not cover.
+    backtest : BacktestResult
+    backtest_series : pandas.DataFrame
+        Date-indexed ``return, var, exception``.
+    performance : PerformanceReport
+    attribution : AttributionResult or None
+        ``None`` without factor returns.
+    alerts : pandas.DataFrame
+        :func:`~qmtl_research.risk.alerts.check_alerts`' table.
+    es_backtest : pandas.DataFrame or None
+        The VaR/ES suite per level (:func:`~qmtl_research.risk.backtest.backtest_var_es`).
+    """
 
     settings: RiskSettings
     data: object                    # qmtl_research.data.portfolio.PortfolioData
@@ -71,6 +144,7 @@ class RiskStudy:
 
     @property
     def portfolio_returns(self) -> pd.Series:
+        """The portfolio's daily simple returns (fractions), named ``portfolio``."""
         return self.data.portfolio_returns.rename("portfolio")
 
     def results(self) -> RiskResults:
@@ -92,7 +166,17 @@ class RiskStudy:
 
     def record(self, ctx) -> RiskResults:
         """Write the section ``risk`` for the run of ``ctx`` (the stage's one writer) and, for a
-        recorded run, emit its audit alerts as ``audit_alert`` events (idempotent)."""
+        recorded run, emit its audit alerts as ``audit_alert`` events (idempotent).
+
+        Parameters
+        ----------
+        ctx : RunContext
+            The run being recorded (its store and whether it records).
+
+        Returns
+        -------
+        RiskResults
+        """
         res = self.results().record(ctx)
         if ctx.recording and self.alerts is not None and len(self.alerts):
             from qmtl_research.store.audit_repository import AuditRepository
@@ -107,7 +191,19 @@ def stress_frame(data, scenarios=None) -> tuple[pd.DataFrame, list]:
     """User-defined shocks (``params/stress/`` scenarios that apply to the portfolio) and
     historical windows replayed on the data, in one frame
     ``scenario, kind, portfolio_loss, loss_amount`` (loss positive; amount in the portfolio's
-    currency), plus the historical windows the data does not cover."""
+    currency), plus the historical windows the data does not cover.
+
+    Parameters
+    ----------
+    data : PortfolioData
+        Weights, value and daily asset returns of the portfolio.
+    scenarios : list of StressScenario, mapping or None
+        User shock scenarios; default those of ``params/stress/`` for this portfolio.
+
+    Returns
+    -------
+    (pandas.DataFrame, list of str)
+    """
     from qmtl_research.risk.stress import historical_scenarios, load_scenarios, stress_test
 
     weights = data.weights.to_dict()
@@ -125,7 +221,24 @@ def run_risk_study(data, settings: RiskSettings | None = None, seed: int = 42, *
 
     ``audit_settings``: the audit layer's settings (default ``params/audit.yaml``) whose alert
     limits (drawdown, daily loss) are checked on the portfolio returns
-    (:func:`qmtl_research.risk.alerts.check_alerts`)."""
+    (:func:`qmtl_research.risk.alerts.check_alerts`).
+
+    Parameters
+    ----------
+    data : PortfolioData
+        The portfolio: daily asset returns (simple, fractions), weights, value, optional
+        benchmark and factor returns.
+    settings : RiskSettings or None
+        Default :class:`RiskSettings`.
+    seed : int
+        Seed of the Monte Carlo and of the ES tests' simulations.
+    audit_settings : AuditSettings or None
+        Alert limits; default ``params/audit.yaml``.
+
+    Returns
+    -------
+    RiskStudy
+    """
     from qmtl_research.risk.alerts import check_alerts
     from qmtl_research.risk.audit_settings import load_audit_settings
 

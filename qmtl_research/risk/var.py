@@ -33,6 +33,9 @@ Filtered historical simulation (FHS): returns are standardised by an EWMA
 (RiskMetrics, lambda 0.94) or GARCH(1,1) (``arch``) conditional volatility,
 re-scaled by the one-step-ahead volatility forecast, and the historical
 estimator above is applied to the re-scaled scenarios.
+
+Over 400 lines because of its numpy docstrings (every estimator's parameters and units):
+without docstrings the module is about 160 lines.
 """
 from __future__ import annotations
 
@@ -54,7 +57,21 @@ DofMethod = Literal["mle", "moments"]
 
 @dataclass(frozen=True)
 class VaRResult:
-    """One VaR/CVaR figure: losses as positive fractions of value."""
+    """One VaR/CVaR figure: losses as positive fractions of value.
+
+    Attributes
+    ----------
+    confidence : float
+        Confidence level ``c``, a fraction (0.95).
+    var, cvar : float
+        One-period VaR and CVaR (ES), positive loss fractions (0.03 = a 3 % loss); not annualised.
+    method : str
+        ``historical``, ``normal``, ``t``, ``fhs_ewma`` or ``fhs_garch``.
+    convention : str
+        The historical quantile convention, or ``closed_form`` for the parametric methods.
+    n : int
+        Returns (or scenarios) used.
+    """
 
     confidence: float
     var: float
@@ -64,6 +81,7 @@ class VaRResult:
     n: int = 0
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict."""
         return asdict(self)
 
 
@@ -95,7 +113,20 @@ def normal_var_es(mu: float, sigma: float, confidence: float) -> tuple[float, fl
     """Closed-form normal VaR and ES (positive losses).
 
     ``VaR = -mu + sigma * z_c`` and ``ES = -mu + sigma * phi(z_c) / (1 - c)``
-    with ``z_c = Phi^-1(c)``."""
+    with ``z_c = Phi^-1(c)``.
+
+    Parameters
+    ----------
+    mu, sigma : float
+        Mean and standard deviation of the one-period return (fractions).
+    confidence : float
+        Confidence level ``c``, a fraction.
+
+    Returns
+    -------
+    (float, float)
+        VaR and ES, positive losses in the units of ``mu``.
+    """
     c = check_confidence(confidence)
     z = stats.norm.ppf(c)
     return float(-mu + sigma * z), float(-mu + sigma * stats.norm.pdf(z) / (1.0 - c))
@@ -106,7 +137,22 @@ def t_var_es(loc: float, scale: float, dof: float, confidence: float) -> tuple[f
 
     ``VaR = -loc + scale * q`` with ``q = t_dof^-1(c)`` and
     ``ES = -loc + scale * f_dof(q) / (1 - c) * (dof + q^2) / (dof - 1)``
-    (finite for ``dof > 1``)."""
+    (finite for ``dof > 1``).
+
+    Parameters
+    ----------
+    loc, scale : float
+        Location and scale of the return (fractions; ``scale`` is not the standard deviation).
+    dof : float
+        Degrees of freedom, > 1.
+    confidence : float
+        Confidence level ``c``, a fraction.
+
+    Returns
+    -------
+    (float, float)
+        VaR and ES, positive losses in the units of ``loc``.
+    """
     c = check_confidence(confidence)
     if not dof > 1:
         raise InputError(f"Student-t degrees of freedom {dof} <= 1: the expected shortfall is infinite",
@@ -121,7 +167,19 @@ def moments_dof(excess_kurtosis: float, max_dof: float = 200.0) -> float:
 
     A Student-t has excess kurtosis ``6 / (dof - 4)``, so ``dof = 4 + 6 / k``.
     Clipped to ``[4.05, max_dof]``: ``k <= 0`` (thin tails) gives ``max_dof``
-    (close to normal), a huge ``k`` gives 4.05 (the moment-matched minimum)."""
+    (close to normal), a huge ``k`` gives 4.05 (the moment-matched minimum).
+
+    Parameters
+    ----------
+    excess_kurtosis : float
+        Sample excess (Fisher) kurtosis; NaN gives ``max_dof``.
+    max_dof : float
+        Upper clip.
+
+    Returns
+    -------
+    float
+    """
     if not np.isfinite(excess_kurtosis) or excess_kurtosis <= 6.0 / (max_dof - 4.0):
         return float(max_dof)
     return float(min(max(4.0 + 6.0 / excess_kurtosis, 4.05), max_dof))
@@ -133,7 +191,19 @@ def fit_t(returns, dof_method: DofMethod = "mle") -> tuple[float, float, float]:
     ``"mle"``: ``scipy.stats.t.fit`` (maximum likelihood of all three).
     ``"moments"``: dof from sample excess kurtosis (:func:`moments_dof`),
     loc = sample mean, scale chosen so the variance equals the sample variance
-    (ddof=1): ``scale = std * sqrt((dof - 2) / dof)``."""
+    (ddof=1): ``scale = std * sqrt((dof - 2) / dof)``.
+
+    Parameters
+    ----------
+    returns : array-like, shape (n,)
+        Per-period returns (fractions), at least 3, NaN refused.
+    dof_method : {"mle", "moments"}
+
+    Returns
+    -------
+    (float, float, float)
+        ``loc`` and ``scale`` in return units, ``dof``.
+    """
     r = check_returns(returns, min_samples=3)
     if dof_method == "mle":
         dof, loc, scale = stats.t.fit(r)
@@ -182,7 +252,22 @@ def ewma_volatility(returns, lam: float = 0.94, init_window: int = 30) -> tuple[
     ``sigma2[t] = lam * sigma2[t-1] + (1 - lam) * r[t-1]**2`` (zero mean), started at
     the mean square of the first ``min(init_window, n)`` returns. Returns the
     in-sample conditional volatilities ``sigma[t]`` (forecast of period t made
-    at t-1) and the one-step-ahead forecast ``sigma[n]``."""
+    at t-1) and the one-step-ahead forecast ``sigma[n]``.
+
+    Parameters
+    ----------
+    returns : array-like, shape (n,)
+        Per-period returns (fractions), NaN refused.
+    lam : float
+        Decay in (0, 1) (0.94 = RiskMetrics daily).
+    init_window : int
+        Returns whose mean square starts the recursion.
+
+    Returns
+    -------
+    (numpy.ndarray, float)
+        ``sigma[0..n-1]`` and ``sigma[n]``, per-period volatilities in return units (not annualised).
+    """
     r = check_returns(returns)
     if not 0.0 < lam < 1.0:
         raise InputError(f"EWMA lambda {lam} outside (0, 1)", where="lam")
@@ -201,7 +286,18 @@ def garch_filter(returns) -> tuple[np.ndarray, np.ndarray, float, float]:
 
     Returns ``(std_resid, cond_vol, mu, sigma_next)`` in the units of ``returns`` (fractions):
     standardised residuals, the conditional volatility of each period (data before it), the
-    mean and the one-step-ahead volatility after the last period."""
+    mean and the one-step-ahead volatility after the last period.
+
+    Parameters
+    ----------
+    returns : array-like, shape (n,)
+        Per-period returns (fractions), at least 30, NaN refused.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, float, float)
+        ``std_resid``, ``cond_vol`` (per period, not annualised), ``mu``, ``sigma_next``.
+    """
     from qmtl_research.volatility.garch import fit_garch_series
 
     r = check_returns(returns, min_samples=30)
@@ -211,7 +307,22 @@ def garch_filter(returns) -> tuple[np.ndarray, np.ndarray, float, float]:
 
 def fhs_scenarios(returns, vol_model: str = "ewma", lam: float = 0.94) -> np.ndarray:
     """Filtered historical scenarios for the next period: standardised residuals
-    re-scaled by the one-step-ahead volatility forecast (``mu + sigma_next * z``)."""
+    re-scaled by the one-step-ahead volatility forecast (``mu + sigma_next * z``).
+
+    Parameters
+    ----------
+    returns : array-like, shape (n,)
+        Per-period returns (fractions), NaN refused.
+    vol_model : {"ewma", "garch"}
+        ``ewma`` has zero mean (``r_t / sigma_t * sigma_next``); ``garch`` a constant mean.
+    lam : float
+        EWMA decay (ignored for ``garch``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` return scenarios for the next period (fractions, unsorted).
+    """
     r = check_returns(returns)
     if vol_model == "ewma":
         sigma, nxt = ewma_volatility(r, lam)
@@ -224,7 +335,25 @@ def fhs_scenarios(returns, vol_model: str = "ewma", lam: float = 0.94) -> np.nda
 
 def filtered_historical_var(returns, confidence: float = 0.95, vol_model: str = "ewma", *,
                             lam: float = 0.94, convention: str = "seed") -> VaRResult:
-    """FHS VaR/CVaR: :func:`historical_var` on :func:`fhs_scenarios`."""
+    """FHS VaR/CVaR: :func:`historical_var` on :func:`fhs_scenarios`.
+
+    Parameters
+    ----------
+    returns : array-like, shape (n,)
+        Per-period returns (fractions), NaN refused.
+    confidence : float
+        Confidence level, a fraction.
+    vol_model : {"ewma", "garch"}
+    lam : float
+        EWMA decay.
+    convention : str
+        Historical quantile convention (module docstring).
+
+    Returns
+    -------
+    VaRResult
+        Positive loss fractions for the next period; ``method`` is ``fhs_<vol_model>``.
+    """
     c = check_confidence(confidence)
     sc = np.sort(fhs_scenarios(returns, vol_model, lam))
     var, cvar = historical_tail(sc, c, convention)
@@ -234,7 +363,28 @@ def filtered_historical_var(returns, confidence: float = 0.95, vol_model: str = 
 # ---------------------------------------------------------------- dispatch
 def value_at_risk(returns, confidence: float = 0.95, method: str = "historical", *,
                   convention: str = "seed", dof_method: DofMethod = "mle", lam: float = 0.94) -> VaRResult:
-    """VaR/CVaR by ``method`` in :data:`METHODS` (historical, normal, t, fhs_ewma, fhs_garch)."""
+    """VaR/CVaR by ``method`` in :data:`METHODS` (historical, normal, t, fhs_ewma, fhs_garch).
+
+    Parameters
+    ----------
+    returns : array-like, shape (n,)
+        Per-period returns (fractions), NaN refused.
+    confidence : float
+        Confidence level, a fraction.
+    method : str
+        One of :data:`METHODS`.
+    convention : str
+        Historical quantile convention (historical and FHS methods).
+    dof_method : {"mle", "moments"}
+        Student-t fit (method ``t``).
+    lam : float
+        EWMA decay (``fhs_ewma``).
+
+    Returns
+    -------
+    VaRResult
+        One-period VaR and CVaR as positive loss fractions.
+    """
     if method == "historical":
         return historical_var(returns, confidence, convention)
     if method in ("normal", "t"):
@@ -248,7 +398,24 @@ def var_table(returns, confidences: Iterable[float] = (0.95, 0.99),
               methods: Iterable[str] = ("historical", "normal", "t", "fhs_ewma", "fhs_garch"),
               **kwargs) -> pd.DataFrame:
     """VaR and CVaR for every method x confidence: columns
-    ``method, confidence, VaR, CVaR, n`` (positive loss fractions, one period)."""
+    ``method, confidence, VaR, CVaR, n`` (positive loss fractions, one period).
+
+    Parameters
+    ----------
+    returns : array-like, shape (n,)
+        Per-period returns (fractions), NaN refused.
+    confidences : iterable of float
+        Confidence levels, fractions.
+    methods : iterable of str
+        Methods of :data:`METHODS`.
+    **kwargs
+        Passed to :func:`value_at_risk` (``convention``, ``dof_method``, ``lam``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method x confidence.
+    """
     rows = []
     for m in methods:
         for c in confidences:

@@ -21,7 +21,28 @@ class _Strict(BaseModel):
 
 
 class GarchConfig(_Strict):
-    """GARCH(1,1) per fund (:mod:`qmtl_research.volatility.garch`, Gaussian quasi-likelihood)."""
+    """GARCH(1,1) per fund (:mod:`qmtl_research.volatility.garch`, Gaussian quasi-likelihood).
+
+    Attributes
+    ----------
+    mean : {"Constant", "Zero"}
+        Mean model: ``mu`` estimated, or 0 (weekly returns as fractions).
+    min_train_obs : int
+        Weekly returns a fund needs before an estimation (>= 75, so the variance backcast uses
+        estimation data only).
+    late_start : bool
+        Walk-forward: a fund reaching ``min_train_obs`` returns between two refit dates is
+        estimated at that week instead of waiting for the next refit.
+    max_iter : int
+        Fisher-scoring iterations per estimation.
+    innovations : {"student-t", "normal"}
+        Law under which variance forecasts map to the expected 1-month target (annualised
+        percent): Student-t with ``nu`` fitted to the standardised residuals, or Gaussian.
+    n_jobs : int
+        Parallel workers across chunks of funds.
+    backend : {"loky", "threading", "dask"}
+        joblib backend; ``dask`` uses the current dask.distributed Client or starts a local one.
+    """
 
     mean: Literal["Constant", "Zero"] = Field("Constant", description="mean model: mu estimated, or 0")
     min_train_obs: int = Field(104, ge=75, description="weekly returns a fund needs before an estimation "
@@ -44,6 +65,18 @@ class HighVolRegime(_Strict):
     ``quantile`` (default): the target weeks whose cross-sectional mean realised 1-month
     vol is in the top ``1 - q`` of the test period's weeks (0.9 = top decile).
     ``window``: the target weeks from ``start`` to ``end`` (e.g. 2020-03-01..2020-04-30).
+
+    Attributes
+    ----------
+    method : {"quantile", "window"}
+        How the regime's weeks are chosen.
+    quantile : float
+        ``quantile``: the cut-off ``q`` in (0, 1), a fraction of the test period's weeks ranked
+        by cross-sectional mean realised 1-month vol (annualised percent).
+    start, end : str or None
+        ``window``: inclusive ``YYYY-MM-DD`` dates (both needed, ``end`` not before ``start``).
+    label : str or None
+        Regime name in the tables; default derived from the rule (:meth:`name`).
     """
 
     method: Literal["quantile", "window"] = "quantile"
@@ -87,6 +120,43 @@ class Stage1Config(_Strict):
     ``refit`` (yearly: at the test start and the first week of each later year; weekly:
     every origin), warm-started from the previous fit. The paper's **K-fold CV** runs
     beside it when ``cv`` is true, for the comparison table.
+
+    Attributes
+    ----------
+    models : tuple of str
+        Stage-1 models (names of :mod:`qmtl_research.volatility.registry`), each once.
+    validated_model : str
+        The model under validation: the forecast tables test every other model against it
+        (Diebold-Mariano).
+    split : {"walk_forward", "kfold"}
+        The design whose numbers are the verdict's (table2, summary); ``kfold`` needs ``cv``.
+    test_start : str or None
+        Walk-forward: first forecast origin (``YYYY-MM-DD``, a week of the panel); ``None`` =
+        the first week by which ``test_start_share`` of the funds have ``garch.min_train_obs`` returns.
+    test_start_share : float
+        Share (fraction in (0, 1]) of funds with a full training history at the default test start.
+    refit : {"yearly", "weekly"}
+        Walk-forward refit cadence.
+    cv : bool
+        Also run the paper's K-fold CV (for the design comparison).
+    folds : int
+        Number of K-fold CV folds (the paper uses 4).
+    window : int
+        Weeks in the 1-month target and in the input window (4).
+    horizon : int
+        Output steps ``t..t+horizon-1`` in weeks, the last one evaluated; must equal ``window``.
+    high_vol : HighVolRegime
+        The high-volatility regime of Figure 9.
+    mcs_size : float
+        Model confidence set test size, a fraction (0.10).
+    mcs_reps : int
+        Model confidence set bootstrap replications.
+    garch : GarchConfig
+        GARCH settings.
+    lstm : LSTMConfig
+        LSTM hyper-parameters.
+    seed : int
+        Seed of the LSTMs and of the subsampling, in [0, 2**32).
     """
 
     models: tuple[str, ...] = Field(default_factory=registry.default_models,

@@ -11,7 +11,40 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class LSTMConfig(BaseModel):
-    """Keras LSTM on windows t-4..t-1 -> outputs t..t+3, pooled across funds."""
+    """Keras LSTM on windows t-4..t-1 -> outputs t..t+3, pooled across funds.
+
+    Windows and outputs are weeks; the target is realised 1-month volatility in annualised
+    percent (17.86 = 17.86 % a year), or its ``log1p`` with ``log_transform``.
+
+    Attributes
+    ----------
+    layers : int
+        Stacked LSTM layers (1 to 4).
+    units : int
+        Units per LSTM layer.
+    epochs : int
+        Epochs of a cold (first) fit.
+    batch_size : int
+        Samples per gradient step.
+    learning_rate : float
+        Optimiser learning rate (> 0).
+    patience : int or None
+        Early-stopping patience in epochs (``None`` = no early stopping).
+    validation_fraction : float
+        Latest share of training samples held out for early stopping, a fraction in [0, 0.5).
+    max_validation_samples : int
+        Cap on the held-out samples.
+    warm_epochs : int
+        Walk-forward refits: epochs from the previous weights.
+    warm_replay : float
+        A warm refit trains on the samples new since the previous fit plus this many times as
+        many older ones, drawn at random (seeded).
+    warm_max_samples : int
+        Cap on the samples of one warm epoch.
+    log_transform : bool
+        Model ``log1p(vol %)`` instead of vol %; off by default because the back-transformed
+        mean of logs under-predicts (higher MSE).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -59,6 +59,7 @@ class LocationScale:
 
     @property
     def n(self) -> int:
+        """Number of rows (forecasts)."""
         return self.mu.size
 
     def _zppf(self, u, dof):
@@ -73,13 +74,37 @@ class LocationScale:
         return out
 
     def ppf_at(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Quantile of the return at probability ``u`` of rows ``rows`` (element-wise)."""
+        """Quantile of the return at probability ``u`` of rows ``rows`` (element-wise).
+
+        Parameters
+        ----------
+        rows : array of int
+            Row (forecast) indices.
+        u : array of float
+            Probabilities in (0, 1), same shape as ``rows``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Return quantiles (fractions; a low ``u`` gives a negative return, i.e. a loss).
+        """
         rows = np.asarray(rows)
         u = np.asarray(u, dtype=float)
         return self.mu[rows] + self.sigma[rows] * self._zppf(u, self.dof[rows])
 
     def cdf(self, x) -> np.ndarray:
-        """``F_t(x_t)`` for every row."""
+        """``F_t(x_t)`` for every row.
+
+        Parameters
+        ----------
+        x : array (n,)
+            One return per row (fractions).
+
+        Returns
+        -------
+        numpy.ndarray
+            Probabilities in [0, 1], shape (n,).
+        """
         z = (np.asarray(x, dtype=float) - self.mu) / self.sigma
         normal = ~np.isfinite(self.dof)
         out = np.empty(self.n)
@@ -95,6 +120,16 @@ class LocationScale:
         Normal: ``VaR = -mu + sigma q``, ``ES = -mu + sigma phi(q) / alpha`` with ``q = Phi^-1(c)``;
         unit-variance t: ``ES = -mu + sigma s f_nu(q) (nu + q^2) / ((nu - 1) alpha)``,
         ``q = t_nu^-1(c)``, ``s = sqrt((nu - 2)/nu)``.
+
+        Parameters
+        ----------
+        confidence : float
+            The level ``c``, a fraction (0.975).
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+            VaR and ES per row, positive losses in return units (fractions).
         """
         c = check_confidence(confidence)
         a = 1.0 - c
@@ -118,6 +153,19 @@ class LocationScale:
 
         ``sigma = (ES - VaR) / (e - q)``, ``mu = sigma q - VaR`` with ``q``, ``e`` the standard
         VaR and ES of ``z`` (normal, or unit-variance t with ``dof``). Needs ``ES > VaR``.
+
+        Parameters
+        ----------
+        var, es : array (n,)
+            VaR and ES forecasts, positive losses (fractions).
+        confidence : float
+            Their level ``c``, a fraction.
+        dof : float
+            ``inf`` for a normal ``z``, else the Student-t degrees of freedom (> 2).
+
+        Returns
+        -------
+        LocationScale
         """
         c = check_confidence(confidence)
         var = np.asarray(var, dtype=float)
@@ -140,6 +188,13 @@ class Empirical:
     ``counts`` given, ``scenarios`` hold only the *smallest* ``k_t <= m_t`` of the ``m_t``
     scenarios (the lower tail, all a backtest needs: a panel of thousands of funds then fits in
     memory); quantiles and ``cdf`` beyond the stored tail are refused / NaN.
+
+    Parameters
+    ----------
+    scenarios : array (n, k)
+        Return scenarios (fractions) per row; NaN pads short rows. Stored sorted.
+    counts : array (n,) of int or None
+        ``m_t``, the number of scenarios each row stands for; ``None`` = the finite ones stored.
     """
 
     scenarios: np.ndarray
@@ -169,16 +224,41 @@ class Empirical:
 
     @property
     def n(self) -> int:
+        """Number of rows (forecasts)."""
         return self.scenarios.shape[0]
 
     def ppf_at(self, rows, u) -> np.ndarray:
-        """Inverted-cdf quantile: the ``ceil(u m_t)``-th smallest scenario of row ``t``."""
+        """Inverted-cdf quantile: the ``ceil(u m_t)``-th smallest scenario of row ``t``.
+
+        Parameters
+        ----------
+        rows : array of int
+            Row (forecast) indices.
+        u : array of float
+            Probabilities in (0, 1], same shape as ``rows``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Return quantiles (fractions).
+        """
         rows = np.asarray(rows)
         return self.scenarios[rows, self._index(rows, u)]
 
     def cdf(self, x) -> np.ndarray:
         """``F_t(x_t)`` = share of row ``t``'s scenarios at or below ``x_t`` (NaN where ``x_t`` lies
-        beyond a stored tail)."""
+        beyond a stored tail).
+
+        Parameters
+        ----------
+        x : array (n,)
+            One return per row (fractions).
+
+        Returns
+        -------
+        numpy.ndarray
+            Probabilities in [0, 1] (or NaN), shape (n,).
+        """
         x = np.asarray(x, dtype=float)
         below = (self.scenarios <= x[:, None]).sum(axis=1)
         out = below / self.counts
@@ -190,6 +270,16 @@ class Empirical:
         VaR ``= -x_(k)`` with ``k = ceil(alpha m)`` (the inverted-cdf quantile, Basel's k-th worst);
         ES is the exact tail mean of the discrete law (Acerbi and Tasche 2002):
         ``ES = -[sum_{i<k} x_(i) + (alpha m - (k - 1)) x_(k)] / (alpha m)``.
+
+        Parameters
+        ----------
+        confidence : float
+            The level ``c``, a fraction (0.975).
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+            VaR and ES per row, positive losses in return units (fractions).
         """
         a = 1.0 - check_confidence(confidence)
         m = self.counts

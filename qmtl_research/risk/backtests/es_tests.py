@@ -91,7 +91,23 @@ def bernoulli_positions(n: int, q: float, n_sims: int, rng: np.random.Generator)
     """Positions of the successes of ``n_sims`` independent Bernoulli(``q``) sequences of length ``n``.
 
     Drawn through geometric gaps, so the cost is proportional to the ``n q n_sims`` successes,
-    not to ``n n_sims``. Returns ``(sim, t)`` integer arrays.
+    not to ``n n_sims``.
+
+    Parameters
+    ----------
+    n : int
+        Length of each sequence.
+    q : float
+        Success probability, in (0, 1].
+    n_sims : int
+        Number of sequences.
+    rng : numpy.random.Generator
+        Random source.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``(sim, t)`` integer arrays: the sequence and the position of each success.
     """
     if not 0.0 < q <= 1.0:
         raise ValueError(f"q must be in (0, 1], got {q}")
@@ -198,7 +214,18 @@ def simulate_z_groups(dist, var, es, confidence: float, groups, n_sims: int = 10
 def mc_p_value(observed, simulated: np.ndarray):
     """Left-tail Monte Carlo p-value ``(1 + #{Z_sim <= Z_obs}) / (1 + M)`` (Davison-Hinkley 1997).
 
-    ``simulated`` (M,) with a scalar ``observed``, or (M, G) with ``observed`` (G,) (one p per column)."""
+    Parameters
+    ----------
+    observed : float or array (G,)
+        The observed statistic(s).
+    simulated : array (M,) or (M, G)
+        Its ``M`` draws under the null (one column per observed value).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The p-value(s), in (0, 1]; small when the observed value is low (risk understated).
+    """
     sim = np.asarray(simulated, dtype=float)
     obs = np.asarray(observed, dtype=float)
     p = (1 + np.sum(sim <= obs + 1e-12, axis=0)) / (1 + sim.shape[0])
@@ -351,6 +378,18 @@ def cumulative_violations(pit, confidence: float) -> np.ndarray:
     ``u_t = F_t(r_t)`` is the probability integral transform of the realised return under the
     forecast distribution. Under the null ``u_t`` i.i.d. U(0,1): ``E[H] = alpha/2``,
     ``Var[H] = alpha (1/3 - alpha/4)``.
+
+    Parameters
+    ----------
+    pit : array (n,)
+        ``u_t`` in [0, 1].
+    confidence : float
+        The level ``c`` (a fraction); ``alpha = 1 - c``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``H_t`` in [0, 1], shape (n,).
     """
     a = 1.0 - check_confidence(confidence)
     u = np.asarray(pit, dtype=float).ravel()

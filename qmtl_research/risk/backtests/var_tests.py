@@ -129,7 +129,18 @@ def kupiec_tuff(hits, confidence: float) -> dict:
 
 
 def transition_counts(hits) -> tuple[int, int, int, int]:
-    """``(n00, n01, n10, n11)``: counts of consecutive exception indicators (state on ``t-1``, on ``t``)."""
+    """``(n00, n01, n10, n11)``: counts of consecutive exception indicators (state on ``t-1``, on ``t``).
+
+    Parameters
+    ----------
+    hits : array of 0/1 or bool
+        The exception sequence (1 = the loss exceeded the VaR).
+
+    Returns
+    -------
+    (int, int, int, int)
+        ``n00, n01, n10, n11`` over the ``n - 1`` consecutive pairs.
+    """
     h = _hits(hits).astype(int)
     prev, cur = h[:-1], h[1:]
     return (int(((prev == 0) & (cur == 0)).sum()), int(((prev == 0) & (cur == 1)).sum()),
@@ -199,6 +210,17 @@ def durations(hits) -> tuple[np.ndarray, np.ndarray]:
     Returns ``(d, censored)``: ``d_1`` is the position of the first exception (censored when the
     sequence does not start with one), then the gaps between consecutive exceptions, then the
     periods after the last exception (censored; absent when the sequence ends with an exception).
+
+    Parameters
+    ----------
+    hits : array of 0/1 or bool
+        The exception sequence.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``d`` (float, in periods) and ``censored`` (bool), same length; no exception gives
+        ``([n], [True])``.
     """
     h = _hits(hits)
     pos = np.flatnonzero(h) + 1                      # 1-based
@@ -350,6 +372,20 @@ def traffic_light(exceptions: int, n: int = 250, confidence: float = 0.99) -> st
     ``< 99.99 %``, red otherwise: for 250 days at 99 % exactly the Basel table (green 0-4,
     yellow 5-9, red >= 10; BCBS 1996 "Supervisory framework for the use of backtesting");
     other sizes and levels apply the same cumulative-probability cut-offs (as MATLAB's ``tl``).
+
+    Parameters
+    ----------
+    exceptions : int
+        Exceptions counted (losses above the VaR).
+    n : int
+        Forecasts (days) they were counted over.
+    confidence : float
+        VaR level ``c``, a fraction (0.99).
+
+    Returns
+    -------
+    str
+        ``"green"``, ``"yellow"`` or ``"red"``.
     """
     p = 1.0 - check_confidence(confidence)
     cdf = _binom_cdf(int(exceptions), n, p)
@@ -357,7 +393,20 @@ def traffic_light(exceptions: int, n: int = 250, confidence: float = 0.99) -> st
 
 
 def zone_thresholds(n: int = 250, confidence: float = 0.99) -> tuple[int, int]:
-    """Smallest exception counts of the yellow and of the red zone (see :func:`traffic_light`)."""
+    """Smallest exception counts of the yellow and of the red zone (see :func:`traffic_light`).
+
+    Parameters
+    ----------
+    n : int
+        Forecasts (days).
+    confidence : float
+        VaR level ``c``, a fraction.
+
+    Returns
+    -------
+    (int, int)
+        First yellow and first red exception count; ``n + 1`` when a zone cannot be reached.
+    """
     p = 1.0 - check_confidence(confidence)
     k = np.arange(n + 1)
     cdf = _binom_cdf(k, n, p)
