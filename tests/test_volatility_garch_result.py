@@ -14,6 +14,7 @@ reach the bound alpha = 0). arch is fitted on the returns divided by the project
 comparison (no standard asymptotic law; arch's numerical Hessian steps outside the bounds there).
 """
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,11 +26,13 @@ from qmtl_research.errors import InputError
 from qmtl_research.volatility import GarchFitResult, GarchVolatility
 from test_volatility_garch_refits import simulate_garch
 
+SAMPLE_RETURNS = Path(__file__).resolve().parents[1] / "data" / "sample" / "returns.csv"
+
 SE_RTOL = 0.02
 
 
 def _sample_funds() -> pd.DataFrame:
-    long = pd.read_csv("data/sample/returns.csv", parse_dates=["date"])
+    long = pd.read_csv(SAMPLE_RETURNS, parse_dates=["date"])
     return long.pivot(index="date", columns="fund_id", values="return").iloc[:, :6]
 
 
