@@ -115,3 +115,50 @@ def test_summary_only_when_used():
     ev.approximated = [("RBF", "fold 1"), ("Poly", "fold 1"), ("RBF", "fold 2")]
     info = summary(ev, settings)
     assert info["approaches"] == ["RBF", "Poly"] and info["fits"] == 3 and info["above_samples"] == 5000
+
+
+def test_study_records_the_approximation_and_the_report_view_prints_it():
+    from types import SimpleNamespace
+
+    from qmtl_research.data.synthetic import make_synthetic_universe
+    from qmtl_research.rating import views
+    from qmtl_research.rating.evaluation import usable_rows
+    from qmtl_research.rating.settings import load_rating_settings
+    from qmtl_research.rating.study import run_rating_study
+    from stage1_stub import TrailingStdForecaster
+
+    panel = make_synthetic_universe(n_funds=30, seed=20230831)
+    base = load_rating_settings().model_copy(update={"horizons": [4], "kernels": ["RBF", "Linear"],
+                                                     "param_grid": GRID})
+    exact = run_rating_study(panel, base, seed=0, forecaster=TrailingStdForecaster(), progress=False)
+    assert exact.default.evaluation.approximated == [] and exact.default.approximation is None
+    assert "kernel_approximation" not in exact.summary()
+    limit = 60
+    s = base.model_copy(update={"exact_kernel_max_samples": limit, "nystroem_components": 25,
+                                "approximation_check_samples": 80})
+    study = run_rating_study(panel, s, seed=0, forecaster=TrailingStdForecaster(), progress=False)
+    ev, frame = study.default.evaluation, study.default.dataset.frame
+    svc = GradeSVC("rbf", list(study.default.screen.selected))
+    ok = usable_rows(frame, svc)
+    from qmtl_research.rating.evaluation import outer_folds
+
+    folds, _ = outer_folds(frame, s.split, s.outer_folds, 0, s.min_train)
+    expected = [("RBF", f.name) for f in folds if ok[f.train].sum() > limit]
+    assert expected and len(expected) < len(folds)          # some folds exact, some approximated
+    assert ev.approximated == expected                       # the linear kernel never
+    info = study.summary()["kernel_approximation"]
+    assert info["approaches"] == ["RBF"] and info["above_samples"] == limit and info["fits"] == len(expected)
+    table = study.default.approximation
+    assert list(table["approach"]) == ["RBF"] and table["n_subset"].iloc[0] == min(80, int(ok.sum()))
+    # the folds exact in both runs give the same predictions (the exact path is untouched)
+    exact_folds = {f.name for f in folds} - {f for _, f in expected}
+    pick = lambda p: p[(p["approach"] == "RBF") & p["fold"].isin(exact_folds)].reset_index(drop=True)
+    p_exact, p_mixed = (pick(x.evaluation.predictions) for x in (exact.default, study.default))
+    assert len(p_exact) > 0
+    pd.testing.assert_frame_equal(p_exact, p_mixed)
+    r = SimpleNamespace(summary=study.summary(), approximation=table)
+    sentence, shown = views.approximation(r)
+    assert "RBF" in sentence and f"{limit:,} samples" in sentence and "Nystroem" in sentence
+    assert list(shown.columns) == ["approach", "n_subset", "n_folds", "exact_accuracy", "approximated_accuracy",
+                                   "difference"]
+    assert views.approximation(SimpleNamespace(summary=exact.summary(), approximation=None)) is None
