@@ -42,8 +42,10 @@ def test_approximation_used_above_the_threshold_and_not_below():
     assert not below.approximated_ and isinstance(below.model_.named_steps["svc"], SVC)
     assert above.approximated_ and "features" in above.model_.named_steps
     assert above.model_.named_steps["features"].nystroem_.components_.shape == (50, 4)
-    # the linear kernel stays exact at any size
-    assert not GradeSVC("linear", FEATURES, {"C": [1.0]}, exact_max_samples=0).fit(frame, y).approximated_
+    # the linear kernel: libsvm below, liblinear (one-vs-one, like SVC) above
+    lin = GradeSVC("linear", FEATURES, {"C": [1.0, 10.0]}, exact_max_samples=0).fit(frame, y)
+    assert lin.approximated_ and "features" not in lin.model_.named_steps and set(lin.best_params_) == {"C"}
+    assert not GradeSVC("linear", FEATURES, {"C": [1.0]}, exact_max_samples=240).fit(frame, y).approximated_
     assert uses_approximation(5001, 5000) and not uses_approximation(5000, 5000)
 
 
@@ -80,7 +82,7 @@ def test_same_seed_same_predictions_and_the_seed_matters():
                               c.model_.named_steps["features"].nystroem_.component_indices_)
 
 
-@pytest.mark.parametrize("kernel", ["rbf", "poly"])
+@pytest.mark.parametrize("kernel", ["rbf", "poly", "linear"])
 def test_accuracy_on_a_subset_within_tolerance_of_the_exact_fit(kernel):
     # stated tolerance: the approximated accuracy is within 0.05 of the exact fit's on the same folds
     frame = _problem(900, seed=5)
@@ -151,13 +153,13 @@ def test_study_records_the_approximation_and_the_report_view_prints_it():
     from qmtl_research.rating.evaluation import outer_folds
 
     folds, _ = outer_folds(frame, s.split, s.outer_folds, 0, s.min_train)
-    expected = [("RBF", f.name) for f in folds if ok[f.train].sum() > limit]
-    assert expected and len(expected) < len(folds)          # some folds exact, some approximated
-    assert ev.approximated == expected                       # the linear kernel never
+    expected = [(k, f.name) for f in folds for k in ("RBF", "Linear") if ok[f.train].sum() > limit]
+    assert expected and len(expected) < 2 * len(folds)      # some folds exact, some approximated
+    assert ev.approximated == expected
     info = study.summary()["kernel_approximation"]
-    assert info["approaches"] == ["RBF"] and info["above_samples"] == limit and info["fits"] == len(expected)
+    assert info["approaches"] == ["RBF", "Linear"] and info["above_samples"] == limit and info["fits"] == len(expected)
     table = study.default.approximation
-    assert list(table["approach"]) == ["RBF"] and table["n_subset"].iloc[0] == min(80, int(ok.sum()))
+    assert list(table["approach"]) == ["RBF", "Linear"] and table["n_subset"].iloc[0] == min(80, int(ok.sum()))
     # the folds exact in both runs give the same predictions (the exact path is untouched)
     exact_folds = {f.name for f in folds} - {f for _, f in expected}
     pick = lambda p: p[(p["approach"] == "RBF") & p["fold"].isin(exact_folds)].reset_index(drop=True)
@@ -166,7 +168,7 @@ def test_study_records_the_approximation_and_the_report_view_prints_it():
     pd.testing.assert_frame_equal(p_exact, p_mixed)
     r = SimpleNamespace(summary=study.summary(), approximation=table)
     sentence, shown = views.approximation(r)
-    assert "RBF" in sentence and f"{limit:,} samples" in sentence and "Nystroem" in sentence
+    assert "RBF, Linear" in sentence and f"{limit:,} samples" in sentence and "Nystroem" in sentence
     assert list(shown.columns) == ["approach", "n_subset", "n_folds", "exact_accuracy", "approximated_accuracy",
                                    "difference"]
     assert views.approximation(SimpleNamespace(summary=exact.summary(), approximation=None)) is None

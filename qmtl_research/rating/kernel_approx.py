@@ -4,10 +4,12 @@ An exact kernel SVM (libsvm) costs between quadratic and cubic time and quadrati
 the training samples. Above ``RatingSettings.exact_kernel_max_samples`` training samples,
 :class:`~qmtl_research.rating.models.GradeSVC` replaces it by
 
-:class:`KernelFeatures` (scikit-learn's ``Nystroem`` with the SVC's own kernel function and
-parameters: ``gamma`` ``"scale"``/``"auto"`` resolved as SVC does, ``degree`` 3 and ``coef0`` 0
-unless tuned) followed by a one-vs-one ``LinearSVC`` (primal solver), for the RBF, Sigmoid and
-Poly kernels. The Linear kernel stays exact.
+* RBF / Sigmoid / Poly: :class:`KernelFeatures` (scikit-learn's ``Nystroem`` with the SVC's own
+  kernel function and parameters: ``gamma`` ``"scale"``/``"auto"`` resolved as SVC does,
+  ``degree`` 3 and ``coef0`` 0 unless tuned) followed by a one-vs-one ``LinearSVC`` (liblinear's
+  primal solver, linear in the samples);
+* Linear: the one-vs-one ``LinearSVC`` on the scaled inputs (the same linear model class; libsvm's
+  exact linear-kernel solver also grows quadratically).
 
 ``LinearSVC`` minimises the squared hinge loss (SVC: the hinge loss) on ``n_components``
 approximate features, so the approximated fit is a different estimator: :func:`approximation_check`
@@ -23,7 +25,7 @@ from sklearn.kernel_approximation import Nystroem
 from sklearn.model_selection import StratifiedKFold
 
 #: the method's name, as the report prints it
-METHOD = "Nystroem features + one-vs-one LinearSVC"
+METHOD = "Nystroem features + one-vs-one LinearSVC; Linear kernel: one-vs-one LinearSVC"
 
 #: columns of the approximation table (``rating/approximation``)
 APPROXIMATION_COLUMNS = ["approach", "n_subset", "n_folds", "exact_accuracy", "approximated_accuracy", "difference"]

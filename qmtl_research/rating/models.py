@@ -107,10 +107,10 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         :class:`qmtl_research.parallel.dask_client` (the current client, ``$QMTL_DASK_SCHEDULER``
         or a local cluster of ``n_jobs`` workers). The fit does not depend on the backend.
     exact_max_samples, n_components, approximation_seed : int, optional
-        Above ``exact_max_samples`` training samples the RBF, sigmoid and poly kernels are fitted
-        on the approximation of :mod:`qmtl_research.rating.kernel_approx` (``n_components``
-        Nystroem landmarks drawn with ``approximation_seed``, then one-vs-one ``LinearSVC``;
-        ``approximated_`` says so after ``fit``); the linear kernel stays exact.
+        Above ``exact_max_samples`` training samples the fit uses the approximation of
+        :mod:`qmtl_research.rating.kernel_approx` (RBF, sigmoid, poly: ``n_components`` Nystroem
+        landmarks drawn with ``approximation_seed``, then one-vs-one ``LinearSVC``; linear:
+        one-vs-one ``LinearSVC`` on the scaled inputs); ``approximated_`` says so after ``fit``.
         None: the defaults of ``RatingSettings.exact_kernel_max_samples``, ``nystroem_components``
         and ``nystroem_seed``.
     """
@@ -138,12 +138,13 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
 
     def _pipeline(self, n_samples: int) -> tuple[Pipeline, dict[str, str]]:
         """The pipeline for ``n_samples`` training samples and where each grid parameter goes."""
-        if self.kernel == "linear" or not uses_approximation(
-                n_samples, self._setting("exact_max_samples", "exact_kernel_max_samples")):
+        if not uses_approximation(n_samples, self._setting("exact_max_samples", "exact_kernel_max_samples")):
             return (Pipeline([("scale", StandardScaler()),
                               ("svc", SVC(kernel=self.kernel, random_state=self.random_state))]), {})
         # one-vs-one like SVC (whose decision it replaces); the primal solver: n_samples >> n_components
         svm = OneVsOneClassifier(LinearSVC(dual=False, random_state=self.random_state))
+        if self.kernel == "linear":           # the same model class: only the solver and the loss change
+            return Pipeline([("scale", StandardScaler()), ("svc", svm)]), {"svc__C": "svc__estimator__C"}
         feats = KernelFeatures(kernel=self.kernel, n_components=self._setting("n_components", "nystroem_components"),
                                random_state=self._setting("approximation_seed", "nystroem_seed"))
         moved = {"svc__C": "svc__estimator__C", **{f"svc__{p}": f"features__{p}" for p in ("gamma", "degree", "coef0")}}
