@@ -346,6 +346,12 @@ class RatingResults(SectionResults):
                                   "(its own rows: the challengers also score funds without a benchmark), n_common "
                                   "(scored by every approach: Table 4's denominator), accuracy on its own rows",
                                   required=False, columns=("approach", "n_scored", "n_common", "accuracy_own_rows"))
+    approximation: pd.DataFrame = result("frame", "when an SVC was fitted on the kernel approximation (training set "
+                                         "above exact_kernel_max_samples): exact vs approximated accuracy (fractions) "
+                                         "of each approximated approach on a random subset, same folds, and the "
+                                         "difference (approximated - exact)", required=False,
+                                         columns=("approach", "n_subset", "exact_accuracy", "approximated_accuracy",
+                                                  "difference"))
     schemes: pd.DataFrame = result("frame", "grading schemes configured (params/grading): the one in force (named) "
                                    "first, measure, bands with their inclusive side, source, effective date",
                                    required=False, columns=("scheme", "in_force", "measure", "bands", "source"))

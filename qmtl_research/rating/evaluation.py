@@ -73,6 +73,9 @@ class Evaluation:
         Grade numbers.
     models : dict
         Fitted estimators by ``(fold, approach)`` when kept.
+    approximated : list of (str, str)
+        ``(approach, fold)`` of the fits on the kernel approximation
+        (:mod:`qmtl_research.rating.kernel_approx`); empty when every SVC was exact.
     """
 
     predictions: pd.DataFrame
@@ -81,11 +84,12 @@ class Evaluation:
     split: str
     grades: list[int] = field(default_factory=list)
     models: dict = field(default_factory=dict)
+    approximated: list = field(default_factory=list)
 
 
 def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF", "Sigmoid", "Linear", "Poly"),
                     param_grid: dict | None = None, inner_folds: int | None = None, seed: int = 0,
-                    n_jobs: int = 1, backend: str | None = None) -> dict:
+                    n_jobs: int = 1, backend: str | None = None, approximation: dict | None = None) -> dict:
     """The SVC per requested kernel (display names of :data:`KERNELS`) plus both challengers
     (``n_jobs``, ``backend``: the grid search's joblib workers and backend, see :class:`GradeSVC`).
 
@@ -107,6 +111,9 @@ def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF"
         Grid-search workers.
     backend : str, optional
         joblib backend.
+    approximation : dict, optional
+        ``exact_max_samples``, ``n_components``, ``approximation_seed`` of :class:`GradeSVC`
+        (None: the defaults of RatingSettings).
 
     Returns
     -------
@@ -117,7 +124,8 @@ def make_approaches(grade_table: GradeTable, features: list[str], kernels=("RBF"
     if unknown:
         raise ConfigError(f"unknown kernels {unknown}", where="kernels", fix=f"use {list(KERNELS)}")
     out = {k: GradeSVC(kernel=KERNELS[k], features=list(features), param_grid=param_grid,
-                       inner_folds=inner_folds, random_state=seed, n_jobs=n_jobs, backend=backend)
+                       inner_folds=inner_folds, random_state=seed, n_jobs=n_jobs, backend=backend,
+                       **(approximation or {}))
            for k in kernels}
     out[RULE] = RegulatoryRuleClassifier(grade_table)
     out[PERSISTENCE] = PersistenceClassifier()
@@ -220,7 +228,7 @@ def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward",
     fold_list, log = outer_folds(frame, split, folds, seed, min_train)
     y = frame["grade"].to_numpy(dtype=int)
     usable = {name: usable_rows(frame, est) for name, est in approaches.items()}
-    preds, params, models = [], [], {}
+    preds, params, models, approximated = [], [], {}, []
     tasks = [(f, name) for f in fold_list for name in approaches]
     for fold, name in tqdm(tasks, desc="stage-2 outer folds x approaches", disable=not progress):
         train = fold.train[usable[name][fold.train]]
@@ -233,6 +241,8 @@ def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward",
             models[(fold.name, name)] = est
         preds.append(pd.DataFrame({"row": test, "fold": fold.name, "approach": name,
                                    "true_grade": y[test], "predicted_grade": yhat.astype(int)}))
+        if getattr(est, "approximated_", False):
+            approximated.append((name, fold.name))
         if hasattr(est, "best_params_"):
             params.append((name, fold.name, ", ".join(f"{k}={v}" for k, v in sorted(est.best_params_.items()))))
     pred = pd.concat(preds, ignore_index=True)
@@ -243,7 +253,8 @@ def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward",
     pred.insert(2, "settlement_date", frame["settlement_date"].to_numpy()[pred["row"]])
     grades = sorted(set(y))
     return Evaluation(pred, pd.DataFrame(log, columns=["fold", "n_train", "n_test", "note"]),
-                      pd.DataFrame(params, columns=["approach", "fold", "params"]), split, grades, models)
+                      pd.DataFrame(params, columns=["approach", "fold", "params"]), split, grades, models,
+                      approximated)
 
 
 def usable_rows(frame: pd.DataFrame, estimator) -> np.ndarray:

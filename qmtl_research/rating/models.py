@@ -24,10 +24,12 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+from sklearn.multiclass import OneVsOneClassifier
+from sklearn.svm import SVC, LinearSVC
 
 from qmtl_research.errors import ConfigError, InputError
 from qmtl_research.grades import GradeTable
+from qmtl_research.rating.kernel_approx import KernelFeatures, uses_approximation
 from qmtl_research.rating.settings import KERNELS, setting_default
 
 
@@ -104,11 +106,23 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         joblib backend of the grid search (None: joblib's default); ``"dask"`` runs it on
         :class:`qmtl_research.parallel.dask_client` (the current client, ``$QMTL_DASK_SCHEDULER``
         or a local cluster of ``n_jobs`` workers). The fit does not depend on the backend.
+    exact_max_samples, n_components, approximation_seed : int, optional
+        Above ``exact_max_samples`` training samples the fit uses the approximation of
+        :mod:`qmtl_research.rating.kernel_approx` (RBF, sigmoid, poly: ``n_components`` Nystroem
+        landmarks drawn with ``approximation_seed``, then one-vs-one ``LinearSVC``; linear:
+        one-vs-one ``LinearSVC`` on the scaled inputs); ``approximated_`` says so after ``fit``.
+        None: the defaults of ``RatingSettings.exact_kernel_max_samples``, ``nystroem_components``
+        and ``nystroem_seed``.
     """
 
     def __init__(self, kernel: str = "rbf", features: Sequence[str] | None = None,
                  param_grid: dict | None = None, inner_folds: int | None = None, probability: bool = False,
-                 random_state: int = 0, n_jobs: int = 1, backend: str | None = None):
+                 random_state: int = 0, n_jobs: int = 1, backend: str | None = None,
+                 exact_max_samples: int | None = None, n_components: int | None = None,
+                 approximation_seed: int | None = None):
+        self.exact_max_samples = exact_max_samples
+        self.n_components = n_components
+        self.approximation_seed = approximation_seed
         self.kernel = kernel
         self.features = features
         self.param_grid = param_grid
@@ -117,6 +131,24 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.backend = backend
+
+    def _setting(self, name: str, field: str):
+        value = getattr(self, name)
+        return setting_default(field) if value is None else value
+
+    def _pipeline(self, n_samples: int) -> tuple[Pipeline, dict[str, str]]:
+        """The pipeline for ``n_samples`` training samples and where each grid parameter goes."""
+        if not uses_approximation(n_samples, self._setting("exact_max_samples", "exact_kernel_max_samples")):
+            return (Pipeline([("scale", StandardScaler()),
+                              ("svc", SVC(kernel=self.kernel, random_state=self.random_state))]), {})
+        # one-vs-one like SVC (whose decision it replaces); the primal solver: n_samples >> n_components
+        svm = OneVsOneClassifier(LinearSVC(dual=False, random_state=self.random_state))
+        if self.kernel == "linear":           # the same model class: only the solver and the loss change
+            return Pipeline([("scale", StandardScaler()), ("svc", svm)]), {"svc__C": "svc__estimator__C"}
+        feats = KernelFeatures(kernel=self.kernel, n_components=self._setting("n_components", "nystroem_components"),
+                               random_state=self._setting("approximation_seed", "nystroem_seed"))
+        moved = {"svc__C": "svc__estimator__C", **{f"svc__{p}": f"features__{p}" for p in ("gamma", "degree", "coef0")}}
+        return Pipeline([("scale", StandardScaler()), ("features", feats), ("svc", svm)]), moved
 
     def _grid(self) -> dict:
         grid = dict(self.param_grid or setting_default("param_grid"))
@@ -145,7 +177,8 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
         Returns
         -------
         GradeSVC
-            self, with ``model_`` (the tuned pipeline), ``best_params_`` and ``classes_``.
+            self, with ``model_`` (the tuned pipeline), ``best_params_``, ``classes_`` and
+            ``approximated_`` (True when the kernel approximation was fitted).
         """
         if self.kernel not in KERNELS.values():
             raise ConfigError(f"unknown SVC kernel {self.kernel!r}", where="kernel",
@@ -170,9 +203,10 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
                         f"inner tuning fold {k + 1} of {n_inner} holds a single grade ({y[tr][0]})",
                         where=f"training set of {len(y)} samples, grades {np.unique(y).tolist()}",
                         fix="use more funds or settlement years, or fewer inner_folds")
-            pipe = Pipeline([("scale", StandardScaler()),
-                             ("svc", SVC(kernel=self.kernel, random_state=self.random_state))])
-            self.search_ = GridSearchCV(pipe, self._grid(), scoring="accuracy", refit=True, cv=splits,
+            pipe, moved = self._pipeline(len(y))
+            self.approximated_ = bool(moved)
+            grid = {moved.get(k, k): v for k, v in self._grid().items()}
+            self.search_ = GridSearchCV(pipe, grid, scoring="accuracy", refit=True, cv=splits,
                                         n_jobs=self.n_jobs, error_score="raise")
             with _parallel(self.backend, self.n_jobs):
                 self.search_.fit(Xa, y)
@@ -180,7 +214,7 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
             if self.probability:
                 model = CalibratedClassifierCV(clone(model), method="sigmoid", ensemble=False,
                                                cv=splits).fit(Xa, y)
-        self.best_params_ = {k.removeprefix("svc__"): v for k, v in self.search_.best_params_.items()}
+        self.best_params_ = {k.rsplit("__", 1)[1]: v for k, v in self.search_.best_params_.items()}
         self.model_ = model
         self.classes_ = model.classes_
         self.n_features_in_ = Xa.shape[1]

@@ -37,6 +37,13 @@ class RatingSettings(BaseModel):
         Weekly risk-free rate (fraction).
     missing_benchmark : str
         Treatment of funds without a benchmark.
+    exact_kernel_max_samples, nystroem_components, nystroem_seed : int, int, int
+        Above ``exact_kernel_max_samples`` training samples an SVC is fitted on a kernel approximation
+        (:mod:`qmtl_research.rating.kernel_approx`: Nystroem features of ``nystroem_components``
+        landmarks drawn with ``nystroem_seed``, then a linear SVM) instead of the exact kernel.
+    approximation_check_samples : int
+        Size of the random subset on which, when the approximation is used, the exact and the
+        approximated fits are compared on the same folds.
     """
     model_config = ConfigDict(extra="forbid")
 
@@ -65,6 +72,14 @@ class RatingSettings(BaseModel):
     missing_benchmark: Literal["challengers", "exclude", "error"] = Field(
         "challengers", description="samples of funds without a benchmark: challengers = scored by the rule and "
                                    "persistence only (the SVCs need TE/IR/beta); exclude = listed; error = refused")
+    exact_kernel_max_samples: int = Field(
+        5000, ge=0, description="largest training set an SVC is fitted on with its exact kernel; above it the "
+                                "Nystroem approximation + a linear SVM (exact kernel SVMs grow quadratically)")
+    nystroem_components: int = Field(300, ge=1, description="landmarks (features) of the Nystroem approximation")
+    nystroem_seed: int = Field(0, ge=0, description="seed of the Nystroem landmarks")
+    approximation_check_samples: int = Field(
+        2000, ge=20, description="random subset on which the exact and the approximated fits are compared "
+                                 "(same folds) when the approximation is used")
 
     @field_validator("kernels")
     @classmethod

@@ -16,6 +16,7 @@ from qmtl_research.rating.evaluation import (PERSISTENCE, RULE, Evaluation, comm
                                              make_approaches, outer_folds, per_grade, scored_by_approach, scores,
                                              verdict)
 from qmtl_research.rating.features import RatingDataset, attach_forecasts, candidate_samples
+from qmtl_research.rating import kernel_approx
 from qmtl_research.rating.forecasters import Forecaster
 from qmtl_research.grades import GradeTable
 from qmtl_research.rating.screen import ScreenResult, pearson_screen
@@ -42,6 +43,9 @@ class HorizonResult:
         The folds, skipped ones included.
     note : str
         Why there is no evaluation, if so.
+    approximation : pandas.DataFrame or None
+        When an SVC was fitted on the kernel approximation: exact vs approximated accuracy on a
+        subset (:func:`~qmtl_research.rating.kernel_approx.approximation_check`).
     """
 
     dataset: RatingDataset
@@ -50,6 +54,7 @@ class HorizonResult:
     table: pd.DataFrame
     fold_log: pd.DataFrame
     note: str = ""
+    approximation: pd.DataFrame | None = None
 
 
 @dataclass
@@ -153,7 +158,9 @@ class RatingStudy:
                 "n_test_predictions": int(common(self.default.evaluation.predictions)["row"].nunique()),
                 "n_test_challengers": int(self.default.evaluation.predictions["row"].nunique()),
                 "features": list(self.default.screen.selected),
-                "stage1_model": self.settings.stage1_model}
+                "stage1_model": self.settings.stage1_model,
+                **({"kernel_approximation": approx} if (approx := kernel_approx.summary(self.default.evaluation,
+                                                                                       self.settings)) else {})}
 
 
 def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
@@ -211,10 +218,16 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
             study.results[h] = HorizonResult(ds, screen, None, pd.DataFrame(), log, note)
             continue
         approaches = make_approaches(grade_table, screen.selected, settings.kernels, settings.param_grid,
-                                     settings.inner_folds, seed, n_jobs, backend)
+                                     settings.inner_folds, seed, n_jobs, backend,
+                                     kernel_approx.svc_parameters(settings))
         ev = evaluate(ds.frame, approaches, settings.split, settings.outer_folds, seed, progress,
                       min_train=settings.min_train)
-        study.results[h] = HorizonResult(ds, screen, ev, scores(ev.predictions), log)
+        check = None
+        if ev.approximated and h == settings.horizon_weeks:   # its accuracy cost, on a subset fitted exactly too
+            names = list(dict.fromkeys(a for a, _ in ev.approximated))
+            check = kernel_approx.approximation_check(ds.frame, list(screen.selected),
+                                                      {a: approaches[a] for a in names}, settings, seed)
+        study.results[h] = HorizonResult(ds, screen, ev, scores(ev.predictions), log, approximation=check)
     return study
 
 
@@ -334,4 +347,4 @@ def study_results(study: RatingStudy, early_warning_table: pd.DataFrame, grades:
         per_grade=study.per_grade(), best_params=ev.best_params, grades=grades, label_comparison=label_table,
         exclusions=study.exclusions(), early_warning=early_warning_table,
         early_warning_not_scored=not_scored if not_scored is not None else pd.DataFrame(columns=["fund_id", "reason"]),
-        summary=summary, scored=study.scored())
+        summary=summary, scored=study.scored(), approximation=study.default.approximation)

@@ -124,6 +124,31 @@ def scored(r) -> pd.DataFrame | None:
     return _round(r.scored, 4)
 
 
+def approximation(r) -> tuple[str, pd.DataFrame] | None:
+    """The kernel approximation's sentence and its accuracy cost (exact vs approximated on a subset).
+
+    Parameters
+    ----------
+    r : RatingResults
+        The stage's recorded results.
+
+    Returns
+    -------
+    (str, pandas.DataFrame) or None
+        Which approaches were approximated and above which training-set size; the table with
+        accuracies and their difference as fractions, 4 decimals. None when every SVC was exact.
+    """
+    info = (r.summary or {}).get("kernel_approximation")
+    if not info or r.approximation is None or r.approximation.empty:
+        return None
+    sentence = (f"{', '.join(info['approaches'])} were fitted on a kernel approximation ({info['method']}; "
+                f"{info['n_components']} Nystroem components, seed {info['seed']}) in the {info['fits']} "
+                f"outer-fold fit(s) whose training set exceeded {info['above_samples']:,} samples; below that size "
+                "every SVC is exact. Its accuracy cost, on a random subset small enough for the exact fit "
+                "(same folds for both):")
+    return sentence, _round(r.approximation, 4)
+
+
 def per_grade(r, approach: str | None = None) -> pd.DataFrame:
     """Per-grade precision and recall of one approach.
 

@@ -129,6 +129,11 @@ def rating(rep: ReportData) -> None:
            "benchmark, whose TE/IR/beta the SVCs need):")
         table(scored, "test fund-settlements scored by each approach, and its accuracy on its own rows",
               index=False)
+    approx = views.approximation(r)
+    if approx is not None:
+        md(approx[0])
+        table(approx[1], "accuracy of the exact and the approximated SVC on the same folds of a subset "
+                         "(fractions; difference = approximated - exact)", index=False)
     table(views.per_grade(r, best), f"per-grade precision and recall of the best kernel ({best})", index=False)
     views.pearson_figure(r)
     figure("Absolute Pearson correlation between the candidate risk indicators and the standard deviation "
