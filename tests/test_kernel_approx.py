@@ -57,7 +57,7 @@ def test_default_threshold_keeps_shipped_strategies_exact():
     from qmtl_research.errors import ConfigError
 
     limit = setting_default("exact_kernel_max_samples")
-    assert limit == 5000 and setting_default("nystroem_components") < limit
+    assert limit == 30_000 and setting_default("nystroem_components") < limit
     sizes = {}
     for name in list_strategies():
         try:
@@ -124,7 +124,7 @@ def test_summary_only_when_used():
     assert summary(ev, settings) is None
     ev.approximated = [("RBF", "fold 1"), ("Poly", "fold 1"), ("RBF", "fold 2")]
     info = summary(ev, settings)
-    assert info["approaches"] == ["RBF", "Poly"] and info["fits"] == 3 and info["above_samples"] == 5000
+    assert info["approaches"] == ["RBF", "Poly"] and info["fits"] == 3 and info["above_samples"] == 30_000
 
 
 def test_study_records_the_approximation_and_the_report_view_prints_it():
