@@ -7,6 +7,9 @@ stage's recorded results (``r``: :class:`qmtl_research.results.RatingResults`, a
 display (the digits the report prints: rounding again there changes nothing); figures are
 drawn by :mod:`qmtl_research.rating.plots`. Accuracies, F1, precision and recall are
 fractions in [0, 1]; probabilities too; volatilities and boundaries in percent.
+
+Over 400 lines because it holds every table and figure of stage 2 (one home for the notebook and the
+report), each a short function.
 """
 from __future__ import annotations
 
