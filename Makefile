@@ -112,11 +112,13 @@ NBVAL = QMTL_STORE_URL=sqlite:///$$(mktemp -d)/nbval.sqlite $(PY) -m pytest -q -
 OTHER_NUMERICS = OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
   XLA_FLAGS="--xla_cpu_max_isa=AVX2 --xla_cpu_multi_thread_eigen=false"
 
-# pytest over WORKERS processes (pytest-xdist; WORKERS=0: one process, no xdist); a module's tests that share a
-# module-scoped fixture stay on one worker (tests/conftest.py), PostgreSQL tests use one database per worker
+# pytest over WORKERS processes (pytest-xdist; WORKERS=0: one process, no xdist); each test file runs on one
+# worker (--dist loadfile), so a module-scoped fixture (a demo report run, a walk-forward) is built once;
+# PostgreSQL tests use one database per worker (tests/conftest.py). (--dist loadgroup does not group under
+# pytest 9 with xdist 3.8: xdist renames items through a private attribute pytest 9 no longer reads.)
 test: setup | $(IPYTHONDIR) ## pytest (WORKERS=2 processes) + nbval over the committed notebooks + nbval again under other numerics
 	@$(call whole_number,WORKERS)
-	$(PY) -m pytest -q -p no:cacheprovider -n "$$MAKE_ARG_WORKERS" --dist loadgroup tests
+	$(PY) -m pytest -q -p no:cacheprovider -n "$$MAKE_ARG_WORKERS" --dist loadfile tests
 	$(NBVAL) notebooks
 	@echo "nbval again, under other numerics, over the notebooks that declare a tolerance: $(OTHER_NUMERICS)"
 	$(OTHER_NUMERICS) $(NBVAL) --nbval-tolerance-only notebooks

@@ -151,16 +151,3 @@ def invoke(*args, env: dict | None = None, cwd: str | Path | None = None) -> sub
         err.write(f"{code}\n")
         code = 1
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under ``pytest -n N --dist loadgroup`` (``make test``): the tests of a module that share a
-    module-scoped fixture (a stage-1 walk-forward, a report run, a fitted model) go to one worker,
-    so the fixture is built once; every other test is spread over the workers one by one. A test
-    that names its own ``xdist_group`` keeps it."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-        if any(fd.scope == "module" for fds in defs.values() for fd in fds):
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
