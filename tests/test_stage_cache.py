@@ -164,3 +164,45 @@ def test_a_reused_stage_records_the_numbers_computed_again(home):
     assert results[2][("risk", "montecarlo")]["run_id"] != results[0][("risk", "montecarlo")]["run_id"]
     assert first.verdict == second.verdict == third.verdict
     assert runs[first.run_id]["validation"]["results"] == runs[second.run_id]["validation"]["results"]
+
+
+class _Touch:
+    """A pickle that creates a file when it is loaded (what a planted cache entry could run)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_a_planted_or_foreign_entry_is_never_unpickled(tmp_path, monkeypatch):
+    """Under a plain sha256 sidecar anyone who can write the cache folder could plant a pickle with
+    a matching digest; the sidecar now holds an HMAC under this user's key (outside the project),
+    checked before unpickling: a planted entry, and one written under another user's key, are
+    not read (and the planted code does not run)."""
+    import hashlib
+    import json
+    import pickle
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    cache_dir = tmp_path / "cache"
+    keys = {"volatility": "d" * 64}
+    ran = tmp_path / "pwned"
+    blob = pickle.dumps((_Touch(ran), None))
+    (cache_dir / "volatility").mkdir(parents=True)
+    (cache_dir / "volatility" / f"{'d' * 64}.pkl").write_bytes(blob)
+    (cache_dir / "volatility" / f"{'d' * 64}.json").write_text(json.dumps(
+        {"stage": "volatility", "key": "d" * 64, "run_id": "x", "sha256": hashlib.sha256(blob).hexdigest(),
+         "hmac_sha256": hashlib.sha256(blob).hexdigest()}))
+    planted = stage_cache.StageCache.open("run-1", keys, folder=cache_dir)
+    assert planted.found == {} and not ran.exists()
+    assert "does not match its sha256" in planted.provenance()[0]["reason"]
+    key = stage_cache.key_path()
+    assert key.is_file() and (key.stat().st_mode & 0o777) == 0o600 and len(key.read_bytes()) == 32
+
+    # written under this user's key: read back; under another user's key (another config home): not read
+    planted.put("volatility", {"product": 1}, None, 1.0)
+    assert stage_cache.StageCache.open("run-2", keys, folder=cache_dir).get("volatility").product == {"product": 1}
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-user"))
+    assert stage_cache.StageCache.open("run-3", keys, folder=cache_dir).found == {}

@@ -21,8 +21,13 @@ the report prints it (Appendix B) and so do the run output and the manifest.
 
 The validation stage (the verdict) is never cached: it is judged again in every run.
 
-An entry is a pickle written by this module (atomically) with a JSON sidecar holding its sha256;
-an entry whose bytes do not match is not read (the stage is computed and the output says why).
+An entry is a pickle written by this module (atomically) with a JSON sidecar holding an
+HMAC-SHA256 of its bytes under this user's cache key (:func:`signing_key`: a random key in
+``$XDG_CONFIG_HOME/qmtl-research/stage-cache.key``, mode 0600, outside the project and its cache).
+The HMAC is checked **before** the bytes are unpickled: an entry this user's runs did not write (a
+cache folder copied from elsewhere, a file another account dropped into a shared checkout) or one
+whose bytes changed is never unpickled (the stage is computed and the output says why). The key
+does not guard against code running as this user, which could edit the package itself.
 ``QMTL_STAGE_CACHE=0`` (or ``qmtl-research report run --recompute``) computes every stage and
 writes no entry. :data:`KEEP` entries per stage are kept (the newest).
 """
@@ -30,11 +35,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import importlib.metadata as md
 import json
 import os
 import pickle
 import platform
+import secrets
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +59,41 @@ NUMERIC_ENV = ("OPENBLAS_", "OMP_", "MKL_", "XLA_FLAGS", "JAX_ENABLE_X64", "JAX_
 #: packages whose versions are part of every key
 PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "arch", "keras", "jax", "jaxlib", "scikit-learn",
             "pydantic", "joblib")
+
+
+def key_path() -> Path:
+    """Where this user's stage-cache key lives: ``$XDG_CONFIG_HOME`` (default ``~/.config``)
+    ``/qmtl-research/stage-cache.key``, outside the project (a copied checkout brings no key)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "qmtl-research" / "stage-cache.key"
+
+
+def signing_key() -> bytes:
+    """This user's 32-byte stage-cache key, created (mode 0600, exclusively) on first use."""
+    path = key_path()
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:          # another run created it first: read that one
+            pass
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+    key = path.read_bytes()
+    if len(key) < 32:                    # a concurrent creator has not finished writing: wait for it
+        import time
+
+        for _ in range(50):
+            time.sleep(0.02)
+            key = path.read_bytes()
+            if len(key) >= 32:
+                break
+    return key
+
+
+def _signature(blob: bytes) -> str:
+    return hmac.new(signing_key(), blob, hashlib.sha256).hexdigest()
 
 
 def enabled() -> bool:
@@ -202,9 +244,11 @@ class StageCache:
             blob = data_path.read_bytes()
         except FileNotFoundError:        # pruned by a concurrent run between the check and the read
             return None, f"cached entry {data_path.name} was removed while being read: recomputed"
-        if hashlib.sha256(blob).hexdigest() != meta.get("sha256") or meta.get("key") != key:
-            return None, f"cached entry {data_path.name} does not match its sha256: ignored and recomputed"
-        product, results = pickle.loads(blob)      # written by put() below, in the project's own cache folder
+        if meta.get("key") != key or not hmac.compare_digest(_signature(blob), str(meta.get("hmac_sha256", ""))):
+            return None, (f"cached entry {data_path.name} does not match its sha256 HMAC (changed, or not written "
+                          "under this user's cache key): ignored and recomputed")
+        # authenticated above: these bytes are the pickle put() wrote under this user's key
+        product, results = pickle.loads(blob)
         return Entry(product, results, meta), ""
 
     def get(self, stage: str) -> Entry | None:
@@ -221,7 +265,7 @@ class StageCache:
         blob = pickle.dumps((product, results), protocol=pickle.HIGHEST_PROTOCOL)
         meta = {"stage": stage, "key": key, "run_id": self.run_id, "seconds": round(seconds, 2),
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
+                "hmac_sha256": _signature(blob), "bytes": len(blob)}
         for path, payload in ((data_path, blob), (meta_path, json.dumps(meta, indent=1).encode())):
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
