@@ -5,7 +5,9 @@ weekly simple returns (fractions), driven by :mod:`~qmtl_research.volatility.ser
 GARCH(1,1): estimated at each refit date on the returns strictly before it, then filtered
 through the fund's history to forecast the variances of the 4 weeks after each origin,
 which :func:`~qmtl_research.volatility.targets.expected_target_vol` maps to the expected
-1-month target (the same map as GARCH's).
+1-month target (the same map as GARCH's). Each is also a scikit-learn estimator: ``fit(X, y=None)``
+with ``X`` the fund's returns (1-D or one column), hyper-parameters in ``__init__`` only (checked
+when fitting), learned attributes ending in ``_`` (``tests/test_sklearn_estimator_checks.py``).
 
 * :class:`EWMAVolatility` - RiskMetrics: ``h_t = lam h_t-1 + (1 - lam) r_t-1^2`` with
   ``lam = 0.94``, zero mean, started at arch's backcast (the exponentially weighted mean
@@ -28,7 +30,8 @@ which :func:`~qmtl_research.volatility.targets.expected_target_vol` maps to the 
   below ``floor_share`` x the training variance is raised to it (counted in the flags).
 
 Over 400 lines because the three challengers are short classes that share the protocol's
-helpers (returns checks, backcast, rolling means) and each public method carries a numpy docstring.
+helpers (returns checks, backcast, rolling means), and each documents its parameters, learned
+attributes and public methods (numpy docstrings).
 """
 from __future__ import annotations
 
