@@ -68,7 +68,9 @@ SERIES_DENSE = "a fund's returns are a dense series: sparse input is rejected wi
 
 def _series_failures() -> dict:
     out = {c: ONE_SERIES for c in ARRAY_CHECKS}
-    out.update({c: SHORT_SERIES for c in ("check_fit1d", "check_fit2d_1feature")})
+    out["check_fit2d_1feature"] = SHORT_SERIES
+    out["check_fit1d"] = ("a 1-D X is one fund's returns (the protocol's input), which the check expects refused; "
+                          "its 20 values are then fewer than min_obs: InputError")
     out.update({c: SERIES_DENSE for c in SPARSE_CHECKS})
     out.update({c: INPUT_ERROR for c in ("check_estimators_empty_data_messages", "check_estimators_nan_inf",
                                          "check_complex_data")})
