@@ -14,16 +14,24 @@ listed check that starts passing fails this test, so the list stays exact). The 
   where/fix), which is not a ``ValueError`` with sklearn's wording;
 * the stage-2 approaches read named columns of the samples frame and integer grades 1..6.
 
-``series`` models (EWMA, GJR-GARCH, HAR) implement the
-:class:`~qmtl_research.volatility.registry.VolatilityModel` protocol (one fund's 1-D returns), not
-the scikit-learn API; :func:`test_series_models_follow_the_protocol` checks them instead.
+``series`` models (EWMA, GJR-GARCH, HAR) are scikit-learn estimators and
+:class:`~qmtl_research.volatility.registry.VolatilityModel` s: ``X`` is one fund's weekly returns
+(a 1-D series or one column, at least ``min_obs`` weeks), so the checks that pass several columns
+or a few rows cannot apply; :func:`test_series_models_are_sklearn_estimators` checks the same
+properties (fit returns self, parameters untouched, no public attribute added, idempotent fit,
+pickle, clone) on returns they accept, and :func:`test_series_models_follow_the_protocol` the protocol.
 """
+import pickle
+
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from qmtl_research.grades import load_grade_table
 from qmtl_research.rating.evaluation import make_approaches
+from qmtl_research.errors import InputError
 from qmtl_research.volatility import Stage1Config, VolatilityModel, registry
 
 # ------------------------------------------------------------------ reasons (one per kind of gap)
@@ -49,6 +57,24 @@ ARRAY_CHECKS = ("check_fit_score_takes_y", "check_estimators_overwrite_params", 
                 "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted", "check_n_features_in",
                 "check_fit1d", "check_fit2d_predict1d")
 SPARSE_CHECKS = ("check_estimator_sparse_tag", "check_estimator_sparse_array", "check_estimator_sparse_matrix")
+
+
+ONE_SERIES = ("X is one fund's weekly returns (a 1-D series or one column: the VolatilityModel protocol); "
+              "the check passes an array of several columns")
+SHORT_SERIES = ("an estimation needs min_obs (75 or more) weekly returns, the check passes 10 to 20: the sample is "
+                "rejected with InputError")
+SERIES_DENSE = "a fund's returns are a dense series: sparse input is rejected with InputError, not sklearn's wording"
+
+
+def _series_failures() -> dict:
+    out = {c: ONE_SERIES for c in ARRAY_CHECKS}
+    out["check_fit2d_1feature"] = SHORT_SERIES
+    out["check_fit1d"] = ("a 1-D X is one fund's returns (the protocol's input), which the check expects refused; "
+                          "its 20 values are then fewer than min_obs: InputError")
+    out.update({c: SERIES_DENSE for c in SPARSE_CHECKS})
+    out.update({c: INPUT_ERROR for c in ("check_estimators_empty_data_messages", "check_estimators_nan_inf",
+                                         "check_complex_data")})
+    return out
 
 
 def _stage1_failures(array_reason: str) -> dict:
@@ -114,6 +140,8 @@ def expected_failures(estimator) -> dict:
             out.pop("check_estimator_sparse_tag")
             out["check_requires_y_none"] = "y (the 1-month target or its 4-step path) is required to train the LSTM"
         return out
+    if name in ("EWMAVolatility", "GJRGarchVolatility", "HARVolatility"):
+        return _series_failures()
     if name == "GradeSVC":
         return SVC_GAPS
     if name in ("RegulatoryRuleClassifier", "PersistenceClassifier"):
@@ -122,13 +150,11 @@ def expected_failures(estimator) -> dict:
 
 
 def _stage1_estimators() -> list:
-    """Every registered stage-1 model that is a scikit-learn estimator (the LSTMs with 2 epochs of
-    4 units: the checks fit dozens of times; the API under test does not depend on the size)."""
+    """Every registered stage-1 model (the LSTMs with 2 epochs of 4 units: the checks fit dozens of
+    times; the API under test does not depend on the size)."""
     cfg = Stage1Config()
     out = []
     for m in registry.names():
-        if registry.get(m).kind == "series":
-            continue
         est = registry.make_model(m, cfg)
         if registry.get(m).kind == "learned":
             est.set_params(epochs=2, units=4)
@@ -150,15 +176,51 @@ def test_sklearn_checks(estimator, check):
 
 
 def test_every_registered_model_is_checked():
-    """Each registered stage-1 model is either checked above (a scikit-learn estimator) or a
-    VolatilityModel (series kind), checked below; nothing is left out."""
+    """Each registered stage-1 model is a scikit-learn estimator checked above (the series kind
+    also a VolatilityModel, checked below); nothing is left out."""
     cfg = Stage1Config()
+    checked = {type(e).__name__ for e in _stage1_estimators()}
     for m in registry.names():
         est = registry.make_model(m, cfg)
+        assert isinstance(est, BaseEstimator) and type(est).__name__ in checked, m
         if registry.get(m).kind == "series":
             assert isinstance(est, VolatilityModel), m
-        else:
-            assert hasattr(est, "get_params") and hasattr(est, "fit"), m
+
+
+def _fitted_state(model) -> dict:
+    """The learned attributes (trailing underscore) as comparable values."""
+    return {k: np.asarray(v) if isinstance(v, np.ndarray) else v for k, v in vars(model).items() if k.endswith("_")}
+
+
+@pytest.mark.parametrize("name", registry.names(kind="series"))
+def test_series_models_are_sklearn_estimators(name):
+    """What the array checks above cannot reach, on returns the series models accept: fit returns
+    self and changes no parameter and adds only trailing-underscore attributes; a second fit (no
+    warm start) and a clone's fit give the same state; the one-column X equals the 1-D series; a
+    pickled model forecasts the same; an unfitted model refuses to forecast (NotFittedError)."""
+    rng = np.random.default_rng(5)
+    r = 0.02 * rng.standard_normal(260) * np.repeat([1.0, 2.0], 130)
+    model = registry.make_model(name, Stage1Config())
+    params = model.get_params(deep=True)
+    with pytest.raises(NotFittedError):
+        model.forecast_variance(r, 4)
+    before = set(vars(model))
+    assert model.fit(r[:200]) is model
+    assert model.get_params(deep=True) == params
+    added = set(vars(model)) - before
+    assert added and all(a.endswith("_") and not a.startswith("_") for a in added), added
+    state, forecast = _fitted_state(model), model.forecast_variance(r, 4)
+    again = clone(model)
+    assert again.get_params() == params and not set(vars(again)) - before
+    for other in (model.fit(r[:200]), again.fit(r[:200, None])):
+        for k, v in state.items():
+            np.testing.assert_array_equal(_fitted_state(other)[k], v, err_msg=k)
+        np.testing.assert_array_equal(other.forecast_variance(r, 4), forecast)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.forecast_variance(r, 4), forecast)
+    restored.set_params(min_obs=250)
+    with pytest.raises(InputError, match="at least 250"):
+        restored.fit(r[:200])
 
 
 def test_series_models_follow_the_protocol():

@@ -136,7 +136,7 @@ def test_series_walk_forward_fits_before_each_refit_and_never_looks_ahead(name):
     assert not res.failures
     # fund F0, the fit at the second refit: the same numbers as the model fitted directly
     r = returns["F0"].to_numpy()
-    direct = registry.get(name).build(cfg).fit(r[:200]).fit(r[:300])
+    direct = registry.get(name).build(cfg, warm_start=True).fit(r[:200]).fit(r[:300])     # the driver's refits
     want = expected_target_vol(direct.forecast_variance(r, 4)[300:400])
     np.testing.assert_allclose(res.forecast["F0"].iloc[300:400].to_numpy(), want, rtol=1e-6)
     assert res.forecast["F0"].iloc[:200].isna().all() and res.forecast["F0"].iloc[200:].notna().all()

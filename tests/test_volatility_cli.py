@@ -77,3 +77,11 @@ def test_bad_inputs_exit_2_with_a_clear_message(files, tmp_path):
                   "return": np.random.default_rng(1).normal(0, 0.01, 30)}).to_csv(short, index=False)
     proc = _run("--returns", str(short), "--output", "csv")
     assert proc.returncode == 2 and "104 weekly returns" in proc.stderr and "fix:" in proc.stderr
+    # funds file without two of the funds: the loaders' check (one home), with the CLI's fix
+    funds = pd.read_csv(files["funds"])
+    partial = tmp_path / "funds.csv"
+    funds.iloc[2:].to_csv(partial, index=False)
+    proc = _run("--returns", str(files["returns"]), "--funds", str(partial), *MODELS, "--output", "csv")
+    first, second = funds["fund_id"].iloc[0], funds["fund_id"].iloc[1]
+    assert proc.returncode == 2 and f"fund {first} has returns but no row in the funds file (also: {second})" \
+        in proc.stderr and "leave out --funds" in proc.stderr and not (tmp_path / "fc.csv").exists()

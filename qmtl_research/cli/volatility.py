@@ -27,7 +27,7 @@ DATE_COLUMNS = ("origin", "info_date", "date", "fit_date", "garch_fit_date")
 def _panel(returns: Path, funds: Optional[Path]):
     import pandas as pd
 
-    from qmtl_research.data.loaders import load_funds, load_returns
+    from qmtl_research.data.loaders import load_funds, load_returns, require_fund_rows
     from qmtl_research.data.panel import FundPanel
 
     wide, facts = load_returns(returns)
@@ -35,12 +35,7 @@ def _panel(returns: Path, funds: Optional[Path]):
         meta = pd.DataFrame({"fund_type": "unknown"}, index=pd.Index(list(wide.columns), name="fund_id"))
     else:
         meta = load_funds(funds)
-        absent = [f for f in wide.columns if f not in meta.index]
-        if absent:
-            raise InputError(f"fund {absent[0]} has returns but no row in the funds file"
-                             + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""),
-                             where=f"{facts['first_line'][absent[0]]}; funds file {funds}",
-                             fix="add a row for it to the funds file, or leave out --funds")
+        require_fund_rows(wide, meta, facts, str(funds), fix="add a row for it to the funds file, or leave out --funds")
         meta = meta.loc[list(wide.columns)]
     bench = pd.DataFrame(index=wide.index)
     return FundPanel(wide, meta, bench, source=f"files: {returns.name}", synthetic=False,

@@ -263,6 +263,31 @@ def _read_funds(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
 
 
 
+def require_fund_rows(returns: pd.DataFrame, meta: pd.DataFrame, facts: dict, funds_file: str,
+                      fix: str = "add a row for it to the funds file (or remove its returns)") -> None:
+    """Every fund with returns has a row in the funds file, else :class:`InputError` naming the first.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Wide weekly returns (one column per fund), from :func:`load_returns`.
+    meta : DataFrame
+        The funds file, indexed by ``fund_id`` (:func:`load_funds`).
+    facts : dict
+        :func:`load_returns`' facts (``first_line``: each fund's first line in the returns file).
+    funds_file : str
+        The funds file's name, for the message.
+    fix : str
+        What the user should do.
+    """
+    absent = [f for f in returns.columns if f not in meta.index]
+    if absent:
+        raise InputError(f"fund {absent[0]} has returns but no row in the funds file"
+                         + (f" (also: {v.shorten(absent[1:])})" if len(absent) > 1 else ""),
+                         where=f"{facts['first_line'][absent[0]]}, fund {absent[0]}; funds file {funds_file}",
+                         fix=fix)
+
+
 def load_benchmarks(path: str | Path, frequency: str = "weekly") -> pd.DataFrame:
     """Read and validate a long-form benchmarks file; wide weekly returns by benchmark (daily
     returns compounded within W-FRI weeks when ``frequency="daily"``)."""
@@ -325,12 +350,7 @@ def load_panel(returns_path: str | Path, funds_path: str | Path, benchmarks_path
     returns, facts = load_returns(returns_path, frequency)
     meta, lines = _read_funds(funds_path)
     funds_src = str(Path(funds_path))
-    absent = [f for f in returns.columns if f not in meta.index]
-    if absent:
-        raise InputError(f"fund {absent[0]} has returns but no row in the funds file"
-                         + (f" (also: {v.shorten(absent[1:])})" if len(absent) > 1 else ""),
-                         where=f"{facts['first_line'][absent[0]]}, fund {absent[0]}; funds file {funds_src}",
-                         fix="add a row for it to the funds file (or remove its returns)")
+    require_fund_rows(returns, meta, facts, funds_src)
     first = returns.index[np.argmax(returns.notna().to_numpy(), axis=0)]
     start = pd.DatetimeIndex(meta.loc[list(returns.columns), "inception_date"])
     early = np.flatnonzero(first <= start)

@@ -88,6 +88,23 @@ def _weekly(prices: pd.DataFrame, start: str, end: str) -> pd.DataFrame:
     return weekly.loc[start:end]
 
 
+def _metadata(rows: list[tuple], inception: pd.DatetimeIndex) -> pd.DataFrame:
+    """The funds' metadata frame: ``rows`` of ``(fund_id, name, fund_type, benchmark, ...)``, the
+    inception dates, settlement on 31 December (assumed: these series have no settlement date)
+    and no disclosed grade."""
+    ids = [r[0] for r in rows]
+    metadata = pd.DataFrame({
+        "name": [r[1] for r in rows], "fund_type": [r[2] for r in rows], "benchmark": [r[3] for r in rows],
+        "inception_date": inception.as_unit("us"),
+        "settlement_month": np.full(len(ids), 12, dtype=np.int64),
+        "settlement_day": np.full(len(ids), 31, dtype=np.int64),
+        "disclosed_grade": pd.array([pd.NA] * len(ids), dtype="Int64"),
+    }, index=pd.Index(ids, name="fund_id", dtype="str"))[list(METADATA_COLUMNS)]
+    for c in ("name", "fund_type", "benchmark"):
+        metadata[c] = metadata[c].astype("str")
+    return metadata
+
+
 def build_real_universe(start: str = WINDOW_START, end: str = WINDOW_END, daily: bool = False) -> FundPanel:
     """Build the offline real universe (see the module docstring); ``synthetic=False``;
     ``daily`` adds the daily series."""
@@ -132,16 +149,7 @@ def build_real_universe(start: str = WINDOW_START, end: str = WINDOW_END, daily:
     returns.index = pd.DatetimeIndex(dates, name="date").as_unit("us")
     benchmarks = pd.DataFrame(bench, index=returns.index)
     benchmarks.columns = pd.Index(list(bench), name="benchmark", dtype="str")
-    metadata = pd.DataFrame({
-        "name": [r[1] for r in meta_rows], "fund_type": [r[2] for r in meta_rows],
-        "benchmark": [r[3] for r in meta_rows],
-        "inception_date": pd.DatetimeIndex([r[4] for r in meta_rows]).as_unit("us"),
-        "settlement_month": np.full(len(ids), 12, dtype=np.int64),
-        "settlement_day": np.full(len(ids), 31, dtype=np.int64),
-        "disclosed_grade": pd.array([pd.NA] * len(ids), dtype="Int64"),
-    }, index=pd.Index(ids, name="fund_id", dtype="str"))[list(METADATA_COLUMNS)]
-    for c in ("name", "fund_type", "benchmark"):
-        metadata[c] = metadata[c].astype("str")
+    metadata = _metadata(meta_rows, pd.DatetimeIndex([r[4] for r in meta_rows]))
     notes = {
         "window": f"{returns.index[0].date()}..{returns.index[-1].date()}",
         "last_close": str(stocks_px.index[-1].date()),
@@ -217,15 +225,7 @@ def build_us_1999_2018_universe() -> FundPanel:
     returns.index = pd.DatetimeIndex(dates, name="date").as_unit("us")
     benchmarks = returns[["SPX", "NDX"]].copy()
     benchmarks.columns = pd.Index(["SPX", "NDX"], name="benchmark", dtype="str")
-    metadata = pd.DataFrame({
-        "name": [m[1] for m in meta], "fund_type": [m[2] for m in meta], "benchmark": [m[3] for m in meta],
-        "inception_date": pd.DatetimeIndex([returns.index[0]] * len(ids)).as_unit("us"),
-        "settlement_month": np.full(len(ids), 12, dtype=np.int64),
-        "settlement_day": np.full(len(ids), 31, dtype=np.int64),
-        "disclosed_grade": pd.array([pd.NA] * len(ids), dtype="Int64"),
-    }, index=pd.Index(ids, name="fund_id", dtype="str"))[list(METADATA_COLUMNS)]
-    for c in ("name", "fund_type", "benchmark"):
-        metadata[c] = metadata[c].astype("str")
+    metadata = _metadata(meta, pd.DatetimeIndex([returns.index[0]] * len(ids)))
     notes = {"window": f"{returns.index[0].date()}..{returns.index[-1].date()}",
              "constructed": [f"BLEND_{eq:02d}_{ca:02d}" for eq, ca in US_1999_2018_BLENDS],
              "settlement": "31 December for every series (assumption)"}

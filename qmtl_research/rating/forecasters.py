@@ -24,6 +24,7 @@ import pandas as pd
 
 from qmtl_research.data.panel import FundPanel
 from qmtl_research.errors import InputError
+from qmtl_research.volatility.names import GARCH_LSTM
 
 Forecaster = Callable[[FundPanel, pd.DataFrame], pd.DataFrame]
 FORECAST_COLUMNS = ["fund_id", "prediction_date", "forecast_vol_pct", "method"]
@@ -69,7 +70,7 @@ class PanelForecaster:
         GARCH-LSTM).
     """
 
-    def __init__(self, forecasts: pd.DataFrame, model: str = "GARCH-LSTM"):
+    def __init__(self, forecasts: pd.DataFrame, model: str = GARCH_LSTM):
         self.forecasts = forecasts
         self.model = model
         self.name = f"{model} (stage-1 walk-forward panel)"

@@ -255,6 +255,19 @@ class GradeSVC(ClassifierMixin, BaseEstimator):
 
 class _ColumnGrade(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
+        """Record the grades seen (``classes_``); nothing is learned, the grade is read from one column.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Stage-2 samples (not read: the rule needs no fitted state).
+        y : array-like of int
+            The grades (1..6) of the training samples.
+
+        Returns
+        -------
+        self
+        """
         y = np.asarray(y).astype(int)
         self.classes_ = np.unique(y)
         return self

@@ -13,6 +13,7 @@ import pandas as pd
 from qmtl_research.reporting.report_data import ReportData
 from qmtl_research.reporting import sections
 from qmtl_research.reporting.sections import _kv, figure, md, money, not_available, table
+from qmtl_research.volatility.names import GARCH_LSTM
 
 def loss_concentration(vol) -> None:
     """Each stage-1 loss beside its robust summaries, the losses one fund dominates, and the top
@@ -77,7 +78,7 @@ def volatility(rep: ReportData) -> None:
                           f"at size {vol.config.get('mcs_size', 0.1)}", index=False)
     challengers = views.challengers(vol)
     if challengers is not None:
-        validated = s.get("validated_model", vol.config.get("validated_model", "GARCH-LSTM"))
+        validated = s.get("validated_model", vol.config.get("validated_model", GARCH_LSTM))
         md(f"Challengers against the model under validation, **{validated}** (best challenger: "
            f"{s.get('best_challenger') or 'none'}): the Diebold-Mariano statistic of each model's weekly loss minus "
            f"{validated}'s (positive = worse than {validated}; HAC variance with 3 lags, Harvey-Leybourne-Newbold "

@@ -34,8 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qmtl_research.risk.backtests import Empirical, LocationScale, run_panel
 from qmtl_research.risk.backtests.suite import P_VALUES
+from qmtl_research.volatility.names import EWMA, GARCH
 
-MODELS = ("GARCH", "FHS-GARCH", "EWMA", "Historical")
+#: the VaR/ES models; GARCH and EWMA carry the stage-1 models' names (volatility/names.py)
+FHS_GARCH, HISTORICAL = "FHS-GARCH", "Historical"
+MODELS = (GARCH, FHS_GARCH, EWMA, HISTORICAL)
 FORECAST_COLUMNS = ["fund_id", "fund_type", "origin", "model", "return", "sigma", "pit"]
 
 
@@ -233,7 +236,7 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
     n_weeks = len(rets.index)
     values = rets.to_numpy(dtype=float)
     pos_of = pd.Series(np.arange(len(grid)), index=grid)
-    models = [m for m in MODELS if use_garch or m not in ("GARCH", "FHS-GARCH")]
+    models = [m for m in MODELS if use_garch or m not in (GARCH, FHS_GARCH)]
     parts, dists, skipped = {m: [] for m in models}, {m: [] for m in models}, []
     ftype = panel.drop_duplicates("fund_id").set_index("fund_id")["fund_type"]
 
@@ -270,7 +273,7 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
             if ok.any():
                 pit[ok] = law.cdf(np.nan_to_num(realised[ok]))
                 pit[ok & ~np.isfinite(realised)] = np.nan
-            add("GARCH", ok, mu, sig, lambda m, law=law: law, pit, "no GARCH estimation in force at the origin")
+            add(GARCH, ok, mu, sig, lambda m, law=law: law, pit, "no GARCH estimation in force at the origin")
             # FHS: standardised residuals of every week before t
             zs = (r_all - g_mu[:n_weeks, j]) / g_sigma[:n_weeks, j]
             zs_f = zs[first:]
@@ -278,7 +281,7 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
             win = np.where(np.arange(L)[None, :] < before[:, None], zs_f[None, :], np.nan)
             tail, counts, pitf = _empirical_rows(win, np.nan_to_num(mu), np.where(ok, sig, 1.0), realised, levels)
             okf = ok & (counts >= 2)
-            add("FHS-GARCH", okf, mu, sig,
+            add(FHS_GARCH, okf, mu, sig,
                 lambda m, tail=tail, counts=counts: Empirical(tail[m], counts[m]), pitf,
                 "no GARCH estimation in force at the origin")
         # EWMA
@@ -294,7 +297,7 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
         pit_e = np.full(t.size, np.nan)
         if oke.any():
             pit_e[oke] = np.where(np.isfinite(realised[oke]), law_e.cdf(np.nan_to_num(realised[oke])), np.nan)
-        add("EWMA", oke, zero, sig_e, lambda m, law=law_e: law, pit_e,
+        add(EWMA, oke, zero, sig_e, lambda m, law=law_e: law, pit_e,
             f"fewer than {cfg.ewma_min_obs} returns before the origin")
         # historical
         W = cfg.historical_window
@@ -304,7 +307,7 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
         win = np.where(idx < padded.size, win, np.nan)
         okh = np.minimum(before, W) >= cfg.historical_min_obs
         tail, counts, pith = _empirical_rows(win, zero, np.ones(t.size), realised, levels)
-        add("Historical", okh, zero, np.full(t.size, np.nan),
+        add(HISTORICAL, okh, zero, np.full(t.size, np.nan),
             lambda m, tail=tail, counts=counts: Empirical(tail[m], counts[m]), pith,
             f"fewer than {cfg.historical_min_obs} returns before the origin")
 
@@ -328,7 +331,7 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
             frame = pd.DataFrame({"series": sub["fund_id"].to_numpy(), "date": sub["origin"].to_numpy(),
                                   "return": sub["return"].to_numpy(), "var": sub[f"var_{key}"].to_numpy(),
                                   "es": sub[f"es_{key}"].to_numpy(), "pit": sub["pit"].to_numpy()})
-            if model != "Historical":
+            if model != HISTORICAL:
                 frame["scale"] = sub["sigma"].to_numpy()
             pooled, per, skip = run_panel(frame, lv, dsub, n_sims=cfg.n_sims, seed=cfg.seed, min_obs=2,
                                           dq_lags=cfg.dq_lags, de_lags=cfg.de_lags, zone_days=cfg.zone_weeks)
@@ -351,7 +354,7 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
         bt = bt[front + [c for c in bt.columns if c not in front]]
     not_tested = pd.DataFrame(skipped, columns=["fund_id", "origin", "model", "reason"])
     for f in g_fail:
-        not_tested.loc[len(not_tested)] = {"fund_id": f["fund_id"], "origin": pd.NaT, "model": "GARCH",
+        not_tested.loc[len(not_tested)] = {"fund_id": f["fund_id"], "origin": pd.NaT, "model": GARCH,
                                            "reason": f["message"]}
     summary = _summary(bt, cfg, models, n_total, not_tested)
     return FundRisk(forecasts=forecasts, backtests=bt, not_tested=not_tested, summary=summary)

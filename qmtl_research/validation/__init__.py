@@ -15,8 +15,7 @@ engine and its pandas/scipy/sklearn stack.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qmtl_research.lazy import lazy_exports
 
 #: public name -> the submodule that is its home
 _HOMES = {
@@ -36,14 +35,4 @@ _HOMES = {
 __all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

@@ -47,9 +47,40 @@ class _CoreRule(RuleBase):
         return ctx.batch, ctx.index
 
     def error_result(self, errs: list[str], on_error: str) -> RuleResult:
-        """The rule's verdict when a metric it reads is not a number (``validation.on_error``)."""
+        """The rule's verdict when a metric it reads is not a number (``validation.on_error``).
+
+        Parameters
+        ----------
+        errs : list of str
+            The errors (``section.metric: what``).
+        on_error : str
+            The verdict an error gives (the policy's ``validation.on_error``).
+
+        Returns
+        -------
+        RuleResult
+        """
         return _result(self.name, on_error, self.severity, self.owner, "rule_error", "; ".join(errs), [self.name],
                        {"error": errs})
+
+    def section_error(self, batch: CoreBatch, i: int, section: str) -> RuleResult | None:
+        """:meth:`error_result` of run ``i``'s errors in metrics of ``section``; None when there are none.
+
+        Parameters
+        ----------
+        batch : CoreBatch
+            The batch pass.
+        i : int
+            The run's position in it.
+        section : str
+            The metric section (``"sample"``, ``"robustness"``).
+
+        Returns
+        -------
+        RuleResult or None
+        """
+        errs = [e for e in batch.errors[i] if e.startswith(f"{section}.")]
+        return self.error_result(errs, batch.on_error) if errs else None
 
 
 class DataCurrencyRule(_CoreRule):
@@ -98,9 +129,8 @@ class SampleRule(_CoreRule):
     def evaluate(self, metrics: Mapping[str, Any], ctx: RuleContext) -> RuleResult:
         """The rule's verdict on run ``ctx.index``."""
         batch, i = self.batch_of(ctx)
-        errs = [e for e in batch.errors[i] if e.startswith("sample.")]
-        if errs:
-            return self.error_result(errs, batch.on_error)
+        if (error := self.section_error(batch, i, "sample")) is not None:
+            return error
         sample_checks = batch.section_checks(i, "sample")
         sev, own, tags = self.severity, self.owner, list(self.tags)
         failing = [c for c in sample_checks if c.status == "fail" or c.value is None]   # missing always fails
@@ -217,9 +247,8 @@ class RobustnessRule(_CoreRule):
     def evaluate(self, metrics: Mapping[str, Any], ctx: RuleContext) -> RuleResult:
         """The rule's verdict on run ``ctx.index``."""
         batch, i = self.batch_of(ctx)
-        errs = [e for e in batch.errors[i] if e.startswith("robustness.")]
-        if errs:
-            return self.error_result(errs, batch.on_error)
+        if (error := self.section_error(batch, i, "robustness")) is not None:
+            return error
         view: MetricView = batch.views[i]
         ext_checks: list[Check] = batch.section_checks(i, "robustness", extension_only=True)
         cfg = self.config

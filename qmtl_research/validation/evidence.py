@@ -31,6 +31,7 @@ from qmtl_research.conventions import TRADING_DAYS_PER_YEAR, WEEKS_PER_YEAR
 
 from qmtl_research.results import DataResults, RatingResults, RiskResults, VolatilityResults
 from qmtl_research.validation.metrics import benchmark_block, compute_metric_blocks
+from qmtl_research.volatility.names import GARCH
 
 Results = Mapping[tuple[str, str], Any]
 PERIODS_PER_YEAR = {"weekly": WEEKS_PER_YEAR, "daily": TRADING_DAYS_PER_YEAR, "monthly": 12}
@@ -72,7 +73,7 @@ def rating_block(rating: RatingResults) -> dict:
 #: the ES p-values the var_backtest rule can judge (risk.backtests.suite columns)
 ES_P_VALUE_KEYS = ("z1_p", "z2_p", "mf_p", "de_u_p", "de_c_p")
 #: the fund-level headline of ``models.var_backtest``: the stage-1 GARCH at the Basel 99 % level
-FUND_HEADLINE = ("GARCH", 0.99)
+FUND_HEADLINE = (GARCH, 0.99)
 
 
 def _finite(v):

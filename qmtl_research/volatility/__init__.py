@@ -11,25 +11,33 @@ Main entry points: :func:`run_stage1` (-> :class:`Stage1Result`), :func:`forecas
 :class:`GarchVolatility` (the one GARCH(1,1) estimation home), the estimators in
 :mod:`.models`, :func:`realized_vol` and :func:`expected_target_vol` (the map from
 variance forecasts to the expected target).
-"""
-from qmtl_research.volatility.config import GarchConfig, HighVolRegime, LSTMConfig, Stage1Config
-from qmtl_research.volatility.garch import GarchVolatility, fit_garch_series
-from qmtl_research.volatility.garch_panel import GarchPanelResult, fit_garch_panel, garch_walk_forward
-from qmtl_research.volatility.garch_result import GarchFitResult
-from qmtl_research.volatility.lookup import forecasts_for
-from qmtl_research.volatility.models import GarchLSTMVolatility, LSTMVolatility, NaiveVolatility
-from qmtl_research.volatility.pipeline import Stage1Result, run_stage1
-from qmtl_research.volatility.registry import ModelSpec, VolatilityModel, make_model, register, unregister
-from qmtl_research.volatility.samples import build_inputs, build_samples
-from qmtl_research.volatility.splits import default_test_start, walk_forward_schedule
-from qmtl_research.volatility.targets import (REGULATORY_WINDOW, STAGE2_WINDOW, TARGET_WINDOW, expected_sample_std,
-                                              expected_target_vol, realized_vol, regulatory_vol, stage2_vol)
 
-__all__ = [
-    "ModelSpec", "VolatilityModel", "register", "unregister", "GarchConfig", "HighVolRegime", "LSTMConfig", "Stage1Config",
-    "GarchFitResult", "GarchPanelResult", "GarchVolatility", "fit_garch_panel", "fit_garch_series", "garch_walk_forward",
-    "forecasts_for", "GarchLSTMVolatility", "LSTMVolatility", "NaiveVolatility", "make_model",
-    "Stage1Result", "run_stage1", "build_inputs", "build_samples", "default_test_start", "walk_forward_schedule",
-    "REGULATORY_WINDOW", "STAGE2_WINDOW", "TARGET_WINDOW", "expected_sample_std", "expected_target_vol",
-    "realized_vol", "regulatory_vol", "stage2_vol",
-]
+The names below are loaded on first use (PEP 562), so importing one light submodule
+(:mod:`.names`, :mod:`.config`) does not load the GARCH engine's jax or Keras.
+"""
+from __future__ import annotations
+
+from qmtl_research.lazy import lazy_exports
+
+#: public name -> the submodule that is its home
+_HOMES = {
+    "GarchConfig": "config", "HighVolRegime": "config", "LSTMConfig": "config", "Stage1Config": "config",
+    "GarchVolatility": "garch", "fit_garch_series": "garch",
+    "GarchPanelResult": "garch_panel", "fit_garch_panel": "garch_panel", "garch_walk_forward": "garch_panel",
+    "GarchFitResult": "garch_result",
+    "forecasts_for": "lookup",
+    "GarchLSTMVolatility": "models", "LSTMVolatility": "models", "NaiveVolatility": "models",
+    "Stage1Result": "pipeline", "run_stage1": "pipeline",
+    "ModelSpec": "registry", "VolatilityModel": "registry", "make_model": "registry", "register": "registry",
+    "unregister": "registry",
+    "build_inputs": "samples", "build_samples": "samples",
+    "default_test_start": "splits", "walk_forward_schedule": "splits",
+    "REGULATORY_WINDOW": "targets", "STAGE2_WINDOW": "targets", "TARGET_WINDOW": "targets",
+    "expected_sample_std": "targets", "expected_target_vol": "targets", "realized_vol": "targets",
+    "regulatory_vol": "targets", "stage2_vol": "targets",
+}
+
+__all__ = sorted(_HOMES)
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

@@ -5,7 +5,9 @@ weekly simple returns (fractions), driven by :mod:`~qmtl_research.volatility.ser
 GARCH(1,1): estimated at each refit date on the returns strictly before it, then filtered
 through the fund's history to forecast the variances of the 4 weeks after each origin,
 which :func:`~qmtl_research.volatility.targets.expected_target_vol` maps to the expected
-1-month target (the same map as GARCH's).
+1-month target (the same map as GARCH's). Each is also a scikit-learn estimator: ``fit(X, y=None)``
+with ``X`` the fund's returns (1-D or one column), hyper-parameters in ``__init__`` only (checked
+when fitting), learned attributes ending in ``_`` (``tests/test_sklearn_estimator_checks.py``).
 
 * :class:`EWMAVolatility` - RiskMetrics: ``h_t = lam h_t-1 + (1 - lam) r_t-1^2`` with
   ``lam = 0.94``, zero mean, started at arch's backcast (the exponentially weighted mean
@@ -28,13 +30,16 @@ which :func:`~qmtl_research.volatility.targets.expected_target_vol` maps to the 
   below ``floor_share`` x the training variance is raised to it (counted in the flags).
 
 Over 400 lines because the three challengers are short classes that share the protocol's
-helpers (returns checks, backcast, rolling means) and each public method carries a numpy docstring.
+helpers (returns checks, backcast, rolling means), and each documents its parameters, learned
+attributes and public methods (numpy docstrings).
 """
 from __future__ import annotations
 
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from qmtl_research.errors import InputError
 from qmtl_research.volatility.targets import TARGET_WINDOW
@@ -46,13 +51,24 @@ PCT = 100.0                 # GJR is estimated on returns in percent (arch's rec
 GRID_STARTS = 3             # GJR: starts from the best points of arch's grid (1 missed arch's optimum on a sweep)
 
 
-def _as_returns(returns, min_obs: int, who: str) -> np.ndarray:
-    r = np.asarray(returns, dtype=float)
+def _as_returns(X, min_obs: int, who: str) -> np.ndarray:
+    """One fund's returns from ``X``: a 1-D series or one column (scikit-learn's ``(n_samples, 1)``)."""
+    where = f"{who}.fit(X)"
+    if np.iscomplexobj(X):
+        raise InputError(f"{who}: returns must be a real 1-D series or one column", where=where,
+                         fix="pass one fund's contiguous weekly returns (fractions)")
+    try:
+        r = np.asarray(X, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{who}: returns are not numbers ({exc})", where=where,
+                         fix="pass one fund's contiguous weekly returns (fractions)") from None
+    if r.ndim == 2 and r.shape[1] == 1:
+        r = r[:, 0]
     if r.ndim != 1 or not np.isfinite(r).all():
-        raise InputError(f"{who}: returns must be one finite 1-D series", where=f"{who}.fit(returns)",
-                         fix="pass one fund's contiguous weekly returns")
+        raise InputError(f"{who}: returns must be one finite 1-D series (or one column), got shape {r.shape}",
+                         where=where, fix="pass one fund's contiguous weekly returns")
     if len(r) < min_obs:
-        raise InputError(f"{who}: {len(r)} returns, at least {min_obs} needed", where=f"{who}.fit(returns)",
+        raise InputError(f"{who}: {len(r)} returns, at least {min_obs} needed", where=where,
                          fix="estimate on a longer history")
     return r
 
@@ -80,32 +96,41 @@ def ewma_backcast(returns: np.ndarray, lam: float = RISKMETRICS_LAMBDA, n: int =
     return float(np.sum(w / w.sum() * r ** 2))
 
 
-class EWMAVolatility:
+class EWMAVolatility(BaseEstimator):
     """RiskMetrics EWMA variance (see the module docstring).
+
+    A scikit-learn estimator (parameters in ``__init__`` only, learned attributes end in ``_``)
+    that is also a :class:`~qmtl_research.volatility.registry.VolatilityModel`.
 
     Parameters
     ----------
     lam : float
-        The decay (0.94: RiskMetrics' weekly/daily value).
+        The decay (0.94: RiskMetrics' weekly/daily value), in (0, 1).
     min_obs : int
         Returns :meth:`fit` needs (the backcast's window by default).
+
+    Attributes
+    ----------
+    backcast_ : float
+        The pre-sample variance (fraction^2 per week).
+    n_obs_ : int
+        Returns of the last fit.
     """
 
     def __init__(self, lam: float = RISKMETRICS_LAMBDA, min_obs: int = BACKCAST_OBS):
-        if not 0.0 < lam < 1.0:
-            raise InputError(f"EWMA lambda {lam} is outside (0, 1)", where="EWMAVolatility(lam=...)",
-                             fix="use 0.94 (RiskMetrics)")
         self.lam = lam
         self.min_obs = min_obs
 
     @classmethod
-    def from_config(cls, config) -> "EWMAVolatility":
+    def from_config(cls, config, warm_start: bool = False) -> "EWMAVolatility":
         """The model with the stage-1 defaults (``lam`` 0.94).
 
         Parameters
         ----------
         config : Stage1Config
             The stage-1 configuration (unused beyond the defaults).
+        warm_start : bool
+            Unused: nothing is estimated, so a refit has nothing to start from.
 
         Returns
         -------
@@ -113,20 +138,25 @@ class EWMAVolatility:
         """
         return cls()
 
-    def fit(self, returns) -> "EWMAVolatility":
+    def fit(self, X, y=None) -> "EWMAVolatility":
         """Take the backcast from the first returns of the sample (nothing else is estimated).
 
         Parameters
         ----------
-        returns : ndarray
+        X : array-like, shape (n,) or (n, 1)
             One fund's weekly simple returns (fractions, oldest first; at least ``min_obs``).
+        y : None
+            Ignored (scikit-learn's signature).
 
         Returns
         -------
         EWMAVolatility
             ``self``.
         """
-        r = _as_returns(returns, self.min_obs, names.EWMA)
+        if not 0.0 < self.lam < 1.0:
+            raise InputError(f"EWMA lambda {self.lam} is outside (0, 1)", where="EWMAVolatility(lam=...)",
+                             fix="use 0.94 (RiskMetrics)")
+        r = _as_returns(X, self.min_obs, names.EWMA)
         self.backcast_ = ewma_backcast(r, self.lam)
         self.n_obs_ = len(r)
         return self
@@ -144,6 +174,7 @@ class EWMAVolatility:
         ndarray, shape (n + 1,)
             One-step variances (fraction^2 per week).
         """
+        check_is_fitted(self)
         from scipy.signal import lfilter
 
         r2 = np.asarray(returns, dtype=float) ** 2
@@ -165,6 +196,7 @@ class EWMAVolatility:
         ndarray, shape (n + 1, horizon)
             Variance forecasts (fraction^2 per week); row ``i`` uses ``returns[:i]``.
         """
+        check_is_fitted(self)
         return np.repeat(self.variances(returns)[:, None], horizon, axis=1)
 
     def diagnostics(self) -> dict:
@@ -175,19 +207,37 @@ class EWMAVolatility:
         -------
         dict
         """
+        check_is_fitted(self)
         return {"params": {"lambda": self.lam, "backcast": self.backcast_}, "loglik": float("nan"),
                 "n_obs": self.n_obs_, "flags": ""}
 
 
-class GJRGarchVolatility:
+class GJRGarchVolatility(BaseEstimator):
     """GJR-GARCH(1,1) with a constant mean, Gaussian likelihood: arch's model and objective.
+
+    A scikit-learn estimator (parameters in ``__init__`` only, learned attributes end in ``_``)
+    that is also a :class:`~qmtl_research.volatility.registry.VolatilityModel`.
 
     Parameters
     ----------
     min_obs : int
         Returns :meth:`fit` needs (>= 75 so arch's backcast uses estimation data only).
     warm_start : bool
-        Also start a refit from the previous estimates (the best start wins).
+        Also start a refit from the previous estimates (the best start wins), as scikit-learn's
+        ``warm_start``.
+
+    Attributes
+    ----------
+    params_ : ndarray
+        ``mu, omega, alpha, gamma, beta`` in percent units (arch on ``100 r``).
+    loglik_ : float
+        arch's Gaussian log-likelihood of ``100 r`` at ``params_``.
+    backcast_ : float
+        arch's pre-sample variance (percent^2).
+    n_obs_ : int
+        Returns of the last fit.
+    flags_ : str
+        What went wrong in the last fit ("" when nothing).
     """
 
     PARAMS = ("mu", "omega", "alpha", "gamma", "beta")
@@ -197,19 +247,21 @@ class GJRGarchVolatility:
         self.warm_start = warm_start
 
     @classmethod
-    def from_config(cls, config) -> "GJRGarchVolatility":
+    def from_config(cls, config, warm_start: bool = False) -> "GJRGarchVolatility":
         """The model with the GARCH settings' ``min_train_obs``.
 
         Parameters
         ----------
         config : Stage1Config
             The stage-1 configuration (``garch.min_train_obs``).
+        warm_start : bool
+            Start each refit also from the previous estimates (the walk-forward's refits).
 
         Returns
         -------
         GJRGarchVolatility
         """
-        return cls(min_obs=config.garch.min_train_obs)
+        return cls(min_obs=config.garch.min_train_obs, warm_start=warm_start)
 
     @staticmethod
     def _model(returns):
@@ -218,7 +270,7 @@ class GJRGarchVolatility:
         return arch_model(PCT * np.asarray(returns, dtype=float), mean="Constant", vol="GARCH", p=1, o=1, q=1,
                           dist="normal", rescale=False)
 
-    def fit(self, returns) -> "GJRGarchVolatility":
+    def fit(self, X, y=None) -> "GJRGarchVolatility":
         """Estimate arch's model by :func:`~qmtl_research.volatility.gjr_likelihood.fit_gjr`
         (analytic gradient) from the 3 best points of arch's start grid and, for a refit, the
         previous estimates; arch's own fit when that optimum did not converge or its variances
@@ -226,17 +278,30 @@ class GJRGarchVolatility:
 
         Parameters
         ----------
-        returns : ndarray
+        X : array-like, shape (n,) or (n, 1)
             One fund's weekly simple returns (fractions, oldest first; at least ``min_obs``).
+        y : None
+            Ignored (scikit-learn's signature).
 
         Returns
         -------
         GJRGarchVolatility
             ``self`` (parameters in percent units, as arch on ``100 r``).
         """
+        r = _as_returns(X, self.min_obs, names.GJR_GARCH)
+        notes = self._estimate(r)
+        self.n_obs_ = len(r)
+        self.backcast_ = ewma_backcast(PCT * r - self.params_[0])     # arch's, from the fit sample
+        alpha, gamma, beta = self.params_[2], self.params_[3], self.params_[4]
+        if alpha + gamma / 2 + beta >= 0.999:
+            notes.append("persistence alpha + gamma/2 + beta >= 0.999")
+        self.flags_ = "; ".join(notes)
+        return self
+
+    def _estimate(self, r: np.ndarray) -> list[str]:
+        """The estimation itself: sets ``params_`` and ``loglik_``, returns the notes for the flags."""
         from qmtl_research.volatility.gjr_likelihood import GJRSample, fit_gjr, grid_starts
 
-        r = _as_returns(returns, self.min_obs, names.GJR_GARCH)
         sample = GJRSample.of(PCT * r)
         starts = grid_starts(sample, GRID_STARTS)
         if self.warm_start and hasattr(self, "params_"):
@@ -249,13 +314,7 @@ class GJRGarchVolatility:
             notes = self._fit_arch(r, fit)
             if fit.within_bounds and np.isfinite(fit.loglik) and fit.loglik > self.loglik_:
                 self.params_, self.loglik_ = fit.params, fit.loglik
-        self.n_obs_ = len(r)
-        self.backcast_ = ewma_backcast(PCT * r - self.params_[0])     # arch's, from the fit sample
-        alpha, gamma, beta = self.params_[2], self.params_[3], self.params_[4]
-        if alpha + gamma / 2 + beta >= 0.999:
-            notes.append("persistence alpha + gamma/2 + beta >= 0.999")
-        self.flags_ = "; ".join(notes)
-        return self
+        return notes
 
     def _fit_arch(self, r, fit) -> list[str]:
         """arch's fit (its start values, then ``fit``'s optimum); keeps the better likelihood.
@@ -297,6 +356,7 @@ class GJRGarchVolatility:
         ndarray, shape (n + 1,)
             One-step variances, percent^2 per week.
         """
+        check_is_fitted(self)
         from scipy.signal import lfilter
 
         mu, omega, alpha, gamma, beta = self.params_
@@ -322,6 +382,7 @@ class GJRGarchVolatility:
         ndarray, shape (n + 1, horizon)
             Variance forecasts, fraction^2 per week; row ``i`` uses ``returns[:i]``.
         """
+        check_is_fitted(self)
         _, omega, alpha, gamma, beta = self.params_
         out = np.empty((len(returns) + 1, horizon))
         out[:, 0] = self.variances(returns)
@@ -337,6 +398,7 @@ class GJRGarchVolatility:
         -------
         dict
         """
+        check_is_fitted(self)
         return {"params": dict(zip(self.PARAMS, map(float, self.params_))), "loglik": self.loglik_,
                 "n_obs": self.n_obs_, "flags": self.flags_}
 
@@ -361,8 +423,11 @@ def rolling_mean_before(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-class HARVolatility:
+class HARVolatility(BaseEstimator):
     """HAR on weekly realised-variance proxies (see the module docstring).
+
+    A scikit-learn estimator (parameters in ``__init__`` only, learned attributes end in ``_``)
+    that is also a :class:`~qmtl_research.volatility.registry.VolatilityModel`.
 
     Parameters
     ----------
@@ -373,24 +438,42 @@ class HARVolatility:
     floor_share : float
         Lower bound of a forecast, as a share of the training sample's variance.
     min_obs : int
-        Returns :meth:`fit` needs.
+        Returns :meth:`fit` needs; :meth:`fit` also needs ``max(lags) + horizon + len(lags) + 5``
+        (enough regression rows for the coefficients).
+
+    Attributes
+    ----------
+    mean_ : float
+        The training sample's mean return.
+    params_ : ndarray
+        OLS coefficients ``const, rv_1w, rv_4w, rv_13w``.
+    floor_ : float
+        The forecasts' lower bound (fraction^2 per week).
+    n_floored_ : int
+        In-sample fitted values below the floor.
+    rsquared_ : float
+        The regression's R^2.
+    n_obs_ : int
+        Returns of the last fit.
     """
 
     def __init__(self, lags: tuple[int, ...] = (1, 4, 13), horizon: int = TARGET_WINDOW, floor_share: float = 0.05,
                  min_obs: int = BACKCAST_OBS):
-        self.lags = tuple(lags)
+        self.lags = lags
         self.horizon = horizon
         self.floor_share = floor_share
-        self.min_obs = max(min_obs, max(self.lags) + horizon + len(self.lags) + 5)
+        self.min_obs = min_obs
 
     @classmethod
-    def from_config(cls, config) -> "HARVolatility":
+    def from_config(cls, config, warm_start: bool = False) -> "HARVolatility":
         """The model with the stage-1 horizon and the GARCH settings' ``min_train_obs``.
 
         Parameters
         ----------
         config : Stage1Config
             The stage-1 configuration (``horizon``, ``garch.min_train_obs``).
+        warm_start : bool
+            Unused: least squares has no starting point.
 
         Returns
         -------
@@ -416,13 +499,16 @@ class HARVolatility:
         e2 = (np.asarray(returns, dtype=float) - mean) ** 2
         return np.column_stack([np.ones(len(e2) + 1), *[rolling_mean_before(e2, k) for k in self.lags]])
 
-    def fit(self, returns) -> "HARVolatility":
+    def fit(self, X, y=None) -> "HARVolatility":
         """OLS (statsmodels) on the origins whose inputs and whole target month lie in the sample.
 
         Parameters
         ----------
-        returns : ndarray
-            One fund's weekly simple returns (fractions, oldest first; at least ``min_obs``).
+        X : array-like, shape (n,) or (n, 1)
+            One fund's weekly simple returns (fractions, oldest first; at least ``min_obs`` and
+            ``max(lags) + horizon + len(lags) + 5``).
+        y : None
+            Ignored (scikit-learn's signature).
 
         Returns
         -------
@@ -431,7 +517,8 @@ class HARVolatility:
         """
         import statsmodels.api as sm
 
-        r = _as_returns(returns, self.min_obs, names.HAR)
+        lags = tuple(self.lags)
+        r = _as_returns(X, max(self.min_obs, max(lags) + self.horizon + len(lags) + 5), names.HAR)
         self.mean_ = float(r.mean())
         x = self.design(r, self.mean_)
         e2 = (r - self.mean_) ** 2
@@ -464,6 +551,7 @@ class HARVolatility:
         ndarray, shape (n + 1, horizon)
             Variance forecasts, fraction^2 per week; row ``i`` uses ``returns[:i]``.
         """
+        check_is_fitted(self)
         if horizon != self.horizon:
             raise InputError(f"HAR was built for a {self.horizon}-week month, asked for {horizon}",
                              where="HARVolatility.forecast_variance", fix="build it with horizon=...")
@@ -479,6 +567,7 @@ class HARVolatility:
         -------
         dict
         """
+        check_is_fitted(self)
         names = ["const", *[f"rv_{k}w" for k in self.lags]]
         flags = (f"{self.n_floored_} in-sample forecasts below the floor ({self.floor_share:g} x sample variance)"
                  if self.n_floored_ else "")

@@ -74,6 +74,15 @@ def _variance_path(eps2: np.ndarray, omega, alpha, beta, backcast) -> np.ndarray
     return h
 
 
+def _filtered(b: "_Batch", theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Residuals ``y - mu``, their squares and the one-step variances ``h`` on the batch's rows at
+    ``theta`` (``mu, omega, alpha, beta`` per column; backcast fixed)."""
+    mu, omega, alpha, beta = theta.T
+    eps = b.y - mu
+    eps2 = eps ** 2
+    return eps, eps2, _variance_path(eps2, omega, alpha, beta, b.backcast)[:-1]
+
+
 @dataclass
 class _Batch:
     y: np.ndarray          # (L, N) left-aligned observations, 0 beyond each length
@@ -104,10 +113,7 @@ def _loglik(b: _Batch, theta: np.ndarray) -> np.ndarray:
 
 def _loglik_numpy(b: _Batch, theta: np.ndarray) -> np.ndarray:
     """:func:`_loglik` with numpy, a Python loop over weeks (the reference for the compiled kernel)."""
-    mu, omega, alpha, beta = theta.T
-    eps = b.y - mu
-    eps2 = eps ** 2
-    h = _variance_path(eps2, omega, alpha, beta, b.backcast)[:-1]
+    _, eps2, h = _filtered(b, theta)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         terms = np.where(b.mask, LOG_2PI + np.log(h) + eps2 / h, 0.0)
         ll = -0.5 * _tsum(terms)
@@ -153,10 +159,8 @@ def _derivatives_numpy(b: _Batch, theta: np.ndarray):
     ``sum 0.5 (a - 1)/h d2h - 0.5 (2a - 1)/h^2 dh dh' - e/h^2 (dh [mu]' + [mu] dh') - [mu][mu]'/h``;
     expected information ``sum 0.5 dh dh' / h^2 + [mu][mu]'/h``.
     """
-    mu, omega, alpha, beta = theta.T
-    eps = b.y - mu
-    eps2 = eps ** 2
-    h = _variance_path(eps2, omega, alpha, beta, b.backcast)[:-1]
+    _, _, alpha, beta = theta.T
+    eps, eps2, h = _filtered(b, theta)
     n_rows, n_cols = eps.shape
     # state[t] = (dh/dmu, dh/domega, dh/dalpha, dh/dbeta, the six second derivatives of _SECOND)
     state = np.empty((n_rows, n_cols, 10))
@@ -209,9 +213,7 @@ def _derivatives_numpy(b: _Batch, theta: np.ndarray):
 def _residual_df(b: _Batch, theta: np.ndarray) -> np.ndarray:
     """Student-t degrees of freedom of each column's standardised residuals ``(y - mu) / sqrt(h)``
     at the estimates (:func:`~qmtl_research.volatility.innovations.fit_student_t_df`)."""
-    mu, omega, alpha, beta = theta.T
-    eps = b.y - mu
-    h = _variance_path(eps ** 2, omega, alpha, beta, b.backcast)[:-1]
+    eps, _, h = _filtered(b, theta)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(b.mask, eps / np.sqrt(h), 0.0)
     return fit_student_t_df(z, b.mask)

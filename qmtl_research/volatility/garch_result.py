@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from qmtl_research.volatility.garch_engine import (PARAM_NAMES, _Batch, _derivatives_numpy, _variance_path)
+from qmtl_research.volatility.garch_engine import PARAM_NAMES, _Batch, _derivatives_numpy, _filtered
 
 
 @dataclass(frozen=True)
@@ -147,10 +147,8 @@ def observation_scores(b: _Batch, theta: np.ndarray) -> np.ndarray:
         ``d l_t / d theta`` for every observation ``t`` (0 on masked rows), with
         ``d l_t = 0.5 (e_t^2 / h_t - 1) / h_t dh_t + e_t / h_t [mu]``.
     """
-    mu, omega, alpha, beta = theta.T
-    eps = b.y - mu
-    eps2 = eps ** 2
-    h = _variance_path(eps2, omega, alpha, beta, b.backcast)[:-1]
+    _, _, alpha, beta = theta.T
+    eps, eps2, h = _filtered(b, theta)
     n_rows, n_cols = eps.shape
     dh = np.empty((n_rows, n_cols, 4))
     dh[0] = np.column_stack([np.zeros(n_cols), np.ones(n_cols), b.backcast, b.backcast])

@@ -282,7 +282,7 @@ def _challenger(cls_name):
     def build(config, warm_start=False):
         import qmtl_research.volatility.challengers as challengers
 
-        return getattr(challengers, cls_name).from_config(config)
+        return getattr(challengers, cls_name).from_config(config, warm_start=warm_start)
     return build
 
 
