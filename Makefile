@@ -118,7 +118,7 @@ OTHER_NUMERICS = OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1 OMP_NUM_THREAD
 # pytest 9 with xdist 3.8: xdist renames items through a private attribute pytest 9 no longer reads.)
 test: setup | $(IPYTHONDIR) ## pytest (WORKERS=2 processes) + nbval over the committed notebooks + nbval again under other numerics
 	@$(call whole_number,WORKERS)
-	$(PY) -m pytest -q -p no:cacheprovider -n "$$MAKE_ARG_WORKERS" --dist loadfile tests
+	$(PY) -m pytest -q -p no:cacheprovider -n "$$MAKE_ARG_WORKERS" --dist loadfile --no-loadscope-reorder tests
 	$(NBVAL) notebooks
 	@echo "nbval again, under other numerics, over the notebooks that declare a tolerance: $(OTHER_NUMERICS)"
 	$(OTHER_NUMERICS) $(NBVAL) --nbval-tolerance-only notebooks

@@ -151,3 +151,21 @@ def invoke(*args, env: dict | None = None, cwd: str | Path | None = None) -> sub
         err.write(f"{code}\n")
         code = 1
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest test files first (``tests/file_seconds.json``; refresh it with tests/tools/file_seconds.py).
+
+    ``make test`` hands whole files to the pytest-xdist workers (``--dist loadfile
+    --no-loadscope-reorder``) in this order, so a long file never starts last and leaves one core
+    idle: longest-processing-time-first. Files not in the table keep their collection order after
+    the listed ones; the order within a file is untouched.
+    """
+    import json
+
+    seconds = json.loads((Path(__file__).parent / "file_seconds.json").read_text())
+    position = {}
+    for item in items:
+        position.setdefault(item.nodeid.split("::")[0], len(position))
+    items.sort(key=lambda item: (-seconds.get(item.nodeid.split("::")[0], 0.0),
+                                 position[item.nodeid.split("::")[0]]))
