@@ -82,3 +82,35 @@ def test_batched_gjr_warm_starts_and_batch_independence():
         ll_arch, p_arch = arch_gjr(y)
         tol = 1e-6 if p_arch[2] + p_arch[3] / 2 + p_arch[4] <= 1.0 else 1e-5
         assert refit.loglik[j] >= ll_arch - tol
+
+
+def test_batched_gjr_derivatives_against_the_per_sample_likelihood():
+    """Log-likelihood and score against gjr_likelihood (arch's objective, lfilter recursions);
+    the observed curvature against central differences of that score; the expected information
+    against sum 0.5 dh dh' / h^2 + [mu][mu]' / h with dh by central differences of the variances."""
+    from qmtl_research.volatility import gjr_batch as GB
+    from qmtl_research.volatility.gjr_likelihood import loglik, nll_and_grad, variances
+
+    samples = [GJRSample.of(y) for y in sweep_samples(6, seed=5)]
+    p = GB._panel(samples)
+    theta = GB._project(p, GB._grid(p, 1)[0])
+    theta[:, 0] += 0.05
+    ll, score, observed, info = GB._derivatives(p, theta)
+    for j, s in enumerate(samples):
+        n = len(s.y)
+        assert abs(ll[j] - loglik(theta[j], s)) < 1e-9
+        np.testing.assert_allclose(score[j], -n * nll_and_grad(theta[j], s)[1], rtol=1e-9, atol=1e-9)
+        step = 1e-6 * np.maximum(1.0, np.abs(theta[j]))
+        fd_hess, fd_dh = np.empty((5, 5)), np.empty((n, 5))
+        for k in range(5):
+            up, dn = theta[j].copy(), theta[j].copy()
+            up[k] += step[k]
+            dn[k] -= step[k]
+            fd_hess[:, k] = -n * (nll_and_grad(up, s)[1] - nll_and_grad(dn, s)[1]) / (2 * step[k])
+            fd_dh[:, k] = (variances(up, s) - variances(dn, s)) / (2 * step[k])
+        scale = np.abs(observed[j]).max()
+        np.testing.assert_allclose(-observed[j], fd_hess, rtol=0, atol=1e-5 * scale)
+        h = variances(theta[j], s)
+        ref_info = 0.5 * (fd_dh / h[:, None] ** 2).T @ fd_dh
+        ref_info[0, 0] += np.sum(1.0 / h)
+        np.testing.assert_allclose(info[j], ref_info, rtol=0, atol=1e-5 * np.abs(ref_info).max())

@@ -15,8 +15,8 @@ optionally, warm starts), keeping the best converged fit: the optimiser of
 definite on the free parameters, else Fisher scoring with the expected information; active set of
 bounds; the largest feasible step, then Armijo backtracking) on five parameters. The
 log-likelihood, its gradient, its Hessian and the expected information come from one compiled
-function (JAX ``jit`` + ``vmap`` over columns, forward-mode derivatives of a ``lax.scan`` over
-weeks, float64).
+loop over weeks (JAX ``jit``, float64, vectorised over columns; the recursions of the first and
+second derivatives of the variance, as ``garch_kernels`` for GARCH(1,1)).
 
 arch also clips ``h_t`` to loose variance bounds; the objective here is unclipped, so a fit whose
 variances leave arch's bounds is reported as such (``within_bounds``) for the caller to fall back
@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from qmtl_research.volatility.compilation import enable_jax_compilation_cache
+from qmtl_research.volatility.garch_kernels import _week_loop
 from qmtl_research.volatility.gjr_likelihood import GJRSample
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -65,58 +66,98 @@ def _c(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- compiled
-def _column_loglik(theta, y, m, backcast):
-    """Log-likelihood (summed in week order, so padding rows change nothing), whether a variance
-    was not positive, and the variance path."""
-    mu, omega, alpha, gamma, beta = theta[0], theta[1], theta[2], theta[3], theta[4]
-    e = y - mu
+@jax.jit
+def _loglik_scan(y, mask, theta, backcast, n_rows):
+    """Log-likelihood per column (summed in week order), ``-inf`` where a variance is not positive."""
+    mu, omega, alpha, gamma, beta = (theta[:, k] for k in range(5))
+    eps = y - mu
     h0 = omega + (alpha + gamma / 2.0 + beta) * backcast
 
     def step(carry, obs):
         h, acc, bad = carry
-        et, mt = obs
-        acc = acc + jnp.where(mt, LOG_2PI + jnp.log(h) + et * et / h, 0.0)
-        bad = bad | (mt & ~(h > 0))
-        h_next = omega + (alpha + gamma * (et < 0)) * et * et + beta * h
-        return (h_next, acc, bad), h
+        e, m = obs
+        acc = acc + jnp.where(m, LOG_2PI + jnp.log(h) + e * e / h, 0.0)
+        bad = bad | (m & ~(h > 0))
+        return (omega + (alpha + gamma * (e < 0)) * e * e + beta * h, acc, bad), None
 
-    (_, acc, bad), h = jax.lax.scan(step, (h0, jnp.zeros_like(h0), False), (e, m))
-    return -0.5 * acc, bad, h
+    _, acc, bad = _week_loop(step, (h0, jnp.zeros_like(h0), jnp.zeros(h0.shape, bool)), (eps, mask), n_rows)
+    ll = -0.5 * acc
+    return jnp.where(bad | ~jnp.isfinite(ll), -jnp.inf, ll)
 
 
-def _column_derivatives(theta, y, m, backcast):
-    def ll(t):
-        return _column_loglik(t, y, m, backcast)[0]
-
-    def hpath(t):
-        return _column_loglik(t, y, m, backcast)[2]
-
-    value, bad, h = _column_loglik(theta, y, m, backcast)
-    grad = jax.jacfwd(ll)(theta)
-    hess = jax.jacfwd(jax.jacfwd(ll))(theta)
-    dh = jax.jacfwd(hpath)(theta)                                   # (R, 5)
-    w = jnp.where(m, 1.0 / h, 0.0)
-
-    def add(acc, obs):                                              # expected information, in week order
-        d, wt = obs
-        info, sum_w = acc
-        return (info + 0.5 * wt * wt * (d[:, None] * d[None, :]), sum_w + wt), None
-
-    (info, sum_w), _ = jax.lax.scan(add, (jnp.zeros((5, 5)), jnp.zeros(())), (dh, w))
-    info = info.at[0, 0].add(sum_w)                                 # d e / d mu = -1
-    value = jnp.where(bad | ~jnp.isfinite(value), -jnp.inf, value)
-    return value, grad, -hess, info
+# derivatives of h: dh (mu, omega, alpha, gamma, beta), then the second derivatives that are not
+# identically 0 (h_0 = omega + (alpha + gamma/2 + beta) B is linear in the parameters)
+_SECOND = ((0, 0), (0, 2), (0, 3), (0, 4), (1, 4), (2, 4), (3, 4), (4, 4))
+_PAIRS = tuple((i, j) for i in range(5) for j in range(i, 5))
+_N_ACC = 1 + 13 + 1 + 5 + 15 + 15 + 1 + 1     # ..., sum 1/h, and the count of weeks with h <= 0
 
 
 @jax.jit
-def _derivatives_jit(theta, y, m, backcast):
-    return jax.vmap(_column_derivatives, in_axes=(0, 1, 1, 0))(theta, y, m, backcast)
+def _derivative_scan(y, mask, theta, backcast, n_rows):
+    """The sums over weeks of the score, observed curvature and expected information (as
+    ``garch_kernels._derivative_scan`` for GARCH(1,1)), per column, in week order: the state is
+    ``dh`` (5) and the 8 non-zero second derivatives of ``h``, forced each week by
+    ``(-2 k e, 1, e^2, n e^2, h)`` and ``(2 k, -2 e, -2 n e, dh_mu, dh_omega, dh_alpha, dh_gamma,
+    2 dh_beta)`` with ``n = 1[e < 0]``, ``k = alpha + gamma n``."""
+    mu, omega, alpha, gamma, beta = (theta[:, k] for k in range(5))
+    eps = y - mu
+    n = y.shape[1]
+    zeros, ones = jnp.zeros(n), jnp.ones(n)
+    h0 = omega + (alpha + gamma / 2.0 + beta) * backcast
+    state0 = jnp.stack([zeros, ones, backcast, backcast / 2.0, backcast] + [zeros] * 8)
+    pair_i = np.array([i for i, _ in _PAIRS])
+    pair_j = np.array([j for _, j in _PAIRS])
+
+    def step(carry, obs):
+        h, state, acc = carry
+        e, m = obs
+        e2 = e * e
+        neg = (e < 0).astype(e.dtype)
+        inv_h = jnp.where(m, 1.0 / h, 0.0)
+        a = e2 * inv_h
+        term = jnp.where(m, LOG_2PI + jnp.log(h) + a, 0.0)
+        w1 = 0.5 * (a - 1.0) * inv_h
+        e_h = e * inv_h
+        dh = state[:5]
+        prod = dh[pair_i] * dh[pair_j]
+        w_info = 0.5 * inv_h * inv_h
+        w_obs = 0.5 * (2.0 * a - 1.0) * inv_h * inv_h
+        acc = acc + jnp.concatenate([term[None], w1 * state, e_h[None], (e_h * inv_h) * dh, w_info * prod,
+                                     w_obs * prod, inv_h[None], (m & ~(h > 0)).astype(h.dtype)[None]], axis=0)
+        k = alpha + gamma * neg
+        forcing = jnp.stack([-2.0 * k * e, ones, e2, neg * e2, h, 2.0 * k, -2.0 * e, -2.0 * neg * e,
+                             state[0], state[1], state[2], state[3], 2.0 * state[4]])
+        return (omega + k * e2 + beta * h, beta * state + forcing, acc), None
+
+    out = _week_loop(step, (h0, state0, jnp.zeros((_N_ACC, n))), (eps, mask), n_rows)
+    return out[2]
 
 
-@jax.jit
-def _loglik_jit(theta, y, m, backcast):
-    value, bad, _ = jax.vmap(_column_loglik, in_axes=(0, 1, 1, 0))(theta, y, m, backcast)
-    return jnp.where(bad | ~jnp.isfinite(value), -jnp.inf, value)
+def _derivatives(p: "_Panel", theta: np.ndarray):
+    """Log-likelihood, score (N, 5), observed curvature (minus the Hessian) and expected information
+    (N, 5, 5) at ``theta``; ``-inf`` log-likelihood where a variance is not positive."""
+    acc = _chunked(lambda th, y, m, bc: _derivative_scan(y, m, th, bc, p.n_rows).T, p, theta)[0]   # (N, 37)
+    n = len(theta)
+    ll = -0.5 * acc[:, 0]
+    linear, sum_eh, cross = acc[:, 1:14], acc[:, 14], acc[:, 15:20]
+    info, outer = np.empty((n, 5, 5)), np.empty((n, 5, 5))
+    for k, (i, j) in enumerate(_PAIRS):
+        info[:, i, j] = info[:, j, i] = acc[:, 20 + k]
+        outer[:, i, j] = outer[:, j, i] = acc[:, 35 + k]
+    sum_inv = acc[:, 50]
+    score = linear[:, :5].copy()
+    score[:, 0] += sum_eh
+    info[:, 0, 0] += sum_inv
+    hess = -outer
+    for k, (i, j) in enumerate(_SECOND):
+        hess[:, i, j] += linear[:, 5 + k]
+        if i != j:
+            hess[:, j, i] += linear[:, 5 + k]
+    hess[:, 0, :] -= cross
+    hess[:, :, 0] -= cross
+    hess[:, 0, 0] -= sum_inv
+    ll = np.where((acc[:, 51] == 0) & np.isfinite(ll), ll, -np.inf)
+    return ll, score, -hess, info
 
 
 # --------------------------------------------------------------------------------------------- host side
@@ -128,10 +169,11 @@ class _Panel:
     lo: np.ndarray         # omega bounds
     hi: np.ndarray
     samples: list          # GJRSample per column (arch's backcast and variance bounds)
+    n_rows: int            # the longest sample (weeks run by the compiled loops)
 
     def subset(self, idx: np.ndarray) -> "_Panel":
         return _Panel(self.y[:, idx], self.mask[:, idx], self.backcast[idx], self.lo[idx], self.hi[idx],
-                      [self.samples[i] for i in idx])
+                      [self.samples[i] for i in idx], self.n_rows)
 
 
 def _panel(samples: list[GJRSample]) -> _Panel:
@@ -144,7 +186,7 @@ def _panel(samples: list[GJRSample]) -> _Panel:
         y[: len(s.y), j], mask[: len(s.y), j] = s.y, True
         v = float(np.mean((s.y - s.y.mean()) ** 2))
         lo[j], hi[j] = 1e-8 * v, 10.0 * v
-    return _Panel(y, mask, np.array([s.backcast for s in samples]), lo, hi, list(samples))
+    return _Panel(y, mask, np.array([s.backcast for s in samples]), lo, hi, list(samples), n_max)
 
 
 def _chunked(fn, p: _Panel, theta: np.ndarray) -> list[np.ndarray]:
@@ -167,7 +209,7 @@ def _chunked(fn, p: _Panel, theta: np.ndarray) -> list[np.ndarray]:
 
 
 def _loglik(p: _Panel, theta: np.ndarray) -> np.ndarray:
-    return _chunked(_loglik_jit, p, theta)[0]
+    return _chunked(lambda th, y, m, bc: _loglik_scan(y, m, th, bc, p.n_rows), p, theta)[0]
 
 
 def _project(p: _Panel, theta: np.ndarray) -> np.ndarray:
@@ -256,7 +298,7 @@ def _estimate(p: _Panel, theta: np.ndarray, max_iter: int = 200):
             break
         sp = p.subset(idx)
         th = theta[idx]
-        ll, g, observed, info = _chunked(_derivatives_jit, sp, th)
+        ll, g, observed, info = _derivatives(sp, th)
         slack = th @ _A.T - c_all[idx]
         rate = g @ _A.T
         scale_tol = BOUND_TOL * np.maximum(1.0, np.abs(c_all[idx]))
