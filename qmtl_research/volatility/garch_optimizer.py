@@ -268,7 +268,12 @@ def _projected_newton(active: np.ndarray, g: np.ndarray, observed: np.ndarray, i
     if zero_mean:
         rows = np.concatenate([rows, np.broadcast_to(np.array([[1.0, 0, 0, 0]]), (len(g), 1, 4))], axis=1)
     rows_t = np.transpose(rows, (0, 2, 1))
-    proj = eye - rows_t @ np.linalg.pinv(rows @ rows_t) @ rows
+    # no active row: the projector is the identity (pinv of the zero matrix is zero), so only the
+    # columns with an active constraint pay for the pseudo-inverse (an SVD per column)
+    some = rows.any(axis=(1, 2))
+    proj = np.broadcast_to(eye, (len(g), 4, 4)).copy()
+    if some.any():
+        proj[some] = eye - rows_t[some] @ np.linalg.pinv(rows[some] @ rows_t[some]) @ rows[some]
     pg = (proj @ g[:, :, None])[:, :, 0]
     system = proj @ observed @ proj + (eye - proj)
     ok = np.isfinite(system).all(axis=(1, 2))
