@@ -29,10 +29,12 @@ SCORE_TOL = 1e-10            # optimiser: converged when g' I^-1 g (free paramet
 WARM_MAX_ITER = 30           # a warm start not converged by then restarts from the grid of starting values
 
 # the optimiser loop: "numpy" (a Python loop over iterations, compiled sums over weeks) or "compiled"
-# (garch_batch: the whole loop in one XLA program; the same optimum to 1e-12, tests/test_volatility_garch_batch.py).
-# Default "numpy": measured on this shared 2-core machine the compiled loop was 1.8x faster on 500 funds
-# but not faster on 2,585 (17.8 s vs 18.7 s cold fit; yearly walk-forward 58 s vs 46 s with a warm
-# .cache/jax, 215 s with a cold one: each new (weeks, width) shape compiles for ~40 s under load).
+# (garch_batch: the whole loop in one XLA program, in 2 host threads; the same optimum to 1e-12,
+# tests/test_volatility_garch_batch.py). Default "numpy": with the stacked derivative kernel both are about
+# as fast on this shared 2-core machine (cold fit of 2,585 funds, one bench run at load 5: numpy 3.7 s wall /
+# 2.5 s CPU, compiled 5.3 s / 2.8 s), and the compiled loop's programs cost far more to compile on a cold
+# .cache/jax (demo panel, yearly walk-forward + 4 CV fits, first process: compiled 137 s wall / 34 s CPU,
+# numpy 15 s / 8.6 s; a second run 2.5 s wall with either).
 ENGINE = "numpy"
 
 _STARTING_ALPHAS = (0.01, 0.05, 0.1, 0.2)          # arch's grid of starting values
