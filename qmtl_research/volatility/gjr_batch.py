@@ -44,6 +44,7 @@ LL_TIE = 1e-9
 GRID_ALPHAS = (0.01, 0.05, 0.1, 0.2)        # arch's start grid (alpha and gamma)
 GRID_PERSISTENCE = (0.5, 0.7, 0.9, 0.98)    # alpha + gamma/2 + beta
 GRID_STARTS = 3                             # the best grid points started from
+GRID_COLUMNS = 4096                         # grid candidates x samples evaluated per call
 NO_ARCH_START = 0.9                         # beta of the start on alpha = gamma = 0 (omega = (1 - beta) v)
 INTEGRATED_START = (0.01, 0.02, 0.97)       # alpha, gamma, beta (persistence 0.99), omega = 0.01 v
 
@@ -172,8 +173,15 @@ def _grid(p: _Panel, k: int) -> list[np.ndarray]:
                 beta = pers - alpha - gamma / 2
                 cands.append(np.column_stack([mu, (1 - pers) * v, np.full(n, alpha), np.full(n, gamma),
                                               np.full(n, beta)]))
-    lls = np.stack([_loglik(p, c) if c[0, 4] >= 0 else np.full(n, -np.inf) for c in cands])   # (K, N)
-    lls = np.where(np.isfinite(lls), lls, -np.inf)
+    feasible = [c for c in cands if c[0, 4] >= 0]                     # beta >= 0 (as gjr_likelihood.grid_starts)
+    lls = np.full((len(cands), n), -np.inf)
+    group = max(1, GRID_COLUMNS // n)                                 # candidates evaluated together, as columns
+    rows = [i for i, c in enumerate(cands) if c[0, 4] >= 0]
+    for start in range(0, len(feasible), group):
+        part = feasible[start: start + group]
+        ll = _loglik(p.subset(np.tile(np.arange(n), len(part))), np.vstack(part)).reshape(len(part), n)
+        lls[rows[start: start + len(part)]] = ll
+    lls = np.where(np.isfinite(lls), lls, -np.inf)                   # (K, N)
     order = np.argsort(-lls, axis=0, kind="stable")[:k]                                      # ties: grid order
     stack = np.stack(cands)
     return [stack[order[i], np.arange(n)] for i in range(k)]
@@ -200,7 +208,10 @@ def _projected_newton(active, g, observed, info):
     eye = np.eye(5)
     rows = _A[None, :, :] * active[:, :, None]
     rows_t = np.transpose(rows, (0, 2, 1))
-    proj = eye - rows_t @ np.linalg.pinv(rows @ rows_t) @ rows
+    some = rows.any(axis=(1, 2))                      # no active row: the identity (as garch_optimizer)
+    proj = np.broadcast_to(eye, (len(g), 5, 5)).copy()
+    if some.any():
+        proj[some] = eye - rows_t[some] @ np.linalg.pinv(rows[some] @ rows_t[some]) @ rows[some]
     pg = (proj @ g[:, :, None])[:, :, 0]
     system = proj @ observed @ proj + (eye - proj)
     ok = np.isfinite(system).all(axis=(1, 2))
