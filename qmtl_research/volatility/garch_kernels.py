@@ -49,10 +49,11 @@ def _pad(y: np.ndarray, mask: np.ndarray, cols: list[np.ndarray], width: int):
     """Pad rows with masked zeros and columns with copies of column 0 (sliced off afterwards)."""
     n_rows, n_cols = y.shape
     rows = _bucket_rows(n_rows)
-    yp = np.zeros((rows, width))
-    mp = np.zeros((rows, width), dtype=bool)
+    yp = np.empty((rows, width))
+    mp = np.empty((rows, width), dtype=bool)
     yp[:n_rows, :n_cols], mp[:n_rows, :n_cols] = y, mask
     yp[:n_rows, n_cols:], mp[:n_rows, n_cols:] = y[:, :1], mask[:, :1]
+    yp[n_rows:], mp[n_rows:] = 0.0, False
     padded = []
     for c in cols:
         c = np.asarray(c, dtype=float)
@@ -138,7 +139,12 @@ def _derivative_scan(y, mask, mu, omega, alpha, beta, backcast, n_rows):
         return (omega + alpha * e2 + beta * h, beta * state + forcing, acc), None
 
     out = _week_loop(step, (h0, state0, jnp.zeros((_N_ACC, n))), (eps, eps2, mask), n_rows)
-    acc = out[2]
+    return out[2]
+
+
+def _split_sums(acc):
+    """The rows of :func:`_derivative_scan`'s (37, N) sums: ``sum term`` (minus twice the
+    log-likelihood), ``linear`` (10), ``sum e/h``, ``cross`` (4), ``info`` (10), ``outer`` (10), ``sum 1/h``."""
     return acc[0], acc[1:11], acc[11], acc[12:16], acc[16:26], acc[26:36], acc[36]
 
 
@@ -161,11 +167,13 @@ def loglik(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndar
     """
     out = np.empty(y.shape[1])
     enable_jax_compilation_cache()
+    pending = []                      # every chunk dispatched first: XLA computes while the next is padded
     for sl, width in _chunks(y.shape[1]):
         yp, mp, (th, bc) = _pad(y[:, sl], mask[:, sl], [theta[sl], backcast[sl]], width)
         with jax.enable_x64(True):
-            ll = _loglik_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2], th[:, 3], bc, y.shape[0])
-            out[sl] = np.asarray(ll)[: sl.stop - sl.start]
+            pending.append((sl, _loglik_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2], th[:, 3], bc, y.shape[0])))
+    for sl, ll in pending:
+        out[sl] = np.asarray(ll)[: sl.stop - sl.start]
     return out
 
 
@@ -193,16 +201,17 @@ def derivative_sums(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast
     linear, cross = np.empty((n, 10)), np.empty((n, 4))
     full_info, full_outer = np.empty((n, 4, 4)), np.empty((n, 4, 4))
     enable_jax_compilation_cache()
+    pending = []                      # every chunk dispatched first: XLA computes while the next is padded
     for sl, width in _chunks(n):
-        k_n = sl.stop - sl.start
         yp, mp, (th, bc) = _pad(y[:, sl], mask[:, sl], [theta[sl], backcast[sl]], width)
         with jax.enable_x64(True):
-            res = [np.asarray(r)[..., :k_n] for r in _derivative_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2],
-                                                                          th[:, 3], bc, y.shape[0])]
+            pending.append((sl, _derivative_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2], th[:, 3], bc, y.shape[0])))
+    for sl, acc in pending:
+        res = _split_sums(np.asarray(acc)[:, : sl.stop - sl.start])
         ll[sl], linear[sl], sum_eh[sl], cross[sl], sum_inv[sl] = -0.5 * res[0], res[1].T, res[2], res[3].T, res[6]
-        for k, (i, j) in enumerate(_PAIRS):
-            full_info[sl, i, j] = full_info[sl, j, i] = res[4][k]
-            full_outer[sl, i, j] = full_outer[sl, j, i] = res[5][k]
+        for block, full in ((res[4], full_info), (res[5], full_outer)):
+            full[sl, _PAIR_I, _PAIR_J] = block.T
+            full[sl, _PAIR_J, _PAIR_I] = block.T
     return ll, linear, sum_eh, cross, full_info, full_outer, sum_inv
 
 
