@@ -13,8 +13,8 @@
    time (target <= ~18 min) and peak RSS.
 
 0. **The GARCH engine against arch** (issue #20): (a) cold estimation of the 2,585 paper-scale
-   funds with the compiled engine (the whole optimiser in one compiled loop, :mod:`.garch_batch`,
-   in 2 host threads; the first call, which compiles the programs or loads them from
+   funds with the compiled engine (the whole optimiser in one compiled loop, :mod:`.garch_batch`;
+   the first call, which compiles the programs or loads them from
    ``.cache/jax``, is reported apart from the second, the steady state) and with the numpy
    optimiser loop (the default engine; also timed after a first call), wall and CPU seconds,
    against a loop of ``arch_model(...).fit()`` on the same data

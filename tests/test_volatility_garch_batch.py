@@ -88,27 +88,3 @@ def test_compiled_optimiser_is_deterministic_and_batch_independent():
     np.testing.assert_array_equal(part.theta, a.theta[5:9])
     np.testing.assert_array_equal(part.n_iter, a.n_iter[5:9])
 
-
-def test_compiled_optimiser_in_threads_gives_the_same_numbers(monkeypatch):
-    """The columns split into interleaved shares run in 2 threads: bit-identical estimates,
-    log-likelihoods and iteration counts (a column's path does not depend on its batch)."""
-    from qmtl_research.volatility import garch_batch as B
-
-    values = _panel(seed=13)
-    monkeypatch.setattr(B, "THREADS", 1)
-    _, one = _fit(values, "compiled")
-    monkeypatch.setattr(B, "THREADS", 2)
-    monkeypatch.setattr(B, "MIN_SHARE", 8)                   # this small panel: shares of >= 8 columns
-    calls = []
-
-    class Counting(B.ThreadPoolExecutor):
-        def submit(self, fn, *a, **k):
-            calls.append(len(a[0]))
-            return super().submit(fn, *a, **k)
-
-    monkeypatch.setattr(B, "ThreadPoolExecutor", Counting)
-    _, two = _fit(values, "compiled")
-    assert len(calls) >= 2                                    # the work really ran in 2 shares
-    np.testing.assert_array_equal(two.theta, one.theta)
-    np.testing.assert_array_equal(two.loglik, one.loglik)
-    np.testing.assert_array_equal(two.n_iter, one.n_iter)

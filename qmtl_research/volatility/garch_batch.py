@@ -23,14 +23,9 @@ of :data:`WIDTHS`. Each pass of the optimiser gathers the columns still iteratin
 :data:`BLOCK` and runs one iteration per block, so converged columns and padding cost nothing.
 
 Every operation is elementwise per column or a batched 4x4 / 5x5 linear algebra per column, so a
-fund's path does not depend on the other columns of its batch (tested). That is also why the host
-driver may run interleaved shares of the columns in :data:`THREADS` threads at once (XLA runs
-outside the GIL): the same numbers, bit for bit (tested), on both cores of the machine.
+fund's path does not depend on the other columns of its batch (tested).
 """
 from __future__ import annotations
-
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -47,11 +42,6 @@ MAX_HALVINGS = 40      # Armijo backtracking: trial steps per iteration (as the 
 HALVINGS_AT_ONCE = 8   # after the first trial, this many halvings are evaluated together ...
 LS_BLOCK = 16          # ... on the columns still searching, gathered in blocks of this many
 ARMIJO = 1e-4
-# host threads that run the compiled optimiser on interleaved shares of the columns at once (XLA
-# releases the GIL; a column's path does not depend on the other columns, so the numbers do not
-# depend on this); a share of fewer than MIN_SHARE columns is not worth a thread
-THREADS = min(2, os.cpu_count() or 1)
-MIN_SHARE = 2 * BLOCK
 
 _A = np.array([[0, 1, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, -1, -1]], dtype=float)
 _SECOND = ((0, 0), (0, 2), (0, 3), (1, 3), (2, 3), (3, 3))
@@ -364,24 +354,6 @@ def _pad_cols(a: np.ndarray, width: int, pad=None) -> np.ndarray:
     return out
 
 
-def _in_threads(fn, columns: np.ndarray) -> None:
-    """``fn(share)`` on interleaved shares of ``columns`` (every :data:`THREADS`-th column: the
-    starts of a multi-start batch are stacked, and their costs differ), in threads when each share
-    has at least :data:`MIN_SHARE` columns; the shares are disjoint."""
-    n_threads = max(1, min(THREADS, len(columns) // MIN_SHARE))
-    if n_threads == 1:
-        fn(columns)
-        return
-
-    def in_x64(share):
-        with jax.enable_x64(True):           # a thread-local setting: set in each thread
-            fn(share)
-
-    with ThreadPoolExecutor(n_threads) as pool:
-        for future in [pool.submit(in_x64, columns[k::n_threads]) for k in range(n_threads)]:
-            future.result()
-
-
 def grid_start(y: np.ndarray, mask: np.ndarray, backcast: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """Per column, the candidate starting value with the highest log-likelihood (the first of
     equals; ``-inf`` everywhere: the first), in one compiled program.
@@ -404,18 +376,15 @@ def grid_start(y: np.ndarray, mask: np.ndarray, backcast: np.ndarray, candidates
     n_rows, n = y.shape
     rows = _rows(n_rows)
     out = np.empty((n, 4))
-    def run_share(cols):
-        for start in range(0, len(cols), MAX_WIDTH):
-            sl = cols[start: start + MAX_WIDTH]
-            k, w = len(sl), _width(len(sl))
+    with jax.enable_x64(True):
+        for start in range(0, n, MAX_WIDTH):
+            sl = slice(start, min(start + MAX_WIDTH, n))
+            k, w = sl.stop - sl.start, _width(sl.stop - sl.start)
             yp, mp = np.zeros((rows, w)), np.zeros((rows, w), dtype=bool)
             yp[:n_rows, :k], mp[:n_rows, :k] = y[:, sl], mask[:, sl]
             yp[:, k:], mp[:, k:] = yp[:, :1], mp[:, :1]
             cand = np.concatenate([candidates[:, sl], np.repeat(candidates[:, sl][:, :1], w - k, axis=1)], axis=1)
             out[sl] = np.asarray(_grid_scan(yp, mp, _pad_cols(backcast[sl], w), cand, n_rows, k))[:k]
-
-    with jax.enable_x64(True):
-        _in_threads(run_share, np.arange(n))
     return out
 
 
@@ -465,24 +434,21 @@ def estimate(y: np.ndarray, mask: np.ndarray, backcast: np.ndarray, omega_lo: np
                                 _pad_cols(theta[sl], w), n_rows, sl.stop - sl.start)
             live[sl] = np.isfinite(np.asarray(ll0)[: sl.stop - sl.start])
         todo = np.flatnonzero(live & (limit > 0))
-        statics = dict(zero_mean=bool(zero_mean), tol=float(tol), bound_tol=float(bound_tol), score_tol=float(score_tol))
-
-        def run_share(todo):
-            while len(todo):
-                batch = todo[:MAX_WIDTH]
-                k = len(batch)
-                w = _width(k)
-                out = _run_jit(_pad_cols(yt[batch], w).T, _pad_cols(mt[batch], w).T, _pad_cols(backcast[batch], w),
-                               _pad_cols(omega_lo[batch], w), _pad_cols(omega_hi[batch], w),
-                               _pad_cols(limit[batch], w), _pad_cols(theta[batch], w), _pad_cols(n_iter[batch], w),
-                               _pad_cols(converged[batch], w), _pad_cols(live[batch], w, pad=False),
-                               _pad_cols(ll_final[batch], w), n_rows, **statics)
-                th, it, cv, _, llf = (np.asarray(a)[:k] for a in out)
-                theta[batch], n_iter[batch], converged[batch], ll_final[batch] = th, it, cv, llf
-                still = live[batch] & ~cv & (it < limit[batch])
-                todo = np.concatenate([batch[still], todo[MAX_WIDTH:]])
-
-        _in_threads(run_share, todo)
+        while len(todo):
+            batch = todo[:MAX_WIDTH]
+            k = len(batch)
+            w = _width(k)
+            out = _run_jit(_pad_cols(yt[batch], w).T, _pad_cols(mt[batch], w).T, _pad_cols(backcast[batch], w),
+                           _pad_cols(omega_lo[batch], w), _pad_cols(omega_hi[batch], w),
+                           _pad_cols(limit[batch], w), _pad_cols(theta[batch], w), _pad_cols(n_iter[batch], w),
+                           _pad_cols(converged[batch], w), _pad_cols(live[batch], w, pad=False), _pad_cols(ll_final[batch], w),
+                           n_rows,
+                           zero_mean=bool(zero_mean), tol=float(tol), bound_tol=float(bound_tol),
+                           score_tol=float(score_tol))
+            th, it, cv, _, llf = (np.asarray(a)[:k] for a in out)
+            theta[batch], n_iter[batch], converged[batch], ll_final[batch] = th, it, cv, llf
+            still = live[batch] & ~cv & (it < limit[batch])
+            todo = np.concatenate([batch[still], todo[MAX_WIDTH:]])
     return theta, ll_final, n_iter, converged, live
 
 

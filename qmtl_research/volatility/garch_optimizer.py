@@ -29,7 +29,7 @@ SCORE_TOL = 1e-10            # optimiser: converged when g' I^-1 g (free paramet
 WARM_MAX_ITER = 30           # a warm start not converged by then restarts from the grid of starting values
 
 # the optimiser loop: "numpy" (a Python loop over iterations, compiled sums over weeks) or "compiled"
-# (garch_batch: the whole loop in one XLA program, in 2 host threads; the same optimum to 1e-12,
+# (garch_batch: the whole loop in one XLA program; the same optimum to 1e-12,
 # tests/test_volatility_garch_batch.py). Default "numpy": with the stacked derivative kernel both are about
 # as fast on this shared 2-core machine (cold fit of 2,585 funds, one bench run at load 5: numpy 3.7 s wall /
 # 2.5 s CPU, compiled 5.3 s / 2.8 s), and the compiled loop's programs cost far more to compile on a cold
