@@ -186,7 +186,8 @@ def engine(quick: bool = False) -> dict:
                 "ratio_arch_loop_to_numpy_engine": round(arch_s / numpy_s, 2),
                 "ratio_arch_loop_to_numpy_engine_cpu": round(arch_cpu / numpy_cpu, 2),
                 "default_engine": engine_default,
-                "ratio_speed_to_target": round(arch_s / engine_s / ENGINE_TARGET_RATIO, 3),
+                "fastest_engine": "compiled" if engine_s < numpy_s else "numpy",
+                "ratio_speed_to_target": round(arch_s / min(engine_s, numpy_s) / ENGINE_TARGET_RATIO, 3),
                 "engine_minus_arch_loglik_min": float(gaps.min()),
                 "compiled_vs_numpy_loglik_max_abs_diff": float(ll_diff),
                 "load_average_1min_after_engine": _load()})
