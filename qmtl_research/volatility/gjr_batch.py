@@ -8,7 +8,9 @@ log-likelihood of ``e_t = y_t - mu``, under arch's bounds and constraints: ``ome
 ``[1e-8 v, 10 v]`` (``v`` the mean squared residual), ``alpha, beta`` in ``[0, 1]``, ``gamma`` in
 ``[-1, 2]``, ``alpha + gamma >= 0``, ``alpha + gamma/2 + beta <= 1``.
 
-Every sample (column) is estimated at once from several starting values (the best points of
+Every sample (column) is estimated at once, divided by its root mean squared residual (so that
+every parameter is of order one; estimates and log-likelihood are reported in the sample's units),
+from several starting values (the best points of
 arch's start grid, one on ``alpha = gamma = 0``, one near ``alpha + gamma/2 + beta = 1`` and,
 optionally, warm starts), keeping the best converged fit: the optimiser of
 ``garch_optimizer._estimate`` (projected Newton with the observed curvature where it is positive
@@ -32,6 +34,7 @@ import numpy as np
 from qmtl_research.volatility.compilation import enable_jax_compilation_cache
 from qmtl_research.volatility.gjr_kernels import _PAIRS, _SECOND, _derivative_scan, _loglik_scan
 from qmtl_research.volatility.gjr_likelihood import GJRSample
+from qmtl_research.volatility.gjr_likelihood import loglik as loglik_of
 
 MIN_ROWS = 128                 # week capacity: a power of two, at least this
 WIDTHS = (16, 64, 256, 1024)   # compiled widths (columns); wider batches are split
@@ -323,10 +326,15 @@ def fit_gjr_batch(samples: list[GJRSample], warm: np.ndarray | None = None, max_
     n = len(samples)
     if n == 0:
         return GJRBatchFit(np.empty((0, 5)), np.empty(0), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, int))
-    p = _panel(samples)
+    # estimated on each sample divided by its root mean squared residual (the likelihood is scale-
+    # equivariant: mu, omega and the backcast scale with it), so that every parameter is of order one
+    # and the convergence tests mean the same for a money-market fund as for an equity fund
+    sd = np.sqrt([np.mean((s.y - s.y.mean()) ** 2) for s in samples])
+    sd = np.where(sd > 0, sd, 1.0)
+    p = _panel([GJRSample(s.y / c, s.backcast / c ** 2, s.var_bounds / c ** 2) for s, c in zip(samples, sd)])
     starts = _grid(p, GRID_STARTS) + _bound_starts(p)
     if warm is not None:
-        w = np.array(warm, dtype=float)
+        w = np.array(warm, dtype=float) / _param_scale(sd)
         has = np.isfinite(w).all(axis=1)
         starts.insert(0, np.where(has[:, None], w, starts[0]))
     k = len(starts)
@@ -338,14 +346,20 @@ def fit_gjr_batch(samples: list[GJRSample], warm: np.ndarray | None = None, max_
     best = np.argmax(near_best, axis=0)
     pick = best * n + np.arange(n)
     converged = np.isfinite(ll.max(axis=0))
-    params = np.where(converged[:, None], theta[pick], np.nan)
-    loglik = np.where(converged, ll[best, np.arange(n)], np.nan)
+    params = np.where(converged[:, None], theta[pick] * _param_scale(sd), np.nan)
+    loglik = np.full(n, np.nan)
     inside = np.zeros(n, dtype=bool)
-    for j in np.flatnonzero(converged):
+    for j in np.flatnonzero(converged):            # arch's log-likelihood and variance bounds, original units
         s = samples[j]
+        loglik[j] = loglik_of(params[j], s)
         h = _variances(params[j], s)
         inside[j] = bool(((h >= s.var_bounds[:, 0]) & (h <= s.var_bounds[:, 1])).all())
-    return GJRBatchFit(params, loglik, converged, inside, n_iter[pick])
+    return GJRBatchFit(params, loglik, converged & np.isfinite(loglik), inside, n_iter[pick])
+
+
+def _param_scale(sd: np.ndarray) -> np.ndarray:
+    """Per sample, the factors from standardised to original units: ``mu`` x sd, ``omega`` x sd^2."""
+    return np.column_stack([sd, sd ** 2, np.ones((len(sd), 3))])
 
 
 def _variances(theta: np.ndarray, s: GJRSample) -> np.ndarray:
