@@ -87,4 +87,3 @@ def test_compiled_optimiser_is_deterministic_and_batch_independent():
     _, part = _fit(values[:, 5:9], "compiled")                         # the same funds in another batch
     np.testing.assert_array_equal(part.theta, a.theta[5:9])
     np.testing.assert_array_equal(part.n_iter, a.n_iter[5:9])
-
