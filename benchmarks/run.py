@@ -1,7 +1,8 @@
 """`make bench`: run every benchmarks/bench_*.py (or those named in BENCH) and print their figures.
 
 Each module exposes ``run(quick=False) -> dict``. Results are printed as JSON and
-saved to ``.cache/bench/<name>.json`` so notes can quote them. Benchmarks are
+saved to ``.cache/bench/<name>.json`` so notes can quote them. With ``QMTL_BENCH_ENGINE_SPEED_ONLY=1`` and
+no names, only ``bench_volatility`` runs, and only its part 0 (a). Benchmarks are
 measurements, not tests: they never fail on a missed target, they report it.
 """
 from __future__ import annotations
@@ -19,8 +20,10 @@ import benchmarks
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    names = [a for a in argv if not a.startswith("--")] or sorted(
-        m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
+    names = [a for a in argv if not a.startswith("--")]
+    if not names and os.environ.get("QMTL_BENCH_ENGINE_SPEED_ONLY"):
+        names = ["bench_volatility"]          # only its part 0 (a), the GARCH engine against arch
+    names = names or sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
     out_dir = Path(os.environ.get("QMTL_RESEARCH_HOME", ".")) / ".cache" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:

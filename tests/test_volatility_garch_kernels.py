@@ -24,7 +24,7 @@ def _batch(n_series, n_weeks, seed):
 
 
 def test_compiled_loglik_and_derivatives_equal_the_numpy_engine():
-    for n_series, n_weeks in ((5, 130), (300, 260), (1100, 140)):  # widths 32; 1024; 1024 + 256
+    for n_series, n_weeks in ((5, 130), (300, 260), (1100, 140)):  # several chunks of the compiled widths
         b, theta = _batch(n_series, n_weeks, seed=n_series)
         np.testing.assert_allclose(E._loglik(b, theta), E._loglik_numpy(b, theta), rtol=0, atol=1e-8)
         for fast, ref in zip(E._derivatives(b, theta), E._derivatives_numpy(b, theta)):

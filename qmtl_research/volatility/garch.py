@@ -257,7 +257,9 @@ class GarchVolatility(BaseEstimator):
                 if warm else None
             with _one_blas_thread():
                 est = _multi_start(batch, start, self.max_iter)
-            distinct = [len(np.unique(values[finite[:, j], j])) for j in cols]
+            ordered = np.sort(values[:, cols], axis=0)                   # NaN last
+            known = np.isfinite(ordered)
+            distinct = known[0] + ((np.diff(ordered, axis=0) != 0) & known[1:]).sum(axis=0)   # distinct returns
             flags = diagnose(est.theta, batch.omega_lo, batch.omega_hi, distinct, batch.lengths)
             tail_df = (_residual_df(batch, est.theta) if self.innovations == "student-t"
                        else np.full(len(chosen), np.inf))

@@ -81,8 +81,8 @@ def _sym(pairs):
 
 def _derivatives(y, mask, backcast, theta, n_rows):
     """``garch._derivatives``: log-likelihood, score, expected information, observed curvature."""
-    acc, linear, sum_eh, cross, info, outer, sum_inv = kernels._derivative_scan(
-        y, mask, theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], backcast, n_rows)
+    acc, linear, sum_eh, cross, info, outer, sum_inv = kernels._split_sums(kernels._derivative_scan(
+        y, mask, theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], backcast, n_rows))
     ll = -0.5 * acc
     linear, cross = linear.T, cross.T
     score = linear[:, :4].at[:, 0].add(sum_eh)

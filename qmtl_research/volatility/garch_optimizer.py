@@ -29,10 +29,12 @@ SCORE_TOL = 1e-10            # optimiser: converged when g' I^-1 g (free paramet
 WARM_MAX_ITER = 30           # a warm start not converged by then restarts from the grid of starting values
 
 # the optimiser loop: "numpy" (a Python loop over iterations, compiled sums over weeks) or "compiled"
-# (garch_batch: the whole loop in one XLA program; the same optimum to 1e-12, tests/test_volatility_garch_batch.py).
-# Default "numpy": measured on this shared 2-core machine the compiled loop was 1.8x faster on 500 funds
-# but not faster on 2,585 (17.8 s vs 18.7 s cold fit; yearly walk-forward 58 s vs 46 s with a warm
-# .cache/jax, 215 s with a cold one: each new (weeks, width) shape compiles for ~40 s under load).
+# (garch_batch: the whole loop in one XLA program; the same optimum to 1e-12,
+# tests/test_volatility_garch_batch.py). Default "numpy": with the stacked derivative kernel both are about
+# as fast on this shared 2-core machine (cold fit of 2,585 funds, one bench run at load 5: numpy 3.7 s wall /
+# 2.5 s CPU, compiled 5.3 s / 2.8 s), and the compiled loop's programs cost far more to compile on a cold
+# .cache/jax (demo panel, yearly walk-forward + 4 CV fits, first process: compiled 137 s wall / 34 s CPU,
+# numpy 15 s / 8.6 s; a second run 2.5 s wall with either).
 ENGINE = "numpy"
 
 _STARTING_ALPHAS = (0.01, 0.05, 0.1, 0.2)          # arch's grid of starting values
@@ -268,7 +270,12 @@ def _projected_newton(active: np.ndarray, g: np.ndarray, observed: np.ndarray, i
     if zero_mean:
         rows = np.concatenate([rows, np.broadcast_to(np.array([[1.0, 0, 0, 0]]), (len(g), 1, 4))], axis=1)
     rows_t = np.transpose(rows, (0, 2, 1))
-    proj = eye - rows_t @ np.linalg.pinv(rows @ rows_t) @ rows
+    # no active row: the projector is the identity (pinv of the zero matrix is zero), so only the
+    # columns with an active constraint pay for the pseudo-inverse (an SVD per column)
+    some = rows.any(axis=(1, 2))
+    proj = np.broadcast_to(eye, (len(g), 4, 4)).copy()
+    if some.any():
+        proj[some] = eye - rows_t[some] @ np.linalg.pinv(rows[some] @ rows_t[some]) @ rows[some]
     pg = (proj @ g[:, :, None])[:, :, 0]
     system = proj @ observed @ proj + (eye - proj)
     ok = np.isfinite(system).all(axis=(1, 2))
