@@ -137,6 +137,14 @@ class Stage1Config(_Strict):
         Share (fraction in (0, 1]) of funds with a full training history at the default test start.
     refit : {"yearly", "weekly"}
         Walk-forward refit cadence.
+    lstm_retrain : {"refit", "yearly"}
+        When the walk-forward retrains the LSTMs: at every refit date (``refit``, the default), or
+        only at the yearly refit dates (``yearly``: the test start and the first week of each later
+        year) - between two retrainings the latest weights forecast every origin from the row's own
+        inputs (the latest one-month vols and, for GARCH-LSTM, the conditional vols of the GARCH fit
+        in force). The same as ``refit`` when ``refit`` is yearly; with weekly refits it is what
+        practitioners do (daily/weekly re-forecasts, periodic retraining) and saves all but the
+        yearly trainings.
     cv : bool
         Also run the paper's K-fold CV (for the design comparison).
     folds : int
@@ -173,6 +181,9 @@ class Stage1Config(_Strict):
     test_start_share: float = Field(0.5, gt=0.0, le=1.0,
                                     description="share of funds with a full training history at the default test start")
     refit: Literal["yearly", "weekly"] = Field("yearly", description="walk-forward refit cadence")
+    lstm_retrain: Literal["refit", "yearly"] = Field(
+        "refit", description="walk-forward: retrain the LSTMs at every refit date (refit) or only at the yearly "
+                             "refit dates (yearly), the latest weights forecasting the origins between")
     cv: bool = Field(True, description="also run the paper's K-fold CV (for the design comparison)")
     folds: int = Field(4, ge=2, description="cv: number of folds (the paper uses 4)")
     window: int = Field(TARGET_WINDOW, ge=2, description="weeks in the 1-month target and in the input window")

@@ -377,6 +377,10 @@ def evaluate(result: Stage1Result) -> tuple[dict[str, pd.DataFrame], list[str]]:
     if cfg.validated_model not in models:
         notes.append(f"The model under validation ({cfg.validated_model}) was not run: the challenger table has "
                      "no Diebold-Mariano tests against it.")
+    if cfg.lstm_retrain != "refit":
+        notes.append(f"The LSTMs were retrained {cfg.lstm_retrain} (lstm_retrain), not at every {cfg.refit} refit: "
+                     "between two retrainings the latest weights forecast every origin from the row's own inputs "
+                     "(see the training table).")
     if not cfg.cv:
         notes.append("The paper's K-fold CV was not run (cv: false); the design comparison shows the "
                      "walk-forward only.")

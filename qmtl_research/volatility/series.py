@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from qmtl_research.errors import InputError
-from qmtl_research.volatility import registry
+from qmtl_research.volatility import registry, series_batch
 from qmtl_research.volatility.garch_panel import _chunks, _estimation_events, _run_chunks
 from qmtl_research.volatility.targets import expected_target_vol
 
@@ -140,6 +140,8 @@ def _walk_funds(spec, config, values: np.ndarray, funds: list[str], refit_pos: l
         first, r = _segment(values, j)
         events = _estimation_events(first, len(r), refit_pos, g.min_train_obs, g.late_start, n_grid - 1)
         model = spec.build(config, warm_start=True)
+        if series_batch.walk_fund(model, spec.name, fund, r, first, events, grid, config.horizon, out[:, j], fits):
+            continue                    # EWMA / HAR: the same numbers without a model round trip per refit
         for k, pos in enumerate(events):
             nxt = events[k + 1] if k + 1 < len(events) else n_grid
             if not _fit(model, spec.name, fund, r[: pos - first], grid[pos].date(), failures, fits):
