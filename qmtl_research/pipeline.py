@@ -64,6 +64,7 @@ class VolatilityParams(_Params):
     test_start: str | None = None
     refit: Literal["yearly", "weekly"] | None = None
     lstm_retrain: Literal["refit", "yearly"] | None = None
+    challenger_refit: Literal["refit", "yearly"] | None = None
     cv: bool | None = None
     folds: int | None = None
     high_vol: dict | None = None
@@ -141,7 +142,7 @@ def stage1_config(params: VolatilityParams, seed: int):
 
     base = Stage1Config().model_dump()
     p = params.model_dump()
-    top = {k: p[k] for k in ("split", "test_start", "refit", "lstm_retrain", "cv", "folds", "high_vol") if p[k] is not None}
+    top = {k: p[k] for k in ("split", "test_start", "refit", "lstm_retrain", "challenger_refit", "cv", "folds", "high_vol") if p[k] is not None}
     if p["models"]:
         top["models"] = tuple(p["models"])
     lstm = {**base["lstm"], **{k: p[k] for k in ("epochs", "units") if p[k] is not None}}

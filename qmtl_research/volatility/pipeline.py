@@ -381,6 +381,10 @@ def evaluate(result: Stage1Result) -> tuple[dict[str, pd.DataFrame], list[str]]:
         notes.append(f"The LSTMs were retrained {cfg.lstm_retrain} (lstm_retrain), not at every {cfg.refit} refit: "
                      "between two retrainings the latest weights forecast every origin from the row's own inputs "
                      "(see the training table).")
+    if cfg.challenger_refit != "refit":
+        notes.append(f"The per-fund challengers ({', '.join(m for m in models if registry.get(m).kind == 'series')}) "
+                     f"were re-estimated {cfg.challenger_refit} (challenger_refit), not at every {cfg.refit} refit: "
+                     "each estimation forecasts every origin up to the next one from the returns before the origin.")
     if not cfg.cv:
         notes.append("The paper's K-fold CV was not run (cv: false); the design comparison shows the "
                      "walk-forward only.")

@@ -10,7 +10,9 @@ week forecast) uses data up to ``t-1`` (its *info date*); its target is the real
   test start to the "now" week. Models are (re)estimated at refit dates on data strictly
   before the date (LSTM training samples: last output week before it) and serve the
   origins up to the next refit. ``yearly`` refits: the test start and the first week of
-  every later calendar year; ``weekly``: every origin.
+  every later calendar year; ``weekly``: every origin. :func:`retrain_dates`: the dates at which
+  a model group is re-estimated when it is not at every refit (``lstm_retrain`` /
+  ``challenger_refit`` ``yearly``: the yearly refit dates, a subset of any schedule's).
 * **default test start** (:func:`default_test_start`): data-relative, the first week by
   which ``share`` (default half) of the funds have ``min_train_obs`` returns, so any
   universe, ending in any year, has a test period.
@@ -249,7 +251,8 @@ def _yearly(grid: pd.DatetimeIndex, pos: int) -> pd.DatetimeIndex:
 
 
 def retrain_dates(schedule: WalkForwardSchedule, frequency: str = "refit") -> pd.DatetimeIndex:
-    """The walk-forward dates at which the pooled (learned) models are retrained.
+    """The walk-forward dates at which a model group is re-estimated (``Stage1Config.lstm_retrain`` for the
+    LSTMs, ``challenger_refit`` for the per-fund challengers).
 
     Parameters
     ----------
@@ -268,7 +271,8 @@ def retrain_dates(schedule: WalkForwardSchedule, frequency: str = "refit") -> pd
         return schedule.refit_dates
     if frequency == "yearly":
         return _yearly(schedule.grid, int(schedule.grid.get_loc(schedule.test_start)))
-    raise ConfigError(f"unknown LSTM retrain frequency {frequency!r}", where="stage 1 config, lstm_retrain",
+    raise ConfigError(f"unknown re-estimation frequency {frequency!r}",
+                      where="stage 1 config, lstm_retrain / challenger_refit",
                       fix="use 'refit' or 'yearly'")
 
 

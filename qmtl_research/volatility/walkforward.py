@@ -115,7 +115,8 @@ def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, sche
         elif kind == "garch":
             test[m] = test["garch_1m"].to_numpy()
         elif kind == "series":
-            series[m] = series_walk_forward(m, config, returns, schedule.refit_dates, progress=progress)
+            series[m] = series_walk_forward(m, config, returns, retrain_dates(schedule, config.challenger_refit),
+                                            progress=progress)
             grid_values = series[m].forecast.reindex(index=grid, columns=target.columns).to_numpy(dtype=float)
             test[m] = grid_values[test_pos, test_col]
 
