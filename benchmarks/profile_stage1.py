@@ -8,6 +8,7 @@ predictions, the Naive rule, the sample building (``gather``), the panel assembl
 
     .venv/bin/python -m benchmarks.profile_stage1 150 weekly
     .venv/bin/python -m benchmarks.profile_stage1 300 yearly
+    .venv/bin/python -m benchmarks.profile_stage1 40 weekly levers   # lstm_retrain, challenger_refit yearly
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def instrument() -> None:
     del fund_var
 
 
-def profile(n_funds: int, refit: str, n_jobs: int = 2) -> dict:
+def profile(n_funds: int, refit: str, n_jobs: int = 2, levers: bool = False) -> dict:
     """Run ``run_volatility`` as the bench's child does, timed; returns the table."""
     import qmtl_research  # noqa: F401  (runtime defaults first)
     from qmtl_research.data.synthetic import make_synthetic_universe
@@ -70,14 +71,16 @@ def profile(n_funds: int, refit: str, n_jobs: int = 2) -> dict:
     instrument()
     panel = make_synthetic_universe(n_funds=n_funds, seed=20230831)
     t0 = time.perf_counter()
-    _, vol = run_volatility(VolatilityParams(refit=refit, cv=False, n_jobs=n_jobs), StageInputs(None, panel=panel))
+    extra = dict(lstm_retrain="yearly", challenger_refit="yearly") if levers else {}
+    _, vol = run_volatility(VolatilityParams(refit=refit, cv=False, n_jobs=n_jobs, **extra),
+                            StageInputs(None, panel=panel))
     total = time.perf_counter() - t0
     wf = SECONDS["build_walk_forward (total)"]
     inner = sum(v for k, v in SECONDS.items() if k not in ("build_walk_forward (total)", "evaluation (all tables)",
                                                             "fund-level VaR (with_fund_risk)")
                 and not k.startswith("evaluation: "))
     table = {k: {"seconds": round(v, 2), "calls": CALLS[k]} for k, v in sorted(SECONDS.items(), key=lambda x: -x[1])}
-    return {"n_funds": n_funds, "refit": refit, "n_refits": vol.summary["n_refits"],
+    return {"n_funds": n_funds, "refit": refit, "levers": extra, "n_refits": vol.summary["n_refits"],
             "n_forecast_rows": vol.summary["n_forecast_rows"], "stage1_s": round(total, 2), "table": table,
             "walk_forward_other_s": round(wf - inner, 2),
             "outside_walk_forward_other_s": round(total - wf - SECONDS["evaluation (all tables)"]
@@ -86,4 +89,4 @@ def profile(n_funds: int, refit: str, n_jobs: int = 2) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(profile(int(sys.argv[1]), sys.argv[2]), indent=2))
+    print(json.dumps(profile(int(sys.argv[1]), sys.argv[2], levers="levers" in sys.argv[3:]), indent=2))

@@ -115,3 +115,20 @@ def test_yearly_challenger_estimation_under_weekly_refits_forecasts_as_the_yearl
     np.testing.assert_array_equal(both["HAR_w"].to_numpy(), both["HAR_y"].to_numpy())
     assert both["HAR_w"].notna().mean() > 0.9
     assert not np.array_equal(both["HAR"].to_numpy(), both["HAR_y"].to_numpy(), equal_nan=True)  # weekly re-estimation differs
+
+
+def test_fund_var_reuses_stage1_garch_walk_forward_with_the_same_numbers():
+    import dataclasses
+
+    from qmtl_research.data.synthetic import make_synthetic_universe
+    from qmtl_research.risk.fund_var import fund_risk
+    from qmtl_research.volatility import run_stage1
+
+    panel = make_synthetic_universe(n_funds=8, seed=20230831)
+    study = run_stage1(panel, Stage1Config(models=("GARCH", "Naive"), cv=False), progress=False)
+    assert study.garch_walk is not None
+    reused = fund_risk(panel.returns, study)
+    fresh = fund_risk(panel.returns, dataclasses.replace(study, garch_walk=None))     # recomputed, as before
+    for name in ("forecasts", "backtests", "not_tested"):
+        pd.testing.assert_frame_equal(getattr(reused, name), getattr(fresh, name), check_exact=True)
+    assert reused.summary == fresh.summary

@@ -71,6 +71,10 @@ class Stage1Result:
     series_fits:
         Every estimation of the per-fund challengers (walk-forward): ``model, fund_id, fit_date,
         n_obs, loglik, params, flags`` (:mod:`qmtl_research.volatility.series`).
+    garch_walk:
+        The walk-forward's :class:`~qmtl_research.volatility.garch_panel.GarchPanelResult` (conditional
+        vols, forecasts, estimation in force per week; None without GARCH-based models), kept for the
+        fund-level VaR of the same estimations (not recorded: ``garch_params`` and ``forecasts`` are).
     training:
         Every LSTM fit: ``design, fit_date, model, n_samples, n_train, epochs_run, warm,
         final_loss, final_val_loss, seconds``.
@@ -120,6 +124,7 @@ class Stage1Result:
     target: pd.DataFrame
     training: pd.DataFrame
     series_fits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    garch_walk: object = None
     tables: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
@@ -327,7 +332,7 @@ def run_stage1(panel, config: Stage1Config | None = None, progress: bool = True)
                           failures=failures_frame(failure_rows), garch_params=garch_params,
                           target=realized_vol(returns, config.window),
                           training=pd.concat(train_log, ignore_index=True) if train_log else pd.DataFrame(),
-                          series_fits=series_fits)
+                          series_fits=series_fits, garch_walk=garch)
     result.tables, result.notes = evaluate(result)
     result.summary = summarise(result, panel)
     return result
