@@ -58,10 +58,12 @@ def test_har_least_squares_is_statsmodels_ols():
     rng = np.random.default_rng(5)
     x = np.column_stack([np.ones(300), rng.gamma(2.0, 2e-4, (300, 3))])
     y = x @ np.array([1e-4, 0.2, 0.3, 0.4]) + rng.normal(0, 1e-4, 300)
-    beta, r2 = series_batch._ols(x, y)
+    beta, r2, rank = series_batch._ols(x, y)
     fit = sm.OLS(y, x).fit()
     np.testing.assert_array_equal(beta, np.asarray(fit.params))
-    assert r2 == fit.rsquared
+    assert r2 == fit.rsquared and rank == np.linalg.matrix_rank(x) == 4
+    collinear = np.column_stack([x, x[:, 1] + x[:, 2]])
+    assert series_batch._ols(collinear, y)[2] == np.linalg.matrix_rank(collinear) == 4
 
 
 def test_retrain_dates_yearly_are_the_yearly_schedule():
@@ -132,3 +134,25 @@ def test_fund_var_reuses_stage1_garch_walk_forward_with_the_same_numbers():
     for name in ("forecasts", "backtests", "not_tested"):
         pd.testing.assert_frame_equal(getattr(reused, name), getattr(fresh, name), check_exact=True)
     assert reused.summary == fresh.summary
+
+
+def test_restricted_walk_forward_equals_a_walk_forward_on_the_subset():
+    from qmtl_research.data.synthetic import make_synthetic_universe
+    from qmtl_research.volatility import GarchConfig, garch_walk_forward
+    from qmtl_research.volatility.garch_panel import restricted
+
+    returns = make_synthetic_universe(n_funds=8, seed=20230831).returns
+    returns = returns.assign(FLAT=0.0)                               # a GARCH failure at every refit
+    refits = walk_forward_schedule(returns, None, "yearly").refit_dates
+    cfg = GarchConfig(n_jobs=2, backend="threading")
+    full = garch_walk_forward(returns, refits, cfg, progress=False)
+    subset = returns[["FLAT", *returns.columns[5:0:-1]]]
+    direct = garch_walk_forward(subset, refits, cfg, progress=False)
+    got = restricted(full, subset, cfg.n_jobs)
+    for name in ("cond_vol", "forecast", "fit_pos"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(direct, name), check_exact=True)
+    pd.testing.assert_frame_equal(got.params.sort_values(["fund_id", "fit_date"]).reset_index(drop=True),
+                                  direct.params.sort_values(["fund_id", "fit_date"]).reset_index(drop=True),
+                                  check_exact=True)
+    assert got.failures == direct.failures and len(got.failures) == len(refits)
+    assert restricted(full, returns.iloc[:-5], 1) is None                      # other weeks: recompute

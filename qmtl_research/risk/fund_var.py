@@ -165,36 +165,14 @@ def _empirical_rows(windows: np.ndarray, mu: np.ndarray, sigma: np.ndarray, real
     return tail, counts, pit
 
 
-def _stage1_garch(returns: pd.DataFrame, stage1):
-    """Stage 1's own GARCH walk-forward (``stage1.garch_walk``: the same schedule and settings) on the
-    funds of ``returns``, in their order, or None when it does not cover them (then it is recomputed).
-
-    A fund's estimations do not depend on the other funds of its chunk (the engine is vectorised
-    per fund; ``tests/test_volatility_garch.py`` checks serial = parallel exactly), so its columns
-    are what :func:`~qmtl_research.volatility.garch_panel.garch_walk_forward` on ``returns`` gives;
-    the failures are listed in that call's order (chunk, fit date, column).
-    """
-    from qmtl_research.volatility.garch_panel import GarchPanelResult, _chunks
-
-    g = getattr(stage1, "garch_walk", None)
-    funds = [str(c) for c in returns.columns]
-    if g is None or not set(funds) <= set(g.cond_vol.columns) or not g.cond_vol.index[:-1].equals(returns.index):
-        return None
-    chunk = {f: k for k, sl in enumerate(_chunks(len(funds), stage1.config.garch.n_jobs)) for f in funds[sl]}
-    col = {f: j for j, f in enumerate(funds)}
-    failures = sorted((f for f in g.failures if f["fund_id"] in col),
-                      key=lambda f: (chunk[f["fund_id"]], f["message"][:15], col[f["fund_id"]]))
-    return GarchPanelResult(cond_vol=g.cond_vol[funds], forecast=g.forecast[funds], fit_pos=g.fit_pos[funds],
-                            params=g.params[g.params["fund_id"].isin(col)], failures=failures)
-
-
 def _garch_panels(returns: pd.DataFrame, stage1, progress: bool):
     """Weekly ``mu``, ``sigma``, ``dof`` (grid x funds) of the GARCH estimation in force at each week."""
-    from qmtl_research.volatility.garch_panel import garch_walk_forward
+    from qmtl_research.volatility.garch_panel import garch_walk_forward, restricted
     from qmtl_research.volatility.targets import ANNUALISE_PCT
 
     cfg = stage1.config
-    g = _stage1_garch(returns, stage1)
+    g = getattr(stage1, "garch_walk", None)          # stage 1's own walk-forward (same schedule and settings)
+    g = restricted(g, returns, cfg.garch.n_jobs) if g is not None else None
     if g is None:
         g = garch_walk_forward(returns, stage1.schedule.refit_dates, cfg.garch, horizon=cfg.horizon,
                                progress=progress)

@@ -12,7 +12,10 @@ weeks of a mask, forecasts for every origin, like
 Variance forecasts map to the expected target with
 :func:`~qmtl_research.volatility.targets.expected_target_vol` (annualised %, the GARCH map).
 A fit that raises is listed in ``failures`` (fund, step = model name, message with the date)
-and leaves that segment without forecasts.
+and leaves that segment without forecasts. The shipped EWMA and HAR take a lean path with the same
+numbers (:mod:`~qmtl_research.volatility.series_batch`: no model round trip per refit); the refit
+dates are the schedule's, or the yearly ones with ``Stage1Config.challenger_refit = "yearly"``
+(chosen by :mod:`~qmtl_research.volatility.walkforward`).
 """
 from __future__ import annotations
 

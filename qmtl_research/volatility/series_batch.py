@@ -14,9 +14,12 @@ and a results object per refit; weekly refits at paper scale are ~775,000 of the
 * **HAR** (:class:`~qmtl_research.volatility.challengers.HARVolatility`): each refit's least squares
   is statsmodels' ``OLS(...).fit()`` computed directly: the pseudo-inverse of ``pinv_extended``
   (NumPy's SVD; singular values up to ``1e-15`` x the largest dropped) times the target, R-squared
-  as statsmodels (``1 - ssr / centered_tss``), the rank check, floor and floored count of
-  :meth:`~qmtl_research.volatility.challengers.HARVolatility.fit`: the same floating-point
-  operations, so the same numbers.
+  as statsmodels (``1 - ssr / centered_tss``), the rank check (from the same singular values),
+  floor and floored count of :meth:`~qmtl_research.volatility.challengers.HARVolatility.fit`: the
+  same floating-point operations, so the same numbers. The design is built once per refit over
+  the whole history (its rows up to the fit sample's end are the fit's: cumulative sums run left
+  to right); and its product with the parameters is taken whole (a BLAS product's
+  rows can differ in the last bit with the number of rows), then sliced.
 
 The tests check both against the per-fund driver with the models' own ``fit`` (and those against
 arch and statsmodels). A fund with a gap inside its history, a fit sample shorter than the model's
@@ -112,9 +115,12 @@ def _ewma(model, name, fund, r, first, events, n_obs, grid, horizon, column, fit
     return True
 
 
-def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """statsmodels' ``OLS(y, x).fit()`` (method ``pinv``): ``(params, rsquared)``, the same operations."""
+def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, int]:
+    """statsmodels' ``OLS(y, x).fit()`` (method ``pinv``) with the same operations: ``(params, rsquared,
+    rank)``, the rank as :func:`numpy.linalg.matrix_rank` counts it (singular values above
+    ``max(s) * max(x.shape) * eps``)."""
     u, s, vt = np.linalg.svd(x, False)
+    rank = int((s > s.max(initial=0.0) * max(x.shape) * np.finfo(s.dtype).eps).sum())
     cutoff = PINV_RCOND * np.maximum.reduce(s)
     s_inv = np.where(s > cutoff, 1.0 / np.where(s > cutoff, s, 1.0), 0.0)
     pinv = np.dot(np.transpose(vt), np.multiply(s_inv[:, np.newaxis], np.transpose(u)))
@@ -123,7 +129,7 @@ def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     ones = np.ones(len(y))
     mean = np.average(y, weights=ones)
     r2 = 1 - np.dot(resid, resid) / np.sum(ones * (y - mean) ** 2)
-    return beta, float(r2)
+    return beta, float(r2), rank
 
 
 def _har(model, name, fund, r, first, events, n_obs, grid, horizon, column, fits) -> bool:
@@ -131,30 +137,30 @@ def _har(model, name, fund, r, first, events, n_obs, grid, horizon, column, fits
 
     if horizon != model.horizon:
         return False
-    rows_lo = max(model.lags)
+    lo, h = max(model.lags), model.horizon
     solved = []
     for n in n_obs:                         # every refit's fit first: a collinear one leaves the fund to the driver
         train = r[:n]
         mean = float(train.mean())
-        x = model.design(train, mean)
+        x_all = model.design(r, mean)       # its first n + 1 rows are design(train, mean): cumulative sums
         e2 = (train - mean) ** 2
-        target = rolling_mean_before(e2, model.horizon)[model.horizon:]
-        rows = np.arange(rows_lo, n - model.horizon + 1)
-        if np.linalg.matrix_rank(x[rows]) < x.shape[1]:
+        target = rolling_mean_before(e2, h)[h:]
+        x = x_all[lo: n - h + 1]
+        beta, r2, rank = _ols(x, target[lo: n - h + 1])
+        if rank < x.shape[1]:
             return False
-        beta, r2 = _ols(x[rows], target[rows])
         floor = model.floor_share * float(train.var(ddof=1))
-        n_floored = int(((x[rows] @ beta) < floor).sum())
-        solved.append((mean, beta, floor, n_floored, r2))
+        n_floored = int(((x @ beta) < floor).sum())
+        solved.append((x_all, beta, floor, n_floored, r2))
     labels = ["const", *[f"rv_{k}w" for k in model.lags]]
     for k, pos, hi in _segments(first, len(r), events, len(grid)):
-        mean, beta, floor, n_floored, r2 = solved[k]
+        x_all, beta, floor, n_floored, r2 = solved[k]
         flags = (f"{n_floored} in-sample forecasts below the floor ({model.floor_share:g} x sample variance)"
                  if n_floored else "")
         fits.append(_fit_row(name, fund, grid[pos].date(), n_obs[k],
                              {**dict(zip(labels, map(float, beta))), "r2": r2}, np.nan, flags))
         if hi > pos:
-            v = model.design(r, mean) @ beta
+            v = (x_all @ beta)[pos - first: hi - first]       # the whole product, as the model's forecast
             v = np.where(np.isfinite(v), np.maximum(v, floor), np.nan)
-            column[pos:hi] = _targets(v[pos - first: hi - first], horizon)
+            column[pos:hi] = _targets(v, horizon)
     return True

@@ -9,7 +9,8 @@ realised target is NaN). Columns (:data:`PANEL_COLUMNS` + one per model):
 ``info_date``     ``t - 1``: the last week whose return the row uses (stage 2's prediction date)
 ``date``          ``t + h - 1``: the last week of the target month
 ``fit_date``      the scheduled refit in force at ``t`` (LSTMs: trained on samples whose last
-                  output week is before it; GARCH: estimated on returns before it)
+                  output week is before it - with ``lstm_retrain = "yearly"`` before the latest
+                  yearly date, see the training table; GARCH: estimated on returns before it)
 ``garch_fit_date``  the GARCH estimation used by the row (= ``fit_date``, or later for a fund
                   that reached ``min_train_obs`` returns between refits; NaT without GARCH)
 ``y``             the realised 1-month annualised vol (%) of weeks ``t .. t+h-1`` (NaN if not observed)
