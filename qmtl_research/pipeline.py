@@ -160,7 +160,9 @@ def run_volatility(params: VolatilityParams, inputs: StageInputs, progress: bool
 
     config = stage1_config(params, _seed(params, inputs.strategy))
     study = run_stage1(inputs.panel, config, progress=progress)
-    return study, with_fund_risk(volatility_results(study), inputs.panel, study, progress)
+    results = with_fund_risk(volatility_results(study), inputs.panel, study, progress)
+    study.garch_walk = None         # read by the fund-level VaR only: not kept for stage 2 (memory at scale)
+    return study, results
 
 
 def with_fund_risk(results, panel, study, progress: bool = False):

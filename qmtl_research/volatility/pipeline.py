@@ -74,7 +74,8 @@ class Stage1Result:
     garch_walk:
         The walk-forward's :class:`~qmtl_research.volatility.garch_panel.GarchPanelResult` (conditional
         vols, forecasts, estimation in force per week; None without GARCH-based models), kept for the
-        fund-level VaR of the same estimations (not recorded: ``garch_params`` and ``forecasts`` are).
+        fund-level VaR of the same estimations (not recorded: ``garch_params`` and ``forecasts`` are;
+        :func:`qmtl_research.pipeline.run_volatility` releases it once the VaR is computed).
     training:
         Every LSTM fit: ``design, fit_date, model, n_samples, n_train, epochs_run, warm,
         final_loss, final_val_loss, seconds``.
