@@ -63,6 +63,8 @@ class VolatilityParams(_Params):
     split: Literal["walk_forward", "kfold"] | None = None
     test_start: str | None = None
     refit: Literal["yearly", "weekly"] | None = None
+    lstm_retrain: Literal["refit", "yearly"] | None = None
+    challenger_refit: Literal["refit", "yearly"] | None = None
     cv: bool | None = None
     folds: int | None = None
     high_vol: dict | None = None
@@ -140,7 +142,7 @@ def stage1_config(params: VolatilityParams, seed: int):
 
     base = Stage1Config().model_dump()
     p = params.model_dump()
-    top = {k: p[k] for k in ("split", "test_start", "refit", "cv", "folds", "high_vol") if p[k] is not None}
+    top = {k: p[k] for k in ("split", "test_start", "refit", "lstm_retrain", "challenger_refit", "cv", "folds", "high_vol") if p[k] is not None}
     if p["models"]:
         top["models"] = tuple(p["models"])
     lstm = {**base["lstm"], **{k: p[k] for k in ("epochs", "units") if p[k] is not None}}
@@ -158,7 +160,9 @@ def run_volatility(params: VolatilityParams, inputs: StageInputs, progress: bool
 
     config = stage1_config(params, _seed(params, inputs.strategy))
     study = run_stage1(inputs.panel, config, progress=progress)
-    return study, with_fund_risk(volatility_results(study), inputs.panel, study, progress)
+    results = with_fund_risk(volatility_results(study), inputs.panel, study, progress)
+    study.garch_walk = None         # read by the fund-level VaR only: not kept for stage 2 (memory at scale)
+    return study, results
 
 
 def with_fund_risk(results, panel, study, progress: bool = False):

@@ -170,11 +170,15 @@ def _empirical_rows(windows: np.ndarray, mu: np.ndarray, sigma: np.ndarray, real
 
 def _garch_panels(returns: pd.DataFrame, stage1, progress: bool):
     """Weekly ``mu``, ``sigma``, ``dof`` (grid x funds) of the GARCH estimation in force at each week."""
-    from qmtl_research.volatility.garch_panel import garch_walk_forward
+    from qmtl_research.volatility.garch_panel import garch_walk_forward, restricted
     from qmtl_research.volatility.targets import ANNUALISE_PCT
 
     cfg = stage1.config
-    g = garch_walk_forward(returns, stage1.schedule.refit_dates, cfg.garch, horizon=cfg.horizon, progress=progress)
+    g = getattr(stage1, "garch_walk", None)          # stage 1's own walk-forward (same schedule and settings)
+    g = restricted(g, returns, cfg.garch.n_jobs) if g is not None else None
+    if g is None:
+        g = garch_walk_forward(returns, stage1.schedule.refit_dates, cfg.garch, horizon=cfg.horizon,
+                               progress=progress)
     grid = g.cond_vol.index
     sigma = g.cond_vol.to_numpy() / ANNUALISE_PCT
     fpos = g.fit_pos.to_numpy()

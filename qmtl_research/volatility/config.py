@@ -137,6 +137,21 @@ class Stage1Config(_Strict):
         Share (fraction in (0, 1]) of funds with a full training history at the default test start.
     refit : {"yearly", "weekly"}
         Walk-forward refit cadence.
+    lstm_retrain : {"refit", "yearly"}
+        When the walk-forward retrains the LSTMs: at every refit date (``refit``, the default), or
+        only at the yearly refit dates (``yearly``: the test start and the first week of each later
+        year) - between two retrainings the latest weights forecast every origin from the row's own
+        inputs (the latest one-month vols and, for GARCH-LSTM, the conditional vols of the GARCH fit
+        in force). The same as ``refit`` when ``refit`` is yearly; with weekly refits it is what
+        practitioners do (daily/weekly re-forecasts, periodic retraining) and saves all but the
+        yearly trainings.
+    challenger_refit : {"refit", "yearly"}
+        When the walk-forward re-estimates the per-fund challengers (the ``series`` models: EWMA,
+        GJR-GARCH, HAR): at every refit date (``refit``, the default) or only at the yearly refit
+        dates (``yearly``), each estimation forecasting every origin up to the next one by filtering
+        the fund's returns up to the origin (the forecasts still move every week). The same as
+        ``refit`` when ``refit`` is yearly; with weekly refits the challengers' forecasts are then
+        those of the yearly walk-forward.
     cv : bool
         Also run the paper's K-fold CV (for the design comparison).
     folds : int
@@ -173,6 +188,13 @@ class Stage1Config(_Strict):
     test_start_share: float = Field(0.5, gt=0.0, le=1.0,
                                     description="share of funds with a full training history at the default test start")
     refit: Literal["yearly", "weekly"] = Field("yearly", description="walk-forward refit cadence")
+    lstm_retrain: Literal["refit", "yearly"] = Field(
+        "refit", description="walk-forward: retrain the LSTMs at every refit date (refit) or only at the yearly "
+                             "refit dates (yearly), the latest weights forecasting the origins between")
+    challenger_refit: Literal["refit", "yearly"] = Field(
+        "refit", description="walk-forward: re-estimate the per-fund challengers (series models) at every refit "
+                             "date (refit) or only at the yearly refit dates (yearly), each estimation filtering "
+                             "the returns up to every origin until the next")
     cv: bool = Field(True, description="also run the paper's K-fold CV (for the design comparison)")
     folds: int = Field(4, ge=2, description="cv: number of folds (the paper uses 4)")
     window: int = Field(TARGET_WINDOW, ge=2, description="weeks in the 1-month target and in the input window")

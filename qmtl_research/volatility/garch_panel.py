@@ -211,6 +211,40 @@ def garch_walk_forward(returns: pd.DataFrame, refit_dates, cfg, horizon: int = T
     return _assemble(parts, grid)
 
 
+def restricted(result: GarchPanelResult, returns: pd.DataFrame, n_jobs: int = 1) -> GarchPanelResult | None:
+    """A walk-forward result on the funds of ``returns``, in their order: what
+    :func:`garch_walk_forward` on ``returns`` (same refit dates and settings) gives, without
+    re-estimating; None when ``result`` does not cover those funds and weeks.
+
+    A fund's estimations do not depend on the other funds of its chunk (the engine is vectorised
+    per fund; ``tests/test_volatility_garch.py`` checks serial = parallel exactly), so the columns
+    are taken as they are; the failures are listed in that call's order (chunk, fit date, column).
+
+    Parameters
+    ----------
+    result : GarchPanelResult
+        A :func:`garch_walk_forward` result (e.g. stage 1's, ``Stage1Result.garch_walk``).
+    returns : DataFrame
+        Weekly simple returns (fractions), dates x funds: the same weeks as ``result``'s returns.
+    n_jobs : int
+        The settings' ``n_jobs`` (the chunking that orders the failures).
+
+    Returns
+    -------
+    GarchPanelResult or None
+    """
+    funds = [str(c) for c in returns.columns]
+    if not set(funds) <= set(result.cond_vol.columns) or not result.cond_vol.index.equals(_extended(returns.index)):
+        return None
+    chunk = {f: k for k, sl in enumerate(_chunks(len(funds), n_jobs)) for f in funds[sl]}
+    col = {f: j for j, f in enumerate(funds)}
+    failures = sorted((f for f in result.failures if f["fund_id"] in col),
+                      key=lambda f: (chunk[f["fund_id"]], f["message"][:15], col[f["fund_id"]]))
+    return GarchPanelResult(cond_vol=result.cond_vol[funds], forecast=result.forecast[funds],
+                            fit_pos=result.fit_pos[funds], params=result.params[result.params["fund_id"].isin(col)],
+                            failures=failures)
+
+
 def fit_garch_panel(returns: pd.DataFrame, train_mask: pd.Series | pd.DataFrame, cfg, horizon: int = TARGET_WINDOW,
                     progress: bool = True) -> GarchPanelResult:
     """One estimation per fund on the weeks where ``train_mask`` is True (CV folds: the returns

@@ -71,6 +71,11 @@ class Stage1Result:
     series_fits:
         Every estimation of the per-fund challengers (walk-forward): ``model, fund_id, fit_date,
         n_obs, loglik, params, flags`` (:mod:`qmtl_research.volatility.series`).
+    garch_walk:
+        The walk-forward's :class:`~qmtl_research.volatility.garch_panel.GarchPanelResult` (conditional
+        vols, forecasts, estimation in force per week; None without GARCH-based models), kept for the
+        fund-level VaR of the same estimations (not recorded: ``garch_params`` and ``forecasts`` are;
+        :func:`qmtl_research.pipeline.run_volatility` releases it once the VaR is computed).
     training:
         Every LSTM fit: ``design, fit_date, model, n_samples, n_train, epochs_run, warm,
         final_loss, final_val_loss, seconds``.
@@ -120,6 +125,7 @@ class Stage1Result:
     target: pd.DataFrame
     training: pd.DataFrame
     series_fits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    garch_walk: object = None
     tables: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
@@ -327,7 +333,7 @@ def run_stage1(panel, config: Stage1Config | None = None, progress: bool = True)
                           failures=failures_frame(failure_rows), garch_params=garch_params,
                           target=realized_vol(returns, config.window),
                           training=pd.concat(train_log, ignore_index=True) if train_log else pd.DataFrame(),
-                          series_fits=series_fits)
+                          series_fits=series_fits, garch_walk=garch)
     result.tables, result.notes = evaluate(result)
     result.summary = summarise(result, panel)
     return result
@@ -377,6 +383,14 @@ def evaluate(result: Stage1Result) -> tuple[dict[str, pd.DataFrame], list[str]]:
     if cfg.validated_model not in models:
         notes.append(f"The model under validation ({cfg.validated_model}) was not run: the challenger table has "
                      "no Diebold-Mariano tests against it.")
+    if cfg.lstm_retrain != "refit":
+        notes.append(f"The LSTMs were retrained {cfg.lstm_retrain} (lstm_retrain), not at every {cfg.refit} refit: "
+                     "between two retrainings the latest weights forecast every origin from the row's own inputs "
+                     "(see the training table).")
+    if cfg.challenger_refit != "refit":
+        notes.append(f"The per-fund challengers ({', '.join(m for m in models if registry.get(m).kind == 'series')}) "
+                     f"were re-estimated {cfg.challenger_refit} (challenger_refit), not at every {cfg.refit} refit: "
+                     "each estimation forecasts every origin up to the next one from the returns before the origin.")
     if not cfg.cv:
         notes.append("The paper's K-fold CV was not run (cv: false); the design comparison shows the "
                      "walk-forward only.")

@@ -12,7 +12,10 @@ weeks of a mask, forecasts for every origin, like
 Variance forecasts map to the expected target with
 :func:`~qmtl_research.volatility.targets.expected_target_vol` (annualised %, the GARCH map).
 A fit that raises is listed in ``failures`` (fund, step = model name, message with the date)
-and leaves that segment without forecasts.
+and leaves that segment without forecasts. The shipped EWMA and HAR take a lean path with the same
+numbers (:mod:`~qmtl_research.volatility.series_batch`: no model round trip per refit); the refit
+dates are the schedule's, or the yearly ones with ``Stage1Config.challenger_refit = "yearly"``
+(chosen by :mod:`~qmtl_research.volatility.walkforward`).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from qmtl_research.errors import InputError
-from qmtl_research.volatility import registry
+from qmtl_research.volatility import registry, series_batch
 from qmtl_research.volatility.garch_panel import _chunks, _estimation_events, _run_chunks
 from qmtl_research.volatility.targets import expected_target_vol
 
@@ -140,6 +143,8 @@ def _walk_funds(spec, config, values: np.ndarray, funds: list[str], refit_pos: l
         first, r = _segment(values, j)
         events = _estimation_events(first, len(r), refit_pos, g.min_train_obs, g.late_start, n_grid - 1)
         model = spec.build(config, warm_start=True)
+        if series_batch.walk_fund(model, spec.name, fund, r, first, events, grid, config.horizon, out[:, j], fits):
+            continue                    # EWMA / HAR: the same numbers without a model round trip per refit
         for k, pos in enumerate(events):
             nxt = events[k + 1] if k + 1 < len(events) else n_grid
             if not _fit(model, spec.name, fund, r[: pos - first], grid[pos].date(), failures, fits):

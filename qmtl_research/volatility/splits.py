@@ -10,7 +10,9 @@ week forecast) uses data up to ``t-1`` (its *info date*); its target is the real
   test start to the "now" week. Models are (re)estimated at refit dates on data strictly
   before the date (LSTM training samples: last output week before it) and serve the
   origins up to the next refit. ``yearly`` refits: the test start and the first week of
-  every later calendar year; ``weekly``: every origin.
+  every later calendar year; ``weekly``: every origin. :func:`retrain_dates`: the dates at which
+  a model group is re-estimated when it is not at every refit (``lstm_retrain`` /
+  ``challenger_refit`` ``yearly``: the yearly refit dates, a subset of any schedule's).
 * **default test start** (:func:`default_test_start`): data-relative, the first week by
   which ``share`` (default half) of the funds have ``min_train_obs`` returns, so any
   universe, ending in any year, has a test period.
@@ -231,15 +233,47 @@ def walk_forward_schedule(returns: pd.DataFrame, test_start=None, refit: str = "
     if refit == "weekly":
         refits = grid[pos:]
     elif refit == "yearly":
-        later = grid[pos + 1:]
-        years = later[later.year > ts.year]
-        firsts = years.to_series().groupby(years.year).min()
-        refits = pd.DatetimeIndex([ts, *firsts.tolist()])
+        refits = _yearly(grid, pos)
     else:
         raise ConfigError(f"unknown refit cadence {refit!r}", where="stage 1 config, refit",
                           fix="use 'yearly' or 'weekly'")
     return WalkForwardSchedule(grid=grid, test_start=ts, refit_dates=pd.DatetimeIndex(refits), refit=refit,
                                test_start_rule=rule)
+
+
+def _yearly(grid: pd.DatetimeIndex, pos: int) -> pd.DatetimeIndex:
+    """The yearly dates from grid position ``pos``: that week and the first week of each later year."""
+    ts = grid[pos]
+    later = grid[pos + 1:]
+    years = later[later.year > ts.year]
+    firsts = years.to_series().groupby(years.year).min()
+    return pd.DatetimeIndex([ts, *firsts.tolist()])
+
+
+def retrain_dates(schedule: WalkForwardSchedule, frequency: str = "refit") -> pd.DatetimeIndex:
+    """The walk-forward dates at which a model group is re-estimated (``Stage1Config.lstm_retrain`` for the
+    LSTMs, ``challenger_refit`` for the per-fund challengers).
+
+    Parameters
+    ----------
+    schedule : WalkForwardSchedule
+        The walk-forward schedule.
+    frequency : {"refit", "yearly"}
+        ``refit``: every refit date; ``yearly``: the test start and the first week of each later
+        year (the refit dates of a yearly schedule; a subset of any schedule's refit dates).
+
+    Returns
+    -------
+    DatetimeIndex
+        Increasing dates of ``schedule.refit_dates``.
+    """
+    if frequency == "refit":
+        return schedule.refit_dates
+    if frequency == "yearly":
+        return _yearly(schedule.grid, int(schedule.grid.get_loc(schedule.test_start)))
+    raise ConfigError(f"unknown re-estimation frequency {frequency!r}",
+                      where="stage 1 config, lstm_retrain / challenger_refit",
+                      fix="use 'refit' or 'yearly'")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ realised target is NaN). Columns (:data:`PANEL_COLUMNS` + one per model):
 ``info_date``     ``t - 1``: the last week whose return the row uses (stage 2's prediction date)
 ``date``          ``t + h - 1``: the last week of the target month
 ``fit_date``      the scheduled refit in force at ``t`` (LSTMs: trained on samples whose last
-                  output week is before it; GARCH: estimated on returns before it)
+                  output week is before it - with ``lstm_retrain = "yearly"`` before the latest
+                  yearly date, see the training table; GARCH: estimated on returns before it)
 ``garch_fit_date``  the GARCH estimation used by the row (= ``fit_date``, or later for a fund
                   that reached ``min_train_obs`` returns between refits; NaT without GARCH)
 ``y``             the realised 1-month annualised vol (%) of weeks ``t .. t+h-1`` (NaN if not observed)
@@ -31,7 +32,7 @@ from qmtl_research.volatility import registry
 from qmtl_research.volatility.garch_panel import GarchPanelResult, garch_walk_forward
 from qmtl_research.volatility.series import series_walk_forward
 from qmtl_research.volatility.samples import gather, r_columns, sigma_columns, y_columns
-from qmtl_research.volatility.splits import WalkForwardSchedule, first_origin_position
+from qmtl_research.volatility.splits import WalkForwardSchedule, first_origin_position, retrain_dates
 from qmtl_research.volatility.targets import realized_vol
 
 PANEL_COLUMNS = ["fund_id", "fund_type", "origin", "info_date", "date", "fit_date", "garch_fit_date", "y"]
@@ -115,7 +116,8 @@ def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, sche
         elif kind == "garch":
             test[m] = test["garch_1m"].to_numpy()
         elif kind == "series":
-            series[m] = series_walk_forward(m, config, returns, schedule.refit_dates, progress=progress)
+            series[m] = series_walk_forward(m, config, returns, retrain_dates(schedule, config.challenger_refit),
+                                            progress=progress)
             grid_values = series[m].forecast.reindex(index=grid, columns=target.columns).to_numpy(dtype=float)
             test[m] = grid_values[test_pos, test_col]
 
@@ -126,37 +128,59 @@ def build_walk_forward(returns: pd.DataFrame, fund_type: pd.Series, config, sche
     for k, f_pos in enumerate(refits):
         end = refits[k + 1] if k + 1 < len(refits) else n_grid
         test_idx[f_pos] = np.flatnonzero((test_pos >= f_pos) & (test_pos < end))
+    # retraining: every refit date, or (lstm_retrain yearly) the yearly ones; the latest weights forecast
+    # every segment up to the next retraining, in one prediction call per model and training
+    retrain = {int(grid.get_loc(d)) for d in retrain_dates(schedule, config.lstm_retrain)}
+    due = {m: True for m in learned}
+    pending: dict[str, list[np.ndarray]] = {m: [] for m in learned}
     bar = tqdm(refits, desc=f"stage-1 walk-forward ({schedule.refit} refits)", unit="refit",
                disable=not progress or not learned)
     for f_pos in bar:
+        if f_pos in retrain:
+            due = {m: True for m in learned}
         rows = test_idx[f_pos]
         if not len(rows):
             continue
         for m in learned:
             need_r = registry.get(m).needs_garch
-            train_mask = out_ok & (pos + h - 1 < f_pos)
-            if need_r:
-                train_mask &= r_ok & (first_fit_row <= f_pos)
-            if not train_mask.any():
-                continue
-            train = samples.loc[train_mask, ["fund_id", "origin", *_features(m, w), *y_columns(h)]]
-            t0 = time.perf_counter()
-            est = estimators[m].fit(train, train[y_columns(h)].to_numpy())
-            training.append({"design": "walk_forward", "fit_date": grid[f_pos], "model": m,
-                             "n_samples": int(train_mask.sum()), "n_train": est.n_train_,
-                             "epochs_run": est.epochs_run_, "warm": est.n_fits_ > 1,
-                             "final_loss": est.history_["loss"][-1] if est.history_.get("loss") else np.nan,
-                             "final_val_loss": est.history_.get("val_loss", [np.nan])[-1],
-                             "seconds": round(time.perf_counter() - t0, 3)})
+            if due[m] or not hasattr(estimators[m], "weights_"):
+                train_mask = out_ok & (pos + h - 1 < f_pos)
+                if need_r:
+                    train_mask &= r_ok & (first_fit_row <= f_pos)
+                if not train_mask.any():
+                    continue
+                _predict_pending(test, estimators[m], m, pending[m])
+                train = samples.loc[train_mask, ["fund_id", "origin", *_features(m, w), *y_columns(h)]]
+                t0 = time.perf_counter()
+                est = estimators[m].fit(train, train[y_columns(h)].to_numpy())
+                due[m] = False
+                training.append({"design": "walk_forward", "fit_date": grid[f_pos], "model": m,
+                                 "n_samples": int(train_mask.sum()), "n_train": est.n_train_,
+                                 "epochs_run": est.epochs_run_, "warm": est.n_fits_ > 1,
+                                 "final_loss": est.history_["loss"][-1] if est.history_.get("loss") else np.nan,
+                                 "final_val_loss": est.history_.get("val_loss", [np.nan])[-1],
+                                 "seconds": round(time.perf_counter() - t0, 3)})
             seg = test.iloc[rows]
             usable = seg[_features(m, w)].notna().all(axis=1).to_numpy().copy()
             if need_r:
                 usable &= np.isfinite(seg["garch_1m"].to_numpy())      # a GARCH estimation serves the row
             if usable.any():
-                test.iloc[rows[usable], test.columns.get_loc(m)] = est.predict(seg.loc[usable])
+                pending[m].append(rows[usable])
+    for m in learned:
+        _predict_pending(test, estimators[m], m, pending[m])
 
     forecasts = _panel(test, fund_type, schedule, grid, fit_pos, models, garch, config, series)
     return forecasts, garch, pd.DataFrame(training), series
+
+
+def _predict_pending(test: pd.DataFrame, est, model: str, pending: list) -> None:
+    """Forecast the rows of ``pending`` (positions of ``test``) with ``est``'s current weights, in one
+    call, and empty the list."""
+    if not pending:
+        return
+    rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
+    test.iloc[rows, test.columns.get_loc(model)] = est.predict(test.iloc[rows])
+    pending.clear()
 
 
 def _panel(test: pd.DataFrame, fund_type: pd.Series, schedule, grid, fit_pos, models, garch, config,
