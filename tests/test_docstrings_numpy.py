@@ -104,13 +104,7 @@ def _problems(module) -> list[str]:
 
 #: problems known and owned elsewhere this round, each with its reason; strict: one that is fixed
 #: must leave the list (the test fails on it), so the list stays exact
-PENDING = {
-    "qmtl_research.volatility.models": {
-        "_VolatilityModel.score: no numpy Parameters section":
-            "found when the walker learned private bases' methods (issue #19); volatility/models.py belongs to "
-            "another change in flight (helper stage1x): the lead adds the section at the merge",
-    },
-}
+PENDING: dict[str, dict[str, str]] = {}
 
 
 @pytest.mark.parametrize("module_name", MODULES)

@@ -69,7 +69,23 @@ def _require(X: pd.DataFrame, columns: list[str], model: str) -> None:
 
 class _VolatilityModel(RegressorMixin, BaseEstimator):
     def score(self, X, y, sample_weight=None) -> float:
-        """``-RMSE`` (percentage points of annualised vol) of the evaluated target."""
+        """``-RMSE`` of the forecasts against the evaluated target (higher is better, as sklearn scores).
+
+        Parameters
+        ----------
+        X : DataFrame
+            The stage-1 sample table (:func:`~qmtl_research.volatility.samples.build_samples`), one row per
+            fund and forecast origin.
+        y : array-like
+            The realised 1-month annualised vol (%) of each row (the evaluated target).
+        sample_weight : array-like, optional
+            Weight of each row in the mean squared error.
+
+        Returns
+        -------
+        float
+            Minus the (weighted) root mean squared error, in percentage points of annualised vol.
+        """
         err = _evaluated(y) - self.predict(X)
         w = None if sample_weight is None else np.asarray(sample_weight, float)
         return -float(np.sqrt(np.average(err ** 2, weights=w)))
