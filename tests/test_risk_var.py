@@ -120,3 +120,24 @@ def test_fhs_and_table():
     assert 0 < g.var < g.cvar
     tab = var_table(r, (0.95, 0.99), ("historical", "normal", "t"))
     assert list(tab.columns) == ["method", "confidence", "VaR", "CVaR", "n"] and len(tab) == 6
+
+
+def test_ewma_one_recursion_for_the_var_and_the_stage1_challenger():
+    """One EWMA recursion (volatility.challengers.ewma_variances) serves the RiskMetrics VaR and the
+    stage-1 challenger; each keeps its own start. Bitwise equal to the plain loop the VaR used before
+    (a + b == b + a in IEEE arithmetic), on a long series, a short one (fewer returns than the
+    start window) and a near-constant one."""
+    from qmtl_research.volatility.challengers import EWMAVolatility, ewma_backcast, ewma_variances
+
+    rng = np.random.default_rng(11)
+    for r in (rng.standard_t(4, 700) * 0.02, np.array([0.01, -0.03]), 1e-9 * rng.standard_normal(200)):
+        s2 = [np.mean(r[: min(30, r.size)] ** 2)]
+        for x in r:
+            s2.append(0.94 * s2[-1] + (1.0 - 0.94) * x ** 2)
+        s2 = np.maximum(np.array(s2), 1e-24)
+        sigma, nxt = ewma_volatility(r, 0.94)
+        np.testing.assert_array_equal(sigma, np.sqrt(s2[:-1]))
+        assert nxt == math.sqrt(s2[-1])
+    r = rng.standard_normal(300) * 0.01
+    model = EWMAVolatility().fit(r)
+    np.testing.assert_array_equal(model.variances(r), ewma_variances(r ** 2, 0.94, ewma_backcast(r, 0.94)))

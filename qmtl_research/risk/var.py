@@ -250,7 +250,9 @@ def ewma_volatility(returns, lam: float = 0.94, init_window: int = 30) -> tuple[
     """RiskMetrics EWMA volatility.
 
     ``sigma2[t] = lam * sigma2[t-1] + (1 - lam) * r[t-1]**2`` (zero mean), started at
-    the mean square of the first ``min(init_window, n)`` returns. Returns the
+    the mean square of the first ``min(init_window, n)`` returns (the recursion is
+    :func:`qmtl_research.volatility.challengers.ewma_variances`, shared with the stage-1
+    EWMA challenger, which starts it at arch's backcast instead). Returns the
     in-sample conditional volatilities ``sigma[t]`` (forecast of period t made
     at t-1) and the one-step-ahead forecast ``sigma[n]``.
 
@@ -271,10 +273,9 @@ def ewma_volatility(returns, lam: float = 0.94, init_window: int = 30) -> tuple[
     r = check_returns(returns)
     if not 0.0 < lam < 1.0:
         raise InputError(f"EWMA lambda {lam} outside (0, 1)", where="lam")
-    s2 = np.empty(r.size + 1)
-    s2[0] = np.mean(r[: min(init_window, r.size)] ** 2)
-    for t in range(1, r.size + 1):
-        s2[t] = lam * s2[t - 1] + (1.0 - lam) * r[t - 1] ** 2
+    from qmtl_research.volatility.challengers import ewma_variances     # the recursion's one home
+
+    s2 = ewma_variances(r ** 2, lam, float(np.mean(r[: min(init_window, r.size)] ** 2)))
     s2 = np.maximum(s2, 1e-24)
     return np.sqrt(s2[:-1]), float(math.sqrt(s2[-1]))
 

@@ -96,6 +96,35 @@ def ewma_backcast(returns: np.ndarray, lam: float = RISKMETRICS_LAMBDA, n: int =
     return float(np.sum(w / w.sum() * r ** 2))
 
 
+def ewma_variances(squared: np.ndarray, lam: float, start: float) -> np.ndarray:
+    """The RiskMetrics EWMA recursion, the one home of it: ``h_0 = start`` and
+    ``h_t = lam h_{t-1} + (1 - lam) x_{t-1}`` for the squared returns ``x``.
+
+    The stage-1 challenger starts it at arch's backcast (:func:`ewma_backcast`), the fund-level
+    RiskMetrics VaR (:func:`qmtl_research.risk.var.ewma_volatility`) at the mean square of the first
+    returns; the recursion is the same (one linear filter, ``scipy.signal.lfilter``).
+
+    Parameters
+    ----------
+    squared : ndarray, shape (n,)
+        Squared returns, oldest first (fraction^2 per period; zero-mean: no mean is removed).
+    lam : float
+        Decay in (0, 1) (0.94 = RiskMetrics).
+    start : float
+        ``h_0``, the variance before the first return.
+
+    Returns
+    -------
+    ndarray, shape (n + 1,)
+        One-step variances ``h_0 .. h_n`` (``h_t`` uses the first ``t`` returns).
+    """
+    from scipy.signal import lfilter
+
+    x = np.asarray(squared, dtype=float)
+    tail = lfilter([1.0 - lam], [1.0, -lam], x, zi=[lam * start])[0]
+    return np.concatenate([[start], tail])
+
+
 class EWMAVolatility(BaseEstimator):
     """RiskMetrics EWMA variance (see the module docstring).
 
@@ -175,11 +204,7 @@ class EWMAVolatility(BaseEstimator):
             One-step variances (fraction^2 per week).
         """
         check_is_fitted(self)
-        from scipy.signal import lfilter
-
-        r2 = np.asarray(returns, dtype=float) ** 2
-        tail = lfilter([1.0 - self.lam], [1.0, -self.lam], r2, zi=[self.lam * self.backcast_])[0]
-        return np.concatenate([[self.backcast_], tail])
+        return ewma_variances(np.asarray(returns, dtype=float) ** 2, self.lam, self.backcast_)
 
     def forecast_variance(self, returns, horizon: int) -> np.ndarray:
         """Flat forecasts: every week of the month gets the one-step variance.
