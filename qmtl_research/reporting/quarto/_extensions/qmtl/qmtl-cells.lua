@@ -69,14 +69,21 @@ local function choose(blocks)
   return {}, "none"
 end
 
+-- the table of a block: the block itself, or the first table directly inside a Div (Quarto's cell layout)
+local function table_in(b)
+  if not b then return nil end
+  if b.t == "Table" then return b end
+  if b.t == "Div" then
+    for _, inner in ipairs(b.content) do
+      if inner.t == "Table" then return inner end
+    end
+  end
+  return nil
+end
+
 local function find_table(blocks)
   for i, b in ipairs(blocks) do
-    if b.t == "Table" then return i end
-    if b.t == "Div" then
-      for _, inner in ipairs(b.content) do
-        if inner.t == "Table" then return i end
-      end
-    end
+    if table_in(b) then return i end
   end
   return nil
 end
@@ -189,18 +196,6 @@ end
 local function caption_of(b, kind)
   if b and b.t == "Div" and #b.content == 1 then b = b.content[1] end
   if caption_kind(b) == kind then return b end
-  return nil
-end
-
--- the first Table of b (b itself, or one level down in a Div)
-local function table_in(b)
-  if not b then return nil end
-  if b.t == "Table" then return b end
-  if b.t == "Div" then
-    for _, inner in ipairs(b.content) do
-      if inner.t == "Table" then return inner end
-    end
-  end
   return nil
 end
 
