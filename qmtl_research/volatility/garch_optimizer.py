@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from qmtl_research.volatility.projected_newton import newton_iteration, projected_direction
 from qmtl_research.volatility.garch_engine import (OMEGA_BOUNDS, _Batch, _derivatives, _loglik, _subset,
                                                    _tsum)
 
@@ -35,6 +36,7 @@ WARM_MAX_ITER = 30           # a warm start not converged by then restarts from 
 # 2.5 s CPU, compiled 5.3 s / 2.8 s), and the compiled loop's programs cost far more to compile on a cold
 # .cache/jax (demo panel, yearly walk-forward + 4 CV fits, first process: compiled 137 s wall / 34 s CPU,
 # numpy 15 s / 8.6 s; a second run 2.5 s wall with either).
+_ZERO_MEAN_ROW = np.array([1.0, 0.0, 0.0, 0.0])   # mu = 0, held when the mean is fixed at zero
 ENGINE = "numpy"
 
 _STARTING_ALPHAS = (0.01, 0.05, 0.1, 0.2)          # arch's grid of starting values
@@ -147,47 +149,23 @@ def _estimate(b: _Batch, start: np.ndarray | None, max_iter=200, tol: float = 1e
         th = theta[idx]
         ll, g, info, observed = _derivatives(sb, th)
         slack = _slack(sb, th)
-        rate = g @ _A.T                                        # d(slack)/ds along the gradient
         scale_tol = BOUND_TOL * np.maximum(1.0, np.abs(np.column_stack([sb.omega_lo, sb.omega_hi,
                                                                          np.ones((len(idx), 3))])))
-        at_bound = slack <= scale_tol
-        active = at_bound & (rate < 0)
-        for _pass in range(_A.shape[0]):
-            d, score_stat = _projected_newton(active, g, observed, info, sb.zero_mean)
-            blocked = at_bound & ~active & ((d @ _A.T) < 0)     # Newton step leaves the set: add the bound
-            if not blocked.any():
-                break
-            active |= blocked
-        decrement = (g * d).sum(axis=1)
-        # converged: no ascent predicted, or the score statistic (twice the log-likelihood distance
-        # to the optimum under the model) is below 1e-8, far inside any statistical precision
-        done = ~(decrement > tol) | ~np.isfinite(decrement) | (score_stat <= SCORE_TOL)
-        # step: the largest feasible fraction of the Newton step, then backtracking (Armijo)
-        drate = d @ _A.T
-        with np.errstate(divide="ignore", invalid="ignore"):
-            limits = np.where((drate < 0) & ~active, np.maximum(slack, 0.0) / -drate, np.inf)
-        step = np.minimum(1.0, limits.min(axis=1))
-        accepted = done.copy()
-        new = th.copy()
-        new_ll = ll.copy()
-        for _halving in range(40):
-            todo = np.flatnonzero(~accepted)
-            if not len(todo):
-                break
-            trial = _project(_subset(sb, todo), th[todo] + step[todo, None] * d[todo])
-            tl = _loglik(_subset(sb, todo), trial)
-            ok = tl >= ll[todo] + 1e-4 * step[todo] * decrement[todo]
-            new[todo[ok]] = trial[ok]
-            new_ll[todo[ok]] = tl[ok]
-            accepted[todo[ok]] = True
-            step[todo[~ok]] *= 0.5
-        stalled = ~accepted                                     # no ascent found: at the optimum (to rounding)
+
+        def trial_loglik(todo, x, sb=sb):
+            part = _subset(sb, todo)
+            trial = _project(part, x)
+            return trial, _loglik(part, trial)
+
+        new, value, done = newton_iteration(
+            th, ll, g, slack, scale_tol, _A,
+            lambda active, g=g, info=info, observed=observed, zm=sb.zero_mean: _projected_newton(
+                active, g, observed, info, zm),
+            trial_loglik, tol=tol, score_tol=SCORE_TOL, armijo=1e-4, max_halvings=40)
         theta[idx] = new
-        ll_final[idx] = np.where(done | stalled, ll, new_ll)
+        ll_final[idx] = value
         n_iter[idx] += 1
-        tiny = (np.abs(new - th) <= 1e-10 * (1.0 + np.abs(th))).all(axis=1)
-        flat = (new_ll - ll) <= 1e-12 * (1.0 + np.abs(ll))          # a flat ridge: no gain left to make
-        converged[idx] = done | stalled | tiny | flat
+        converged[idx] = done
     for j in np.flatnonzero(live & ~converged):
         messages[j] = f"the optimiser did not converge in {limit[j]} iterations"
     missing = np.isnan(ll_final) & live
@@ -261,35 +239,7 @@ def _multi_start(b: _Batch, warm: np.ndarray | None, max_iter: int) -> _Estimate
 
 def _projected_newton(active: np.ndarray, g: np.ndarray, observed: np.ndarray, info: np.ndarray,
                       zero_mean: bool) -> np.ndarray:
-    """Ascent direction in the null space of the active constraints: Newton with the observed
-    curvature where it is positive definite on that space (quadratic convergence near the optimum,
-    also when the Gaussian likelihood is misspecified), else Fisher scoring (expected information).
-    Also returns the score statistic ``g' I^-1 g`` (expected information) on that space."""
-    eye = np.eye(4)
-    rows = _A[None, :, :] * active[:, :, None]
-    if zero_mean:
-        rows = np.concatenate([rows, np.broadcast_to(np.array([[1.0, 0, 0, 0]]), (len(g), 1, 4))], axis=1)
-    rows_t = np.transpose(rows, (0, 2, 1))
-    # no active row: the projector is the identity (pinv of the zero matrix is zero), so only the
-    # columns with an active constraint pay for the pseudo-inverse (an SVD per column)
-    some = rows.any(axis=(1, 2))
-    proj = np.broadcast_to(eye, (len(g), 4, 4)).copy()
-    if some.any():
-        proj[some] = eye - rows_t[some] @ np.linalg.pinv(rows[some] @ rows_t[some]) @ rows[some]
-    pg = (proj @ g[:, :, None])[:, :, 0]
-    system = proj @ observed @ proj + (eye - proj)
-    ok = np.isfinite(system).all(axis=(1, 2))
-    ok[ok] = np.linalg.eigvalsh(system[ok])[:, 0] > 0
-    system = np.where(ok[:, None, None], system, proj @ info @ proj + (eye - proj))
-    d = _solve(system, pg)
-    fisher = _solve(proj @ info @ proj + (eye - proj), pg)
-    score_stat = (pg * fisher).sum(axis=1)                   # g' I^-1 g on the free parameters
-    return (proj @ d[:, :, None])[:, :, 0], score_stat
-
-
-def _solve(system: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.solve(system, rhs[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError:
-        return np.stack([np.linalg.lstsq(sm, v, rcond=None)[0] for sm, v in zip(system, rhs)])
+    """:func:`~qmtl_research.volatility.projected_newton.projected_direction` for GARCH(1,1)'s
+    constraints (plus ``mu = 0`` held when the mean is fixed at zero)."""
+    return projected_direction(_A, active, g, observed, info, _ZERO_MEAN_ROW if zero_mean else None)
 

@@ -35,6 +35,7 @@ from qmtl_research.volatility.compilation import enable_jax_compilation_cache
 from qmtl_research.volatility.gjr_kernels import _PAIRS, _SECOND, _derivative_scan, _loglik_scan
 from qmtl_research.volatility.gjr_likelihood import GJRSample
 from qmtl_research.volatility.gjr_likelihood import loglik as loglik_of
+from qmtl_research.volatility.projected_newton import newton_iteration, projected_direction
 
 MIN_ROWS = 128                 # week capacity: a power of two, at least this
 WIDTHS = (16, 64, 256, 1024)   # compiled widths (columns); wider batches are split
@@ -200,30 +201,9 @@ def _bound_starts(p: _Panel) -> list[np.ndarray]:
     return [no_arch, integrated]
 
 
-def _solve(system: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.solve(system, rhs[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError:
-        return np.stack([np.linalg.lstsq(sm, v, rcond=None)[0] for sm, v in zip(system, rhs)])
-
-
 def _projected_newton(active, g, observed, info):
-    eye = np.eye(5)
-    rows = _A[None, :, :] * active[:, :, None]
-    rows_t = np.transpose(rows, (0, 2, 1))
-    some = rows.any(axis=(1, 2))                      # no active row: the identity (as garch_optimizer)
-    proj = np.broadcast_to(eye, (len(g), 5, 5)).copy()
-    if some.any():
-        proj[some] = eye - rows_t[some] @ np.linalg.pinv(rows[some] @ rows_t[some]) @ rows[some]
-    pg = (proj @ g[:, :, None])[:, :, 0]
-    system = proj @ observed @ proj + (eye - proj)
-    ok = np.isfinite(system).all(axis=(1, 2))
-    ok[ok] = np.linalg.eigvalsh(system[ok])[:, 0] > 0
-    fisher_system = proj @ info @ proj + (eye - proj)
-    system = np.where(ok[:, None, None], system, fisher_system)
-    d = _solve(system, pg)
-    fisher = _solve(fisher_system, pg)
-    return (proj @ d[:, :, None])[:, :, 0], (pg * fisher).sum(axis=1)
+    """:func:`~qmtl_research.volatility.projected_newton.projected_direction` for arch's GJR constraints."""
+    return projected_direction(_A, active, g, observed, info)
 
 
 def _estimate(p: _Panel, theta: np.ndarray, max_iter: int = 200):
@@ -243,41 +223,21 @@ def _estimate(p: _Panel, theta: np.ndarray, max_iter: int = 200):
         th = theta[idx]
         ll, g, observed, info = _derivatives(sp, th)
         slack = th @ _A.T - c_all[idx]
-        rate = g @ _A.T
         scale_tol = BOUND_TOL * np.maximum(1.0, np.abs(c_all[idx]))
-        at_bound = slack <= scale_tol
-        active = at_bound & (rate < 0)
-        for _pass in range(_A.shape[0]):
-            d, score_stat = _projected_newton(active, g, observed, info)
-            blocked = at_bound & ~active & ((d @ _A.T) < 0)
-            if not blocked.any():
-                break
-            active |= blocked
-        decrement = (g * d).sum(axis=1)
-        done = ~(decrement > TOL) | ~np.isfinite(decrement) | (score_stat <= SCORE_TOL)
-        drate = d @ _A.T
-        with np.errstate(divide="ignore", invalid="ignore"):
-            limits = np.where((drate < 0) & ~active, np.maximum(slack, 0.0) / -drate, np.inf)
-        step = np.minimum(1.0, limits.min(axis=1))
-        accepted = done.copy()
-        new, new_ll = th.copy(), ll.copy()
-        for _halving in range(MAX_HALVINGS):
-            todo = np.flatnonzero(~accepted)
-            if not len(todo):
-                break
-            trial = _project(sp.subset(todo), th[todo] + step[todo, None] * d[todo])
-            tl = _loglik(sp.subset(todo), trial)
-            ok = tl >= ll[todo] + ARMIJO * step[todo] * decrement[todo]
-            new[todo[ok]], new_ll[todo[ok]] = trial[ok], tl[ok]
-            accepted[todo[ok]] = True
-            step[todo[~ok]] *= 0.5
-        stalled = ~accepted
+
+        def trial_loglik(todo, x, sp=sp):
+            part = sp.subset(todo)
+            trial = _project(part, x)
+            return trial, _loglik(part, trial)
+
+        new, value, done = newton_iteration(
+            th, ll, g, slack, scale_tol, _A,
+            lambda active, g=g, info=info, observed=observed: _projected_newton(active, g, observed, info),
+            trial_loglik, tol=TOL, score_tol=SCORE_TOL, armijo=ARMIJO, max_halvings=MAX_HALVINGS)
         theta[idx] = new
-        ll_now[idx] = np.where(done | stalled, ll, new_ll)
+        ll_now[idx] = value
         n_iter[idx] += 1
-        tiny = (np.abs(new - th) <= 1e-10 * (1.0 + np.abs(th))).all(axis=1)
-        flat = (new_ll - ll) <= 1e-12 * (1.0 + np.abs(ll))
-        converged[idx] = done | stalled | tiny | flat
+        converged[idx] = done
     return theta, ll_now, converged & live, n_iter
 
 
