@@ -206,3 +206,61 @@ def test_a_planted_or_foreign_entry_is_never_unpickled(tmp_path, monkeypatch):
     assert stage_cache.StageCache.open("run-2", keys, folder=cache_dir).get("volatility").product == {"product": 1}
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-user"))
     assert stage_cache.StageCache.open("run-3", keys, folder=cache_dir).found == {}
+
+
+def test_an_authentic_entry_moved_to_another_key_is_not_read(tmp_path, monkeypatch):
+    """The HMAC covers the stage and the key as well as the bytes: an entry written for one set of
+    inputs, copied under another key with its sidecar's key edited, is recomputed, not reused."""
+    import json
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    a, b = "a" * 64, "b" * 64
+    stage_cache.StageCache("run-1", {"volatility": a}, tmp_path).put("volatility", {"product": "a"}, None, 1.0)
+    folder = tmp_path / "volatility"
+    (folder / f"{b}.pkl").write_bytes((folder / f"{a}.pkl").read_bytes())
+    meta = json.loads((folder / f"{a}.json").read_text())
+    (folder / f"{b}.json").write_text(json.dumps({**meta, "key": b}))
+    assert stage_cache.StageCache.open("run-2", {"volatility": a}, folder=tmp_path).get("volatility") is not None
+    moved = stage_cache.StageCache.open("run-3", {"volatility": b}, folder=tmp_path)
+    assert moved.found == {} and "does not match" in moved.misses["volatility"]
+
+
+@pytest.mark.parametrize("problem", ["empty", "group-readable", "symlink"])
+def test_an_unusable_key_switches_the_cache_off_and_says_why(tmp_path, monkeypatch, problem):
+    """A key that could not keep foreign entries out (an empty one makes every HMAC computable) is
+    refused: nothing is read (a valid-looking entry is not unpickled) or written, and the reason
+    names the key file and the fix."""
+    import hashlib
+    import hmac as hmac_mod
+    import json
+    import pickle
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    path = stage_cache.key_path()
+    path.parent.mkdir(parents=True)
+    if problem == "empty":
+        path.write_bytes(b"")
+        path.chmod(0o600)
+    elif problem == "group-readable":
+        path.write_bytes(b"k" * 32)
+        path.chmod(0o640)
+    else:
+        real = tmp_path / "elsewhere.key"
+        real.write_bytes(b"k" * 32)
+        real.chmod(0o600)
+        path.symlink_to(real)
+    key_bytes = b"" if problem == "empty" else b"k" * 32
+    ran = tmp_path / "pwned"
+    blob = pickle.dumps((_Touch(ran), None))
+    k = "e" * 64
+    message = b"qmtl-stage-cache/2\0" + b"volatility\0" + k.encode() + b"\0" + blob
+    (tmp_path / "cache" / "volatility").mkdir(parents=True)
+    (tmp_path / "cache" / "volatility" / f"{k}.pkl").write_bytes(blob)
+    (tmp_path / "cache" / "volatility" / f"{k}.json").write_text(json.dumps(
+        {"stage": "volatility", "key": k, "hmac_sha256": hmac_mod.new(key_bytes, message, hashlib.sha256).hexdigest()}))
+    cache = stage_cache.StageCache.open("run-1", {"volatility": k}, folder=tmp_path / "cache")
+    assert cache.found == {} and not ran.exists() and not cache.write
+    why = cache.misses["volatility"]
+    assert str(path) in why and "delete" in why
+    cache.put("volatility", {"product": 1}, None, 1.0)
+    assert sorted(p.name for p in (tmp_path / "cache" / "volatility").iterdir()) == [f"{k}.json", f"{k}.pkl"]

@@ -22,12 +22,15 @@ the report prints it (Appendix B) and so do the run output and the manifest.
 The validation stage (the verdict) is never cached: it is judged again in every run.
 
 An entry is a pickle written by this module (atomically) with a JSON sidecar holding an
-HMAC-SHA256 of its bytes under this user's cache key (:func:`signing_key`: a random key in
+HMAC-SHA256 of its stage, key and bytes under this user's cache key (:func:`signing_key`: a random key in
 ``$XDG_CONFIG_HOME/qmtl-research/stage-cache.key``, mode 0600, outside the project and its cache).
 The HMAC is checked **before** the bytes are unpickled: an entry this user's runs did not write (a
 cache folder copied from elsewhere, a file another account dropped into a shared checkout) or one
 whose bytes changed is never unpickled (the stage is computed and the output says why). The key
-does not guard against code running as this user, which could edit the package itself.
+does not guard against code running as this user, which could edit the package itself. A key that
+could not keep foreign entries out (a symbolic link, another user's file, readable or writable by
+others, not 32 bytes) is refused: the cache is then neither read nor written, and the run output
+says why and how to fix it.
 ``QMTL_STAGE_CACHE=0`` (or ``qmtl-research report run --recompute``) computes every stage and
 writes no entry. :data:`KEEP` entries per stage are kept (the newest).
 """
@@ -68,8 +71,16 @@ def key_path() -> Path:
     return Path(base) / "qmtl-research" / "stage-cache.key"
 
 
+class UnusableKeyError(Exception):
+    """This user's stage-cache key cannot authenticate entries (the message says why and what to do)."""
+
+
 def signing_key() -> bytes:
-    """This user's 32-byte stage-cache key, created (mode 0600, exclusively) on first use."""
+    """This user's 32-byte stage-cache key, created (mode 0600, exclusively) on first use.
+
+    Raises :class:`UnusableKeyError` for a key that would not keep foreign entries out: a symbolic
+    link, a file of another user or readable/writable by others, or one that is not 32 bytes (an
+    empty key would make every HMAC computable by anyone)."""
     path = key_path()
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -89,11 +100,23 @@ def signing_key() -> bytes:
             key = path.read_bytes()
             if len(key) >= 32:
                 break
+    st = path.lstat()
+    fix = f"delete {path} (the next run creates a new key; entries written under the old one are recomputed)"
+    if path.is_symlink() or st.st_uid != os.getuid():
+        raise UnusableKeyError(f"{path} is a symbolic link or belongs to another user: {fix}")
+    if st.st_mode & 0o077:
+        raise UnusableKeyError(f"{path} is readable or writable by other users (mode {st.st_mode & 0o777:o}): "
+                               f"chmod 600 it, or {fix}")
+    if len(key) != 32:
+        raise UnusableKeyError(f"{path} holds {len(key)} bytes, not a 32-byte key: {fix}")
     return key
 
 
-def _signature(blob: bytes) -> str:
-    return hmac.new(signing_key(), blob, hashlib.sha256).hexdigest()
+def _signature(secret: bytes, stage: str, key: str, blob: bytes) -> str:
+    """HMAC-SHA256 of an entry: its stage, its key and its bytes (an authentic entry moved to
+    another key, with its sidecar edited, does not verify)."""
+    message = b"qmtl-stage-cache/2\0" + stage.encode() + b"\0" + key.encode() + b"\0" + blob
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
 def enabled() -> bool:
@@ -209,6 +232,12 @@ class StageCache:
     write: bool = True
     found: dict[str, Entry] = field(default_factory=dict)
     misses: dict[str, str] = field(default_factory=dict)       # stage -> why it is computed
+    _secret: bytes | None = field(default=None, repr=False)     # this user's key, read once
+
+    def _key(self) -> bytes:
+        if self._secret is None:
+            self._secret = signing_key()
+        return self._secret
 
     @classmethod
     def open(cls, run_id: str, keys: dict[str, str], *, folder: Path | None = None) -> "StageCache":
@@ -216,9 +245,16 @@ class StageCache:
         reused). With the cache switched off (``QMTL_STAGE_CACHE=0``) nothing is read or written."""
         on = enabled()
         cache = cls(run_id, dict(keys), folder or cache_root(), write=on)
+        off = f"the stage cache is off ({ENV}=0 or --recompute)"
+        if on:
+            try:
+                cache._key()
+            except UnusableKeyError as exc:      # nothing is read or written without a usable key
+                on = cache.write = False
+                off = f"the stage cache is not used: {exc}"
         for stage, key in keys.items():
             if not on:
-                cache.misses[stage] = f"the stage cache is off ({ENV}=0 or --recompute)"
+                cache.misses[stage] = off
                 continue
             entry, why = cache._read(stage, key)
             if entry is None:
@@ -244,7 +280,8 @@ class StageCache:
             blob = data_path.read_bytes()
         except FileNotFoundError:        # pruned by a concurrent run between the check and the read
             return None, f"cached entry {data_path.name} was removed while being read: recomputed"
-        if meta.get("key") != key or not hmac.compare_digest(_signature(blob), str(meta.get("hmac_sha256", ""))):
+        if meta.get("key") != key or not hmac.compare_digest(_signature(self._key(), stage, key, blob),
+                                                           str(meta.get("hmac_sha256", ""))):
             return None, (f"cached entry {data_path.name} does not match its sha256 HMAC (changed, or not written "
                           "under this user's cache key): ignored and recomputed")
         # authenticated above: these bytes are the pickle put() wrote under this user's key
@@ -260,12 +297,17 @@ class StageCache:
         if not self.write or stage not in self.keys:
             return
         key = self.keys[stage]
+        try:
+            secret = self._key()
+        except UnusableKeyError as exc:           # no entry that could not be authenticated later
+            self.misses.setdefault(stage, f"not kept in the stage cache: {exc}")
+            return
         data_path, meta_path = self._paths(stage, key)
         data_path.parent.mkdir(parents=True, exist_ok=True)
         blob = pickle.dumps((product, results), protocol=pickle.HIGHEST_PROTOCOL)
         meta = {"stage": stage, "key": key, "run_id": self.run_id, "seconds": round(seconds, 2),
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "hmac_sha256": _signature(blob), "bytes": len(blob)}
+                "hmac_sha256": _signature(secret, stage, key, blob), "bytes": len(blob)}
         for path, payload in ((data_path, blob), (meta_path, json.dumps(meta, indent=1).encode())):
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
