@@ -264,3 +264,16 @@ def test_an_unusable_key_switches_the_cache_off_and_says_why(tmp_path, monkeypat
     assert str(path) in why and "delete" in why
     cache.put("volatility", {"product": 1}, None, 1.0)
     assert sorted(p.name for p in (tmp_path / "cache" / "volatility").iterdir()) == [f"{k}.json", f"{k}.pkl"]
+
+
+def test_a_key_that_cannot_be_created_switches_the_cache_off(tmp_path, monkeypatch):
+    """A config folder the key cannot be written to (here a file where the folder should be) does
+    not stop the run: the cache is neither read nor written and the reason says what to set."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker))
+    cache = stage_cache.StageCache.open("run-1", {"volatility": "f" * 64}, folder=tmp_path / "cache")
+    assert cache.found == {} and not cache.write
+    assert "XDG_CONFIG_HOME" in cache.misses["volatility"]
+    cache.put("volatility", {"product": 1}, None, 1.0)
+    assert not (tmp_path / "cache").exists()

@@ -82,6 +82,25 @@ def signing_key() -> bytes:
     link, a file of another user or readable/writable by others, or one that is not 32 bytes (an
     empty key would make every HMAC computable by anyone)."""
     path = key_path()
+    fix = f"delete {path} (the next run creates a new key; entries written under the old one are recomputed)"
+    try:
+        key, st = _read_or_create_key(path)
+    except OSError as exc:               # an unwritable config folder, a dangling link, ...
+        raise UnusableKeyError(f"{path} cannot be created or read ({exc.strerror or exc}): set XDG_CONFIG_HOME "
+                               f"to a folder of yours, or {fix}") from None
+    if path.is_symlink() or st.st_uid != os.getuid():
+        raise UnusableKeyError(f"{path} is a symbolic link or belongs to another user: {fix}")
+    if st.st_mode & 0o077:
+        raise UnusableKeyError(f"{path} is readable or writable by other users (mode {st.st_mode & 0o777:o}): "
+                               f"chmod 600 it, or {fix}")
+    if len(key) != 32:
+        raise UnusableKeyError(f"{path} holds {len(key)} bytes, not a 32-byte key: {fix}")
+    return key
+
+
+def _read_or_create_key(path: Path) -> tuple[bytes, os.stat_result]:
+    """The key file's bytes and its own ``lstat`` (created with 32 random bytes, mode 0600,
+    exclusively, when missing; a concurrent creator that has not finished writing is waited for)."""
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
@@ -92,7 +111,7 @@ def signing_key() -> bytes:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(secrets.token_bytes(32))
     key = path.read_bytes()
-    if len(key) < 32:                    # a concurrent creator has not finished writing: wait for it
+    if len(key) < 32:
         import time
 
         for _ in range(50):
@@ -100,16 +119,7 @@ def signing_key() -> bytes:
             key = path.read_bytes()
             if len(key) >= 32:
                 break
-    st = path.lstat()
-    fix = f"delete {path} (the next run creates a new key; entries written under the old one are recomputed)"
-    if path.is_symlink() or st.st_uid != os.getuid():
-        raise UnusableKeyError(f"{path} is a symbolic link or belongs to another user: {fix}")
-    if st.st_mode & 0o077:
-        raise UnusableKeyError(f"{path} is readable or writable by other users (mode {st.st_mode & 0o777:o}): "
-                               f"chmod 600 it, or {fix}")
-    if len(key) != 32:
-        raise UnusableKeyError(f"{path} holds {len(key)} bytes, not a 32-byte key: {fix}")
-    return key
+    return key, path.lstat()
 
 
 def _signature(secret: bytes, stage: str, key: str, blob: bytes) -> str:
