@@ -68,7 +68,7 @@ def _project(theta, lo, hi, zero_mean: bool):
 
 
 def _loglik(y, mask, backcast, theta, n_rows):
-    return kernels._loglik_scan(y, mask, theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], backcast, n_rows)
+    return kernels._loglik_scan(y, mask, jnp.arange(y.shape[1]), theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], backcast, n_rows)
 
 
 def _sym(pairs):
@@ -82,7 +82,7 @@ def _sym(pairs):
 def _derivatives(y, mask, backcast, theta, n_rows):
     """``garch._derivatives``: log-likelihood, score, expected information, observed curvature."""
     acc, linear, sum_eh, cross, info, outer, sum_inv = kernels._split_sums(kernels._derivative_scan(
-        y, mask, theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], backcast, n_rows))
+        y, mask, jnp.arange(y.shape[1]), theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], backcast, n_rows))
     ll = -0.5 * acc
     linear, cross = linear.T, cross.T
     score = linear[:, :4].at[:, 0].add(sum_eh)

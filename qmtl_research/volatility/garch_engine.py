@@ -30,7 +30,8 @@ estimated models.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -83,16 +84,47 @@ def _filtered(b: "_Batch", theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return eps, eps2, _variance_path(eps2, omega, alpha, beta, b.backcast)[:-1]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Batch:
-    y: np.ndarray          # (L, N) left-aligned observations, 0 beyond each length
-    mask: np.ndarray       # (L, N) True on observations
+    """Columns ``cols`` of a fit's left-aligned observations ``y_all``, ``mask_all`` (L, M) (all
+    of them, in order, when ``cols`` is None), with their per-column constants. Subsets
+    (:func:`_subset`) share the observations and their device copy (``observations()``, made on
+    first use): only ``y`` and ``mask``, read by the numpy paths, gather the columns on the host."""
+
+    y_all: np.ndarray      # (L, M) left-aligned observations, 0 beyond each length
+    mask_all: np.ndarray   # (L, M) True on observations
+    cols: np.ndarray | None
     lengths: np.ndarray    # (N,)
     zero_mean: bool
+    mean: np.ndarray       # (N,) sample mean (0 for a zero mean)
     backcast: np.ndarray   # (N,) estimation backcast (residuals at the sample mean)
     omega_lo: np.ndarray
     omega_hi: np.ndarray
     n_obs: np.ndarray      # float lengths
+    shared: dict = field(default_factory=dict)
+
+    @property
+    def n_series(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def index(self) -> np.ndarray:
+        """The batch's columns of ``y_all``."""
+        return np.arange(self.y_all.shape[1]) if self.cols is None else self.cols
+
+    @cached_property
+    def y(self) -> np.ndarray:
+        return self.y_all if self.cols is None else self.y_all[:, self.cols]
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        return self.mask_all if self.cols is None else self.mask_all[:, self.cols]
+
+    def observations(self) -> kernels.Observations:
+        """The device copy of ``y_all`` and ``mask_all`` the compiled kernels read."""
+        if "observations" not in self.shared:
+            self.shared["observations"] = kernels.Observations(self.y_all, self.mask_all)
+        return self.shared["observations"]
 
 
 def _make_batch(y: np.ndarray, mask: np.ndarray, zero_mean: bool) -> _Batch:
@@ -101,14 +133,15 @@ def _make_batch(y: np.ndarray, mask: np.ndarray, zero_mean: bool) -> _Batch:
     ybar = np.zeros(y.shape[1]) if zero_mean else _tsum(y * mask) / n
     r0 = np.where(mask, y - ybar, 0.0)
     v = _tsum(r0 ** 2) / n
-    return _Batch(y=y, mask=mask, lengths=lengths, zero_mean=zero_mean, backcast=_backcast(r0 ** 2, lengths),
-                  omega_lo=OMEGA_BOUNDS[0] * v, omega_hi=OMEGA_BOUNDS[1] * v, n_obs=n)
+    return _Batch(y_all=y, mask_all=mask, cols=None, lengths=lengths, zero_mean=zero_mean, mean=ybar,
+                  backcast=_backcast(r0 ** 2, lengths), omega_lo=OMEGA_BOUNDS[0] * v, omega_hi=OMEGA_BOUNDS[1] * v,
+                  n_obs=n)
 
 
 def _loglik(b: _Batch, theta: np.ndarray) -> np.ndarray:
     """Gaussian log-likelihood per column (-inf where the variance path is not positive/finite);
     the compiled kernel (:func:`~qmtl_research.volatility.garch_kernels.loglik`)."""
-    return kernels.loglik(b.y, b.mask, theta, b.backcast)
+    return kernels.loglik(b.observations(), None, theta, b.backcast, b.index)
 
 
 def _loglik_numpy(b: _Batch, theta: np.ndarray) -> np.ndarray:
@@ -129,7 +162,8 @@ _SECOND = ((0, 0), (0, 2), (0, 3), (1, 3), (2, 3), (3, 3))
 def _derivatives(b: _Batch, theta: np.ndarray):
     """:func:`_derivatives_numpy` with the sums over weeks from the compiled kernel
     (:func:`~qmtl_research.volatility.garch_kernels.derivative_sums`)."""
-    ll, linear, sum_eh, cross, info, outer, sum_inv = kernels.derivative_sums(b.y, b.mask, theta, b.backcast)
+    ll, linear, sum_eh, cross, info, outer, sum_inv = kernels.derivative_sums(b.observations(), None, theta, b.backcast,
+                                                                                 b.index)
     return _assemble_derivatives(ll, linear, sum_eh, cross, info, outer, sum_inv)
 
 
@@ -221,8 +255,10 @@ def _residual_df(b: _Batch, theta: np.ndarray) -> np.ndarray:
 
 
 def _subset(b: _Batch, idx: np.ndarray) -> _Batch:
-    return _Batch(y=b.y[:, idx], mask=b.mask[:, idx], lengths=b.lengths[idx], zero_mean=b.zero_mean,
-                  backcast=b.backcast[idx], omega_lo=b.omega_lo[idx], omega_hi=b.omega_hi[idx], n_obs=b.n_obs[idx])
+    """The columns ``idx`` of the batch (no copy of the observations)."""
+    return _Batch(y_all=b.y_all, mask_all=b.mask_all, cols=b.index[idx], lengths=b.lengths[idx], zero_mean=b.zero_mean,
+                  mean=b.mean[idx], backcast=b.backcast[idx], omega_lo=b.omega_lo[idx], omega_hi=b.omega_hi[idx],
+                  n_obs=b.n_obs[idx], shared=b.shared)
 
 
 def _left_align(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

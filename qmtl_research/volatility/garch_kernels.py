@@ -1,6 +1,6 @@
 """Compiled GARCH(1,1) recursions: the variance path, the log-likelihood and its first and second
 derivatives as one compiled loop over weeks (``_week_loop``: a ``fori_loop`` over the real weeks
-only, in unrolled blocks), ``jit``-compiled, in float64.
+only, one week per iteration), ``jit``-compiled, in float64.
 
 The numpy engine of :mod:`qmtl_research.volatility.garch_engine` ran these as Python loops over weeks
 (one vectorised numpy step per week); here the whole recursion is one compiled loop. Every
@@ -10,9 +10,11 @@ so a fund's numbers do not depend on the other funds in its batch (as with the n
 log-likelihood, see ``tests/test_volatility_garch_kernels.py``).
 
 64-bit floats are switched on only around these calls (``jax.enable_x64``), so Keras (stage 1's
-LSTM, float32) is not affected. Shapes are padded to buckets (weeks to a multiple of
-:data:`ROW_BUCKET`, series to a power of two) so that refits on growing samples reuse a few
-compiled programs instead of compiling one per shape.
+LSTM, float32) is not affected. A fit's observations are padded once to a power of two of weeks
+and of series and held on the device (:class:`Observations`); each call computes chunks of
+:data:`WIDTHS` columns, which its loop reads week by week from them by index, so refits on growing
+samples reuse a few compiled programs instead of compiling one per shape, and the optimiser's
+subsets of columns (live fits, line-search trials) are never copied on the host.
 """
 from __future__ import annotations
 
@@ -25,74 +27,110 @@ from qmtl_research.volatility.compilation import enable_jax_compilation_cache
 
 LOG_2PI = math.log(2.0 * math.pi)
 MIN_ROWS = 128             # weeks are padded to a power of two (at least this): few compiled programs
-WIDTHS = (32, 256)         # series are processed in chunks of one of these widths (256: 2.2 vs 2.7 s CPU with 1,024 for
+WIDTHS = (32, 128, 256)    # series are processed in chunks of one of these widths (256: 2.2 vs 2.7 s CPU with 1,024 for
                            # the 2,585-fund cold fit, bit-identical: a column's numbers do not depend on its chunk)
-UNROLL = 1                  # weeks per compiled loop iteration (1 measured fastest on CPU: 1.7 vs 2.2 ms per scan of 128 columns)
 
 
 def _bucket_rows(n: int) -> int:
     return max(MIN_ROWS, 1 << (int(n) - 1).bit_length())
 
 
-def _chunks(n: int):
-    """Column slices and the compiled width of each: the smallest width that holds what is left,
-    else the largest."""
-    out, start = [], 0
-    while start < n:
-        width = next((w for w in WIDTHS if n - start <= w), WIDTHS[-1])
-        out.append((slice(start, min(start + width, n)), width))
-        start += width
+def _chunks(n: int, n_devices: int = 1):
+    """Column slices and the compiled width of each: chunks of at most the largest width, at least
+    one per device when there are more than the smallest width's columns, each compiled at the
+    smallest width that holds it."""
+    size = min(WIDTHS[-1], max(WIDTHS[0], math.ceil(n / max(1, n_devices))))
+    out = []
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        out.append((slice(start, stop), next(w for w in WIDTHS if stop - start <= w)))
     return out
 
 
-def _pad(y: np.ndarray, mask: np.ndarray, cols: list[np.ndarray], width: int):
-    """Pad rows with masked zeros and columns with copies of column 0 (sliced off afterwards)."""
-    n_rows, n_cols = y.shape
-    rows = _bucket_rows(n_rows)
-    yp = np.empty((rows, width))
-    mp = np.empty((rows, width), dtype=bool)
-    yp[:n_rows, :n_cols], mp[:n_rows, :n_cols] = y, mask
-    yp[:n_rows, n_cols:], mp[:n_rows, n_cols:] = y[:, :1], mask[:, :1]
-    yp[n_rows:], mp[n_rows:] = 0.0, False
+def _bucket_cols(n: int) -> int:
+    return max(WIDTHS[-1], 1 << (int(n) - 1).bit_length())
+
+
+class Observations:
+    """The observations of one fit, padded once and held as device arrays.
+
+    ``y`` and ``mask`` (L, M) are padded with masked zeros to a power of two of rows (at least
+    :data:`MIN_ROWS`) and of columns (at least the largest width), so that fits of similar sizes
+    share compiled programs. Every kernel call reads the columns it is given from them inside the
+    compiled loop (week by week), so subsets of the fit's columns (the optimiser's live columns, the
+    trial points of a line search) cost no copy on the host.
+
+    Parameters
+    ----------
+    y, mask : ndarray, shape (L, M)
+        Left-aligned observations and their mask.
+    """
+
+    def __init__(self, y: np.ndarray, mask: np.ndarray):
+        n_rows, n_cols = y.shape
+        rows, cols = _bucket_rows(n_rows), _bucket_cols(n_cols)
+        yp = np.zeros((rows, cols))
+        mp = np.zeros((rows, cols), dtype=bool)
+        yp[:n_rows, :n_cols], mp[:n_rows, :n_cols] = y, mask
+        enable_jax_compilation_cache()
+        with jax.enable_x64(True):
+            self.on_device = [(jax.device_put(yp, d), jax.device_put(mp, d)) for d in jax.devices()]
+        self.n_rows = n_rows
+
+
+def _pad(cols: np.ndarray, params: list[np.ndarray], width: int):
+    """Pad a chunk's column indices and per-column parameters to ``width`` with copies of its first
+    column (sliced off afterwards)."""
+    n_cols = len(cols)
+    index = np.empty(width, dtype=np.int32)
+    index[:n_cols], index[n_cols:] = cols, cols[0]
     padded = []
-    for c in cols:
+    for c in params:
         c = np.asarray(c, dtype=float)
         out = np.empty((width,) + c.shape[1:])
         out[:n_cols], out[n_cols:] = c, c[:1]
         padded.append(out)
-    return yp, mp, padded
+    return index, padded
+
+
+def _gathered(y, mask, cols):
+    """Week ``k``'s observations of the columns ``cols``: the reader of :func:`_week_loop`."""
+    def week(k):
+        return (jnp.take(jax.lax.dynamic_index_in_dim(y, k, keepdims=False), cols),
+                jnp.take(jax.lax.dynamic_index_in_dim(mask, k, keepdims=False), cols))
+    return week
 
 
 def _week_loop(step, carry, xs, n_rows):
-    """``lax.scan(step, carry, xs)`` over the first ``n_rows`` rows only (a traced count, rounded up
-    to :data:`UNROLL`; the rows after it are masked padding): the row capacity of ``xs`` is a
-    compile-time shape, the weeks actually run are not, so one program serves every length up to
-    its capacity without running its padding. Returns the final carry."""
-    n_blocks = (n_rows + UNROLL - 1) // UNROLL
+    """``lax.scan(step, carry, xs)`` over the first ``n_rows`` weeks only (a traced count; the rows
+    after it are masked padding): the row capacity of the data is a compile-time shape, the weeks
+    actually run are not, so one program serves every length up to its capacity without running
+    its padding. ``xs``: a tuple of (rows, ...) arrays, or a function of the week returning that
+    week's tuple (e.g. :func:`_gathered`). Returns the final carry."""
+    week = xs if callable(xs) else (lambda k: tuple(jax.lax.dynamic_index_in_dim(x, k, keepdims=False) for x in xs))
 
     def body(k, carry):
-        block = tuple(jax.lax.dynamic_slice_in_dim(x, k * UNROLL, UNROLL, axis=0) for x in xs)
-        for u in range(UNROLL):
-            carry, _ = step(carry, tuple(b[u] for b in block))
+        carry, _ = step(carry, week(k))
         return carry
 
-    return jax.lax.fori_loop(0, n_blocks, body, carry)
+    return jax.lax.fori_loop(0, n_rows, body, carry)
 
 
 @jax.jit
-def _loglik_scan(y, mask, mu, omega, alpha, beta, backcast, n_rows):
-    eps = y - mu
-    eps2 = eps * eps
+def _loglik_scan(y, mask, cols, mu, omega, alpha, beta, backcast, n_rows):
     h0 = omega + (alpha + beta) * backcast
 
     def step(carry, obs):
         h, acc, bad = carry
-        e2, m = obs
+        y_t, m = obs
+        e = y_t - mu
+        e2 = e * e
         term = jnp.where(m, LOG_2PI + jnp.log(h) + e2 / h, 0.0)
         bad = bad | (m & ~(h > 0))
         return (omega + alpha * e2 + beta * h, acc + term, bad), None
 
-    h_next, acc, bad = _week_loop(step, (h0, jnp.zeros_like(h0), jnp.zeros(h0.shape, bool)), (eps2, mask), n_rows)
+    h_next, acc, bad = _week_loop(step, (h0, jnp.zeros_like(h0), jnp.zeros(h0.shape, bool)),
+                                  _gathered(y, mask, cols), n_rows)
     ll = -0.5 * acc
     return jnp.where(bad | ~jnp.isfinite(ll), -jnp.inf, ll)
 
@@ -107,14 +145,12 @@ _N_ACC = 1 + 10 + 1 + 4 + 10 + 10 + 1     # the sums of one week, stacked (see _
 
 
 @jax.jit
-def _derivative_scan(y, mask, mu, omega, alpha, beta, backcast, n_rows):
+def _derivative_scan(y, mask, cols, mu, omega, alpha, beta, backcast, n_rows):
     # the recursion state (10, N) and the 37 sums over weeks (37, N) are each one stacked array:
     # XLA updates them with a few fused elementwise loops per week (one small op per quantity, as
     # separate (N,) carries, was 2x slower on CPU); every sum still adds one week at a time, in
     # week order, elementwise per column (a fund's numbers do not depend on its batch)
-    eps = y - mu
-    eps2 = eps * eps
-    n = y.shape[1]
+    n = cols.shape[0]
     h0 = omega + (alpha + beta) * backcast
     zeros = jnp.zeros(n)
     ones = jnp.ones(n)
@@ -122,7 +158,9 @@ def _derivative_scan(y, mask, mu, omega, alpha, beta, backcast, n_rows):
 
     def step(carry, obs):
         h, state, acc = carry
-        e, e2, m = obs
+        y_t, m = obs
+        e = y_t - mu
+        e2 = e * e
         inv_h = jnp.where(m, 1.0 / h, 0.0)
         a = e2 * inv_h
         term = jnp.where(m, LOG_2PI + jnp.log(h) + a, 0.0)
@@ -138,7 +176,7 @@ def _derivative_scan(y, mask, mu, omega, alpha, beta, backcast, n_rows):
                              state[0], state[1], state[2], 2.0 * state[3]])
         return (omega + alpha * e2 + beta * h, beta * state + forcing, acc), None
 
-    out = _week_loop(step, (h0, state0, jnp.zeros((_N_ACC, n))), (eps, eps2, mask), n_rows)
+    out = _week_loop(step, (h0, state0, jnp.zeros((_N_ACC, n))), _gathered(y, mask, cols), n_rows)
     return out[2]
 
 
@@ -148,64 +186,76 @@ def _split_sums(acc):
     return acc[0], acc[1:11], acc[11], acc[12:16], acc[16:26], acc[26:36], acc[36]
 
 
-def loglik(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndarray) -> np.ndarray:
+def _observations(data, mask) -> Observations:
+    return data if isinstance(data, Observations) else Observations(data, mask)
+
+
+def loglik(data: "Observations | np.ndarray", mask: np.ndarray | None, theta: np.ndarray, backcast: np.ndarray,
+           cols: np.ndarray | None = None) -> np.ndarray:
     """Gaussian log-likelihood per column (``-inf`` where the variance path is not positive or the
-    value not finite); ``y``, ``mask`` (L, N), ``theta`` (N, 4) = mu, omega, alpha, beta.
+    value not finite).
 
     Parameters
     ----------
-    y, mask : ndarray, shape (L, N)
-        Left-aligned scaled returns and the mask of observations.
+    data : Observations or ndarray, shape (L, M)
+        The fit's observations (:class:`Observations`), or left-aligned scaled returns (padded here).
+    mask : ndarray, shape (L, M), or None
+        The mask of observations when ``data`` is an array (ignored otherwise).
     theta : ndarray, shape (N, 4)
-        ``mu, omega, alpha, beta``.
+        ``mu, omega, alpha, beta`` of each column computed.
     backcast : ndarray, shape (N,)
-        The fixed backcast of each column.
+        The fixed backcast of each column computed.
+    cols : ndarray of int, shape (N,), optional
+        The columns of ``data`` computed (default: all, in order).
 
     Returns
     -------
     ndarray, shape (N,)
     """
-    out = np.empty(y.shape[1])
-    enable_jax_compilation_cache()
-    pending = []                      # every chunk dispatched first: XLA computes while the next is padded
-    for sl, width in _chunks(y.shape[1]):
-        yp, mp, (th, bc) = _pad(y[:, sl], mask[:, sl], [theta[sl], backcast[sl]], width)
+    obs = _observations(data, mask)
+    cols = np.arange(len(theta)) if cols is None else np.asarray(cols)
+    out = np.empty(len(cols))
+    pending = []                      # every chunk dispatched first: XLA computes while the next is prepared
+    for k, (sl, width) in enumerate(_chunks(len(cols), len(obs.on_device))):
+        index, (th, bc) = _pad(cols[sl], [theta[sl], backcast[sl]], width)
+        oy, om = obs.on_device[k % len(obs.on_device)]
         with jax.enable_x64(True):
-            pending.append((sl, _loglik_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2], th[:, 3], bc, y.shape[0])))
+            pending.append((sl, _loglik_scan(oy, om, index, th[:, 0], th[:, 1], th[:, 2], th[:, 3], bc,
+                                             obs.n_rows)))
     for sl, ll in pending:
         out[sl] = np.asarray(ll)[: sl.stop - sl.start]
     return out
 
 
-def derivative_sums(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast: np.ndarray):
+def derivative_sums(data: "Observations | np.ndarray", mask: np.ndarray | None, theta: np.ndarray,
+                    backcast: np.ndarray, cols: np.ndarray | None = None):
     """The sums over weeks the optimiser needs, per column: log-likelihood, ``sum w1 * (dh, d2h)``
     (N, 10), ``sum e/h``, ``sum e/h^2 dh`` (N, 4), ``sum 0.5 dh dh' / h^2`` and
     ``sum 0.5 (2a - 1) dh dh' / h^2`` (N, 4, 4), ``sum 1/h``; see ``garch_engine._derivatives``.
 
     Parameters
     ----------
-    y, mask : ndarray, shape (L, N)
-        Left-aligned scaled returns and the mask of observations.
-    theta : ndarray, shape (N, 4)
-        ``mu, omega, alpha, beta``.
-    backcast : ndarray, shape (N,)
-        The fixed backcast of each column.
+    data, mask, theta, backcast, cols
+        As in :func:`loglik`.
 
     Returns
     -------
     tuple of ndarray
         ``(ll, linear, sum_eh, cross, info, outer, sum_inv)`` as described above.
     """
-    n = y.shape[1]
+    obs = _observations(data, mask)
+    cols = np.arange(len(theta)) if cols is None else np.asarray(cols)
+    n = len(cols)
     ll, sum_eh, sum_inv = np.empty(n), np.empty(n), np.empty(n)
     linear, cross = np.empty((n, 10)), np.empty((n, 4))
     full_info, full_outer = np.empty((n, 4, 4)), np.empty((n, 4, 4))
-    enable_jax_compilation_cache()
-    pending = []                      # every chunk dispatched first: XLA computes while the next is padded
-    for sl, width in _chunks(n):
-        yp, mp, (th, bc) = _pad(y[:, sl], mask[:, sl], [theta[sl], backcast[sl]], width)
+    pending = []                      # every chunk dispatched first: XLA computes while the next is prepared
+    for k, (sl, width) in enumerate(_chunks(n, len(obs.on_device))):
+        index, (th, bc) = _pad(cols[sl], [theta[sl], backcast[sl]], width)
+        oy, om = obs.on_device[k % len(obs.on_device)]
         with jax.enable_x64(True):
-            pending.append((sl, _derivative_scan(yp, mp, th[:, 0], th[:, 1], th[:, 2], th[:, 3], bc, y.shape[0])))
+            pending.append((sl, _derivative_scan(oy, om, index, th[:, 0], th[:, 1], th[:, 2], th[:, 3], bc,
+                                                 obs.n_rows)))
     for sl, acc in pending:
         res = _split_sums(np.asarray(acc)[:, : sl.stop - sl.start])
         ll[sl], linear[sl], sum_eh[sl], cross[sl], sum_inv[sl] = -0.5 * res[0], res[1].T, res[2], res[3].T, res[6]
@@ -215,4 +265,4 @@ def derivative_sums(y: np.ndarray, mask: np.ndarray, theta: np.ndarray, backcast
     return ll, linear, sum_eh, cross, full_info, full_outer, sum_inv
 
 
-__all__ = ["loglik", "derivative_sums"]
+__all__ = ["Observations", "loglik", "derivative_sums"]

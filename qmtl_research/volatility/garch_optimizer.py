@@ -22,8 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from qmtl_research.volatility.projected_newton import newton_iteration, projected_direction
-from qmtl_research.volatility.garch_engine import (OMEGA_BOUNDS, _Batch, _derivatives, _loglik, _subset,
-                                                   _tsum)
+from qmtl_research.volatility.garch_engine import OMEGA_BOUNDS, _Batch, _derivatives, _loglik, _subset
 
 BOUND_TOL = 1e-6             # a parameter within this of a bound is "on the bound"
 SCORE_TOL = 1e-10            # optimiser: converged when g' I^-1 g (free parameters) is below this
@@ -88,9 +87,9 @@ def _project(b: _Batch, theta: np.ndarray) -> np.ndarray:
 
 def _grid_start(b: _Batch) -> np.ndarray:
     """arch's grid of starting values (alpha x persistence), best log-likelihood per column."""
-    n = b.y.shape[1]
+    n = b.n_series
     v = b.omega_hi / OMEGA_BOUNDS[1]
-    mu = np.zeros(n) if b.zero_mean else _tsum(b.y * b.mask) / b.n_obs
+    mu = b.mean
     cands = [np.column_stack([mu, v * (1.0 - p), np.full(n, a), np.full(n, p - a)])
              for a in _STARTING_ALPHAS for p in _STARTING_PERSISTENCE if p - a > 0]
     if ENGINE == "compiled":        # the 16 candidates in one program (garch_batch)
@@ -119,7 +118,7 @@ def _estimate(b: _Batch, start: np.ndarray | None, max_iter=200, tol: float = 1e
     """Maximise the log-likelihood for every column (independently: each column's path does not
     depend on the others, so results do not depend on how funds are batched). ``max_iter``: an int
     or one limit per column."""
-    n = b.y.shape[1]
+    n = b.n_series
     limit = np.broadcast_to(np.asarray(max_iter, dtype=int), (n,))
     theta = np.full((n, 4), np.nan) if start is None else np.array(start, dtype=float)
     cold = ~np.isfinite(theta).all(axis=1)
@@ -180,9 +179,9 @@ NO_ARCH_PERSISTENCE = 0.9    # the second cold start: alpha = 0, beta = 0.9, ome
 def _no_arch_start(b: _Batch) -> np.ndarray:
     """Starting values on the bound ``alpha = 0``: ``mu`` the sample mean (0 for a zero mean),
     ``beta = 0.9``, ``omega = (1 - beta) v`` (``v`` the mean squared residual)."""
-    n = b.y.shape[1]
+    n = b.n_series
     v = b.omega_hi / OMEGA_BOUNDS[1]
-    mu = np.zeros(n) if b.zero_mean else _tsum(b.y * b.mask) / b.n_obs
+    mu = b.mean
     return np.column_stack([mu, v * (1.0 - NO_ARCH_PERSISTENCE), np.zeros(n), np.full(n, NO_ARCH_PERSISTENCE)])
 
 
@@ -201,7 +200,7 @@ def _integrated_start(b: _Batch) -> np.ndarray:
 
 def _stack(b: _Batch, k: int) -> _Batch:
     """``k`` copies of the batch side by side (one per starting value)."""
-    return _subset(b, np.tile(np.arange(b.y.shape[1]), k))
+    return _subset(b, np.tile(np.arange(b.n_series), k))
 
 
 def _multi_start(b: _Batch, warm: np.ndarray | None, max_iter: int) -> _Estimates:
@@ -217,7 +216,7 @@ def _multi_start(b: _Batch, warm: np.ndarray | None, max_iter: int) -> _Estimate
     the best are the same optimum: the earliest start among them is kept (warm first), so a refit
     keeps its warm path unless another start is really better.
     """
-    n = b.y.shape[1]
+    n = b.n_series
     starts = [np.full((n, 4), np.nan), _no_arch_start(b), _integrated_start(b)]
     limits = [max_iter] * 3
     if warm is not None:

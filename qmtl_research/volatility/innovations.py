@@ -53,13 +53,16 @@ def student_t_loglik(z: np.ndarray, mask: np.ndarray, nu: float) -> np.ndarray:
     -------
     ndarray, shape (N,)
     """
-    z2 = np.where(mask, z, 0.0) ** 2
-    n = mask.sum(axis=0)
+    return _t_loglik(np.where(mask, z, 0.0) ** 2, mask.sum(axis=0), nu)
+
+
+def _t_loglik(z2: np.ndarray, n: np.ndarray, nu: float) -> np.ndarray:
+    """:func:`student_t_loglik` from the squared residuals ``z2`` (0 where masked: their terms are
+    ``log1p(0) = 0``) and the observation counts ``n``."""
     if math.isinf(nu):
         return -0.5 * (n * math.log(2.0 * math.pi) + np.cumsum(z2, axis=0)[-1])
     const = gammaln((nu + 1.0) / 2.0) - gammaln(nu / 2.0) - 0.5 * math.log(math.pi * (nu - 2.0))
-    terms = np.where(mask, np.log1p(z2 / (nu - 2.0)), 0.0)
-    return n * const - 0.5 * (nu + 1.0) * np.cumsum(terms, axis=0)[-1]
+    return n * const - 0.5 * (nu + 1.0) * np.cumsum(np.log1p(z2 / (nu - 2.0)), axis=0)[-1]
 
 
 def fit_student_t_df(z: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -83,8 +86,9 @@ def fit_student_t_df(z: np.ndarray, mask: np.ndarray) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     best_ll = np.full(z.shape[1], -np.inf)
     best = np.full(z.shape[1], math.inf)
+    z2, n = np.where(mask, z, 0.0) ** 2, mask.sum(axis=0)
     for nu in reversed(DF_GRID):
-        ll = student_t_loglik(z, mask, nu)
+        ll = _t_loglik(z2, n, nu)
         take = ll > best_ll
         best = np.where(take, nu, best)
         best_ll = np.where(take, ll, best_ll)
