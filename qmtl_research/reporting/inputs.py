@@ -57,7 +57,8 @@ def input_files(cfg: StrategyConfig, world: WorldConfig) -> list[Path]:
         files += sorted(p.glob("*.json")) if p.is_dir() else [p]
     if u.source == "real":
         files += sorted((root / "data" / "real").glob("*")) if (root / "data" / "real").is_dir() else []
-    for name in {s.notebook for s in cfg.notebooks} | {"report"}:
+    for name in dict.fromkeys([*(s.notebook for s in cfg.notebooks), "report"]):   # the run's order (a set's
+        # order changed with the interpreter's string hash seed: the provenance table moved between runs)
         files.append(root / "notebooks" / f"{name}.ipynb")
     seen, out = set(), []
     for f in files:
