@@ -22,6 +22,7 @@ at 25,000 funds), labelled as such: not a measurement at scale.
 
     .venv/bin/python -m benchmarks.bench_two_stage           # full scale (tens of minutes)
     .venv/bin/python -m benchmarks.bench_two_stage --quick   # small scale + extrapolation
+    .venv/bin/python -m benchmarks.bench_two_stage --only yearly   # one full-scale scenario (see SCENARIOS)
 """
 from __future__ import annotations
 
@@ -93,9 +94,20 @@ def _scenario(n_funds: int, refit: str, cv: bool = False, target: str | None = N
     return out
 
 
-def run(quick: bool = False) -> dict:
+SCENARIOS = {"yearly": dict(n_funds=PAPER_FUNDS, refit="yearly", target="yearly"),
+             "weekly": dict(n_funds=PAPER_FUNDS, refit="weekly", target="weekly"),
+             "weekly_levers": dict(n_funds=PAPER_FUNDS, refit="weekly", target="weekly", levers=True),
+             "yearly_with_kfold_cv": dict(n_funds=PAPER_FUNDS, refit="yearly", cv=True),
+             "yearly_x10": dict(n_funds=X10_FUNDS, refit="yearly", target="yearly_x10")}
+
+
+def run(quick: bool = False, only: str | None = None) -> dict:
     out = {"cpu_count": os.cpu_count(), "load_average_before": os.getloadavg()}
-    if quick:
+    if only is not None:
+        if only not in SCENARIOS:
+            raise SystemExit(f"--only: unknown scenario {only!r}; choose one of {', '.join(SCENARIOS)}")
+        out[only] = _scenario(**SCENARIOS[only])
+    elif quick:
         out["yearly_300"] = _scenario(300, "yearly", target="yearly", full_funds=PAPER_FUNDS)
         out["weekly_150"] = _scenario(150, "weekly", target="weekly", full_funds=PAPER_FUNDS)
         out["weekly_150_levers"] = _scenario(150, "weekly", target="weekly", full_funds=PAPER_FUNDS, levers=True)
@@ -104,12 +116,10 @@ def run(quick: bool = False) -> dict:
                                     "extrapolated_to_funds": X10_FUNDS, "target_s": TARGETS_S["yearly_x10"],
                                     "note": "linear in funds: a lower bound (stage 2's kernel SVMs grow faster)"}
     else:
-        out["yearly"] = _scenario(PAPER_FUNDS, "yearly", target="yearly")
-        out["weekly"] = _scenario(PAPER_FUNDS, "weekly", target="weekly")
-        out["weekly_levers"] = _scenario(PAPER_FUNDS, "weekly", target="weekly", levers=True)
-        out["yearly_with_kfold_cv"] = _scenario(PAPER_FUNDS, "yearly", cv=True)
+        for name in ("yearly", "weekly", "weekly_levers", "yearly_with_kfold_cv"):
+            out[name] = _scenario(**SCENARIOS[name])
         if os.environ.get("QMTL_BENCH_X10"):       # 25,000 funds: long; opt in
-            out["yearly_x10"] = _scenario(X10_FUNDS, "yearly", target="yearly_x10")
+            out["yearly_x10"] = _scenario(**SCENARIOS["yearly_x10"])
         else:
             out["yearly_x10"] = {"skipped": "set QMTL_BENCH_X10=1 to run 25,000 funds with yearly refits"}
     out["load_average_after"] = os.getloadavg()
@@ -117,4 +127,5 @@ def run(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv[:-1] else None
+    print(json.dumps(run(quick="--quick" in sys.argv, only=only), indent=2))

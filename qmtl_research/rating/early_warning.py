@@ -107,6 +107,7 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
     as_of_week = dates[q]
     labels, _ = make_labels(panel, grade_table, window)
     labels = labels[labels["settlement_date"] <= as_of]
+    label_rows = labels.groupby("fund_id", sort=False).indices          # one pass, not a mask per fund
     meta, rows, excl = panel.metadata, [], []
     for fund in panel.fund_ids:
         s = next_settlement(panel, fund, as_of)
@@ -137,7 +138,7 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
             excl.append((fund, "undefined indicator (zero-variance window)"))
             continue
         disclosed = meta.at[fund, "disclosed_grade"] if "disclosed_grade" in meta.columns else pd.NA
-        mine = labels[labels["fund_id"] == fund]
+        mine = labels.iloc[label_rows.get(fund, [])]
         if not pd.isna(disclosed):
             current, source = int(disclosed), "disclosed"
         elif len(mine):

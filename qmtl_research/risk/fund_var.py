@@ -187,10 +187,11 @@ def _garch_panels(returns: pd.DataFrame, stage1, progress: bool):
     dof = np.full(sigma.shape, np.inf)
     has_nu = "nu" in params.columns
     pos_of = {d: i for i, d in enumerate(grid)}
+    rows_of = params.groupby("fund_id", sort=False).indices      # one pass, not a mask per fund
     for j, fund in enumerate(g.cond_vol.columns):
-        p = params[params["fund_id"] == fund]
-        if p.empty:
+        if fund not in rows_of:
             continue
+        p = params.iloc[rows_of[fund]]
         at = np.array([pos_of[pd.Timestamp(d)] for d in p["fit_date"]])
         m = (p["mu"] * p["scale"]).to_numpy()
         nu = p["nu"].to_numpy(float) if has_nu else np.full(len(p), np.inf)
@@ -244,8 +245,9 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
     parts, dists, skipped = {m: [] for m in models}, {m: [] for m in models}, []
     ftype = panel.drop_duplicates("fund_id").set_index("fund_id")["fund_type"]
 
-    for j, fund in enumerate(funds):
-        rows = panel[panel["fund_id"].astype(str) == fund]
+    row_of = panel.groupby(panel["fund_id"].astype(str), sort=False).indices   # one pass (a mask per fund was
+    for j, fund in enumerate(funds):                                           # quadratic in the panel)
+        rows = panel.iloc[row_of[fund]]
         origins = pd.DatetimeIndex(rows["origin"])
         t = pos_of.reindex(origins).to_numpy()
         if np.isnan(t).any():

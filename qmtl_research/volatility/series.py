@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from qmtl_research.errors import InputError
 from qmtl_research.volatility import registry, series_batch
+from qmtl_research.volatility.garch_optimizer import _one_blas_thread
 from qmtl_research.volatility.garch_panel import _chunks, _estimation_events, _run_chunks
 from qmtl_research.volatility.targets import expected_target_vol
 
@@ -122,7 +123,8 @@ def series_walk_forward(name: str, config, returns: pd.DataFrame, refit_dates, p
     funds = [str(c) for c in returns.columns]
 
     def job(sl):
-        return _walk_funds(spec, config, values[:, sl], funds[sl], refit_pos, grid)
+        with _one_blas_thread():        # the optimisers' last digits must not depend on n_jobs or the backend
+            return _walk_funds(spec, config, values[:, sl], funds[sl], refit_pos, grid)
 
     # funds are independent: chunks in parallel with the GARCH engine's settings (n_jobs, backend)
     parts = _run_chunks(job, _chunks(len(funds), config.garch.n_jobs), config.garch, progress, f"{name} walk-forward")
@@ -183,18 +185,19 @@ def series_masked(name: str, config, returns: pd.DataFrame, train_mask: pd.Serie
     out = np.full((len(grid), values.shape[1]), np.nan)
     fits, failures = [], []
     min_obs = config.garch.min_train_obs
-    for j in range(values.shape[1]):
-        fund = str(returns.columns[j])
-        first, r = _segment(values, j)
-        mask = mask_all[first:first + len(r)]
-        train, start = r[mask], 0
-        if config.garch.late_start and len(train) < min_obs < len(r) and mask[:len(train)].all() \
-                and not mask[len(train):].any():
-            train, start = r[:min_obs], min_obs
-        model = spec.build(config, warm_start=False)
-        if not _fit(model, name, fund, train, "cv fold", failures, fits):
-            continue
-        target = _targets(model, r, config.horizon)
-        out[first + start: first + len(r) + 1, j] = target[start:]
+    with _one_blas_thread():            # as the walk-forward: the same fit gives the same digits
+        for j in range(values.shape[1]):
+            fund = str(returns.columns[j])
+            first, r = _segment(values, j)
+            mask = mask_all[first:first + len(r)]
+            train, start = r[mask], 0
+            if config.garch.late_start and len(train) < min_obs < len(r) and mask[:len(train)].all() \
+                    and not mask[len(train):].any():
+                train, start = r[:min_obs], min_obs
+            model = spec.build(config, warm_start=False)
+            if not _fit(model, name, fund, train, "cv fold", failures, fits):
+                continue
+            target = _targets(model, r, config.horizon)
+            out[first + start: first + len(r) + 1, j] = target[start:]
     frame = pd.DataFrame(out, index=grid, columns=pd.Index([str(c) for c in returns.columns], name="fund_id"))
     return SeriesPanelResult(frame, pd.DataFrame(fits, columns=FIT_COLUMNS), failures)
