@@ -212,23 +212,42 @@ def predictive_panel(panel, frame: pd.DataFrame, garch_params: pd.DataFrame, sch
     probabilities : DataFrame ``row, fund_id, prediction_date, p_grade_1 .. p_grade_n, mean_value_pct``.
     skipped : DataFrame ``row, fund_id, prediction_date, reason`` (no estimation in force, window not observed).
     """
+    return _predictive_rows(panel, frame, _by_fund(garch_params), scheme, horizon, _window(scheme, horizon),
+                            n_paths, seed, law, {})
+
+
+def _window(scheme: GradingScheme, horizon: int) -> int:
+    """The scheme's window (weeks); an InputError for a daily scheme or a horizon outside it."""
     window = scheme.measure.window_weeks if scheme.measure.kind == "weekly_std" else None
     if window is None:
         path_values(scheme, [], np.empty((1, 0)))   # raises the InputError for a daily scheme
     if not 1 <= horizon < window:
         raise InputError(f"horizon {horizon} weeks outside 1..{window - 1}", where="predictive_panel(horizon)")
+    return window
+
+
+def _by_fund(garch_params: pd.DataFrame) -> dict:
+    """Each fund's walk-forward estimations: ``fund -> (sorted fit dates, rows in that order)``."""
     params = garch_params
     if "design" in params.columns:
         params = params[params["design"] == "walk_forward"]
     params = params.assign(fit_date=pd.to_datetime(params["fit_date"])).sort_values(["fund_id", "fit_date"],
                                                                                      kind="stable")
-    by_fund = {f: (g["fit_date"].to_numpy(), g) for f, g in params.groupby("fund_id", sort=False)}
+    return {f: (g["fit_date"].to_numpy(), g) for f, g in params.groupby("fund_id", sort=False)}
+
+
+def _predictive_rows(panel, frame: pd.DataFrame, by_fund: dict, scheme: GradingScheme, horizon: int, window: int,
+                     n_paths: int, seed: int, law: str, columns: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`predictive_panel` on prepared estimations (:func:`_by_fund`); ``columns`` caches each
+    fund's returns as an array across calls."""
     dates = panel.dates
     rows_id = frame["row"].to_numpy() if "row" in frame.columns else frame.index.to_numpy()
     out, skipped = [], []
     for rid, fund, pdate in zip(rows_id, frame["fund_id"], pd.to_datetime(frame["prediction_date"])):
         q = int(dates.get_loc(pdate))
-        col = panel.returns[fund].to_numpy(dtype=float)[: q + 1]
+        if fund not in columns:
+            columns[fund] = panel.returns[fund].to_numpy(dtype=float)
+        col = columns[fund][: q + 1]
         known = col[q - (window - horizon) + 1:]
         est = _params_in_force(by_fund, fund, pdate)
         if est is None:
@@ -276,8 +295,10 @@ def predictive_outlook(panel, scoring: pd.DataFrame, garch_params: pd.DataFrame,
                 pd.DataFrame(columns=["fund_id", "reason"]))
     frame = scoring.reset_index(drop=True).assign(row=lambda f: np.arange(len(f)))
     parts, skipped = [], []
+    by_fund, columns = _by_fund(garch_params), {}    # prepared once for every group (was once per group)
     for r, group in frame.groupby("weeks_to_settlement", sort=True):
-        probs, skip = predictive_panel(panel, group, garch_params, scheme, int(r), n_paths, seed, law)
+        probs, skip = _predictive_rows(panel, group, by_fund, scheme, int(r), _window(scheme, int(r)), n_paths, seed,
+                                       law, columns)
         parts.append(probs)
         skipped += [(f, why) for f, why in zip(skip["fund_id"], skip["reason"])]
     probs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["row", *cols])
