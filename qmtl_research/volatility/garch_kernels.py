@@ -52,18 +52,28 @@ def _bucket_cols(n: int) -> int:
 
 
 class Observations:
-    """The observations of one fit, padded once and held as device arrays.
+    """The observations of one fit, padded once and held as device arrays, one copy per XLA device.
 
     ``y`` and ``mask`` (L, M) are padded with masked zeros to a power of two of rows (at least
     :data:`MIN_ROWS`) and of columns (at least the largest width), so that fits of similar sizes
     share compiled programs. Every kernel call reads the columns it is given from them inside the
     compiled loop (week by week), so subsets of the fit's columns (the optimiser's live columns, the
-    trial points of a line search) cost no copy on the host.
+    trial points of a line search) cost no copy on the host, and its chunks run on the devices in
+    turn (XLA's CPU client runs one program at a time per device; ``import qmtl_research`` exposes
+    one per core). Memory: 9 bytes per padded cell per device (about 150 MB per device for 25,000
+    funds x 341 weeks).
 
     Parameters
     ----------
     y, mask : ndarray, shape (L, M)
         Left-aligned observations and their mask.
+
+    Attributes
+    ----------
+    on_device : list of (jax.Array, jax.Array)
+        The padded ``y`` and ``mask`` on each device of ``jax.devices()``.
+    n_rows : int
+        ``L``: the weeks the compiled loops run (the padding rows are never read).
     """
 
     def __init__(self, y: np.ndarray, mask: np.ndarray):
