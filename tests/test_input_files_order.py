@@ -15,7 +15,7 @@ CODE = ("import json; from qmtl_research.config import load_strategy, load_world
 
 def test_input_files_come_in_the_runs_order_whatever_the_hash_seed():
     outputs = set()
-    for seed in ("0", "1", "2", "3", "4", "5", "6", "7"):
+    for seed in ("0", "1", "2"):        # the old set order: validation, rating, volatility / ... report, volatility / report first
         out = subprocess.run([sys.executable, "-c", CODE], env={**os.environ, "PYTHONHASHSEED": seed},
                              capture_output=True, text=True, check=True)
         outputs.add(out.stdout)
