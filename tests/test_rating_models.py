@@ -163,15 +163,3 @@ def test_label_comparison_counts_the_scored_fund_settlements(panel):
     linear = pred[pred["approach"] == "Linear"]
     assert row.at["Linear", col] == pytest.approx(accuracy_score(linear["true_grade"], linear["predicted_grade"]))
     assert row.at[LABEL_COMPARISON_COUNT_ROW, "computed label, kfold"] > row.at[LABEL_COMPARISON_COUNT_ROW, col]
-
-
-def test_outer_folds_on_two_workers_give_the_serial_evaluation(frame, table):
-    """The (fold, approach) fits of a study run on joblib workers: the same predictions, chosen
-    parameters and fold log as one after the other."""
-    approaches = make_approaches(table, FEATURES, ["RBF", "Linear"], GRID, 3, 3)
-    serial = evaluate(frame, approaches, "kfold", 4, seed=3, progress=False)
-    parallel = evaluate(frame, approaches, "kfold", 4, seed=3, progress=False, n_jobs=2, backend="loky")
-    assert len(serial.predictions) > 100 and set(serial.predictions["approach"]) >= {"RBF", "Linear"}
-    pd.testing.assert_frame_equal(serial.predictions, parallel.predictions, check_exact=True)
-    pd.testing.assert_frame_equal(serial.best_params, parallel.best_params, check_exact=True)
-    pd.testing.assert_frame_equal(serial.folds, parallel.folds, check_exact=True)

@@ -196,19 +196,11 @@ def outer_folds(frame: pd.DataFrame, split: str = "walk_forward", folds: int | N
     return out, log
 
 
-def _fold_task(frame: pd.DataFrame, y: np.ndarray, estimator, train: np.ndarray, test: np.ndarray):
-    """One approach on one outer fold: the fitted estimator and its test predictions."""
-    est = clone(estimator).fit(frame.iloc[train], y[train])
-    return est, est.predict(frame.iloc[test])
-
-
 def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward", folds: int | None = None,
              seed: int = 0, progress: bool = True, keep_models: bool = False,
-             min_train: int | None = None, n_jobs: int = 1, backend: str | None = None) -> Evaluation:
+             min_train: int | None = None) -> Evaluation:
     """Fit every approach on every outer training fold and predict its test fold
-    (``keep_models``: keep the fitted estimators in ``Evaluation.models[(fold, approach)]``); the
-    (fold, approach) fits run on ``n_jobs`` joblib workers of ``backend`` (the same numbers: each fit
-    is deterministic and independent of the others).
+    (``keep_models``: keep the fitted estimators in ``Evaluation.models[(fold, approach)]``).
 
     Parameters
     ----------
@@ -228,11 +220,6 @@ def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward",
         Keep the fitted estimators.
     min_train : int, optional
         Fewest training samples of a walk-forward fold (None: ``RatingSettings.min_train``).
-    n_jobs : int, default 1
-        Workers for the (fold, approach) fits (give the approaches' own grid searches one worker
-        then: :func:`make_approaches` with ``n_jobs=1``).
-    backend : str, optional
-        joblib backend of those workers (``"dask"``: :func:`qmtl_research.parallel.dask_client`).
 
     Returns
     -------
@@ -242,25 +229,14 @@ def evaluate(frame: pd.DataFrame, approaches: dict, split: str = "walk_forward",
     y = frame["grade"].to_numpy(dtype=int)
     usable = {name: usable_rows(frame, est) for name, est in approaches.items()}
     preds, params, models, approximated = [], [], {}, []
-    tasks = []
-    for fold in fold_list:
-        for name in approaches:
-            test = fold.test[usable[name][fold.test]]
-            if len(test):
-                tasks.append((fold, name, fold.train[usable[name][fold.train]], test))
-    bar = dict(total=len(tasks), desc="stage-2 outer folds x approaches", disable=not progress)
-    if n_jobs == 1 and backend is None:
-        fitted = (_fold_task(frame, y, approaches[name], train, test) for _, name, train, test in tasks)
-    else:
-        from joblib import Parallel, delayed
-
-        from qmtl_research.rating.models import _parallel
-
-        with _parallel(backend, n_jobs):
-            fitted = list(tqdm(Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_fold_task)(frame, y, approaches[name], train, test) for _, name, train, test in tasks), **bar))
-        bar["disable"] = True
-    for (fold, name, train, test), (est, yhat) in zip(tasks, tqdm(fitted, **bar)):
+    tasks = [(f, name) for f in fold_list for name in approaches]
+    for fold, name in tqdm(tasks, desc="stage-2 outer folds x approaches", disable=not progress):
+        train = fold.train[usable[name][fold.train]]
+        test = fold.test[usable[name][fold.test]]
+        if len(test) == 0:
+            continue
+        est = clone(approaches[name]).fit(frame.iloc[train], y[train])
+        yhat = est.predict(frame.iloc[test])
         if keep_models:
             models[(fold.name, name)] = est
         preds.append(pd.DataFrame({"row": test, "fold": fold.name, "approach": name,

@@ -166,9 +166,9 @@ class RatingStudy:
 def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
                      *, forecaster: Forecaster, progress: bool = True,
                      n_jobs: int = 1, backend: str | None = None) -> RatingStudy:
-    """Run stage 2 for every horizon of ``settings`` (the default horizon included); each
-    horizon's (outer fold, approach) fits, grid searches included, on ``n_jobs`` joblib workers of
-    ``backend`` (``"dask"``: see :mod:`qmtl_research.parallel`).
+    """Run stage 2 for every horizon of ``settings`` (the default horizon included); the SVC
+    grid searches on ``n_jobs`` joblib workers of ``backend`` (``"dask"``: see
+    :mod:`qmtl_research.parallel`).
 
     Parameters
     ----------
@@ -183,7 +183,7 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
     progress : bool, default True
         Show progress bars.
     n_jobs : int, default 1
-        Workers of the (outer fold, approach) fits.
+        Grid-search workers.
     backend : str, optional
         joblib backend.
 
@@ -217,12 +217,11 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
                     f"settled before its first prediction ({len(ds)} samples)")
             study.results[h] = HorizonResult(ds, screen, None, pd.DataFrame(), log, note)
             continue
-        # the workers run the (outer fold, approach) fits, each grid search on one: every fit (its
-        # refit on the best parameters included) overlaps the others
         approaches = make_approaches(grade_table, screen.selected, settings.kernels, settings.param_grid,
-                                     settings.inner_folds, seed, 1, None, kernel_approx.svc_parameters(settings))
+                                     settings.inner_folds, seed, n_jobs, backend,
+                                     kernel_approx.svc_parameters(settings))
         ev = evaluate(ds.frame, approaches, settings.split, settings.outer_folds, seed, progress,
-                      min_train=settings.min_train, n_jobs=n_jobs, backend=backend)
+                      min_train=settings.min_train)
         check = None
         if ev.approximated and h == settings.horizon_weeks:   # its accuracy cost, on a subset fitted exactly too
             names = list(dict.fromkeys(a for a, _ in ev.approximated))
