@@ -46,7 +46,8 @@ def prob_columns(grades) -> list[str]:
 
 
 def svc_walk_forward_proba(frame: pd.DataFrame, folds, kernel: str, features: list[str], grades: list[int],
-                           param_grid: dict | None = None, inner_folds: int | None = None, seed: int = 0) -> pd.DataFrame:
+                           param_grid: dict | None = None, inner_folds: int | None = None, seed: int = 0,
+                           n_jobs: int = 1, backend: str | None = None) -> pd.DataFrame:
     """P(grade = k) of a probability SVC on each walk-forward test fold.
 
     Parameters
@@ -59,6 +60,10 @@ def svc_walk_forward_proba(frame: pd.DataFrame, folds, kernel: str, features: li
         Display name of the kernel (:data:`~qmtl_research.rating.models.KERNELS`).
     grades : list of int
         All grades of the scheme (a grade absent from a fold's training rows gets probability 0).
+    n_jobs : int, default 1
+        Grid-search workers (no number depends on them).
+    backend : str, optional
+        joblib backend (see :class:`~qmtl_research.rating.models.GradeSVC`).
 
     Returns
     -------
@@ -75,7 +80,8 @@ def svc_walk_forward_proba(frame: pd.DataFrame, folds, kernel: str, features: li
         if len(te) == 0 or len(tr) == 0:
             continue
         model = GradeSVC(kernel=KERNELS[kernel], features=list(features), param_grid=param_grid,
-                         inner_folds=inner_folds, probability=True, random_state=seed).fit(frame.iloc[tr], y[tr])
+                         inner_folds=inner_folds, probability=True, random_state=seed, n_jobs=n_jobs,
+                         backend=backend).fit(frame.iloc[tr], y[tr])
         p = model.predict_proba(frame.iloc[te])
         full = np.zeros((len(te), len(grades)))
         for i, c in enumerate(model.classes_):
@@ -242,7 +248,7 @@ def predictive_calibration(study, panel, garch_params: pd.DataFrame, horizon: in
     kernel = str(svcs["accuracy"].idxmax())
     folds, _ = outer_folds(frame, "walk_forward", st.outer_folds, seed, st.min_train)
     svc = svc_walk_forward_proba(frame, folds, kernel, list(res.screen.selected), grades, st.param_grid,
-                                 st.inner_folds, seed)
+                                 st.inner_folds, seed, study.n_jobs, study.backend)
     test_rows = np.unique(np.concatenate([f.test for f in folds]))
     pred, skipped = predictive_panel(panel, frame.iloc[test_rows].assign(row=test_rows), garch_params,
                                      study.grade_table, h, n_paths, seed, law)

@@ -175,7 +175,7 @@ def scoring_frame(panel: FundPanel, grade_table: GradeTable, forecaster: Forecas
 
 def fit_warning_model(train_frame: pd.DataFrame, features: list[str], kernel: str = "RBF",
                       param_grid: dict | None = None, inner_folds: int | None = None, seed: int = 0,
-                      as_of: pd.Timestamp | None = None) -> GradeSVC:
+                      as_of: pd.Timestamp | None = None, n_jobs: int = 1, backend: str | None = None) -> GradeSVC:
     """GradeSVC(probability=True) tuned on the samples settled on or before ``as_of`` whose features are
     all finite (samples of funds without a benchmark have none).
 
@@ -195,6 +195,10 @@ def fit_warning_model(train_frame: pd.DataFrame, features: list[str], kernel: st
         Seed of the folds and the SVC.
     as_of : pandas.Timestamp, optional
         Only samples settled on or before it train (None: all).
+    n_jobs : int, default 1
+        Grid-search workers.
+    backend : str, optional
+        joblib backend (see :class:`GradeSVC`).
 
     Returns
     -------
@@ -204,7 +208,8 @@ def fit_warning_model(train_frame: pd.DataFrame, features: list[str], kernel: st
     train = train_frame if as_of is None else train_frame[train_frame["settlement_date"] <= as_of]
     train = train[np.isfinite(train[list(features)].to_numpy(dtype=float)).all(axis=1)]   # not the benchmark-less rows
     return GradeSVC(kernel=KERNELS[kernel], features=list(features), param_grid=param_grid,
-                    inner_folds=inner_folds, probability=True, random_state=seed).fit(
+                    inner_folds=inner_folds, probability=True, random_state=seed, n_jobs=n_jobs,
+                    backend=backend).fit(
         train, train["grade"].to_numpy(dtype=int))
 
 
@@ -380,7 +385,7 @@ def warnings_by_horizon(panel: FundPanel, study, forecaster: Forecaster, *, seed
             scored = early_warning(tagged, _RuleModel(), grade_table, include_unchanged=True)
         else:
             model = fit_warning_model(res.dataset.frame, res.screen.selected, kernel, settings.param_grid,
-                                      settings.inner_folds, seed, as_of)
+                                      settings.inner_folds, seed, as_of, study.n_jobs, study.backend)
             scored = early_warning(tagged, model, grade_table, include_unchanged=True)
         parts.append(scored)
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=EARLY_WARNING_COLUMNS)

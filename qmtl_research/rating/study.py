@@ -69,10 +69,17 @@ class RatingStudy:
         The scheme predicted.
     results : dict of int to HorizonResult
         One result per horizon (weeks).
+    n_jobs : int
+        The grid searches' joblib workers; the SVCs fitted after the study (label comparison, early
+        warnings, calibration) use them too.
+    backend : str or None
+        Their joblib backend (None: joblib's default; ``"dask"``: :mod:`qmtl_research.parallel`).
     """
     settings: RatingSettings
     grade_table: GradeTable
     results: dict[int, HorizonResult] = field(default_factory=dict)
+    n_jobs: int = 1
+    backend: str | None = None
 
     @property
     def default(self) -> HorizonResult:
@@ -193,7 +200,7 @@ def run_rating_study(panel: FundPanel, settings: RatingSettings, seed: int = 42,
     """
     grade_table = settings.load_grade_table()
     horizons = sorted(set(settings.horizons) | {settings.horizon_weeks})
-    study = RatingStudy(settings, grade_table)
+    study = RatingStudy(settings, grade_table, n_jobs=n_jobs, backend=backend)
     # one stage-1 call for the samples of every horizon (a learned stage 1 is trained once per year)
     candidates = {h: candidate_samples(panel, grade_table, h, settings.window_weeks, settings.risk_free_weekly,
                                        settings.missing_benchmark, progress, settings.label) for h in horizons}
@@ -263,7 +270,8 @@ MIN_DISCLOSED = 20
 
 
 def label_comparison(panel: FundPanel, settings: RatingSettings, forecaster: Forecaster, seed: int = 42,
-                     verdict: RatingStudy | None = None) -> pd.DataFrame | None:
+                     verdict: RatingStudy | None = None, n_jobs: int | None = None,
+                     backend: str | None = None) -> pd.DataFrame | None:
     """Accuracy by approach at the default horizon with the computed grade (the verdict's split, and
     the paper's shuffled K-fold) beside the **disclosed** grade as label (K-fold: one label per fund,
     so there is no earlier year to train on). None when fewer than ``MIN_DISCLOSED`` funds disclose.
@@ -281,6 +289,9 @@ def label_comparison(panel: FundPanel, settings: RatingSettings, forecaster: For
     verdict : RatingStudy, optional
         The verdict's study (computed label, the settings' split): its accuracies become the
         first column.
+    n_jobs, backend : optional
+        The grid searches' joblib workers and backend (None: the verdict study's, else 1 and
+        joblib's default); they do not change a number.
 
     Returns
     -------
@@ -290,10 +301,16 @@ def label_comparison(panel: FundPanel, settings: RatingSettings, forecaster: For
     n_disclosed = int(panel.metadata["disclosed_grade"].notna().sum()) if "disclosed_grade" in panel.metadata else 0
     if n_disclosed < MIN_DISCLOSED:
         return None
+    if n_jobs is None:
+        n_jobs = verdict.n_jobs if verdict is not None else 1
+    if backend is None and verdict is not None:
+        backend = verdict.backend
     one = {"horizons": [settings.horizon_weeks], "split": "kfold"}
-    kfold = run_rating_study(panel, settings.model_copy(update=one), seed=seed, forecaster=forecaster, progress=False)
+    workers = {"n_jobs": n_jobs, "backend": backend}
+    kfold = run_rating_study(panel, settings.model_copy(update=one), seed=seed, forecaster=forecaster, progress=False,
+                             **workers)
     disclosed = run_rating_study(panel, settings.model_copy(update={**one, "label": "disclosed"}), seed=seed,
-                                 forecaster=forecaster, progress=False)
+                                 forecaster=forecaster, progress=False, **workers)
     cols = {"computed label, kfold": kfold, "disclosed label, kfold": disclosed}
     if verdict is not None:
         cols = {f"computed label, {settings.split} (the verdict)": verdict, **cols}
