@@ -264,11 +264,10 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
         def add(model, mask, mu, sigma, dist, pit, reason):
             for o in origins[~mask]:
                 skipped.append({"fund_id": fund, "origin": o, "model": model, "reason": reason})
-            if mask.any():
-                parts[model].append(pd.DataFrame({**{k: (v[mask] if isinstance(v, pd.DatetimeIndex) else v)
-                                                     for k, v in base.items()}, "model": model,
-                                                  "return": realised[mask], "sigma": sigma[mask], "pit": pit[mask],
-                                                  "_mu": mu[mask]}))
+            if mask.any():        # columns of the model's frame, built once after the last fund
+                parts[model].append({"fund": (fund, base["fund_type"], int(mask.sum())),
+                                     "origin": base["origin"][mask].to_numpy(), "return": realised[mask],
+                                     "sigma": sigma[mask], "pit": pit[mask], "_mu": mu[mask]})
                 dists[model].append(dist(mask))
 
         if use_garch:
@@ -322,7 +321,7 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
     for model in models:
         if not parts[model]:
             continue
-        f = pd.concat(parts[model], ignore_index=True)
+        f = _forecast_frame(parts[model], model)
         d = _concat(dists[model])
         for lv in levels:
             v, e = d.var_es(lv)
@@ -364,6 +363,17 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
                                            "reason": f["message"]}
     summary = _summary(bt, cfg, models, n_total, not_tested)
     return FundRisk(forecasts=forecasts, backtests=bt, not_tested=not_tested, summary=summary)
+
+
+def _forecast_frame(parts: list[dict], model: str) -> pd.DataFrame:
+    """One model's forecast rows of every fund (``parts``: one dict of columns per fund) as one frame."""
+    sizes = [p["fund"][2] for p in parts]
+    out = pd.DataFrame({"fund_id": np.repeat(np.array([p["fund"][0] for p in parts], dtype=object), sizes),
+                        "fund_type": np.repeat(np.array([p["fund"][1] for p in parts], dtype=object), sizes),
+                        "origin": np.concatenate([p["origin"] for p in parts]), "model": model})
+    for col in ("return", "sigma", "pit", "_mu"):
+        out[col] = np.concatenate([np.asarray(p[col], dtype=float) for p in parts])
+    return out
 
 
 def _concat(dists):

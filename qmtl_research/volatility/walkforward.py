@@ -216,27 +216,38 @@ def _notes(panel: pd.DataFrame, models, garch, config, series) -> np.ndarray:
         for f in res.failures:
             series_failures[m].setdefault(f["fund_id"], f["message"])
     garch_models = registry.garch_based(models)
-    missing_any = panel[models].isna().any(axis=1).to_numpy()
-    for i in np.flatnonzero(missing_any):
-        fid = panel.at[i, "fund_id"]
-        parts = []
-        gone = [m for m in models if np.isnan(panel.at[i, m])]
-        if any(m in garch_models for m in gone):
-            if fid in failures:
-                why = failures[fid]
-            elif pd.isna(panel.at[i, "garch_fit_date"]):
-                why = (f"no GARCH(1,1) estimate yet (a fund needs {config.garch.min_train_obs} weekly returns "
-                       f"before an estimation)")
-            else:
-                why = "GARCH(1,1) estimation failed at this fit"
-            parts.append(f"{', '.join(m for m in gone if m in garch_models)}: {why}")
-        for m in [m for m in gone if m in series]:
-            why = series_failures[m].get(fid) or (
-                f"no estimate yet (a fund needs {config.garch.min_train_obs} weekly returns before an estimation)"
-                if pd.isna(panel.at[i, "garch_fit_date"]) else "estimation failed at this fit")
-            parts.append(f"{m}: {why}")
-        others = [m for m in gone if m not in garch_models and m not in series]
-        if others:
-            parts.append(f"{', '.join(others)}: no model trained before this origin")
-        notes[i] = "; ".join(parts)
+    gone_all = np.isnan(panel[models].to_numpy(dtype=float))
+    fund_ids = panel["fund_id"].to_numpy()
+    no_fit = panel["garch_fit_date"].isna().to_numpy()
+    memo: dict[tuple, str] = {}          # one note per (fund, models without a forecast, fitted yet)
+    for i in np.flatnonzero(gone_all.any(axis=1)):
+        key = (fund_ids[i], gone_all[i].tobytes(), bool(no_fit[i]))
+        if key not in memo:
+            memo[key] = _note(fund_ids[i], [m for m, g in zip(models, gone_all[i]) if g], bool(no_fit[i]),
+                              garch_models, failures, series_failures, config)
+        notes[i] = memo[key]
     return notes
+
+
+def _note(fid, gone: list[str], no_fit: bool, garch_models, failures: dict, series_failures: dict, config) -> str:
+    """Why the models ``gone`` have no forecast in a row of fund ``fid`` (``no_fit``: no GARCH(1,1)
+    estimation serves the row)."""
+    parts = []
+    if any(m in garch_models for m in gone):
+        if fid in failures:
+            why = failures[fid]
+        elif no_fit:
+            why = (f"no GARCH(1,1) estimate yet (a fund needs {config.garch.min_train_obs} weekly returns "
+                   f"before an estimation)")
+        else:
+            why = "GARCH(1,1) estimation failed at this fit"
+        parts.append(f"{', '.join(m for m in gone if m in garch_models)}: {why}")
+    for m in [m for m in gone if m in series_failures]:
+        why = series_failures[m].get(fid) or (
+            f"no estimate yet (a fund needs {config.garch.min_train_obs} weekly returns before an estimation)"
+            if no_fit else "estimation failed at this fit")
+        parts.append(f"{m}: {why}")
+    others = [m for m in gone if m not in garch_models and m not in series_failures]
+    if others:
+        parts.append(f"{', '.join(others)}: no model trained before this origin")
+    return "; ".join(parts)
