@@ -56,6 +56,8 @@ out["stage1_s"] = round(time.perf_counter() - t, 2)
 out["stage1_rmse"] = {m: round(v, 3) for m, v in vol.summary["rmse"].items()}
 out["stage1_cv_rmse"] = {m: round(v, 3) for m, v in vol.summary["cv_rmse"].items()}
 out["n_refits"], out["n_forecast_rows"] = vol.summary["n_refits"], vol.summary["n_forecast_rows"]
+out["stage1_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+print("STAGE1 " + json.dumps(out), flush=True)     # what a run stopped in stage 2 still reports
 t = time.perf_counter()
 study, rating = run_rating(RatingParams(n_jobs=2), inputs)        # the grid search on both cores, as stage 1
 out["stage2_s"] = round(time.perf_counter() - t, 2)
@@ -80,7 +82,9 @@ def _scenario(n_funds: int, refit: str, cv: bool = False, target: str | None = N
                           capture_output=True, text=True, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
-        return {"error": (proc.stderr or proc.stdout)[-2000:]}
+        stage1 = [ln for ln in proc.stdout.splitlines() if ln.startswith("STAGE1 ")]
+        return {"error": (proc.stderr or proc.stdout)[-2000:], "returncode": proc.returncode,
+                **({"stage1_only": json.loads(stage1[-1][len("STAGE1 "):])} if stage1 else {})}
     out = json.loads(lines[-1][len("RESULT "):])
     if full_funds is not None:
         out["extrapolated_to_funds"] = full_funds
