@@ -3,7 +3,9 @@ panel, every model, the paper's 4-fold CV beside it) and stage 2 on that panel (
 every horizon, early warnings validated per horizon, the label comparison), exactly the stages a
 report runs (:func:`qmtl_research.pipeline.run_volatility` / ``run_rating``).
 
-Scenarios, each in its own process so that its peak RSS (``ru_maxrss`` of the child) is its own
+Scenarios, each in its own process so that its peak RSS is its own (``peak_rss_mb``: ``ru_maxrss`` of the
+child; ``peak_tree_rss_mb``: the child and its joblib workers together, sampled every 0.5 s; the
+memory target is judged on the larger)
 (targets of issue #20 item 6): the walk-forward stage 1 with weekly refits at paper scale (stage 1 +
 stage 2 <= 120 s), with yearly refits (<= 300 s), and yearly refits at 10x paper scale (25,000
 funds: <= 600 s, peak RSS <= 6 GB); for information, yearly refits with the paper's 4-fold CV run
@@ -37,8 +39,23 @@ PAPER_FUNDS = 2585
 X10_FUNDS = 25_000       # the issue's "10x paper scale"
 
 CHILD = r"""
-import json, resource, sys, time
+import json, resource, sys, threading, time
+import psutil  # dask.distributed's dependency
 import qmtl_research  # runtime defaults first
+
+tree_peak = [0]
+def _sample_tree():        # the run's processes together (joblib's workers hold memory too)
+    me = psutil.Process()
+    while True:
+        total = 0
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:     # a worker that ended between the listing and the reading
+                pass
+        tree_peak[0] = max(tree_peak[0], total)
+        time.sleep(0.5)
+threading.Thread(target=_sample_tree, daemon=True).start()
 from qmtl_research.data.synthetic import make_synthetic_universe
 from qmtl_research.paper import paper_reference
 from qmtl_research.pipeline import RatingParams, StageInputs, VolatilityParams, run_rating, run_volatility
@@ -57,6 +74,7 @@ out["stage1_rmse"] = {m: round(v, 3) for m, v in vol.summary["rmse"].items()}
 out["stage1_cv_rmse"] = {m: round(v, 3) for m, v in vol.summary["cv_rmse"].items()}
 out["n_refits"], out["n_forecast_rows"] = vol.summary["n_refits"], vol.summary["n_forecast_rows"]
 out["stage1_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+out["stage1_peak_tree_rss_mb"] = round(tree_peak[0] / 2**20, 1)
 print("STAGE1 " + json.dumps(out), flush=True)     # what a run stopped in stage 2 still reports
 t = time.perf_counter()
 study, rating = run_rating(RatingParams(n_jobs=2), inputs)        # the grid search on both cores, as stage 1
@@ -68,6 +86,7 @@ out["n_samples"], out["n_test"] = rating.summary["n_samples"], rating.summary["n
 out["n_warnings"] = int(len(rating.early_warning))
 out["two_stage_s"] = round(time.perf_counter() - t0, 2)
 out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+out["peak_tree_rss_mb"] = round(tree_peak[0] / 2**20, 1)      # sampled every 0.5 s: main process + workers
 print("RESULT " + json.dumps(out))
 """
 
@@ -94,7 +113,7 @@ def _scenario(n_funds: int, refit: str, cv: bool = False, target: str | None = N
         seconds = out["extrapolated_s"] if full_funds is not None else out["two_stage_s"]
         out["target_s"], out["target_rss_mb"] = TARGETS_S[target], TARGET_RSS_MB[target]
         out["meets_target" if full_funds is None else "extrapolation_meets_target"] = (
-            seconds <= TARGETS_S[target] and (full_funds is not None or out["peak_rss_mb"] <= TARGET_RSS_MB[target]))
+            seconds <= TARGETS_S[target] and (full_funds is not None or max(out["peak_rss_mb"], out["peak_tree_rss_mb"]) <= TARGET_RSS_MB[target]))
     return out
 
 
