@@ -33,7 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from qmtl_research.risk.backtests import Empirical, LocationScale, run_panel
-from qmtl_research.risk.backtests.suite import P_VALUES
+from qmtl_research.risk.backtests.suite import P_VALUES, _take
 from qmtl_research.volatility.names import EWMA, GARCH
 
 #: the VaR/ES models; GARCH and EWMA carry the stage-1 models' names (volatility/names.py)
@@ -330,7 +330,7 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
         observed = np.isfinite(f["return"].to_numpy())
         n_total[model] = int(observed.sum())
         sub = f.loc[observed].reset_index(drop=True)
-        dsub = _subset(d, np.flatnonzero(observed))
+        dsub = _take(d, np.flatnonzero(observed))
         for lv in levels:
             key = level_key(lv)
             frame = pd.DataFrame({"series": sub["fund_id"].to_numpy(), "date": sub["origin"].to_numpy(),
@@ -368,12 +368,10 @@ def fund_risk(returns: pd.DataFrame, stage1, config: FundRiskConfig | None = Non
 def _forecast_frame(parts: list[dict], model: str) -> pd.DataFrame:
     """One model's forecast rows of every fund (``parts``: one dict of columns per fund) as one frame."""
     sizes = [p["fund"][2] for p in parts]
-    out = pd.DataFrame({"fund_id": np.repeat(np.array([p["fund"][0] for p in parts], dtype=object), sizes),
-                        "fund_type": np.repeat(np.array([p["fund"][1] for p in parts], dtype=object), sizes),
-                        "origin": np.concatenate([p["origin"] for p in parts]), "model": model})
-    for col in ("return", "sigma", "pit", "_mu"):
-        out[col] = np.concatenate([np.asarray(p[col], dtype=float) for p in parts])
-    return out
+    ids, types = (np.repeat(np.array([p["fund"][i] for p in parts], dtype=object), sizes) for i in (0, 1))
+    cols = {c: np.concatenate([np.asarray(p[c], dtype=float) for p in parts]) for c in ("return", "sigma", "pit", "_mu")}
+    return pd.DataFrame({"fund_id": ids, "fund_type": types, "origin": np.concatenate([p["origin"] for p in parts]),
+                         "model": model, **cols})
 
 
 def _concat(dists):
@@ -384,12 +382,6 @@ def _concat(dists):
     sc = np.concatenate([np.pad(d.scenarios, ((0, 0), (0, width - d.scenarios.shape[1])), constant_values=np.nan)
                          for d in dists])
     return Empirical(sc, np.concatenate([d.counts for d in dists]))
-
-
-def _subset(d, rows):
-    from qmtl_research.risk.backtests.suite import _take
-
-    return _take(d, rows)
 
 
 def _summary(bt: pd.DataFrame, cfg: FundRiskConfig, models, n_total, not_tested) -> dict:
